@@ -1,0 +1,152 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../util/digest.js';
+
+export type { Digest };
+
+// ───────────────────────── content store ─────────────────────────
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * An in-flight write. Bytes are hashed as they arrive; `commit` fsyncs, checks size and digest
+ * against what was expected, and renames the blob into place. Until `commit` resolves, no reader
+ * can see the blob. `abort` (or a failed commit) removes the temp file.
+ */
+export interface IngestWriter {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Resolves to the blob's info. Committing content that already exists is not an error. */
+  commit(): Promise<BlobInfo>;
+  abort(): Promise<void>;
+}
+
+export interface IngestOptions {
+  /** When given, the blob must hash to this digest, or commit fails with TB_CONTENT_DIGEST_MISMATCH. */
+  expected?: Digest;
+  /** When given, the blob must be this many bytes (TB_CONTENT_SIZE_MISMATCH). */
+  size?: number;
+}
+
+/** sha256-addressed blobs under `<root>/content/`. */
+export interface ContentStore {
+  info(digest: Digest): Promise<BlobInfo | undefined>;
+  /** Whole blob; throws TB_CONTENT_NOT_FOUND. */
+  read(digest: Digest): Promise<Buffer>;
+  /** Stream a blob; throws TB_CONTENT_NOT_FOUND. */
+  createReadStream(digest: Digest): Readable;
+  writer(opts?: IngestOptions): Promise<IngestWriter>;
+  /** Convenience: ingest a buffer in one call. */
+  put(data: Uint8Array | string, opts?: IngestOptions): Promise<BlobInfo>;
+  /** Ingest a stream. */
+  ingest(stream: Readable, opts?: IngestOptions): Promise<BlobInfo>;
+  delete(digest: Digest): Promise<void>;
+  walk(): AsyncIterable<BlobInfo>;
+  /** Remove abandoned ingests (after a crash). */
+  sweepIngests(): Promise<number>;
+}
+
+// ───────────────────────── snapshots ─────────────────────────
+
+/** A mount the snapshotter describes and the mount helper (`src/util/mount.ts`) performs. */
+export interface Mount {
+  type: 'overlay' | 'bind' | 'tmpfs';
+  source: string;
+  options: string[];
+}
+
+export type SnapshotKind = 'active' | 'view' | 'committed';
+
+export interface SnapshotInfo {
+  /** Key (active/view) or name (committed). */
+  name: string;
+  parent?: string;
+  kind: SnapshotKind;
+  created: string;
+  labels: Record<string, string>;
+}
+
+export interface Usage {
+  size: number;
+  inodes: number;
+}
+
+/**
+ * containerd's lifecycle on overlayfs: `prepare` an active (writable) snapshot on top of a committed
+ * parent, mount it, write, then `commit` it under a name; `view` gives a read-only one. Only committed
+ * snapshots can be parents. A committed snapshot's own directory holds exactly one layer's diff
+ * (overlay upperdir form: whiteouts are 0/0 char devices, opaque dirs carry trusted.overlay.opaque=y).
+ * Methods return mount descriptions; they never mount anything themselves.
+ */
+export interface Snapshotter {
+  prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
+  view(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
+  /** Mounts of an existing active or view snapshot. */
+  mounts(key: string): Promise<Mount[]>;
+  /** Turn active `key` into committed `name`. TB_SNAPSHOT_EXISTS if `name` exists. */
+  commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
+  /** TB_SNAPSHOT_STATE when other snapshots still have it as parent. */
+  remove(key: string): Promise<void>;
+  stat(key: string): Promise<SnapshotInfo>;
+  exists(key: string): Promise<boolean>;
+  /** Disk used by this snapshot's own layer (not its parents). */
+  usage(key: string): Promise<Usage>;
+  walk(): AsyncIterable<SnapshotInfo>;
+  /** The directory holding this snapshot's own layer (upperdir form). For diffing and applying layers. */
+  layerDir(key: string): Promise<string>;
+  /** Parent chain from this snapshot down to the root layer: [self, parent, grandparent, …]. */
+  chain(key: string): Promise<string[]>;
+}
+
+// ───────────────────────── layers ─────────────────────────
+
+export interface LayerDescriptor {
+  /** sha256 of the uncompressed tar. */
+  diffId: Digest;
+  /** Uncompressed tar size in bytes. */
+  size: number;
+}
+
+export interface LayerTarOptions {
+  /** Clamp every mtime to this (SOURCE_DATE_EPOCH), seconds. */
+  sourceDateEpoch?: number;
+}
+
+/**
+ * Converts between a snapshot's upperdir and an OCI layer tar. Same tree in → same bytes out.
+ * Implemented in `src/cache/layer/`.
+ */
+export interface LayerConverter {
+  /** Stream the layer tar of one upperdir (whiteouts as `.wh.` entries, sorted, normalized headers). */
+  tarFromDir(dir: string, opts?: LayerTarOptions): Readable;
+  /** tarFromDir + sha256 + size, without keeping the bytes. */
+  describeDir(dir: string, opts?: LayerTarOptions): Promise<LayerDescriptor>;
+  /**
+   * Extract a layer tar (plain, gzip, zstd: detected by magic bytes) into an upperdir, turning
+   * `.wh.` entries back into overlay form. Every path goes through `resolveInRoot`. Returns the
+   * diffID of the uncompressed stream.
+   */
+  applyTar(tar: Readable, dir: string): Promise<LayerDescriptor>;
+}
+
+// ───────────────────────── cache index ─────────────────────────
+
+/** What a cache key resolves to: a committed snapshot (or none, for config-only results). */
+export interface CacheRecord {
+  key: Digest;
+  /** Committed snapshot name holding the result's filesystem (its chain), if any. */
+  snapshot?: string;
+  /** Op-specific payload (e.g. image config fragments) kept with the record. */
+  meta?: Record<string, unknown>;
+  created: string;
+  lastUsed?: string;
+}
+
+/** Persistent, crash-safe map from cache key to result. */
+export interface CacheIndex {
+  get(key: Digest): Promise<CacheRecord | undefined>;
+  set(record: CacheRecord): Promise<void>;
+  delete(key: Digest): Promise<void>;
+  walk(): AsyncIterable<CacheRecord>;
+}

@@ -1,0 +1,4 @@
+import type { RegisterCommand } from '../context.js';
+
+// Placeholder: the owning module fills this in.
+export const registerImageCommands: RegisterCommand = () => {};

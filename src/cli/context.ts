@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import type { Engine } from '../engine.js';
+
+/** What every command gets: the global options and a lazily opened engine. */
+export interface CliContext {
+  /** State root from `--root`, `$TBUILD_ROOT`, or the default. */
+  root(): string;
+  /** Daemon address from `-H/--host` or `$TBUILD_HOST`, if any. */
+  host(): string | undefined;
+  runtime(): string;
+  /** Open (once) the embedded engine on the state root. */
+  engine(): Promise<Engine>;
+  /** Set the process exit code (commands that propagate a container's or build's status). */
+  setExitCode(code: number): void;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export type RegisterCommand = (program: Command, ctx: CliContext) => void;

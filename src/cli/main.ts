@@ -1,0 +1,53 @@
+import { Command, CommanderError } from 'commander';
+import { resolve } from 'node:path';
+import type { CliContext } from './context.js';
+import type { Engine } from '../engine.js';
+import { DEFAULT_ROOT } from '../engine.js';
+import { renderError } from './render-error.js';
+import { COMMANDS } from './commands/index.js';
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  let engine: Engine | undefined;
+  const program = new Command('tbuild')
+    .description('A BuildKit-class Dockerfile build engine with its own runtime')
+    .option('--root <dir>', 'state root (default: $TBUILD_ROOT or /var/lib/tbuild)')
+    .option('-H, --host <addr>', 'daemon address, e.g. unix:///run/tbuild.sock (default: $TBUILD_HOST)')
+    .option('--runtime <path>', 'low-level OCI runtime binary', process.env.TBUILD_RUNTIME ?? 'runc')
+    .option('--debug', 'print stack traces')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  const ctx: CliContext = {
+    root: () => resolve(program.opts().root ?? process.env.TBUILD_ROOT ?? DEFAULT_ROOT),
+    host: () => program.opts().host ?? process.env.TBUILD_HOST,
+    runtime: () => program.opts().runtime,
+    engine: async () => {
+      if (!engine) {
+        const { Engine } = await import('../engine.js');
+        engine = await Engine.open({ root: ctx.root(), runtime: ctx.runtime() });
+      }
+      return engine;
+    },
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+    stdout: process.stdout,
+    stderr: process.stderr,
+  };
+  for (const register of COMMANDS) register(program, ctx);
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version are "errors" to commander; their exit code is 0
+      return err.exitCode;
+    }
+    process.stderr.write(renderError(err, { debug: Boolean(program.opts().debug) }));
+    return exitCode || 1;
+  } finally {
+    await engine?.close().catch(() => {});
+  }
+  return exitCode;
+}

@@ -1,0 +1,149 @@
+import type { Readable, Writable, Duplex } from 'node:stream';
+import type { Resources } from '../exec/types.js';
+
+/**
+ * Containers that outlive the call that started them: `tbuild run`, `tbuild ps`, and the daemon.
+ * State lives under `<root>/containers/<id>/` (config.json, state.json, json-file log), so a
+ * restarted process can reconcile with runc's view and nothing exists only in memory.
+ * Field names follow Docker's container-inspect JSON where the daemon hands them out as-is.
+ */
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface VolumeMountSpec {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind) or volume name (volume; generated when empty). */
+  source: string;
+  target: string;
+  readonly: boolean;
+}
+
+export interface CreateContainerOptions {
+  /** Image reference as the user gave it. */
+  image: string;
+  name?: string;
+  cmd?: string[];
+  entrypoint?: string[];
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  tty?: boolean;
+  openStdin?: boolean;
+  stdinOnce?: boolean;
+  labels?: Record<string, string>;
+  exposedPorts?: string[];
+  hostname?: string;
+  network?: 'none' | 'host' | 'default';
+  mounts?: VolumeMountSpec[];
+  autoRemove?: boolean;
+  resources?: Resources;
+  restartPolicy?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount?: number };
+}
+
+export interface ContainerState {
+  status: ContainerStatus;
+  pid: number;
+  exitCode: number;
+  oomKilled: boolean;
+  error: string;
+  startedAt: string;
+  finishedAt: string;
+  restartCount: number;
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  /** Reference as given at create. */
+  image: string;
+  /** Config digest of the image. */
+  imageId: string;
+  created: string;
+  options: CreateContainerOptions;
+  /** Effective config: image config merged with the create options. */
+  path: string;
+  args: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+  state: ContainerState;
+  /** Snapshot key of the writable layer. */
+  snapshotKey: string;
+  logPath: string;
+}
+
+export interface AttachStreams {
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Number of lines from the end, or 'all'. */
+  tail?: number | 'all';
+  timestamps?: boolean;
+  /** Unix seconds. */
+  since?: number;
+  until?: number;
+}
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  /** ISO time with nanoseconds, as json-file writes it. */
+  time: string;
+  log: string;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface ExecOptions {
+  cmd: string[];
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  tty?: boolean;
+  attachStdin?: boolean;
+}
+
+export interface ContainerEvent {
+  action: 'create' | 'start' | 'die' | 'destroy' | 'stop' | 'kill' | 'pause' | 'unpause' | 'restart' | 'rename' | 'attach' | 'exec_start' | 'exec_die';
+  id: string;
+  attributes: Record<string, string>;
+}
+
+export interface ContainerManager {
+  create(opts: CreateContainerOptions): Promise<ContainerRecord>;
+  /** Start it; `io` attaches the caller's streams from the first byte (for `run` without -d). */
+  start(idOrName: string, io?: AttachStreams): Promise<void>;
+  /** Stream a running container's stdio (live output only; history is `logs`). */
+  attach(idOrName: string, io: AttachStreams): Promise<void>;
+  wait(idOrName: string, condition?: WaitCondition): Promise<{ exitCode: number }>;
+  stop(idOrName: string, timeoutSeconds?: number): Promise<void>;
+  kill(idOrName: string, signal?: string): Promise<void>;
+  restart(idOrName: string, timeoutSeconds?: number): Promise<void>;
+  pause(idOrName: string): Promise<void>;
+  unpause(idOrName: string): Promise<void>;
+  remove(idOrName: string, opts?: { force?: boolean; volumes?: boolean }): Promise<void>;
+  rename(idOrName: string, newName: string): Promise<void>;
+  get(idOrName: string): Promise<ContainerRecord | undefined>;
+  /** Throws TB_CONTAINER_NOT_FOUND (`No such container: <ref>`). */
+  inspect(idOrName: string): Promise<ContainerRecord>;
+  list(opts?: { all?: boolean }): Promise<ContainerRecord[]>;
+  logs(idOrName: string, opts: LogOptions): AsyncIterable<LogEntry>;
+  top(idOrName: string, psArgs?: string): Promise<{ titles: string[]; processes: string[][] }>;
+  /** `docker diff`: kind 0 modified, 1 added, 2 deleted. */
+  changes(idOrName: string): Promise<Array<{ Path: string; Kind: 0 | 1 | 2 }>>;
+  /** Tar of the merged filesystem. */
+  export(idOrName: string): Promise<Readable>;
+  /** `docker cp` out: a tar of `path` and its stat. Confined to the container root. */
+  getArchive(idOrName: string, path: string): Promise<{ tar: Readable; stat: { name: string; size: number; mode: number; mtime: string; linkTarget: string } }>;
+  /** `docker cp` in: extract `tar` under `path`. Confined to the container root. */
+  putArchive(idOrName: string, path: string, tar: Readable): Promise<void>;
+  exec(idOrName: string, opts: ExecOptions, io: AttachStreams & { stdio?: Duplex }): Promise<{ exitCode: number }>;
+  prune(): Promise<{ deleted: string[]; spaceReclaimed: number }>;
+  on(event: 'event', listener: (e: ContainerEvent) => void): void;
+  close(): Promise<void>;
+}

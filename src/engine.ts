@@ -1,0 +1,88 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from './cache/types.js';
+import type { Executor } from './exec/types.js';
+import type { ImageStore } from './exporter/types.js';
+import type { ContainerManager } from './containers/types.js';
+import type { BuildOptions, BuildResult } from './solver/types.js';
+import { openContentStore } from './cache/content-store.js';
+import { openSnapshotter } from './cache/snapshotter.js';
+import { layerConverter } from './cache/layer/index.js';
+import { openCacheIndex } from './cache/cache-index.js';
+import { openImageStore } from './exporter/image-store.js';
+import { createRuncExecutor } from './exec/runc.js';
+import { openContainerManager } from './containers/manager.js';
+import { build } from './solver/build.js';
+
+export const DEFAULT_ROOT = '/var/lib/tbuild';
+
+export interface EngineOptions {
+  /** State root; default `$TBUILD_ROOT` or /var/lib/tbuild. */
+  root?: string;
+  /** Low-level OCI runtime binary; default `runc`. */
+  runtime?: string;
+}
+
+/** The parts one state root is made of; what the solver, containers and daemon receive. */
+export interface EngineParts {
+  root: string;
+  content: ContentStore;
+  snapshots: Snapshotter;
+  layers: LayerConverter;
+  cacheIndex: CacheIndex;
+  images: ImageStore;
+  executor: Executor;
+}
+
+/**
+ * The composition root: wires parser, solver, cache, exec and exporter for one state root.
+ *
+ * @example
+ * const engine = await Engine.open({ root: '/tmp/tb' });
+ * const { imageId } = await engine.build({ context: './app', tags: ['app:dev'] });
+ */
+export class Engine implements EngineParts {
+  readonly root: string;
+  readonly content: ContentStore;
+  readonly snapshots: Snapshotter;
+  readonly layers: LayerConverter;
+  readonly cacheIndex: CacheIndex;
+  readonly images: ImageStore;
+  readonly executor: Executor;
+  readonly containers: ContainerManager;
+
+  private constructor(parts: EngineParts, containers: ContainerManager) {
+    this.root = parts.root;
+    this.content = parts.content;
+    this.snapshots = parts.snapshots;
+    this.layers = parts.layers;
+    this.cacheIndex = parts.cacheIndex;
+    this.images = parts.images;
+    this.executor = parts.executor;
+    this.containers = containers;
+  }
+
+  static async open(opts: EngineOptions = {}): Promise<Engine> {
+    const root = resolve(opts.root ?? process.env.TBUILD_ROOT ?? DEFAULT_ROOT);
+    await mkdir(root, { recursive: true, mode: 0o711 });
+    const content = await openContentStore(root);
+    const snapshots = await openSnapshotter(root);
+    const layers = layerConverter;
+    const cacheIndex = await openCacheIndex(root);
+    const images = await openImageStore({ root, content, snapshots, layers });
+    const executor = createRuncExecutor({ root, runtime: opts.runtime ?? process.env.TBUILD_RUNTIME ?? 'runc' });
+    const parts: EngineParts = { root, content, snapshots, layers, cacheIndex, images, executor };
+    const containers = await openContainerManager(parts);
+    return new Engine(parts, containers);
+  }
+
+  /** Build a Dockerfile; resolves with the image id, manifest digest and per-step timings. */
+  build(options: BuildOptions): Promise<BuildResult> {
+    return build(this, options);
+  }
+
+  /** Stop background work (container monitors keep running in their own processes). */
+  async close(): Promise<void> {
+    await this.containers.close();
+  }
+}

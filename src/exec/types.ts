@@ -1,0 +1,90 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** A mount inside the container, beyond the rootfs and the standard /proc, /dev, /sys set. */
+export interface ContainerMount {
+  /** Absolute path in the container. */
+  destination: string;
+  type: 'bind' | 'tmpfs';
+  /** Host path for binds; ignored for tmpfs. */
+  source: string;
+  /** e.g. ['rbind', 'ro'], ['size=65536k', 'mode=1777']. */
+  options: string[];
+}
+
+export type NetworkMode = 'none' | 'host';
+
+export interface Resources {
+  /** Bytes. */
+  memory?: number;
+  /** CPU shares (relative weight, Docker's --cpu-shares). */
+  cpuShares?: number;
+  /** --cpus N is quota = N * period. */
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  pidsLimit?: number;
+}
+
+export interface ProcessSpec {
+  args: string[];
+  /** `KEY=value` entries; a default PATH is added when missing. */
+  env: string[];
+  /** Absolute working directory in the container; created if missing. */
+  cwd: string;
+  /** As written in USER / -u: `name`, `uid`, `name:group`, `uid:gid`; '' means root. */
+  user: string;
+  tty?: boolean;
+}
+
+/** Everything needed to run one container. Pure data: `buildOciSpec` turns it into a runtime spec. */
+export interface RunSpec {
+  /** Host directory where the rootfs is already mounted (the caller owns that mount). */
+  rootfs: string;
+  process: ProcessSpec;
+  mounts: ContainerMount[];
+  network: NetworkMode;
+  hostname?: string;
+  readonlyRootfs?: boolean;
+  resources?: Resources;
+  /** Extra /etc/hosts entries. */
+  extraHosts?: string[];
+}
+
+export interface ProcessIO {
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+}
+
+export interface ExitStatus {
+  exitCode: number;
+  /** Set when the process died of a signal (exitCode is then 128+signal, as Docker reports). */
+  signal?: string;
+  /** True when the memory cgroup killed it. */
+  oomKilled?: boolean;
+}
+
+/** A started container; `wait` resolves once it exits and everything it held is released. */
+export interface RunningContainer {
+  id: string;
+  pid: number;
+  wait(): Promise<ExitStatus>;
+  kill(signal?: NodeJS.Signals | number): Promise<void>;
+  /** Run another process in the container (docker exec). */
+  exec(process: ProcessSpec, io: ProcessIO): Promise<ExitStatus>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** ps-like table of processes inside the container. */
+  top(): Promise<{ titles: string[]; processes: string[][] }>;
+  resize?(rows: number, cols: number): void;
+}
+
+/**
+ * Runs processes in containers with the configured low-level runtime (runc).
+ * Cancelling `signal` kills the container, then releases bundle, cgroup and state.
+ */
+export interface Executor {
+  /** Start and wait: the build path. Resolves with the exit status; throws only on runtime failure. */
+  run(id: string, spec: RunSpec, io: ProcessIO, signal?: AbortSignal): Promise<ExitStatus>;
+  /** Start and return a handle: the container path (`tbuild run -d`, daemon). */
+  start(id: string, spec: RunSpec, io: ProcessIO): Promise<RunningContainer>;
+}

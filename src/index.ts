@@ -1,0 +1,16 @@
+/** Library API: `import { Engine } from 'tbuild'`. */
+export { Engine, DEFAULT_ROOT } from './engine.js';
+export type { EngineOptions, EngineParts } from './engine.js';
+export type {
+  BuildOptions,
+  BuildResult,
+  ProgressEvent,
+  VertexStatus,
+  StepTiming,
+  OutputSpec,
+  SecretSource,
+} from './solver/types.js';
+export type { ImageRecord, ImageConfig, ContainerConfig, HistoryEntry } from './exporter/types.js';
+export { TbuildError, isTbuildError, ERROR_CODES } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { parseDockerfile } from './parser/parse.js';

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SHARED = join(PROJECT_ROOT, '..', 'shared');
+export const BUSYBOX_TAR = join(SHARED, 'images', 'busybox-local.docker.tar');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run the tbuild CLI from source (through tsx, so tests never depend on a stale dist/).
+ * `root` becomes `--root`.
+ */
+export function runCli(
+  args: string[],
+  opts: { root?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  const full = [
+    '--import',
+    'tsx',
+    join(PROJECT_ROOT, 'src', 'cli.ts'),
+    ...(opts.root ? ['--root', opts.root] : []),
+    ...args,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, full, {
+      cwd: opts.cwd ?? PROJECT_ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
