@@ -14,7 +14,9 @@ import { createRuncExecutor } from './exec/runc.js';
 import { openContainerManager } from './containers/manager.js';
 import { build } from './solver/build.js';
 
-export const DEFAULT_ROOT = '/var/lib/tbuild';
+import { DEFAULT_ROOT } from './defaults.js';
+
+export { DEFAULT_ROOT };
 
 export interface EngineOptions {
   /** State root; default `$TBUILD_ROOT` or /var/lib/tbuild. */

@@ -54,6 +54,12 @@ export interface Mount {
   type: 'overlay' | 'bind' | 'tmpfs';
   source: string;
   options: string[];
+  /**
+   * Directory the mount is performed from. When set, relative paths in `options` (overlay
+   * lowerdir/upperdir/workdir) are relative to it: this keeps deep layer chains within the
+   * kernel's one-page limit on mount options.
+   */
+  cwd?: string;
 }
 
 export type SnapshotKind = 'active' | 'view' | 'committed';
@@ -113,6 +119,25 @@ export interface LayerTarOptions {
   sourceDateEpoch?: number;
 }
 
+export interface ApplyTarOptions {
+  /**
+   * Create character/block device nodes found in the tar (whiteouts are always made). Off by
+   * default: a layer from outside should not be able to plant /dev/sda in a build's rootfs.
+   */
+  allowDevices?: boolean;
+  /**
+   * Turn `.wh.` entries into overlay whiteouts and opaque markers (default true: a layer tar).
+   * False for plain archives (`docker cp` into a container): `.wh.x` is then just a file.
+   */
+  whiteouts?: boolean;
+  /**
+   * The confinement root when `dir` is a directory inside a larger tree (e.g. a container's
+   * rootfs): symlinks met while extracting resolve against it, as they would inside the
+   * container. Must contain `dir`. Defaults to `dir`.
+   */
+  root?: string;
+}
+
 /**
  * Converts between a snapshot's upperdir and an OCI layer tar. Same tree in → same bytes out.
  * Implemented in `src/cache/layer/`.
@@ -127,7 +152,7 @@ export interface LayerConverter {
    * `.wh.` entries back into overlay form. Every path goes through `resolveInRoot`. Returns the
    * diffID of the uncompressed stream.
    */
-  applyTar(tar: Readable, dir: string): Promise<LayerDescriptor>;
+  applyTar(tar: Readable, dir: string, opts?: ApplyTarOptions): Promise<LayerDescriptor>;
 }
 
 // ───────────────────────── cache index ─────────────────────────

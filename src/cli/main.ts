@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { resolve } from 'node:path';
 import type { CliContext } from './context.js';
 import type { Engine } from '../engine.js';
-import { DEFAULT_ROOT } from '../engine.js';
+import { DEFAULT_ROOT } from '../defaults.js';
 import { renderError } from './render-error.js';
 import { COMMANDS } from './commands/index.js';
 

@@ -39,6 +39,8 @@ export interface ImageConfig {
   variant?: string;
   created?: string;
   author?: string;
+  /** Docker's top-level image comment (commit/import `-m`). */
+  comment?: string;
   config: ContainerConfig;
   rootfs: { type: 'layers'; diff_ids: Digest[] };
   history?: HistoryEntry[];
@@ -71,7 +73,24 @@ export interface NewImage {
   layers: ImageLayer[];
   /** References to point at it (moved from any image that had them). */
   names?: string[];
+  /**
+   * The exact config bytes, when they must be kept (a loaded or pulled image keeps its id).
+   * Must parse to `config`. Without it the store serializes `config` canonically.
+   */
+  configJson?: string;
+  /** Repo digests to record (`repo@sha256:…`), e.g. after a pull. */
+  repoDigests?: string[];
 }
+
+/** What the containers module tells the image store about an image it uses (for `rmi`). */
+export interface ImageUser {
+  /** Container id. */
+  container: string;
+  running: boolean;
+}
+
+/** Answers whether a container uses `imageId`; `rmi` refuses (409) unless forced, and always when running. */
+export type ImageInUseCheck = (imageId: Digest) => Promise<ImageUser | undefined>;
 
 /**
  * The local image store: configs in the content store, layers as committed snapshots, names as
@@ -92,4 +111,8 @@ export interface ImageStore {
    * along with content and snapshots nothing else uses. Returns Docker's Untagged/Deleted list.
    */
   remove(ref: string, opts?: { force?: boolean }): Promise<Array<{ Untagged?: string; Deleted?: string }>>;
+  /** Installed by the container manager so `remove` knows which images containers use. */
+  setInUseCheck(check: ImageInUseCheck): void;
+  /** Which container (if any) uses the image, through the installed check. */
+  inUse?(imageId: Digest): Promise<ImageUser | undefined>;
 }

@@ -255,6 +255,8 @@ export interface Dockerfile {
   diagnostics: Diagnostic[];
   /** The source text (BOM removed), for rendering errors with surrounding lines. */
   source: string;
+  /** The path given in ParseOptions.file (for errors raised after parsing, e.g. by resolve). */
+  file?: string;
 }
 
 export interface ParseOptions {

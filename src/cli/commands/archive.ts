@@ -1,4 +1,82 @@
-import type { RegisterCommand } from '../context.js';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import type { CliContext, RegisterCommand } from '../context.js';
+import { loadImageArchive, saveDockerArchive } from '../../exporter/docker-archive.js';
+import { saveOciLayout } from '../../exporter/oci-layout.js';
+import { familiarName } from '../../exporter/reference.js';
+import { TbuildError } from '../../errors.js';
 
-// Placeholder: the owning module fills this in.
-export const registerArchiveCommands: RegisterCommand = () => {};
+/** `tbuild load` and `tbuild save` (docker-archive and OCI layout tarballs), also under `image …`. */
+export const registerArchiveCommands: RegisterCommand = (program, ctx) => {
+  const image = program.commands.find((c) => c.name() === 'image');
+  for (const parent of image ? [program, image] : [program]) {
+    addLoad(parent, ctx);
+    addSave(parent, ctx);
+  }
+};
+
+function addLoad(parent: Command, ctx: CliContext): void {
+  parent
+    .command('load')
+    .description('Load images from a tar archive (docker save or OCI layout; plain or compressed) or STDIN')
+    .option('-i, --input <file>', 'read from a tar archive file instead of STDIN')
+    .option('-q, --quiet', 'suppress the load output')
+    .action(async (opts: { input?: string; quiet?: boolean }) => {
+      let input: Readable;
+      if (opts.input) {
+        input = createReadStream(opts.input);
+      } else {
+        if (process.stdin.isTTY) {
+          throw new TbuildError('TB_INVALID_ARGUMENT', 'requested load from stdin, but stdin is empty');
+        }
+        input = process.stdin;
+      }
+      const engine = await ctx.engine();
+      const loaded = await loadImageArchive(engine, input);
+      if (opts.quiet) return;
+      for (const img of loaded) {
+        for (const m of img.moved ?? []) {
+          ctx.stdout.write(`The image ${familiarName(m.name)} already exists, renaming the old one with ID ${m.from} to empty string\n`);
+        }
+        if (img.names.length) for (const n of img.names) ctx.stdout.write(`Loaded image: ${familiarName(n)}\n`);
+        else ctx.stdout.write(`Loaded image ID: ${img.id}\n`);
+      }
+    });
+}
+
+function addSave(parent: Command, ctx: CliContext): void {
+  parent
+    .command('save')
+    .description('Save one or more images to a tar archive (streamed to STDOUT by default)')
+    .argument('<image...>')
+    .option('-o, --output <file>', 'write to a file instead of STDOUT')
+    .option('--format <format>', 'archive format: docker (docker load, skopeo docker-archive) or oci (OCI image layout)', 'docker')
+    .action(async (refs: string[], opts: { output?: string; format: string }) => {
+      if (opts.format !== 'docker' && opts.format !== 'oci') {
+        throw new TbuildError('TB_INVALID_ARGUMENT', `unknown archive format ${JSON.stringify(opts.format)} (want docker or oci)`);
+      }
+      if (!opts.output && (ctx.stdout as NodeJS.WriteStream).isTTY) {
+        throw new TbuildError('TB_INVALID_ARGUMENT', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+      }
+      const engine = await ctx.engine();
+      const archive = opts.format === 'oci' ? await saveOciLayout(engine, refs) : await saveDockerArchive(engine, refs);
+      if (!opts.output) {
+        await pipeline(archive, ctx.stdout);
+        return;
+      }
+      // Into a temp file beside the target, renamed over it only when complete.
+      const tmp = join(dirname(opts.output), `.${basename(opts.output)}.${randomBytes(6).toString('hex')}.tmp`);
+      try {
+        await pipeline(archive, createWriteStream(tmp, { mode: 0o644 }));
+        await rename(tmp, opts.output);
+      } catch (err) {
+        await unlink(tmp).catch(() => {});
+        throw err;
+      }
+    });
+}

@@ -1,4 +1,157 @@
+import { Option, type Command } from 'commander';
+import { resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import type { RegisterCommand } from '../context.js';
+import type { BuildOptions, OutputSpec, ProgressMode, SecretSource } from '../../solver/types.js';
+import { TbuildError, isTbuildError } from '../../errors.js';
+import { createRenderer } from '../progress/index.js';
 
-// Placeholder: the owning module fills this in.
-export const registerBuild: RegisterCommand = () => {};
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function keyValues(list: string[] | undefined, what: string, fromEnv: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const i = item.indexOf('=');
+    if (i === -1) {
+      // `--build-arg NAME` takes the value from the client's environment, as docker does
+      const v = fromEnv ? process.env[item] : '';
+      if (v !== undefined) out[item] = v;
+      continue;
+    }
+    if (i === 0) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid ${what} ${JSON.stringify(item)}: empty key`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+function csv(spec: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of spec.split(',')) {
+    const i = part.indexOf('=');
+    if (i === -1) out[part.trim()] = '';
+    else out[part.slice(0, i).trim()] = part.slice(i + 1);
+  }
+  return out;
+}
+
+export function parseSecret(spec: string): [string, SecretSource] {
+  const f = csv(spec);
+  const id = f.id;
+  if (!id) throw new TbuildError('TB_INVALID_ARGUMENT', `--secret ${spec}: id= is required`);
+  if (f.env !== undefined) return [id, { env: f.env }];
+  return [id, { src: resolve(f.src ?? f.source ?? id) }];
+}
+
+export function parseOutput(spec: string): OutputSpec {
+  const f = csv(spec.includes('=') ? spec : `type=local,dest=${spec}`);
+  const dest = f.dest;
+  const names = f.name ? f.name.split(';') : undefined;
+  switch (f.type) {
+    case 'image':
+    case 'registry':
+      return { type: 'image', names };
+    case 'docker':
+    case 'oci':
+      if (!dest) throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: dest= is required`);
+      return { type: f.type, dest: dest === '-' ? dest : resolve(dest), names };
+    case 'tar':
+    case 'local':
+      if (!dest) throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: dest= is required`);
+      return { type: f.type, dest: dest === '-' ? dest : resolve(dest) };
+    default:
+      throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: unknown type ${JSON.stringify(f.type ?? '')}`);
+  }
+}
+
+/** BuildKit's failure block: the step and the tail of its output, before the Dockerfile snippet. */
+function failureBlock(err: unknown): string {
+  if (!isTbuildError(err)) return '';
+  const tail = err.details.outputTail;
+  const step = err.details.step;
+  if (!Array.isArray(tail) || typeof step !== 'string') return '';
+  return `------\n > ${step}:\n${(tail as string[]).map((l) => `${l}\n`).join('')}------\n`;
+}
+
+export const registerBuild: RegisterCommand = (program: Command, ctx) => {
+  program
+    .command('build')
+    .description('Build an image from a Dockerfile')
+    .argument('<context>', 'context directory, or - for a tar on stdin')
+    .option('-t, --tag <name>', 'name and optionally a tag (repeatable)', collect)
+    .option('-f, --file <path>', 'Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('--build-arg <k=v>', 'build-time variable (repeatable)', collect)
+    .option('--target <stage>', 'build this stage')
+    .option('--no-cache', 'do not use the cache')
+    .option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma separated)', collect)
+    .option('--secret <spec>', 'secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect)
+    .addOption(new Option('--network <mode>', 'network for RUN steps').choices(['default', 'none', 'host']).default('default'))
+    .option('--max-parallelism <n>', 'steps run at once', (v) => Number.parseInt(v, 10))
+    .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'tty', 'plain', 'rawjson', 'quiet']).default('auto'))
+    .option('-o, --output <spec>', 'type=image|docker|oci|tar|local,dest=PATH (repeatable)', collect)
+    .option('--iidfile <file>', 'write the image id to the file')
+    .option('--metadata-file <file>', 'write build result metadata (JSON) to the file')
+    .option('--label <k=v>', 'image label (repeatable)', collect)
+    .option('--platform <p>', 'target platform (only the host one, linux/amd64)')
+    .option('-q, --quiet', 'print only the image id')
+    .action(async (contextArg: string, o: Record<string, unknown>) => {
+      const cwd = process.cwd();
+      const tags = (o.tag as string[] | undefined) ?? [];
+      const mode: ProgressMode = o.quiet ? 'quiet' : (o.progress as ProgressMode);
+      const renderer = createRenderer(mode, ctx.stderr);
+      const abort = new AbortController();
+      const onSigint = (): void => abort.abort(new TbuildError('TB_BUILD_CANCELLED', 'build cancelled (interrupt)'));
+      process.once('SIGINT', onSigint);
+      const secrets: Record<string, SecretSource> = {};
+      for (const s of (o.secret as string[] | undefined) ?? []) {
+        const [id, src] = parseSecret(s);
+        secrets[id] = src;
+      }
+      const file = o.file as string | undefined;
+      const opts: BuildOptions = {
+        context: contextArg === '-' ? { tar: process.stdin } : resolve(cwd, contextArg),
+        dockerfile: file === undefined ? undefined : resolve(cwd, file),
+        buildArgs: keyValues(o.buildArg as string[] | undefined, '--build-arg', true),
+        target: o.target as string | undefined,
+        tags,
+        labels: keyValues(o.label as string[] | undefined, '--label', false),
+        noCache: o.cache === false,
+        noCacheFilter: ((o.noCacheFilter as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean),
+        secrets,
+        network: (o.network as 'default' | 'none' | 'host') ?? 'default',
+        maxParallelism: o.maxParallelism as number | undefined,
+        platform: o.platform as string | undefined,
+        outputs: ((o.output as string[] | undefined) ?? []).map(parseOutput),
+        onProgress: (e) => renderer.event(e),
+        signal: abort.signal,
+      };
+      try {
+        const engine = await ctx.engine();
+        const result = await engine.build(opts);
+        renderer.done();
+        if (mode !== 'quiet' && mode !== 'rawjson') {
+          ctx.stderr.write(`\nwriting image ${result.imageId} done\n`);
+          for (const t of tags) {
+            const withTag = /:[^/]+$/.test(t) ? t : `${t}:latest`;
+            const full = (result.image?.names ?? []).find((n) => n === withTag || n.endsWith(`/${withTag}`)) ?? withTag;
+            ctx.stderr.write(`naming to ${full} done\n`);
+          }
+        }
+        if (o.quiet) ctx.stdout.write(`${result.imageId}\n`);
+        if (o.iidfile) await writeFile(resolve(cwd, o.iidfile as string), result.imageId);
+        if (o.metadataFile) {
+          const meta = {
+            'containerimage.digest': result.digest,
+            'containerimage.config.digest': result.imageId,
+            ...(tags.length ? { 'image.name': tags.join(',') } : {}),
+          };
+          await writeFile(resolve(cwd, o.metadataFile as string), JSON.stringify(meta, null, 2) + '\n');
+        }
+      } catch (err) {
+        renderer.done();
+        ctx.stderr.write(failureBlock(err));
+        throw err;
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+      }
+    });
+};

@@ -1,4 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { RegisterCommand } from '../context.js';
+import { TbuildError } from '../../errors.js';
+import { parseDockerfile } from '../../parser/parse.js';
+import { resolveDockerfile } from '../../parser/resolve.js';
+import { renderSnippet } from '../../parser/render.js';
+import { IgnoreMatcher, loadDockerignore } from '../../parser/dockerignore.js';
+import { checkConfig, lintFailureMessage, RULES_BY_NAME, runChecks } from '../../parser/checks/index.js';
+import type { Diagnostic } from '../../parser/types.js';
 
-// Placeholder: the owning module fills this in.
-export const registerCheck: RegisterCommand = () => {};
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** `--build-arg K=V`, or `--build-arg K` taking K from the environment (Docker's convention). */
+function parseBuildArgs(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const i = item.indexOf('=');
+    if (i === 0) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid --build-arg ${JSON.stringify(item)}: empty key`);
+    if (i < 0) {
+      const v = process.env[item];
+      if (v !== undefined) out[item] = v;
+    } else {
+      out[item.slice(0, i)] = item.slice(i + 1);
+    }
+  }
+  return out;
+}
+
+function formatText(diags: readonly Diagnostic[], source: string, file: string): string {
+  let out = '';
+  for (const d of diags) {
+    const line = d.range ? ` (line ${d.range.startLine})` : '';
+    out += `${d.severity === 'error' ? 'ERROR' : 'WARNING'}: ${d.rule} - ${d.message}${line}\n`;
+    if (d.url) out += `  ${d.url}\n`;
+    if (d.range) out += renderSnippet(source, d.range, file);
+    out += '\n';
+  }
+  const n = diags.length;
+  out += n === 0 ? 'Check complete, no warnings found.\n' : `Check complete, ${n} warning${n === 1 ? ' has' : 's have'} been found!\n`;
+  return out;
+}
+
+/** Shaped like BuildKit's lint result (`buildx build --call=check,format=json`). */
+function formatJson(diags: readonly Diagnostic[], file: string, error?: string): string {
+  const warnings = diags.map((d) => ({
+    ruleName: d.rule,
+    description: RULES_BY_NAME.get(d.rule)?.description ?? '',
+    ...(d.url ? { url: d.url } : {}),
+    detail: d.message,
+    severity: d.severity,
+    ...(d.range
+      ? { location: { sourceInfo: { filename: file }, ranges: [{ start: { line: d.range.startLine }, end: { line: d.range.endLine } }] } }
+      : {}),
+  }));
+  return JSON.stringify({ warnings, ...(error ? { error } : {}) }, null, 2) + '\n';
+}
+
+/**
+ * `tbuild check`: parse and resolve a Dockerfile, run the build checks, print what they find.
+ * Exit status: 0 when clean or only warnings; 1 on parse/resolve errors, and on any finding when
+ * the Dockerfile says `# check=error=true` (or BUILDKIT_DOCKERFILE_CHECK does).
+ */
+export const registerCheck: RegisterCommand = (program, ctx) => {
+  program
+    .command('check')
+    .description('run the Dockerfile build checks (lint) without building')
+    .argument('[context]', 'build context directory', '.')
+    .option('-f, --file <path>', 'Dockerfile path (default: <context>/Dockerfile)')
+    .option('--target <stage>', 'target stage')
+    .option('--build-arg <key=value>', 'build-time variable (repeatable)', collect, [])
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (context: string, opts: { file?: string; target?: string; buildArg: string[]; format: string }) => {
+      if (opts.format !== 'text' && opts.format !== 'json') {
+        throw new TbuildError('TB_INVALID_ARGUMENT', `unknown --format ${JSON.stringify(opts.format)} (use text or json)`);
+      }
+      const contextDir = resolve(context);
+      const path = opts.file ? resolve(opts.file) : join(contextDir, 'Dockerfile');
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        throw new TbuildError('TB_INVALID_ARGUMENT', `cannot read Dockerfile ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      }
+      const file = opts.file ?? 'Dockerfile';
+      const buildArgs = parseBuildArgs(opts.buildArg);
+      const df = parseDockerfile(text, { file });
+      resolveDockerfile(df, { buildArgs, ...(opts.target ? { target: opts.target } : {}) });
+      const patterns = await loadDockerignore(contextDir, path);
+      const ignore = new IgnoreMatcher(patterns);
+      const diags = runChecks(df, { buildArgs, ignore, ...(opts.target ? { target: opts.target } : {}) });
+      const failed = checkConfig(df, buildArgs).error && diags.length > 0;
+      const error = failed ? lintFailureMessage(diags) : undefined;
+      if (opts.format === 'json') {
+        ctx.stdout.write(formatJson(diags, file, error));
+      } else {
+        ctx.stdout.write(formatText(diags, df.source, file));
+        if (error) ctx.stderr.write(`ERROR: ${error}\n`);
+      }
+      if (failed) ctx.setExitCode(1);
+    });
+};

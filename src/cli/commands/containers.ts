@@ -1,4 +1,395 @@
-import type { RegisterCommand } from '../context.js';
+import type { Command } from 'commander';
+import type { CliContext, RegisterCommand } from '../context.js';
+import type { ContainerManager, ContainerRecord, CreateContainerOptions, VolumeMountSpec } from '../../containers/types.js';
+import type { Resources } from '../../exec/types.js';
+import { TbuildError, isTbuildError } from '../../errors.js';
+import { since, table, ellipsis, humanDuration } from './images-format.js';
 
-// Placeholder: the owning module fills this in.
-export const registerContainerCommands: RegisterCommand = () => {};
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Docker's RAMInBytes: a number with an optional b/k/m/g/t (binary) suffix. */
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$/i.exec(s.trim());
+  if (!m) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid size: '${s}'`);
+  const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'b' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+/** `-v SRC:DST[:ro]`, `-v NAME:DST`, `-v DST` (anonymous volume). */
+export function parseVolume(spec: string): VolumeMountSpec {
+  const parts = spec.split(':');
+  if (parts.length === 1) return { type: 'volume', source: '', target: parts[0]!, readonly: false };
+  const [source, target, mode = ''] = parts as [string, string, string?];
+  if (parts.length > 3 || !target?.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid volume specification: '${spec}'`);
+  const ro = mode.split(',').includes('ro');
+  return { type: source.startsWith('/') ? 'bind' : 'volume', source, target, readonly: ro };
+}
+
+interface RunFlags {
+  rm?: boolean;
+  detach?: boolean;
+  name?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  network?: string;
+  memory?: string;
+  cpus?: string;
+  cpuShares?: string;
+  pidsLimit?: string;
+  entrypoint?: string;
+  volume: string[];
+  interactive?: boolean;
+  tty?: boolean;
+  hostname?: string;
+  label: string[];
+}
+
+function resources(f: RunFlags): Resources | undefined {
+  const r: Resources = {};
+  if (f.memory) r.memory = parseSize(f.memory);
+  if (f.cpus) {
+    const n = Number(f.cpus);
+    if (!(n > 0)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid argument "${f.cpus}" for "--cpus" flag`);
+    r.cpuPeriod = 100_000;
+    r.cpuQuota = Math.round(n * 100_000);
+  }
+  if (f.cpuShares) r.cpuShares = Number(f.cpuShares);
+  if (f.pidsLimit) r.pidsLimit = Number(f.pidsLimit);
+  return Object.keys(r).length ? r : undefined;
+}
+
+function envFlag(e: string): string {
+  // `-e NAME` passes the caller's value through, as Docker does
+  return e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`;
+}
+
+/** Docker's STATUS column. */
+export function statusText(c: ContainerRecord, now = Date.now()): string {
+  const s = c.state;
+  const ago = (iso: string) => humanDuration(Math.max(0, now - Date.parse(iso)));
+  switch (s.status) {
+    case 'running':
+      return `Up ${ago(s.startedAt)}`;
+    case 'paused':
+      return `Up ${ago(s.startedAt)} (Paused)`;
+    case 'exited':
+      return s.startedAt.startsWith('0001') && s.error ? 'Created' : `Exited (${s.exitCode}) ${ago(s.finishedAt)} ago`;
+    case 'created':
+      return 'Created';
+    default:
+      return s.status[0]!.toUpperCase() + s.status.slice(1);
+  }
+}
+
+async function manager(ctx: CliContext): Promise<ContainerManager> {
+  return (await ctx.engine()).containers;
+}
+
+/** Apply `fn` to each container argument; report failures the way Docker does and exit 1. */
+async function eachContainer(ctx: CliContext, refs: string[], fn: (ref: string) => Promise<string | void>): Promise<void> {
+  let failed = false;
+  for (const ref of refs) {
+    try {
+      const out = await fn(ref);
+      ctx.stdout.write(`${out ?? ref}\n`);
+    } catch (err) {
+      failed = true;
+      ctx.stderr.write(`Error response from daemon: ${(err as Error).message}\n`);
+    }
+  }
+  if (failed) ctx.setExitCode(1);
+}
+
+function addRun(program: Command, ctx: CliContext): void {
+  program
+    .command('run')
+    .description('Create and run a new container from an image (default network: own netns with only lo)')
+    .argument('<image>')
+    .argument('[command...]')
+    .option('--rm', 'remove the container when it exits')
+    .option('-d, --detach', 'run in the background and print the container id')
+    .option('--name <name>', 'container name')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user>', 'user[:group] to run as')
+    .option('--network <mode>', 'none (own netns, lo only; the default) or host')
+    .option('-m, --memory <size>', 'memory limit (e.g. 64m)')
+    .option('--cpus <n>', 'number of CPUs (quota)')
+    .option('--cpu-shares <n>', 'relative CPU weight')
+    .option('--pids-limit <n>', 'maximum number of processes')
+    .option('--entrypoint <cmd>', 'override the image entrypoint')
+    .option('-v, --volume <spec>', 'bind mount or volume: SRC:DST[:ro]', collect, [])
+    .option('-i, --interactive', 'keep stdin open and forward it')
+    .option('-t, --tty', 'allocate a pseudo-TTY')
+    .option('-h, --hostname <name>', 'container host name')
+    .option('-l, --label <k=v>', 'set a label', collect, [])
+    .passThroughOptions()
+    .action(async (image: string, command: string[], f: RunFlags) => {
+      if (f.network && f.network !== 'none' && f.network !== 'host' && f.network !== 'default' && f.network !== 'bridge') {
+        throw new TbuildError('TB_INVALID_ARGUMENT', `network ${f.network} not found (supported: none, host)`);
+      }
+      const opts: CreateContainerOptions = {
+        image,
+        ...(command.length ? { cmd: command } : {}),
+        ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint ? [f.entrypoint] : [''] } : {}),
+        ...(f.name ? { name: f.name } : {}),
+        ...(f.env.length ? { env: f.env.map(envFlag) } : {}),
+        ...(f.workdir ? { workingDir: f.workdir } : {}),
+        ...(f.user !== undefined ? { user: f.user } : {}),
+        ...(f.hostname ? { hostname: f.hostname } : {}),
+        network: f.network === 'host' ? 'host' : f.network === 'none' ? 'none' : 'default',
+        ...(f.volume.length ? { mounts: f.volume.map(parseVolume) } : {}),
+        tty: Boolean(f.tty),
+        openStdin: Boolean(f.interactive),
+        stdinOnce: Boolean(f.interactive) && !f.detach,
+        autoRemove: Boolean(f.rm),
+        ...(resources(f) ? { resources: resources(f)! } : {}),
+        ...(f.label.length ? { labels: Object.fromEntries(f.label.map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')])) } : {}),
+      };
+      const mgr = await manager(ctx);
+      let rec: ContainerRecord | undefined;
+      try {
+        rec = await mgr.create(opts);
+        if (f.detach) {
+          await mgr.start(rec.id);
+          ctx.stdout.write(`${rec.id}\n`);
+          return;
+        }
+        await mgr.start(rec.id, {
+          stdout: ctx.stdout as NodeJS.WritableStream & import('node:stream').Writable,
+          stderr: ctx.stderr as NodeJS.WritableStream & import('node:stream').Writable,
+          ...(f.interactive ? { stdin: process.stdin } : {}),
+        });
+      } catch (err) {
+        ctx.setExitCode(125); // Docker's "the daemon could not run it" status
+        if (rec && f.rm) await mgr.remove(rec.id, { force: true, volumes: true }).catch(() => {});
+        throw err;
+      }
+      try {
+        const { exitCode } = await mgr.wait(rec.id);
+        ctx.setExitCode(exitCode);
+      } finally {
+        if (f.interactive) process.stdin.pause();
+        if (f.rm) {
+          await mgr.remove(rec.id, { force: true, volumes: true }).catch((err: unknown) => {
+            if (!isTbuildError(err, 'TB_CONTAINER_NOT_FOUND')) throw err;
+          });
+        }
+      }
+    });
+}
+
+function addPs(program: Command, ctx: CliContext, name: string): void {
+  program
+    .command(name)
+    .description('List containers')
+    .option('-a, --all', 'show all containers (default: running only)')
+    .option('-q, --quiet', 'only display container ids')
+    .option('--no-trunc', 'do not truncate output')
+    .action(async (f: { all?: boolean; quiet?: boolean; trunc?: boolean }) => {
+      const list = await (await manager(ctx)).list({ all: Boolean(f.all) });
+      const trunc = f.trunc !== false;
+      if (f.quiet) {
+        for (const c of list) ctx.stdout.write(`${trunc ? c.id.slice(0, 12) : c.id}\n`);
+        return;
+      }
+      const rows = list.map((c) => {
+        const cmd = [c.path, ...c.args].join(' ');
+        return [
+          trunc ? c.id.slice(0, 12) : c.id,
+          c.image,
+          `"${trunc ? ellipsis(cmd, 20) : cmd}"`,
+          since(c.created),
+          statusText(c),
+          '',
+          c.name,
+        ];
+      });
+      ctx.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
+    });
+}
+
+function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
+  parent = filtered(parent, only);
+  parent
+    .command('rm')
+    .description('Remove one or more containers')
+    .argument('<container...>')
+    .option('-f, --force', 'kill a running container first')
+    .option('-v, --volumes', 'remove its anonymous volumes')
+    .action(async (refs: string[], f: { force?: boolean; volumes?: boolean }) => {
+      const mgr = await manager(ctx);
+      await eachContainer(ctx, refs, (r) => mgr.remove(r, { force: Boolean(f.force), volumes: Boolean(f.volumes) }));
+    });
+  parent
+    .command('stop')
+    .description('Stop running containers (SIGTERM, then SIGKILL after the timeout)')
+    .argument('<container...>')
+    .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
+    .action(async (refs: string[], f: { time: string }) => {
+      const mgr = await manager(ctx);
+      await eachContainer(ctx, refs, (r) => mgr.stop(r, Number(f.time)));
+    });
+  parent
+    .command('restart')
+    .description('Restart containers')
+    .argument('<container...>')
+    .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
+    .action(async (refs: string[], f: { time: string }) => {
+      const mgr = await manager(ctx);
+      await eachContainer(ctx, refs, (r) => mgr.restart(r, Number(f.time)));
+    });
+  parent
+    .command('kill')
+    .description('Send a signal to running containers')
+    .argument('<container...>')
+    .option('-s, --signal <signal>', 'signal to send', 'KILL')
+    .action(async (refs: string[], f: { signal: string }) => {
+      const mgr = await manager(ctx);
+      await eachContainer(ctx, refs, (r) => mgr.kill(r, f.signal));
+    });
+  parent
+    .command('start')
+    .description('Start stopped containers')
+    .argument('<container...>')
+    .option('-a, --attach', 'attach stdout/stderr and propagate the exit code')
+    .action(async (refs: string[], f: { attach?: boolean }) => {
+      const mgr = await manager(ctx);
+      if (f.attach) {
+        const ref = refs[0]!;
+        await mgr.start(ref, { stdout: ctx.stdout as import('node:stream').Writable, stderr: ctx.stderr as import('node:stream').Writable });
+        ctx.setExitCode((await mgr.wait(ref)).exitCode);
+        return;
+      }
+      await eachContainer(ctx, refs, (r) => mgr.start(r));
+    });
+  parent
+    .command('wait')
+    .description('Block until containers stop, then print their exit codes')
+    .argument('<container...>')
+    .action(async (refs: string[]) => {
+      const mgr = await manager(ctx);
+      await eachContainer(ctx, refs, async (r) => String((await mgr.wait(r)).exitCode));
+    });
+  for (const [cmd, desc] of [
+    ['pause', 'Pause all processes within containers'],
+    ['unpause', 'Unpause all processes within containers'],
+  ] as const) {
+    parent
+      .command(cmd)
+      .description(desc)
+      .argument('<container...>')
+      .action(async (refs: string[]) => {
+        const mgr = await manager(ctx);
+        await eachContainer(ctx, refs, (r) => (cmd === 'pause' ? mgr.pause(r) : mgr.unpause(r)));
+      });
+  }
+  parent
+    .command('rename')
+    .description('Rename a container')
+    .argument('<container>')
+    .argument('<new-name>')
+    .action(async (ref: string, name: string) => {
+      await (await manager(ctx)).rename(ref, name);
+    });
+  parent
+    .command('logs')
+    .description('Fetch the logs of a container')
+    .argument('<container>')
+    .option('-f, --follow', 'follow log output')
+    .option('-n, --tail <n>', 'number of lines from the end', 'all')
+    .option('-t, --timestamps', 'show timestamps')
+    .option('--since <time>', 'show logs since a timestamp (RFC 3339 or unix seconds) or relative (e.g. 10m)')
+    .action(async (ref: string, f: { follow?: boolean; tail: string; timestamps?: boolean; since?: string }) => {
+      const mgr = await manager(ctx);
+      const tail = f.tail === 'all' ? 'all' : Number(f.tail);
+      const sinceSec = f.since ? parseSince(f.since) : undefined;
+      for await (const e of mgr.logs(ref, { follow: Boolean(f.follow), tail, timestamps: Boolean(f.timestamps), ...(sinceSec ? { since: sinceSec } : {}) })) {
+        const line = f.timestamps ? `${e.time} ${e.log}` : e.log;
+        (e.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(line);
+      }
+    });
+  parent
+    .command('top')
+    .description('Display the running processes of a container')
+    .argument('<container>')
+    .argument('[ps-options...]')
+    .action(async (ref: string, psArgs: string[]) => {
+      const t = await (await manager(ctx)).top(ref, psArgs.length ? psArgs.join(' ') : undefined);
+      ctx.stdout.write(table(t.titles, t.processes));
+    });
+  parent
+    .command('exec')
+    .description('Run a command in a running container')
+    .argument('<container>')
+    .argument('<command...>')
+    .option('-i, --interactive', 'forward stdin')
+    .option('-u, --user <user>', 'user[:group]')
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect, [])
+    .passThroughOptions()
+    .action(async (ref: string, command: string[], f: { interactive?: boolean; user?: string; workdir?: string; env: string[] }) => {
+      const mgr = await manager(ctx);
+      const { exitCode } = await mgr.exec(
+        ref,
+        { cmd: command, env: f.env.map(envFlag), ...(f.user ? { user: f.user } : {}), ...(f.workdir ? { workingDir: f.workdir } : {}), attachStdin: Boolean(f.interactive) },
+        {
+          stdout: ctx.stdout as import('node:stream').Writable,
+          stderr: ctx.stderr as import('node:stream').Writable,
+          ...(f.interactive ? { stdin: process.stdin } : {}),
+        },
+      );
+      if (f.interactive) process.stdin.pause();
+      ctx.setExitCode(exitCode);
+    });
+  parent
+    .command('prune')
+    .description('Remove all stopped containers')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async () => {
+      const r = await (await manager(ctx)).prune();
+      if (r.deleted.length) ctx.stdout.write(`Deleted Containers:\n${r.deleted.join('\n')}\n\n`);
+      ctx.stdout.write(`Total reclaimed space: ${r.spaceReclaimed}B\n`);
+    });
+}
+
+function parseSince(s: string): number {
+  const rel = /^(\d+)([smh])$/.exec(s);
+  if (rel) return Date.now() / 1000 - Number(rel[1]) * { s: 1, m: 60, h: 3600 }[rel[2] as 's' | 'm' | 'h'];
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid value for "since": ${s}`);
+  return t / 1000;
+}
+
+/** A stand-in parent whose `command()` skips the verbs not in `only`. */
+function filtered(parent: Command, only?: Set<string>): Command {
+  if (!only) return parent;
+  return new Proxy(parent, {
+    get(target, prop, receiver) {
+      if (prop === 'command') {
+        return (name: string) => (only.has(name.split(' ')[0]!) ? target.command(name) : target.createCommand(name));
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+}
+
+/**
+ * `run`, `ps`, and the container verbs, top level and under `container …`.
+ * `run`/`exec` stop option parsing at the image/container (Docker's rule), which needs positional
+ * options on the program: global options go before the subcommand.
+ */
+export const registerContainerCommands: RegisterCommand = (program, ctx) => {
+  program.enablePositionalOptions();
+  addRun(program, ctx);
+  addPs(program, ctx, 'ps');
+  addSimple(program, ctx, new Set(['rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec']));
+  const container = program.command('container').description('Manage containers').enablePositionalOptions();
+  addRun(container, ctx);
+  addPs(container, ctx, 'ls');
+  addSimple(container, ctx);
+};

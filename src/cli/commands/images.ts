@@ -1,4 +1,396 @@
-import type { RegisterCommand } from '../context.js';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import type { CliContext, RegisterCommand } from '../context.js';
+import type { Engine } from '../../engine.js';
+import type { ImageRecord } from '../../exporter/types.js';
+import { imageHistory, imageInspect, imageSize, shortId, type GraphDriverDirs } from '../../exporter/inspect.js';
+import { importRootfs } from '../../exporter/import.js';
+import { pruneImages } from '../../exporter/prune.js';
+import { confirm, diskUsage } from './images-df.js';
+import { familiarRepository, parseReference, repositoryName } from '../../exporter/reference.js';
+import { renderError } from '../render-error.js';
+import { TbuildError } from '../../errors.js';
+import { ellipsis, goTime, humanSize, since, table } from './images-format.js';
+import { renderTemplate } from './go-template.js';
 
-// Placeholder: the owning module fills this in.
-export const registerImageCommands: RegisterCommand = () => {};
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function out(ctx: CliContext, text: string): void {
+  ctx.stdout.write(text);
+}
+
+/** `tbuild import`, `images`, `inspect`, `history`, `tag`, `rmi`, `df`, and the same under `image …`. */
+export const registerImageCommands: RegisterCommand = (program, ctx) => {
+  const image = program.command('image').description('Manage images');
+  for (const [parent, names] of [
+    [program, { ls: 'images', rm: 'rmi' }],
+    [image, { ls: 'ls', rm: 'rm' }],
+  ] as const) {
+    addImport(parent, ctx);
+    addList(parent, ctx, names.ls);
+    addInspect(parent, ctx);
+    addHistory(parent, ctx);
+    addTag(parent, ctx);
+    addRemove(parent, ctx, names.rm);
+  }
+  image
+    .command('prune')
+    .description('Remove dangling images (with -a, every image no container uses)')
+    .option('-a, --all', 'remove all images not used by a container, not just dangling ones')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (opts: { all?: boolean; force?: boolean }) => {
+      if (!opts.force && !(await confirm(ctx, opts.all))) return;
+      const engine = await ctx.engine();
+      const res = await pruneImages(engine.images, { all: Boolean(opts.all) });
+      if (res.ImagesDeleted.length) {
+        out(ctx, 'Deleted Images:\n');
+        for (const it of res.ImagesDeleted) out(ctx, it.Untagged ? `untagged: ${it.Untagged}\n` : `deleted: ${it.Deleted}\n`);
+        out(ctx, '\n');
+      }
+      out(ctx, `Total reclaimed space: ${humanSize(res.SpaceReclaimed)}\n`);
+    });
+  program
+    .command('df')
+    .description('Show disk usage (images, containers, local volumes, build cache)')
+    .option('--format <format>', 'output format: table or json')
+    .action(async (opts: { format?: string }) => {
+      await diskUsage(await ctx.engine(), ctx, opts.format);
+    });
+};
+
+function addImport(parent: Command, ctx: CliContext): void {
+  parent
+    .command('import')
+    .description('Create an image from a filesystem tarball ("-" reads stdin)')
+    .argument('<file>', 'rootfs tar (plain, gzip, bzip2, xz or zstd), or - for stdin')
+    .argument('[reference]', 'NAME[:TAG] for the new image')
+    .option('-c, --change <instruction>', 'apply a Dockerfile instruction to the image config', collect, [])
+    .option('-m, --message <message>', 'commit message for the imported image')
+    .option('--platform <platform>', 'set the platform (os/arch[/variant])')
+    .action(async (file: string, reference: string | undefined, opts: { change: string[]; message?: string; platform?: string }) => {
+      const engine = await ctx.engine();
+      const input: Readable = file === '-' ? process.stdin : createReadStream(file);
+      const img = await importRootfs(engine, input, {
+        ...(reference ? { name: reference } : {}),
+        changes: opts.change,
+        ...(opts.message ? { message: opts.message } : {}),
+        ...(opts.platform ? { platform: opts.platform } : {}),
+      });
+      out(ctx, `${img.id}\n`);
+    });
+}
+
+interface ListOptions {
+  filter?: string[];
+  quiet?: boolean;
+  all?: boolean;
+  noTrunc?: boolean;
+  digests?: boolean;
+  format?: string;
+}
+
+function addList(parent: Command, ctx: CliContext, name: string): void {
+  parent
+    .command(name)
+    .description('List images')
+    .argument('[repository]', 'show only images of REPOSITORY[:TAG]')
+    .option('-a, --all', 'show all images (intermediate images are not kept, so the same as without)')
+    .option('-q, --quiet', 'only show image IDs')
+    .option('--no-trunc', "don't truncate output")
+    .option('--digests', 'show digests')
+    .option('--format <format>', 'table, json, or a Go template')
+    .option('-f, --filter <filter>', 'filter output (dangling=, label=, reference=, before=, since=)', collect, [])
+    .action(async (repository: string | undefined, opts: ListOptions) => {
+      const engine = await ctx.engine();
+      let images = await engine.images.list();
+      for (const f of opts.filter ?? []) images = await applyFilter(engine, images, f);
+      listImages(images, ctx, repository, opts);
+    });
+}
+
+interface ListRow {
+  Repository: string;
+  Tag: string;
+  Digest: string;
+  ID: string;
+  CreatedSince: string;
+  CreatedAt: string;
+  Size: string;
+  img: ImageRecord;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  return new RegExp(`^${re}$`);
+}
+
+/** `--filter` as `docker images` takes it. Reference patterns match the familiar name, with or without tag. */
+async function applyFilter(engine: Engine, images: ImageRecord[], filter: string): Promise<ImageRecord[]> {
+  const eq = filter.indexOf('=');
+  const key = eq === -1 ? filter : filter.slice(0, eq);
+  const value = eq === -1 ? '' : filter.slice(eq + 1);
+  switch (key) {
+    case 'dangling': {
+      if (value !== 'true' && value !== 'false') throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter 'dangling=${value}'`);
+      return images.filter((i) => (i.names.length === 0) === (value === 'true'));
+    }
+    case 'label': {
+      const [k, v] = value.split(/=(.*)/s);
+      return images.filter((i) => {
+        const labels = i.config.config?.Labels ?? {};
+        return k! in labels && (v === undefined || labels[k!] === v);
+      });
+    }
+    case 'reference': {
+      const re = globToRegExp(value);
+      return images.filter((i) =>
+        i.names.some((n) => {
+          const ref = parseReference(n);
+          return re.test(familiarRepository(ref)) || re.test(`${familiarRepository(ref)}:${ref.tag ?? ''}`);
+        }),
+      );
+    }
+    case 'before':
+    case 'since': {
+      const pivot = await engine.images.resolve(value);
+      const t = pivot.config.created ?? pivot.created;
+      return images.filter((i) => {
+        const c = i.config.created ?? i.created;
+        return key === 'before' ? c < t : c > t;
+      });
+    }
+    default:
+      throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter '${key}'`);
+  }
+}
+
+function listRows(images: ImageRecord[], repository: string | undefined, noTrunc: boolean): ListRow[] {
+  let filter: { repo: string; tag?: string } | undefined;
+  if (repository) {
+    const ref = parseReference(repository);
+    filter = { repo: repositoryName(ref), ...(ref.tag !== undefined ? { tag: ref.tag } : {}) };
+  }
+  const rows: ListRow[] = [];
+  for (const img of images) {
+    const base = {
+      ID: noTrunc ? img.id : shortId(img.id),
+      CreatedSince: since(img.config.created),
+      CreatedAt: goTime(img.config.created),
+      Size: humanSize(imageSize(img)),
+      Digest: '<none>',
+      img,
+    };
+    const tags = img.names.filter((n) => !n.includes('@'));
+    if (!tags.length && !filter) {
+      // Only digests left: Docker shows the repository with a <none> tag.
+      const digestRepos = [...new Set(img.repoDigests.map((d) => d.slice(0, d.indexOf('@'))))];
+      if (!digestRepos.length) rows.push({ ...base, Repository: '<none>', Tag: '<none>' });
+      for (const repo of digestRepos) {
+        const d = img.repoDigests.find((x) => x.startsWith(`${repo}@`))!;
+        rows.push({ ...base, Repository: familiarRepository(d), Tag: '<none>', Digest: d.slice(d.indexOf('@') + 1) });
+      }
+    }
+    for (const n of tags) {
+      const ref = parseReference(n);
+      if (filter && (repositoryName(ref) !== filter.repo || (filter.tag !== undefined && ref.tag !== filter.tag))) continue;
+      const digest = img.repoDigests.find((d) => repositoryName(parseReference(d)) === repositoryName(ref));
+      rows.push({
+        ...base,
+        Repository: familiarRepository(ref),
+        Tag: ref.tag ?? '<none>',
+        Digest: digest ? digest.slice(digest.indexOf('@') + 1) : '<none>',
+      });
+    }
+  }
+  return rows;
+}
+
+export function listImages(images: ImageRecord[], ctx: CliContext, repository: string | undefined, opts: ListOptions): void {
+  const rows = listRows(images, repository, Boolean(opts.noTrunc));
+  if (opts.quiet) {
+    out(ctx, rows.map((r) => `${r.ID}\n`).join(''));
+    return;
+  }
+  const format = opts.format;
+  if (format === 'json' || format === '{{json .}}') {
+    for (const r of rows) {
+      const { img: _img, ...rest } = r;
+      out(
+        ctx,
+        JSON.stringify({
+          Containers: 'N/A',
+          CreatedAt: rest.CreatedAt,
+          CreatedSince: rest.CreatedSince,
+          Digest: rest.Digest,
+          ID: rest.ID,
+          Repository: rest.Repository,
+          SharedSize: 'N/A',
+          Size: rest.Size,
+          Tag: rest.Tag,
+          UniqueSize: 'N/A',
+          VirtualSize: rest.Size,
+        }) + '\n',
+      );
+    }
+    return;
+  }
+  if (format && format !== 'table') {
+    for (const r of rows) out(ctx, renderTemplate(format, r) + '\n');
+    return;
+  }
+  const header = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+  out(
+    ctx,
+    table(
+      header,
+      rows.map((r) => [r.Repository, r.Tag, ...(opts.digests ? [r.Digest] : []), r.ID, r.CreatedSince, r.Size]),
+    ),
+  );
+}
+
+async function graphDirs(engine: Engine, img: ImageRecord): Promise<GraphDriverDirs> {
+  const top = img.layers[img.layers.length - 1];
+  if (!top) return {};
+  try {
+    const chain = await engine.snapshots.chain(top.snapshot);
+    const dirs = await Promise.all(chain.map((s) => engine.snapshots.layerDir(s)));
+    return { upper: dirs[0]!, lower: dirs.slice(1) };
+  } catch {
+    return {};
+  }
+}
+
+function addInspect(parent: Command, ctx: CliContext): void {
+  parent
+    .command('inspect')
+    .description('Display detailed information on images (or containers, as `docker inspect` does)')
+    .argument('<name...>', 'image or container')
+    .option('-f, --format <template>', 'format the output using a Go template (or "json")')
+    .option('--type <type>', 'only look for this type: image or container')
+    .action(async (refs: string[], opts: { format?: string; type?: string }) => {
+      if (parent.name() === 'image') opts.type = 'image';
+      if (opts.type && opts.type !== 'image' && opts.type !== 'container') {
+        throw new TbuildError('TB_INVALID_ARGUMENT', `"${opts.type}" is not a valid value for --type`);
+      }
+      const engine = await ctx.engine();
+      const found: Array<Record<string, unknown>> = [];
+      let failed = false;
+      for (const ref of refs) {
+        const obj = await inspectOne(engine, ref, opts.type);
+        if (!obj) {
+          failed = true;
+          const what = opts.type === 'image' ? 'image' : opts.type === 'container' ? 'container' : 'object';
+          ctx.stderr.write(renderError(new TbuildError('TB_IMAGE_NOT_FOUND', `No such ${what}: ${ref}`)));
+          continue;
+        }
+        found.push(obj);
+      }
+      if (opts.format && opts.format !== 'json') {
+        for (const f of found) out(ctx, renderTemplate(opts.format, f) + '\n');
+      } else if (found.length || !failed) {
+        out(ctx, JSON.stringify(found, null, 4) + '\n');
+      }
+      if (failed) ctx.setExitCode(1);
+    });
+}
+
+/** An image first (as Docker's `inspect` without --type), then a container. */
+async function inspectOne(engine: Engine, ref: string, type: string | undefined): Promise<Record<string, unknown> | undefined> {
+  if (type !== 'container') {
+    const img = await engine.images.get(ref);
+    if (img) return imageInspect(img, await graphDirs(engine, img));
+  }
+  if (type !== 'image') {
+    const c = await engine.containers.get(ref).catch(() => undefined);
+    if (c) {
+      const { containerInspect } = await import('../../daemon/shapes/containers.js');
+      const img = await engine.images.get(c.imageId).catch(() => undefined);
+      return containerInspect(c, img?.config.config, []);
+    }
+  }
+  return undefined;
+}
+
+function addHistory(parent: Command, ctx: CliContext): void {
+  parent
+    .command('history')
+    .description('Show the history of an image')
+    .argument('<image>')
+    .option('--no-trunc', "don't truncate output")
+    .option('-q, --quiet', 'only show image IDs')
+    .option('-H, --human [bool]', 'print sizes and dates in human readable format', 'true')
+    .option('--format <format>', 'table, json, or a Go template')
+    .action(async (ref: string, opts: { trunc: boolean; quiet?: boolean; human: string | boolean; format?: string }) => {
+      const engine = await ctx.engine();
+      const img = await engine.images.resolve(ref);
+      const human = opts.human !== 'false' && opts.human !== false;
+      const noTrunc = opts.trunc === false;
+      const rows = imageHistory(img).map((h) => {
+        const createdIso = h.Created ? new Date(h.Created * 1000).toISOString().replace('.000Z', 'Z') : undefined;
+        const createdBy = h.CreatedBy.replace(/\t/g, ' ');
+        return {
+          ID: h.Id === '<missing>' ? h.Id : noTrunc ? h.Id : shortId(h.Id),
+          CreatedSince: human ? since(createdIso) : (createdIso ?? ''),
+          CreatedAt: createdIso ?? '',
+          CreatedBy: noTrunc ? createdBy : ellipsis(createdBy, 45),
+          Size: human ? humanSize(h.Size) : String(h.Size),
+          Comment: h.Comment,
+        };
+      });
+      if (opts.quiet) {
+        out(ctx, rows.map((r) => `${r.ID}\n`).join(''));
+      } else if (opts.format === 'json' || opts.format === '{{json .}}') {
+        for (const r of rows) out(ctx, JSON.stringify(r) + '\n');
+      } else if (opts.format && opts.format !== 'table') {
+        for (const r of rows) out(ctx, renderTemplate(opts.format, r) + '\n');
+      } else {
+        out(
+          ctx,
+          table(
+            ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
+            rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]),
+          ),
+        );
+      }
+    });
+}
+
+function addTag(parent: Command, ctx: CliContext): void {
+  parent
+    .command('tag')
+    .description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE')
+    .argument('<source>', 'SOURCE_IMAGE[:TAG]')
+    .argument('<target>', 'TARGET_IMAGE[:TAG]')
+    .action(async (source: string, target: string) => {
+      const engine = await ctx.engine();
+      await engine.images.tag(source, target);
+    });
+}
+
+function addRemove(parent: Command, ctx: CliContext, name: string): void {
+  parent
+    .command(name)
+    .description('Remove one or more images')
+    .argument('<image...>')
+    .option('-f, --force', 'force removal of the image')
+    .option('--no-prune', 'do not delete untagged parents (accepted; there are none)')
+    .action(async (refs: string[], opts: { force?: boolean }) => {
+      const engine = await ctx.engine();
+      let failed = false;
+      for (const ref of refs) {
+        try {
+          for (const item of await engine.images.remove(ref, { force: Boolean(opts.force) })) {
+            if (item.Untagged) out(ctx, `Untagged: ${item.Untagged}\n`);
+            if (item.Deleted) out(ctx, `Deleted: ${item.Deleted}\n`);
+          }
+        } catch (err) {
+          failed = true;
+          ctx.stderr.write(renderError(err));
+        }
+      }
+      if (failed) ctx.setExitCode(1);
+    });
+}

@@ -1,0 +1,88 @@
+/**
+ * File-op figures for the `many-files` case (5,000 small files in 50 dirs): context checksum cold
+ * (every file read) and warm (stat cache), and the COPY itself into an empty directory.
+ * BuildKit's whole `many-files` build takes 1.83 s; these steps are the part of it we own.
+ */
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checksumSources } from '../src/solver/context/checksum.js';
+import { openContext } from '../src/solver/context/open.js';
+import { copyFiles } from '../src/solver/ops/file/copy.js';
+import { median, type BenchRow } from './types.js';
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Same shape as bench/cases/many-files/gen.sh: 50 dirs × 100 files of 20–160 bytes. */
+async function generate(dir: string): Promise<void> {
+  await writeFile(join(dir, 'Dockerfile'), 'FROM busybox:local\nCOPY files/ /data/files/\n');
+  for (let d = 0; d < 50; d++) {
+    const sub = join(dir, 'files', `dir${String(d).padStart(2, '0')}`);
+    await mkdir(sub, { recursive: true });
+    await Promise.all(
+      Array.from({ length: 100 }, (_, f) =>
+        writeFile(join(sub, `f${String(f).padStart(3, '0')}.txt`), `file ${f} of dir ${d}\n${'x'.repeat((d * 100 + f) % 140)}\n`),
+      ),
+    );
+  }
+}
+
+export async function bench(): Promise<BenchRow[]> {
+  const base = await mkdtemp('/tmp/tbbench-files-');
+  try {
+    const ctxDir = join(base, 'ctx');
+    const root = join(base, 'root');
+    await mkdir(ctxDir);
+    await generate(ctxDir);
+    await sleep(200); // past the stat cache's racy window, as a real context is
+
+    const cold: number[] = [];
+    const warm: number[] = [];
+    const copy: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await rm(join(root, 'cache'), { recursive: true, force: true });
+      let ctx = await openContext(ctxDir, { root });
+      cold.push(await time(() => checksumSources(ctx, ['files/'])));
+      await ctx.dispose();
+      ctx = await openContext(ctxDir, { root });
+      warm.push(await time(() => checksumSources(ctx, ['files/'])));
+      const dest = join(base, `dest${i}`);
+      await mkdir(dest);
+      copy.push(await time(() => copyFiles({ srcRoot: ctx.dir, ignore: ctx.ignore, sources: ['files/'], dest: '/data/files/', destRoot: dest })));
+      await ctx.dispose();
+      await rm(dest, { recursive: true, force: true });
+    }
+    const total = median(cold) + median(copy);
+    const row = (name: string, xs: number[], target?: number): BenchRow => ({
+      area: 'fileops',
+      name,
+      value: median(xs),
+      unit: 'ms',
+      ...(target !== undefined ? { target: `<= ${target} ms`, met: median(xs) <= target } : {}),
+      note: `median of ${xs.length}: ${xs.map((x) => x.toFixed(0)).join('/')}`,
+    });
+    return [
+      row('many-files: context checksum, cold (5,000 files)', cold),
+      row('many-files: context checksum, stat cache warm', warm),
+      row('many-files: COPY files/ (5,000 files)', copy),
+      {
+        area: 'fileops',
+        name: 'many-files: cold checksum + COPY',
+        value: total,
+        unit: 'ms',
+        target: '<= 600 ms (BuildKit whole build: 1830 ms)',
+        met: total <= 600,
+      },
+    ];
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const r of await bench()) console.log(`${r.name}: ${r.value.toFixed(1)} ${r.unit} ${r.note ?? ''}`);
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install what tbuild needs, idempotently: Debian packages (runc, busybox-static, …), npm packages
+# from the committed lockfile, and a compiled dist/. Safe to run any number of times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# Debian packages: runc is the low-level runtime; busybox-static makes the demo base image;
+# skopeo checks our archives in tests; xz/bzip2/zstd decompress contexts and layers; attr gives
+# python3 (os.setxattr, os.mknod for whiteouts); iproute2 brings up loopback in network=none containers; util-linux mounts.
+PKGS=(runc busybox-static skopeo xz-utils bzip2 zstd python3 iproute2 util-linux procps)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian packages: ${missing[*]} (run as root, or install them)"; exit 1
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages from the lockfile; re-run npm ci only when the lockfile changed.
+stamp=node_modules/.tbuild-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$want" >"$stamp"
+fi
+
+# Compile (incremental enough: a few seconds).
+npx --no-install tsc -p tsconfig.build.json
+chmod +x dist/cli.js 2>/dev/null || true

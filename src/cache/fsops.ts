@@ -1,0 +1,241 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { TbuildError } from '../errors.js';
+
+/**
+ * The file operations Node has no binding for: listing/reading/setting extended attributes and
+ * making device nodes. They run in a python3 helper (Debian's `python3`, whose `os` module has
+ * listxattr/getxattr/setxattr/mknod), one request per batch or per tree, never one process per
+ * file. The helper is started on first use, kept while requests keep coming (a layer commit costs
+ * a pipe round trip, not a process start), and exits after a short idle time or when we do.
+ * The `attr` package (setfattr/getfattr) is not needed.
+ */
+
+const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p)) ?? 'python3';
+const IDLE_MS = 2000;
+
+// One JSON request per line in, one JSON answer per line out. Paths travel as JSON strings,
+// values as base64. Every path an `apply` touches must have no symlink in its directory part
+// (checked with realpath) and lie under `root`: the batch runs after the tar entries were written,
+// and a later entry may have swapped a directory for a symlink.
+const SCRIPT = String.raw`
+import os, sys, json, base64
+def scan(req):
+    skip = req.get('skipPrefix') or []
+    res = []
+    for root in req['roots']:
+        out = {}
+        def visit(path, rel):
+            try:
+                names = os.listxattr(path, follow_symlinks=False)
+            except OSError:
+                names = []
+            xs = {}
+            for n in names:
+                if any(n.startswith(s) for s in skip):
+                    continue
+                try:
+                    xs[n] = base64.b64encode(os.getxattr(path, n, follow_symlinks=False)).decode()
+                except OSError:
+                    pass
+            if xs:
+                out[rel] = xs
+        def walk(path, rel):
+            with os.scandir(path) as it:
+                ents = list(it)
+            for e in ents:
+                r = rel + '/' + e.name if rel else e.name
+                visit(e.path, r)
+                if e.is_dir(follow_symlinks=False):
+                    walk(e.path, r)
+        visit(root, '')
+        walk(root, '')
+        res.append(out)
+    return res
+def apply(req):
+    root = req['root'].rstrip('/') or '/'
+    def inside(p):
+        d = os.path.dirname(p)
+        return (root == '/' or p.startswith(root + '/')) and os.path.realpath(d) == d
+    errs = []
+    for o in req['ops']:
+        p = o['p']
+        try:
+            if not inside(p):
+                errs.append([p, 'path left the root'])
+                continue
+            t = o['t']
+            if t == 'mknod':
+                if os.path.lexists(p):
+                    if not o.get('replace') or (os.path.isdir(p) and not os.path.islink(p)):
+                        continue
+                    os.unlink(p)
+                os.mknod(p, o['mode'], os.makedev(o['major'], o['minor']))
+                if 'uid' in o:
+                    os.chown(p, o['uid'], o['gid'], follow_symlinks=False)
+                    os.chmod(p, o['mode'] & 0o7777)
+                if 'mtime' in o:
+                    os.utime(p, (o['mtime'], o['mtime']), follow_symlinks=False)
+            elif t == 'setx':
+                try:
+                    os.setxattr(p, o['n'], base64.b64decode(o['v']), follow_symlinks=False)
+                except OSError:
+                    if not o.get('soft'):
+                        raise
+            elif t == 'rmx':
+                try:
+                    os.removexattr(p, o['n'], follow_symlinks=False)
+                except OSError:
+                    pass
+        except OSError as e:
+            errs.append([p, str(e)])
+    return {'errors': errs}
+for line in sys.stdin:
+    try:
+        req = json.loads(line)
+        res = {'ok': scan(req) if req['op'] == 'scan' else apply(req)}
+    except Exception as e:
+        res = {'error': repr(e)}
+    sys.stdout.write(json.dumps(res) + '\n')
+    sys.stdout.flush()
+`;
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+/** The long-lived helper process; requests are answered in order. */
+class Helper {
+  #child: ChildProcessWithoutNullStreams | undefined;
+  #pending: Pending[] = [];
+  #buf = '';
+  #stderr = '';
+  #idle: NodeJS.Timeout | undefined;
+
+  #start(): ChildProcessWithoutNullStreams {
+    const child = spawn(PYTHON, ['-I', '-S', '-u', '-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#buf = '';
+    this.#stderr = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (c: string) => {
+      this.#buf += c;
+      let nl: number;
+      while ((nl = this.#buf.indexOf('\n')) !== -1) {
+        const line = this.#buf.slice(0, nl);
+        this.#buf = this.#buf.slice(nl + 1);
+        const p = this.#pending.shift();
+        if (!p) continue;
+        const msg = JSON.parse(line) as { ok?: unknown; error?: string };
+        if (msg.error !== undefined) p.reject(new TbuildError('TB_INTERNAL', `xattr helper: ${msg.error}`));
+        else p.resolve(msg.ok);
+      }
+      this.#settle();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      this.#stderr = (this.#stderr + c.toString()).slice(-2000);
+    });
+    const fail = (why: string) => {
+      if (this.#child === child) this.#child = undefined;
+      const err = new TbuildError('TB_INTERNAL', `xattr helper (${PYTHON}) ${why}${this.#stderr ? `: ${this.#stderr.trim()}` : ''}`);
+      for (const p of this.#pending.splice(0)) p.reject(err);
+    };
+    child.on('error', (e) => fail(`could not run: ${e.message}`));
+    child.on('exit', (code, sig) => fail(`exited (${sig ?? code})`));
+    child.stdin.on('error', () => {}); // reported through 'exit'
+    return child;
+  }
+
+  /** While idle, let the process exit without waiting for us; stop the helper after a while. */
+  #settle(): void {
+    const child = this.#child;
+    if (!child) return;
+    if (this.#pending.length) {
+      if (this.#idle) clearTimeout(this.#idle);
+      this.#idle = undefined;
+      child.ref();
+      (child.stdout as unknown as { ref(): void }).ref();
+      return;
+    }
+    child.unref();
+    (child.stdout as unknown as { unref(): void }).unref();
+    (child.stderr as unknown as { unref(): void }).unref();
+    (child.stdin as unknown as { unref(): void }).unref();
+    this.#idle ??= setTimeout(() => {
+      this.#idle = undefined;
+      if (!this.#pending.length && this.#child === child) {
+        this.#child = undefined;
+        child.stdin.end();
+      }
+    }, IDLE_MS).unref();
+  }
+
+  request(req: unknown): Promise<unknown> {
+    this.#child ??= this.#start();
+    const child = this.#child;
+    const p = new Promise<unknown>((resolve, reject) => this.#pending.push({ resolve, reject }));
+    this.#settle();
+    child.stdin.write(JSON.stringify(req) + '\n');
+    return p;
+  }
+}
+
+const helper = new Helper();
+
+export type XattrMap = Map<string, Map<string, Buffer>>;
+
+/** Extended attributes of every entry under `root` (root itself is ''), symlinks not followed. */
+export async function scanXattrs(root: string, skipPrefix: string[] = []): Promise<XattrMap> {
+  return (await scanXattrsMany([root], skipPrefix))[0]!;
+}
+
+/** `scanXattrs` for several trees in one helper process. */
+export async function scanXattrsMany(roots: string[], skipPrefix: string[] = []): Promise<XattrMap[]> {
+  if (!roots.length) return [];
+  const raw = (await helper.request({ op: 'scan', roots, skipPrefix })) as Record<string, Record<string, string>>[];
+  return raw.map((tree) => {
+    const out: XattrMap = new Map();
+    for (const [rel, xs] of Object.entries(tree)) {
+      out.set(rel, new Map(Object.entries(xs).map(([n, v]) => [n, Buffer.from(v, 'base64')])));
+    }
+    return out;
+  });
+}
+
+export type FsOp =
+  | {
+      t: 'mknod';
+      p: string;
+      /** File type bits | permissions. */
+      mode: number;
+      major: number;
+      minor: number;
+      replace?: boolean;
+      uid?: number;
+      gid?: number;
+      mtime?: number;
+    }
+  /** `soft`: a failure is ignored (user.* xattrs cannot be set on symlinks). */
+  | { t: 'setx'; p: string; n: string; v: string; soft?: boolean }
+  | { t: 'rmx'; p: string; n: string };
+
+/** S_IFCHR / S_IFBLK for `mknod` modes. */
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+
+/** Run a batch of operations on paths under `root`. Throws on the first failed one (all are attempted). */
+export async function applyFsOps(root: string, ops: FsOp[]): Promise<void> {
+  if (!ops.length) return;
+  const res = (await helper.request({ op: 'apply', root, ops })) as { errors: [string, string][] };
+  if (res.errors.length) {
+    const [p, msg] = res.errors[0]!;
+    const escaped = res.errors.some(([, m]) => m === 'path left the root');
+    throw new TbuildError(escaped ? 'TB_TAR_HOSTILE' : 'TB_INTERNAL', `${msg}: ${p}${res.errors.length > 1 ? ` (and ${res.errors.length - 1} more)` : ''}`, {
+      details: { errors: res.errors.slice(0, 20) },
+    });
+  }
+}
+
+export function xattrOp(p: string, name: string, value: Buffer | string): FsOp {
+  return { t: 'setx', p, n: name, v: Buffer.from(value).toString('base64') };
+}

@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { createGunzip } from 'node:zlib';
+import { Readable, PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { TbuildError } from '../../errors.js';
+
+export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
+
+/** Recognize a compression format by its magic bytes. */
+export function detectCompression(head: Uint8Array): Compression {
+  const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (b.length >= 3 && b.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
+  if (b.length >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  return 'none';
+}
+
+const TOOLS: Record<'zstd' | 'bzip2' | 'xz', string> = { zstd: 'zstd', bzip2: 'bzip2', xz: 'xz' };
+
+/**
+ * The uncompressed bytes of `input`, whatever of plain, gzip, zstd, bzip2 or xz it is (by magic
+ * bytes). gzip is decoded in-process; the others by their Debian tools as child processes (`-dc`).
+ */
+export async function decompress(input: Readable): Promise<{ stream: Readable; compression: Compression }> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const headParts: Buffer[] = [];
+  let headLen = 0;
+  let ended = false;
+  while (headLen < 6) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    const c = Buffer.from(r.value);
+    headParts.push(c);
+    headLen += c.length;
+  }
+  const head = Buffer.concat(headParts);
+  const compression = detectCompression(head);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield Buffer.from(r.value);
+    }
+  }
+  const source = Readable.from(all(), { objectMode: false });
+  if (compression === 'none') return { stream: source, compression };
+  if (compression === 'gzip') {
+    const gunzip = createGunzip();
+    const out = new PassThrough();
+    pipeline(source, gunzip, out).catch((err: Error) =>
+      out.destroy(new TbuildError('TB_TAR_FORMAT', `gzip stream is corrupt: ${err.message}`, { cause: err })),
+    );
+    return { stream: out, compression };
+  }
+  return { stream: throughTool(TOOLS[compression], source), compression };
+}
+
+function throughTool(tool: string, source: Readable): Readable {
+  const child = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out = new PassThrough();
+  const err: Buffer[] = [];
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stdin.on('error', () => {}); // the exit status reports it
+  source.pipe(child.stdin);
+  source.on('error', (e) => {
+    child.kill();
+    out.destroy(e);
+  });
+  child.stdout.pipe(out, { end: false });
+  let exited: number | null | undefined;
+  let stdoutDone = false;
+  const finish = () => {
+    if (exited === undefined || !stdoutDone) return;
+    if (exited === 0) out.end();
+    else out.destroy(new TbuildError('TB_TAR_FORMAT', `${tool} -dc failed (${exited}): ${Buffer.concat(err).toString().trim()}`));
+  };
+  child.stdout.on('end', () => {
+    stdoutDone = true;
+    finish();
+  });
+  child.on('error', (e) => out.destroy(new TbuildError('TB_INTERNAL', `cannot run ${tool}: ${e.message}`, { cause: e })));
+  child.on('close', (code) => {
+    exited = code;
+    stdoutDone = true;
+    finish();
+  });
+  // If the consumer gives up, stop the child.
+  out.on('close', () => {
+    if (exited === undefined) child.kill();
+    source.destroy();
+  });
+  return out;
+}

@@ -1,0 +1,100 @@
+import { hostname as osHostname } from 'node:os';
+import { TbuildError } from '../errors.js';
+import type { ImageRecord } from '../exporter/types.js';
+import type { ContainerMount } from '../exec/types.js';
+import type { CreateContainerOptions } from './types.js';
+import type { VolumeStore } from './volumes.js';
+import type { RuntimeConfig } from './store.js';
+
+/** Merge the image's env with the create options': a later KEY replaces an earlier one in place. */
+export function mergeEnv(base: string[], over: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...base, ...over]) {
+    const i = e.indexOf('=');
+    const k = i < 0 ? e : e.slice(0, i);
+    if (i < 0) continue; // `-e KEY` with no value and nothing to inherit
+    out.set(k, e);
+  }
+  return [...out.values()];
+}
+
+/**
+ * The command Docker would run: `--entrypoint` replaces the image's (and then drops the image's
+ * Cmd); a given CMD replaces the image's Cmd; an entrypoint of `[""]` means none.
+ */
+export function effectiveCommand(opts: CreateContainerOptions, img: ImageRecord | undefined): string[] {
+  const cfg = img?.config.config ?? {};
+  const epGiven = opts.entrypoint !== undefined;
+  const entrypoint = (epGiven ? opts.entrypoint! : (cfg.Entrypoint ?? [])).filter((x, i, a) => !(a.length === 1 && x === ''));
+  const cmd = opts.cmd && opts.cmd.length ? opts.cmd : epGiven ? [] : (cfg.Cmd ?? []);
+  const full = [...entrypoint, ...cmd];
+  if (!full.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'no command specified');
+  return full;
+}
+
+/** Resolve `-v`/`--mount` specs (and the image's VOLUMEs) into runtime mounts, creating volumes. */
+export async function resolveMounts(
+  opts: CreateContainerOptions,
+  img: ImageRecord | undefined,
+  volumes: VolumeStore,
+): Promise<{ mounts: ContainerMount[]; volumes: string[]; anonymous: string[] }> {
+  const mounts: ContainerMount[] = [];
+  const names: string[] = [];
+  const anonymous: string[] = [];
+  const specs = [...(opts.mounts ?? [])];
+  for (const target of Object.keys(img?.config.config.Volumes ?? {})) {
+    if (!specs.some((s) => s.target === target)) specs.push({ type: 'volume', source: '', target, readonly: false });
+  }
+  for (const m of specs) {
+    if (!m.target.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount path: '${m.target}' mount path must be absolute`);
+    const ro = m.readonly ? ['ro'] : [];
+    if (m.type === 'tmpfs') {
+      mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', ...ro] });
+    } else if (m.type === 'bind') {
+      if (!m.source.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount config for type "bind": bind source path must be absolute`);
+      mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', ...ro] });
+    } else {
+      const { volume } = await volumes.create(m.source || undefined, {}, !m.source);
+      names.push(volume.name);
+      if (!m.source) anonymous.push(volume.name);
+      mounts.push({ destination: m.target, type: 'bind', source: volume.mountpoint, options: ['rbind', 'rprivate', ...ro] });
+    }
+  }
+  return { mounts, volumes: names, anonymous };
+}
+
+export async function runtimeConfig(
+  id: string,
+  opts: CreateContainerOptions,
+  img: ImageRecord | undefined,
+  volumes: VolumeStore,
+): Promise<RuntimeConfig> {
+  // Without --network host a container gets its own network namespace with only `lo` (up):
+  // tbuild has no bridge network yet, so Docker's default "bridge" maps to that.
+  const network = opts.network === 'host' ? 'host' : 'none';
+  const m = await resolveMounts(opts, img, volumes);
+  return {
+    network,
+    hostname: opts.hostname ?? (network === 'host' ? osHostname() : id.slice(0, 12)),
+    mounts: m.mounts,
+    ...(opts.resources ? { resources: opts.resources } : {}),
+    tty: Boolean(opts.tty),
+    openStdin: Boolean(opts.openStdin),
+    stdinOnce: Boolean(opts.stdinOnce),
+    volumes: m.volumes,
+    anonymousVolumes: m.anonymous,
+    ...(img?.config.config.StopSignal ? { stopSignal: img.config.config.StopSignal } : {}),
+  };
+}
+
+const ADJECTIVES = ['brave', 'calm', 'eager', 'fancy', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nimble', 'proud', 'quiet', 'swift', 'tender', 'vivid', 'witty', 'zen'];
+const NOUNS = ['babbage', 'curie', 'darwin', 'euler', 'fermi', 'gauss', 'hopper', 'lovelace', 'noether', 'pascal', 'ritchie', 'shannon', 'turing', 'wozniak'];
+
+export function randomName(taken: Set<string>): string {
+  for (let i = 0; ; i++) {
+    const a = ADJECTIVES[Math.floor(Math.random() * ADJECTIVES.length)]!;
+    const n = NOUNS[Math.floor(Math.random() * NOUNS.length)]!;
+    const name = i < 10 ? `${a}_${n}` : `${a}_${n}${i}`;
+    if (!taken.has(name)) return name;
+  }
+}

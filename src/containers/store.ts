@@ -1,0 +1,89 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../util/atomic.js';
+import type { Mount } from '../cache/types.js';
+import type { ContainerMount, NetworkMode, Resources } from '../exec/types.js';
+import type { ContainerRecord, ContainerState } from './types.js';
+
+/** What the shim needs beyond the record to run the container (resolved at create/start). */
+export interface RuntimeConfig {
+  network: NetworkMode;
+  hostname: string;
+  mounts: ContainerMount[];
+  resources?: Resources;
+  tty: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  /** Names of volumes this container mounts (for `volume rm` in-use checks and `rm -v`). */
+  volumes: string[];
+  anonymousVolumes: string[];
+  stopSignal?: string;
+}
+
+/** config.json: everything static about a container. */
+export type StoredConfig = Omit<ContainerRecord, 'state'> & { runtime: RuntimeConfig };
+
+/** state.json: the live facts, written by the manager (created) and the shim (running, exited). */
+export interface StoredState extends ContainerState {
+  shimPid?: number;
+  /** Code of the TbuildError that failed a start, so the starter can rethrow it. */
+  errorCode?: string;
+}
+
+/** start.json: handed from the manager to the shim for one run. */
+export interface StartRequest {
+  runtime: string;
+  rootfsMounts: Mount[];
+  waitAttach: boolean;
+}
+
+export function containerDir(root: string, id: string): string {
+  return join(root, 'containers', id);
+}
+
+export function emptyState(): StoredState {
+  return {
+    status: 'created',
+    pid: 0,
+    exitCode: 0,
+    oomKilled: false,
+    error: '',
+    startedAt: '0001-01-01T00:00:00Z',
+    finishedAt: '0001-01-01T00:00:00Z',
+    restartCount: 0,
+  };
+}
+
+export async function readConfig(root: string, id: string): Promise<StoredConfig | undefined> {
+  try {
+    return JSON.parse(await readFile(join(containerDir(root, id), 'config.json'), 'utf8')) as StoredConfig;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readState(root: string, id: string): Promise<StoredState> {
+  try {
+    return { ...emptyState(), ...(JSON.parse(await readFile(join(containerDir(root, id), 'state.json'), 'utf8')) as StoredState) };
+  } catch {
+    return emptyState();
+  }
+}
+
+export async function writeConfig(root: string, c: StoredConfig): Promise<void> {
+  await writeJsonAtomic(join(containerDir(root, c.id), 'config.json'), c);
+}
+
+export async function writeState(root: string, id: string, s: StoredState): Promise<void> {
+  await writeJsonAtomic(join(containerDir(root, id), 'state.json'), s);
+}
+
+/** Ids of all containers with a config (a dir without one is a create that never finished). */
+export async function listIds(root: string): Promise<string[]> {
+  const names = await readdir(join(root, 'containers')).catch(() => [] as string[]);
+  return names.filter((n) => /^[a-f0-9]{64}$/.test(n));
+}
+
+export async function removeDir(root: string, id: string): Promise<void> {
+  await rm(containerDir(root, id), { recursive: true, force: true });
+}

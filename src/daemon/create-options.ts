@@ -1,0 +1,124 @@
+import type { CreateContainerOptions, VolumeMountSpec } from '../containers/types.js';
+import { badRequest } from './http.js';
+
+type Json = Record<string, unknown>;
+
+function strList(v: unknown, field: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  throw badRequest(`${field} must be a string or an array of strings`);
+}
+
+function str(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw badRequest(`${field} must be a string`);
+  return v;
+}
+
+function num(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null || v === 0) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw badRequest(`${field} must be a non-negative number`);
+  return v;
+}
+
+function obj(v: unknown, field: string): Json {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest(`${field} must be an object`);
+  return v as Json;
+}
+
+/** `-v src:dst[:opts]`: an absolute source is a bind, anything else names a volume. */
+export function parseBind(spec: string): VolumeMountSpec {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[1]) throw badRequest(`invalid volume specification: '${spec}'`);
+  const [source, target, mode = ''] = parts as [string, string, string?];
+  if (!target.startsWith('/')) throw badRequest(`invalid volume specification: '${spec}': mount path must be absolute`);
+  const opts = mode.split(',').filter(Boolean);
+  for (const o of opts) if (!['ro', 'rw', 'z', 'Z', 'rprivate', 'private', 'rshared', 'shared', 'rslave', 'slave', 'nocopy'].includes(o)) throw badRequest(`invalid mode: ${o}`);
+  return { type: source.startsWith('/') ? 'bind' : 'volume', source, target, readonly: opts.includes('ro') };
+}
+
+function parseMount(m: unknown): VolumeMountSpec {
+  const o = obj(m, 'Mounts[]');
+  const type = o.Type ?? 'volume';
+  if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs') throw badRequest(`mount type ${String(type)} is not supported`);
+  const target = str(o.Target, 'Mounts[].Target');
+  if (!target || !target.startsWith('/')) throw badRequest('Mounts[].Target must be an absolute path');
+  const source = str(o.Source, 'Mounts[].Source') ?? '';
+  if (type === 'bind' && !source.startsWith('/')) throw badRequest('invalid mount config for type "bind": bind source path must be absolute');
+  return { type, source, target, readonly: Boolean(o.ReadOnly) };
+}
+
+/** `POST /containers/create` body → the container manager's options. Unknown fields are ignored. */
+export function createOptionsFromBody(body: Json, name: string | undefined): CreateContainerOptions {
+  const image = str(body.Image, 'Image');
+  if (!image) throw badRequest('Config cannot be empty in order to create a container');
+  const hc = obj(body.HostConfig, 'HostConfig');
+  const opts: CreateContainerOptions = { image };
+  if (name) {
+    if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    opts.name = name.replace(/^\//, '');
+  }
+  const cmd = strList(body.Cmd, 'Cmd');
+  if (cmd) opts.cmd = cmd;
+  const entrypoint = strList(body.Entrypoint, 'Entrypoint');
+  if (entrypoint) opts.entrypoint = entrypoint;
+  const env = strList(body.Env, 'Env');
+  if (env) opts.env = env;
+  const wd = str(body.WorkingDir, 'WorkingDir');
+  if (wd) opts.workingDir = wd;
+  const user = str(body.User, 'User');
+  if (user) opts.user = user;
+  const hostname = str(body.Hostname, 'Hostname');
+  if (hostname) opts.hostname = hostname;
+  if (body.Tty) opts.tty = true;
+  if (body.OpenStdin) opts.openStdin = true;
+  if (body.StdinOnce) opts.stdinOnce = true;
+  const labels = obj(body.Labels, 'Labels');
+  if (Object.keys(labels).length) opts.labels = Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, String(v)]));
+  const ports = Object.keys(obj(body.ExposedPorts, 'ExposedPorts'));
+  if (ports.length) opts.exposedPorts = ports;
+
+  const mounts: VolumeMountSpec[] = [];
+  for (const b of strList(hc.Binds, 'HostConfig.Binds') ?? []) mounts.push(parseBind(b));
+  if (hc.Mounts !== undefined && hc.Mounts !== null) {
+    if (!Array.isArray(hc.Mounts)) throw badRequest('HostConfig.Mounts must be an array');
+    for (const m of hc.Mounts) mounts.push(parseMount(m));
+  }
+  for (const [target] of Object.entries(obj(hc.Tmpfs, 'HostConfig.Tmpfs'))) mounts.push({ type: 'tmpfs', source: '', target, readonly: false });
+  if (mounts.length) opts.mounts = mounts;
+
+  const net = str(hc.NetworkMode, 'HostConfig.NetworkMode');
+  if (net === 'none' || net === 'host') opts.network = net;
+  else if (net && net !== 'default' && net !== 'bridge') throw badRequest(`network ${net} not found`);
+  if (hc.AutoRemove) opts.autoRemove = true;
+
+  const resources: NonNullable<CreateContainerOptions['resources']> = {};
+  const memory = num(hc.Memory, 'HostConfig.Memory');
+  if (memory) resources.memory = memory;
+  const nano = num(hc.NanoCpus, 'HostConfig.NanoCpus');
+  if (nano) {
+    resources.cpuPeriod = 100_000;
+    resources.cpuQuota = Math.round((nano / 1e9) * 100_000);
+  }
+  const quota = num(hc.CpuQuota, 'HostConfig.CpuQuota');
+  if (quota) {
+    resources.cpuQuota = quota;
+    resources.cpuPeriod = num(hc.CpuPeriod, 'HostConfig.CpuPeriod') ?? 100_000;
+  }
+  const shares = num(hc.CpuShares, 'HostConfig.CpuShares');
+  if (shares) resources.cpuShares = shares;
+  if (typeof hc.PidsLimit === 'number' && hc.PidsLimit > 0) resources.pidsLimit = hc.PidsLimit;
+  if (Object.keys(resources).length) opts.resources = resources;
+
+  const rp = obj(hc.RestartPolicy, 'HostConfig.RestartPolicy');
+  const rpName = str(rp.Name, 'RestartPolicy.Name');
+  if (rpName && rpName !== 'no') {
+    if (!['on-failure', 'always', 'unless-stopped'].includes(rpName)) throw badRequest(`invalid restart policy: ${rpName}`);
+    if (opts.autoRemove) throw badRequest('can\'t create \'AutoRemove\' container with restart policy');
+    opts.restartPolicy = { name: rpName as 'on-failure' | 'always' | 'unless-stopped' };
+    if (typeof rp.MaximumRetryCount === 'number' && rp.MaximumRetryCount > 0) opts.restartPolicy.maximumRetryCount = rp.MaximumRetryCount;
+  }
+  return opts;
+}

@@ -1,0 +1,235 @@
+import { pipeline } from 'node:stream/promises';
+import type { ContainerRecord, WaitCondition } from '../../containers/types.js';
+import type { Router } from '../router.js';
+import type { DaemonServices } from '../types.js';
+import type { EventBus } from '../events.js';
+import type { ContainerSessions } from '../sessions.js';
+import { badRequest, boolParam, checkFilters, intParam, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
+import { createOptionsFromBody } from '../create-options.js';
+import { containerInspect, containerSummary } from '../shapes/containers.js';
+import { hijack } from '../hijack.js';
+import { framedWriter, STDERR, STDOUT } from '../multiplex.js';
+import { archiveStatHeader } from '../archive-stat.js';
+
+const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';
+const RAW = 'application/vnd.docker.raw-stream';
+
+function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, ancestors: Set<string>): boolean {
+  const any = (key: string, test: (v: string) => boolean) => {
+    const vals = filters.get(key);
+    return !vals?.length || vals.some(test);
+  };
+  return (
+    any('status', (v) => c.state.status === v) &&
+    any('name', (v) => new RegExp(v).test(c.name) || new RegExp(v).test(`/${c.name}`)) &&
+    any('id', (v) => c.id.startsWith(v)) &&
+    any('ancestor', () => ancestors.has(c.imageId)) &&
+    any('exited', (v) => c.state.status === 'exited' && c.state.exitCode === Number(v)) &&
+    (filters.get('label') ?? []).every((spec) => matchLabel(c.options.labels, spec))
+  );
+}
+
+export function registerContainerRoutes(router: Router, svc: DaemonServices, events: EventBus, sessions: ContainerSessions): void {
+  const containers = svc.engine.containers;
+
+  router.add('GET', '/containers/json', async (ctx) => {
+    const filters = parseFilters(ctx.query);
+    checkFilters(filters, ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'network', 'volume', 'health', 'is-task', 'publish', 'expose']);
+    for (const s of filters.get('status') ?? []) {
+      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw badRequest(`invalid filter 'status=${s}'`);
+    }
+    const all = boolParam(ctx.query, 'all') || (filters.get('status')?.length ?? 0) > 0 || filters.has('exited');
+    let list = await containers.list({ all });
+    const ancestors = new Set<string>();
+    for (const ref of filters.get('ancestor') ?? []) {
+      const img = await svc.engine.images.get(ref);
+      if (img) ancestors.add(img.id);
+    }
+    list = list.filter((c) => matchesFilters(c, filters, ancestors));
+    list.sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+    const limit = intParam(ctx.query, 'limit');
+    if (limit && limit > 0) list = list.slice(0, limit);
+    const now = Date.now();
+    sendJson(ctx.res, 200, list.map((c) => ({ ...containerSummary(c, now), ...(boolParam(ctx.query, 'size') ? { SizeRw: 0, SizeRootFs: 0 } : {}) })));
+  });
+
+  router.add('POST', '/containers/create', async (ctx) => {
+    const body = await readJson(ctx.req);
+    const opts = createOptionsFromBody(body, ctx.query.get('name') ?? undefined);
+    const rec = await containers.create(opts);
+    sendJson(ctx.res, 201, { Id: rec.id, Warnings: [] });
+  });
+
+  router.add('POST', '/containers/prune', async (ctx) => {
+    const { deleted, spaceReclaimed } = await containers.prune();
+    sendJson(ctx.res, 200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: spaceReclaimed });
+  });
+
+  router.add('GET', '/containers/{id}/json', async (ctx) => {
+    const c = await containers.inspect(ctx.params.id!);
+    const img = await svc.engine.images.get(c.imageId).catch(() => undefined);
+    sendJson(ctx.res, 200, containerInspect(c, img?.config.config, sessions.execIdsOf(c.id)));
+  });
+
+  router.add('POST', '/containers/{id}/start', async (ctx) => {
+    const c = await containers.inspect(ctx.params.id!);
+    if (c.state.status === 'running' || c.state.status === 'paused') {
+      sendStatus(ctx.res, 304);
+      return;
+    }
+    await sessions.start(c.id);
+    sendStatus(ctx.res, 204);
+  });
+
+  router.add('POST', '/containers/{id}/attach', async (ctx) => {
+    const c = await containers.inspect(ctx.params.id!);
+    const tty = Boolean(c.options.tty);
+    const wantStdin = boolParam(ctx.query, 'stdin');
+    const wantStdout = boolParam(ctx.query, 'stdout');
+    const wantStderr = boolParam(ctx.query, 'stderr');
+    const stream = hijack(ctx, tty ? RAW : MULTIPLEXED);
+    const stdout = wantStdout ? (tty ? stream.output : framedWriter(stream.output, STDOUT)) : undefined;
+    const stderr = wantStderr ? (tty ? stream.output : framedWriter(stream.output, STDERR)) : undefined;
+    // Without stdin, the client's half-close must not end anything.
+    const stdin = wantStdin && c.options.openStdin ? stream.input : undefined;
+    if (!stdin) stream.input.resume();
+    try {
+      await sessions.attach(c.id, { stdout, stderr, stdin });
+    } finally {
+      stream.close();
+    }
+  });
+
+  router.add('POST', '/containers/{id}/wait', async (ctx) => {
+    const raw = ctx.query.get('condition') || 'not-running';
+    if (!['not-running', 'next-exit', 'removed'].includes(raw)) throw badRequest(`invalid condition: "${raw}"`);
+    const c = await containers.inspect(ctx.params.id!);
+    // Register the wait before telling the client, so a start that follows cannot be missed.
+    const waiting = containers.wait(c.id, raw as WaitCondition);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    ctx.res.flushHeaders();
+    try {
+      const { exitCode } = await waiting;
+      ctx.res.end(JSON.stringify({ StatusCode: exitCode, Error: null }) + '\n');
+    } catch (err) {
+      ctx.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: err instanceof Error ? err.message : String(err) } }) + '\n');
+    }
+  });
+
+  router.add('GET', '/containers/{id}/logs', async (ctx) => {
+    const q = ctx.query;
+    const stdoutOn = boolParam(q, 'stdout');
+    const stderrOn = boolParam(q, 'stderr');
+    if (!stdoutOn && !stderrOn) throw badRequest('Bad parameters: you must choose at least one stream');
+    const c = await containers.inspect(ctx.params.id!);
+    const tty = Boolean(c.options.tty);
+    const tailRaw = q.get('tail');
+    const tail = !tailRaw || tailRaw === 'all' ? 'all' : Number(tailRaw);
+    if (tail !== 'all' && (!Number.isInteger(tail) || tail < 0)) throw badRequest(`invalid tail: ${tailRaw}`);
+    const timestamps = boolParam(q, 'timestamps');
+    const since = intParam(q, 'since');
+    const until = intParam(q, 'until');
+    const iter = containers.logs(c.id, { follow: boolParam(q, 'follow'), stdout: stdoutOn, stderr: stderrOn, tail, timestamps, since, until: until || undefined });
+    ctx.res.writeHead(200, { 'Content-Type': tty ? RAW : MULTIPLEXED });
+    ctx.res.flushHeaders();
+    const out = tty ? ctx.res : undefined;
+    const outs = tty ? undefined : { [STDOUT]: framedWriter(ctx.res, STDOUT), [STDERR]: framedWriter(ctx.res, STDERR) };
+    for await (const entry of iter) {
+      if (ctx.signal.aborted) break;
+      const line = timestamps ? `${entry.time} ${entry.log}` : entry.log;
+      if (out) out.write(line);
+      else outs![entry.stream === 'stderr' ? STDERR : STDOUT].write(line);
+    }
+    // Let the framing writers hand their last chunks to the response.
+    await new Promise((r) => setImmediate(r));
+    ctx.res.end();
+  });
+
+  router.add('GET', '/containers/{id}/top', async (ctx) => {
+    const { titles, processes } = await containers.top(ctx.params.id!, ctx.query.get('ps_args') ?? undefined);
+    sendJson(ctx.res, 200, { Titles: titles, Processes: processes });
+  });
+
+  router.add('GET', '/containers/{id}/changes', async (ctx) => {
+    const changes = await containers.changes(ctx.params.id!);
+    sendJson(ctx.res, 200, changes.length ? changes : null);
+  });
+
+  router.add('GET', '/containers/{id}/export', async (ctx) => {
+    const tar = await containers.export(ctx.params.id!);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await pipeline(tar, ctx.res);
+  });
+
+  const archiveGet = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]) => {
+    const path = ctx.query.get('path');
+    if (!path) throw badRequest('path is required');
+    const { tar, stat } = await containers.getArchive(ctx.params.id!, path);
+    ctx.res.setHeader('X-Docker-Container-Path-Stat', archiveStatHeader(stat));
+    if (ctx.method === 'HEAD') {
+      tar.destroy();
+      sendStatus(ctx.res, 200);
+      return;
+    }
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await pipeline(tar, ctx.res);
+  };
+  router.add('GET', '/containers/{id}/archive', archiveGet);
+  router.add('HEAD', '/containers/{id}/archive', archiveGet);
+
+  router.add('PUT', '/containers/{id}/archive', async (ctx) => {
+    const path = ctx.query.get('path');
+    if (!path) throw badRequest('path is required');
+    await containers.putArchive(ctx.params.id!, path, ctx.req);
+    sendStatus(ctx.res, 200);
+  });
+
+  router.add('POST', '/containers/{id}/stop', async (ctx) => {
+    const c = await containers.inspect(ctx.params.id!);
+    if (c.state.status !== 'running' && c.state.status !== 'paused' && c.state.status !== 'restarting') {
+      sendStatus(ctx.res, 304);
+      return;
+    }
+    await containers.stop(c.id, intParam(ctx.query, 't'));
+    sendStatus(ctx.res, 204);
+  });
+
+  router.add('POST', '/containers/{id}/kill', async (ctx) => {
+    await containers.kill(ctx.params.id!, ctx.query.get('signal') || undefined);
+    sendStatus(ctx.res, 204);
+  });
+
+  router.add('POST', '/containers/{id}/restart', async (ctx) => {
+    await containers.restart(ctx.params.id!, intParam(ctx.query, 't'));
+    sendStatus(ctx.res, 204);
+  });
+
+  router.add('POST', '/containers/{id}/pause', async (ctx) => {
+    await containers.pause(ctx.params.id!);
+    sendStatus(ctx.res, 204);
+  });
+
+  router.add('POST', '/containers/{id}/unpause', async (ctx) => {
+    await containers.unpause(ctx.params.id!);
+    sendStatus(ctx.res, 204);
+  });
+
+  router.add('POST', '/containers/{id}/rename', async (ctx) => {
+    const name = ctx.query.get('name');
+    if (!name) throw badRequest('name is required');
+    await containers.rename(ctx.params.id!, name.replace(/^\//, ''));
+    sendStatus(ctx.res, 204);
+  });
+
+  router.add('POST', '/containers/{id}/resize', async (ctx) => {
+    await containers.inspect(ctx.params.id!);
+    sendStatus(ctx.res, 200);
+  });
+
+  router.add('DELETE', '/containers/{id}', async (ctx) => {
+    await containers.remove(ctx.params.id!, { force: boolParam(ctx.query, 'force'), volumes: boolParam(ctx.query, 'v') });
+    sendStatus(ctx.res, 204);
+  });
+
+  void events;
+}

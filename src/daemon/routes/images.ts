@@ -1,0 +1,202 @@
+import { pipeline } from 'node:stream/promises';
+import type { ImageRecord } from '../../exporter/types.js';
+import { TbuildError } from '../../errors.js';
+import type { Router } from '../router.js';
+import type { DaemonServices } from '../types.js';
+import type { EventBus } from '../events.js';
+import type { RequestContext } from '../http.js';
+import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, sendJson } from '../http.js';
+import { imageHistory, imageInspect, imageSize, imageSummary, matchesReference } from '../shapes/images.js';
+import { JsonMessageWriter, familiarName, shortId } from '../json-message.js';
+
+function notImplemented(what: string): Error {
+  return Object.assign(new Error(`${what} is not supported by this daemon yet`), { statusCode: 501 });
+}
+
+/** The `changes` query (repeated, or one value with newlines) as Dockerfile lines. */
+function changesParam(q: URLSearchParams): string[] {
+  return q.getAll('changes').flatMap((c) => c.split('\n')).map((c) => c.trim()).filter(Boolean);
+}
+
+/** `repo` + `tag` query values → a reference, or undefined. */
+function refParam(q: URLSearchParams): string | undefined {
+  const repo = q.get('repo');
+  if (!repo) return undefined;
+  const tag = q.get('tag');
+  return tag ? `${repo}:${tag}` : repo;
+}
+
+export function registerImageRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
+  const images = svc.engine.images;
+
+  router.add('GET', '/images/json', async (ctx) => {
+    const filters = parseFilters(ctx.query);
+    checkFilters(filters, ['reference', 'dangling', 'label', 'before', 'since', 'until']);
+    const all = await images.list();
+    let list = all;
+    const refs = filters.get('reference');
+    if (refs?.length) list = list.filter((img) => refs.some((r) => matchesReference(img, r)));
+    const dangling = filters.get('dangling');
+    if (dangling?.length) {
+      const want = dangling[0] === 'true' || dangling[0] === '1';
+      list = list.filter((img) => (img.names.length === 0) === want);
+    }
+    for (const spec of filters.get('label') ?? []) list = list.filter((img) => matchLabel(img.config.config.Labels, spec));
+    for (const [key, cmp] of [['before', -1], ['since', 1]] as const) {
+      for (const ref of filters.get(key) ?? []) {
+        const pivot = await images.resolve(ref);
+        const t = Date.parse(pivot.created);
+        list = list.filter((img) => Math.sign(Date.parse(img.created) - t) === cmp);
+      }
+    }
+    list = [...list].sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+    sendJson(ctx.res, 200, list.map((img) => imageSummary(img, ctx.apiVersion)));
+  });
+
+  router.add('POST', '/images/load', async (ctx) => {
+    if (!svc.archives) throw notImplemented('image load');
+    // `quiet` only hides progress bars, which we do not send; the "Loaded image" lines always go.
+    const loaded = await svc.archives.load(ctx.req);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    const out = new JsonMessageWriter(ctx.res);
+    for (const name of loaded) {
+      const isId = name.startsWith('sha256:');
+      events.publish('image', 'load', name, { name: isId ? name : familiarName(name) });
+      out.stream(isId ? `Loaded image ID: ${name}\n` : `Loaded image: ${familiarName(name)}\n`);
+    }
+    ctx.res.end();
+  });
+
+  const save = async (ctx: RequestContext, refs: string[]) => {
+    if (!svc.archives) throw notImplemented('image save');
+    if (!refs.length) throw badRequest('no image names given');
+    for (const r of refs) await images.resolve(r);
+    const tar = await svc.archives.save(refs);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await pipeline(tar, ctx.res);
+    for (const r of refs) events.publish('image', 'save', r, { name: r });
+  };
+  router.add('GET', '/images/get', (ctx) => save(ctx, ctx.query.getAll('names').filter(Boolean)));
+
+  router.add('POST', '/images/create', async (ctx) => {
+    const fromSrc = ctx.query.get('fromSrc');
+    const fromImage = ctx.query.get('fromImage');
+    if (fromImage) {
+      const tag = ctx.query.get('tag');
+      const ref = tag ? (tag.startsWith('sha256:') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
+      throw new TbuildError('TB_IMAGE_NOT_FOUND', `pull access denied for ${familiarName(ref)}: this daemon has no registry access (load images with docker load)`);
+    }
+    if (fromSrc !== '-') throw badRequest(fromSrc ? 'importing from a URL is not supported; send the tar as the body (fromSrc=-)' : 'fromImage or fromSrc is required');
+    if (!svc.archives?.importTar) throw notImplemented('image import');
+    const img = await svc.archives.importTar(ctx.req, {
+      ref: refParam(ctx.query),
+      changes: changesParam(ctx.query),
+      message: ctx.query.get('message') ?? undefined,
+    });
+    events.publish('image', 'import', img.id, { name: refParam(ctx.query) ?? img.id });
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    new JsonMessageWriter(ctx.res).write({ status: img.id });
+    ctx.res.end();
+  });
+
+  router.add('POST', '/images/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query);
+    checkFilters(filters, ['dangling', 'label', 'until']);
+    const danglingOnly = !(filters.get('dangling') ?? []).some((v) => v === 'false' || v === '0');
+    const containers = await svc.engine.containers.list({ all: true });
+    const inUse = new Set(containers.map((c) => c.imageId));
+    const deleted: Array<{ Untagged?: string; Deleted?: string }> = [];
+    let space = 0;
+    for (const img of await images.list()) {
+      if (inUse.has(img.id)) continue;
+      if (danglingOnly && img.names.length) continue;
+      if (!(filters.get('label') ?? []).every((spec) => matchLabel(img.config.config.Labels, spec))) continue;
+      const size = imageSize(img);
+      const removed = await images.remove(img.id, { force: true }).catch(() => []);
+      if (removed.length) {
+        space += size;
+        deleted.push(...removed);
+        events.publish('image', 'delete', img.id, { name: img.id });
+      }
+    }
+    sendJson(ctx.res, 200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: space });
+  });
+
+  router.add('POST', '/commit', async (ctx) => {
+    if (!svc.archives?.commit) throw notImplemented('commit');
+    const container = ctx.query.get('container');
+    if (!container) throw badRequest('container is required');
+    const img = await svc.archives.commit(container, {
+      ref: refParam(ctx.query),
+      changes: changesParam(ctx.query),
+      comment: ctx.query.get('comment') ?? undefined,
+      author: ctx.query.get('author') ?? undefined,
+      pause: boolParam(ctx.query, 'pause', true),
+    });
+    events.publish('container', 'commit', container, { imageID: img.id });
+    sendJson(ctx.res, 201, { Id: img.id });
+  });
+
+  router.add('GET', '/images/{name:*}/json', async (ctx) => {
+    sendJson(ctx.res, 200, imageInspect(await images.resolve(ctx.params.name!), ctx.apiVersion));
+  });
+
+  router.add('GET', '/images/{name:*}/history', async (ctx) => {
+    sendJson(ctx.res, 200, imageHistory(await images.resolve(ctx.params.name!)));
+  });
+
+  router.add('GET', '/images/{name:*}/get', (ctx) => save(ctx, [ctx.params.name!]));
+
+  router.add('POST', '/images/{name:*}/tag', async (ctx) => {
+    const repo = ctx.query.get('repo');
+    if (!repo) throw badRequest('repository name must have at least one component');
+    const tag = ctx.query.get('tag');
+    const target = tag ? `${repo}:${tag}` : repo;
+    const img = await images.resolve(ctx.params.name!);
+    await images.tag(img.id, target);
+    events.publish('image', 'tag', img.id, { name: familiarName(target.includes(':', target.lastIndexOf('/')) ? target : `${target}:latest`) });
+    ctx.res.writeHead(201);
+    ctx.res.end();
+  });
+
+  router.add('DELETE', '/images/{name:*}', async (ctx) => {
+    const ref = ctx.params.name!;
+    const force = boolParam(ctx.query, 'force');
+    const img = await images.resolve(ref);
+    await refuseIfInUse(svc, img, ref, force);
+    const result = await images.remove(ref, { force });
+    for (const r of result) {
+      if (r.Untagged) events.publish('image', 'untag', img.id, { name: familiarName(r.Untagged) });
+      if (r.Deleted) events.publish('image', 'delete', r.Deleted, { name: r.Deleted });
+    }
+    sendJson(
+      ctx.res,
+      200,
+      result.map((r) => (r.Untagged ? { Untagged: familiarName(r.Untagged) } : r)),
+    );
+  });
+}
+
+/** Docker's conflict rules: an image a container uses keeps its last name and its id unless forced. */
+async function refuseIfInUse(svc: DaemonServices, img: ImageRecord, ref: string, force: boolean): Promise<void> {
+  const byId = img.id === ref || img.id.replace(/^sha256:/, '').startsWith(ref.replace(/^sha256:/, ''));
+  const lastName = img.names.length <= 1;
+  if (!byId && !lastName) return;
+  const users = (await svc.engine.containers.list({ all: true })).filter((c) => c.imageId === img.id);
+  if (!users.length) return;
+  const running = users.find((c) => c.state.status === 'running' || c.state.status === 'paused');
+  if (running) {
+    throw new TbuildError(
+      'TB_IMAGE_IN_USE',
+      `conflict: unable to delete ${shortId(img.id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`,
+    );
+  }
+  if (force) return;
+  const c = users[0]!;
+  throw new TbuildError(
+    'TB_IMAGE_IN_USE',
+    byId
+      ? `conflict: unable to delete ${shortId(img.id)} (must be forced) - image is being used by stopped container ${shortId(c.id)}`
+      : `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(c.id)} is using its referenced image ${shortId(img.id)}`,
+  );
+}

@@ -1,0 +1,71 @@
+import type { Router } from '../router.js';
+import type { DaemonServices, DaemonVolumes } from '../types.js';
+import type { EventBus } from '../events.js';
+import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
+
+export function registerVolumeRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
+  const volumes = (): DaemonVolumes => {
+    if (!svc.volumes) throw Object.assign(new Error('volumes are not supported by this daemon yet'), { statusCode: 501 });
+    return svc.volumes;
+  };
+  const inUse = async (): Promise<Set<string>> => {
+    const set = new Set<string>();
+    for (const c of await svc.engine.containers.list({ all: true })) {
+      for (const m of c.options.mounts ?? []) if (m.type === 'volume') set.add(m.source);
+    }
+    return set;
+  };
+
+  router.add('GET', '/volumes', async (ctx) => {
+    const filters = parseFilters(ctx.query);
+    checkFilters(filters, ['dangling', 'name', 'label', 'driver']);
+    let list = await volumes().list();
+    const dangling = filters.get('dangling');
+    if (dangling?.length) {
+      const used = await inUse();
+      const want = dangling[0] === 'true' || dangling[0] === '1';
+      list = list.filter((v) => !used.has(v.Name) === want);
+    }
+    const names = filters.get('name');
+    if (names?.length) list = list.filter((v) => names.some((n) => v.Name.includes(n)));
+    for (const spec of filters.get('label') ?? []) list = list.filter((v) => matchLabel(v.Labels, spec));
+    const drivers = filters.get('driver');
+    if (drivers?.length) list = list.filter((v) => drivers.includes(v.Driver));
+    sendJson(ctx.res, 200, { Volumes: list, Warnings: [] });
+  });
+
+  router.add('POST', '/volumes/create', async (ctx) => {
+    const body = await readJson(ctx.req);
+    const name = typeof body.Name === 'string' && body.Name ? body.Name : undefined;
+    if (name && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
+      throw badRequest(`"${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`);
+    }
+    const driver = body.Driver;
+    if (driver !== undefined && driver !== '' && driver !== 'local') throw badRequest(`volume driver ${String(driver)} is not supported`);
+    const labels = (body.Labels && typeof body.Labels === 'object' ? body.Labels : {}) as Record<string, string>;
+    const { info, created } = await volumes().create(name, labels);
+    if (created) events.publish('volume', 'create', info.Name, { driver: 'local' });
+    sendJson(ctx.res, 201, info);
+  });
+
+  router.add('POST', '/volumes/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query);
+    checkFilters(filters, ['all', 'label']);
+    // API ≥ 1.42 prunes anonymous volumes only, unless `all=true` (docker volume prune -a).
+    const all = (filters.get('all') ?? []).some((v) => v === 'true' || v === '1');
+    const { deleted, spaceReclaimed } = await volumes().prune({ all });
+    for (const name of deleted) events.publish('volume', 'destroy', name, { driver: 'local' });
+    sendJson(ctx.res, 200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: spaceReclaimed });
+  });
+
+  router.add('GET', '/volumes/{name}', async (ctx) => {
+    sendJson(ctx.res, 200, await volumes().inspect(ctx.params.name!));
+  });
+
+  router.add('DELETE', '/volumes/{name}', async (ctx) => {
+    const name = ctx.params.name!;
+    await volumes().remove(name, boolParam(ctx.query, 'force'));
+    events.publish('volume', 'destroy', name, { driver: 'local' });
+    sendStatus(ctx.res, 204);
+  });
+}

@@ -1,0 +1,56 @@
+import type { Readable } from 'node:stream';
+import type { ImageRecord, ImageStore } from '../exporter/types.js';
+import type { ContainerManager } from '../containers/types.js';
+import type { BuildOptions, BuildResult } from '../solver/types.js';
+
+/** The part of `Engine` the daemon uses; tests hand it a double. */
+export interface DaemonEngine {
+  readonly root: string;
+  readonly images: ImageStore;
+  readonly containers: ContainerManager;
+  build(opts: BuildOptions): Promise<BuildResult>;
+}
+
+/** Docker's volume shape, as `GET /volumes` returns it. */
+export interface VolumeInfo {
+  Name: string;
+  Driver: string;
+  Mountpoint: string;
+  CreatedAt: string;
+  Labels: Record<string, string>;
+  Scope: 'local';
+  Options: Record<string, string>;
+}
+
+/** Named volumes, adapted from the runtime's volume store. */
+export interface DaemonVolumes {
+  create(name: string | undefined, labels: Record<string, string>): Promise<{ info: VolumeInfo; created: boolean }>;
+  list(): Promise<VolumeInfo[]>;
+  inspect(name: string): Promise<VolumeInfo>;
+  remove(name: string, force: boolean): Promise<void>;
+  /** Unused volumes: anonymous ones only, unless `all`. */
+  prune(opts: { all?: boolean }): Promise<{ deleted: string[]; spaceReclaimed: number }>;
+  /** Bytes used, for `system df`; optional. */
+  usage?(name: string): Promise<number>;
+}
+
+/** Image archive and filesystem-import operations, adapted from the exporter and container modules. */
+export interface DaemonArchives {
+  /** docker-archive tar of the named images. */
+  save(refs: string[]): Promise<Readable>;
+  /** Load a docker-archive (or OCI) tar; returns the names (or ids) loaded. */
+  load(tar: Readable): Promise<string[]>;
+  /** `docker import`: a rootfs tar becomes a one-layer image. */
+  importTar?(tar: Readable, opts: { ref?: string; changes: string[]; message?: string }): Promise<ImageRecord>;
+  /** `docker commit`: a container's writable layer becomes a new image on top of its image. */
+  commit?(container: string, opts: { ref?: string; changes: string[]; comment?: string; author?: string; pause?: boolean }): Promise<ImageRecord>;
+}
+
+/** Everything the daemon serves. Optional parts answer 501 until they are wired. */
+export interface DaemonServices {
+  engine: DaemonEngine;
+  volumes?: DaemonVolumes;
+  archives?: DaemonArchives;
+  /** Daemon identity and paths, for `info`. */
+  name?: string;
+}

@@ -1,0 +1,3 @@
+/** Defaults shared by the CLI and the engine, kept apart so the CLI can start without loading the engine. */
+export const DEFAULT_ROOT = '/var/lib/tbuild';
+export const DEFAULT_SOCKET = '/run/tbuild.sock';

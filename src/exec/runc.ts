@@ -1,0 +1,402 @@
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { TbuildError } from '../errors.js';
+import type { Executor, ExitStatus, ProcessIO, ProcessSpec, RunningContainer, RunSpec } from './types.js';
+import { buildOciSpec, ociProcess, type HostRlimits, type SpecContext } from './spec.js';
+import { resolveUser } from './user.js';
+import { cgroupDirs, cgroupInfo, hostRlimits, prepareOomParent, removeCgroup, wasOomKilled } from './cgroups.js';
+import { writeEtcFiles } from './etc-files.js';
+import { findMissing, removeStubs } from './stubs.js';
+
+export interface RuncExecutorOptions {
+  /** State root: bundles go to `<root>/exec/<id>/`, runc state to `<root>/runc/`. */
+  root: string;
+  /** Runtime binary (name on PATH or absolute path). */
+  runtime: string;
+}
+
+/** runc's own id rule; anything else would also be unsafe as a path component. */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
+const CGROUP_PARENT = '/tbuild';
+const SIGNALS = osConstants.signals as Record<string, number>;
+
+function signalName(n: number): string | undefined {
+  return Object.keys(SIGNALS).find((k) => SIGNALS[k] === n);
+}
+
+/** Container stubs whose absence runc fills in at start (see stubs.ts). */
+const STANDARD_DESTINATIONS = ['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf', '/etc/hostname'];
+
+interface Launched {
+  id: string;
+  bundle: string;
+  child: ChildProcess;
+  /** Resolves with the raw exit of `runc run` once it has exited and all its pipes drained. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  cleanup: () => Promise<void>;
+  cgroupPath: string;
+  /** Set when a parent cgroup was made so the OOM counter survives runc's cleanup. */
+  oomParent?: string;
+  spec: RunSpec;
+  ctx: SpecContext;
+}
+
+/**
+ * The runc executor: one bundle per container, `runc run` in the foreground so its exit status is
+ * the container's (signal deaths already come back as 128+n) and its stdio is the process' stdio.
+ */
+export function createRuncExecutor(opts: RuncExecutorOptions): Executor & RuncControl {
+  return new RuncExecutor(opts);
+}
+
+/** Lower-level handles the container manager and shim use beyond the Executor contract. */
+export interface RuncControl {
+  /** The runtime binary this executor drives. */
+  readonly runtime: string;
+  /** Run `runc <args>` against this executor's state root; resolves with stdout, throws on failure. */
+  runtimeCommand(args: string[]): Promise<string>;
+  /** `runc state <id>` status, or undefined when runc does not know the container. */
+  state(id: string): Promise<{ status: string; pid: number } | undefined>;
+  /** `runc exec` a process into running container `id` whose rootfs is mounted at `rootfs`. */
+  execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus>;
+}
+
+export function isRuncControl(x: unknown): x is RuncControl {
+  return typeof (x as RuncControl | undefined)?.runtimeCommand === 'function' && typeof (x as RuncControl).execProcess === 'function';
+}
+
+class RuncExecutor implements Executor, RuncControl {
+  readonly #root: string;
+  readonly #runtime: string;
+  readonly #runcRoot: string;
+  #rlimits: HostRlimits | undefined;
+
+  get runtime(): string {
+    return this.#runtime;
+  }
+
+  constructor(opts: RuncExecutorOptions) {
+    this.#root = opts.root;
+    this.#runtime = opts.runtime;
+    this.#runcRoot = join(opts.root, 'runc');
+  }
+
+  async run(id: string, spec: RunSpec, io: ProcessIO, signal?: AbortSignal): Promise<ExitStatus> {
+    if (signal?.aborted) throw cancelled(id);
+    const l = await this.#launch(id, spec, io, false);
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      void this.#killUntilExit(l);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const status = await this.#finish(l);
+      if (aborted) throw cancelled(id);
+      return status;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async start(id: string, spec: RunSpec, io: ProcessIO): Promise<RunningContainer> {
+    const l = await this.#launch(id, spec, io, true);
+    const done = this.#finish(l);
+    done.catch(() => {});
+    const pid = await this.#waitPid(l, done);
+    return new RuncContainer(this, l, pid, done);
+  }
+
+  async runtimeCommand(args: string[]): Promise<string> {
+    const r = await this.#exec(args);
+    if (r.code !== 0) {
+      throw new TbuildError('TB_RUNTIME_FAILED', `${this.#runtime} ${args[0]} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
+    }
+    return r.stdout;
+  }
+
+  async state(id: string): Promise<{ status: string; pid: number } | undefined> {
+    const r = await this.#exec(['state', id]);
+    if (r.code !== 0) return undefined;
+    const s = JSON.parse(r.stdout) as { status: string; pid: number };
+    return { status: s.status, pid: s.pid };
+  }
+
+  /** Spawn a runtime subcommand and collect its output (never throws on non-zero exit). */
+  #exec(args: string[], stdio?: { input?: string }): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.#runtime, ['--root', this.#runcRoot, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (e) => reject(this.#spawnError(e)));
+      child.on('close', (code) =>
+        resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+      );
+      child.stdin.on('error', () => {}); // runc may exit before reading its (empty) input
+      child.stdin.end(stdio?.input ?? '');
+    });
+  }
+
+  #spawnError(e: Error): Error {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      return new TbuildError(
+        'TB_RUNTIME_MISSING',
+        `container runtime "${this.#runtime}" not found; install runc (Debian/Ubuntu: apt-get install runc) or pass --runtime /path/to/runc`,
+        { cause: e },
+      );
+    }
+    return new TbuildError('TB_RUNTIME_FAILED', `cannot start ${this.#runtime}: ${e.message}`, { cause: e });
+  }
+
+  async #launch(id: string, spec: RunSpec, io: ProcessIO, wantPid: boolean): Promise<Launched> {
+    if (!ID_RE.test(id)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`);
+    const bundle = join(this.#root, 'exec', id);
+    const user = await resolveUser(spec.rootfs, spec.process.user);
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    const hostname = spec.hostname ?? id.slice(0, 12);
+    const info = cgroupInfo();
+    // The OOM counter lives in the memory cgroup, which runc removes on exit: nest the container
+    // one level down so the parent keeps the (hierarchical) count until we read it.
+    const oomParent = spec.resources?.memory ? `${CGROUP_PARENT}/${id}` : undefined;
+    const cgroupPath = oomParent ? `${oomParent}/ctr` : `${CGROUP_PARENT}/${id}`;
+    this.#rlimits ??= hostRlimits();
+    const ctx: SpecContext = {
+      user,
+      hostRlimits: this.#rlimits,
+      cgroupsPath: cgroupPath,
+      etcFiles: await writeEtcFiles(bundle, hostname, spec.network, spec.extraHosts),
+      defaultHostname: hostname,
+      swapAccounting: info.swapAccounting,
+    };
+    const oci = buildOciSpec(spec, ctx);
+    if (oomParent) await prepareOomParent(oomParent, spec.resources!.memory!);
+    const destinations = [...STANDARD_DESTINATIONS, ...spec.mounts.map((m) => m.destination), spec.process.cwd || '/'];
+    const [missing] = await Promise.all([
+      findMissing(spec.rootfs, destinations),
+      writeFile(join(bundle, 'config.json'), JSON.stringify(oci)),
+    ]);
+
+    const args = ['--root', this.#runcRoot, '--log', join(bundle, 'runc.log'), '--log-format', 'json', 'run', '--bundle', bundle];
+    if (wantPid) args.push('--pid-file', join(bundle, 'pid'));
+    args.push(id);
+    // With a tty and no input, hold stdin open: `script` would otherwise type an EOF into the pty.
+    const stdio: StdioOptions = [io.stdin || spec.process.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
+    // In the foreground runc wants its own controlling terminal to give the container a pty;
+    // util-linux `script` provides one and relays it over our pipes (stderr then joins stdout).
+    const child = spawn(...(spec.process.tty ? ttyWrap(this.#runtime, args) : [this.#runtime, args] as const), { stdio, cwd: bundle });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', (e) => reject(this.#spawnError(e)));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    exited.catch(() => {});
+    if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
+    if (io.stderr && child.stderr) child.stderr.pipe(io.stderr, { end: false });
+    child.stdin?.on('error', () => {});
+    if (io.stdin && child.stdin) {
+      const stdin = child.stdin;
+      stdin.on('error', () => {}); // the container may exit without reading its input
+      io.stdin.pipe(stdin);
+      void exited.finally(() => io.stdin?.unpipe(stdin));
+    }
+
+    const cleanup = async () => {
+      if (existsSync(join(this.#runcRoot, id))) await this.#exec(['delete', '--force', id]).catch(() => {});
+      if (oomParent) await removeCgroup(oomParent, ['ctr']);
+      else if (cgroupDirs(cgroupPath).some((d) => existsSync(d))) await removeCgroup(cgroupPath);
+      await removeStubs(spec.rootfs, missing, destinations).catch(() => {});
+      await rm(bundle, { recursive: true, force: true });
+    };
+    return { id, bundle, child, exited, cleanup, cgroupPath, oomParent, spec, ctx };
+  }
+
+  /** Wait for `runc run` to end, translate its status, release everything. */
+  async #finish(l: Launched): Promise<ExitStatus> {
+    let raw: { code: number | null; signal: NodeJS.Signals | null };
+    try {
+      raw = await l.exited;
+    } catch (err) {
+      await l.cleanup();
+      throw err;
+    }
+    try {
+      const code = raw.code ?? 128 + (raw.signal ? SIGNALS[raw.signal] ?? 9 : 9);
+      let status: ExitStatus = { exitCode: code };
+      if (code > 128 && code < 128 + 65) {
+        const name = signalName(code - 128);
+        if (name) status.signal = name;
+      } else if (code !== 0) {
+        const failure = await this.#runtimeError(l.bundle);
+        if (failure) status = failure;
+      }
+      if (l.oomParent && (await wasOomKilled(l.oomParent, status.exitCode))) status.oomKilled = true;
+      return status;
+    } finally {
+      await l.cleanup();
+    }
+  }
+
+  /**
+   * runc exits 1 (or 255) both when the process does and when runc itself fails; its log tells
+   * which. A missing or non-executable command maps to 127/126 as Docker reports them; any other
+   * runtime failure throws.
+   */
+  async #runtimeError(bundle: string): Promise<ExitStatus | undefined> {
+    const text = await readFile(join(bundle, 'runc.log'), 'utf8').catch(() => '');
+    const errors = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { level?: string; msg?: string };
+        } catch {
+          return { level: 'error', msg: l };
+        }
+      })
+      .filter((e) => e.level === 'error' || e.level === 'fatal');
+    if (!errors.length) return undefined;
+    const msg = errors.map((e) => e.msg ?? '').join('; ');
+    if (/executable file not found|no such file or directory/.test(msg) && /exec:|starting container process|start container process/.test(msg)) {
+      return { exitCode: 127 };
+    }
+    if (/permission denied/.test(msg) && /exec:|container process/.test(msg)) return { exitCode: 126 };
+    throw new TbuildError('TB_RUNTIME_FAILED', `${this.#runtime}: ${msg}`, { details: { log: msg } });
+  }
+
+  async #waitPid(l: Launched, done: Promise<ExitStatus>): Promise<number> {
+    let finished = false;
+    void done.then(
+      () => (finished = true),
+      () => (finished = true),
+    );
+    const file = join(l.bundle, 'pid');
+    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+      const text = await readFile(file, 'utf8').catch(() => '');
+      if (text.trim()) return Number(text.trim());
+      if (finished) {
+        await done; // surfaces a runtime failure
+        return 0;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  /** Kill the container; before `runc run` has created it there is nothing to kill yet, so retry. */
+  async #killUntilExit(l: Launched): Promise<void> {
+    let exited = false;
+    void l.exited.then(
+      () => (exited = true),
+      () => (exited = true),
+    );
+    for (let i = 0; !exited && i < 200; i++) {
+      await this.#exec(['kill', l.id, 'KILL']).catch(() => {});
+      await Promise.race([l.exited.catch(() => {}), new Promise((r) => setTimeout(r, 25))]);
+    }
+    if (!exited) l.child.kill('SIGKILL');
+  }
+
+  execIn(l: Launched, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus> {
+    return this.execProcess(l.id, l.spec.rootfs, p, io);
+  }
+
+  async execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus> {
+    const user = await resolveUser(rootfs, p.user);
+    this.#rlimits ??= hostRlimits();
+    const proc = ociProcess(p, { user, hostRlimits: this.#rlimits });
+    const dir = join(this.#root, 'exec', '.proc');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${id}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
+    await writeFile(file, JSON.stringify(proc));
+    try {
+      const stdio: StdioOptions = [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
+      const child = spawn(this.#runtime, ['--root', this.#runcRoot, 'exec', '--process', file, id], { stdio });
+      if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
+      if (io.stderr && child.stderr) child.stderr.pipe(io.stderr, { end: false });
+      if (io.stdin && child.stdin) {
+        child.stdin.on('error', () => {});
+        io.stdin.pipe(child.stdin);
+      }
+      const code = await new Promise<number>((resolve, reject) => {
+        child.once('error', (e) => reject(this.#spawnError(e)));
+        child.once('close', (c, s) => resolve(c ?? 128 + (s ? SIGNALS[s] ?? 9 : 9)));
+      });
+      if (io.stdin && child.stdin) io.stdin.unpipe(child.stdin);
+      const status: ExitStatus = { exitCode: code };
+      if (code > 128 && code < 128 + 65) {
+        const name = signalName(code - 128);
+        if (name) status.signal = name;
+      }
+      return status;
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+}
+
+class RuncContainer implements RunningContainer {
+  readonly id: string;
+  readonly pid: number;
+  readonly #ex: RuncExecutor;
+  readonly #l: Launched;
+  readonly #done: Promise<ExitStatus>;
+
+  constructor(ex: RuncExecutor, l: Launched, pid: number, done: Promise<ExitStatus>) {
+    this.#ex = ex;
+    this.#l = l;
+    this.id = l.id;
+    this.pid = pid;
+    this.#done = done;
+  }
+
+  wait(): Promise<ExitStatus> {
+    return this.#done;
+  }
+
+  async kill(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
+    const sig = typeof signal === 'number' ? String(signal) : signal.replace(/^SIG/, '');
+    await this.#ex.runtimeCommand(['kill', this.id, sig]);
+  }
+
+  exec(process: ProcessSpec, io: ProcessIO): Promise<ExitStatus> {
+    return this.#ex.execIn(this.#l, process, io);
+  }
+
+  async pause(): Promise<void> {
+    await this.#ex.runtimeCommand(['pause', this.id]);
+  }
+
+  async resume(): Promise<void> {
+    await this.#ex.runtimeCommand(['resume', this.id]);
+  }
+
+  async top(): Promise<{ titles: string[]; processes: string[][] }> {
+    return parsePs(await this.#ex.runtimeCommand(['ps', this.id, '-ef']));
+  }
+}
+
+/** Split `ps -ef` output: the last column (CMD) keeps its spaces. */
+export function parsePs(text: string): { titles: string[]; processes: string[][] } {
+  const lines = text.split('\n').filter((l) => l.trim());
+  const titles = (lines.shift() ?? '').trim().split(/\s+/);
+  const processes = lines.map((line) => {
+    const cols = line.trim().split(/\s+/);
+    return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(' ')];
+  });
+  return { titles, processes };
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function ttyWrap(runtime: string, args: string[]): readonly [string, string[]] {
+  return ['script', ['-qefc', [runtime, ...args].map(shellQuote).join(' '), '/dev/null']] as const;
+}
+
+function cancelled(id: string): TbuildError {
+  return new TbuildError('TB_EXEC_CANCELLED', `container ${id} cancelled`);
+}

@@ -1,0 +1,241 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { BlobInfo, ContentStore, LayerConverter, Snapshotter, IngestWriter } from '../cache/types.js';
+import type { ImageLayer } from './types.js';
+import { sha256, type Digest } from '../util/digest.js';
+import { TbuildError, isTbuildError } from '../errors.js';
+import { decompress } from './decompress.js';
+
+/** The storage parts the image store and the archive formats work with. */
+export interface LayerParts {
+  content: ContentStore;
+  snapshots: Snapshotter;
+  layers: LayerConverter;
+}
+
+/** Label on the temporary snapshots a layer import prepares, so a crashed import can be swept. */
+export const IMPORT_LABEL = 'tbuild.image-store/importing';
+
+/** OCI chain IDs: ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(Ln)). */
+export function chainIds(diffIds: readonly Digest[]): Digest[] {
+  const out: Digest[] = [];
+  for (const d of diffIds) out.push(out.length === 0 ? d : sha256(`${out[out.length - 1]} ${d}`));
+  return out;
+}
+
+export function nextChainId(parent: Digest | undefined, diffId: Digest): Digest {
+  return parent === undefined ? diffId : sha256(`${parent} ${diffId}`);
+}
+
+/** Name of the committed snapshot holding a layer stack: its chain id, so equal stacks are shared. */
+export function layerSnapshotName(chainId: Digest): string {
+  return chainId;
+}
+
+export function isLayerSnapshotName(name: string): boolean {
+  return /^sha256:[a-f0-9]{64}$/.test(name);
+}
+
+export interface LayerSource {
+  /** The layer's diffID when known (archives, pulls): the uncompressed stream must hash to it. */
+  diffId?: Digest;
+  /** Opened only when the layer is not already present. Plain, gzip, bzip2, xz or zstd. */
+  open(): Readable | Promise<Readable>;
+}
+
+/** What an import created, so a failure can undo exactly that. */
+interface Undo {
+  snapshots: string[];
+  blobs: Digest[];
+}
+
+/** Feed one stream to several consumers with backpressure. */
+async function fanOut(input: Readable, sinks: Array<{ push(chunk: Buffer): Promise<void> }>): Promise<void> {
+  for await (const chunk of input) {
+    const c = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    for (const s of sinks) await s.push(c);
+  }
+}
+
+function streamSink(pt: PassThrough): { push(chunk: Buffer): Promise<void> } {
+  return {
+    async push(chunk) {
+      if (pt.write(chunk) || pt.destroyed) return;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          pt.off('drain', done);
+          pt.off('close', done);
+          resolve();
+        };
+        pt.on('drain', done);
+        pt.on('close', done);
+      });
+    },
+  };
+}
+
+function tmpKey(): string {
+  return `import-${randomBytes(8).toString('hex')}`;
+}
+
+/**
+ * Apply layer tars bottom-up, each onto a new snapshot on top of the previous one, committed under
+ * its chain id (skipped when that snapshot exists). The uncompressed tar is also kept as a blob
+ * named by its diffID, so `save`/`push` give back the exact bytes the diffIDs promise.
+ * Without a known diffID (import), the layer is the tar regenerated from what was applied.
+ * On failure everything this call created is removed again.
+ */
+export async function importLayers(parts: LayerParts, sources: readonly LayerSource[]): Promise<ImageLayer[]> {
+  const undo: Undo = { snapshots: [], blobs: [] };
+  const out: ImageLayer[] = [];
+  let parentChain: Digest | undefined;
+  let parentSnap: string | undefined;
+  try {
+    for (const src of sources) {
+      const layer = src.diffId
+        ? await importKnown(parts, src, src.diffId, parentChain, parentSnap, undo)
+        : await importUnknown(parts, src, parentChain, parentSnap, undo);
+      parentChain = nextChainId(parentChain, layer.diffId);
+      parentSnap = layer.snapshot;
+      out.push(layer);
+    }
+    return out;
+  } catch (err) {
+    await rollback(parts, undo);
+    throw err;
+  }
+}
+
+async function rollback(parts: LayerParts, undo: Undo): Promise<void> {
+  for (const s of [...undo.snapshots].reverse()) await parts.snapshots.remove(s).catch(() => {});
+  for (const b of undo.blobs) await parts.content.delete(b).catch(() => {});
+}
+
+async function importKnown(
+  parts: LayerParts,
+  src: LayerSource,
+  diffId: Digest,
+  parentChain: Digest | undefined,
+  parentSnap: string | undefined,
+  undo: Undo,
+): Promise<ImageLayer> {
+  const name = layerSnapshotName(nextChainId(parentChain, diffId));
+  const haveSnap = await parts.snapshots.exists(name);
+  const blob = await parts.content.info(diffId);
+  if (haveSnap && blob) return { diffId, size: blob.size, snapshot: name };
+
+  const { stream } = await decompress(await src.open());
+  let writer: IngestWriter | undefined;
+  let key: string | undefined;
+  try {
+    const sinks: Array<{ push(chunk: Buffer): Promise<void> }> = [];
+    if (!blob) {
+      writer = await parts.content.writer({ expected: diffId });
+      const w = writer;
+      sinks.push({ push: (c) => w.write(c) });
+    }
+    let applied: Promise<{ diffId: Digest }> | undefined;
+    let pt: PassThrough | undefined;
+    if (!haveSnap) {
+      key = tmpKey();
+      await parts.snapshots.prepare(key, parentSnap, { [IMPORT_LABEL]: '1' });
+      const dir = await parts.snapshots.layerDir(key);
+      pt = new PassThrough();
+      applied = parts.layers.applyTar(pt, dir, { allowDevices: true });
+      applied.catch(() => {});
+      sinks.push(streamSink(pt));
+    }
+    try {
+      await fanOut(stream, sinks);
+    } catch (err) {
+      pt?.destroy();
+      throw err;
+    }
+    pt?.end();
+    if (applied) {
+      const got = await applied;
+      if (got.diffId !== diffId) {
+        throw new TbuildError('TB_ARCHIVE_INVALID', `layer content does not match its diffID: want ${diffId}, got ${got.diffId}`);
+      }
+    }
+    let info: BlobInfo | undefined = blob;
+    if (writer) {
+      info = await writer.commit().catch((err: unknown) => {
+        throw isTbuildError(err, 'TB_CONTENT_DIGEST_MISMATCH')
+          ? new TbuildError('TB_ARCHIVE_INVALID', `layer content does not match its diffID ${diffId}`, { cause: err })
+          : err;
+      });
+      writer = undefined;
+      undo.blobs.push(diffId);
+    }
+    if (key) {
+      await commitOrDrop(parts, name, key, undo);
+      key = undefined;
+    }
+    return { diffId, size: info!.size, snapshot: name };
+  } catch (err) {
+    stream.destroy();
+    await writer?.abort().catch(() => {});
+    if (key) await parts.snapshots.remove(key).catch(() => {});
+    throw err;
+  }
+}
+
+async function importUnknown(
+  parts: LayerParts,
+  src: LayerSource,
+  parentChain: Digest | undefined,
+  parentSnap: string | undefined,
+  undo: Undo,
+): Promise<ImageLayer> {
+  const { stream } = await decompress(await src.open());
+  let key: string | undefined = tmpKey();
+  try {
+    await parts.snapshots.prepare(key, parentSnap, { [IMPORT_LABEL]: '1' });
+    const dir = await parts.snapshots.layerDir(key);
+    await parts.layers.applyTar(stream, dir, { allowDevices: true });
+    const existed = await parts.content.info(await parts.layers.describeDir(dir).then((d) => d.diffId));
+    const info = await parts.content.ingest(parts.layers.tarFromDir(dir));
+    if (!existed) undo.blobs.push(info.digest);
+    const name = layerSnapshotName(nextChainId(parentChain, info.digest));
+    await commitOrDrop(parts, name, key, undo);
+    key = undefined;
+    return { diffId: info.digest, size: info.size, snapshot: name };
+  } catch (err) {
+    stream.destroy();
+    if (key) await parts.snapshots.remove(key).catch(() => {});
+    throw err;
+  }
+}
+
+/** Commit `key` as `name`, or drop it when an identical stack was committed meanwhile. */
+async function commitOrDrop(parts: LayerParts, name: string, key: string, undo: Undo): Promise<void> {
+  if (await parts.snapshots.exists(name)) {
+    await parts.snapshots.remove(key);
+    return;
+  }
+  try {
+    await parts.snapshots.commit(name, key);
+    undo.snapshots.push(name);
+  } catch (err) {
+    if (!isTbuildError(err, 'TB_SNAPSHOT_EXISTS')) throw err;
+    await parts.snapshots.remove(key);
+  }
+}
+
+/**
+ * Make sure the layer's uncompressed tar is in the content store (regenerating it from the
+ * snapshot when needed, verified against the diffID), and return its blob info.
+ */
+export async function ensureLayerBlob(parts: LayerParts, layer: ImageLayer): Promise<BlobInfo> {
+  const have = await parts.content.info(layer.diffId);
+  if (have) return have;
+  const dir = await parts.snapshots.layerDir(layer.snapshot);
+  return parts.content.ingest(parts.layers.tarFromDir(dir), { expected: layer.diffId });
+}
+
+/** The layer tar of one image layer, for `save` and `push`. */
+export async function exportLayer(parts: LayerParts, layer: ImageLayer): Promise<{ stream: Readable; size: number }> {
+  const info = await ensureLayerBlob(parts, layer);
+  return { stream: parts.content.createReadStream(layer.diffId), size: info.size };
+}

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync, type BigIntStats } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { writeJsonAtomic } from '../../util/atomic.js';
+import type { StatCache, StatCacheStats } from './types.js';
+
+/** [size, mtime ns, ctime ns, inode, sha256 hex] */
+type Entry = [string, string, string, string, string];
+
+interface FileShape {
+  version: 1;
+  dir: string;
+  entries: Record<string, Entry>;
+}
+
+/** Files smaller than this are read in one call; larger ones are streamed. */
+const SMALL = 1 << 20;
+/**
+ * A file changed this recently could change again within the same (coarse, one-jiffy) timestamp
+ * tick without its stat changing: remember its hash only once it has been quiet this long.
+ */
+const RACY_NS = 100_000_000n;
+
+/** Below this, a file is read synchronously: cheaper than a thread-pool round trip per call. */
+const TINY = 64n * 1024n;
+let sinceYield = 0;
+
+/** sha256 hex of a file's content. */
+export async function hashFileContent(path: string, size: bigint): Promise<string> {
+  if (size < TINY) {
+    // Yield now and then so a tree of thousands of small files does not hold the event loop.
+    if (++sinceYield >= 256) {
+      sinceYield = 0;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  }
+  if (size < BigInt(SMALL)) return createHash('sha256').update(await readFile(path)).digest('hex');
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Where the stat cache of context directory `dir` lives under state root `root`. */
+export function statCachePath(root: string, dir: string): string {
+  const id = createHash('sha256').update(dir).digest('hex').slice(0, 32);
+  return join(root, 'cache', 'stat', `${id}.json`);
+}
+
+/**
+ * Persistent stat cache for one directory tree: a file whose (size, mtime, ctime, inode) is unchanged
+ * since it was hashed is not read again. Keyed by the path relative to `dir`.
+ */
+export class DirStatCache implements StatCache {
+  readonly stats: StatCacheStats = { hits: 0, misses: 0 };
+  readonly #dir: string;
+  readonly #file: string | undefined;
+  #entries: Map<string, Entry>;
+  #dirty = false;
+
+  private constructor(dir: string, file: string | undefined, entries: Map<string, Entry>) {
+    this.#dir = dir;
+    this.#file = file;
+    this.#entries = entries;
+  }
+
+  /** Load the cache of `dir` from `file` (a missing or unreadable file starts empty); no file = memory only. */
+  static async open(dir: string, file?: string): Promise<DirStatCache> {
+    const entries = new Map<string, Entry>();
+    if (file) {
+      try {
+        const data = JSON.parse(await readFile(file, 'utf8')) as FileShape;
+        if (data.version === 1 && data.dir === dir) for (const [k, v] of Object.entries(data.entries)) entries.set(k, v);
+      } catch {
+        // absent or corrupt: a cache, so start over
+      }
+    }
+    return new DirStatCache(dir, file, entries);
+  }
+
+  async hashFile(path: string, st: BigIntStats): Promise<string> {
+    const rel = relative(this.#dir, path);
+    const inside = rel !== '' && !rel.startsWith('..');
+    const size = st.size.toString();
+    const mtime = st.mtimeNs.toString();
+    const ctime = st.ctimeNs.toString();
+    const ino = st.ino.toString();
+    if (inside) {
+      const e = this.#entries.get(rel);
+      if (e && e[0] === size && e[1] === mtime && e[2] === ctime && e[3] === ino) {
+        this.stats.hits++;
+        return e[4];
+      }
+    }
+    this.stats.misses++;
+    const hex = await hashFileContent(path, st.size);
+    if (inside) {
+      const now = BigInt(Date.now()) * 1_000_000n;
+      if (now - st.mtimeNs > RACY_NS && now - st.ctimeNs > RACY_NS) {
+        this.#entries.set(rel, [size, mtime, ctime, ino, hex]);
+        this.#dirty = true;
+      } else if (this.#entries.delete(rel)) {
+        this.#dirty = true;
+      }
+    }
+    return hex;
+  }
+
+  async save(): Promise<void> {
+    if (!this.#file || !this.#dirty) return;
+    const data: FileShape = { version: 1, dir: this.#dir, entries: Object.fromEntries(this.#entries) };
+    await writeJsonAtomic(this.#file, data);
+    this.#dirty = false;
+    await pruneStatCaches(dirname(this.#file));
+  }
+}
+
+/** Stat caches kept per state root: one per context directory, so short-lived contexts would pile up. */
+const KEEP = 100;
+
+/** Remove all but the `KEEP` most recently written stat caches in `dir`. */
+export async function pruneStatCaches(dir: string, keep = KEEP): Promise<number> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
+  if (names.length <= keep + keep / 4) return 0;
+  const withTimes = await Promise.all(
+    names.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })),
+  );
+  withTimes.sort((a, b) => b.t - a.t);
+  const drop = withTimes.slice(keep);
+  await Promise.all(drop.map((d) => rm(join(dir, d.n), { force: true })));
+  return drop.length;
+}

@@ -1,0 +1,12 @@
+import type { EngineParts } from '../../engine.js';
+import type { SecretSource } from '../types.js';
+import type { BuildContext } from '../context/types.js';
+
+/** What ops need from the build they run in. */
+export interface OpEnv {
+  parts: EngineParts;
+  context: BuildContext;
+  secrets: Record<string, SecretSource>;
+  /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */
+  tmp: string;
+}

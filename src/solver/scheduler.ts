@@ -1,0 +1,231 @@
+import PQueue from 'p-queue';
+import type { Digest } from '../util/digest.js';
+import { cacheKey } from './cachekey.js';
+import { TbuildError, isTbuildError } from '../errors.js';
+import type { CacheIndex } from '../cache/types.js';
+import type { Definition, Vertex } from './graph/types.js';
+import type { ProgressEvent, StepTiming } from './types.js';
+import { recordToResult, resultToRecord, type VertexResult } from './result.js';
+
+/** Per-vertex behaviour the scheduler calls; the scheduler itself knows nothing about containers. */
+export interface VertexImpl {
+  /**
+   * The vertex's own contribution to its cache key beyond op digest and input keys (e.g. the
+   * checksums of the context files a COPY reads). Undefined when the op alone decides.
+   */
+  contentKey(vertex: Vertex, inputs: VertexResult[], signal: AbortSignal): Promise<string | undefined>;
+  /** Whether results are recorded in (and looked up from) the cache index. */
+  cacheable(vertex: Vertex): boolean;
+  /** Whether a cached record's result still exists (its snapshot was not pruned). */
+  valid(result: VertexResult): Promise<boolean>;
+  exec(vertex: Vertex, inputs: VertexResult[], io: ExecIO): Promise<VertexResult>;
+}
+
+export interface ExecIO {
+  signal: AbortSignal;
+  /** Output of the step, as it arrives. */
+  log(stream: 'stdout' | 'stderr', data: Uint8Array): void;
+}
+
+interface SharedJob {
+  promise: Promise<VertexResult>;
+  controller: AbortController;
+  waiters: number;
+}
+
+/**
+ * State shared by every build on one engine: identical work (same cache key) runs once even when
+ * two builds ask for it at the same time.
+ */
+export class SolverShared {
+  readonly inflight = new Map<Digest, SharedJob>();
+  readonly queue: PQueue;
+
+  constructor(concurrency = 4) {
+    this.queue = new PQueue({ concurrency });
+  }
+}
+
+export interface SolveOptions {
+  noCache?: boolean;
+  /** Stage names/indices whose vertices skip the cache lookup. */
+  noCacheFilter?: Set<string>;
+  maxParallelism?: number;
+  signal?: AbortSignal;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export interface Solved {
+  results: Map<Digest, VertexResult>;
+  steps: StepTiming[];
+}
+
+const cancelled = (): TbuildError => new TbuildError('TB_BUILD_CANCELLED', 'build cancelled');
+
+/**
+ * Runs every vertex the roots need as soon as its inputs are ready. The first failure aborts all
+ * running siblings (their executors get the signal) and the solve rejects with that failure.
+ */
+export async function solve(
+  def: Definition,
+  roots: Digest[],
+  impl: VertexImpl,
+  cacheIndex: CacheIndex,
+  shared: SolverShared,
+  opts: SolveOptions = {},
+): Promise<Solved> {
+  const controller = new AbortController();
+  const onOuterAbort = (): void => controller.abort(opts.signal?.reason ?? cancelled());
+  if (opts.signal?.aborted) throw cancelled();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = controller.signal;
+  const localQueue = opts.maxParallelism ? new PQueue({ concurrency: opts.maxParallelism }) : undefined;
+  const emit = opts.onProgress ?? (() => {});
+  const keys = new Map<Digest, Promise<{ key: Digest; result: VertexResult }>>();
+  const results = new Map<Digest, VertexResult>();
+  const steps: StepTiming[] = [];
+  let firstError: unknown;
+  const joined = new Set<SharedJob>();
+
+  const visit = (d: Digest): Promise<{ key: Digest; result: VertexResult }> => {
+    let p = keys.get(d);
+    if (!p) {
+      p = run(d).catch((err: unknown) => {
+        // the vertex that failed first owns the error: dependents rethrow the same object
+        if (err instanceof Error && (err as { vertex?: Digest }).vertex === undefined) {
+          Object.defineProperty(err, 'vertex', { value: d, enumerable: false, configurable: true });
+        }
+        throw err;
+      });
+      // a sibling's failure is reported once, through firstError
+      p.catch(() => {});
+      keys.set(d, p);
+    }
+    return p;
+  };
+
+  const run = async (d: Digest): Promise<{ key: Digest; result: VertexResult }> => {
+    const vertex = def.vertices.get(d);
+    if (!vertex) throw new TbuildError('TB_INTERNAL', `vertex ${d} missing from the definition`);
+    const meta = def.meta.get(d);
+    const name = meta?.name ?? vertex.op.type;
+    const inputs = await Promise.all(vertex.inputs.map(visit));
+    if (signal.aborted) throw cancelled();
+    const inputResults = inputs.map((i) => i.result);
+    const status = { id: d, name, inputs: vertex.inputs };
+    const started = Date.now();
+    const extra = await impl.contentKey(vertex, inputResults, signal);
+    const key = cacheKey(d, inputs.map((i) => i.key), extra);
+    const cacheable = impl.cacheable(vertex);
+    const skipCache = opts.noCache || (meta?.stages ?? []).some((s) => opts.noCacheFilter?.has(s.toLowerCase()));
+    if (cacheable && !skipCache) {
+      const rec = await cacheIndex.get(key);
+      const hit = rec && recordToResult(rec);
+      if (hit && (await impl.valid(hit))) {
+        emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), cached: true } });
+        steps.push({ vertex: d, name, cached: true, duration: Date.now() - started });
+        results.set(d, hit);
+        return { key, result: hit };
+      }
+    }
+    emit({ type: 'vertex', vertex: { ...status, started } });
+    try {
+      const result = await execShared(vertex, key, inputResults, cacheable, d);
+      const completed = Date.now();
+      // sources (a local image, scratch) are never looked up, yet reused as they are: show them as
+      // BuildKit shows a resolved local base, CACHED, unless the build said --no-cache
+      const cached = !cacheable && !skipCache;
+      emit({ type: 'vertex', vertex: { ...status, started, completed, cached } });
+      steps.push({ vertex: d, name, cached, duration: completed - started });
+      results.set(d, result);
+      return { key, result };
+    } catch (err) {
+      const message = isTbuildError(err, 'TB_BUILD_CANCELLED') ? 'cancelled' : (err as Error).message;
+      emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), error: message } });
+      throw err;
+    }
+  };
+
+  /** Run once per cache key across builds; each build holds a reference until it stops waiting. */
+  const execShared = (vertex: Vertex, key: Digest, inputs: VertexResult[], cacheable: boolean, d: Digest): Promise<VertexResult> => {
+    const log = (stream: 'stdout' | 'stderr', data: Uint8Array): void =>
+      emit({ type: 'log', vertex: d, stream, data, timestamp: Date.now() });
+    let job = shared.inflight.get(key);
+    if (!job) {
+      const jobController = new AbortController();
+      const queue = localQueue ?? shared.queue;
+      const promise = queue
+        .add(async () => {
+          if (jobController.signal.aborted) throw cancelled();
+          const result = await impl.exec(vertex, inputs, { signal: jobController.signal, log });
+          if (cacheable) await cacheIndex.set(resultToRecord(key, result));
+          return result;
+        })
+        .then((r) => r as VertexResult);
+      const created: SharedJob = { promise, controller: jobController, waiters: 0 };
+      job = created;
+      shared.inflight.set(key, created);
+      promise.then(
+        () => shared.inflight.delete(key),
+        () => shared.inflight.delete(key),
+      );
+    }
+    const j = job;
+    j.waiters++;
+    joined.add(j);
+    return new Promise<VertexResult>((resolve, reject) => {
+      const onAbort = (): void => {
+        j.waiters--;
+        if (j.waiters === 0) j.controller.abort();
+        reject(cancelled());
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      j.promise.then(
+        (r) => {
+          signal.removeEventListener('abort', onAbort);
+          j.waiters--;
+          resolve(r);
+        },
+        (e) => {
+          signal.removeEventListener('abort', onAbort);
+          j.waiters--;
+          reject(e);
+        },
+      );
+    });
+  };
+
+  try {
+    const all = [...def.vertices.keys()].filter((d) => reachable(def, roots).has(d));
+    const settled = all.map((d) =>
+      visit(d).catch((err) => {
+        if (firstError === undefined) {
+          firstError = err;
+          controller.abort(err);
+        }
+      }),
+    );
+    await Promise.all(settled);
+    // jobs nobody else waits for were aborted: let them release containers and mounts first
+    await Promise.allSettled([...joined].filter((j) => j.waiters === 0).map((j) => j.promise));
+    if (firstError !== undefined) throw firstError;
+    if (opts.signal?.aborted) throw cancelled();
+    return { results, steps };
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+function reachable(def: Definition, roots: Digest[]): Set<Digest> {
+  const seen = new Set<Digest>();
+  const stack = [...roots];
+  while (stack.length) {
+    const d = stack.pop()!;
+    if (seen.has(d)) continue;
+    seen.add(d);
+    const v = def.vertices.get(d);
+    if (v) stack.push(...v.inputs);
+  }
+  return seen;
+}

@@ -1,0 +1,12 @@
+/** `TBUILD_TRACE=1`: phase timings of each step on stderr, for finding where build time goes. */
+const enabled = Boolean(process.env.TBUILD_TRACE);
+
+export async function traced<T>(label: string, fn: () => Promise<T>): Promise<T> {
+  if (!enabled) return fn();
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    process.stderr.write(`[trace] ${label} ${(performance.now() - t0).toFixed(1)}ms\n`);
+  }
+}

@@ -1,0 +1,50 @@
+import { test, expect } from 'vitest';
+import { readdir, writeFile, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { contentStoreSuite } from '../support/suites/content-store.js';
+import { MemoryContentStore } from '../support/memory-content-store.js';
+import { openContentStore } from '../../src/cache/content-store.js';
+import { tempDir } from '../support/tmp.js';
+import { sha256, digestHex } from '../../src/util/digest.js';
+
+contentStoreSuite('file', async () => {
+  const t = await tempDir('tbcs-');
+  const store = await openContentStore(t.path);
+  return {
+    store,
+    leftovers: async () => (await readdir(join(t.path, 'content/ingest'))).length,
+    cleanup: t.cleanup,
+  };
+});
+
+contentStoreSuite('memory', async () => {
+  const store = new MemoryContentStore();
+  return { store, leftovers: async () => store.pending, cleanup: async () => {} };
+});
+
+test('blobs live at content/blobs/sha256/<hex>; leftover ingests are swept on open', async () => {
+  const t = await tempDir('tbcs-');
+  try {
+    const s = await openContentStore(t.path);
+    const info = await s.put('layout');
+    const st = await stat(join(t.path, 'content/blobs/sha256', digestHex(sha256('layout'))));
+    expect(st.size).toBe(info.size);
+    await mkdir(join(t.path, 'content/ingest'), { recursive: true });
+    await writeFile(join(t.path, 'content/ingest/crashed-1'), 'half a blob');
+    await writeFile(join(t.path, 'content/ingest/crashed-2'), 'another');
+    const dead = spawnSync('true').pid;
+    await writeFile(join(t.path, `content/ingest/${dead}-abc-def`), 'a dead writer');
+    // a writer of a live process (here: this one, through another open store) is kept
+    const w = await s.writer();
+    await w.write(Buffer.from('in flight'));
+    await openContentStore(t.path);
+    expect((await readdir(join(t.path, 'content/ingest'))).map((n) => n.split('-')[0])).toEqual([String(process.pid)]);
+    expect((await w.commit()).digest).toBe(sha256('in flight'));
+    expect(await readdir(join(t.path, 'content/ingest'))).toEqual([]);
+    expect(await s.sweepIngests()).toBe(0);
+    expect((await s.read(info.digest)).toString()).toBe('layout');
+  } finally {
+    await t.cleanup();
+  }
+});

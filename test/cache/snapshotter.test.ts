@@ -1,0 +1,131 @@
+import { test, expect } from 'vitest';
+import { join, dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdir, writeFile, readdir, readFile, lstat } from 'node:fs/promises';
+import { openSnapshotter, MAX_DIRECT_LAYERS } from '../../src/cache/snapshotter.js';
+import { mergeLayers } from '../../src/cache/flatten.js';
+import { applyFsOps, xattrOp, S_IFCHR } from '../../src/cache/fsops.js';
+import { withMounts } from '../../src/util/mount.js';
+import { snapshotterSuite } from '../support/suites/snapshotter.js';
+import { tempDir, isRoot } from '../support/tmp.js';
+
+snapshotterSuite('overlay', async () => {
+  const t = await tempDir('tbs-');
+  const scratch = join(t.path, 'mnt');
+  await mkdir(scratch);
+  return {
+    snapshotter: await openSnapshotter(t.path),
+    scratch,
+    mountable: isRoot,
+    reopen: async (opts) => {
+      if (opts?.crashed) await markCrashed(t.path);
+      return openSnapshotter(t.path);
+    },
+    cleanup: t.cleanup,
+  };
+});
+
+/** Rewrite every record's creator to a process that has exited, as after a crash. */
+async function markCrashed(root: string): Promise<void> {
+  const dead = spawnSync('true').pid;
+  const dir = join(root, 'snapshots/metadata');
+  for (const n of (await readdir(dir)).filter((x) => /^\d+\.json$/.test(x))) {
+    const p = join(dir, n);
+    const rec = JSON.parse(await readFile(p, 'utf8')) as { pid?: number };
+    if (rec.pid !== undefined) await writeFile(p, JSON.stringify({ ...rec, pid: dead }));
+  }
+}
+
+const lowerCount = (opts: string[]) => (opts.find((o) => o.startsWith('lowerdir='))?.split(':').length ?? 0);
+
+test('on-disk layout: short numeric ids, one metadata file each; interrupted work is swept on open', async () => {
+  const t = await tempDir('tbs-');
+  try {
+    const s = await openSnapshotter(t.path);
+    await s.prepare('a');
+    await s.commit('A', 'a');
+    const [m] = await s.prepare('b', 'A');
+    expect(m!.options[0]).toBe(`lowerdir=${t.path}/snapshots/1/fs`);
+    expect(m!.options).toContain(`upperdir=${t.path}/snapshots/2/fs`);
+    expect((await readdir(join(t.path, 'snapshots/metadata'))).sort()).toEqual(['1.json', '2.json']);
+    // a prepare that crashed before its metadata, a temp metadata file, a half-removed dir
+    await mkdir(join(t.path, 'snapshots/7/fs'), { recursive: true });
+    await writeFile(join(t.path, 'snapshots/metadata/.9.json.abc.tmp'), '{');
+    await mkdir(join(t.path, 'snapshots/.trash-3-abcd/fs'), { recursive: true });
+    await markCrashed(t.path);
+    const s2 = await openSnapshotter(t.path);
+    expect((await readdir(join(t.path, 'snapshots'))).sort()).toEqual(['1', 'metadata']);
+    expect(await s2.exists('b')).toBe(false);
+    await s2.prepare('c', 'A');
+    // ids are never reused while a directory might still hold them
+    expect(await s2.layerDir('c')).toBe(join(t.path, 'snapshots/8/fs'));
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test.runIf(isRoot)('long state paths switch to relative lowerdirs with a cwd; deep chains are flattened', async () => {
+  const t = await tempDir('tbs-');
+  try {
+    const root = join(t.path, 'r'.repeat(200));
+    const s = await openSnapshotter(root);
+    let parent: string | undefined;
+    for (let i = 1; i <= 70; i++) {
+      await s.prepare(`k${i}`, parent);
+      await writeFile(join(await s.layerDir(`k${i}`), `f${i}`), String(i));
+      await s.commit(`c${i}`, `k${i}`);
+      parent = `c${i}`;
+      if (i === 30) {
+        const [m] = await s.prepare('mid', parent);
+        expect(m!.cwd).toBe(join(root, 'snapshots'));
+        expect(lowerCount(m!.options)).toBe(30);
+        await mkdir(join(t.path, 'mnt'));
+        await withMounts([m!], join(t.path, 'mnt'), async (d) => expect((await readdir(d)).length).toBe(30));
+      }
+    }
+    const [m] = await s.prepare('top', parent);
+    // 70 layers: the top 6 stay separate, the 64 below are one flattened copy
+    expect(lowerCount(m!.options)).toBe(70 - MAX_DIRECT_LAYERS + 1);
+    expect((await readdir(dirname(await s.layerDir('c64')))).sort()).toEqual(['flat', 'fs']);
+    await withMounts([m!], join(t.path, 'mnt'), async (d) => {
+      expect((await readdir(d)).length).toBe(70);
+      expect(await readFile(join(d, 'f1'), 'utf8')).toBe('1');
+    });
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test.runIf(isRoot)('mergeLayers applies whiteouts and opaque directories like overlayfs', async () => {
+  const t = await tempDir('tbs-');
+  try {
+    const [l1, l2, l3, out] = ['l1', 'l2', 'l3', 'out'].map((n) => join(t.path, n)) as [string, string, string, string];
+    await mkdir(join(l1, 'd/sub'), { recursive: true });
+    await writeFile(join(l1, 'd/sub/x'), 'x');
+    await writeFile(join(l1, 'gone'), 'g');
+    await writeFile(join(l1, 'replaced'), 'old');
+    await mkdir(join(l1, 'dir-to-file'));
+    await writeFile(join(l1, 'dir-to-file/inner'), 'i');
+    await mkdir(join(l2, 'd'), { recursive: true });
+    await writeFile(join(l2, 'd/new'), 'n');
+    await writeFile(join(l2, 'replaced'), 'new');
+    await writeFile(join(l2, 'dir-to-file'), 'now a file');
+    await applyFsOps(t.path, [
+      { t: 'mknod', p: join(l2, 'gone'), mode: S_IFCHR, major: 0, minor: 0 },
+      xattrOp(join(l2, 'd'), 'trusted.overlay.opaque', 'y'),
+    ]);
+    await mkdir(l3);
+    await writeFile(join(l3, 'gone'), 'back');
+    await mergeLayers(undefined, [l1, l2, l3], out);
+    expect((await readdir(out)).sort()).toEqual(['d', 'dir-to-file', 'gone', 'replaced']);
+    expect(await readdir(join(out, 'd'))).toEqual(['new']);
+    expect(await readFile(join(out, 'replaced'), 'utf8')).toBe('new');
+    expect(await readFile(join(out, 'gone'), 'utf8')).toBe('back');
+    expect((await lstat(join(out, 'dir-to-file'))).isFile()).toBe(true);
+    // the layers themselves are untouched
+    expect(await readFile(join(l1, 'replaced'), 'utf8')).toBe('old');
+    expect(await readdir(join(l1, 'd/sub'))).toEqual(['x']);
+  } finally {
+    await t.cleanup();
+  }
+});
