@@ -54,7 +54,8 @@ export async function bench(): Promise<BenchRow[]> {
       await mkdir(dest);
       copy.push(await time(() => copyFiles({ srcRoot: ctx.dir, ignore: ctx.ignore, sources: ['files/'], dest: '/data/files/', destRoot: dest })));
       await ctx.dispose();
-      await rm(dest, { recursive: true, force: true });
+      // Destinations are removed only at the end: ext4 mounted with `discard` makes file creation
+      // wait behind the journal commit of a large delete, which no real build does before a COPY.
     }
     const total = median(cold) + median(copy);
     const row = (name: string, xs: number[], target?: number): BenchRow => ({
@@ -63,7 +64,8 @@ export async function bench(): Promise<BenchRow[]> {
       value: median(xs),
       unit: 'ms',
       ...(target !== undefined ? { target: `<= ${target} ms`, met: median(xs) <= target } : {}),
-      note: `median of ${xs.length}: ${xs.map((x) => x.toFixed(0)).join('/')}`,
+      // The min shows the cost on a quiet disk; shared CI disks add bursts of journal contention.
+      note: `median of ${xs.length} (min ${Math.min(...xs).toFixed(0)}): ${xs.map((x) => x.toFixed(0)).join('/')}`,
     });
     return [
       row('many-files: context checksum, cold (5,000 files)', cold),

@@ -3,12 +3,14 @@
  * busybox rootfs (the RUN hot path), and `tbuild run --rm busybox true` end to end through the CLI
  * (engine open, container create, shim, runc, removal; informational).
  */
-import { mkdtemp, rm, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRuncExecutor } from '../src/exec/runc.js';
+import { buildOciSpec } from '../src/exec/spec.js';
+import { hostRlimits } from '../src/exec/cgroups.js';
 import { median, type BenchRow } from './types.js';
 
 const run = promisify(execFile);
@@ -54,6 +56,25 @@ export async function bench(): Promise<BenchRow[]> {
       if (st.exitCode !== 0) throw new Error(`true exited ${st.exitCode}`);
     }
     const med = median(samples);
+
+    // The floor: runc alone on one fixed bundle (no spec, files, cgroup checks or cleanup of ours).
+    const bundle = join(root, 'raw');
+    await mkdir(bundle);
+    const ctxSpec = buildOciSpec(spec, { user: { uid: 0, gid: 0, additionalGids: [0], home: '/root' }, hostRlimits: hostRlimits(), cgroupsPath: '/tbuild/raw' });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(ctxSpec));
+    const raw: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t0 = process.hrtime.bigint();
+      await new Promise((resolve) => spawn('runc', ['--root', join(root, 'runc'), 'run', '--bundle', bundle, `raw${i}`], { stdio: 'ignore' }).on('close', resolve));
+      raw.push(ms(t0));
+    }
+    rows.push({
+      area: 'runtime',
+      name: 'runc alone on a fixed bundle (floor, median of 30)',
+      value: median(raw),
+      unit: 'ms',
+      note: 'what runc itself costs on this machine right now; the executor row minus this is our overhead',
+    });
     rows.push({
       area: 'runtime',
       name: 'container start-to-exit of `true` (executor, median of 30)',

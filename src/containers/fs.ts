@@ -147,7 +147,8 @@ export async function putArchive(parts: Parts, key: string, rootfs: string, path
     const st = await lstat(host).catch(() => undefined);
     if (!st) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `Could not find the file ${path} in container`);
     if (!st.isDirectory()) throw new TbuildError('TB_INVALID_ARGUMENT', `extraction point is not a directory`);
-    await applyTar(tarStream, host);
+    // A plain archive, not a layer: `.wh.x` is a file, and absolute links resolve against the container root.
+    await applyTar(tarStream, host, { whiteouts: false, root: dir });
     return { value: undefined, done: Promise.resolve() };
   });
 }

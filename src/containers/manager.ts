@@ -1,16 +1,16 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, openSync, closeSync, readFileSync, watch } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Duplex } from 'node:stream';
 import type { EngineParts } from '../engine.js';
 import { TbuildError, isTbuildError, type ErrorCode, ERROR_CODES } from '../errors.js';
-import { createRuncExecutor, isRuncControl, type RuncControl } from '../exec/runc.js';
+import { createRuncExecutor, isRuncControl, parsePs, type RuncControl } from '../exec/runc.js';
 import { KEEP_LABEL } from '../cache/snapshotter.js';
-import { unmount } from '../util/mount.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import type {
   AttachStreams,
   ContainerEvent,
@@ -26,19 +26,9 @@ import { attachClient, attachSocketPath } from './attach.js';
 import { readJsonLog } from './logs.js';
 import { effectiveCommand, mergeEnv, randomName, runtimeConfig } from './config.js';
 import { VolumeStore } from './volumes.js';
+import { ContainerRecords, isLive, pidAlive, shimAlive } from './records.js';
 import { containerChanges, containerExport, getArchive, putArchive } from './fs.js';
-import {
-  containerDir,
-  emptyState,
-  listIds,
-  readConfig,
-  readState,
-  removeDir,
-  writeConfig,
-  writeState,
-  type StoredConfig,
-  type StoredState,
-} from './store.js';
+import { containerDir, emptyState, removeDir, writeConfig, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -55,10 +45,10 @@ export class LocalContainerManager implements ContainerManager {
   readonly #root: string;
   readonly #runtime: string;
   readonly #control: RuncControl;
+  readonly #records: ContainerRecords;
   readonly #events = new EventEmitter();
   /** Output of attachments made by this process, drained before `wait` reports an exit. */
   readonly #attached = new Map<string, Promise<unknown>>();
-  #closed = false;
 
   constructor(parts: EngineParts) {
     this.#parts = parts;
@@ -67,25 +57,27 @@ export class LocalContainerManager implements ContainerManager {
     const ex = parts.executor as unknown;
     this.#control = isRuncControl(ex) ? ex : createRuncExecutor({ root: parts.root, runtime: process.env.TBUILD_RUNTIME ?? 'runc' });
     this.#runtime = this.#control.runtime;
+    this.#records = new ContainerRecords(parts.root, this.#control);
   }
 
   async init(): Promise<void> {
     await mkdir(join(this.#root, 'containers'), { recursive: true });
+    await this.#control.sweep().catch(() => []);
     this.volumes.setInUseCheck(async (name) => {
       const users: string[] = [];
-      for (const c of await this.#configs()) if (c.runtime.volumes.includes(name)) users.push(c.id);
+      for (const c of await this.#records.configs()) if (c.runtime.volumes.includes(name)) users.push(c.id);
       return users;
     });
     this.#parts.images.setInUseCheck(async (imageId) => {
-      for (const c of await this.#configs()) {
+      for (const c of await this.#records.configs()) {
         if (c.imageId !== imageId) continue;
-        const s = await this.#state(c);
+        const s = await this.#records.state(c);
         return { container: c.id, running: s.status === 'running' || s.status === 'paused' };
       }
       return undefined;
     });
-    for (const c of await this.#configs()) {
-      const s = await this.#state(c);
+    for (const c of await this.#records.configs()) {
+      const s = await this.#records.state(c);
       if (s.status === 'exited' && c.options.autoRemove) await this.remove(c.id, { force: true, volumes: true }).catch(() => {});
     }
   }
@@ -99,79 +91,14 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#records.closed = true;
     await Promise.allSettled([...this.#attached.values()]);
-  }
-
-  // ───────────── records ─────────────
-
-  async #configs(): Promise<StoredConfig[]> {
-    const out: StoredConfig[] = [];
-    for (const id of await listIds(this.#root)) {
-      const c = await readConfig(this.#root, id);
-      if (c) out.push(c);
-    }
-    return out;
-  }
-
-  /** Full id, name (with or without `/`), or unique id prefix → config. */
-  async #find(ref: string): Promise<StoredConfig | undefined> {
-    const r = ref.replace(/^\//, '');
-    if (/^[a-f0-9]{64}$/.test(r)) {
-      const c = await readConfig(this.#root, r);
-      if (c) return c;
-    }
-    const all = await this.#configs();
-    const byName = all.find((c) => c.name === r);
-    if (byName) return byName;
-    if (/^[a-f0-9]+$/.test(r)) {
-      const hits = all.filter((c) => c.id.startsWith(r));
-      if (hits.length > 1) throw new TbuildError('TB_INVALID_ARGUMENT', `multiple containers found with provided prefix: ${r}`);
-      return hits[0];
-    }
-    return undefined;
-  }
-
-  async #must(ref: string): Promise<StoredConfig> {
-    const c = await this.#find(ref);
-    if (!c) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${ref}`);
-    return c;
-  }
-
-  /** The state as recorded, corrected for a shim that is gone and for a frozen cgroup. */
-  async #state(c: StoredConfig): Promise<StoredState> {
-    const s = await readState(this.#root, c.id);
-    if (s.status !== 'running' && s.status !== 'paused') return s;
-    if (s.shimPid && shimAlive(s.shimPid, c.id)) {
-      return { ...s, status: frozen(c.id) ? 'paused' : 'running' };
-    }
-    // The shim died without recording an exit (killed, machine crash): reconcile with runc.
-    const rs = await this.#control.state(c.id).catch(() => undefined);
-    if (rs && (rs.status === 'running' || rs.status === 'paused')) return { ...s, status: rs.status as 'running' | 'paused' };
-    const fixed: StoredState = { ...s, status: 'exited', pid: 0, exitCode: s.exitCode || 255, error: 'container monitor exited unexpectedly', finishedAt: new Date().toISOString() };
-    await this.#release(c.id);
-    await writeState(this.#root, c.id, fixed);
-    return fixed;
-  }
-
-  async #record(c: StoredConfig): Promise<ContainerRecord> {
-    const { runtime: _rt, ...rest } = c;
-    const s = await this.#state(c);
-    const { shimPid: _p, errorCode: _e, ...state } = s;
-    return { ...rest, state };
-  }
-
-  /** Whatever a dead container might still hold: runc state, the rootfs mount. */
-  async #release(id: string): Promise<void> {
-    await this.#control.runtimeCommand(['delete', '--force', id]).catch(() => {});
-    const rootfs = join(containerDir(this.#root, id), 'rootfs');
-    if (isMountPoint(rootfs)) await unmount(rootfs).catch(() => {});
   }
 
   // ───────────── lifecycle ─────────────
 
   async create(opts: CreateContainerOptions): Promise<ContainerRecord> {
-    const all = await this.#configs();
+    const all = await this.#records.configs();
     if (opts.name !== undefined) {
       if (!NAME_RE.test(opts.name)) {
         throw new TbuildError('TB_INVALID_ARGUMENT', `Invalid container name (${opts.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
@@ -215,7 +142,7 @@ export class LocalContainerManager implements ContainerManager {
       await writeState(this.#root, id, emptyState());
       await writeConfig(this.#root, stored);
       this.#emit('create', stored);
-      return this.#record(stored);
+      return this.#records.record(stored);
     } catch (err) {
       await this.#parts.snapshots.remove(snapshotKey).catch(() => {});
       await removeDir(this.#root, id);
@@ -224,17 +151,19 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async start(ref: string, io?: AttachStreams): Promise<void> {
-    const c = await this.#must(ref);
-    const s = await this.#state(c);
-    if (s.status === 'running') return;
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
+    if (s.status === 'running' || s.status === 'restarting') return;
     if (s.status === 'paused') throw new TbuildError('TB_CONTAINER_STATE', `cannot start a paused container, try unpause instead`);
     const dir = containerDir(this.#root, c.id);
+    // A previous shim may still be closing its attach socket, which the new one will reuse.
+    for (let i = 0; i < 100 && s.shimPid && shimAlive(s.shimPid, c.id); i++) await new Promise((r) => setTimeout(r, 50));
     const rootfsMounts = await this.#parts.snapshots.mounts(c.snapshotKey);
-    await writeConfig(this.#root, c); // refresh in case of a rename race; cheap
     await writeState(this.#root, c.id, { ...s, status: 'created', error: '', errorCode: undefined });
-    const { writeJsonAtomic } = await import('../util/atomic.js');
-    await writeJsonAtomic(join(dir, 'start.json'), { runtime: this.#runtime, rootfsMounts, waitAttach: Boolean(io) });
-    this.#spawnShim(c.id);
+    const req: StartRequest = { runtime: this.#runtime, rootfsMounts, waitAttach: Boolean(io) };
+    await writeJsonAtomic(join(dir, 'start.json'), req);
+    await rm(join(dir, STOP_MARKER), { force: true });
+    const shimPid = this.#spawnShim(c.id);
     if (io) {
       const a = await attachClient(attachSocketPath(dir), io);
       this.#attached.set(c.id, a.done);
@@ -242,7 +171,13 @@ export class LocalContainerManager implements ContainerManager {
         if (this.#attached.get(c.id) === a.done) this.#attached.delete(c.id);
       });
     }
-    const st = await this.#until(c, (x) => x.status !== 'created' || x.error !== '');
+    let st = await this.#records.until(c, (x) => x.status !== 'created' || x.error !== '' || !pidAlive(shimPid));
+    // the shim may have finished between the state read and the liveness check
+    if (st.status === 'created' && !st.error) st = await this.#records.state(c);
+    if (st.status === 'created' && !st.error) {
+      const log = await readFile(join(dir, 'shim.log'), 'utf8').catch(() => '');
+      throw new TbuildError('TB_RUNTIME_FAILED', `container monitor exited before starting the container: ${log.trim().split('\n').slice(-5).join('\n')}`);
+    }
     if (st.error && st.status !== 'running') {
       const code = (st.errorCode && st.errorCode in ERROR_CODES ? st.errorCode : 'TB_RUNTIME_FAILED') as ErrorCode;
       throw new TbuildError(code, st.error);
@@ -251,7 +186,7 @@ export class LocalContainerManager implements ContainerManager {
     void this.#watchExit(c, s.finishedAt);
   }
 
-  #spawnShim(id: string): void {
+  #spawnShim(id: string): number {
     const here = fileURLToPath(import.meta.url);
     const fromSource = here.endsWith('.ts');
     const shim = join(dirname(here), fromSource ? 'shim.ts' : 'shim.js');
@@ -265,6 +200,7 @@ export class LocalContainerManager implements ContainerManager {
         cwd: join(dirname(here), '..', '..'),
       });
       child.unref();
+      return child.pid ?? 0;
     } finally {
       closeSync(logFd);
     }
@@ -272,7 +208,7 @@ export class LocalContainerManager implements ContainerManager {
 
   /** Emit `die` (and honour --rm) when a container this process started exits. */
   async #watchExit(c: StoredConfig, previousFinish: string): Promise<void> {
-    const s = await this.#until(c, (x) => x.status === 'exited' && x.finishedAt !== previousFinish, true).catch(() => undefined);
+    const s = await this.#records.until(c, (x) => x.status === 'exited' && x.finishedAt !== previousFinish, true).catch(() => undefined);
     if (!s) return;
     this.#emit('die', c, { exitCode: String(s.exitCode) });
     if (c.options.autoRemove) {
@@ -281,40 +217,9 @@ export class LocalContainerManager implements ContainerManager {
     }
   }
 
-  /**
-   * Resolve with the state once `pred` holds, watching the container dir (atomic renames of
-   * state.json) with a polling fallback. `background` loops stop when the manager closes.
-   */
-  async #until(c: StoredConfig, pred: (s: StoredState) => boolean, background = false): Promise<StoredState> {
-    const dir = containerDir(this.#root, c.id);
-    for (;;) {
-      if (!existsSync(dir)) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${c.id}`);
-      const s = await this.#state(c);
-      if (pred(s)) return s;
-      if (background && this.#closed) throw new TbuildError('TB_CONTAINER_STATE', 'manager closed');
-      await new Promise<void>((resolve) => {
-        let w: ReturnType<typeof watch> | undefined;
-        const done = () => {
-          clearTimeout(t);
-          w?.close();
-          resolve();
-        };
-        const t = setTimeout(done, 200);
-        if (background) t.unref();
-        try {
-          w = watch(dir, done);
-          w.on('error', done);
-          if (background) w.unref();
-        } catch {
-          // polling only
-        }
-      });
-    }
-  }
-
   async attach(ref: string, io: AttachStreams): Promise<void> {
-    const c = await this.#must(ref);
-    const s = await this.#state(c);
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
     if (s.status !== 'running' && s.status !== 'paused') {
       throw new TbuildError('TB_CONTAINER_STATE', `You cannot attach to a stopped container, start it first`);
     }
@@ -324,41 +229,52 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async wait(ref: string, condition: WaitCondition = 'not-running'): Promise<{ exitCode: number }> {
-    const c = await this.#must(ref);
+    const c = await this.#records.must(ref);
     if (condition === 'removed') {
-      let last = await this.#state(c);
+      let last = await this.#records.state(c);
       try {
-        for (;;) last = await this.#until(c, () => false);
+        for (;;) last = await this.#records.until(c, () => false);
       } catch (err) {
         if (isTbuildError(err, 'TB_CONTAINER_NOT_FOUND')) return { exitCode: last.exitCode };
         throw err;
       }
     }
-    const first = await this.#state(c);
+    const first = await this.#records.state(c);
     const s =
       condition === 'next-exit'
-        ? await this.#until(c, (x) => x.status === 'exited' && x.finishedAt !== first.finishedAt)
-        : await this.#until(c, (x) => x.status !== 'running' && x.status !== 'paused');
+        ? await this.#records.until(c, (x) => x.status === 'exited' && x.finishedAt !== first.finishedAt)
+        : await this.#records.until(c, (x) => x.status !== 'running' && x.status !== 'paused');
     await this.#attached.get(c.id);
     return { exitCode: s.exitCode };
   }
 
   async stop(ref: string, timeoutSeconds = 10): Promise<void> {
-    const c = await this.#must(ref);
-    const s = await this.#state(c);
-    if (s.status !== 'running' && s.status !== 'paused') return;
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
+    if (!isLive(s.status)) return;
+    await this.#requestStop(c);
+    if (s.status === 'restarting') {
+      await this.#records.until(c, (x) => x.status === 'exited');
+      this.#emit('stop', c);
+      return;
+    }
     const sig = c.runtime.stopSignal ?? 'SIGTERM';
     if (s.status === 'paused') await this.#control.runtimeCommand(['resume', c.id]).catch(() => {});
     await this.#signal(c, sig);
     const stopped = await Promise.race([
-      this.#until(c, (x) => x.status === 'exited').then(() => true),
+      this.#records.until(c, (x) => x.status === 'exited').then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), Math.max(0, timeoutSeconds) * 1000).unref()),
     ]);
     if (!stopped) {
       await this.#signal(c, 'SIGKILL');
-      await this.#until(c, (x) => x.status === 'exited');
+      await this.#records.until(c, (x) => x.status === 'exited');
     }
     this.#emit('stop', c);
+  }
+
+  /** Tell the shim that the user stopped the container, so its restart policy does not apply. */
+  async #requestStop(c: StoredConfig): Promise<void> {
+    await writeFile(join(containerDir(this.#root, c.id), STOP_MARKER), '').catch(() => {});
   }
 
   async #signal(c: StoredConfig, signal: string): Promise<void> {
@@ -371,54 +287,54 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
-    const c = await this.#must(ref);
-    const s = await this.#state(c);
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
     if (s.status !== 'running' && s.status !== 'paused') {
       throw new TbuildError('TB_CONTAINER_STATE', `Cannot kill container: ${ref}: Container ${c.id} is not running`);
     }
+    await this.#requestStop(c);
     await this.#signal(c, signal);
   }
 
   async restart(ref: string, timeoutSeconds = 10): Promise<void> {
-    const c = await this.#must(ref);
+    const c = await this.#records.must(ref);
     await this.stop(c.id, timeoutSeconds);
-    const s = await readState(this.#root, c.id);
-    await writeState(this.#root, c.id, { ...s, restartCount: s.restartCount + 1 });
     await this.start(c.id);
     this.#emit('restart', c);
   }
 
   async pause(ref: string): Promise<void> {
-    const c = await this.#must(ref);
-    const s = await this.#state(c);
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
     if (s.status !== 'running') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
     await this.#control.runtimeCommand(['pause', c.id]);
     this.#emit('pause', c);
   }
 
   async unpause(ref: string): Promise<void> {
-    const c = await this.#must(ref);
-    const s = await this.#state(c);
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
     if (s.status !== 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not paused`);
     await this.#control.runtimeCommand(['resume', c.id]);
     this.#emit('unpause', c);
   }
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
-    const c = await this.#must(ref);
-    let s = await this.#state(c);
-    if (s.status === 'running' || s.status === 'paused') {
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
+    if (isLive(s.status)) {
       if (!opts.force) {
         throw new TbuildError(
           'TB_CONTAINER_STATE',
           `cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`,
         );
       }
+      await this.#requestStop(c);
       if (s.status === 'paused') await this.#control.runtimeCommand(['resume', c.id]).catch(() => {});
-      await this.#signal(c, 'SIGKILL');
-      s = await this.#until(c, (x) => x.status === 'exited');
+      if (s.status !== 'restarting') await this.#signal(c, 'SIGKILL');
+      await this.#records.until(c, (x) => x.status === 'exited');
     }
-    await this.#release(c.id);
+    await this.#records.release(c.id);
     await this.#parts.snapshots.remove(c.snapshotKey).catch((err: unknown) => {
       if (!isTbuildError(err, 'TB_SNAPSHOT_NOT_FOUND')) throw err;
     });
@@ -430,10 +346,10 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async rename(ref: string, newName: string): Promise<void> {
-    const c = await this.#must(ref);
+    const c = await this.#records.must(ref);
     const name = newName.replace(/^\//, '');
     if (!NAME_RE.test(name)) throw new TbuildError('TB_INVALID_ARGUMENT', `Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-    const clash = (await this.#configs()).find((x) => x.name === name && x.id !== c.id);
+    const clash = (await this.#records.configs()).find((x) => x.name === name && x.id !== c.id);
     if (clash) throw new TbuildError('TB_CONTAINER_NAME_IN_USE', `Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`);
     const old = c.name;
     await writeConfig(this.#root, { ...c, name });
@@ -441,64 +357,63 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async get(ref: string): Promise<ContainerRecord | undefined> {
-    const c = await this.#find(ref);
-    return c ? this.#record(c) : undefined;
+    const c = await this.#records.find(ref);
+    return c ? this.#records.record(c) : undefined;
   }
 
   async inspect(ref: string): Promise<ContainerRecord> {
-    return this.#record(await this.#must(ref));
+    return this.#records.record(await this.#records.must(ref));
   }
 
   async list(opts: { all?: boolean } = {}): Promise<ContainerRecord[]> {
     const out: ContainerRecord[] = [];
-    for (const c of await this.#configs()) {
-      const r = await this.#record(c);
+    for (const c of await this.#records.configs()) {
+      const r = await this.#records.record(c);
       if (opts.all || r.state.status === 'running' || r.state.status === 'paused') out.push(r);
     }
     return out.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
   }
 
   async *logs(ref: string, opts: LogOptions): AsyncIterable<LogEntry> {
-    const c = await this.#must(ref);
+    const c = await this.#records.must(ref);
     const running = async () => {
       if (!existsSync(containerDir(this.#root, c.id))) return false;
-      const s = await this.#state(c);
-      return s.status === 'running' || s.status === 'paused' || (s.status === 'created' && existsSync(join(containerDir(this.#root, c.id), 'start.json')));
+      const s = await this.#records.state(c);
+      return isLive(s.status) || (s.status === 'created' && existsSync(join(containerDir(this.#root, c.id), 'start.json')));
     };
     yield* readJsonLog(c.logPath, opts, running);
   }
 
   async top(ref: string, psArgs = '-ef'): Promise<{ titles: string[]; processes: string[][] }> {
-    const c = await this.#must(ref);
-    const s = await this.#state(c);
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
     if (s.status !== 'running' && s.status !== 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
-    const { parsePs } = await import('../exec/runc.js');
     return parsePs(await this.#control.runtimeCommand(['ps', c.id, ...psArgs.split(/\s+/).filter(Boolean)]));
   }
 
   async changes(ref: string): Promise<Array<{ Path: string; Kind: 0 | 1 | 2 }>> {
-    const c = await this.#must(ref);
+    const c = await this.#records.must(ref);
     return containerChanges(this.#parts.snapshots, c.snapshotKey);
   }
 
   async export(ref: string): Promise<Readable> {
-    const c = await this.#must(ref);
+    const c = await this.#records.must(ref);
     return containerExport(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'));
   }
 
   async getArchive(ref: string, path: string): ReturnType<ContainerManager['getArchive']> {
-    const c = await this.#must(ref);
+    const c = await this.#records.must(ref);
     return getArchive(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'), path);
   }
 
   async putArchive(ref: string, path: string, tar: Readable): Promise<void> {
-    const c = await this.#must(ref);
+    const c = await this.#records.must(ref);
     await putArchive(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'), path, tar);
   }
 
   async exec(ref: string, opts: ExecOptions, io: AttachStreams & { stdio?: Duplex }): Promise<{ exitCode: number }> {
-    const c = await this.#must(ref);
-    const s = await this.#state(c);
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
     if (s.status === 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is paused, unpause the container before exec`);
     if (s.status !== 'running') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
     this.#emit('exec_start', c, { execID: '' });
@@ -510,6 +425,7 @@ export class LocalContainerManager implements ContainerManager {
         env: mergeEnv([`HOSTNAME=${c.runtime.hostname}`, ...c.env], opts.env ?? []),
         cwd: opts.workingDir || c.workingDir || '/',
         user: opts.user ?? c.user,
+        tty: Boolean(opts.tty),
       },
       {
         ...(opts.attachStdin ? { stdin: io.stdin ?? io.stdio } : {}),
@@ -524,8 +440,8 @@ export class LocalContainerManager implements ContainerManager {
   async prune(): Promise<{ deleted: string[]; spaceReclaimed: number }> {
     const deleted: string[] = [];
     let spaceReclaimed = 0;
-    for (const c of await this.#configs()) {
-      const s = await this.#state(c);
+    for (const c of await this.#records.configs()) {
+      const s = await this.#records.state(c);
       if (s.status === 'running' || s.status === 'paused') continue;
       spaceReclaimed += (await this.#parts.snapshots.usage(c.snapshotKey).catch(() => ({ size: 0 }))).size;
       await this.remove(c.id);
@@ -535,38 +451,3 @@ export class LocalContainerManager implements ContainerManager {
   }
 }
 
-/** The shim pid is alive and still our shim for this container (not a reused pid). */
-function shimAlive(pid: number, id: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(id);
-  } catch {
-    return false;
-  }
-}
-
-function frozen(id: string): boolean {
-  for (const f of [`/sys/fs/cgroup/freezer/tbuild/${id}/freezer.state`, `/sys/fs/cgroup/tbuild/${id}/cgroup.freeze`]) {
-    try {
-      const v = readFileSync(f, 'utf8').trim();
-      return v === 'FROZEN' || v === 'FREEZING' || v === '1';
-    } catch {
-      // try the next layout
-    }
-  }
-  return false;
-}
-
-function isMountPoint(dir: string): boolean {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .some((l) => l.split(' ')[4] === dir);
-  } catch {
-    return false;
-  }
-}

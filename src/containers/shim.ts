@@ -1,14 +1,43 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { mountAll } from '../util/mount.js';
 import { createRuncExecutor } from '../exec/runc.js';
 import { isTbuildError } from '../errors.js';
+import { resolveInRoot } from '../util/confine.js';
+import type { ContainerMount } from '../exec/types.js';
+import type { CreateContainerOptions } from './types.js';
+
+type RestartPolicy = NonNullable<CreateContainerOptions['restartPolicy']>;
 import type { ExitStatus } from '../exec/types.js';
 import { AttachServer, attachSocketPath, FRAME_STDERR, FRAME_STDOUT } from './attach.js';
 import { JsonLogWriter } from './logs.js';
-import { containerDir, readConfig, readState, writeState, type StartRequest } from './store.js';
+import { containerDir, readConfig, readState, writeState, STOP_MARKER, type StartRequest } from './store.js';
+
+const execFileP = promisify(execFile);
+
+export function shouldRestart(policy: RestartPolicy | undefined, exitCode: number, restarts: number, stopRequested: boolean): boolean {
+  if (!policy || stopRequested) return false;
+  switch (policy.name) {
+    case 'always':
+    case 'unless-stopped':
+      return true;
+    case 'on-failure':
+      return exitCode !== 0 && (!policy.maximumRetryCount || restarts < policy.maximumRetryCount);
+    default:
+      return false;
+  }
+}
+
+async function waitForStopOr(marker: string, ms: number): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end && !existsSync(marker); ) {
+    await new Promise((r) => setTimeout(r, Math.min(50, end - Date.now())));
+  }
+}
 
 /**
  * One container's monitor (containerd's shim model), running in its own session so the container
@@ -20,9 +49,9 @@ export async function runShim(root: string, id: string): Promise<void> {
   const cfg = await readConfig(root, id);
   if (!cfg) throw new Error(`container ${id} has no config`);
   const req = JSON.parse(await readFile(join(dir, 'start.json'), 'utf8')) as StartRequest;
+  await rm(join(dir, 'start.json'), { force: true });
   const rt = cfg.runtime;
   const rootfs = join(dir, 'rootfs');
-  const state = await readState(root, id);
   const server = new AttachServer(attachSocketPath(dir), rt.stdinOnce);
   let release: (() => Promise<void>) | undefined;
   let status: ExitStatus | undefined;
@@ -31,6 +60,7 @@ export async function runShim(root: string, id: string): Promise<void> {
     await server.listen();
     await mkdir(rootfs, { recursive: true });
     release = await mountAll(req.rootfsMounts, rootfs);
+    await populateVolumes(root, rootfs, rt.mounts);
     if (req.waitAttach) {
       await Promise.race([server.firstClient, new Promise((r) => setTimeout(r, 30_000))]);
     }
@@ -46,31 +76,52 @@ export async function runShim(root: string, id: string): Promise<void> {
     });
     const executor = createRuncExecutor({ root, runtime: req.runtime });
     const env = cfg.env.some((e) => e.startsWith('HOSTNAME=')) ? cfg.env : [`HOSTNAME=${rt.hostname}`, ...cfg.env];
-    const c = await executor.start(
-      id,
-      {
-        rootfs,
-        process: { args: [cfg.path, ...cfg.args], env, cwd: cfg.workingDir || '/', user: cfg.user, tty: rt.tty },
-        mounts: rt.mounts,
-        network: rt.network,
-        hostname: rt.hostname,
-        ...(rt.resources ? { resources: rt.resources } : {}),
-      },
-      { stdout, stderr, ...(rt.openStdin ? { stdin: server.stdin } : {}) },
-    );
-    await writeState(root, id, {
-      ...state,
-      status: 'running',
-      pid: c.pid,
-      shimPid: process.pid,
-      error: '',
-      exitCode: 0,
-      oomKilled: false,
-      startedAt: new Date().toISOString(),
-      finishedAt: '0001-01-01T00:00:00Z',
-    });
-    status = await c.wait();
+    for (let backoff = 100; ; ) {
+      const c = await executor.start(
+        id,
+        {
+          rootfs,
+          process: { args: [cfg.path, ...cfg.args], env, cwd: cfg.workingDir || '/', user: cfg.user, tty: rt.tty },
+          mounts: rt.mounts,
+          network: rt.network,
+          hostname: rt.hostname,
+          ...(rt.resources ? { resources: rt.resources } : {}),
+        },
+        { stdout, stderr, ...(rt.openStdin ? { stdin: server.stdin } : {}) },
+      );
+      const startedAt = Date.now();
+      await writeState(root, id, {
+        ...(await readState(root, id)),
+        status: 'running',
+        pid: c.pid,
+        shimPid: process.pid,
+        error: '',
+        exitCode: 0,
+        oomKilled: false,
+        startedAt: new Date(startedAt).toISOString(),
+        finishedAt: '0001-01-01T00:00:00Z',
+      });
+      status = await c.wait();
+      const now = await readState(root, id);
+      if (!shouldRestart(cfg.options.restartPolicy, status.exitCode, now.restartCount, existsSync(join(dir, STOP_MARKER)))) break;
+      await writeState(root, id, {
+        ...now,
+        status: 'restarting',
+        pid: 0,
+        exitCode: status.exitCode,
+        oomKilled: Boolean(status.oomKilled),
+        finishedAt: new Date().toISOString(),
+        restartCount: now.restartCount + 1,
+      });
+      // Docker's backoff: doubling from 100 ms, reset once a run lasted 10 s.
+      backoff = Date.now() - startedAt >= 10_000 ? 100 : Math.min(backoff * 2, 60_000);
+      await waitForStopOr(join(dir, STOP_MARKER), backoff);
+      if (existsSync(join(dir, STOP_MARKER))) break;
+    }
     await log.close();
+    // Unmount before recording the exit: whoever sees `exited` may mount the snapshot itself.
+    await release();
+    release = undefined;
     const now = await readState(root, id);
     await writeState(root, id, {
       ...now,
@@ -78,15 +129,17 @@ export async function runShim(root: string, id: string): Promise<void> {
       pid: 0,
       exitCode: status.exitCode,
       oomKilled: Boolean(status.oomKilled),
-      finishedAt: new Date().toISOString(),
+      finishedAt: now.status === 'restarting' ? now.finishedAt : new Date().toISOString(),
     });
   } catch (err) {
     await log.close().catch(() => {});
+    if (release) await release().catch(() => {});
+    release = undefined;
     const now = await readState(root, id);
     status = { exitCode: 128 };
     await writeState(root, id, {
       ...now,
-      status: now.status === 'running' ? 'exited' : 'created',
+      status: now.status === 'running' || now.status === 'restarting' ? 'exited' : 'created',
       pid: 0,
       exitCode: 128,
       error: (err as Error).message,
@@ -96,7 +149,21 @@ export async function runShim(root: string, id: string): Promise<void> {
   } finally {
     await server.finish(status ?? { exitCode: 128 }).catch(() => {});
     if (release) await release().catch(() => {});
-    await rm(join(dir, 'start.json'), { force: true });
+  }
+}
+
+/**
+ * As Docker does, a volume that is still empty gets a copy of what the image has at its mount
+ * point (owners and modes kept), so `VOLUME /data` after writing /data keeps that content.
+ */
+async function populateVolumes(root: string, rootfs: string, mounts: ContainerMount[]): Promise<void> {
+  const volumes = join(root, 'volumes') + '/';
+  for (const m of mounts) {
+    if (m.type !== 'bind' || !m.source.startsWith(volumes) || (await readdir(m.source)).length) continue;
+    const src = await resolveInRoot(rootfs, m.destination);
+    if (!(await stat(src).catch(() => undefined))?.isDirectory()) continue;
+    if (!(await readdir(src)).length) continue;
+    await execFileP('cp', ['-a', '--', `${src}/.`, m.source]);
   }
 }
 

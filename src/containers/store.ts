@@ -37,6 +37,9 @@ export interface StartRequest {
   waitAttach: boolean;
 }
 
+/** Written by the manager when a user stops, kills or removes the container: no more policy restarts. */
+export const STOP_MARKER = 'stop-requested';
+
 export function containerDir(root: string, id: string): string {
   return join(root, 'containers', id);
 }

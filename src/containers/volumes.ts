@@ -3,16 +3,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TbuildError } from '../errors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import type { VolumeRecord, Volumes } from './types.js';
 
-export interface Volume {
-  name: string;
-  /** Host directory the container sees (`<root>/volumes/<name>/_data`). */
-  mountpoint: string;
-  createdAt: string;
-  labels: Record<string, string>;
-  /** Created implicitly for a container (`-v /path`, image VOLUME); removed with it by `rm -v`. */
-  anonymous: boolean;
-}
+export type Volume = VolumeRecord;
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -21,7 +14,7 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
  * A volume outlives the containers that use it; `inUse` (installed by the container manager)
  * answers which containers still mount it.
  */
-export class VolumeStore {
+export class VolumeStore implements Volumes {
   readonly #dir: string;
   #inUse: (name: string) => Promise<string[]> = async () => [];
 

@@ -17,7 +17,7 @@ export function parseAddress(spec: string): DaemonAddress {
   if (!m) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid daemon address ${spec} (use unix:///path or tcp://host:port)`);
   const host = (m[1] || '127.0.0.1').replace(/^\[|\]$/g, '');
   const port = m[2] ? Number(m[2]) : 2375;
-  if (port < 1 || port > 65535) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid port in ${spec}`);
+  if (port < 0 || port > 65535) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid port in ${spec}`);
   return { kind: 'tcp', host, port };
 }
 

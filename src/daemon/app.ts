@@ -13,6 +13,7 @@ import { registerContainerRoutes } from './routes/containers.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 import { registerEventRoutes } from './routes/events.js';
+import { registerNetworkRoutes } from './routes/networks.js';
 import { ContainerSessions } from './sessions.js';
 
 export interface App {
@@ -27,7 +28,7 @@ export interface App {
 }
 
 /** The Engine API as a request handler, independent of how it is listened on. */
-export function createApp(svc: DaemonServices, opts: { log?: (line: string) => void } = {}): App {
+export function createApp(svc: DaemonServices, opts: { log?: (line: string) => void; accessLog?: boolean } = {}): App {
   const log = opts.log ?? (() => {});
   const events = new EventBus();
   const sessions = new ContainerSessions(svc.engine.containers, events);
@@ -35,18 +36,22 @@ export function createApp(svc: DaemonServices, opts: { log?: (line: string) => v
   registerSystemRoutes(router, svc);
   registerBuildRoutes(router, svc, events);
   registerImageRoutes(router, svc, events);
-  registerContainerRoutes(router, svc, events, sessions);
+  registerContainerRoutes(router, svc, sessions);
   registerExecRoutes(router, svc, sessions);
   registerVolumeRoutes(router, svc, events);
   registerEventRoutes(router, events);
+  registerNetworkRoutes(router);
   let inFlight = 0;
   const shutdown = new AbortController();
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer }) => {
     inFlight++;
     const abort = new AbortController();
-    res.on('close', () => {
+    const started = performance.now();
+    // A hijacked request's response never finishes: its end is the socket's.
+    (upgrade ? upgrade.socket : res).once('close', () => {
       inFlight--;
+      if (opts.accessLog) log(`${req.method} ${req.url} ${upgrade ? 'upgraded' : res.statusCode} ${(performance.now() - started).toFixed(1)}ms`);
       if (!res.writableFinished) abort.abort();
     });
     res.setHeader('Api-Version', MAX_API_VERSION);

@@ -31,6 +31,9 @@ function findCommand(err: TbuildError): string | undefined {
     const c = e.details.command ?? e.details.args ?? e.details.cmd;
     if (Array.isArray(c) && c.every((x) => typeof x === 'string')) return c.join(' ');
     if (typeof c === 'string' && c) return c;
+    // The solver's own wording names the command: `process "/bin/sh -c exit 3" did not complete…`
+    const m = /process "(.*)" did not complete successfully/s.exec(e.message);
+    if (m) return m[1];
   }
   return undefined;
 }

@@ -25,6 +25,8 @@ export interface DaemonOptions {
   tls?: TlsFiles;
   services: DaemonServices;
   log?: (line: string) => void;
+  /** Log every request with its status and duration. */
+  accessLog?: boolean;
   /** How long a graceful stop waits for requests in flight (ms). */
   shutdownGraceMs?: number;
 }
@@ -89,7 +91,7 @@ export class Daemon {
     const servers: http.Server[] = [];
     const sockets: string[] = [];
     const listening: string[] = [];
-    const app = createApp(opts.services, { log });
+    const app = createApp(opts.services, { log, accessLog: opts.accessLog });
     try {
       const tlsOptions = opts.tls
         ? {

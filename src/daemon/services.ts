@@ -2,6 +2,7 @@ import type { Engine } from '../engine.js';
 import { VolumeStore, type Volume } from '../containers/volumes.js';
 import { loadImageArchive, saveDockerArchive } from '../exporter/docker-archive.js';
 import { importRootfs } from '../exporter/import.js';
+import { commitContainer } from './commit.js';
 import type { DaemonServices, DaemonVolumes, VolumeInfo } from './types.js';
 
 function volumeInfo(v: Volume): VolumeInfo {
@@ -39,6 +40,7 @@ export function servicesFor(engine: Engine): DaemonServices {
         const loaded = await loadImageArchive(engine, tar);
         return loaded.flatMap((img) => (img.names.length ? img.names : [img.id]));
       },
+      commit: (container, opts) => commitContainer(engine, container, opts),
       importTar: (tar, opts) => importRootfs(engine, tar, { name: opts.ref, changes: opts.changes, message: opts.message }),
     },
   };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import type { ContainerManager, ExecOptions } from '../containers/types.js';
 import { TbuildError } from '../errors.js';
 import type { EventBus } from './events.js';
@@ -33,11 +33,17 @@ export class ContainerSessions {
   #containers: ContainerManager;
   #parked = new Map<string, Attachment[]>();
   #execs = new Map<string, ExecRecord>();
+  /** Exit code of each container's last `die`, kept past its removal (for `wait?condition=removed`). */
+  #lastExit = new Map<string, number>();
 
   constructor(containers: ContainerManager, events: EventBus) {
     this.#containers = containers;
     containers.on('event', (e) => {
       events.publish('container', e.action, e.id, e.attributes);
+      if (e.action === 'die' && e.attributes.exitCode !== undefined) {
+        this.#lastExit.set(e.id, Number(e.attributes.exitCode));
+        if (this.#lastExit.size > 1000) this.#lastExit.delete(this.#lastExit.keys().next().value!);
+      }
       if (e.action === 'destroy') {
         for (const [id, ex] of this.#execs) if (ex.containerId === e.id) this.#execs.delete(id);
       }
@@ -60,7 +66,7 @@ export class ContainerSessions {
       return;
     }
     const exited = this.#containers.wait(c.id, 'not-running').catch(() => undefined);
-    await Promise.race([this.#containers.attach(c.id, io), exited]);
+    await Promise.race([this.#containers.attach(c.id, { ...io, stdin: io.stdin ?? noInput() }), exited]);
     await exited;
     await delay(EXIT_GRACE_MS);
   }
@@ -76,7 +82,7 @@ export class ContainerSessions {
     }
     const stdout = fanOut(parked.map((a) => a.stdout));
     const stderr = fanOut(parked.map((a) => a.stderr));
-    const stdin = parked.find((a) => a.stdin)?.stdin;
+    const stdin = parked.find((a) => a.stdin)?.stdin ?? noInput();
     const exited = this.#containers.wait(c.id, 'next-exit').catch(() => undefined);
     let outputEnded = 0;
     const bothEnded = new Promise<void>((resolve) => {
@@ -98,6 +104,11 @@ export class ContainerSessions {
       await Promise.race([bothEnded, delay(EXIT_GRACE_MS)]);
       for (const a of parked) a.done();
     })();
+  }
+
+  /** The exit code reported by the container's last `die` event, if this daemon saw one. */
+  lastExit(id: string): number | undefined {
+    return this.#lastExit.get(id);
   }
 
   createExec(containerId: string, opts: ExecRecord['opts']): ExecRecord {
@@ -130,6 +141,14 @@ function fanOut(targets: Array<Writable | undefined>): PassThrough {
     for (const t of live) if (!t.destroyed && !t.writableEnded) t.write(chunk);
   });
   return pt;
+}
+
+/**
+ * An already-ended stdin for attachments that send none: the manager's attach client only lets its
+ * connection close after its input ends, so "no stdin" is given as "stdin that is at EOF".
+ */
+function noInput(): Readable {
+  return Readable.from([]);
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetworkMode } from './types.js';
 
@@ -40,10 +41,9 @@ export async function writeEtcFiles(
 ): Promise<{ hosts: string; resolvConf: string; hostname: string }> {
   const paths = { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
   const resolv = await resolvConf(network);
-  await Promise.all([
-    writeFile(paths.hosts, hostsFile(hostname, extraHosts)),
-    writeFile(paths.resolvConf, resolv),
-    writeFile(paths.hostname, hostname + '\n'),
-  ]);
+  // Small writes on the start hot path: synchronous is cheaper than three threadpool hops.
+  writeFileSync(paths.hosts, hostsFile(hostname, extraHosts));
+  writeFileSync(paths.resolvConf, resolv);
+  writeFileSync(paths.hostname, hostname + '\n');
   return paths;
 }

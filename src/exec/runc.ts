@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { TbuildError } from '../errors.js';
@@ -9,7 +9,10 @@ import { buildOciSpec, ociProcess, type HostRlimits, type SpecContext } from './
 import { resolveUser } from './user.js';
 import { cgroupDirs, cgroupInfo, hostRlimits, prepareOomParent, removeCgroup, wasOomKilled } from './cgroups.js';
 import { writeEtcFiles } from './etc-files.js';
+import { RuncContainer } from './runc-container.js';
 import { findMissing, removeStubs } from './stubs.js';
+
+export { parsePs } from './runc-container.js';
 
 export interface RuncExecutorOptions {
   /** State root: bundles go to `<root>/exec/<id>/`, runc state to `<root>/runc/`. */
@@ -60,6 +63,11 @@ export interface RuncControl {
   runtimeCommand(args: string[]): Promise<string>;
   /** `runc state <id>` status, or undefined when runc does not know the container. */
   state(id: string): Promise<{ status: string; pid: number } | undefined>;
+  /**
+   * Release what crashed processes left: a bundle whose owner process is gone means its `runc run`
+   * died with it, so kill and delete that container, its cgroups and the bundle. Returns the ids.
+   */
+  sweep(): Promise<string[]>;
   /** `runc exec` a process into running container `id` whose rootfs is mounted at `rootfs`. */
   execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus>;
 }
@@ -73,6 +81,8 @@ class RuncExecutor implements Executor, RuncControl {
   readonly #runtime: string;
   readonly #runcRoot: string;
   #rlimits: HostRlimits | undefined;
+  /** Written into each bundle so `sweep` can tell a crashed owner from a live one. */
+  readonly #owner = `${process.pid} ${processStart(process.pid)}`;
 
   get runtime(): string {
     return this.#runtime;
@@ -107,7 +117,7 @@ class RuncExecutor implements Executor, RuncControl {
     const done = this.#finish(l);
     done.catch(() => {});
     const pid = await this.#waitPid(l, done);
-    return new RuncContainer(this, l, pid, done);
+    return new RuncContainer(this, l.id, l.spec.rootfs, pid, done);
   }
 
   async runtimeCommand(args: string[]): Promise<string> {
@@ -116,6 +126,24 @@ class RuncExecutor implements Executor, RuncControl {
       throw new TbuildError('TB_RUNTIME_FAILED', `${this.#runtime} ${args[0]} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
     }
     return r.stdout;
+  }
+
+  async sweep(): Promise<string[]> {
+    const dir = join(this.#root, 'exec');
+    const swept: string[] = [];
+    for (const id of await readdir(dir).catch(() => [] as string[])) {
+      if (!ID_RE.test(id)) continue;
+      const owner = await readFile(join(dir, id, 'owner'), 'utf8').catch(() => undefined);
+      if (owner === undefined) continue; // still being written, or not ours
+      const [pid, start] = owner.split(' ');
+      if (processStart(Number(pid)) === start) continue;
+      await this.#exec(['kill', id, 'KILL']).catch(() => {});
+      await this.#exec(['delete', '--force', id]).catch(() => {});
+      await removeCgroup(`${CGROUP_PARENT}/${id}`, ['ctr']).catch(() => {});
+      await rm(join(dir, id), { recursive: true, force: true });
+      swept.push(id);
+    }
+    return swept;
   }
 
   async state(id: string): Promise<{ status: string; pid: number } | undefined> {
@@ -157,7 +185,7 @@ class RuncExecutor implements Executor, RuncControl {
     if (!ID_RE.test(id)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`);
     const bundle = join(this.#root, 'exec', id);
     const user = await resolveUser(spec.rootfs, spec.process.user);
-    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    mkdirSync(bundle, { recursive: true, mode: 0o700 });
     const hostname = spec.hostname ?? id.slice(0, 12);
     const info = cgroupInfo();
     // The OOM counter lives in the memory cgroup, which runc removes on exit: nest the container
@@ -165,21 +193,29 @@ class RuncExecutor implements Executor, RuncControl {
     const oomParent = spec.resources?.memory ? `${CGROUP_PARENT}/${id}` : undefined;
     const cgroupPath = oomParent ? `${oomParent}/ctr` : `${CGROUP_PARENT}/${id}`;
     this.#rlimits ??= hostRlimits();
-    const ctx: SpecContext = {
-      user,
-      hostRlimits: this.#rlimits,
-      cgroupsPath: cgroupPath,
-      etcFiles: await writeEtcFiles(bundle, hostname, spec.network, spec.extraHosts),
-      defaultHostname: hostname,
-      swapAccounting: info.swapAccounting,
-    };
-    const oci = buildOciSpec(spec, ctx);
-    if (oomParent) await prepareOomParent(oomParent, spec.resources!.memory!);
-    const destinations = [...STANDARD_DESTINATIONS, ...spec.mounts.map((m) => m.destination), spec.process.cwd || '/'];
-    const [missing] = await Promise.all([
-      findMissing(spec.rootfs, destinations),
-      writeFile(join(bundle, 'config.json'), JSON.stringify(oci)),
-    ]);
+    // The working directory is not a stub: like Docker and BuildKit, a created cwd stays.
+    const destinations = [...STANDARD_DESTINATIONS, ...spec.mounts.map((m) => m.destination)];
+    let ctx: SpecContext;
+    let missing: string[];
+    try {
+      ctx = {
+        user,
+        hostRlimits: this.#rlimits,
+        cgroupsPath: cgroupPath,
+        etcFiles: await writeEtcFiles(bundle, hostname, spec.network, spec.extraHosts),
+        defaultHostname: hostname,
+        swapAccounting: info.swapAccounting,
+      };
+      const oci = buildOciSpec(spec, ctx);
+      if (oomParent) await prepareOomParent(oomParent, spec.resources!.memory!);
+      missing = findMissing(spec.rootfs, destinations);
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(oci));
+      writeFileSync(join(bundle, 'owner'), this.#owner);
+    } catch (err) {
+      if (oomParent) await removeCgroup(oomParent, ['ctr']).catch(() => {});
+      await rm(bundle, { recursive: true, force: true });
+      throw err;
+    }
 
     const args = ['--root', this.#runcRoot, '--log', join(bundle, 'runc.log'), '--log-format', 'json', 'run', '--bundle', bundle];
     if (wantPid) args.push('--pid-file', join(bundle, 'pid'));
@@ -187,7 +223,7 @@ class RuncExecutor implements Executor, RuncControl {
     // With a tty and no input, hold stdin open: `script` would otherwise type an EOF into the pty.
     const stdio: StdioOptions = [io.stdin || spec.process.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
     // In the foreground runc wants its own controlling terminal to give the container a pty;
-    // util-linux `script` provides one and relays it over our pipes (stderr then joins stdout).
+    // `script` provides one and relays it over our pipes (stderr then joins stdout).
     const child = spawn(...(spec.process.tty ? ttyWrap(this.#runtime, args) : [this.#runtime, args] as const), { stdio, cwd: bundle });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', (e) => reject(this.#spawnError(e)));
@@ -208,8 +244,8 @@ class RuncExecutor implements Executor, RuncControl {
       if (existsSync(join(this.#runcRoot, id))) await this.#exec(['delete', '--force', id]).catch(() => {});
       if (oomParent) await removeCgroup(oomParent, ['ctr']);
       else if (cgroupDirs(cgroupPath).some((d) => existsSync(d))) await removeCgroup(cgroupPath);
-      await removeStubs(spec.rootfs, missing, destinations).catch(() => {});
-      await rm(bundle, { recursive: true, force: true });
+      removeStubs(spec.rootfs, missing, destinations);
+      rmSync(bundle, { recursive: true, force: true });
     };
     return { id, bundle, child, exited, cleanup, cgroupPath, oomParent, spec, ctx };
   }
@@ -299,10 +335,6 @@ class RuncExecutor implements Executor, RuncControl {
     if (!exited) l.child.kill('SIGKILL');
   }
 
-  execIn(l: Launched, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus> {
-    return this.execProcess(l.id, l.spec.rootfs, p, io);
-  }
-
   async execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus> {
     const user = await resolveUser(rootfs, p.user);
     this.#rlimits ??= hostRlimits();
@@ -312,8 +344,10 @@ class RuncExecutor implements Executor, RuncControl {
     const file = join(dir, `${id}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
     await writeFile(file, JSON.stringify(proc));
     try {
-      const stdio: StdioOptions = [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
-      const child = spawn(this.#runtime, ['--root', this.#runcRoot, 'exec', '--process', file, id], { stdio });
+      const stdio: StdioOptions = [io.stdin || p.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
+      const args = ['--root', this.#runcRoot, 'exec', '--process', file, id];
+      const child = spawn(...(p.tty ? ttyWrap(this.#runtime, args) : ([this.#runtime, args] as const)), { stdio });
+      child.stdin?.on('error', () => {});
       if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
       if (io.stderr && child.stderr) child.stderr.pipe(io.stderr, { end: false });
       if (io.stdin && child.stdin) {
@@ -337,64 +371,27 @@ class RuncExecutor implements Executor, RuncControl {
   }
 }
 
-class RuncContainer implements RunningContainer {
-  readonly id: string;
-  readonly pid: number;
-  readonly #ex: RuncExecutor;
-  readonly #l: Launched;
-  readonly #done: Promise<ExitStatus>;
-
-  constructor(ex: RuncExecutor, l: Launched, pid: number, done: Promise<ExitStatus>) {
-    this.#ex = ex;
-    this.#l = l;
-    this.id = l.id;
-    this.pid = pid;
-    this.#done = done;
+/** Start time (clock ticks since boot) of `pid`, so a reused pid does not pass for the original. */
+function processStart(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return 'gone';
   }
-
-  wait(): Promise<ExitStatus> {
-    return this.#done;
-  }
-
-  async kill(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
-    const sig = typeof signal === 'number' ? String(signal) : signal.replace(/^SIG/, '');
-    await this.#ex.runtimeCommand(['kill', this.id, sig]);
-  }
-
-  exec(process: ProcessSpec, io: ProcessIO): Promise<ExitStatus> {
-    return this.#ex.execIn(this.#l, process, io);
-  }
-
-  async pause(): Promise<void> {
-    await this.#ex.runtimeCommand(['pause', this.id]);
-  }
-
-  async resume(): Promise<void> {
-    await this.#ex.runtimeCommand(['resume', this.id]);
-  }
-
-  async top(): Promise<{ titles: string[]; processes: string[][] }> {
-    return parsePs(await this.#ex.runtimeCommand(['ps', this.id, '-ef']));
-  }
-}
-
-/** Split `ps -ef` output: the last column (CMD) keeps its spaces. */
-export function parsePs(text: string): { titles: string[]; processes: string[][] } {
-  const lines = text.split('\n').filter((l) => l.trim());
-  const titles = (lines.shift() ?? '').trim().split(/\s+/);
-  const processes = lines.map((line) => {
-    const cols = line.trim().split(/\s+/);
-    return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(' ')];
-  });
-  return { titles, processes };
 }
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * Run the runtime under util-linux `script`, which gives it a controlling terminal. That outer pty
+ * is made raw first, so only the container's own pty translates newlines and echoes input.
+ */
 function ttyWrap(runtime: string, args: string[]): readonly [string, string[]] {
-  return ['script', ['-qefc', [runtime, ...args].map(shellQuote).join(' '), '/dev/null']] as const;
+  const cmd = `stty raw -echo 2>/dev/null; exec ${[runtime, ...args].map(shellQuote).join(' ')}`;
+  return ['script', ['-qefc', cmd, '/dev/null']] as const;
 }
 
 function cancelled(id: string): TbuildError {

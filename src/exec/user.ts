@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { TbuildError } from '../errors.js';
-import { resolveInRoot } from '../util/confine.js';
+import { resolveInRootSync } from '../util/confine.js';
 
 /** The numeric identity a container process runs as, resolved against the rootfs' passwd/group files. */
 export interface ResolvedUser {
@@ -34,9 +34,10 @@ function parseId(s: string): number | undefined {
   return n <= MAX_ID ? n : undefined;
 }
 
-async function readEtc(rootfs: string, file: string): Promise<string> {
+/** Synchronous on purpose: two tiny files on the container-start hot path, no threadpool round trips. */
+function readEtc(rootfs: string, file: string): string {
   try {
-    return await readFile(await resolveInRoot(rootfs, file), 'utf8');
+    return readFileSync(resolveInRootSync(rootfs, file), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return '';
     throw err;
@@ -102,9 +103,9 @@ function lookupGroup(groups: GroupEntry[], spec: string): number {
  */
 export async function resolveUser(rootfs: string, user: string): Promise<ResolvedUser> {
   const [userPart, groupPart] = splitSpec(user.trim());
-  const passwd = parsePasswd(await readEtc(rootfs, '/etc/passwd'));
+  const passwd = parsePasswd(readEtc(rootfs, '/etc/passwd'));
   const needGroups = groupPart !== undefined ? parseId(groupPart) === undefined : true;
-  const groups = needGroups ? parseGroup(await readEtc(rootfs, '/etc/group')) : [];
+  const groups = needGroups ? parseGroup(readEtc(rootfs, '/etc/group')) : [];
 
   let entry: PasswdEntry | undefined;
   let uid: number;
@@ -147,14 +148,14 @@ export async function resolveChown(rootfs: string, spec: string): Promise<{ uid:
     uid = gid = numericUser;
   } else {
     if (userPart === '') throw new TbuildError('TB_INVALID_ARGUMENT', `invalid chown spec ${JSON.stringify(spec)}`);
-    const entry = parsePasswd(await readEtc(rootfs, '/etc/passwd')).find((p) => p.name === userPart);
+    const entry = parsePasswd(readEtc(rootfs, '/etc/passwd')).find((p) => p.name === userPart);
     if (!entry) throw unknownUser(userPart);
     uid = entry.uid;
     gid = entry.gid;
   }
   if (groupPart !== undefined && groupPart !== '') {
     const id = parseId(groupPart);
-    gid = id ?? lookupGroup(parseGroup(await readEtc(rootfs, '/etc/group')), groupPart);
+    gid = id ?? lookupGroup(parseGroup(readEtc(rootfs, '/etc/group')), groupPart);
   }
   return { uid, gid };
 }

@@ -142,8 +142,18 @@ async function importKnown(
       const dir = await parts.snapshots.layerDir(key);
       pt = new PassThrough();
       applied = parts.layers.applyTar(pt, dir, { allowDevices: true });
-      applied.catch(() => {});
-      sinks.push(streamSink(pt));
+      // A refused layer (hostile entry, bad tar) stops the copy instead of reading it to the end.
+      let applyErr: unknown;
+      applied.catch((err: unknown) => {
+        applyErr = err;
+      });
+      const sink = streamSink(pt);
+      sinks.push({
+        push: async (c) => {
+          if (applyErr !== undefined) throw applyErr;
+          await sink.push(c);
+        },
+      });
     }
     try {
       await fanOut(stream, sinks);
@@ -194,9 +204,9 @@ async function importUnknown(
     await parts.snapshots.prepare(key, parentSnap, { [IMPORT_LABEL]: '1' });
     const dir = await parts.snapshots.layerDir(key);
     await parts.layers.applyTar(stream, dir, { allowDevices: true });
-    const existed = await parts.content.info(await parts.layers.describeDir(dir).then((d) => d.diffId));
+    // One pass: the blob may have existed before (same content imported earlier), so it is not
+    // put on the undo list; only the snapshot commit can still fail after it.
     const info = await parts.content.ingest(parts.layers.tarFromDir(dir));
-    if (!existed) undo.blobs.push(info.digest);
     const name = layerSnapshotName(nextChainId(parentChain, info.digest));
     await commitOrDrop(parts, name, key, undo);
     key = undefined;

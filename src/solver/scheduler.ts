@@ -1,6 +1,7 @@
 import PQueue from 'p-queue';
 import type { Digest } from '../util/digest.js';
 import { cacheKey } from './cachekey.js';
+import { digestOf } from '../util/digest.js';
 import { TbuildError, isTbuildError } from '../errors.js';
 import type { CacheIndex } from '../cache/types.js';
 import type { Definition, Vertex } from './graph/types.js';
@@ -31,6 +32,8 @@ interface SharedJob {
   promise: Promise<VertexResult>;
   controller: AbortController;
   waiters: number;
+  /** Every waiting build sees the step's output, not only the one that started it. */
+  listeners: Set<ExecIO['log']>;
 }
 
 /**
@@ -114,7 +117,14 @@ export async function solve(
     const inputResults = inputs.map((i) => i.result);
     const status = { id: d, name, inputs: vertex.inputs };
     const started = Date.now();
-    const extra = await impl.contentKey(vertex, inputResults, signal);
+    let extra: string | undefined;
+    try {
+      extra = await impl.contentKey(vertex, inputResults, signal);
+    } catch (err) {
+      // e.g. a COPY source that does not exist: the step fails before it could run
+      emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), error: (err as Error).message } });
+      throw err;
+    }
     const key = cacheKey(d, inputs.map((i) => i.key), extra);
     const cacheable = impl.cacheable(vertex);
     const skipCache = opts.noCache || (meta?.stages ?? []).some((s) => opts.noCacheFilter?.has(s.toLowerCase()));
@@ -125,7 +135,7 @@ export async function solve(
         emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), cached: true } });
         steps.push({ vertex: d, name, cached: true, duration: Date.now() - started });
         results.set(d, hit);
-        return { key, result: hit };
+        return { key: linkKey(key, hit), result: hit };
       }
     }
     emit({ type: 'vertex', vertex: { ...status, started } });
@@ -138,7 +148,7 @@ export async function solve(
       emit({ type: 'vertex', vertex: { ...status, started, completed, cached } });
       steps.push({ vertex: d, name, cached, duration: completed - started });
       results.set(d, result);
-      return { key, result };
+      return { key: linkKey(key, result), result };
     } catch (err) {
       const message = isTbuildError(err, 'TB_BUILD_CANCELLED') ? 'cancelled' : (err as Error).message;
       emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), error: message } });
@@ -153,16 +163,20 @@ export async function solve(
     let job = shared.inflight.get(key);
     if (!job) {
       const jobController = new AbortController();
+      const listeners = new Set<ExecIO['log']>();
+      const broadcast: ExecIO['log'] = (stream, data) => {
+        for (const l of listeners) l(stream, data);
+      };
       const queue = localQueue ?? shared.queue;
       const promise = queue
         .add(async () => {
           if (jobController.signal.aborted) throw cancelled();
-          const result = await impl.exec(vertex, inputs, { signal: jobController.signal, log });
+          const result = await impl.exec(vertex, inputs, { signal: jobController.signal, log: broadcast });
           if (cacheable) await cacheIndex.set(resultToRecord(key, result));
           return result;
         })
         .then((r) => r as VertexResult);
-      const created: SharedJob = { promise, controller: jobController, waiters: 0 };
+      const created: SharedJob = { promise, controller: jobController, waiters: 0, listeners };
       job = created;
       shared.inflight.set(key, created);
       promise.then(
@@ -172,24 +186,34 @@ export async function solve(
     }
     const j = job;
     j.waiters++;
+    j.listeners.add(log);
     joined.add(j);
     return new Promise<VertexResult>((resolve, reject) => {
-      const onAbort = (): void => {
+      let left = false;
+      const leave = (): void => {
+        if (left) return;
+        left = true;
+        signal.removeEventListener('abort', onAbort);
+        j.listeners.delete(log);
         j.waiters--;
+      };
+      const onAbort = (): void => {
+        leave();
         if (j.waiters === 0) j.controller.abort();
         reject(cancelled());
       };
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
+      // after an abort this build has left: a late result or error is no longer its business
       j.promise.then(
         (r) => {
-          signal.removeEventListener('abort', onAbort);
-          j.waiters--;
+          if (left) return;
+          leave();
           resolve(r);
         },
-        (e) => {
-          signal.removeEventListener('abort', onAbort);
-          j.waiters--;
+        (e: unknown) => {
+          if (left) return;
+          leave();
           reject(e);
         },
       );
@@ -215,6 +239,16 @@ export async function solve(
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
+}
+
+/**
+ * The key dependents see: the vertex's cache key tied to the concrete result it stands for. A cache
+ * hit gives back the recorded result, so dependents keep their keys; a step that ran again (a
+ * --no-cache-filter stage) has a new result, so everything built on it runs again too, as
+ * BuildKit's result-linked cache records behave.
+ */
+function linkKey(key: Digest, result: VertexResult): Digest {
+  return digestOf({ key, snapshot: result.snapshot ?? null });
 }
 
 function reachable(def: Definition, roots: Digest[]): Set<Digest> {

@@ -7,6 +7,6 @@ export async function traced<T>(label: string, fn: () => Promise<T>): Promise<T>
   try {
     return await fn();
   } finally {
-    process.stderr.write(`[trace] ${label} ${(performance.now() - t0).toFixed(1)}ms\n`);
+    process.stderr.write(`[trace] +${t0.toFixed(0)}ms ${label} ${(performance.now() - t0).toFixed(1)}ms\n`);
   }
 }

@@ -13,7 +13,9 @@ async function entries(stream: Readable): Promise<Map<string, { type: string; bo
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (h, s, next) => {
       const chunks: Buffer[] = [];
-      s.on('data', (d: Buffer) => chunks.push(d));
+      s.on('data', (d: unknown) => {
+        chunks.push(d as Buffer);
+      });
       s.on('end', () => {
         out.set(h.name.replace(/\/$/, ''), { type: h.type ?? 'file', body: Buffer.concat(chunks).toString(), mode: h.mode ?? 0 });
         next();
@@ -32,7 +34,7 @@ function tarOf(files: Record<string, string>): Readable {
   const pack = tar.pack();
   for (const [name, body] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, body);
   pack.finalize();
-  return pack;
+  return pack as unknown as Readable;
 }
 
 const quiet = () => new Writable({ write: (_c, _e, cb) => cb() });
@@ -63,7 +65,6 @@ describe.runIf(isRoot)('container filesystem: export, cp out/in', () => {
     expect(await mgr.wait(c.id)).toEqual({ exitCode: 0 });
 
     const all = await entries(await mgr.export(c.id));
-    console.log([...all.keys()].filter((k) => k.startsWith('d')), all.size);
     expect(all.get('d/sub/f')?.body).toBe('one\n');
     expect(all.get('bin/busybox')?.type).toBe('file');
 

@@ -75,10 +75,12 @@ describe.runIf(isRoot)('container manager', () => {
     const all = await mgr.list({ all: true });
     expect(all.find((c) => c.id === rec.id)?.state).toMatchObject({ status: 'exited', exitCode: 3 });
     const logs = await collect(mgr.logs(rec.id.slice(0, 12), {}));
-    expect(logs.map((l) => [l.stream, l.log])).toEqual([
-      ['stdout', 'out\n'],
+    // two pipes: their relative order is not defined
+    expect(logs.map((l) => [l.stream, l.log]).sort()).toEqual([
       ['stderr', 'err\n'],
+      ['stdout', 'out\n'],
     ]);
+    expect((await collect(mgr.logs(rec.id, { stderr: false }))).map((l) => l.log)).toEqual(['out\n']);
     expect(logs[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     await mgr.remove('first');
     expect(await mgr.get(rec.id)).toBeUndefined();
@@ -135,7 +137,8 @@ describe.runIf(isRoot)('container manager', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect((await mgr.inspect('stubborn')).state).toMatchObject({ status: 'exited', exitCode: 137 });
     await mgr.restart('stubborn', 1);
-    expect((await mgr.inspect('stubborn')).state).toMatchObject({ status: 'running', restartCount: 1 });
+    // a manual restart is not a policy restart: Docker's RestartCount stays
+    expect((await mgr.inspect('stubborn')).state).toMatchObject({ status: 'running', restartCount: 0 });
     await mgr.kill('stubborn', 'KILL');
     expect(await mgr.wait('stubborn')).toEqual({ exitCode: 137 });
     const e = await mgr.kill('stubborn').catch((x: unknown) => x);
@@ -189,5 +192,55 @@ describe.runIf(isRoot)('container manager', () => {
     const v = await mgr.volumes.inspect('vol1');
     expect(existsSync(join(v.mountpoint, 'f'))).toBe(true);
     await mgr.volumes.remove('vol1');
+  });
+
+  test('an empty named volume is filled from the image at its mount point', async () => {
+    const rec = await create(['cat', '/etc/passwd'], { mounts: [{ type: 'volume', source: 'etcvol', target: '/etc', readonly: false }] });
+    const out = sink();
+    await mgr.start(rec.id, { stdout: out.stream });
+    expect(await mgr.wait(rec.id)).toEqual({ exitCode: 0 });
+    expect(out.text()).toBe('root:x:0:0:root:/root:/bin/sh\n');
+    const v = await mgr.volumes.inspect('etcvol');
+    expect(existsSync(join(v.mountpoint, 'group'))).toBe(true);
+    const e = await mgr.volumes.remove('etcvol').catch((x: unknown) => x);
+    expect(isTbuildError(e, 'TB_VOLUME_IN_USE')).toBe(true);
+    await mgr.remove(rec.id);
+    await mgr.volumes.remove('etcvol');
+  });
+
+  test('restart policies: on-failure retries up to its maximum; always restarts until stopped', async () => {
+    await create(['sh', '-c', 'echo run; exit 3'], { name: 'flaky', restartPolicy: { name: 'on-failure', maximumRetryCount: 2 } });
+    await mgr.start('flaky');
+    for (let i = 0; i < 100 && (await mgr.inspect('flaky')).state.status !== 'exited'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await mgr.inspect('flaky')).state).toMatchObject({ status: 'exited', exitCode: 3, restartCount: 2 });
+    expect((await collect(mgr.logs('flaky', {}))).map((l) => l.log)).toEqual(['run\n', 'run\n', 'run\n']);
+
+    await create(['sh', '-c', 'echo tick; sleep 0.2'], { name: 'looper', restartPolicy: { name: 'always' } });
+    await mgr.start('looper');
+    for (let i = 0; i < 100 && (await mgr.inspect('looper')).state.restartCount < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    await mgr.stop('looper', 1);
+    const st = (await mgr.inspect('looper')).state;
+    expect(st.status).toBe('exited');
+    expect(st.restartCount).toBeGreaterThanOrEqual(2);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await mgr.inspect('looper')).state).toMatchObject({ status: 'exited', restartCount: st.restartCount });
+  });
+
+  test('exec honours user, workdir and env; prune removes only stopped containers', async () => {
+    const live = await create(['sleep', '100'], { name: 'live', env: ['FROM_IMAGE_RUN=1'] });
+    const dead = await create(['true'], { name: 'dead' });
+    await mgr.start('live');
+    await mgr.start('dead');
+    await mgr.wait('dead');
+    const out = sink();
+    const r = await mgr.exec('live', { cmd: ['sh', '-c', 'id -u; pwd; echo $FROM_IMAGE_RUN $EXTRA'], user: '42', workingDir: '/tmp', env: ['EXTRA=x'] }, { stdout: out.stream });
+    expect(r).toEqual({ exitCode: 0 });
+    expect(out.text()).toBe('42\n/tmp\n1 x\n');
+    const pruned = await mgr.prune();
+    expect(pruned.deleted).toEqual([dead.id]);
+    expect((await mgr.list({ all: true })).map((c) => c.id)).toEqual([live.id]);
+    const e = await mgr.remove('live').catch((x: unknown) => x);
+    expect(isTbuildError(e, 'TB_CONTAINER_STATE')).toBe(true);
+    await mgr.remove('live', { force: true });
   });
 });

@@ -57,6 +57,15 @@ describe.runIf(hasDocker)('docker CLI against the daemon (engine doubles)', () =
     expect(img.id.slice(7, 19)).toBe(id);
   });
 
+  test('build with a Dockerfile outside the context (the CLI adds it to the tar under another name)', async () => {
+    const ctx = await h.context({ 'x.txt': 'x' });
+    const outside = await h.context({ 'Outside.df': 'FROM busybox:local\nRUN echo outside\n' });
+    const r = await h.docker(['build', '-t', 'outside:1', '-f', join(outside, 'Outside.df'), ctx]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Step 2/2 : RUN echo outside\n');
+    expect(await engine.images.get('outside:1')).toBeDefined();
+  });
+
   test('build failure: classic message and the command exit code', async () => {
     const ctx = await h.context({ Dockerfile: 'FROM busybox:local\nRUN exit 3\n' });
     const r = await h.docker(['build', ctx]);
@@ -115,6 +124,9 @@ describe.runIf(hasDocker)('docker CLI against the daemon (engine doubles)', () =
     const missing = await h.docker(['run', 'nope:1']);
     expect(missing.code).toBe(125);
     expect(missing.stderr).toContain('Unable to find image');
+    // Hijacked attach connections are accounted for once they close (a graceful stop waits on them).
+    for (let i = 0; i < 50 && h.daemon.app.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(h.daemon.app.inFlight()).toBe(0);
   });
 
   test('detached container: ps, filters, logs, exec, top, pause, stop, kill, restart, rm', async () => {
@@ -207,6 +219,16 @@ describe.runIf(hasDocker)('docker CLI against the daemon (engine doubles)', () =
     const ev = await h.docker(['events', '--since', String(start), '--until', String(until), '--filter', 'container=evt', '--format', '{{.Type}} {{.Action}}']);
     expect(ev.code).toBe(0);
     expect(ev.stdout.trim().split('\n')).toEqual(['container create', 'container start', 'container die', 'container destroy']);
+  });
+
+  test('network ls and system prune', async () => {
+    const nets = await h.docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
+    expect(nets.stdout.trim().split('\n')).toEqual(['host host', 'none null']);
+    await h.docker(['create', '--name', 'prunable', 'busybox:local']);
+    const prune = await h.docker(['system', 'prune', '-f']);
+    expect(prune.code).toBe(0);
+    expect(prune.stdout).toContain('Deleted Containers:');
+    expect([...engine.containers.records.values()].some((c) => c.name === 'prunable')).toBe(false);
   });
 
   test('system df', async () => {

@@ -122,7 +122,8 @@ describe('classic step rendering of parallel solver progress', () => {
   const id = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}` as Digest;
 
   test('step names parse; internal vertices do not', () => {
-    expect(parseStepName('[stage-0 2/5] RUN make')).toEqual({ index: 2, total: 5, instruction: 'RUN make' });
+    expect(parseStepName('[stage-0 2/5] RUN make')).toEqual({ stage: 'stage-0', index: 2, total: 5, instruction: 'RUN make' });
+    expect(parseStepName('[2/5] RUN make')).toEqual({ stage: '', index: 2, total: 5, instruction: 'RUN make' });
     expect(parseStepName('[builder 1/3] FROM busybox')).toMatchObject({ index: 1, total: 3 });
     expect(parseStepName('[internal] load build context')).toBeUndefined();
   });
@@ -157,6 +158,32 @@ describe('classic step rendering of parallel solver progress', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  test('with the Dockerfile plan: numbered across stages, config-only steps in their place', () => {
+    const text: string[] = [];
+    const plan = {
+      singleStage: false,
+      stages: [
+        { label: 'base', steps: ['FROM busybox AS base', 'ENV A=1', 'RUN echo $A'] },
+        { label: 'stage-1', steps: ['FROM base', 'WORKDIR /w', 'COPY x y', 'CMD ["sh"]'] },
+      ],
+    };
+    const r = new ClassicStepRenderer((t) => text.push(t), plan);
+    const v = (n: number, name: string) => r.onProgress({ type: 'vertex', vertex: { id: id(n), name, inputs: [], started: 1, completed: 2 } });
+    v(1, '[base 1/3] FROM docker.io/library/busybox:latest');
+    v(2, '[base 3/3] RUN echo $A');
+    v(3, '[stage-1 3/4] COPY x y');
+    r.flush(true);
+    expect(text.join('').split('\n').filter((l) => l.startsWith('Step'))).toEqual([
+      'Step 1/7 : FROM busybox AS base',
+      'Step 2/7 : ENV A=1',
+      'Step 3/7 : RUN echo $A',
+      'Step 4/7 : FROM base',
+      'Step 5/7 : WORKDIR /w',
+      'Step 6/7 : COPY x y',
+      'Step 7/7 : CMD ["sh"]',
+    ]);
   });
 
   test('a failed step prints no id', () => {

@@ -4,11 +4,16 @@ import { readdir, writeFile, stat, mkdir, appendFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { networkInterfaces } from 'node:os';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { tempDir, isRoot } from '../support/tmp.js';
 import { busyboxRootfs, runcContainers, processesUnder, cgroupsLeft } from './support/rootfs.js';
 import { createRuncExecutor } from '../../src/exec/runc.js';
 import type { RunSpec, ProcessSpec, ExitStatus } from '../../src/exec/types.js';
 import { isTbuildError } from '../../src/errors.js';
+
+const execFileP = promisify(execFile);
 
 function sink(): { stream: Writable; text: () => string } {
   const chunks: Buffer[] = [];
@@ -34,7 +39,12 @@ describe.runIf(isRoot)('runc executor', () => {
   });
 
   afterEach(async () => {
-    expect(await runcContainers(join(tmp.path, 'runc'))).toEqual([]);
+    // Release whatever a failed test left before asserting, so one failure does not leak.
+    const left = await runcContainers(join(tmp.path, 'runc'));
+    for (const id of left) {
+      await execFileP('runc', ['--root', join(tmp.path, 'runc'), 'delete', '--force', id]).catch(() => {});
+    }
+    expect(left).toEqual([]);
     expect(await processesUnder(rootfs)).toEqual([]);
     for (const id of ids) expect(await cgroupsLeft(id)).toEqual([]);
     expect(existsSync(join(tmp.path, 'exec')) ? (await readdir(join(tmp.path, 'exec'))).filter((n) => !n.startsWith('.')) : []).toEqual([]);
@@ -119,10 +129,10 @@ describe.runIf(isRoot)('runc executor', () => {
     );
   });
 
-  test('the working directory is created when missing, and removed again when left empty', async () => {
-    const r = await run({ args: ['pwd'], cwd: '/work/dir' });
-    expect(r.stdout).toBe('/work/dir\n');
-    expect(existsSync(join(rootfs, 'work'))).toBe(false);
+  test('the working directory is created when missing (root-owned, as Docker does) and stays', async () => {
+    const r = await run({ args: ['sh', '-c', 'pwd; stat -c "%u %g %a" .'], cwd: '/work/dir', user: '1000' });
+    expect(r.stdout).toBe('/work/dir\n0 0 755\n');
+    expect((await stat(join(rootfs, 'work/dir'))).isDirectory()).toBe(true);
     const w = await run({ args: ['sh', '-c', 'echo x > f'], cwd: '/made' });
     expect(w.status.exitCode).toBe(0);
     expect((await stat(join(rootfs, 'made/f'))).size).toBe(2);
@@ -134,6 +144,16 @@ describe.runIf(isRoot)('runc executor', () => {
     expect(existsSync(join(rootfs, 'etc/hosts'))).toBe(false);
     expect(existsSync(join(rootfs, 'etc/hostname'))).toBe(false);
     expect(existsSync(join(rootfs, 'etc/resolv.conf'))).toBe(false);
+  });
+
+  test('read-only rootfs and extra hosts', async () => {
+    const r = await run(
+      { args: ['sh', '-c', 'touch /x 2>&1; grep registry /etc/hosts'] },
+      { readonlyRootfs: true, extraHosts: ['registry.local:10.0.0.5'] },
+    );
+    expect(r.stdout).toMatch(/Read-only file system/);
+    expect(r.stdout).toMatch(/^10\.0\.0\.5\tregistry\.local$/m);
+    expect(existsSync(join(rootfs, 'x'))).toBe(false);
   });
 
   test('network none has only lo, and it is up; host sees host interfaces', async () => {
@@ -265,6 +285,9 @@ describe.runIf(isRoot)('runc executor', () => {
     const st = await c.exec({ args: ['sh', '-c', 'echo $A; exit 4'], env: ['A=2'], cwd: '/', user: '' }, { stdout: out.stream });
     expect(st.exitCode).toBe(4);
     expect(out.text()).toBe('2\n');
+    const ttyOut = sink();
+    expect((await c.exec({ args: ['tty'], env: [], cwd: '/', user: '', tty: true }, { stdout: ttyOut.stream })).exitCode).toBe(0);
+    expect(ttyOut.text()).toMatch(/^\/dev\/pts\/\d+\r\n$/);
     const top = await c.top();
     expect(top.titles).toContain('PID');
     expect(top.processes.some((p) => p[p.length - 1] === 'sleep 100')).toBe(true);
@@ -272,5 +295,19 @@ describe.runIf(isRoot)('runc executor', () => {
     await c.resume();
     await c.kill('SIGKILL');
     expect(await c.wait()).toEqual({ exitCode: 137, signal: 'SIGKILL' });
+  });
+
+  test('sweep releases containers whose owning process died', async () => {
+    const id = newId();
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./support/orphan.ts', import.meta.url)), tmp.path, rootfs, id], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve()));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    expect(await runcContainers(join(tmp.path, 'runc'))).toEqual([id]);
+    const ex = createRuncExecutor({ root: tmp.path, runtime: 'runc' });
+    expect(await ex.sweep()).toEqual([id]);
+    for (let i = 0; i < 50 && (await processesUnder(rootfs)).length; i++) await new Promise((r) => setTimeout(r, 50));
   });
 });

@@ -111,7 +111,7 @@ describe.runIf(isRoot)('build (runc, busybox)', () => {
         'RUN --mount=type=secret,id=tok,required=true cat /run/secrets/tok | wc -c > /secret-len',
         'RUN --mount=type=secret,id=tok,env=TOK sh -c \'echo ${#TOK}\' > /secret-env-len',
         'RUN --mount=type=bind,target=/ctx cat /ctx/in.txt > /bound',
-        'RUN --mount=type=cache,target=/c,id=solver-test-cache cat /proc/sys/kernel/random/uuid > /c/$(date +%s%N) && ls /c | wc -l > /cache-count',
+        'RUN --mount=type=cache,target=/c,id=solver-test-cache touch /c/$(cat /proc/sys/kernel/random/uuid) && ls /c | wc -l > /cache-count',
       ].join('\n'),
     });
     const first = await run(dir, { secrets: { tok: { src: secretFile } } });
@@ -133,6 +133,65 @@ describe.runIf(isRoot)('build (runc, busybox)', () => {
     const err = await run(dir, { noCache: true }).catch((e: unknown) => e);
     expect(isTbuildError(err, 'TB_SECRET_NOT_FOUND')).toBe(true);
   }, 90_000);
+
+  test('two concurrent builds on one engine run a shared step once and both get the image', async () => {
+    const dir = await ctxDir({
+      Dockerfile: 'FROM busybox:local\nRUN sleep 0.5 && cat /proc/sys/kernel/random/uuid > /stamp && echo ran-shared-step\n',
+    });
+    const [a, b] = await Promise.all([run(dir, { tags: ['conc:a'] }), run(dir, { tags: ['conc:b'] })]);
+    expect(a.result.imageId).toBe(b.result.imageId);
+    expect(await readInImage(a.result, '/stamp')).toBe(await readInImage(b.result, '/stamp'));
+    // both builds show the one run's output
+    expect(a.logs).toContain('ran-shared-step');
+    expect(b.logs).toContain('ran-shared-step');
+    const ranBoth = [a, b].filter((r) => r.result.steps.some((s) => s.name.includes('RUN') && !s.cached));
+    expect(ranBoth.length).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  test('COPY --link copies onto scratch and lays the layer on top: a changed base keeps the copy cached', async () => {
+    const dir = await ctxDir({
+      'a.txt': 'linked\n',
+      Dockerfile: 'FROM busybox:local\nARG B\nRUN echo $B > /b\nCOPY --link --chown=1234:1234 a.txt /app/a.txt\nRUN cat /app/a.txt /b && ls -ln /app\n',
+    });
+    const first = await run(dir, { buildArgs: { B: '1' } });
+    expect(await readInImage(first.result, '/app/a.txt')).toBe('linked\n');
+    expect(first.logs).toMatch(/1234 +1234 .* a\.txt/);
+    const second = await run(dir, { buildArgs: { B: '2' } });
+    const onScratch = second.result.steps.find((s) => s.name.includes('(on scratch)'));
+    expect(onScratch?.cached).toBe(true);
+    expect(await readInImage(second.result, '/b')).toBe('2\n');
+    expect(await readInImage(second.result, '/app/a.txt')).toBe('linked\n');
+    const cfg = second.result.image!.config;
+    expect(cfg.history!.filter((h) => !h.empty_layer).length).toBe(cfg.rootfs.diff_ids.length);
+    // --chown names are looked up in the stage the layer lands on
+    const named = await run(
+      await ctxDir({
+        'a.txt': 'x\n',
+        Dockerfile: "FROM busybox:local\nRUN echo 'lk:x:1300:1301::/:/bin/sh' >> /etc/passwd\nCOPY --link --chown=lk a.txt /a\nRUN ls -ln /a\n",
+      }),
+    );
+    expect(named.logs).toMatch(/1300 +1301 .* \/a/);
+  }, 60_000);
+
+  test('cancelling a build kills its container and releases every mount', async () => {
+    const dir = await ctxDir({ Dockerfile: 'FROM busybox:local\nRUN sleep 30\n' });
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const p = run(dir, { signal: ac.signal }).catch((e: unknown) => e);
+    setTimeout(() => ac.abort(), 1000);
+    const err = await p;
+    expect(isTbuildError(err, 'TB_BUILD_CANCELLED')).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(await mountsUnder(root.path)).toEqual([]);
+  }, 60_000);
+
+  test('build checks warn, and fail the build with check=error=true', async () => {
+    const warn = await run(await ctxDir({ Dockerfile: 'FROM busybox:local\nCMD echo hi\n' }));
+    expect(warn.events.some((e) => e.type === 'warning' && e.rule === 'JSONArgsRecommended' && e.line === 2)).toBe(true);
+    const err = await run(await ctxDir({ Dockerfile: '# check=error=true\nFROM busybox:local\nCMD echo hi\n' })).catch((e: unknown) => e);
+    expect(isTbuildError(err, 'TB_CHECK_FAILED')).toBe(true);
+    expect((err as Error).message).toContain('JSONArgsRecommended');
+  }, 60_000);
 
   test('FROM an image that is not in the store is TB_IMAGE_NOT_FOUND', async () => {
     const dir = await ctxDir({ Dockerfile: 'FROM nosuchimage:1\nRUN true\n' });

@@ -109,5 +109,7 @@ describe('cache keys', () => {
     expect(k2.get('RUN echo $V')).not.toBe(k1.get('RUN echo $V'));
     const unused = await keys(df, dir, { V: '1', OTHER: 'x' });
     expect(unused).toEqual(k1);
+    // proxy build args reach RUN without a declaration, but never its key (as in BuildKit)
+    expect(await keys(df, dir, { V: '1', HTTP_PROXY: 'http://127.0.0.1:9' })).toEqual(k1);
   });
 });

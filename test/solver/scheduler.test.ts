@@ -58,9 +58,18 @@ describe('scheduler', () => {
     const x2 = chain(g, base, ['sleep', '100', 'echo', 'same']);
     expect(x1).toBe(x2);
     const def = g.definition('Dockerfile', '');
-    const ops = fakeOps(exec);
-    await Promise.all([solve(def, [x1], ops, index, shared), solve(def, [x2], fakeOps(exec), index, shared)]);
+    const logs: string[][] = [[], []];
+    const progress = (i: number) => (e: ProgressEvent) => {
+      if (e.type === 'log') logs[i]!.push(Buffer.from(e.data).toString());
+    };
+    await Promise.all([
+      solve(def, [x1], fakeOps(exec), index, shared, { onProgress: progress(0) }),
+      solve(def, [x2], fakeOps(exec), index, shared, { onProgress: progress(1) }),
+    ]);
     expect(exec.runs.filter((r) => r.args.includes('same'))).toHaveLength(1);
+    // both builds see the output of the one run
+    expect(logs[0]!.join('')).toContain('same');
+    expect(logs[1]!.join('')).toContain('same');
   });
 
   test('the first failure aborts running siblings; the abort reaches the executor; the error propagates', async () => {
@@ -84,6 +93,22 @@ describe('scheduler', () => {
     expect(slowRun.ended).toBeDefined();
     expect(exec.runs.some((r) => r.args.includes('never'))).toBe(false);
     expect(events.some((e) => e.type === 'vertex' && e.vertex.id === bad && e.vertex.error)).toBe(true);
+  });
+
+  test('one of two builds sharing a step is cancelled: the step keeps running for the other', async () => {
+    const { index, exec, shared } = await setup();
+    const g = new GraphBuilder();
+    const tip = chain(g, scratch(g), ['sleep', '200', 'echo', 'shared-step']);
+    const def = g.definition('Dockerfile', '');
+    const ac = new AbortController();
+    const a = solve(def, [tip], fakeOps(exec), index, shared, { signal: ac.signal }).catch((e: unknown) => e);
+    const b = solve(def, [tip], fakeOps(exec), index, shared);
+    setTimeout(() => ac.abort(), 50);
+    expect(isTbuildError(await a, 'TB_BUILD_CANCELLED')).toBe(true);
+    const rb = await b;
+    expect(rb.results.get(tip)?.layers).toHaveLength(1);
+    expect(exec.runs).toHaveLength(1);
+    expect(exec.runs[0]!.aborted).toBe(false);
   });
 
   test('an outer abort (Ctrl-C) cancels the build', async () => {
@@ -113,6 +138,22 @@ describe('scheduler', () => {
     expect(exec.runs).toHaveLength(4);
     await solve(def, [tip], fakeOps(exec), index, shared, { noCacheFilter: new Set(['s']) });
     expect(exec.runs).toHaveLength(6);
+  });
+
+  test('steps built on a step that ran again (--no-cache-filter) run again too', async () => {
+    const { index, exec, shared } = await setup();
+    const g = new GraphBuilder();
+    const base = scratch(g);
+    const first = g.add(run(['echo', 'in-stage-a']), [base], { name: 'a', stages: ['a'] });
+    const tip = g.add(run(['echo', 'in-stage-b']), [first], { name: 'b', stages: ['b'] });
+    const def = g.definition('Dockerfile', '');
+    await solve(def, [tip], fakeOps(exec), index, shared);
+    const again = await solve(def, [tip], fakeOps(exec), index, shared, { noCacheFilter: new Set(['a']) });
+    expect(again.steps.filter((s) => !s.cached).map((s) => s.name).sort()).toEqual(['a', 'b']);
+    // and the results of that run are what the next plain rebuild takes from the cache
+    const third = await solve(def, [tip], fakeOps(exec), index, shared);
+    expect(third.steps.every((s) => s.cached)).toBe(true);
+    expect(third.results.get(tip)).toEqual(again.results.get(tip));
   });
 
   test('a changed content key re-runs that step and every later one', async () => {

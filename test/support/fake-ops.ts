@@ -7,6 +7,8 @@ import type { VertexResult } from '../../src/solver/result.js';
 import type { VertexImpl } from '../../src/solver/scheduler.js';
 import type { FakeExecutor } from './fake-executor.js';
 
+let runCounter = 0;
+
 /** Solver ops over a FakeExecutor: RUN "adds a layer" named after its command; nothing touches disk. */
 export function fakeOps(executor: FakeExecutor, content: (v: Vertex) => string | undefined = () => undefined): VertexImpl & { execs: Digest[] } {
   const execs: Digest[] = [];
@@ -27,7 +29,8 @@ export function fakeOps(executor: FakeExecutor, content: (v: Vertex) => string |
       if (io.signal.aborted) throw new TbuildError('TB_BUILD_CANCELLED', 'cancelled');
       if (status.exitCode !== 0) throw new TbuildError('TB_EXEC_NONZERO', `process "${v.op.args.join(' ')}" did not complete successfully: exit code: ${status.exitCode}`);
       const parent = inputs[0]?.layers ?? [];
-      const snapshot = `fake-${v.digest.slice(7, 19)}`;
+      // a fresh name per run, as the real snapshotter gives: a re-run is a different result
+      const snapshot = `fake-${v.digest.slice(7, 19)}-${++runCounter}`;
       return { snapshot, layers: [...parent, { diffId: sha256(v.op.args.join(' ')), size: 1, snapshot }] };
     },
   };

@@ -45,6 +45,18 @@ interface RunFlags {
   tty?: boolean;
   hostname?: string;
   label: string[];
+  restart?: string;
+}
+
+export function parseRestart(s: string): NonNullable<CreateContainerOptions['restartPolicy']> {
+  const [name, max] = s.split(':');
+  if (name !== 'no' && name !== 'always' && name !== 'unless-stopped' && name !== 'on-failure') {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `invalid restart policy: ${s}`);
+  }
+  if (max !== undefined && (name !== 'on-failure' || !/^\d+$/.test(max))) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `invalid restart policy: ${s}`);
+  }
+  return { name, ...(max !== undefined ? { maximumRetryCount: Number(max) } : {}) };
 }
 
 function resources(f: RunFlags): Resources | undefined {
@@ -126,6 +138,7 @@ function addRun(program: Command, ctx: CliContext): void {
     .option('-t, --tty', 'allocate a pseudo-TTY')
     .option('-h, --hostname <name>', 'container host name')
     .option('-l, --label <k=v>', 'set a label', collect, [])
+    .option('--restart <policy>', 'no, always, unless-stopped, on-failure[:max-retries]')
     .passThroughOptions()
     .action(async (image: string, command: string[], f: RunFlags) => {
       if (f.network && f.network !== 'none' && f.network !== 'host' && f.network !== 'default' && f.network !== 'bridge') {
@@ -146,6 +159,7 @@ function addRun(program: Command, ctx: CliContext): void {
         openStdin: Boolean(f.interactive),
         stdinOnce: Boolean(f.interactive) && !f.detach,
         autoRemove: Boolean(f.rm),
+        ...(f.restart ? { restartPolicy: parseRestart(f.restart) } : {}),
         ...(resources(f) ? { resources: resources(f)! } : {}),
         ...(f.label.length ? { labels: Object.fromEntries(f.label.map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')])) } : {}),
       };
@@ -365,6 +379,60 @@ function parseSince(s: string): number {
   return t / 1000;
 }
 
+function addVolumes(program: Command, ctx: CliContext): void {
+  const volume = program.command('volume').description('Manage named volumes');
+  const store = async () => {
+    const v = (await manager(ctx)).volumes;
+    if (!v) throw new TbuildError('TB_INTERNAL', 'this engine has no volume store');
+    return v;
+  };
+  volume
+    .command('create')
+    .argument('[name]')
+    .option('-l, --label <k=v>', 'set a label', collect, [])
+    .action(async (name: string | undefined, f: { label: string[] }) => {
+      const labels = Object.fromEntries(f.label.map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')]));
+      ctx.stdout.write(`${(await (await store()).create(name, labels)).volume.name}\n`);
+    });
+  volume
+    .command('ls')
+    .option('-q, --quiet', 'only names')
+    .action(async (f: { quiet?: boolean }) => {
+      const list = await (await store()).list();
+      if (f.quiet) for (const v of list) ctx.stdout.write(`${v.name}\n`);
+      else ctx.stdout.write(table(['DRIVER', 'VOLUME NAME'], list.map((v) => ['local', v.name])));
+    });
+  volume
+    .command('inspect')
+    .argument('<name...>')
+    .action(async (names: string[]) => {
+      const s = await store();
+      const out = [];
+      for (const n of names) {
+        const v = await s.inspect(n);
+        out.push({ CreatedAt: v.createdAt, Driver: 'local', Labels: v.labels, Mountpoint: v.mountpoint, Name: v.name, Options: null, Scope: 'local' });
+      }
+      ctx.stdout.write(JSON.stringify(out, null, 4) + '\n');
+    });
+  volume
+    .command('rm')
+    .argument('<name...>')
+    .option('-f, --force', 'remove even when in use')
+    .action(async (names: string[], f: { force?: boolean }) => {
+      const s = await store();
+      await eachContainer(ctx, names, (n) => s.remove(n, Boolean(f.force)));
+    });
+  volume
+    .command('prune')
+    .option('-a, --all', 'all unused volumes, not just anonymous ones')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (f: { all?: boolean }) => {
+      const r = await (await store()).prune({ all: Boolean(f.all) });
+      if (r.deleted.length) ctx.stdout.write(`Deleted Volumes:\n${r.deleted.join('\n')}\n\n`);
+      ctx.stdout.write(`Total reclaimed space: ${r.spaceReclaimed}B\n`);
+    });
+}
+
 /** A stand-in parent whose `command()` skips the verbs not in `only`. */
 function filtered(parent: Command, only?: Set<string>): Command {
   if (!only) return parent;
@@ -392,4 +460,5 @@ export const registerContainerCommands: RegisterCommand = (program, ctx) => {
   addRun(container, ctx);
   addPs(container, ctx, 'ls');
   addSimple(container, ctx);
+  addVolumes(program, ctx);
 };

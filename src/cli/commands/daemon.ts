@@ -1,35 +1,45 @@
+import { resolve } from 'node:path';
 import { Option } from 'commander';
 import type { RegisterCommand } from '../context.js';
 import { DEFAULT_SOCKET } from '../../daemon/address.js';
 
 interface DaemonFlags {
+  host?: string[];
+  root?: string;
   tls?: boolean;
   tlsverify?: boolean;
   tlscacert?: string;
   tlscert?: string;
   tlskey?: string;
   shutdownTimeout?: string;
+  accessLog?: boolean;
 }
 
 export const registerDaemon: RegisterCommand = (program, ctx) => {
-  // -H is a global option (last one wins there); the daemon listens on every one given.
+  // -H is also a global option (last one wins there): collect every one given before `daemon`,
+  // and take the daemon's own repeatable -H/--root after it.
   const hosts: string[] = [];
   program.on('option:host', (value: string) => hosts.push(value));
+  const collect = (value: string, prev: string[] = []) => [...prev, value];
 
   program
     .command('daemon')
     .description('Serve the Docker Engine API (unix socket, and TCP with TLS) on this state root')
+    .option('-H, --host <addr>', 'listen address, repeatable: unix:///path or tcp://host:port (default unix:///run/tbuild.sock)', collect)
+    .option('--root <dir>', 'state root (default: the global --root, $TBUILD_ROOT or /var/lib/tbuild)')
     .addOption(new Option('--tlsverify', 'serve TCP over TLS and require client certificates signed by --tlscacert'))
     .addOption(new Option('--tls', 'same as --tlsverify (client certificates are always verified)').hideHelp())
     .option('--tlscacert <file>', 'CA that signs client certificates')
     .option('--tlscert <file>', 'server certificate')
     .option('--tlskey <file>', 'server key')
+    .option('--access-log', 'log every request with its status and duration')
     .option('--shutdown-timeout <seconds>', 'how long a stop waits for requests in flight', '10')
     .action(async (flags: DaemonFlags) => {
       const { Daemon, validateHosts } = await import('../../daemon/server.js');
       const { servicesFor } = await import('../../daemon/services.js');
       const { TbuildError } = await import('../../errors.js');
-      const list = hosts.length ? hosts : [process.env.TBUILD_HOST ?? `unix://${DEFAULT_SOCKET}`];
+      const given = [...hosts, ...(flags.host ?? [])];
+      const list = given.length ? given : [process.env.TBUILD_HOST ?? `unix://${DEFAULT_SOCKET}`];
       const useTls = Boolean(flags.tlsverify || flags.tls);
       let tls: { ca: string; cert: string; key: string } | undefined;
       if (useTls) {
@@ -40,22 +50,42 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       }
       // Refuse a bad address before touching the state root.
       validateHosts(list, useTls);
-      const engine = await ctx.engine();
+      const root = flags.root ? resolve(flags.root) : ctx.root();
+      const { Engine } = await import('../../engine.js');
+      const engine = flags.root ? await Engine.open({ root, runtime: ctx.runtime() }) : await ctx.engine();
       const daemon = await Daemon.start({
         hosts: list,
-        root: ctx.root(),
+        root,
         tls,
         services: servicesFor(engine),
         log: (line) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`),
         shutdownGraceMs: Number(flags.shutdownTimeout ?? 10) * 1000,
+        accessLog: Boolean(flags.accessLog),
       });
-      ctx.stderr.write(`tbuild daemon ready (pid ${process.pid}, root ${ctx.root()})\n`);
+      // Last line of defence: a stream error some module left unhandled while serving one request
+      // must not take down every other client (and the containers' event feed) with it.
+      const onUncaught = (err: unknown) => ctx.stderr.write(`${new Date().toISOString()} internal error (request aborted): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.on('uncaughtException', onUncaught);
+      process.on('unhandledRejection', onUncaught);
+      ctx.stderr.write(`tbuild daemon ready (pid ${process.pid}, root ${root})\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           ctx.stderr.write(`${sig} received, shutting down\n`);
           process.off('SIGTERM', onTerm);
           process.off('SIGINT', onInt);
-          daemon.stop().then(resolve, resolve);
+          process.off('uncaughtException', onUncaught);
+          process.off('unhandledRejection', onUncaught);
+          daemon
+            .stop()
+            .then(() => (flags.root ? engine.close() : undefined))
+            .catch((err: unknown) => ctx.stderr.write(`error while stopping: ${String(err)}\n`))
+            .then(() => {
+              ctx.stderr.write('tbuild daemon stopped\n');
+              // Background watchers of other modules may still hold the event loop; the daemon's
+              // work is done and containers live on in their shims, so leave now.
+              setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+              resolve();
+            });
         };
         const onTerm = () => stop('SIGTERM');
         const onInt = () => stop('SIGINT');

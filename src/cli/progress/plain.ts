@@ -19,6 +19,7 @@ export class PlainRenderer implements ProgressRenderer {
   readonly #started = new Map<Digest, number>();
   readonly #partial = new Map<Digest, string>();
   #last: Digest | undefined;
+  readonly #warnings: string[] = [];
 
   constructor(out: NodeJS.WritableStream) {
     this.#out = out;
@@ -75,7 +76,7 @@ export class PlainRenderer implements ProgressRenderer {
       case 'status':
         return;
       case 'warning':
-        this.#out.write(`WARNING: ${e.message}${e.line ? ` (line ${e.line})` : ''}\n`);
+        this.#warnings.push(`${e.message}${e.line ? ` (line ${e.line})` : ''}`);
         return;
     }
   }
@@ -86,8 +87,14 @@ export class PlainRenderer implements ProgressRenderer {
     this.#partial.delete(id);
   }
 
+  /** Warnings come last, as BuildKit lists them after the steps. */
   done(): void {
     for (const [id, n] of this.#ids) this.#flushPartial(id, n);
+    if (this.#warnings.length) {
+      const n = this.#warnings.length;
+      this.#out.write(`\n ${n} warning${n === 1 ? '' : 's'} found:\n${this.#warnings.map((w) => ` - ${w}\n`).join('')}`);
+      this.#warnings.length = 0;
+    }
   }
 }
 

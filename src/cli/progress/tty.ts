@@ -46,8 +46,16 @@ export class TtyRenderer implements ProgressRenderer {
   }
 
   #line(s: string): string {
-    const width = this.#out.columns ?? 120;
+    const width = Math.max(40, this.#out.columns || 100);
     return s.length > width - 1 ? s.slice(0, width - 2) + '…' : s;
+  }
+
+  /** ` => name ……… 1.2s`: the name is cut to fit so the state stays visible at the right. */
+  #row(name: string, state: string): string {
+    const width = Math.max(40, this.#out.columns || 100) - 1;
+    const room = width - state.length - 5;
+    const shown = name.length > room ? name.slice(0, Math.max(0, room - 1)) + '…' : name;
+    return ` => ${shown.padEnd(room)} ${state}`;
   }
 
   #draw(final = false): void {
@@ -57,11 +65,14 @@ export class TtyRenderer implements ProgressRenderer {
       const s = r.status;
       const t = s.started !== undefined ? `${(((s.completed ?? now) - s.started) / 1000).toFixed(1)}s` : '';
       const state = s.cached ? 'CACHED' : s.error ? 'ERROR' : s.completed ? t : s.started !== undefined ? t : '';
-      lines.push(this.#line(` => ${s.name}  ${state}`));
+      lines.push(this.#row(s.name, state));
       if (!s.completed && s.started !== undefined) for (const l of r.logs) lines.push(this.#line(` => => # ${l}`));
       if (s.error) lines.push(this.#line(` => ERROR: ${s.error}`));
     }
     for (const w of this.#warnings) lines.push(this.#line(`WARNING: ${w}`));
+    // a frame taller than the screen cannot be redrawn in place: keep the header and the newest lines
+    const rows = (this.#out as { rows?: number }).rows || 40;
+    if (!final && lines.length > rows - 1) lines.splice(1, lines.length - (rows - 1));
     let text = this.#drawn ? `${ESC}${this.#drawn}A` : '';
     text += lines.map((l) => `${ESC}2K${l}\n`).join('');
     this.#out.write(text);

@@ -1,4 +1,7 @@
-import type { BuildOptions } from '../../solver/types.js';
+import { PassThrough } from 'node:stream';
+import type { BuildOptions, ProgressEvent } from '../../solver/types.js';
+import { peekStepPlan } from '../context-peek.js';
+import { TarTerminator } from '../context-stream.js';
 import type { RequestContext } from '../http.js';
 import { badRequest, boolParam, jsonParam } from '../http.js';
 import { JsonMessageWriter, familiarName, shortId, withDefaultTag } from '../json-message.js';
@@ -42,8 +45,27 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     const quiet = boolParam(ctx.query, 'q');
     ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
     const out = new JsonMessageWriter(ctx.res);
-    const steps = new ClassicStepRenderer((text) => {
-      if (!quiet) out.stream(text);
+    // The context goes to the engine and, on the side, to a reader that finds the Dockerfile so
+    // the steps can be printed as the classic builder does. Progress waits for that reader.
+    const forEngine = new PassThrough({ highWaterMark: 1 << 20 });
+    const forPeek = new PassThrough({ highWaterMark: 1 << 20 });
+    const body = ctx.req.pipe(new TarTerminator());
+    // Failures reach the engine through forEngine (below); the middle stream needs no reporting.
+    body.on('error', () => {});
+    body.pipe(forEngine);
+    body.pipe(forPeek);
+    ctx.req.on('error', (err) => {
+      body.destroy(err);
+      forEngine.destroy(err);
+      forPeek.destroy(err);
+    });
+    let steps: ClassicStepRenderer | undefined;
+    const early: ProgressEvent[] = [];
+    const planned = peekStepPlan(forPeek, base.dockerfile ?? 'Dockerfile').then((plan) => {
+      steps = new ClassicStepRenderer((text) => {
+        if (!quiet) out.stream(text);
+      }, plan);
+      for (const ev of early.splice(0)) steps.onProgress(ev);
     });
     // A client that disconnects mid-upload or mid-build cancels the build.
     const abort = new AbortController();
@@ -53,14 +75,17 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     try {
       const result = await svc.engine.build({
         ...base,
-        context: { tar: ctx.req },
+        context: { tar: forEngine },
         signal: abort.signal,
         onProgress: (ev) => {
-          if (ev.type === 'warning' && !quiet) out.stream(`[WARNING]: ${ev.message}\n`);
-          else steps.onProgress(ev);
+          if (ev.type === 'warning') {
+            if (!quiet) out.stream(`[WARNING]: ${ev.message}\n`);
+          } else if (steps) steps.onProgress(ev);
+          else early.push(ev);
         },
       });
-      steps.flush();
+      await planned;
+      steps?.flush(true);
       out.write({ aux: { ID: result.imageId } });
       if (quiet) out.stream(`${result.imageId}\n`);
       else out.stream(`Successfully built ${shortId(result.imageId)}\n`);
@@ -69,13 +94,17 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
         if (!quiet) out.stream(`Successfully tagged ${familiarName(withDefaultTag(tag))}\n`);
       }
     } catch (err) {
-      steps.flush();
+      forPeek.resume();
+      await Promise.race([planned, new Promise((r) => setTimeout(r, 1000))]);
+      steps?.flush(false);
       const { message, code } = buildFailure(err);
       out.error(message, code);
     } finally {
       ctx.signal.removeEventListener('abort', onGone);
       // Drain whatever the client still sends so the connection ends cleanly.
       if (!ctx.req.readableEnded) ctx.req.resume();
+      forEngine.resume();
+      forPeek.resume();
       ctx.res.end();
     }
   });

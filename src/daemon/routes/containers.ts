@@ -2,12 +2,11 @@ import { pipeline } from 'node:stream/promises';
 import type { ContainerRecord, WaitCondition } from '../../containers/types.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
-import type { EventBus } from '../events.js';
 import type { ContainerSessions } from '../sessions.js';
 import { badRequest, boolParam, checkFilters, intParam, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
 import { createOptionsFromBody } from '../create-options.js';
 import { containerInspect, containerSummary } from '../shapes/containers.js';
-import { hijack } from '../hijack.js';
+import { hijack, readUpgradeJson } from '../hijack.js';
 import { framedWriter, STDERR, STDOUT } from '../multiplex.js';
 import { archiveStatHeader } from '../archive-stat.js';
 
@@ -29,7 +28,25 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, ance
   );
 }
 
-export function registerContainerRoutes(router: Router, svc: DaemonServices, events: EventBus, sessions: ContainerSessions): void {
+/** Iterate until `signal` aborts, without waiting for the next entry (a followed log may be idle). */
+async function* untilAborted<T>(iterable: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = iterable[Symbol.asyncIterator]();
+  const aborted = new Promise<IteratorResult<T>>((resolve) => {
+    if (signal.aborted) resolve({ done: true, value: undefined });
+    signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
+  });
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    if (signal.aborted) void it.return?.().catch(() => {});
+  }
+}
+
+export function registerContainerRoutes(router: Router, svc: DaemonServices, sessions: ContainerSessions): void {
   const containers = svc.engine.containers;
 
   router.add('GET', '/containers/json', async (ctx) => {
@@ -83,6 +100,8 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, eve
 
   router.add('POST', '/containers/{id}/attach', async (ctx) => {
     const c = await containers.inspect(ctx.params.id!);
+    // Some clients (dockerode) send their options as a body too; it is not stdin.
+    if (ctx.upgrade || Number(ctx.req.headers['content-length'] ?? 0) > 0) await readUpgradeJson(ctx).catch(() => ({}));
     const tty = Boolean(c.options.tty);
     const wantStdin = boolParam(ctx.query, 'stdin');
     const wantStdout = boolParam(ctx.query, 'stdout');
@@ -109,7 +128,9 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, eve
     ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
     ctx.res.flushHeaders();
     try {
-      const { exitCode } = await waiting;
+      let { exitCode } = await waiting;
+      // Once removed, the record is gone; the exit code is the one its `die` reported.
+      if (raw === 'removed') exitCode = sessions.lastExit(c.id) ?? exitCode;
       ctx.res.end(JSON.stringify({ StatusCode: exitCode, Error: null }) + '\n');
     } catch (err) {
       ctx.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: err instanceof Error ? err.message : String(err) } }) + '\n');
@@ -134,8 +155,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, eve
     ctx.res.flushHeaders();
     const out = tty ? ctx.res : undefined;
     const outs = tty ? undefined : { [STDOUT]: framedWriter(ctx.res, STDOUT), [STDERR]: framedWriter(ctx.res, STDERR) };
-    for await (const entry of iter) {
-      if (ctx.signal.aborted) break;
+    for await (const entry of untilAborted(iter, ctx.signal)) {
       const line = timestamps ? `${entry.time} ${entry.log}` : entry.log;
       if (out) out.write(line);
       else outs![entry.stream === 'stderr' ? STDERR : STDOUT].write(line);
@@ -167,7 +187,9 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, eve
     const { tar, stat } = await containers.getArchive(ctx.params.id!, path);
     ctx.res.setHeader('X-Docker-Container-Path-Stat', archiveStatHeader(stat));
     if (ctx.method === 'HEAD') {
-      tar.destroy();
+      // Drained, not destroyed: a producer upstream of the tar may have no error listener.
+      tar.on('error', () => {});
+      tar.resume();
       sendStatus(ctx.res, 200);
       return;
     }
@@ -230,6 +252,4 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, eve
     await containers.remove(ctx.params.id!, { force: boolParam(ctx.query, 'force'), volumes: boolParam(ctx.query, 'v') });
     sendStatus(ctx.res, 204);
   });
-
-  void events;
 }

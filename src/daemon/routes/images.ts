@@ -6,7 +6,7 @@ import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
 import type { RequestContext } from '../http.js';
 import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, sendJson } from '../http.js';
-import { imageHistory, imageInspect, imageSize, imageSummary, matchesReference } from '../shapes/images.js';
+import { imageHistory, imageInspect, imageSummary, matchesReference } from '../shapes/images.js';
 import { JsonMessageWriter, familiarName, shortId } from '../json-message.js';
 
 function notImplemented(what: string): Error {
@@ -106,19 +106,24 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
     const containers = await svc.engine.containers.list({ all: true });
     const inUse = new Set(containers.map((c) => c.imageId));
     const deleted: Array<{ Untagged?: string; Deleted?: string }> = [];
-    let space = 0;
-    for (const img of await images.list()) {
+    const all = await images.list();
+    const removedImages: ImageRecord[] = [];
+    for (const img of all) {
       if (inUse.has(img.id)) continue;
       if (danglingOnly && img.names.length) continue;
       if (!(filters.get('label') ?? []).every((spec) => matchLabel(img.config.config.Labels, spec))) continue;
-      const size = imageSize(img);
       const removed = await images.remove(img.id, { force: true }).catch(() => []);
       if (removed.length) {
-        space += size;
+        removedImages.push(img);
         deleted.push(...removed);
         events.publish('image', 'delete', img.id, { name: img.id });
       }
     }
+    // Only layers no remaining image shares are freed.
+    const kept = new Set(all.filter((i) => !removedImages.includes(i)).flatMap((i) => i.layers.map((l) => l.diffId)));
+    const freed = new Map<string, number>();
+    for (const img of removedImages) for (const l of img.layers) if (!kept.has(l.diffId)) freed.set(l.diffId, l.size);
+    const space = [...freed.values()].reduce((a, b) => a + b, 0);
     sendJson(ctx.res, 200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: space });
   });
 

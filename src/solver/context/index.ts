@@ -3,3 +3,4 @@ export type { BuildContext, ChecksumOptions, IgnoreMatcher, OpenContextOptions, 
 export { openContext } from './open.js';
 export { checksumSources } from './checksum.js';
 export { compilePatterns } from './ignore.js';
+export { contextView, type ContextView } from './view.js';

@@ -1,4 +1,5 @@
 import type { Instruction, CommandForm } from '../../parser/types.js';
+import { constants as osConstants } from 'node:os';
 import { TbuildError } from '../../errors.js';
 import type { ConvertContext } from './context.js';
 import { shellOf, type StageState } from './state.js';
@@ -36,6 +37,14 @@ export function exposePorts(word: string): string[] {
   const out: string[] = [];
   for (let p = start; p <= end; p++) out.push(`${p}/${proto}`);
   return out;
+}
+
+/** STOPSIGNAL takes a number or a signal name with or without `SIG` (Docker's signal.ParseSignal). */
+function checkSignal(sig: string): void {
+  if (/^\d+$/.test(sig) && Number(sig) > 0 && Number(sig) <= 64) return;
+  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+  if (name in osConstants.signals || /^SIGRTM(IN|AX)([+-]\d+)?$/.test(name)) return;
+  throw new TbuildError('TB_PARSE_BAD_ARGS', `invalid signal: ${sig}`);
 }
 
 /** Config-only instructions: they change the image config and add an empty history entry. */
@@ -103,6 +112,7 @@ export function applyMetadata(ctx: ConvertContext, state: StageState, ins: Instr
     }
     case 'STOPSIGNAL': {
       cfg.StopSignal = scope.expand(ins.signal);
+      checkSignal(cfg.StopSignal);
       history(state, `STOPSIGNAL ${cfg.StopSignal}`);
       return;
     }

@@ -35,7 +35,7 @@ export async function convertCopy(ctx: ConvertContext, state: StageState, ins: C
   const inputs: Digest[] = [state.vertex];
   let from: CopyAction['from'] = { type: 'context' };
   if (ins.from !== undefined) {
-    inputs.push(await ctx.fromSource(scope.expand(ins.from), state.index, ins.range));
+    inputs.push(await ctx.fromSource(ins.from, state.index, ins.range));
     from = { type: 'input', index: 1 };
   }
   const dest = scope.expand(ins.dest);
@@ -54,13 +54,21 @@ export async function convertCopy(ctx: ConvertContext, state: StageState, ins: C
     unpack: ins.unpack,
     inline,
   };
-  const op: FileOp = { type: 'file', action };
   const parent = state.vertex;
-  state.vertex = ctx.graph.add(op, inputs, {
-    name: ctx.stepName(state, ins.original),
-    range: ins.range,
-    stages: [state.displayName, String(state.index)],
-  });
+  const meta = { name: ctx.stepName(state, ins.original), range: ins.range, stages: [state.displayName, String(state.index)] };
+  // --link (without --chmod, as BuildKit): copy onto scratch, then lay that layer on the stage
+  if (ins.link && action.chmod === undefined) {
+    inputs[0] = ctx.graph.add({ type: 'source', source: 'scratch' }, [], { name: '[internal] scratch', stages: [] });
+    if (action.chown !== undefined && /[^\d:]/.test(action.chown)) {
+      action.chownFrom = inputs.length;
+      inputs.push(parent);
+    }
+    const copied = ctx.graph.add({ type: 'file', action }, inputs, { ...meta, name: `${meta.name} (on scratch)` });
+    state.vertex = ctx.graph.add({ type: 'merge' }, [parent, copied], meta);
+  } else {
+    const op: FileOp = { type: 'file', action };
+    state.vertex = ctx.graph.add(op, inputs, meta);
+  }
   // BuildKit's text: flags that change the result, the path sources, then heredocs, then dest
   const shown = [
     ...(ins.parents ? ['--parents'] : []),

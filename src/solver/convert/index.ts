@@ -1,4 +1,3 @@
-import type { Digest } from '../../util/digest.js';
 import type { ImageStore } from '../../exporter/types.js';
 import type { Instruction, ResolvedDockerfile, ResolvedStage } from '../../parser/types.js';
 import { parseDockerfile } from '../../parser/parse.js';
@@ -69,13 +68,11 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
   const displayName = stage.name ?? `stage-${stage.index}`;
   const file = ctx.opts.file;
   const p = ctx.opts.platform;
-  let vertex: Digest;
   let state: Omit<StageState, 'scope'>;
-  let baseEnv: string[];
   let onbuild: string[] = [];
   const steps = stage.instructions.length + 1;
   if (rs.base.type === 'scratch') {
-    vertex = ctx.graph.add({ type: 'source', source: 'scratch' }, [], { name: '[internal] scratch', stages: [displayName] });
+    const vertex = ctx.graph.add({ type: 'source', source: 'scratch' }, [], { name: '[internal] scratch', stages: [displayName] });
     state = {
       index: stage.index,
       displayName,
@@ -129,11 +126,10 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
   }
   const env = (state.image.config.Env ??= []);
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
-  baseEnv = [...env];
   const scope = new StageScope({
     globalArgs: ctx.resolved.globalArgs,
     buildArgs: ctx.opts.buildArgs,
-    baseEnv,
+    baseEnv: [...env],
     escape: ctx.resolved.dockerfile.directives.escape,
   });
   const full: StageState = { ...state, scope };

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import type { Digest } from '../../util/digest.js';
 import type { Heredoc, MountSpec, RunInstruction } from '../../parser/types.js';
 import { parseMount } from '../../parser/mount.js';
+import { PROXY_ARGS } from '../../parser/scope.js';
 import { TbuildError } from '../../errors.js';
 import type { ExecMount, ExecOp, InlineFile } from '../graph/types.js';
 import type { ConvertContext } from './context.js';
@@ -24,8 +25,9 @@ function runArgs(state: StageState, ins: RunInstruction): { args: string[]; inli
   const only = ins.heredocs.length === 1 ? ins.heredocs[0]! : undefined;
   if (only && only.fileDescriptor === undefined && heredocMarker(command) === only.name) {
     if (only.content.startsWith('#!')) {
+      // run through the shell, as BuildKit does, so the history reads `/bin/sh -c /dev/pipes/EOF`
       return {
-        args: [posix.join(PIPES_DIR, only.name)],
+        args: [...shell, posix.join(PIPES_DIR, only.name)],
         inline: [{ dir: PIPES_DIR, name: only.name, content: only.content, mode: 0o755 }],
       };
     }
@@ -90,6 +92,19 @@ function execMount(ctx: ConvertContext, state: StageState, spec: MountSpec, inpu
   }
 }
 
+/**
+ * The step's environment as it enters the digest. Undeclared proxy build args (HTTP_PROXY, …) are
+ * left out: they reach the container through the build (OpEnv.proxyEnv) but, as in BuildKit,
+ * never bust the cache.
+ */
+function runEnv(state: StageState): string[] {
+  const declaredOrEnv = (k: string): boolean => state.scope.hasArg(k) || (state.image.config.Env ?? []).some((e) => e.startsWith(`${k}=`));
+  return state.scope.runEnv().filter((e) => {
+    const k = e.slice(0, e.indexOf('='));
+    return !PROXY_ARGS.includes(k) || declaredOrEnv(k);
+  });
+}
+
 /** BuildKit's history text for RUN: `|N K=V … <args>` when build args are in scope. */
 function runCreatedBy(state: StageState, args: string[]): string {
   // every declared ARG, valued or not; an ENV of the same name shows its value instead
@@ -102,13 +117,13 @@ export async function convertRun(ctx: ConvertContext, state: StageState, ins: Ru
   const { args, inline } = runArgs(state, ins);
   const inputs: Digest[] = [state.vertex];
   const pending: Array<Promise<void>> = [];
-  const mounts = ins.mounts.map((raw) => execMount(ctx, state, parseMount(state.scope.expand(raw)), inputs, pending));
+  const mounts = ins.mounts.map((raw) => execMount(ctx, state, parseMount(raw, (value) => state.scope.expand(value)), inputs, pending));
   await Promise.all(pending);
   const network = ins.network && ins.network !== 'default' ? ins.network : ctx.opts.network;
   const op: ExecOp = {
     type: 'exec',
     args,
-    env: state.scope.runEnv(),
+    env: runEnv(state),
     cwd: workdirOf(state),
     user: state.image.config.User ?? '',
     network,

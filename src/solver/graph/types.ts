@@ -77,7 +77,11 @@ export interface CopyAction {
   unpack?: boolean;
   /** Heredoc files (`COPY <<EOF /dest`), content already expanded when the heredoc allows it. */
   inline: Array<{ name: string; content: string }>;
-  /** USER at this point (COPY without --chown creates files as root regardless; kept for WORKDIR). */
+  /**
+   * `--link`: input 0 is scratch, not the stage; this input (the stage) is only where `--chown`
+   * names are looked up, present when the chown spec has names.
+   */
+  chownFrom?: number;
 }
 
 export interface MkdirAction {
@@ -94,7 +98,15 @@ export interface FileOp {
   action: CopyAction | MkdirAction;
 }
 
-export type Op = SourceOp | ExecOp | FileOp;
+/**
+ * `COPY --link`: input 0's filesystem with input 1's layers applied on top as they are. The copy
+ * itself was made on scratch, so its cache key does not depend on what it lands on.
+ */
+export interface MergeOp {
+  type: 'merge';
+}
+
+export type Op = SourceOp | ExecOp | FileOp | MergeOp;
 
 export interface Vertex {
   digest: Digest;

@@ -7,6 +7,8 @@ export interface OpEnv {
   parts: EngineParts;
   context: BuildContext;
   secrets: Record<string, SecretSource>;
+  /** Proxy build args (`HTTP_PROXY=…`) every RUN gets unless it sets them itself; outside all keys. */
+  proxyEnv: string[];
   /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */
   tmp: string;
 }

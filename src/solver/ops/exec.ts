@@ -36,6 +36,9 @@ function sink(stream: 'stdout' | 'stderr', io: ExecIO, tail: Tail): Writable {
 
 type Release = () => Promise<void>;
 
+/** Cache mount directories in use by running steps of this process (for `sharing=private`). */
+const inUse = new Map<string, number>();
+
 /** Cache mounts live outside every snapshot, so they never reach a layer or a key. */
 async function cacheDir(env: OpEnv, m: Extract<ExecMount, { type: 'cache' }>, inputs: VertexResult[]): Promise<string> {
   const dir = join(env.parts.root, 'cache', 'mounts', digestHex(sha256(m.id)).slice(0, 32));
@@ -125,8 +128,23 @@ async function prepareMounts(
         break;
       }
       case 'cache': {
-        const dir = await cacheDir(env, m, inputs);
+        let dir = await cacheDir(env, m, inputs);
         if (m.sharing === 'locked') releases.push(await lockFor(dir));
+        if (m.sharing === 'private' && (inUse.get(dir) ?? 0) > 0) {
+          // private: a step that finds the cache busy gets an empty one of its own, dropped afterwards
+          const own = await scratchDir(env, 'c-');
+          await chown(own, m.uid, m.gid);
+          await chmod(own, m.mode);
+          releases.push(() => rm(own, { recursive: true, force: true }));
+          dir = own;
+        }
+        const used = dir;
+        inUse.set(used, (inUse.get(used) ?? 0) + 1);
+        releases.push(async () => {
+          const n = (inUse.get(used) ?? 1) - 1;
+          if (n > 0) inUse.set(used, n);
+          else inUse.delete(used);
+        });
         out.push({ destination: m.target, type: 'bind', source: dir, options: ['rbind', m.readonly ? 'ro' : 'rw'] });
         break;
       }
@@ -170,6 +188,11 @@ async function prepareMounts(
   return out;
 }
 
+function withProxies(envList: string[], proxies: string[]): string[] {
+  const has = new Set(envList.map((e) => e.slice(0, e.indexOf('='))));
+  return [...envList, ...proxies.filter((p) => !has.has(p.slice(0, p.indexOf('='))))];
+}
+
 /** RUN: the command in a container on a writable snapshot of input 0; the upperdir becomes the layer. */
 export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
   const tail = new Tail();
@@ -182,7 +205,7 @@ export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io
         `tb-${rand()}`,
         {
           rootfs,
-          process: { args: op.args, env: [...op.env, ...extraEnv], cwd: op.cwd, user: op.user },
+          process: { args: op.args, env: withProxies([...op.env, ...extraEnv], env.proxyEnv), cwd: op.cwd, user: op.user },
           mounts,
           network: op.network,
           hostname: 'buildkitsandbox',

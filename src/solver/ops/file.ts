@@ -3,11 +3,16 @@ import type { VertexResult } from '../result.js';
 import type { ExecIO } from '../scheduler.js';
 import type { OpEnv } from './env.js';
 import { commitWork, openView } from './snapshot.js';
+import { traced } from '../trace.js';
 import { copyFiles, mkdirInRoot } from './file/index.js';
 
 async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
   const fromInput = a.from.type === 'input' ? inputs[a.from.index]! : undefined;
-  const view = fromInput ? await openView(env, fromInput) : undefined;
+  const view = fromInput ? await traced('view', () => openView(env, fromInput)) : undefined;
+  const chownView = a.chownFrom !== undefined ? await openView(env, inputs[a.chownFrom]!).catch(async (err: unknown) => {
+    await view?.release();
+    throw err;
+  }) : undefined;
   try {
     return await commitWork(env, inputs[0]!, async (destRoot) => {
       await copyFiles({
@@ -19,6 +24,7 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
         dest: a.dest,
         workdir: a.workdir,
         chown: a.chown,
+        ...(chownView ? { chownRoot: chownView.dir } : {}),
         chmod: a.chmod,
         parents: a.parents,
         excludes: a.excludes,
@@ -28,6 +34,7 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
       });
     });
   } finally {
+    await chownView?.release();
     await view?.release();
   }
 }

@@ -5,7 +5,10 @@ import type { OpEnv } from './env.js';
 import { execRun } from './exec.js';
 import { execFile } from './file.js';
 import { execSource } from './source.js';
+import { execMerge } from './merge.js';
 import { checksumSources } from '../context/checksum.js';
+import { isRemoteSource } from './file/index.js';
+import { traced } from '../trace.js';
 
 export type { OpEnv } from './env.js';
 
@@ -15,7 +18,11 @@ export function engineOps(env: OpEnv): VertexImpl {
     async contentKey(vertex: Vertex, _inputs: VertexResult[], signal: AbortSignal): Promise<string | undefined> {
       const op = vertex.op;
       if (op.type === 'file' && op.action.kind === 'copy' && op.action.from.type === 'context' && op.action.sources.length) {
-        return checksumSources(env.context, op.action.sources, { excludes: op.action.excludes, parents: op.action.parents, signal });
+        const { excludes, parents } = op.action;
+        // remote sources are refused when the step runs, with their own message
+        const sources = op.action.sources.filter((s) => !isRemoteSource(s));
+        if (!sources.length) return undefined;
+        return traced('checksum', () => checksumSources(env.context, sources, { excludes, parents, signal }));
       }
       if (op.type === 'exec') {
         const binds = op.mounts.filter((m) => m.type === 'bind' && m.input === undefined).map((m) => (m as { source: string }).source);
@@ -37,6 +44,8 @@ export function engineOps(env: OpEnv): VertexImpl {
           return execRun(env, op, inputs, io);
         case 'file':
           return execFile(env, op, inputs, io);
+        case 'merge':
+          return execMerge(env, inputs[0]!, inputs[1]!);
       }
     },
   };

@@ -5,7 +5,7 @@ import { tempDir, isRoot, mountsUnder } from '../../support/tmp.js';
 import { runCli, BUSYBOX_TAR } from '../../support/cli.js';
 import { runcContainers } from '../../exec/support/rootfs.js';
 import { processesMentioning } from '../../containers/support/engine.js';
-import { parseSize, parseVolume } from '../../../src/cli/commands/containers.js';
+import { parseRestart, parseSize, parseVolume } from '../../../src/cli/commands/containers.js';
 
 describe('run flag parsing', () => {
   test('sizes and volumes', () => {
@@ -16,6 +16,13 @@ describe('run flag parsing', () => {
     expect(parseVolume('/h:/c:ro')).toEqual({ type: 'bind', source: '/h', target: '/c', readonly: true });
     expect(parseVolume('data:/c')).toEqual({ type: 'volume', source: 'data', target: '/c', readonly: false });
     expect(parseVolume('/anon')).toEqual({ type: 'volume', source: '', target: '/anon', readonly: false });
+  });
+
+  test('restart policies', () => {
+    expect(parseRestart('always')).toEqual({ name: 'always' });
+    expect(parseRestart('on-failure:3')).toEqual({ name: 'on-failure', maximumRetryCount: 3 });
+    expect(() => parseRestart('sometimes')).toThrow('invalid restart policy');
+    expect(() => parseRestart('always:2')).toThrow('invalid restart policy');
   });
 });
 
@@ -104,5 +111,17 @@ describe.runIf(isRoot)('tbuild run / ps / rm / logs / stop (CLI)', () => {
     expect(u.stderr).toMatch(/unable to find user nobody2: no matching entries in passwd file/);
     expect((await runCli(['ps', '-a', '-q'], { root })).stdout).toBe('');
     expect(await readFile(join(root, 'containers'), 'utf8').catch((e: NodeJS.ErrnoException) => e.code)).toBe('EISDIR');
+  });
+
+  test('volume create, ls, inspect; a volume outlives its container', async () => {
+    expect((await runCli(['volume', 'create', 'cache1'], { root })).stdout).toBe('cache1\n');
+    const w = await runCli(['run', '--rm', '-v', 'cache1:/c', 'busybox:local', 'sh', '-c', 'echo kept > /c/f'], { root });
+    expect(w.code).toBe(0);
+    const r = await runCli(['run', '--rm', '-v', 'cache1:/c:ro', 'busybox:local', 'cat', '/c/f'], { root });
+    expect(r.stdout).toBe('kept\n');
+    expect((await runCli(['volume', 'ls', '-q'], { root })).stdout).toBe('cache1\n');
+    const info = JSON.parse((await runCli(['volume', 'inspect', 'cache1'], { root })).stdout) as Array<{ Name: string; Mountpoint: string }>;
+    expect(info[0]!.Mountpoint).toBe(join(root, 'volumes', 'cache1', '_data'));
+    expect(await runCli(['volume', 'rm', 'cache1'], { root })).toMatchObject({ code: 0, stdout: 'cache1\n' });
   });
 });

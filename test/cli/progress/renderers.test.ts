@@ -35,6 +35,17 @@ describe('progress renderers', () => {
     expect(text).toContain('#2 [2/3] COPY a /a\n#2 CACHED\n');
   });
 
+  test('plain: warnings are listed after the steps', () => {
+    const c = capture();
+    const r = new PlainRenderer(c.out);
+    r.event({ type: 'warning', message: 'JSONArgsRecommended: use JSON', rule: 'JSONArgsRecommended', line: 3 });
+    for (const e of events) r.event(e);
+    r.done();
+    const text = c.text();
+    expect(text.indexOf('1 warning found')).toBeGreaterThan(text.indexOf('#2 CACHED'));
+    expect(text).toContain(' - JSONArgsRecommended: use JSON (line 3)\n');
+  });
+
   test('rawjson: one JSON event per line', () => {
     const c = capture();
     const r = new RawJsonRenderer(c.out);

@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { openContext } from '../../../src/solver/context/open.js';
+import { contextView } from '../../../src/solver/context/view.js';
 import { copyFiles } from '../../../src/solver/ops/file/copy.js';
 import { isTbuildError } from '../../../src/errors.js';
 import { makeContext, type TreeSpec } from '../../support/context.js';
@@ -185,6 +186,34 @@ describe('tar contexts', () => {
     const gz = compress(await makeTar([{ name: 'Dockerfile', content: 'FROM x'.repeat(1000) }]), 'xz');
     const e = await openContext({ tar: Readable.from([gz.subarray(0, 40)]) }, { root }).catch((err) => err);
     expect(isTbuildError(e, 'TB_TAR_FORMAT')).toBe(true);
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+  });
+});
+
+describe('contextView', () => {
+  test('without ignore patterns it is the context itself; with them a filtered copy, removed on release', async () => {
+    const plain = await dirs({ Dockerfile: 'FROM x', 'a.txt': 'a' });
+    const bc1 = await openContext(plain.ctxDir, { root: plain.root });
+    const v1 = await contextView(bc1, plain.root);
+    expect(v1.dir).toBe(plain.ctxDir);
+    await v1.release();
+    await bc1.dispose();
+
+    const { ctxDir, root } = await dirs({ Dockerfile: 'FROM x', '.dockerignore': '*.log\n', 'a.txt': 'a', 'b.log': 'b', 'sub/c.log': 'c', 'sub/d': 'd' });
+    const bc = await openContext(ctxDir, { root });
+    const v = await contextView(bc, root);
+    expect(v.dir.startsWith(join(root, 'tmp') + '/')).toBe(true);
+    expect(await listTree(v.dir)).toEqual(['.dockerignore', 'Dockerfile', 'a.txt', 'sub', 'sub/c.log', 'sub/d']);
+    const sub = await contextView(bc, root, 'sub');
+    expect(await listTree(sub.dir)).toEqual(['c.log', 'd']);
+    await sub.release();
+    const file = await contextView(bc, root, './a.txt');
+    expect(await text(file.dir)).toBe('a');
+    await file.release();
+    const ignored = await contextView(bc, root, 'b.log').catch((e) => e);
+    expect(isTbuildError(ignored, 'TB_COPY_SOURCE_NOT_FOUND')).toBe(true);
+    await v.release();
+    await bc.dispose();
     expect(await readdir(join(root, 'tmp'))).toEqual([]);
   });
 });

@@ -100,6 +100,19 @@ describe('ADD local archives', () => {
     expect(await text(join(dst, 'etc/planted'))).toBe('inside');
     expect(await text(join(dst, 'planted2'))).toBe('inside2');
   });
+
+  test('a later entry that turns a directory into a symlink is resolved afresh', async () => {
+    const tar = await makeTar([
+      { name: 'd/', type: 'directory' },
+      { name: 'd/f', content: 'f' },
+      { name: 'd', type: 'symlink', linkname: '/elsewhere' },
+      { name: 'd/g', content: 'g' },
+    ]);
+    const { src, dst } = await setup({ 'x.tar': tar });
+    await copyFiles({ srcRoot: src, destRoot: dst, sources: ['x.tar'], dest: '/t/', add: true });
+    expect((await info(join(dst, 't/d'))).type).toBe('symlink');
+    expect(await text(join(dst, 'elsewhere/g'))).toBe('g');
+  });
 });
 
 test('a corrupt compressed archive named as a source is copied as a file', async () => {

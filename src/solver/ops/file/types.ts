@@ -36,7 +36,8 @@ export interface CopyRequest {
   workdir?: string;
   /**
    * `--chown` spec (`user`, `user:group`, numeric). Names resolve in `chownRoot`'s /etc/passwd and
-   * /etc/group (`resolveChown` of src/exec/user.ts). Without it everything copied is 0:0.
+   * /etc/group (`resolveChown` of src/exec/user.ts); a bare uid is also the gid. Without it,
+   * see `keepOwner`.
    */
   chown?: string;
   /**
@@ -51,7 +52,10 @@ export interface CopyRequest {
   chmod?: string;
   /** `--parents`: keep source parent dirs (`a/./b/c` keeps `b/c` only). */
   parents?: boolean;
-  /** `--exclude` patterns (dockerignore syntax, matched relative to each source). */
+  /**
+   * `--exclude` patterns (dockerignore syntax). Matched against paths relative to each selected
+   * directory, and against the base name of each wildcard match (`--exclude=*.txt hom*`).
+   */
   excludes?: string[];
   /** ADD: local tar archives (plain/gz/bz2/xz, by content) are extracted into the destination dir. */
   add?: boolean;

@@ -55,6 +55,17 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
   await mkdirAllInRoot(opts.root, base, 0o755, parentOwner);
   const stats: UntarStats = { entries: 0, files: 0, bytes: 0 };
   const dirs: Array<{ host: string; header: TarHeaders }> = [];
+  // Parent dirs already resolved in this extraction: saves a confined lookup per entry. Dropped
+  // whenever an entry could change what a path resolves to (a symlink, a removed directory).
+  const parents = new Map<string, string>();
+  const parentOf = async (containerDir: string): Promise<string> => {
+    let host = parents.get(containerDir);
+    if (!host) {
+      host = await mkdirAllInRoot(opts.root, containerDir, 0o755, parentOwner);
+      parents.set(containerDir, host);
+    }
+    return host;
+  };
   const ex = extract();
   const done = pipeline(stream, ex).catch((err: unknown) => {
     throw formatError(err);
@@ -76,13 +87,13 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
         continue;
       }
       const containerPath = posix.join(base, rel);
-      const parent = await mkdirAllInRoot(opts.root, posix.dirname(containerPath), 0o755, parentOwner);
+      const parent = await parentOf(posix.dirname(containerPath));
       const host = parent + '/' + posix.basename(containerPath);
       const owner = opts.owner === 'header' ? { uid: h.uid ?? 0, gid: h.gid ?? 0 } : opts.owner;
       const mode = (h.mode ?? 0o644) & 0o7777;
 
       if (h.type === 'directory') {
-        await clearFor(host, true);
+        if (await clearFor(host, true)) parents.clear();
         try {
           await mkdir(host, { mode: 0o700 });
         } catch (err) {
@@ -93,7 +104,7 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
         entry.resume();
         continue;
       }
-      await clearFor(host, false);
+      if ((await clearFor(host, false)) || h.type === 'symlink') parents.clear();
       if (h.type === 'symlink') {
         await symlink(h.linkname ?? '', host);
         if (owner !== 'none') await chownIfNeeded(host, owner, true);
@@ -122,26 +133,33 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
   }
   // Deepest first, so setting a parent's mtime is not undone by its children.
   for (const d of dirs.reverse()) {
+    // A later entry may have replaced it (with a symlink, even): chmod would follow that out of the root.
+    if (!(await lstat(d.host).catch(() => undefined))?.isDirectory()) continue;
     await chmod(d.host, (d.header.mode ?? 0o755) & 0o7777);
     if (d.header.mtime) await utimes(d.host, d.header.mtime, d.header.mtime);
   }
   return stats;
 }
 
-/** Make room for an entry: a non-directory in the way goes; a directory stays for a directory entry. */
-async function clearFor(host: string, isDir: boolean): Promise<void> {
+/**
+ * Make room for an entry: a non-directory in the way goes; a directory stays for a directory entry.
+ * True when something that could have been a path component (a dir or a symlink) was removed.
+ */
+async function clearFor(host: string, isDir: boolean): Promise<boolean> {
   let st;
   try {
     st = await lstat(host);
   } catch (err) {
-    if (errno(err) === 'ENOENT') return;
+    if (errno(err) === 'ENOENT') return false;
     throw err;
   }
   if (st.isDirectory()) {
-    if (!isDir) await rm(host, { recursive: true, force: true });
-    return;
+    if (isDir) return false;
+    await rm(host, { recursive: true, force: true });
+    return true;
   }
   await unlink(host);
+  return st.isSymbolicLink();
 }
 
 function formatError(err: unknown): unknown {

@@ -1,0 +1,139 @@
+import type { Readable } from 'node:stream';
+import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from '../../cache/types.js';
+import type { Executor } from '../../exec/types.js';
+import type { ImageRecord } from '../../exporter/types.js';
+import type { PruneResult } from '../../exporter/prune.js';
+import type { BuildOptions, BuildResult } from '../../solver/types.js';
+import { TbuildError } from '../../errors.js';
+import { EngineClient, type ClientOptions } from './client.js';
+import { RemoteImageStore } from './images.js';
+import { RemoteContainers } from './containers.js';
+import { remoteBuild } from './build.js';
+
+/** `GET /system/df`, the parts the CLI shows. */
+export interface SystemDf {
+  LayersSize: number;
+  Images: Array<{ Id: string; Size: number; SharedSize: number; Containers: number }>;
+  Containers: Array<{ Id: string; State: string; SizeRw?: number }>;
+  Volumes: Array<{ Name: string; UsageData?: { Size: number; RefCount: number } }> | null;
+  BuildCache: Array<{ Size: number; InUse: boolean }> | null;
+}
+
+function localOnly(part: string): TbuildError {
+  return new TbuildError('TB_INVALID_ARGUMENT', `${part} is only reachable in embedded mode; this command is talking to the daemon (unset -H/TBUILD_HOST, or pass --root)`);
+}
+
+/**
+ * The engine the CLI talks to when a daemon answers: the same `images`, `containers` and `build`
+ * as the embedded `Engine`, over the Engine API, plus the archive verbs the API has. The
+ * low-level parts (content store, snapshots, …) live in the daemon's process; touching them
+ * here is a coded error rather than a silent local state root.
+ */
+export class RemoteEngine {
+  readonly client: EngineClient;
+  readonly images: RemoteImageStore;
+  readonly containers: RemoteContainers;
+
+  private constructor(client: EngineClient) {
+    this.client = client;
+    this.images = new RemoteImageStore(client);
+    this.containers = new RemoteContainers(client);
+  }
+
+  /** Connect: `_ping` negotiates the API version (and proves the daemon is there). */
+  static async connect(opts: ClientOptions & { timeoutMs?: number }): Promise<RemoteEngine> {
+    const client = new EngineClient(opts);
+    try {
+      await client.ping(opts.timeoutMs);
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return new RemoteEngine(client);
+  }
+
+  /** The daemon's address, where the embedded engine has its state root. */
+  get root(): string {
+    const a = this.client.address;
+    return a.kind === 'unix' ? `unix://${a.path}` : `tcp://${a.host}:${a.port}`;
+  }
+
+  get content(): ContentStore {
+    throw localOnly('the content store');
+  }
+  get snapshots(): Snapshotter {
+    throw localOnly('the snapshotter');
+  }
+  get layers(): LayerConverter {
+    throw localOnly('the layer converter');
+  }
+  get cacheIndex(): CacheIndex {
+    throw localOnly('the cache index');
+  }
+  get executor(): Executor {
+    throw localOnly('the executor');
+  }
+
+  build(options: BuildOptions): Promise<BuildResult> {
+    return remoteBuild(this.client, this.images, options);
+  }
+
+  /** `POST /images/load`: the daemon's lines (`Loaded image: …`), in order. */
+  async load(input: Readable): Promise<string[]> {
+    const lines: string[] = [];
+    for await (const m of this.client.messages('POST', '/images/load', { body: input, headers: { 'Content-Type': 'application/x-tar' } })) {
+      if (m.error || m.errorDetail) throw new TbuildError('TB_ARCHIVE_INVALID', m.errorDetail?.message ?? m.error ?? 'load failed');
+      if (m.stream) lines.push(...m.stream.split('\n').filter(Boolean));
+    }
+    return lines;
+  }
+
+  /** `GET /images/get`: a docker-archive tar of the images. */
+  async save(refs: string[]): Promise<Readable> {
+    return this.client.request('GET', '/images/get', { query: { names: refs } });
+  }
+
+  /** `POST /images/create?fromSrc=-`: a one-layer image from a rootfs tar. */
+  async importImage(input: Readable, opts: { name?: string; changes?: string[]; message?: string; platform?: string }): Promise<ImageRecord> {
+    let repo: string | undefined;
+    let tag: string | undefined;
+    if (opts.name) {
+      const colon = opts.name.lastIndexOf(':');
+      const hasTag = colon > opts.name.lastIndexOf('/');
+      repo = hasTag ? opts.name.slice(0, colon) : opts.name;
+      tag = hasTag ? opts.name.slice(colon + 1) : undefined;
+    }
+    let id: string | undefined;
+    for await (const m of this.client.messages('POST', '/images/create', {
+      query: { fromSrc: '-', repo, tag, changes: opts.changes?.length ? opts.changes : undefined, message: opts.message, platform: opts.platform },
+      body: input,
+      headers: { 'Content-Type': 'application/x-tar' },
+    })) {
+      if (m.error || m.errorDetail) throw new TbuildError('TB_ARCHIVE_INVALID', m.errorDetail?.message ?? m.error ?? 'import failed');
+      if (m.status?.startsWith('sha256:')) id = m.status;
+    }
+    if (!id) throw new TbuildError('TB_INTERNAL', 'the daemon ended the import without an image id');
+    return this.images.resolve(id);
+  }
+
+  /** `POST /images/prune`: dangling images, or with `all` every image no container uses. */
+  async pruneImages(opts: { all?: boolean } = {}): Promise<PruneResult> {
+    const r = await this.client.json<{ ImagesDeleted: PruneResult['ImagesDeleted'] | null; SpaceReclaimed: number }>('POST', '/images/prune', {
+      query: { filters: JSON.stringify({ dangling: { [opts.all ? 'false' : 'true']: true } }) },
+    });
+    return { ImagesDeleted: r.ImagesDeleted ?? [], SpaceReclaimed: r.SpaceReclaimed ?? 0 };
+  }
+
+  async df(): Promise<SystemDf> {
+    return this.client.json<SystemDf>('GET', '/system/df');
+  }
+
+  async close(): Promise<void> {
+    await this.containers.close();
+    this.client.close();
+  }
+}
+
+export function isRemoteEngine(engine: unknown): engine is RemoteEngine {
+  return engine instanceof RemoteEngine;
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import type { Engine } from '../../engine.js';
+import { openRemoteEngine } from './select.js';
+
+/**
+ * Remember which top-level command is running (`image ls` → `image`), so the engine opener can
+ * keep local-only commands (check, outline, daemon) off the daemon.
+ */
+export function trackCommand(program: Command): () => string | undefined {
+  let top: string | undefined;
+  program.hook('preAction', (_self, action) => {
+    let c: Command = action;
+    while (c.parent && c.parent !== program) c = c.parent;
+    top = c === program ? undefined : c.name();
+  });
+  return () => top;
+}
+
+export interface OpenCliEngineOptions {
+  /** `-H/--host` or `$TBUILD_HOST`. */
+  host: string | undefined;
+  /** `--root` was given on the command line. */
+  rootExplicit: boolean;
+  /** The top-level command being run. */
+  command: string | undefined;
+  root: string;
+  runtime: string;
+}
+
+/** The CLI's engine: the daemon's when one is selected (see `selectTarget`), else the embedded one. */
+export async function openCliEngine(opts: OpenCliEngineOptions): Promise<Engine> {
+  const remote = await openRemoteEngine({ host: opts.host || undefined, rootExplicit: opts.rootExplicit, command: opts.command });
+  if (remote) return remote;
+  const { Engine } = await import('../../engine.js');
+  return Engine.open({ root: opts.root, runtime: opts.runtime });
+}

@@ -1,0 +1,172 @@
+import { existsSync, readFileSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import { TbuildError } from '../errors.js';
+import type { RuncControl } from '../exec/runc.js';
+import { unmount } from '../util/mount.js';
+import type { ContainerRecord } from './types.js';
+import { containerDir, listIds, readConfig, readState, writeState, type StoredConfig, type StoredState } from './store.js';
+
+/**
+ * Container records on disk and their live state: lookups by id, name or prefix, and the state
+ * reconciled with reality (a shim that died, a frozen cgroup), so every process that opens the
+ * state root, a restarted daemon included, sees the same truth.
+ */
+export class ContainerRecords {
+  readonly #root: string;
+  readonly #control: RuncControl;
+  /** Set by the manager's close(): background waits give up. */
+  closed = false;
+
+  constructor(root: string, control: RuncControl) {
+    this.#root = root;
+    this.#control = control;
+  }
+
+  async configs(): Promise<StoredConfig[]> {
+    const out: StoredConfig[] = [];
+    for (const id of await listIds(this.#root)) {
+      const c = await readConfig(this.#root, id);
+      if (c) out.push(c);
+    }
+    return out;
+  }
+
+  /** Full id, name (with or without `/`), or unique id prefix → config. */
+  async find(ref: string): Promise<StoredConfig | undefined> {
+    const r = ref.replace(/^\//, '');
+    if (/^[a-f0-9]{64}$/.test(r)) {
+      const c = await readConfig(this.#root, r);
+      if (c) return c;
+    }
+    const all = await this.configs();
+    const byName = all.find((c) => c.name === r);
+    if (byName) return byName;
+    if (/^[a-f0-9]+$/.test(r)) {
+      const hits = all.filter((c) => c.id.startsWith(r));
+      if (hits.length > 1) throw new TbuildError('TB_INVALID_ARGUMENT', `multiple containers found with provided prefix: ${r}`);
+      return hits[0];
+    }
+    return undefined;
+  }
+
+  async must(ref: string): Promise<StoredConfig> {
+    const c = await this.find(ref);
+    if (!c) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${ref}`);
+    return c;
+  }
+
+  /** The state as recorded, corrected for a shim that is gone and for a frozen cgroup. */
+  async state(c: StoredConfig): Promise<StoredState> {
+    const s = await readState(this.#root, c.id);
+    if (!isLive(s.status)) return s;
+    if (s.shimPid && shimAlive(s.shimPid, c.id)) {
+      if (s.status === 'restarting') return s;
+      return { ...s, status: frozen(c.id) ? 'paused' : 'running' };
+    }
+    // The shim may have recorded the exit and gone between our read and the liveness check.
+    const again = await readState(this.#root, c.id);
+    if (!isLive(again.status)) return again;
+    // The shim died without recording an exit (killed, machine crash): reconcile with runc.
+    const rs = await this.#control.state(c.id).catch(() => undefined);
+    if (rs && (rs.status === 'running' || rs.status === 'paused')) return { ...s, status: rs.status as 'running' | 'paused' };
+    const fixed: StoredState = { ...s, status: 'exited', pid: 0, exitCode: s.exitCode || 255, error: 'container monitor exited unexpectedly', finishedAt: new Date().toISOString() };
+    await this.release(c.id);
+    await writeState(this.#root, c.id, fixed);
+    return fixed;
+  }
+
+  async record(c: StoredConfig): Promise<ContainerRecord> {
+    const { runtime: _rt, ...rest } = c;
+    const s = await this.state(c);
+    const { shimPid: _p, errorCode: _e, ...state } = s;
+    return { ...rest, state };
+  }
+
+  /** Whatever a dead container might still hold: runc state, the rootfs mount. */
+  async release(id: string): Promise<void> {
+    await this.#control.runtimeCommand(['delete', '--force', id]).catch(() => {});
+    const rootfs = join(containerDir(this.#root, id), 'rootfs');
+    if (isMountPoint(rootfs)) await unmount(rootfs).catch(() => {});
+  }
+
+  /**
+   * Resolve with the state once `pred` holds, watching the container dir (atomic renames of
+   * state.json) with a polling fallback. `background` loops stop once `closed` is set, and keep no timer referenced.
+   */
+  async until(c: StoredConfig, pred: (s: StoredState) => boolean, background = false): Promise<StoredState> {
+    const dir = containerDir(this.#root, c.id);
+    for (;;) {
+      if (!existsSync(dir)) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${c.id}`);
+      const s = await this.state(c);
+      if (pred(s)) return s;
+      if (background && this.closed) throw new TbuildError('TB_CONTAINER_STATE', 'manager closed');
+      await new Promise<void>((resolve) => {
+        let w: ReturnType<typeof watch> | undefined;
+        const done = () => {
+          clearTimeout(t);
+          w?.close();
+          resolve();
+        };
+        const t = setTimeout(done, 200);
+        if (background) t.unref();
+        try {
+          w = watch(dir, done);
+          w.on('error', done);
+          if (background) w.unref();
+        } catch {
+          // polling only
+        }
+      });
+    }
+  }
+}
+
+/** A shim is responsible for the container: running, paused, or between policy restarts. */
+export function isLive(status: string): boolean {
+  return status === 'running' || status === 'paused' || status === 'restarting';
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The shim pid is alive and still our shim for this container (not a reused pid). */
+export function shimAlive(pid: number, id: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(id);
+  } catch {
+    return false;
+  }
+}
+
+export function frozen(id: string): boolean {
+  for (const f of [`/sys/fs/cgroup/freezer/tbuild/${id}/freezer.state`, `/sys/fs/cgroup/tbuild/${id}/cgroup.freeze`]) {
+    try {
+      const v = readFileSync(f, 'utf8').trim();
+      return v === 'FROZEN' || v === 'FREEZING' || v === '1';
+    } catch {
+      // try the next layout
+    }
+  }
+  return false;
+}
+
+export function isMountPoint(dir: string): boolean {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((l) => l.split(' ')[4] === dir);
+  } catch {
+    return false;
+  }
+}
