@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from './cache/types.js';
 import type { Executor } from './exec/types.js';
 import type { ImageStore } from './exporter/types.js';
-import type { ContainerManager } from './containers/types.js';
+import type { ContainerManager, Volumes } from './containers/types.js';
 import type { BuildOptions, BuildResult } from './solver/types.js';
 import { openContentStore } from './cache/content-store.js';
 import { openSnapshotter } from './cache/snapshotter.js';
@@ -12,6 +12,7 @@ import { openCacheIndex } from './cache/cache-index.js';
 import { openImageStore } from './exporter/image-store.js';
 import { createRuncExecutor } from './exec/runc.js';
 import { openContainerManager } from './containers/manager.js';
+import { openVolumeStore } from './containers/volumes.js';
 import { build } from './solver/build.js';
 
 import { DEFAULT_ROOT } from './defaults.js';
@@ -52,8 +53,13 @@ export class Engine implements EngineParts {
   readonly images: ImageStore;
   readonly executor: Executor;
   readonly containers: ContainerManager;
+  /**
+   * The root's named volumes: one store, shared with the container manager (which checks use).
+   * Optional in the type so engine look-alikes without a local root (the CLI's remote engine) fit.
+   */
+  readonly volumes?: Volumes;
 
-  private constructor(parts: EngineParts, containers: ContainerManager) {
+  private constructor(parts: EngineParts, containers: ContainerManager, volumes: Volumes) {
     this.root = parts.root;
     this.content = parts.content;
     this.snapshots = parts.snapshots;
@@ -62,6 +68,7 @@ export class Engine implements EngineParts {
     this.images = parts.images;
     this.executor = parts.executor;
     this.containers = containers;
+    this.volumes = volumes;
   }
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
@@ -74,8 +81,9 @@ export class Engine implements EngineParts {
     const images = await openImageStore({ root, content, snapshots, layers });
     const executor = createRuncExecutor({ root, runtime: opts.runtime ?? process.env.TBUILD_RUNTIME ?? 'runc' });
     const parts: EngineParts = { root, content, snapshots, layers, cacheIndex, images, executor };
-    const containers = await openContainerManager(parts);
-    return new Engine(parts, containers);
+    const volumes = openVolumeStore(root);
+    const containers = await openContainerManager(parts, { volumes });
+    return new Engine(parts, containers, volumes);
   }
 
   /** Build a Dockerfile; resolves with the image id, manifest digest and per-step timings. */

@@ -119,16 +119,20 @@ export interface AttachIO {
 
 /**
  * Attach to a shim. Resolves once the hello is sent; `done` resolves with the exit status when the
- * shim reports it (undefined when the connection ends without one).
+ * shim reports it (undefined when the connection ends without one). Without stdin the client
+ * half-closes right after its hello, so nothing it holds keeps the connection open: it closes as
+ * soon as the shim ends its side. `alive` (the shim's liveness) stops the connect retries early
+ * when there is no shim left to listen.
  */
 export async function attachClient(
   path: string,
   io: AttachIO,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; alive?: () => boolean } = {},
 ): Promise<{ done: Promise<{ exitCode: number } | undefined>; close: () => void }> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   let socket: Socket;
-  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+  // The shim is a fresh process that listens within tens of ms: retry often, not exponentially.
+  for (let delay = 2; ; delay = Math.min(delay * 2, 10)) {
     try {
       socket = await new Promise<Socket>((resolve, reject) => {
         const s = connect({ path, allowHalfOpen: true });
@@ -138,19 +142,25 @@ export async function attachClient(
       break;
     } catch (err) {
       if (Date.now() > deadline) throw err;
+      if (opts.alive && !opts.alive()) return { done: Promise.resolve(undefined), close: () => {} };
       await new Promise((r) => setTimeout(r, delay));
     }
   }
   socket.on('error', () => {});
-  socket.write(JSON.stringify({ stdin: Boolean(io.stdin) }) + '\n');
+  const hello = JSON.stringify({ stdin: Boolean(io.stdin) }) + '\n';
   const onData = (d: Buffer) => {
     if (!socket.destroyed) socket.write(d);
   };
   const onEnd = () => {
     if (!socket.destroyed) socket.end();
   };
-  io.stdin?.on('data', onData);
-  io.stdin?.once('end', onEnd);
+  if (io.stdin) {
+    socket.write(hello);
+    io.stdin.on('data', onData);
+    io.stdin.once('end', onEnd);
+  } else {
+    socket.end(hello);
+  }
   const done = new Promise<{ exitCode: number } | undefined>((resolve) => {
     let buf: Buffer = Buffer.alloc(0);
     let status: { exitCode: number } | undefined;

@@ -125,13 +125,20 @@ export async function getArchive(
     if (!st) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `Could not find the file ${path} in container`);
     const name = basename(posix.normalize('/' + path)) || '/';
     const linkTarget = st.isSymbolicLink() ? await readlink(host) : '';
+    const target = st.isSymbolicLink() && path.endsWith('/') ? await resolveInRoot(dir, path) : host;
     const pack = tar.pack();
     const out = new PassThrough();
+    // The producer's errors go to the consumer's stream, never unhandled; a consumer that leaves
+    // early (HEAD, client gone) destroys the producer, so the walk stops and the mount is released.
+    pack.on('error', (err: Error) => out.destroy(err));
+    out.once('close', () => pack.destroy());
     pack.pipe(out);
-    const target = st.isSymbolicLink() && path.endsWith('/') ? await resolveInRoot(dir, path) : host;
     const done = packTree(pack, target, name === '/' ? '.' : name).then(
       () => pack.finalize(),
-      (err: unknown) => out.destroy(err as Error),
+      (err: unknown) => {
+        pack.destroy();
+        out.destroy(err as Error);
+      },
     );
     return {
       value: { tar: out, stat: { name, size: st.size, mode: st.mode, mtime: st.mtime.toISOString(), linkTarget } },

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +10,6 @@ import type { EngineParts } from '../engine.js';
 import { TbuildError, isTbuildError, type ErrorCode, ERROR_CODES } from '../errors.js';
 import { createRuncExecutor, isRuncControl, parsePs, type RuncControl } from '../exec/runc.js';
 import { KEEP_LABEL } from '../cache/snapshotter.js';
-import { writeJsonAtomic } from '../util/atomic.js';
 import type {
   AttachStreams,
   ContainerEvent,
@@ -23,18 +22,19 @@ import type {
   WaitCondition,
 } from './types.js';
 import { attachClient, attachSocketPath } from './attach.js';
+import { STANDBY_ARG } from './shim.js';
 import { readJsonLog } from './logs.js';
 import { effectiveCommand, mergeEnv, randomName, runtimeConfig } from './config.js';
 import { VolumeStore } from './volumes.js';
 import { ContainerRecords, isLive, pidAlive, shimAlive } from './records.js';
 import { containerChanges, containerExport, getArchive, putArchive } from './fs.js';
-import { containerDir, emptyState, removeDir, writeConfig, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';
+import { containerDir, emptyState, removeDir, writeConfig, writeJsonReplace, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** Open the container manager for a state root (reconciles containers whose shim has died). */
-export async function openContainerManager(parts: EngineParts): Promise<LocalContainerManager> {
-  const m = new LocalContainerManager(parts);
+export async function openContainerManager(parts: EngineParts, opts: { volumes?: VolumeStore } = {}): Promise<LocalContainerManager> {
+  const m = new LocalContainerManager(parts, opts.volumes);
   await m.init();
   return m;
 }
@@ -49,11 +49,15 @@ export class LocalContainerManager implements ContainerManager {
   readonly #events = new EventEmitter();
   /** Output of attachments made by this process, drained before `wait` reports an exit. */
   readonly #attached = new Map<string, Promise<unknown>>();
+  /** Final exit codes of containers this process removed, for `wait(id, 'removed')`. */
+  readonly #removedExit = new Map<string, number>();
+  #standby: ChildProcess | undefined;
+  #keepWarm = false;
 
-  constructor(parts: EngineParts) {
+  constructor(parts: EngineParts, volumes?: VolumeStore) {
     this.#parts = parts;
     this.#root = parts.root;
-    this.volumes = new VolumeStore(parts.root);
+    this.volumes = volumes ?? new VolumeStore(parts.root);
     const ex = parts.executor as unknown;
     this.#control = isRuncControl(ex) ? ex : createRuncExecutor({ root: parts.root, runtime: process.env.TBUILD_RUNTIME ?? 'runc' });
     this.#runtime = this.#control.runtime;
@@ -92,6 +96,8 @@ export class LocalContainerManager implements ContainerManager {
 
   async close(): Promise<void> {
     this.#records.closed = true;
+    this.#standby?.stdin?.end();
+    this.#standby = undefined;
     await Promise.allSettled([...this.#attached.values()]);
   }
 
@@ -112,6 +118,8 @@ export class LocalContainerManager implements ContainerManager {
       }
     }
     const img = await this.#parts.images.resolve(opts.image);
+    // a start usually follows: let its shim boot meanwhile
+    this.#prewarm();
     const cfg = img.config.config;
     const full = effectiveCommand(opts, img);
     const id = randomBytes(32).toString('hex');
@@ -157,15 +165,15 @@ export class LocalContainerManager implements ContainerManager {
     if (s.status === 'paused') throw new TbuildError('TB_CONTAINER_STATE', `cannot start a paused container, try unpause instead`);
     const dir = containerDir(this.#root, c.id);
     // A previous shim may still be closing its attach socket, which the new one will reuse.
-    for (let i = 0; i < 100 && s.shimPid && shimAlive(s.shimPid, c.id); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart); i++) await new Promise((r) => setTimeout(r, 50));
     const rootfsMounts = await this.#parts.snapshots.mounts(c.snapshotKey);
     await writeState(this.#root, c.id, { ...s, status: 'created', error: '', errorCode: undefined });
     const req: StartRequest = { runtime: this.#runtime, rootfsMounts, waitAttach: Boolean(io) };
-    await writeJsonAtomic(join(dir, 'start.json'), req);
+    await writeJsonReplace(join(dir, 'start.json'), req);
     await rm(join(dir, STOP_MARKER), { force: true });
     const shimPid = this.#spawnShim(c.id);
     if (io) {
-      const a = await attachClient(attachSocketPath(dir), io);
+      const a = await attachClient(attachSocketPath(dir), io, { alive: () => pidAlive(shimPid) });
       this.#attached.set(c.id, a.done);
       void a.done.finally(() => {
         if (this.#attached.get(c.id) === a.done) this.#attached.delete(c.id);
@@ -186,24 +194,64 @@ export class LocalContainerManager implements ContainerManager {
     void this.#watchExit(c, s.finishedAt);
   }
 
-  #spawnShim(id: string): number {
+  /** How to run the shim module: plain node from dist, node with tsx from source. */
+  #shimCommand(): { args: string[]; cwd: string } {
     const here = fileURLToPath(import.meta.url);
     const fromSource = here.endsWith('.ts');
     const shim = join(dirname(here), fromSource ? 'shim.ts' : 'shim.js');
-    const args = fromSource ? ['--import', 'tsx', shim, this.#root, id] : [shim, this.#root, id];
+    // tsx must resolve from the project, whatever the caller's cwd
+    return { args: fromSource ? ['--import', 'tsx', shim] : [shim], cwd: join(dirname(here), '..', '..') };
+  }
+
+  /**
+   * Start a shim ahead of need: it loads its modules, then waits for a container id on a pipe, so
+   * a start skips node's boot. It exits when that pipe closes (this process ended or closed).
+   */
+  #prewarm(): void {
+    if (this.#standby || this.#records.closed) return;
+    const { args, cwd } = this.#shimCommand();
+    const child = spawn(process.execPath, [...args, this.#root, STANDBY_ARG], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], cwd });
+    child.on('error', () => {});
+    child.stdin!.on('error', () => {});
+    child.unref();
+    // the pipe must not keep this process alive either
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    const sb = child;
+    child.once('exit', () => {
+      if (this.#standby === sb) this.#standby = undefined;
+    });
+    this.#standby = child;
+  }
+
+  /** Hand the container to the standby shim when one is waiting, else spawn one; returns its pid. */
+  #spawnShim(id: string): number {
+    const sb = this.#standby;
+    this.#standby = undefined;
+    if (sb?.pid && sb.exitCode === null && sb.signalCode === null && sb.stdin?.writable) {
+      sb.stdin.end(id + '\n');
+      if (this.#keepWarm) setImmediate(() => this.#prewarm());
+      return sb.pid;
+    }
+    sb?.stdin?.end();
+    const { args, cwd } = this.#shimCommand();
     const logFd = openSync(join(containerDir(this.#root, id), 'shim.log'), 'a');
     try {
-      const child = spawn(process.execPath, args, {
-        detached: true,
-        stdio: ['ignore', logFd, logFd],
-        // tsx must resolve from the project, whatever the caller's cwd
-        cwd: join(dirname(here), '..', '..'),
-      });
+      const child = spawn(process.execPath, [...args, this.#root, id], { detached: true, stdio: ['ignore', logFd, logFd], cwd });
+      child.on('error', () => {});
       child.unref();
       return child.pid ?? 0;
     } finally {
       closeSync(logFd);
     }
+  }
+
+  /**
+   * Keep a standby shim started at all times (for long-lived processes such as the daemon, where
+   * every `run` then skips a node boot). Without it, one is started only as a container is created.
+   */
+  keepWarm(): void {
+    this.#keepWarm = true;
+    this.#prewarm();
   }
 
   /** Emit `die` (and honour --rm) when a container this process started exits. */
@@ -223,7 +271,7 @@ export class LocalContainerManager implements ContainerManager {
     if (s.status !== 'running' && s.status !== 'paused') {
       throw new TbuildError('TB_CONTAINER_STATE', `You cannot attach to a stopped container, start it first`);
     }
-    const a = await attachClient(attachSocketPath(containerDir(this.#root, c.id)), io);
+    const a = await attachClient(attachSocketPath(containerDir(this.#root, c.id)), io, { alive: () => !!s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart) });
     this.#emit('attach', c);
     await a.done;
   }
@@ -231,11 +279,16 @@ export class LocalContainerManager implements ContainerManager {
   async wait(ref: string, condition: WaitCondition = 'not-running'): Promise<{ exitCode: number }> {
     const c = await this.#records.must(ref);
     if (condition === 'removed') {
+      const stateFile = join(containerDir(this.#root, c.id), 'state.json');
       let last = await this.#records.state(c);
       try {
-        for (;;) last = await this.#records.until(c, () => false);
+        await this.#records.until(c, (s) => {
+          // a read that raced the removal yields an empty state, not the container's
+          if (existsSync(stateFile)) last = s;
+          return false;
+        });
       } catch (err) {
-        if (isTbuildError(err, 'TB_CONTAINER_NOT_FOUND')) return { exitCode: last.exitCode };
+        if (isTbuildError(err, 'TB_CONTAINER_NOT_FOUND')) return { exitCode: this.#removedExit.get(c.id) ?? last.exitCode };
         throw err;
       }
     }
@@ -334,6 +387,9 @@ export class LocalContainerManager implements ContainerManager {
       if (s.status !== 'restarting') await this.#signal(c, 'SIGKILL');
       await this.#records.until(c, (x) => x.status === 'exited');
     }
+    const final = await this.#records.state(c);
+    this.#removedExit.set(c.id, final.exitCode);
+    if (this.#removedExit.size > 1000) this.#removedExit.delete(this.#removedExit.keys().next().value!);
     await this.#records.release(c.id);
     await this.#parts.snapshots.remove(c.snapshotKey).catch((err: unknown) => {
       if (!isTbuildError(err, 'TB_SNAPSHOT_NOT_FOUND')) throw err;

@@ -59,7 +59,7 @@ export class ContainerRecords {
   async state(c: StoredConfig): Promise<StoredState> {
     const s = await readState(this.#root, c.id);
     if (!isLive(s.status)) return s;
-    if (s.shimPid && shimAlive(s.shimPid, c.id)) {
+    if (s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart)) {
       if (s.status === 'restarting') return s;
       return { ...s, status: frozen(c.id) ? 'paused' : 'running' };
     }
@@ -78,45 +78,49 @@ export class ContainerRecords {
   async record(c: StoredConfig): Promise<ContainerRecord> {
     const { runtime: _rt, ...rest } = c;
     const s = await this.state(c);
-    const { shimPid: _p, errorCode: _e, ...state } = s;
+    const { shimPid: _p, shimStart: _s, errorCode: _e, ...state } = s;
     return { ...rest, state };
   }
 
   /** Whatever a dead container might still hold: runc state, the rootfs mount. */
   async release(id: string): Promise<void> {
-    await this.#control.runtimeCommand(['delete', '--force', id]).catch(() => {});
+    // A shim that finished normally has had runc delete its state already: spare the spawn.
+    if (existsSync(join(this.#root, 'runc', id))) await this.#control.runtimeCommand(['delete', '--force', id]).catch(() => {});
     const rootfs = join(containerDir(this.#root, id), 'rootfs');
     if (isMountPoint(rootfs)) await unmount(rootfs).catch(() => {});
   }
 
   /**
-   * Resolve with the state once `pred` holds, watching the container dir (atomic renames of
-   * state.json) with a polling fallback. `background` loops stop once `closed` is set, and keep no timer referenced.
+   * Resolve with the state once `pred` holds. Event-driven: the container dir is watched (state.json
+   * is replaced by rename) *before* each read, so a change between the read and the wait is never
+   * missed; a slow timer only covers what inotify cannot see (a shim dying without a word).
+   * `background` loops stop once `closed` is set, and keep nothing referenced.
    */
   async until(c: StoredConfig, pred: (s: StoredState) => boolean, background = false): Promise<StoredState> {
     const dir = containerDir(this.#root, c.id);
     for (;;) {
-      if (!existsSync(dir)) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${c.id}`);
-      const s = await this.state(c);
-      if (pred(s)) return s;
-      if (background && this.closed) throw new TbuildError('TB_CONTAINER_STATE', 'manager closed');
-      await new Promise<void>((resolve) => {
-        let w: ReturnType<typeof watch> | undefined;
-        const done = () => {
-          clearTimeout(t);
-          w?.close();
-          resolve();
-        };
-        const t = setTimeout(done, 200);
-        if (background) t.unref();
-        try {
-          w = watch(dir, done);
-          w.on('error', done);
-          if (background) w.unref();
-        } catch {
-          // polling only
-        }
-      });
+      let wake!: () => void;
+      const changed = new Promise<void>((r) => (wake = r));
+      let w: ReturnType<typeof watch> | undefined;
+      try {
+        w = watch(dir, () => wake());
+        w.on('error', () => wake());
+        if (background) w.unref();
+      } catch {
+        // the dir is gone (checked below) or inotify is exhausted: polling only
+      }
+      const t = setTimeout(() => wake(), w ? 250 : 50);
+      if (background) t.unref();
+      try {
+        if (!existsSync(dir)) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${c.id}`);
+        const s = await this.state(c);
+        if (pred(s)) return s;
+        if (background && this.closed) throw new TbuildError('TB_CONTAINER_STATE', 'manager closed');
+        await changed;
+      } finally {
+        clearTimeout(t);
+        w?.close();
+      }
     }
   }
 }
@@ -135,17 +139,31 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** The shim pid is alive and still our shim for this container (not a reused pid). */
-export function shimAlive(pid: number, id: string): boolean {
+/**
+ * The shim pid is alive and still our shim for this container (not a reused pid): its recorded
+ * start time matches, or (records without one) its command line names the container.
+ */
+export function shimAlive(pid: number, id: string, start?: string): boolean {
   try {
     process.kill(pid, 0);
   } catch {
     return false;
   }
+  if (start) return processStart(pid) === start;
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(id);
   } catch {
     return false;
+  }
+}
+
+/** Start time (clock ticks since boot) of `pid`; 'gone' when there is no such process. */
+export function processStart(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return 'gone';
   }
 }
 

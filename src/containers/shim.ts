@@ -1,5 +1,5 @@
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ type RestartPolicy = NonNullable<CreateContainerOptions['restartPolicy']>;
 import type { ExitStatus } from '../exec/types.js';
 import { AttachServer, attachSocketPath, FRAME_STDERR, FRAME_STDOUT } from './attach.js';
 import { JsonLogWriter } from './logs.js';
+import { processStart } from './records.js';
 import { containerDir, readConfig, readState, writeState, STOP_MARKER, type StartRequest } from './store.js';
 
 const execFileP = promisify(execFile);
@@ -45,6 +46,7 @@ async function waitForStopOr(marker: string, ms: number): Promise<void> {
  * into the json-file log and to attached clients, records the exit status in state.json, unmounts.
  */
 export async function runShim(root: string, id: string): Promise<void> {
+  const T=(m:string)=>process.env.TBT&&appendFileSync(`/tmp/tbperf/trace-${id}.log`,`${m} ${(performance.timeOrigin+performance.now()).toFixed(1)}\n`);T('origin'+performance.timeOrigin.toFixed(1));T('shim-main');
   const dir = containerDir(root, id);
   const cfg = await readConfig(root, id);
   if (!cfg) throw new Error(`container ${id} has no config`);
@@ -57,12 +59,12 @@ export async function runShim(root: string, id: string): Promise<void> {
   let status: ExitStatus | undefined;
   const log = await JsonLogWriter.open(cfg.logPath);
   try {
-    await server.listen();
+    await server.listen();T('listen');
     await mkdir(rootfs, { recursive: true });
-    release = await mountAll(req.rootfsMounts, rootfs);
+    release = await mountAll(req.rootfsMounts, rootfs);T('mounted');
     await populateVolumes(root, rootfs, rt.mounts);
     if (req.waitAttach) {
-      await Promise.race([server.firstClient, new Promise((r) => setTimeout(r, 30_000))]);
+      T('waitattach');await Promise.race([server.firstClient, new Promise((r) => setTimeout(r, 30_000))]);T('attached');
     }
     const stdout = new PassThrough();
     const stderr = new PassThrough();
@@ -89,19 +91,20 @@ export async function runShim(root: string, id: string): Promise<void> {
         },
         { stdout, stderr, ...(rt.openStdin ? { stdin: server.stdin } : {}) },
       );
-      const startedAt = Date.now();
+      const startedAt = Date.now();T('started');
       await writeState(root, id, {
         ...(await readState(root, id)),
         status: 'running',
         pid: c.pid,
         shimPid: process.pid,
+        shimStart: processStart(process.pid),
         error: '',
         exitCode: 0,
         oomKilled: false,
         startedAt: new Date(startedAt).toISOString(),
         finishedAt: '0001-01-01T00:00:00Z',
       });
-      status = await c.wait();
+      await new Promise(r=>setImmediate(r));T('statewritten');status = await c.wait();T('exited');
       const now = await readState(root, id);
       if (!shouldRestart(cfg.options.restartPolicy, status.exitCode, now.restartCount, existsSync(join(dir, STOP_MARKER)))) break;
       await writeState(root, id, {
@@ -121,7 +124,7 @@ export async function runShim(root: string, id: string): Promise<void> {
     await log.close();
     // Unmount before recording the exit: whoever sees `exited` may mount the snapshot itself.
     await release();
-    release = undefined;
+    release = undefined;T('unmounted');
     const now = await readState(root, id);
     await writeState(root, id, {
       ...now,
@@ -146,7 +149,7 @@ export async function runShim(root: string, id: string): Promise<void> {
       ...(isTbuildError(err) ? { errorCode: err.code } : {}),
       finishedAt: new Date().toISOString(),
     });
-  } finally {
+  } finally {T('exitstate');
     await server.finish(status ?? { exitCode: 128 }).catch(() => {});
     if (release) await release().catch(() => {});
   }
@@ -167,13 +170,43 @@ async function populateVolumes(root: string, rootfs: string, mounts: ContainerMo
   }
 }
 
+/** argv[3] of a shim started ahead of need: it waits for its container id on stdin. */
+export const STANDBY_ARG = '--standby';
+
+/** The container id a standby shim is given (one line on stdin); undefined when its starter went away. */
+function assignment(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let buf = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      process.stdin.destroy();
+      const id = buf.slice(0, nl).trim();
+      resolve(/^[a-f0-9]{64}$/.test(id) ? id : undefined);
+    });
+    process.stdin.once('end', () => resolve(undefined));
+    process.stdin.once('error', () => resolve(undefined));
+  });
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const [root, id] = process.argv.slice(2);
-  runShim(root!, id!).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`tbuild shim: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  const [root, arg] = process.argv.slice(2);
+  const run = (id: string, standby: boolean) =>
+    runShim(root!, id).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        const text = `tbuild shim: ${(err as Error).stack ?? String(err)}\n`;
+        // a standby shim's stdio leads nowhere: its failure goes where a cold shim's would
+        if (standby) appendFileSync(join(containerDir(root!, id), 'shim.log'), text);
+        else process.stderr.write(text);
+        process.exit(1);
+      },
+    );
+  if (arg === STANDBY_ARG) {
+    void assignment().then((id) => (id ? run(id, true) : process.exit(0)));
+  } else {
+    void run(arg!, false);
+  }
 }

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { Mount } from '../cache/types.js';
@@ -26,6 +26,8 @@ export type StoredConfig = Omit<ContainerRecord, 'state'> & { runtime: RuntimeCo
 /** state.json: the live facts, written by the manager (created) and the shim (running, exited). */
 export interface StoredState extends ContainerState {
   shimPid?: number;
+  /** The shim's start time (/proc stat field 22), so a reused pid does not pass for it. */
+  shimStart?: string;
   /** Code of the TbuildError that failed a start, so the starter can rethrow it. */
   errorCode?: string;
 }
@@ -78,7 +80,25 @@ export async function writeConfig(root: string, c: StoredConfig): Promise<void> 
 }
 
 export async function writeState(root: string, id: string, s: StoredState): Promise<void> {
-  await writeJsonAtomic(join(containerDir(root, id), 'state.json'), s);
+  await writeJsonReplace(join(containerDir(root, id), 'state.json'), s);
+}
+
+let seq = 0;
+
+/**
+ * Atomic (temp file + rename) but not fsynced: state.json and start.json are rewritten on every
+ * start and exit, and after a crash they are reconciled anyway (a dead shim means exited), so
+ * durability is not worth an fsync on the start path. Readers never see a torn file.
+ */
+export async function writeJsonReplace(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.${seq++}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(value));
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
 }
 
 /** Ids of all containers with a config (a dir without one is a create that never finished). */

@@ -142,11 +142,14 @@ export interface Volumes {
 export interface ContainerManager {
   /** The state root's named volumes (optional so test doubles may leave it out). */
   readonly volumes?: Volumes;
+  /** Keep a container monitor started ahead of need, so starts skip its boot (long-lived callers: the daemon). */
+  keepWarm?(): void;
   create(opts: CreateContainerOptions): Promise<ContainerRecord>;
   /** Start it; `io` attaches the caller's streams from the first byte (for `run` without -d). */
   start(idOrName: string, io?: AttachStreams): Promise<void>;
   /** Stream a running container's stdio (live output only; history is `logs`). */
   attach(idOrName: string, io: AttachStreams): Promise<void>;
+  /** Resolves once `condition` holds; after a `start` with `io`, only once that output was delivered. */
   wait(idOrName: string, condition?: WaitCondition): Promise<{ exitCode: number }>;
   stop(idOrName: string, timeoutSeconds?: number): Promise<void>;
   kill(idOrName: string, signal?: string): Promise<void>;

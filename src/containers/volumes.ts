@@ -9,6 +9,11 @@ export type Volume = VolumeRecord;
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+/** The volume store of a state root (the Engine opens one and hands it to the container manager). */
+export function openVolumeStore(root: string): VolumeStore {
+  return new VolumeStore(root);
+}
+
 /**
  * Named volumes under `<root>/volumes/<name>/`: `_data` is the content, `meta.json` the record.
  * A volume outlives the containers that use it; `inUse` (installed by the container manager)

@@ -57,9 +57,12 @@ export async function commitContainer(engine: Engine, ref: string, opts: CommitO
     }
     key = undefined;
     const created = new Date().toISOString();
+    // The new image's comment is this commit's message (Docker's `Comment`), never the parent's.
+    const { comment: _parentComment, ...parentConfig } = img.config;
     const imageConfig: ImageConfig = {
-      ...img.config,
+      ...parentConfig,
       created,
+      ...(opts.comment ? { comment: opts.comment } : {}),
       ...(opts.author ? { author: opts.author } : {}),
       config,
       rootfs: { type: 'layers', diff_ids: [...img.config.rootfs.diff_ids, info.digest] },

@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { detectCompression } from '../cache/layer/decompress.js';
 
 const BLOCK = 512;
 const TRAILER = 2 * BLOCK;
@@ -23,19 +24,10 @@ export class TarTerminator extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.#length === 0 || compressed(this.#head)) return cb();
+    if (this.#length === 0 || detectCompression(this.#head) !== 'none') return cb();
     const complete = this.#length % BLOCK === 0 && this.#tail.length === TRAILER && this.#tail.every((b) => b === 0);
     if (complete) return cb();
     const pad = (BLOCK - (this.#length % BLOCK)) % BLOCK;
     cb(null, Buffer.alloc(pad + TRAILER));
   }
-}
-
-function compressed(head: Buffer): boolean {
-  return (
-    (head[0] === 0x1f && head[1] === 0x8b) || // gzip
-    head.subarray(0, 3).toString('latin1') === 'BZh' ||
-    (head[0] === 0xfd && head.subarray(1, 6).toString('latin1') === '7zXZ\0') ||
-    (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) // zstd
-  );
 }

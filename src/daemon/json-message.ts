@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { familiarName as familiarReference, tryParseReference } from '../exporter/reference.js';
 
 /** One message of Docker's JSON-message stream (build, load, pull, import). */
 export interface JsonMessage {
@@ -33,11 +34,13 @@ export class JsonMessageWriter {
   }
 }
 
-/** `docker.io/library/busybox:latest` → `busybox:latest`, as Docker shows names. */
+/**
+ * `docker.io/library/busybox:latest` → `busybox:latest`, as Docker shows names. A name that is not
+ * a valid reference (user input echoed in a message) is shown as given.
+ */
 export function familiarName(name: string): string {
-  if (name.startsWith('docker.io/library/')) return name.slice('docker.io/library/'.length);
-  if (name.startsWith('docker.io/')) return name.slice('docker.io/'.length);
-  return name;
+  const ref = tryParseReference(name);
+  return ref ? familiarReference(ref) : name;
 }
 
 /** A tag as given (`foo`) → with its default tag (`foo:latest`), for "Successfully tagged". */
@@ -47,7 +50,4 @@ export function withDefaultTag(ref: string): string {
   return ref.slice(slash + 1).includes(':') ? ref : `${ref}:latest`;
 }
 
-/** 12-hex short id of a digest or id. */
-export function shortId(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
-}
+export { shortId } from '../util/digest.js';

@@ -2,13 +2,10 @@ import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { TbuildError } from '../errors.js';
+import { processAlive } from '../cache/pid.js';
 
 function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  if (!processAlive(pid)) return false;
   // A zombie (exited, not yet reaped by its parent) answers signal 0 but holds nothing.
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -1,5 +1,5 @@
 import type { Engine } from '../engine.js';
-import { VolumeStore, type Volume } from '../containers/volumes.js';
+import type { VolumeRecord as Volume, Volumes } from '../containers/types.js';
 import { loadImageArchive, saveDockerArchive } from '../exporter/docker-archive.js';
 import { importRootfs } from '../exporter/import.js';
 import { commitContainer } from './commit.js';
@@ -9,14 +9,8 @@ function volumeInfo(v: Volume): VolumeInfo {
   return { Name: v.name, Driver: 'local', Mountpoint: v.mountpoint, CreatedAt: v.createdAt, Labels: v.labels, Scope: 'local', Options: {} };
 }
 
-/** Volumes of one state root; "in use" is read from the containers' mounts. */
-function volumesFor(engine: Engine): DaemonVolumes {
-  const store = new VolumeStore(engine.root);
-  store.setInUseCheck(async (name) =>
-    (await engine.containers.list({ all: true }))
-      .filter((c) => (c.options.mounts ?? []).some((m) => m.type === 'volume' && m.source === name))
-      .map((c) => c.id),
-  );
+/** The engine's volumes (the one store of its root; the container manager answers "in use"). */
+function volumesFor(store: Volumes): DaemonVolumes {
   return {
     async create(name, labels) {
       const { volume, created } = await store.create(name, labels);
@@ -33,7 +27,7 @@ function volumesFor(engine: Engine): DaemonVolumes {
 export function servicesFor(engine: Engine): DaemonServices {
   return {
     engine,
-    volumes: volumesFor(engine),
+    ...(engine.volumes ? { volumes: volumesFor(engine.volumes) } : {}),
     archives: {
       save: (refs) => saveDockerArchive(engine, refs),
       async load(tar) {

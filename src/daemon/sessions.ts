@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { ContainerManager, ExecOptions } from '../containers/types.js';
 import { TbuildError } from '../errors.js';
 import type { EventBus } from './events.js';
@@ -21,9 +21,6 @@ export interface ExecRecord {
   pid: number;
 }
 
-/** How long output may still trickle in after the container's exit is reported. */
-const EXIT_GRACE_MS = 20;
-
 /**
  * Attach sessions and exec instances. The Docker CLI attaches to a container *before* starting it
  * (`docker run`), so attachments to a created container are parked here and handed to `start`,
@@ -33,17 +30,13 @@ export class ContainerSessions {
   #containers: ContainerManager;
   #parked = new Map<string, Attachment[]>();
   #execs = new Map<string, ExecRecord>();
-  /** Exit code of each container's last `die`, kept past its removal (for `wait?condition=removed`). */
-  #lastExit = new Map<string, number>();
 
   constructor(containers: ContainerManager, events: EventBus) {
     this.#containers = containers;
+    // a long-lived process: every `run` may skip the container monitor's boot
+    containers.keepWarm?.();
     containers.on('event', (e) => {
       events.publish('container', e.action, e.id, e.attributes);
-      if (e.action === 'die' && e.attributes.exitCode !== undefined) {
-        this.#lastExit.set(e.id, Number(e.attributes.exitCode));
-        if (this.#lastExit.size > 1000) this.#lastExit.delete(this.#lastExit.keys().next().value!);
-      }
       if (e.action === 'destroy') {
         for (const [id, ex] of this.#execs) if (ex.containerId === e.id) this.#execs.delete(id);
       }
@@ -65,10 +58,9 @@ export class ContainerSessions {
       });
       return;
     }
+    // The manager's attach ends once the container's exit and all output before it are delivered.
     const exited = this.#containers.wait(c.id, 'not-running').catch(() => undefined);
-    await Promise.race([this.#containers.attach(c.id, { ...io, stdin: io.stdin ?? noInput() }), exited]);
-    await exited;
-    await delay(EXIT_GRACE_MS);
+    await Promise.all([this.#containers.attach(c.id, io).catch(() => undefined), exited]);
   }
 
   /** Start a container, wiring any parked attachments to its stdio. */
@@ -82,7 +74,7 @@ export class ContainerSessions {
     }
     const stdout = fanOut(parked.map((a) => a.stdout));
     const stderr = fanOut(parked.map((a) => a.stderr));
-    const stdin = parked.find((a) => a.stdin)?.stdin ?? noInput();
+    const stdin = parked.find((a) => a.stdin)?.stdin;
     const exited = this.#containers.wait(c.id, 'next-exit').catch(() => undefined);
     let outputEnded = 0;
     const bothEnded = new Promise<void>((resolve) => {
@@ -93,22 +85,17 @@ export class ContainerSessions {
       stderr.once('end', one);
     });
     try {
-      await this.#containers.start(c.id, { stdout, stderr, stdin });
+      await this.#containers.start(c.id, { stdout, stderr, ...(stdin ? { stdin } : {}) });
     } catch (err) {
       for (const a of parked) a.done();
       throw err;
     }
     void (async () => {
+      // The manager's wait reports an exit only after the output of a start it attached was delivered.
       await exited;
-      // The manager may end our streams itself; otherwise give late output a moment.
-      await Promise.race([bothEnded, delay(EXIT_GRACE_MS)]);
+      await Promise.race([bothEnded, new Promise((r) => setImmediate(r))]);
       for (const a of parked) a.done();
     })();
-  }
-
-  /** The exit code reported by the container's last `die` event, if this daemon saw one. */
-  lastExit(id: string): number | undefined {
-    return this.#lastExit.get(id);
   }
 
   createExec(containerId: string, opts: ExecRecord['opts']): ExecRecord {
@@ -141,16 +128,4 @@ function fanOut(targets: Array<Writable | undefined>): PassThrough {
     for (const t of live) if (!t.destroyed && !t.writableEnded) t.write(chunk);
   });
   return pt;
-}
-
-/**
- * An already-ended stdin for attachments that send none: the manager's attach client only lets its
- * connection close after its input ends, so "no stdin" is given as "stdin that is at EOF".
- */
-function noInput(): Readable {
-  return Readable.from([]);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
@@ -224,6 +224,7 @@ class RuncExecutor implements Executor, RuncControl {
     const stdio: StdioOptions = [io.stdin || spec.process.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
     // In the foreground runc wants its own controlling terminal to give the container a pty;
     // `script` provides one and relays it over our pipes (stderr then joins stdout).
+    process.env.TBT&&appendFileSync(`/tmp/tbperf/trace-${id}.log`,`spawnrunc ${(performance.timeOrigin+performance.now()).toFixed(1)}\n`);
     const child = spawn(...(spec.process.tty ? ttyWrap(this.#runtime, args) : [this.#runtime, args] as const), { stdio, cwd: bundle });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', (e) => reject(this.#spawnError(e)));
@@ -254,7 +255,7 @@ class RuncExecutor implements Executor, RuncControl {
   async #finish(l: Launched): Promise<ExitStatus> {
     let raw: { code: number | null; signal: NodeJS.Signals | null };
     try {
-      raw = await l.exited;
+      raw = await l.exited;process.env.TBT&&appendFileSync(`/tmp/tbperf/trace-${l.id}.log`,`runcexit ${(performance.timeOrigin+performance.now()).toFixed(1)}\n`);
     } catch (err) {
       await l.cleanup();
       throw err;
@@ -303,21 +304,42 @@ class RuncExecutor implements Executor, RuncControl {
     throw new TbuildError('TB_RUNTIME_FAILED', `${this.#runtime}: ${msg}`, { details: { log: msg } });
   }
 
+  /** The container's pid once runc has written its pid file (watched, not polled), or 0 if it ended first. */
   async #waitPid(l: Launched, done: Promise<ExitStatus>): Promise<number> {
     let finished = false;
-    void done.then(
-      () => (finished = true),
-      () => (finished = true),
+    const ended = done.then(
+      () => void (finished = true),
+      () => void (finished = true),
     );
     const file = join(l.bundle, 'pid');
-    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
-      const text = await readFile(file, 'utf8').catch(() => '');
-      if (text.trim()) return Number(text.trim());
-      if (finished) {
-        await done; // surfaces a runtime failure
-        return 0;
+    let wake: () => void = () => {};
+    let w: ReturnType<typeof watch> | undefined;
+    try {
+      w = watch(l.bundle, () => wake());
+      w.on('error', () => wake());
+    } catch {
+      // polling only
+    }
+    try {
+      for (;;) {
+        const changed = new Promise<void>((r) => (wake = r));
+        let text = '';
+        try {
+          text = readFileSync(file, 'utf8').trim();
+        } catch {
+          // not written yet
+        }
+        if (text) {process.env.TBT&&appendFileSync(`/tmp/tbperf/trace-${l.id}.log`,`pid ${(performance.timeOrigin+performance.now()).toFixed(1)}\n`);return Number(text);}
+        if (finished) {
+          await done; // surfaces a runtime failure
+          return 0;
+        }
+        let t: NodeJS.Timeout | undefined;
+        await Promise.race([changed, ended, new Promise((r) => (t = setTimeout(r, w ? 100 : 5)))]);
+        clearTimeout(t);
       }
-      await new Promise((r) => setTimeout(r, delay));
+    } finally {
+      w?.close();
     }
   }
 

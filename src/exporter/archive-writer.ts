@@ -4,7 +4,7 @@ import * as tar from 'tar-stream';
 import type { ImageRecord } from './types.js';
 import type { Digest } from '../util/digest.js';
 import { digestHex } from '../util/digest.js';
-import { parseReference, repositoryName, formatReference } from './reference.js';
+import { parseReference, repositoryName, formatReference, tryParseReference } from './reference.js';
 import { exportLayer } from './layers.js';
 import { buildManifest } from './manifest.js';
 import type { ArchiveContext } from './load-plan.js';
@@ -25,12 +25,7 @@ export async function resolveSaveSet(ctx: ArchiveContext, refs: string[]): Promi
   const all = await ctx.images.list();
   for (const ref of refs) {
     const items: SaveItem[] = [];
-    let parsed;
-    try {
-      parsed = parseReference(ref);
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = tryParseReference(ref);
     if (parsed && parsed.tag === undefined && parsed.digest === undefined) {
       const repo = repositoryName(parsed);
       for (const img of all) {

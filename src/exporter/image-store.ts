@@ -2,10 +2,10 @@ import { readFile, readdir, unlink, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
 import type { ImageConfig, ImageInUseCheck, ImageLayer, ImageRecord, ImageStore, ImageUser, NewImage } from './types.js';
-import { canonicalJson, digestHex, type Digest } from '../util/digest.js';
+import { canonicalJson, digestHex, shortId, type Digest } from '../util/digest.js';
 import { writeJsonAtomic, fsyncDir } from '../util/atomic.js';
 import { TbuildError, isTbuildError } from '../errors.js';
-import { familiarName, normalizeTagReference, parseReference, repositoryName, formatReference } from './reference.js';
+import { familiarName, normalizeTagReference, parseReference, repositoryName, formatReference, tryParseReference } from './reference.js';
 import { IMPORT_LABEL, isLayerSnapshotName } from './layers.js';
 import { buildManifest } from './manifest.js';
 
@@ -166,12 +166,7 @@ export class LocalImageStore implements ImageStore {
       const record = await this.#readRecord(`sha256:${full[1]}` as Digest);
       return record && { record, via: 'id' };
     }
-    let parsed;
-    try {
-      parsed = parseReference(ref);
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = tryParseReference(ref);
     if (parsed) {
       if (parsed.digest !== undefined) {
         const want = `${repositoryName(parsed)}@${parsed.digest}`;
@@ -310,7 +305,7 @@ export class LocalImageStore implements ImageStore {
       if (!found) throw notFound(ref);
       const { record } = found;
       const out: Array<{ Untagged?: string; Deleted?: string }> = [];
-      const short = digestHex(record.id).slice(0, 12);
+      const short = shortId(record.id);
       const refsOf = (): string[] => [
         ...Object.keys(repos.tags).filter((n) => repos.tags[n] === record.id),
         ...record.repoDigests,
@@ -322,7 +317,7 @@ export class LocalImageStore implements ImageStore {
         if (refsOf().length === 1 && !force && user) {
           throw new TbuildError(
             'TB_IMAGE_IN_USE',
-            `conflict: unable to remove repository reference "${ref}" (must force) - container ${user.container.slice(0, 12)} is using its referenced image ${short}`,
+            `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(user.container)} is using its referenced image ${short}`,
           );
         }
         const name = found.name!;
@@ -348,13 +343,13 @@ export class LocalImageStore implements ImageStore {
         if (user?.running) {
           throw new TbuildError(
             'TB_IMAGE_IN_USE',
-            `conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${user.container.slice(0, 12)}`,
+            `conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${shortId(user.container)}`,
           );
         }
         if (user && !force) {
           throw new TbuildError(
             'TB_IMAGE_IN_USE',
-            `conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${user.container.slice(0, 12)}`,
+            `conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${shortId(user.container)}`,
           );
         }
         if (!force && refs.length > 0 && !(tags.length <= 1 && singleRepo)) {

@@ -1,29 +1,29 @@
 import type { HistoryEntry, ImageRecord } from './types.js';
 import { familiarName } from './reference.js';
+import { unixSeconds, ZERO_TIME } from '../util/time.js';
+
+export { shortId } from '../util/digest.js';
 
 /**
  * Docker Engine API shapes for images (GET /images/json, /images/{name}/json, /images/{name}/history),
  * shared by the CLI and the daemon.
  */
 
-const ZERO_TIME = '0001-01-01T00:00:00Z';
-
 export function imageSize(img: ImageRecord): number {
   return img.layers.reduce((n, l) => n + l.size, 0);
-}
-
-export function shortId(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
 function createdOf(img: ImageRecord): string {
   return img.config.created ?? ZERO_TIME;
 }
 
-/** Unix seconds of an ISO time; 0 when missing or unparsable. */
-export function unixSeconds(iso: string | undefined): number {
-  const t = iso ? Date.parse(iso) : NaN;
-  return Number.isFinite(t) ? Math.floor(t / 1000) : 0;
+/** Familiar `name:tag` of every tag (digest references are not tags). */
+export function repoTags(img: ImageRecord): string[] {
+  return img.names.filter((n) => !n.includes('@')).map((n) => familiarName(n));
+}
+
+function repoDigests(img: ImageRecord): string[] {
+  return img.repoDigests.map((n) => familiarName(n));
 }
 
 export interface GraphDriverDirs {
@@ -67,8 +67,8 @@ export function imageInspect(img: ImageRecord, dirs: GraphDriverDirs = {}): Reco
   }
   return {
     Id: img.id,
-    RepoTags: img.names.filter((n) => !n.includes('@')).map((n) => familiarName(n)),
-    RepoDigests: img.repoDigests.map((n) => familiarName(n)),
+    RepoTags: repoTags(img),
+    RepoDigests: repoDigests(img),
     Parent: '',
     // Docker's image Comment is the config's top-level `comment` (set by commit/import -m).
     Comment: img.config.comment ?? '',
@@ -95,8 +95,8 @@ export function imageSummary(img: ImageRecord, containers = -1): Record<string, 
     Id: img.id,
     Labels: img.config.config?.Labels ?? null,
     ParentId: '',
-    RepoDigests: img.repoDigests.map((n) => familiarName(n)),
-    RepoTags: img.names.map((n) => familiarName(n)),
+    RepoDigests: repoDigests(img),
+    RepoTags: repoTags(img),
     SharedSize: -1,
     Size: size,
   };
@@ -136,7 +136,8 @@ export function imageHistory(img: ImageRecord): HistoryRow[] {
   rows.reverse();
   if (rows[0]) {
     rows[0].Id = img.id;
-    rows[0].Tags = img.names.length ? img.names.map((n) => familiarName(n)) : null;
+    const tags = repoTags(img);
+    rows[0].Tags = tags.length ? tags : null;
   }
   return rows;
 }

@@ -2,7 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { BlobInfo, ContentStore, LayerConverter, Snapshotter, IngestWriter } from '../cache/types.js';
 import type { ImageLayer } from './types.js';
-import { sha256, type Digest } from '../util/digest.js';
+import { isDigest, sha256, type Digest } from '../util/digest.js';
 import { TbuildError, isTbuildError } from '../errors.js';
 import { decompress } from './decompress.js';
 
@@ -33,7 +33,7 @@ export function layerSnapshotName(chainId: Digest): string {
 }
 
 export function isLayerSnapshotName(name: string): boolean {
-  return /^sha256:[a-f0-9]{64}$/.test(name);
+  return isDigest(name);
 }
 
 export interface LayerSource {

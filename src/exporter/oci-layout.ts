@@ -4,7 +4,7 @@ import { parseConfig, type ArchiveContext, type LoadPlan } from './load-plan.js'
 import { BlobWriter, addBuffer, nameAnnotations, packArchive, resolveSaveSet } from './archive-writer.js';
 import { MEDIA_TYPES, type Descriptor } from './manifest.js';
 import { normalizeTagReference } from './reference.js';
-import { isDigest, sha256, type Digest } from '../util/digest.js';
+import { digestHex, isDigest, sha256, type Digest } from '../util/digest.js';
 
 /**
  * OCI image layout tarballs (`oci-layout`, `index.json`, `blobs/sha256/…`), as `skopeo
@@ -28,7 +28,7 @@ interface ManifestLike {
 }
 
 function blobMember(d: Digest): string {
-  return `blobs/sha256/${d.slice('sha256:'.length)}`;
+  return `blobs/sha256/${digestHex(d)}`;
 }
 
 function checkDescriptor(raw: unknown, where: string): Descriptor {

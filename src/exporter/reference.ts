@@ -101,6 +101,15 @@ export function parseReference(input: string): Reference {
   return { domain, path: remainder, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
+/** `parseReference`, or undefined for what is not a reference (an id prefix, say). */
+export function tryParseReference(input: string): Reference | undefined {
+  try {
+    return parseReference(input);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The repository part: `docker.io/library/busybox`. */
 export function repositoryName(ref: Reference): string {
   return `${ref.domain}/${ref.path}`;

@@ -20,6 +20,7 @@ import type { Definition } from './graph/types.js';
 import type { OpEnv } from './ops/env.js';
 import { exportResult, imageConfig } from './export.js';
 import { traced } from './trace.js';
+import { processAlive } from '../cache/pid.js';
 
 /** One SolverShared per engine: concurrent builds on it share in-flight work. */
 const sharedByEngine = new WeakMap<EngineParts, SolverShared>();
@@ -134,17 +135,8 @@ async function sweepStaleScratch(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const n of names) {
     const m = /^b-(\d+)-[0-9a-f]+$/.exec(n);
-    if (!m || alive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     await removeScratch(join(dir, n));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,6 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, cp, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, cp } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { EngineParts } from '../engine.js';
@@ -9,6 +7,7 @@ import { buildManifest } from '../exporter/manifest.js';
 import { saveDockerArchive } from '../exporter/docker-archive.js';
 import { saveOciLayout } from '../exporter/oci-layout.js';
 import { sha256, type Digest } from '../util/digest.js';
+import { writeStreamAtomic } from '../util/atomic.js';
 import { TbuildError } from '../errors.js';
 import type { OutputSpec } from './types.js';
 import type { StageState } from './convert/index.js';
@@ -62,15 +61,7 @@ async function writeStream(dest: string, stream: Readable): Promise<void> {
     await pipeline(stream, process.stdout, { end: false });
     return;
   }
-  await mkdir(dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}`;
-  try {
-    await pipeline(stream, createWriteStream(tmp));
-    await rename(tmp, dest);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
+  await writeStreamAtomic(dest, stream);
 }
 
 export interface Exported {

@@ -1,6 +1,13 @@
 import { open, rename, mkdir, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+function tempBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
 
 /**
  * Replace `path` with `data` so readers see the old or the new file, never a torn one:
@@ -9,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempBeside(path);
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
@@ -21,6 +28,30 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   }
   await fh.close();
   try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+/**
+ * `writeFileAtomic` for a stream (an exported archive): `path` appears only once every byte of
+ * `stream` is written and synced; on any error the temp file is removed and `path` is untouched.
+ */
+export async function writeStreamAtomic(path: string, stream: Readable, mode = 0o644): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = tempBeside(path);
+  try {
+    await pipeline(stream, createWriteStream(tmp, { mode }));
+    const fh = await open(tmp, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => {});

@@ -24,6 +24,11 @@ export function digestHex(d: Digest): string {
   return d.slice('sha256:'.length);
 }
 
+/** The 12 hex characters Docker shows for an image or container id (with or without `sha256:`). */
+export function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
 /** Stable JSON: object keys sorted at every depth, so equal values hash equally. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));

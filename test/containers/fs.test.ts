@@ -95,4 +95,26 @@ describe.runIf(isRoot)('container filesystem: export, cp out/in', () => {
     expect(await mgr.wait(c.id)).toEqual({ exitCode: 0 });
     expect(Buffer.concat(out).toString()).toBe('went\n');
   });
+  test('a cp-out stream destroyed early (HEAD, client gone) stops its producer and releases the mount', async () => {
+    const c = await mgr.create({ image: 'busybox:local', cmd: ['true'] });
+    await mgr.start(c.id, { stdout: quiet(), stderr: quiet() });
+    expect(await mgr.wait(c.id)).toEqual({ exitCode: 0 });
+    const errors: unknown[] = [];
+    const onError = (e: unknown) => errors.push(e);
+    process.on('uncaughtException', onError);
+    try {
+      for (const path of ['/bin', '/bin/busybox']) {
+        const { tar: t } = await mgr.getArchive(c.id, path);
+        t.on('error', () => {});
+        // a first chunk, so the producer is mid-entry, then the consumer leaves
+        await new Promise((r) => t.once('readable', r));
+        t.destroy();
+      }
+      for (let i = 0; i < 40 && (await mountsUnder(tmp.path)).length; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await mountsUnder(tmp.path)).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(errors).toEqual([]);
+  });
 });

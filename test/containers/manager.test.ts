@@ -182,12 +182,18 @@ describe.runIf(isRoot)('container manager', () => {
   });
 
   test('--rm removes the container once it exits; named volumes outlive it', async () => {
-    const rec = await create(['sh', '-c', 'echo data > /v/f'], {
+    const rec = await create(['sh', '-c', 'echo data > /v/f; exit 3'], {
       autoRemove: true,
       mounts: [{ type: 'volume', source: 'vol1', target: '/v', readonly: false }],
     });
+    // another manager on the same root sees the exit only through the records
+    const other = await openContainerManager(parts);
+    const elsewhere = other.wait(rec.id, 'removed');
+    const waited = mgr.wait(rec.id, 'removed');
     await mgr.start(rec.id, { stdout: sink().stream });
-    await mgr.wait(rec.id, 'removed');
+    expect(await waited).toEqual({ exitCode: 3 });
+    expect(await elsewhere).toEqual({ exitCode: 3 });
+    await other.close();
     expect(existsSync(join(tmp.path, 'containers', rec.id))).toBe(false);
     const v = await mgr.volumes.inspect('vol1');
     expect(existsSync(join(v.mountpoint, 'f'))).toBe(true);

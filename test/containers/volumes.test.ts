@@ -1,6 +1,8 @@
 import { describe, test, expect, beforeEach, afterEach } from 'vitest';
 import { existsSync } from 'node:fs';
-import { tempDir } from '../support/tmp.js';
+import { tempDir, isRoot } from '../support/tmp.js';
+import { Engine } from '../../src/engine.js';
+import { loadBusybox } from './support/engine.js';
 import { VolumeStore } from '../../src/containers/volumes.js';
 import { isTbuildError } from '../../src/errors.js';
 
@@ -45,5 +47,27 @@ describe('VolumeStore', () => {
     expect((await store.prune({ all: true })).deleted).toEqual(['named']);
     await store.remove(used, true);
     expect(await store.list()).toEqual([]);
+  });
+});
+
+describe.runIf(isRoot)('Engine volumes', () => {
+  test('the engine exposes one volume store per root, shared with its container manager', async () => {
+    const tmp = await tempDir('tbve-');
+    const engine = await Engine.open({ root: tmp.path });
+    try {
+      await loadBusybox(engine);
+      expect(engine.volumes).toBe(engine.containers.volumes);
+      const volumes = engine.volumes!;
+      const c = await engine.containers.create({ image: 'busybox:local', cmd: ['true'], mounts: [{ type: 'volume', source: 'shared', target: '/s', readonly: false }] });
+      expect((await volumes.list()).map((v) => v.name)).toEqual(['shared']);
+      const e = await volumes.remove('shared').catch((x: unknown) => x);
+      expect(isTbuildError(e, 'TB_VOLUME_IN_USE')).toBe(true);
+      await engine.containers.remove(c.id);
+      await volumes.remove('shared');
+      expect(await volumes.list()).toEqual([]);
+    } finally {
+      await engine.close();
+      await tmp.cleanup();
+    }
   });
 });

@@ -12,7 +12,7 @@ import { createOptionsFromBody, parseBind } from '../../src/daemon/create-option
 import { isLoopback, parseAddress } from '../../src/daemon/address.js';
 import { goFileMode } from '../../src/daemon/archive-stat.js';
 import { buildOptionsFromQuery } from '../../src/daemon/routes/build.js';
-import { humanDuration } from '../../src/daemon/shapes/time.js';
+import { humanDuration } from '../../src/util/time.js';
 import { globMatch } from '../../src/daemon/shapes/images.js';
 import type { Digest } from '../../src/util/digest.js';
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
   constants as C,
   fchmodSync,
@@ -11,12 +12,13 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
+  realpathSync,
   rmSync,
   symlinkSync,
   writeSync,
   type Stats,
 } from 'node:fs';
-import { chmod, lchown, lstat, lutimes, mkdir, realpath } from 'node:fs/promises';
+import { mkdir, realpath } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { TbuildError } from '../../errors.js';
 import { isWithin, resolveInRootSync, splitPath } from '../../util/confine.js';
@@ -193,12 +195,13 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
         const st = lstatOrUndefined(src);
         if (!st) throw hostile(`hard link target ${JSON.stringify(h.linkname)} is not in the layer`, h.name);
         if (st.isDirectory()) throw hostile('hard link to a directory', h.name);
-        parents.clear(); // a hard link to a symlink is a symlink
+        // Nothing is at `target` now (an existing entry was removed, which emptied the cache), so
+        // no cached parent can lead through it: the new link cannot change how they resolve.
         linkSync(src, target);
         return;
       }
       case '2':
-        parents.clear();
+        // As for hard links: a new name where nothing was changes no cached parent.
         symlinkSync(h.linkname, target);
         lchownSync(target, uid, gid);
         lutimesSync(target, mtime, mtime);
@@ -232,12 +235,14 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
   await applyFsOps(root, ops);
   // Deepest first, and never through a path that has become a symlink since.
   dirs.sort((a, b) => b.path.length - a.path.length);
+  // Synchronous: a handful of tiny calls per directory cost less than thread-pool round trips.
   for (const d of dirs) {
-    const st = await lstat(d.path).catch(() => undefined);
-    if (!st?.isDirectory() || (await realpath(d.path)) !== d.path) continue;
-    await lchown(d.path, d.uid, d.gid);
-    await chmod(d.path, d.mode);
-    await lutimes(d.path, d.mtime, d.mtime);
+    const st = lstatOrUndefined(d.path);
+    if (!st?.isDirectory() || realpathSync.native(d.path) !== d.path) continue;
+    if (st.uid !== d.uid || st.gid !== d.gid) lchownSync(d.path, d.uid, d.gid);
+    // after chown, which clears setgid
+    if ((st.mode & 0o7777) !== d.mode || st.uid !== d.uid || st.gid !== d.gid) chmodSync(d.path, d.mode);
+    lutimesSync(d.path, d.mtime, d.mtime);
   }
   return { diffId: `sha256:${hash.digest('hex')}` as Digest, size };
 }

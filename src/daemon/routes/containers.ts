@@ -128,9 +128,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
     ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
     ctx.res.flushHeaders();
     try {
-      let { exitCode } = await waiting;
-      // Once removed, the record is gone; the exit code is the one its `die` reported.
-      if (raw === 'removed') exitCode = sessions.lastExit(c.id) ?? exitCode;
+      const { exitCode } = await waiting;
       ctx.res.end(JSON.stringify({ StatusCode: exitCode, Error: null }) + '\n');
     } catch (err) {
       ctx.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: err instanceof Error ? err.message : String(err) } }) + '\n');
@@ -187,9 +185,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
     const { tar, stat } = await containers.getArchive(ctx.params.id!, path);
     ctx.res.setHeader('X-Docker-Container-Path-Stat', archiveStatHeader(stat));
     if (ctx.method === 'HEAD') {
-      // Drained, not destroyed: a producer upstream of the tar may have no error listener.
-      tar.on('error', () => {});
-      tar.resume();
+      tar.destroy();
       sendStatus(ctx.res, 200);
       return;
     }

@@ -7,7 +7,7 @@ import type { EventBus } from '../events.js';
 import type { RequestContext } from '../http.js';
 import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, sendJson } from '../http.js';
 import { imageHistory, imageInspect, imageSummary, matchesReference } from '../shapes/images.js';
-import { JsonMessageWriter, familiarName, shortId } from '../json-message.js';
+import { JsonMessageWriter, familiarName, withDefaultTag } from '../json-message.js';
 
 function notImplemented(what: string): Error {
   return Object.assign(new Error(`${what} is not supported by this daemon yet`), { statusCode: 501 });
@@ -159,7 +159,7 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
     const target = tag ? `${repo}:${tag}` : repo;
     const img = await images.resolve(ctx.params.name!);
     await images.tag(img.id, target);
-    events.publish('image', 'tag', img.id, { name: familiarName(target.includes(':', target.lastIndexOf('/')) ? target : `${target}:latest`) });
+    events.publish('image', 'tag', img.id, { name: familiarName(withDefaultTag(target)) });
     ctx.res.writeHead(201);
     ctx.res.end();
   });
@@ -168,7 +168,7 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
     const ref = ctx.params.name!;
     const force = boolParam(ctx.query, 'force');
     const img = await images.resolve(ref);
-    await refuseIfInUse(svc, img, ref, force);
+    // The store refuses an image a container uses (Docker's conflict rules) through its in-use check.
     const result = await images.remove(ref, { force });
     for (const r of result) {
       if (r.Untagged) events.publish('image', 'untag', img.id, { name: familiarName(r.Untagged) });
@@ -180,28 +180,4 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
       result.map((r) => (r.Untagged ? { Untagged: familiarName(r.Untagged) } : r)),
     );
   });
-}
-
-/** Docker's conflict rules: an image a container uses keeps its last name and its id unless forced. */
-async function refuseIfInUse(svc: DaemonServices, img: ImageRecord, ref: string, force: boolean): Promise<void> {
-  const byId = img.id === ref || img.id.replace(/^sha256:/, '').startsWith(ref.replace(/^sha256:/, ''));
-  const lastName = img.names.length <= 1;
-  if (!byId && !lastName) return;
-  const users = (await svc.engine.containers.list({ all: true })).filter((c) => c.imageId === img.id);
-  if (!users.length) return;
-  const running = users.find((c) => c.state.status === 'running' || c.state.status === 'paused');
-  if (running) {
-    throw new TbuildError(
-      'TB_IMAGE_IN_USE',
-      `conflict: unable to delete ${shortId(img.id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`,
-    );
-  }
-  if (force) return;
-  const c = users[0]!;
-  throw new TbuildError(
-    'TB_IMAGE_IN_USE',
-    byId
-      ? `conflict: unable to delete ${shortId(img.id)} (must be forced) - image is being used by stopped container ${shortId(c.id)}`
-      : `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(c.id)} is using its referenced image ${shortId(img.id)}`,
-  );
 }

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Router } from '../router.js';
 import { checkFilters, parseFilters, sendJson } from '../http.js';
 import { TbuildError } from '../../errors.js';
+import { digestHex, sha256 } from '../../util/digest.js';
 
 /** The networks a container can join here: no user-defined networks, just these modes. */
 const NETWORKS = [
@@ -12,7 +12,7 @@ const NETWORKS = [
 function shape(n: { name: string; driver: string }): Record<string, unknown> {
   return {
     Name: n.name,
-    Id: createHash('sha256').update(`tbuild-network-${n.name}`).digest('hex'),
+    Id: digestHex(sha256(`tbuild-network-${n.name}`)),
     Created: '0001-01-01T00:00:00Z',
     Scope: 'local',
     Driver: n.driver,

@@ -1,5 +1,4 @@
 import os from 'node:os';
-import { createHash } from 'node:crypto';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import { sendJson } from '../http.js';
@@ -7,6 +6,7 @@ import { MAX_API_VERSION, MIN_API_VERSION, SERVER_VERSION } from '../version.js'
 import { cgroupVersion, goArch, machineArch, operatingSystem } from '../host-info.js';
 import { imageSummary, imageSize } from '../shapes/images.js';
 import { containerSummary } from '../shapes/containers.js';
+import { digestHex, sha256 } from '../../util/digest.js';
 
 export function registerSystemRoutes(router: Router, svc: DaemonServices): void {
   const ping = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]) => {
@@ -53,7 +53,7 @@ export function registerSystemRoutes(router: Router, svc: DaemonServices): void 
     const running = count('running') + count('restarting');
     const paused = count('paused');
     sendJson(ctx.res, 200, {
-      ID: createHash('sha256').update(svc.engine.root).digest('hex').slice(0, 32).toUpperCase(),
+      ID: digestHex(sha256(svc.engine.root)).slice(0, 32).toUpperCase(),
       Containers: containers.length,
       ContainersRunning: running,
       ContainersPaused: paused,

@@ -1,6 +1,6 @@
 import type { ContainerRecord, CreateContainerOptions, VolumeMountSpec } from '../../containers/types.js';
 import type { ContainerConfig } from '../../exporter/types.js';
-import { humanDuration, unixSeconds, ZERO_TIME } from './time.js';
+import { humanDuration, unixSeconds, ZERO_TIME } from '../../util/time.js';
 
 /** "Up 3 seconds", "Exited (0) 2 seconds ago", "Created", as `docker ps` shows them. */
 export function statusText(c: ContainerRecord, now = Date.now()): string {

@@ -1,4 +1,20 @@
 import type { BigIntStats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants as C,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { chmod, constants, copyFile, link, lstat, lutimes, mkdir, readlink, symlink, unlink, utimes } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { TbuildError } from '../../../errors.js';
@@ -10,6 +26,18 @@ import type { CopyStats } from './types.js';
 
 /** Parallel file writes: keeps libuv's pool busy without queueing thousands of requests. */
 const FILE_CONCURRENCY = 32;
+/**
+ * Files up to this size are copied with synchronous calls on the main thread: for a small file
+ * the thread-pool round trips of an async copy (copyFile, then utimes) cost several times the
+ * calls themselves, and copyFile's clone/copy_file_range attempts fail on overlay anyway.
+ */
+const SMALL_FILE = 64 << 10;
+/** Small files copied between two yields to the event loop. */
+const SYNC_BATCH = 128;
+const SCRATCH = Buffer.allocUnsafe(SMALL_FILE);
+const MY_UID = process.getuid?.() ?? 0;
+const MY_GID = process.getgid?.() ?? 0;
+const IS_ROOT = MY_UID === 0;
 
 /** What every entry written by one copy shares. */
 export interface WriteContext {
@@ -23,6 +51,8 @@ export interface WriteContext {
   signal?: AbortSignal;
   /** dev:ino → host path of the first copy, so hardlinked sources stay hardlinked. */
   links: Map<string, string>;
+  /** Host directories known to have (or not) the setgid bit, which gives new entries its group. */
+  setgidDirs?: Map<string, boolean>;
 }
 
 export function newStats(): CopyStats {
@@ -96,6 +126,68 @@ export async function writeEntry(ctx: WriteContext, src: string, st: BigIntStats
   }
 }
 
+/** Whether new entries in host directory `dir` take its group (setgid) rather than ours. */
+function inheritsGroup(ctx: WriteContext, dir: string): boolean {
+  ctx.setgidDirs ??= new Map();
+  let v = ctx.setgidDirs.get(dir);
+  if (v === undefined) {
+    v = (lstatSync(dir).mode & 0o2000) !== 0;
+    ctx.setgidDirs.set(dir, v);
+  }
+  return v;
+}
+
+/**
+ * `writeEntry` for a small regular file that is not hardlinked, with synchronous calls: open
+ * both, copy the bytes, then owner, mode and times through the new file's descriptor. Same
+ * result as the async path: the source's bytes, mode (or `--chmod`'s), owner and times.
+ */
+function copySmallSync(ctx: WriteContext, src: string, st: BigIntStats, host: string, empty: boolean, parentHost: string): void {
+  if (!empty) clearPathSync(ctx.destRoot, host);
+  const rfd = openSync(src, C.O_RDONLY | C.O_NOFOLLOW);
+  try {
+    const wfd = openSync(host, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    try {
+      let bytes = 0;
+      for (;;) {
+        const n = readSync(rfd, SCRATCH, 0, SCRATCH.length, null);
+        if (n === 0) break;
+        for (let off = 0; off < n; ) off += writeSync(wfd, SCRATCH, off, n - off);
+        bytes += n;
+      }
+      const owner = entryOwner(ctx, st);
+      if (owner.uid !== MY_UID || owner.gid !== MY_GID || inheritsGroup(ctx, parentHost)) {
+        if (IS_ROOT || owner.uid !== MY_UID || owner.gid !== MY_GID) fchownSync(wfd, owner.uid, owner.gid);
+      }
+      // after chown, which clears setuid/setgid; and the file was made 0600
+      fchmodSync(wfd, targetMode(ctx, st));
+      futimesSync(wfd, secs(st.atimeNs), secs(st.mtimeNs));
+      ctx.stats.files++;
+      ctx.stats.bytes += bytes;
+    } finally {
+      closeSync(wfd);
+    }
+  } finally {
+    closeSync(rfd);
+  }
+}
+
+/** `clearPath` with synchronous calls. */
+function clearPathSync(destRoot: string, host: string): void {
+  let st;
+  try {
+    st = lstatSync(host);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return;
+    throw err;
+  }
+  if (st.isDirectory()) {
+    const shown = host.startsWith(destRoot + '/') ? host.slice(destRoot.length) : host;
+    throw new TbuildError('TB_COPY_DEST_IS_DIR', `cannot replace to directory ${shown} with file`);
+  }
+  unlinkSync(host);
+}
+
 /** Apply a copied directory's mode, owner and mtime. */
 export async function dirMeta(ctx: WriteContext, host: string, st: BigIntStats, created: boolean): Promise<void> {
   await chownIfNeeded(host, entryOwner(ctx, st), created);
@@ -121,6 +213,7 @@ export async function copyEntries(
   const dirs: Array<{ host: string; st: BigIntStats; created: boolean }> = [];
   const files: Array<{ src: string; st: BigIntStats; host: string; empty: boolean }> = [];
   const later: typeof files = [];
+  const small: Array<{ src: string; st: BigIntStats; host: string; empty: boolean; parent: string }> = [];
 
   for (const e of entries) {
     ctx.signal?.throwIfAborted();
@@ -131,7 +224,7 @@ export async function copyEntries(
       let created = false;
       let at = host;
       if (parent.created) {
-        await mkdir(host, { mode: 0o700 });
+        mkdirSync(host, { mode: 0o700 });
         created = true;
       } else {
         created = await ensureDir(ctx.destRoot, host, posix.join(targetPath, e.rel));
@@ -144,6 +237,7 @@ export async function copyEntries(
     }
     const item = { src: e.host, st: e.st, host, empty: parent.created };
     if (e.st.isFile() && e.st.nlink > 1n) later.push(item);
+    else if (e.st.isFile() && e.st.size <= SMALL_FILE) small.push({ ...item, parent: parent.host });
     else files.push(item);
   }
 
@@ -158,10 +252,40 @@ export async function copyEntries(
       files.push(f);
     }
   }
-  await pool(files, FILE_CONCURRENCY, (f) => writeEntry(ctx, f.src, f.st, f.host, f.empty), ctx.signal);
+  // Big files and symlinks go through the thread pool while small files are copied here. The
+  // pool's outcome is caught at once (no unhandled rejection while this loop yields) and always
+  // awaited: no write may still be running when this returns or throws.
+  const rest = pool(files, FILE_CONCURRENCY, (f) => writeEntry(ctx, f.src, f.st, f.host, f.empty), ctx.signal).then(
+    () => undefined,
+    (err: unknown) => ({ err }),
+  );
+  let failure: { err: unknown } | undefined;
+  try {
+    for (let i = 0; i < small.length; i++) {
+      if (i % SYNC_BATCH === 0 && i > 0) await new Promise<void>((r) => setImmediate(r));
+      ctx.signal?.throwIfAborted();
+      const f = small[i]!;
+      copySmallSync(ctx, f.src, f.st, f.host, f.empty, f.parent);
+    }
+  } catch (err) {
+    failure = { err };
+  }
+  const pooled = await rest;
+  const first = failure ?? pooled;
+  if (first) throw first.err;
   await pool(linkers, FILE_CONCURRENCY, (f) => writeEntry(ctx, f.src, f.st, f.host, f.empty), ctx.signal);
   // After every entry exists: chmod/chown/utimes of a dir do not touch its parent's mtime.
-  await pool(dirs, FILE_CONCURRENCY, (d) => dirMeta(ctx, d.host, d.st, d.created), ctx.signal);
+  for (const d of dirs) dirMetaSync(ctx, d.host, d.st, d.created);
+}
+
+/** `dirMeta` with synchronous calls (a few tiny calls per directory). */
+function dirMetaSync(ctx: WriteContext, host: string, st: BigIntStats, created: boolean): void {
+  const owner = entryOwner(ctx, st);
+  if (!(created && owner.uid === MY_UID && owner.gid === MY_GID) && (IS_ROOT || owner.uid !== MY_UID || owner.gid !== MY_GID)) {
+    lchownSync(host, owner.uid, owner.gid);
+  }
+  chmodSync(host, targetMode(ctx, st));
+  utimesSync(host, secs(st.atimeNs), secs(st.mtimeNs));
 }
 
 /**
