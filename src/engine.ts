@@ -13,7 +13,6 @@ import { openImageStore } from './exporter/image-store.js';
 import { createRuncExecutor } from './exec/runc.js';
 import { openContainerManager } from './containers/manager.js';
 import { openVolumeStore } from './containers/volumes.js';
-import { build } from './solver/build.js';
 
 import { DEFAULT_ROOT } from './defaults.js';
 
@@ -87,7 +86,10 @@ export class Engine implements EngineParts {
   }
 
   /** Build a Dockerfile; resolves with the image id, manifest digest and per-step timings. */
-  build(options: BuildOptions): Promise<BuildResult> {
+  async build(options: BuildOptions): Promise<BuildResult> {
+    // Loaded on first build: the solver, its ops and p-queue are ~50 modules a daemon that is only
+    // serving container/image requests never needs, and they weigh on its idle memory.
+    const { build } = await import('./solver/build.js');
     return build(this, options);
   }
 

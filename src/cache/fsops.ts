@@ -12,7 +12,9 @@ import { TbuildError } from '../errors.js';
  */
 
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p)) ?? 'python3';
-const IDLE_MS = 2000;
+// Long enough to outlive a typical build step between a prepare (which warms it) and the
+// describe after the commit; an idle helper costs nothing but a sleeping process.
+const IDLE_MS = 10_000;
 
 // One JSON request per line in, one JSON answer per line out. Paths travel as JSON strings,
 // values as base64. Every path an `apply` touches must have no symlink in its directory part
@@ -170,6 +172,13 @@ class Helper {
     }, IDLE_MS).unref();
   }
 
+  /** Start the process now if it is not running, so a request soon after does not wait for it. */
+  warm(): void {
+    if (this.#child) return;
+    this.#child = this.#start();
+    this.#settle();
+  }
+
   request(req: unknown): Promise<unknown> {
     this.#child ??= this.#start();
     const child = this.#child;
@@ -181,6 +190,19 @@ class Helper {
 }
 
 const helper = new Helper();
+
+/**
+ * Start the helper in the background: a caller that will soon describe a layer (a snapshot was
+ * just prepared) saves the interpreter's start-up on the step's critical path. It exits again
+ * after the idle time if nothing comes.
+ */
+export function warmFsHelper(): void {
+  try {
+    helper.warm();
+  } catch {
+    // a failure to start is reported by the request that needs the helper
+  }
+}
 
 export type XattrMap = Map<string, Map<string, Buffer>>;
 

@@ -1,15 +1,16 @@
-import { mkdir, readdir, readFile, rm, unlink, rename, access, writeFile } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, unlink, rename, access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TbuildError } from '../errors.js';
-import { writeJsonAtomic, fsyncDir } from '../util/atomic.js';
-import { MAX_MOUNT_OPTIONS } from '../util/mount.js';
 import { diskUsage } from './usage.js';
-import { mergeLayers } from './flatten.js';
+import { warmFsHelper } from './fsops.js';
 import { processAlive } from './pid.js';
-import type { Mount, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from './types.js';
+import { ensureSpread, info, loadRecords, recordPath, writeRecord, type SnapshotRecord } from './snapshot-records.js';
+import { LowerDirs, overlayMount } from './snapshot-mounts.js';
+import type { Mount, SnapshotInfo, Snapshotter, Usage } from './types.js';
+
+// Callers import the depth limits from here (they are part of this snapshotter's behaviour).
+export { MAX_DIRECT_LAYERS, FLATTEN_STEP } from './snapshot-mounts.js';
 
 /**
  * A label that keeps an active or view snapshot across restarts. Without it, an active or view
@@ -18,28 +19,6 @@ import type { Mount, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from './ty
  * restart sets this label.
  */
 export const KEEP_LABEL = 'tbuild.keep';
-
-/** Chains up to this depth are mounted layer by layer; deeper ones get flattened prefixes. */
-export const MAX_DIRECT_LAYERS = 64;
-/** Flattened prefixes end at depths that are multiples of this, so each is built once and reused. */
-export const FLATTEN_STEP = 32;
-
-/** Overlay options we always pass, so behaviour does not depend on the kernel's defaults:
- * no inode index (upper/lower pairs change between mounts), no redirects or metacopy (a layer
- * tar cannot express them; without them a directory rename copies up, which a tar can). */
-const OVERLAY_FIXED = ['index=off', 'redirect_dir=off', 'metacopy=off'];
-
-interface SnapshotRecord {
-  id: number;
-  name: string;
-  kind: SnapshotKind;
-  parent?: string;
-  parentId?: number;
-  created: string;
-  labels: Record<string, string>;
-  /** The process that made an active or view snapshot: only a dead one's are swept. */
-  pid?: number;
-}
 
 export async function openSnapshotter(root: string): Promise<Snapshotter> {
   const s = new OverlaySnapshotter(join(resolve(root), 'snapshots'));
@@ -60,11 +39,12 @@ export class OverlaySnapshotter implements Snapshotter {
    */
   readonly #reserved = new Set<string>();
   readonly #busy = new Map<string, Promise<void>>();
-  readonly #flattening = new Map<number, Promise<string>>();
+  readonly #lowers: LowerDirs;
 
   constructor(dir: string) {
     this.#dir = dir;
     this.#meta = join(dir, 'metadata');
+    this.#lowers = new LowerDirs(dir, { idChain: (id) => this.#idChain(id), fsDir: (id) => this.#fs(id) });
   }
 
   /** Operations on one key run one after another; different keys run concurrently. */
@@ -83,24 +63,9 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async init(): Promise<void> {
-    const made = await mkdir(this.#meta, { recursive: true });
-    if (made !== undefined && made !== this.#meta) await spreadChildren(this.#dir);
-    for (const n of await readdir(this.#meta)) {
-      const p = join(this.#meta, n);
-      if (!/^\d+\.json$/.test(n)) {
-        await rm(p, { force: true }); // a temp file from an interrupted atomic write
-        continue;
-      }
-      let rec: SnapshotRecord;
-      try {
-        rec = JSON.parse(await readFile(p, 'utf8')) as SnapshotRecord;
-        if (typeof rec.id !== 'number' || typeof rec.name !== 'string') throw new Error('not a snapshot record');
-      } catch {
-        // Records are replaced atomically, so this one was damaged from outside. Its layer is
-        // unusable without it: drop it and let the sweep reclaim the directory.
-        await rm(p, { force: true });
-        continue;
-      }
+    await mkdir(this.#meta, { recursive: true });
+    await ensureSpread(this.#dir, this.#meta);
+    for (const rec of await loadRecords(this.#meta)) {
       this.#byId.set(rec.id, rec);
       this.#byName.set(rec.name, rec);
       this.#nextId = Math.max(this.#nextId, rec.id + 1);
@@ -165,20 +130,26 @@ export class OverlaySnapshotter implements Snapshotter {
       labels: { ...labels },
       pid: process.pid,
     };
+    // A prepared snapshot is usually committed and described within moments: get the helper
+    // that lists its extended attributes started meanwhile.
+    if (kind === 'active') warmFsHelper();
     // In the maps before any I/O: the key is taken and the parent cannot be removed meanwhile.
     this.#byId.set(rec.id, rec);
     this.#byName.set(key, rec);
     return this.#perKey(key, async () => {
+      let made = false;
       try {
         await this.#makeDirs(rec, kind === 'active');
+        made = true;
         // A snapshot that is not kept is swept after a crash whatever its record says, so its
         // record need not reach the disk before we go on; a kept one's must.
-        await this.#write(rec, KEEP_LABEL in rec.labels);
+        await writeRecord(this.#meta, rec, KEEP_LABEL in rec.labels);
         return await this.#mountsOf(rec);
       } catch (err) {
         if (this.#byName.get(key) === rec) this.#byName.delete(key);
         this.#byId.delete(rec.id);
-        await rm(join(this.#dir, String(rec.id)), { recursive: true, force: true }).catch(() => {});
+        await unlink(recordPath(this.#meta, rec.id)).catch(() => {});
+        if (made) await rm(join(this.#dir, String(rec.id)), { recursive: true, force: true }).catch(() => {});
         throw err;
       }
     });
@@ -216,20 +187,6 @@ export class OverlaySnapshotter implements Snapshotter {
     }
   }
 
-  /** Replace the record atomically; `durable`: also wait until it is on disk. */
-  async #write(rec: SnapshotRecord, durable: boolean): Promise<void> {
-    const path = join(this.#meta, `${rec.id}.json`);
-    if (durable) return writeJsonAtomic(path, rec);
-    const tmp = join(this.#meta, `.${rec.id}.json.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      await writeFile(tmp, JSON.stringify(rec, null, 2) + '\n');
-      await rename(tmp, path);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
-  }
-
   prepare(key: string, parent?: string, labels: Record<string, string> = {}): Promise<Mount[]> {
     return this.#create('active', key, parent, labels);
   }
@@ -248,34 +205,14 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async #mountsOf(rec: SnapshotRecord): Promise<Mount[]> {
     const own = join(this.#dir, String(rec.id));
-    const lowers = rec.parentId === undefined ? [] : await this.#lowerDirs(rec.parentId);
+    const lowers = rec.parentId === undefined ? [] : await this.#lowers.of(rec.parentId);
     if (rec.kind === 'active') {
       if (!lowers.length) return [{ type: 'bind', source: this.#fs(rec.id), options: ['rbind', 'rw'] }];
-      return [this.#overlay(lowers, join(own, 'fs'), join(own, 'work'))];
+      return [overlayMount(this.#dir, lowers, join(own, 'fs'), join(own, 'work'))];
     }
     if (!lowers.length) return [{ type: 'bind', source: this.#fs(rec.id), options: ['rbind', 'ro'] }];
     if (lowers.length === 1) return [{ type: 'bind', source: lowers[0]!, options: ['rbind', 'ro'] }];
-    return [this.#overlay(lowers)];
-  }
-
-  /**
-   * One overlay mount. Absolute paths when they fit in a page; otherwise paths relative to the
-   * snapshots directory with `cwd` set (a numeric id keeps each lowerdir to a few bytes).
-   */
-  #overlay(lowers: string[], upper?: string, work?: string): Mount {
-    const build = (rel: boolean): string[] => {
-      const p = (x: string) => (rel ? x.slice(this.#dir.length + 1) : x);
-      const opts = [`lowerdir=${lowers.map(p).join(':')}`];
-      if (upper && work) opts.push(`upperdir=${p(upper)}`, `workdir=${p(work)}`);
-      return [...opts, ...OVERLAY_FIXED];
-    };
-    const abs = build(false);
-    if (abs.join(',').length <= MAX_MOUNT_OPTIONS) return { type: 'overlay', source: 'overlay', options: abs };
-    const rel = build(true);
-    if (rel.join(',').length > MAX_MOUNT_OPTIONS) {
-      throw new TbuildError('TB_MOUNT', `overlay options for ${lowers.length} layers exceed one page even with relative paths`);
-    }
-    return { type: 'overlay', source: 'overlay', options: rel, cwd: this.#dir };
+    return [overlayMount(this.#dir, lowers)];
   }
 
   #idChain(id: number): number[] {
@@ -290,54 +227,6 @@ export class OverlaySnapshotter implements Snapshotter {
     return out;
   }
 
-  /**
-   * Lower directories (top first) for a mount on top of committed snapshot `id`. A chain deeper
-   * than MAX_DIRECT_LAYERS is cut at the nearest FLATTEN_STEP boundary below it: the layers above
-   * the cut stay separate, everything below is one flattened copy, built once and kept in the
-   * boundary snapshot's directory.
-   */
-  async #lowerDirs(id: number): Promise<string[]> {
-    const chain = this.#idChain(id);
-    const depth = chain.length;
-    if (depth <= MAX_DIRECT_LAYERS) return chain.map((i) => this.#fs(i));
-    const boundaryDepth = Math.floor((depth - 1) / FLATTEN_STEP) * FLATTEN_STEP;
-    const above = chain.slice(0, depth - boundaryDepth);
-    const boundaryId = chain[depth - boundaryDepth]!;
-    return [...above.map((i) => this.#fs(i)), await this.#flat(boundaryId)];
-  }
-
-  /** The flattened copy of the whole chain ending at committed snapshot `id` (cached on disk). */
-  #flat(id: number): Promise<string> {
-    let p = this.#flattening.get(id);
-    if (!p) {
-      p = this.#buildFlat(id).finally(() => this.#flattening.delete(id));
-      this.#flattening.set(id, p);
-    }
-    return p;
-  }
-
-  async #buildFlat(id: number): Promise<string> {
-    const dest = join(this.#dir, String(id), 'flat');
-    if (existsSync(dest)) return dest;
-    const chain = this.#idChain(id);
-    const depth = chain.length;
-    let base: string | undefined;
-    let layers: number[];
-    if (depth <= MAX_DIRECT_LAYERS) {
-      layers = chain;
-    } else {
-      const prevDepth = depth - FLATTEN_STEP;
-      base = await this.#flat(chain[depth - prevDepth]!);
-      layers = chain.slice(0, depth - prevDepth);
-    }
-    const tmp = join(this.#dir, String(id), '.flat-tmp');
-    await rm(tmp, { recursive: true, force: true });
-    await mergeLayers(base, layers.reverse().map((i) => this.#fs(i)), tmp);
-    await rename(tmp, dest);
-    await fsyncDir(join(this.#dir, String(id)));
-    return dest;
-  }
-
   async commit(name: string, key: string, labels: Record<string, string> = {}): Promise<void> {
     return this.#perKey(key, async () => {
       const rec = this.#get(key);
@@ -350,7 +239,7 @@ export class OverlaySnapshotter implements Snapshotter {
       this.#reserved.add(name);
       try {
         // Durable: cache records written after this point name the committed snapshot.
-        await this.#write(next, true);
+        await writeRecord(this.#meta, next, true);
       } finally {
         this.#reserved.delete(name);
       }
@@ -377,7 +266,7 @@ export class OverlaySnapshotter implements Snapshotter {
     this.#byId.delete(rec.id);
     this.#byName.delete(rec.name);
     try {
-      await unlink(join(this.#meta, `${rec.id}.json`));
+      await unlink(recordPath(this.#meta, rec.id));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.#byId.set(rec.id, rec);
@@ -418,24 +307,4 @@ export class OverlaySnapshotter implements Snapshotter {
   async chain(key: string): Promise<string[]> {
     return this.#idChain(this.#get(key).id).map((id) => this.#byId.get(id)!.name);
   }
-}
-
-/**
- * Mark `dir` as an ext4 "top directory" (chattr +T), so ext4 spreads its children over block
- * groups (see #makeDirs). Best effort: other filesystems and a missing chattr change nothing.
- */
-function spreadChildren(dir: string): Promise<void> {
-  return new Promise((resolve) => {
-    execFile('chattr', ['+T', dir], { timeout: 5000 }, () => resolve());
-  });
-}
-
-function info(rec: SnapshotRecord): SnapshotInfo {
-  return {
-    name: rec.name,
-    ...(rec.parent !== undefined ? { parent: rec.parent } : {}),
-    kind: rec.kind,
-    created: rec.created,
-    labels: { ...rec.labels },
-  };
 }

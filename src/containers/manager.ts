@@ -1,15 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
 import type { EngineParts } from '../engine.js';
 import { TbuildError, isTbuildError, type ErrorCode, ERROR_CODES } from '../errors.js';
-import { createRuncExecutor, isRuncControl, parsePs, type RuncControl } from '../exec/runc.js';
-import { KEEP_LABEL } from '../cache/snapshotter.js';
+import { createRuncExecutor, isRuncControl, type RuncControl } from '../exec/runc.js';
 import type {
   AttachStreams,
   ContainerEvent,
@@ -22,15 +18,14 @@ import type {
   WaitCondition,
 } from './types.js';
 import { attachClient, attachSocketPath } from './attach.js';
-import { STANDBY_ARG } from './shim.js';
+import { ShimLauncher } from './shim-launcher.js';
 import { readJsonLog } from './logs.js';
-import { effectiveCommand, mergeEnv, randomName, runtimeConfig } from './config.js';
 import { VolumeStore } from './volumes.js';
 import { ContainerRecords, isLive, pidAlive, shimAlive } from './records.js';
 import { containerChanges, containerExport, getArchive, putArchive } from './fs.js';
-import { containerDir, emptyState, removeDir, writeConfig, writeJsonReplace, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';
-
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+import { containerDir, removeDir, writeConfig, writeJsonReplace, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';
+import { checkName, createContainer } from './create.js';
+import { execInContainer, topOfContainer } from './exec.js';
 
 /** Open the container manager for a state root (reconciles containers whose shim has died). */
 export async function openContainerManager(parts: EngineParts, opts: { volumes?: VolumeStore } = {}): Promise<LocalContainerManager> {
@@ -51,8 +46,8 @@ export class LocalContainerManager implements ContainerManager {
   readonly #attached = new Map<string, Promise<unknown>>();
   /** Final exit codes of containers this process removed, for `wait(id, 'removed')`. */
   readonly #removedExit = new Map<string, number>();
-  #standby: ChildProcess | undefined;
-  #keepWarm = false;
+  readonly #removing = new Map<string, Promise<void>>();
+  readonly #shims: ShimLauncher;
 
   constructor(parts: EngineParts, volumes?: VolumeStore) {
     this.#parts = parts;
@@ -62,6 +57,7 @@ export class LocalContainerManager implements ContainerManager {
     this.#control = isRuncControl(ex) ? ex : createRuncExecutor({ root: parts.root, runtime: process.env.TBUILD_RUNTIME ?? 'runc' });
     this.#runtime = this.#control.runtime;
     this.#records = new ContainerRecords(parts.root, this.#control);
+    this.#shims = new ShimLauncher(parts.root);
   }
 
   async init(): Promise<void> {
@@ -96,66 +92,27 @@ export class LocalContainerManager implements ContainerManager {
 
   async close(): Promise<void> {
     this.#records.closed = true;
-    this.#standby?.stdin?.end();
-    this.#standby = undefined;
+    this.#shims.close();
     await Promise.allSettled([...this.#attached.values()]);
   }
 
   // ───────────── lifecycle ─────────────
 
   async create(opts: CreateContainerOptions): Promise<ContainerRecord> {
-    const all = await this.#records.configs();
-    if (opts.name !== undefined) {
-      if (!NAME_RE.test(opts.name)) {
-        throw new TbuildError('TB_INVALID_ARGUMENT', `Invalid container name (${opts.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-      }
-      const clash = all.find((c) => c.name === opts.name);
-      if (clash) {
-        throw new TbuildError(
-          'TB_CONTAINER_NAME_IN_USE',
-          `Conflict. The container name "/${opts.name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
-        );
-      }
-    }
-    const img = await this.#parts.images.resolve(opts.image);
-    // a start usually follows: let its shim boot meanwhile
-    this.#prewarm();
-    const cfg = img.config.config;
-    const full = effectiveCommand(opts, img);
-    const id = randomBytes(32).toString('hex');
-    const name = opts.name ?? randomName(new Set(all.map((c) => c.name)));
-    const dir = containerDir(this.#root, id);
-    await mkdir(dir, { recursive: true, mode: 0o710 });
-    const snapshotKey = `ctr-${id}`;
-    const top = img.layers.at(-1)?.snapshot;
-    try {
-      await this.#parts.snapshots.prepare(snapshotKey, top, { [KEEP_LABEL]: 'container', 'tbuild.container': id });
-      const rt = await runtimeConfig(id, opts, img, this.volumes);
-      const stored: StoredConfig = {
-        id,
-        name,
-        image: opts.image,
-        imageId: img.id,
-        created: new Date().toISOString(),
-        options: opts,
-        path: full[0]!,
-        args: full.slice(1),
-        env: mergeEnv(cfg.Env ?? [], opts.env ?? []),
-        workingDir: opts.workingDir ?? cfg.WorkingDir ?? '',
-        user: opts.user ?? cfg.User ?? '',
-        snapshotKey,
-        logPath: join(dir, `${id}-json.log`),
-        runtime: rt,
-      };
-      await writeState(this.#root, id, emptyState());
-      await writeConfig(this.#root, stored);
-      this.#emit('create', stored);
-      return this.#records.record(stored);
-    } catch (err) {
-      await this.#parts.snapshots.remove(snapshotKey).catch(() => {});
-      await removeDir(this.#root, id);
-      throw err;
-    }
+    return createContainer(
+      {
+        root: this.#root,
+        parts: this.#parts,
+        volumes: this.volumes,
+        all: await this.#records.configs(),
+        prewarm: () => this.#shims.prewarm(),
+        created: (stored) => {
+          this.#emit('create', stored);
+          return this.#records.record(stored);
+        },
+      },
+      opts,
+    );
   }
 
   async start(ref: string, io?: AttachStreams): Promise<void> {
@@ -171,7 +128,7 @@ export class LocalContainerManager implements ContainerManager {
     const req: StartRequest = { runtime: this.#runtime, rootfsMounts, waitAttach: Boolean(io) };
     await writeJsonReplace(join(dir, 'start.json'), req);
     await rm(join(dir, STOP_MARKER), { force: true });
-    const shimPid = this.#spawnShim(c.id);
+    const shimPid = this.#shims.launch(c.id);
     if (io) {
       const a = await attachClient(attachSocketPath(dir), io, { alive: () => pidAlive(shimPid) });
       this.#attached.set(c.id, a.done);
@@ -194,64 +151,12 @@ export class LocalContainerManager implements ContainerManager {
     void this.#watchExit(c, s.finishedAt);
   }
 
-  /** How to run the shim module: plain node from dist, node with tsx from source. */
-  #shimCommand(): { args: string[]; cwd: string } {
-    const here = fileURLToPath(import.meta.url);
-    const fromSource = here.endsWith('.ts');
-    const shim = join(dirname(here), fromSource ? 'shim.ts' : 'shim.js');
-    // tsx must resolve from the project, whatever the caller's cwd
-    return { args: fromSource ? ['--import', 'tsx', shim] : [shim], cwd: join(dirname(here), '..', '..') };
-  }
-
-  /**
-   * Start a shim ahead of need: it loads its modules, then waits for a container id on a pipe, so
-   * a start skips node's boot. It exits when that pipe closes (this process ended or closed).
-   */
-  #prewarm(): void {
-    if (this.#standby || this.#records.closed) return;
-    const { args, cwd } = this.#shimCommand();
-    const child = spawn(process.execPath, [...args, this.#root, STANDBY_ARG], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], cwd });
-    child.on('error', () => {});
-    child.stdin!.on('error', () => {});
-    child.unref();
-    // the pipe must not keep this process alive either
-    (child.stdin as unknown as { unref?: () => void }).unref?.();
-    const sb = child;
-    child.once('exit', () => {
-      if (this.#standby === sb) this.#standby = undefined;
-    });
-    this.#standby = child;
-  }
-
-  /** Hand the container to the standby shim when one is waiting, else spawn one; returns its pid. */
-  #spawnShim(id: string): number {
-    const sb = this.#standby;
-    this.#standby = undefined;
-    if (sb?.pid && sb.exitCode === null && sb.signalCode === null && sb.stdin?.writable) {
-      sb.stdin.end(id + '\n');
-      if (this.#keepWarm) setImmediate(() => this.#prewarm());
-      return sb.pid;
-    }
-    sb?.stdin?.end();
-    const { args, cwd } = this.#shimCommand();
-    const logFd = openSync(join(containerDir(this.#root, id), 'shim.log'), 'a');
-    try {
-      const child = spawn(process.execPath, [...args, this.#root, id], { detached: true, stdio: ['ignore', logFd, logFd], cwd });
-      child.on('error', () => {});
-      child.unref();
-      return child.pid ?? 0;
-    } finally {
-      closeSync(logFd);
-    }
-  }
-
   /**
    * Keep a standby shim started at all times (for long-lived processes such as the daemon, where
    * every `run` then skips a node boot). Without it, one is started only as a container is created.
    */
   keepWarm(): void {
-    this.#keepWarm = true;
-    this.#prewarm();
+    this.#shims.keepWarm();
   }
 
   /** Emit `die` (and honour --rm) when a container this process started exits. */
@@ -374,6 +279,15 @@ export class LocalContainerManager implements ContainerManager {
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const c = await this.#records.must(ref);
+    // `run --rm` removes from two sides (the caller and the exit watcher): one removal does the work
+    const busy = this.#removing.get(c.id);
+    if (busy) return busy;
+    const p = this.#remove(c, opts).finally(() => this.#removing.delete(c.id));
+    this.#removing.set(c.id, p);
+    return p;
+  }
+
+  async #remove(c: StoredConfig, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
     const s = await this.#records.state(c);
     if (isLive(s.status)) {
       if (!opts.force) {
@@ -404,9 +318,7 @@ export class LocalContainerManager implements ContainerManager {
   async rename(ref: string, newName: string): Promise<void> {
     const c = await this.#records.must(ref);
     const name = newName.replace(/^\//, '');
-    if (!NAME_RE.test(name)) throw new TbuildError('TB_INVALID_ARGUMENT', `Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-    const clash = (await this.#records.configs()).find((x) => x.name === name && x.id !== c.id);
-    if (clash) throw new TbuildError('TB_CONTAINER_NAME_IN_USE', `Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    checkName(name, newName, await this.#records.configs(), c.id);
     const old = c.name;
     await writeConfig(this.#root, { ...c, name });
     this.#emit('rename', { ...c, name }, { oldName: `/${old}` });
@@ -442,9 +354,7 @@ export class LocalContainerManager implements ContainerManager {
 
   async top(ref: string, psArgs = '-ef'): Promise<{ titles: string[]; processes: string[][] }> {
     const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
-    if (s.status !== 'running' && s.status !== 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
-    return parsePs(await this.#control.runtimeCommand(['ps', c.id, ...psArgs.split(/\s+/).filter(Boolean)]));
+    return topOfContainer(this.#control, c, await this.#records.state(c), psArgs);
   }
 
   async changes(ref: string): Promise<Array<{ Path: string; Kind: 0 | 1 | 2 }>> {
@@ -470,25 +380,7 @@ export class LocalContainerManager implements ContainerManager {
   async exec(ref: string, opts: ExecOptions, io: AttachStreams & { stdio?: Duplex }): Promise<{ exitCode: number }> {
     const c = await this.#records.must(ref);
     const s = await this.#records.state(c);
-    if (s.status === 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is paused, unpause the container before exec`);
-    if (s.status !== 'running') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
-    this.#emit('exec_start', c, { execID: '' });
-    const st = await this.#control.execProcess(
-      c.id,
-      join(containerDir(this.#root, c.id), 'rootfs'),
-      {
-        args: opts.cmd,
-        env: mergeEnv([`HOSTNAME=${c.runtime.hostname}`, ...c.env], opts.env ?? []),
-        cwd: opts.workingDir || c.workingDir || '/',
-        user: opts.user ?? c.user,
-        tty: Boolean(opts.tty),
-      },
-      {
-        ...(opts.attachStdin ? { stdin: io.stdin ?? io.stdio } : {}),
-        ...(io.stdout ?? io.stdio ? { stdout: io.stdout ?? io.stdio } : {}),
-        ...(io.stderr ?? io.stdio ? { stderr: io.stderr ?? io.stdio } : {}),
-      },
-    );
+    const st = await execInContainer(this.#control, this.#root, c, s, opts, io, () => this.#emit('exec_start', c, { execID: '' }));
     this.#emit('exec_die', c, { exitCode: String(st.exitCode) });
     return { exitCode: st.exitCode };
   }

@@ -17,7 +17,7 @@ import type { ExitStatus } from '../exec/types.js';
 import { AttachServer, attachSocketPath, FRAME_STDERR, FRAME_STDOUT } from './attach.js';
 import { JsonLogWriter } from './logs.js';
 import { processStart } from './records.js';
-import { containerDir, readConfig, readState, writeState, STOP_MARKER, type StartRequest } from './store.js';
+import { containerDir, STANDBY_ARG, readConfig, readState, writeState, STOP_MARKER, type StartRequest } from './store.js';
 
 const execFileP = promisify(execFile);
 
@@ -46,7 +46,6 @@ async function waitForStopOr(marker: string, ms: number): Promise<void> {
  * into the json-file log and to attached clients, records the exit status in state.json, unmounts.
  */
 export async function runShim(root: string, id: string): Promise<void> {
-  const T=(m:string)=>process.env.TBT&&appendFileSync(`/tmp/tbperf/trace-${id}.log`,`${m} ${(performance.timeOrigin+performance.now()).toFixed(1)}\n`);T('origin'+performance.timeOrigin.toFixed(1));T('shim-main');
   const dir = containerDir(root, id);
   const cfg = await readConfig(root, id);
   if (!cfg) throw new Error(`container ${id} has no config`);
@@ -59,12 +58,12 @@ export async function runShim(root: string, id: string): Promise<void> {
   let status: ExitStatus | undefined;
   const log = await JsonLogWriter.open(cfg.logPath);
   try {
-    await server.listen();T('listen');
+    await server.listen();
     await mkdir(rootfs, { recursive: true });
-    release = await mountAll(req.rootfsMounts, rootfs);T('mounted');
+    release = await mountAll(req.rootfsMounts, rootfs);
     await populateVolumes(root, rootfs, rt.mounts);
     if (req.waitAttach) {
-      T('waitattach');await Promise.race([server.firstClient, new Promise((r) => setTimeout(r, 30_000))]);T('attached');
+      await Promise.race([server.firstClient, new Promise((r) => setTimeout(r, 30_000))]);
     }
     const stdout = new PassThrough();
     const stderr = new PassThrough();
@@ -91,7 +90,7 @@ export async function runShim(root: string, id: string): Promise<void> {
         },
         { stdout, stderr, ...(rt.openStdin ? { stdin: server.stdin } : {}) },
       );
-      const startedAt = Date.now();T('started');
+      const startedAt = Date.now();
       await writeState(root, id, {
         ...(await readState(root, id)),
         status: 'running',
@@ -104,7 +103,7 @@ export async function runShim(root: string, id: string): Promise<void> {
         startedAt: new Date(startedAt).toISOString(),
         finishedAt: '0001-01-01T00:00:00Z',
       });
-      await new Promise(r=>setImmediate(r));T('statewritten');status = await c.wait();T('exited');
+      status = await c.wait();
       const now = await readState(root, id);
       if (!shouldRestart(cfg.options.restartPolicy, status.exitCode, now.restartCount, existsSync(join(dir, STOP_MARKER)))) break;
       await writeState(root, id, {
@@ -124,7 +123,7 @@ export async function runShim(root: string, id: string): Promise<void> {
     await log.close();
     // Unmount before recording the exit: whoever sees `exited` may mount the snapshot itself.
     await release();
-    release = undefined;T('unmounted');
+    release = undefined;
     const now = await readState(root, id);
     await writeState(root, id, {
       ...now,
@@ -149,7 +148,7 @@ export async function runShim(root: string, id: string): Promise<void> {
       ...(isTbuildError(err) ? { errorCode: err.code } : {}),
       finishedAt: new Date().toISOString(),
     });
-  } finally {T('exitstate');
+  } finally {
     await server.finish(status ?? { exitCode: 128 }).catch(() => {});
     if (release) await release().catch(() => {});
   }
@@ -169,9 +168,6 @@ async function populateVolumes(root: string, rootfs: string, mounts: ContainerMo
     await execFileP('cp', ['-a', '--', `${src}/.`, m.source]);
   }
 }
-
-/** argv[3] of a shim started ahead of need: it waits for its container id on stdin. */
-export const STANDBY_ARG = '--standby';
 
 /** The container id a standby shim is given (one line on stdin); undefined when its starter went away. */
 function assignment(): Promise<string | undefined> {

@@ -39,6 +39,9 @@ export interface StartRequest {
   waitAttach: boolean;
 }
 
+/** argv[3] of a shim started ahead of need (a standby): it waits for its container id on stdin. */
+export const STANDBY_ARG = '--standby';
+
 /** Written by the manager when a user stops, kills or removes the container: no more policy restarts. */
 export const STOP_MARKER = 'stop-requested';
 

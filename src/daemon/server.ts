@@ -1,5 +1,4 @@
 import http from 'node:http';
-import https from 'node:https';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { chmod, mkdir, readFile, stat, unlink } from 'node:fs/promises';
@@ -102,9 +101,11 @@ export class Daemon {
             rejectUnauthorized: true,
           }
         : undefined;
+      // node:https pulls in the TLS stack (~1 MB resident): load it only when TLS is configured.
+      const https = tlsOptions ? (await import('node:https')).default : undefined;
       for (const a of addrs) {
         const server =
-          a.kind === 'tcp' && tlsOptions ? https.createServer(tlsOptions) : http.createServer();
+          a.kind === 'tcp' && tlsOptions && https ? https.createServer(tlsOptions) : http.createServer();
         // Builds and followed streams run for as long as they run.
         server.requestTimeout = 0;
         server.headersTimeout = 60_000;

@@ -1,16 +1,16 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, watch } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { constants as osConstants } from 'node:os';
 import { TbuildError } from '../errors.js';
 import type { Executor, ExitStatus, ProcessIO, ProcessSpec, RunningContainer, RunSpec } from './types.js';
-import { buildOciSpec, ociProcess, type HostRlimits, type SpecContext } from './spec.js';
+import { ociProcess, type HostRlimits, type SpecContext } from './spec.js';
 import { resolveUser } from './user.js';
-import { cgroupDirs, cgroupInfo, hostRlimits, prepareOomParent, removeCgroup, wasOomKilled } from './cgroups.js';
-import { writeEtcFiles } from './etc-files.js';
+import { cgroupDirs, hostRlimits, removeCgroup, wasOomKilled } from './cgroups.js';
 import { RuncContainer } from './runc-container.js';
-import { findMissing, removeStubs } from './stubs.js';
+import { removeStubs } from './stubs.js';
+import { CGROUP_PARENT, ID_RE, prepareBundle, processStart } from './runc-bundle.js';
+import { exitCodeOf, exitStatus, isSignalExit, runtimeError } from './runc-status.js';
 
 export { parsePs } from './runc-container.js';
 
@@ -20,18 +20,6 @@ export interface RuncExecutorOptions {
   /** Runtime binary (name on PATH or absolute path). */
   runtime: string;
 }
-
-/** runc's own id rule; anything else would also be unsafe as a path component. */
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
-const CGROUP_PARENT = '/tbuild';
-const SIGNALS = osConstants.signals as Record<string, number>;
-
-function signalName(n: number): string | undefined {
-  return Object.keys(SIGNALS).find((k) => SIGNALS[k] === n);
-}
-
-/** Container stubs whose absence runc fills in at start (see stubs.ts). */
-const STANDARD_DESTINATIONS = ['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf', '/etc/hostname'];
 
 interface Launched {
   id: string;
@@ -182,41 +170,10 @@ class RuncExecutor implements Executor, RuncControl {
   }
 
   async #launch(id: string, spec: RunSpec, io: ProcessIO, wantPid: boolean): Promise<Launched> {
-    if (!ID_RE.test(id)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`);
-    const bundle = join(this.#root, 'exec', id);
-    const user = await resolveUser(spec.rootfs, spec.process.user);
-    mkdirSync(bundle, { recursive: true, mode: 0o700 });
-    const hostname = spec.hostname ?? id.slice(0, 12);
-    const info = cgroupInfo();
-    // The OOM counter lives in the memory cgroup, which runc removes on exit: nest the container
-    // one level down so the parent keeps the (hierarchical) count until we read it.
-    const oomParent = spec.resources?.memory ? `${CGROUP_PARENT}/${id}` : undefined;
-    const cgroupPath = oomParent ? `${oomParent}/ctr` : `${CGROUP_PARENT}/${id}`;
-    this.#rlimits ??= hostRlimits();
-    // The working directory is not a stub: like Docker and BuildKit, a created cwd stays.
-    const destinations = [...STANDARD_DESTINATIONS, ...spec.mounts.map((m) => m.destination)];
-    let ctx: SpecContext;
-    let missing: string[];
-    try {
-      ctx = {
-        user,
-        hostRlimits: this.#rlimits,
-        cgroupsPath: cgroupPath,
-        etcFiles: await writeEtcFiles(bundle, hostname, spec.network, spec.extraHosts),
-        defaultHostname: hostname,
-        swapAccounting: info.swapAccounting,
-      };
-      const oci = buildOciSpec(spec, ctx);
-      if (oomParent) await prepareOomParent(oomParent, spec.resources!.memory!);
-      missing = findMissing(spec.rootfs, destinations);
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(oci));
-      writeFileSync(join(bundle, 'owner'), this.#owner);
-    } catch (err) {
-      if (oomParent) await removeCgroup(oomParent, ['ctr']).catch(() => {});
-      await rm(bundle, { recursive: true, force: true });
-      throw err;
-    }
-
+    const { bundle, ctx, cgroupPath, oomParent, destinations, missing } = await prepareBundle(this.#root, id, spec, {
+      rlimits: () => (this.#rlimits ??= hostRlimits()),
+      owner: this.#owner,
+    });
     const args = ['--root', this.#runcRoot, '--log', join(bundle, 'runc.log'), '--log-format', 'json', 'run', '--bundle', bundle];
     if (wantPid) args.push('--pid-file', join(bundle, 'pid'));
     args.push(id);
@@ -224,7 +181,6 @@ class RuncExecutor implements Executor, RuncControl {
     const stdio: StdioOptions = [io.stdin || spec.process.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
     // In the foreground runc wants its own controlling terminal to give the container a pty;
     // `script` provides one and relays it over our pipes (stderr then joins stdout).
-    process.env.TBT&&appendFileSync(`/tmp/tbperf/trace-${id}.log`,`spawnrunc ${(performance.timeOrigin+performance.now()).toFixed(1)}\n`);
     const child = spawn(...(spec.process.tty ? ttyWrap(this.#runtime, args) : [this.#runtime, args] as const), { stdio, cwd: bundle });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', (e) => reject(this.#spawnError(e)));
@@ -255,19 +211,16 @@ class RuncExecutor implements Executor, RuncControl {
   async #finish(l: Launched): Promise<ExitStatus> {
     let raw: { code: number | null; signal: NodeJS.Signals | null };
     try {
-      raw = await l.exited;process.env.TBT&&appendFileSync(`/tmp/tbperf/trace-${l.id}.log`,`runcexit ${(performance.timeOrigin+performance.now()).toFixed(1)}\n`);
+      raw = await l.exited;
     } catch (err) {
       await l.cleanup();
       throw err;
     }
     try {
-      const code = raw.code ?? 128 + (raw.signal ? SIGNALS[raw.signal] ?? 9 : 9);
-      let status: ExitStatus = { exitCode: code };
-      if (code > 128 && code < 128 + 65) {
-        const name = signalName(code - 128);
-        if (name) status.signal = name;
-      } else if (code !== 0) {
-        const failure = await this.#runtimeError(l.bundle);
+      const code = exitCodeOf(raw.code, raw.signal);
+      let status = exitStatus(code);
+      if (code !== 0 && !isSignalExit(code)) {
+        const failure = await runtimeError(this.#runtime, l.bundle);
         if (failure) status = failure;
       }
       if (l.oomParent && (await wasOomKilled(l.oomParent, status.exitCode))) status.oomKilled = true;
@@ -275,33 +228,6 @@ class RuncExecutor implements Executor, RuncControl {
     } finally {
       await l.cleanup();
     }
-  }
-
-  /**
-   * runc exits 1 (or 255) both when the process does and when runc itself fails; its log tells
-   * which. A missing or non-executable command maps to 127/126 as Docker reports them; any other
-   * runtime failure throws.
-   */
-  async #runtimeError(bundle: string): Promise<ExitStatus | undefined> {
-    const text = await readFile(join(bundle, 'runc.log'), 'utf8').catch(() => '');
-    const errors = text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => {
-        try {
-          return JSON.parse(l) as { level?: string; msg?: string };
-        } catch {
-          return { level: 'error', msg: l };
-        }
-      })
-      .filter((e) => e.level === 'error' || e.level === 'fatal');
-    if (!errors.length) return undefined;
-    const msg = errors.map((e) => e.msg ?? '').join('; ');
-    if (/executable file not found|no such file or directory/.test(msg) && /exec:|starting container process|start container process/.test(msg)) {
-      return { exitCode: 127 };
-    }
-    if (/permission denied/.test(msg) && /exec:|container process/.test(msg)) return { exitCode: 126 };
-    throw new TbuildError('TB_RUNTIME_FAILED', `${this.#runtime}: ${msg}`, { details: { log: msg } });
   }
 
   /** The container's pid once runc has written its pid file (watched, not polled), or 0 if it ended first. */
@@ -329,7 +255,7 @@ class RuncExecutor implements Executor, RuncControl {
         } catch {
           // not written yet
         }
-        if (text) {process.env.TBT&&appendFileSync(`/tmp/tbperf/trace-${l.id}.log`,`pid ${(performance.timeOrigin+performance.now()).toFixed(1)}\n`);return Number(text);}
+        if (text) return Number(text);
         if (finished) {
           await done; // surfaces a runtime failure
           return 0;
@@ -378,28 +304,13 @@ class RuncExecutor implements Executor, RuncControl {
       }
       const code = await new Promise<number>((resolve, reject) => {
         child.once('error', (e) => reject(this.#spawnError(e)));
-        child.once('close', (c, s) => resolve(c ?? 128 + (s ? SIGNALS[s] ?? 9 : 9)));
+        child.once('close', (c, s) => resolve(exitCodeOf(c, s)));
       });
       if (io.stdin && child.stdin) io.stdin.unpipe(child.stdin);
-      const status: ExitStatus = { exitCode: code };
-      if (code > 128 && code < 128 + 65) {
-        const name = signalName(code - 128);
-        if (name) status.signal = name;
-      }
-      return status;
+      return exitStatus(code);
     } finally {
       await rm(file, { force: true });
     }
-  }
-}
-
-/** Start time (clock ticks since boot) of `pid`, so a reused pid does not pass for the original. */
-function processStart(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return 'gone';
   }
 }
 

@@ -1,6 +1,7 @@
 import { describe, test, expect, beforeEach, afterEach } from 'vitest';
 import { Writable, PassThrough } from 'node:stream';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir, isRoot, mountsUnder } from '../support/tmp.js';
 import { runcContainers, cgroupsLeft } from '../exec/support/rootfs.js';
@@ -248,5 +249,33 @@ describe.runIf(isRoot)('container manager', () => {
     const e = await mgr.remove('live').catch((x: unknown) => x);
     expect(isTbuildError(e, 'TB_CONTAINER_STATE')).toBe(true);
     await mgr.remove('live', { force: true });
+  });
+  test('keepWarm: a standby shim takes the next start, another replaces it, and close ends it', async () => {
+    const standbys = async () => {
+      const out: number[] = [];
+      for (const pid of await processesMentioning(tmp.path)) {
+        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmd.split('\0').includes('--standby')) out.push(pid);
+      }
+      return out;
+    };
+    mgr.keepWarm();
+    let before: number[] = [];
+    for (let i = 0; i < 100 && (before = await standbys()).length !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(before).toHaveLength(1);
+    const rec = await create(['sh', '-c', 'echo warm; exit 4']);
+    const out = sink();
+    await mgr.start(rec.id, { stdout: out.stream });
+    expect(await mgr.wait(rec.id)).toEqual({ exitCode: 4 });
+    expect(out.text()).toBe('warm\n');
+    const state = JSON.parse(await readFile(join(tmp.path, 'containers', rec.id, 'state.json'), 'utf8')) as { shimPid: number };
+    expect(state.shimPid).toBe(before[0]);
+    let after: number[] = [];
+    for (let i = 0; i < 100 && (after = await standbys()).length !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(before[0]);
+    await mgr.close();
+    for (let i = 0; i < 100 && (await standbys()).length; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await standbys()).toEqual([]);
   });
 });

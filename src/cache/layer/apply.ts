@@ -190,7 +190,9 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
       case '1': {
         const srcComps = cleanEntryPath(h.linkname);
         if (!srcComps.length) throw hostile('hard link to the root', h.name);
-        const srcParent = resolveInRootSync(root, [...prefix, ...srcComps.slice(0, -1)].join('/'));
+        // Link targets usually sit in a directory already resolved for an earlier entry.
+        const srcParentComps = srcComps.slice(0, -1);
+        const srcParent = parents.get(srcParentComps.join('/')) ?? resolveInRootSync(root, [...prefix, ...srcParentComps].join('/'));
         const src = `${srcParent}/${srcComps[srcComps.length - 1]}`;
         const st = lstatOrUndefined(src);
         if (!st) throw hostile(`hard link target ${JSON.stringify(h.linkname)} is not in the layer`, h.name);

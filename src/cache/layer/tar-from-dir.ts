@@ -14,6 +14,8 @@ const CHUNK = 1 << 20;
 const REUSE_CHUNK = 4 << 20;
 const ZEROS = Buffer.alloc(BLOCK * 2);
 const SMALL_FILE = 64 << 10;
+/** Size of the staging buffer that gathers headers and small files into one chunk. */
+const STAGE = 1 << 20;
 
 function readSmall(path: string, out: Buffer, off: number, size: number): void {
   const fd = openSync(path, 'r');
@@ -75,6 +77,26 @@ export async function* layerTarChunks(dir: string, opts: LayerTarOptions = {}, r
     }
   }
 
+  // Headers and small files are gathered into one staging buffer and handed out a megabyte at
+  // a time: one chunk per entry costs more in generator round trips, hash calls and garbage than
+  // the tiny reads themselves. With `reuse`, two staging buffers alternate (a chunk is only valid
+  // until the next is asked for); otherwise every chunk handed out is a buffer of its own.
+  const stages = reuse ? [Buffer.allocUnsafe(STAGE), Buffer.allocUnsafe(STAGE)] : [];
+  let turn = 0;
+  let stage = reuse ? stages[0]! : Buffer.allocUnsafe(STAGE);
+  let used = 0;
+  /** The staged bytes, and an empty staging buffer in place for what comes next. */
+  const take = (): Buffer => {
+    const out = stage.subarray(0, used);
+    stage = reuse ? stages[++turn & 1]! : Buffer.allocUnsafe(STAGE);
+    used = 0;
+    return out;
+  };
+  const put = (b: Buffer): void => {
+    b.copy(stage, used);
+    used += b.length;
+  };
+
   // Metadata calls are synchronous: thousands of small lstat/readdir calls through the thread
   // pool cost far more in hops than the calls themselves. Small files are read synchronously too;
   // the loop yields to the event loop every few hundred entries so a daemon stays responsive.
@@ -102,47 +124,59 @@ export async function* layerTarChunks(dir: string, opts: LayerTarOptions = {}, r
       mtime: clamp(st),
       ...(own ? { xattrs: own } : {}),
     };
+    let header: Buffer | undefined;
     if (st.isCharacterDevice() && st.rdev === 0) {
       const wh = rel ? `${rel}/${WHITEOUT_PREFIX}${name}` : `${WHITEOUT_PREFIX}${name}`;
-      yield encodeHeader({ name: wh, type: '0', mode: 0, uid: 0, gid: 0, size: 0, mtime: clamp(st) });
+      header = encodeHeader({ name: wh, type: '0', mode: 0, uid: 0, gid: 0, size: 0, mtime: clamp(st) });
     } else if (st.isDirectory()) {
-      yield encodeHeader({ ...base, name: `${r}/`, type: '5' });
+      header = encodeHeader({ ...base, name: `${r}/`, type: '5' });
       if (xattrs.get(r)?.get(OPAQUE_XATTR)?.toString() === 'y') {
-        yield encodeHeader({ name: `${r}/${OPAQUE_MARKER}`, type: '0', mode: 0, uid: 0, gid: 0, size: 0, mtime: clamp(st) });
+        const marker = encodeHeader({ name: `${r}/${OPAQUE_MARKER}`, type: '0', mode: 0, uid: 0, gid: 0, size: 0, mtime: clamp(st) });
+        header = Buffer.concat([header, marker]);
       }
       stack.push({ rel: r, names: readdirSorted(path), i: 0 });
     } else if (st.isFile()) {
       const key = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? links.get(key) : undefined;
       if (first !== undefined) {
-        yield encodeHeader({ ...base, name: r, type: '1', linkname: first });
+        header = encodeHeader({ ...base, name: r, type: '1', linkname: first });
+      } else {
+        if (st.nlink > 1) links.set(key, r);
+        const fileHeader = encodeHeader({ ...base, name: r, type: '0', size: st.size });
+        const pad = padding(st.size);
+        if (st.size <= SMALL_FILE && fileHeader.length + st.size + pad <= STAGE) {
+          // header, data and padding straight into the staging buffer
+          if (used + fileHeader.length + st.size + pad > STAGE) yield take();
+          put(fileHeader);
+          readSmall(path, stage, used, st.size);
+          used += st.size;
+          stage.fill(0, used, used + pad);
+          used += pad;
+          continue;
+        }
+        if (used) yield take();
+        yield fileHeader;
+        yield* fileData(path, st.size);
+        if (pad) yield ZEROS.subarray(0, pad);
         continue;
       }
-      if (st.nlink > 1) links.set(key, r);
-      const header = encodeHeader({ ...base, name: r, type: '0', size: st.size });
-      const pad = padding(st.size);
-      if (st.size <= SMALL_FILE) {
-        // header, data and padding in one buffer: one chunk per small file
-        const out = Buffer.alloc(header.length + st.size + pad);
-        header.copy(out);
-        readSmall(path, out, header.length, st.size);
-        yield out;
-        continue;
-      }
-      yield header;
-      yield* fileData(path, st.size);
-      if (pad) yield ZEROS.subarray(0, pad);
     } else if (st.isSymbolicLink()) {
-      yield encodeHeader({ ...base, name: r, type: '2', linkname: readlinkSync(path) });
+      header = encodeHeader({ ...base, name: r, type: '2', linkname: readlinkSync(path) });
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
       const { major, minor } = devNumbers(st.rdev);
-      yield encodeHeader({ ...base, name: r, type: st.isCharacterDevice() ? '3' : '4', devmajor: major, devminor: minor });
+      header = encodeHeader({ ...base, name: r, type: st.isCharacterDevice() ? '3' : '4', devmajor: major, devminor: minor });
     } else if (st.isFIFO()) {
-      yield encodeHeader({ ...base, name: r, type: '6' });
+      header = encodeHeader({ ...base, name: r, type: '6' });
     }
     // sockets cannot be archived; tar tools skip them too
+    if (!header) continue;
+    if (used && used + header.length > STAGE) yield take();
+    if (header.length > STAGE) yield header;
+    else put(header);
   }
-  yield ZEROS;
+  if (used + ZEROS.length > STAGE) yield take();
+  put(ZEROS);
+  yield take();
 }
 
 function filterXattrs(all: XattrMap, rel: string): Map<string, Buffer> | undefined {

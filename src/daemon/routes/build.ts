@@ -1,12 +1,9 @@
 import { PassThrough } from 'node:stream';
 import type { BuildOptions, ProgressEvent } from '../../solver/types.js';
-import { peekStepPlan } from '../context-peek.js';
-import { TarTerminator } from '../context-stream.js';
 import type { RequestContext } from '../http.js';
 import { badRequest, boolParam, jsonParam } from '../http.js';
 import { JsonMessageWriter, familiarName, shortId, withDefaultTag } from '../json-message.js';
-import { ClassicStepRenderer } from '../build-steps.js';
-import { buildFailure } from '../build-error.js';
+import type { ClassicStepRenderer } from '../build-steps.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
@@ -15,6 +12,20 @@ function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
   if (mode === 'none' || mode === 'host') return mode;
   throw badRequest(`network mode "${mode}" not supported by the builder`);
+}
+
+/**
+ * The build-only helpers (context tee, Dockerfile peek, classic step printer, failure shaping),
+ * loaded on the first build so an idle daemon does not keep them resident.
+ */
+async function buildHelpers() {
+  const [{ peekStepPlan }, { TarTerminator }, { ClassicStepRenderer }, { buildFailure }] = await Promise.all([
+    import('../context-peek.js'),
+    import('../context-stream.js'),
+    import('../build-steps.js'),
+    import('../build-error.js'),
+  ]);
+  return { peekStepPlan, TarTerminator, ClassicStepRenderer, buildFailure };
 }
 
 /** Build options from `POST /build`'s query; everything the classic CLI sends is accepted. */
@@ -43,6 +54,7 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
   router.add('POST', '/build', async (ctx: RequestContext) => {
     const base = buildOptionsFromQuery(ctx.query);
     const quiet = boolParam(ctx.query, 'q');
+    const { peekStepPlan, TarTerminator, ClassicStepRenderer, buildFailure } = await buildHelpers();
     ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
     const out = new JsonMessageWriter(ctx.res);
     // The context goes to the engine and, on the side, to a reader that finds the Dockerfile so

@@ -81,7 +81,7 @@ async function hashContents(tree: SourceTree, rows: Row[], signal?: AbortSignal)
       const r = files[next++]!;
       r.content = tree.statCache
         ? await tree.statCache.hashFile(r.host!, r.st!)
-        : await hashFileContent(r.host!, r.st!.size);
+        : await hashFileContent(r.host!, r.st!.size, r.st);
     }
   };
   await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, files.length) }, worker));

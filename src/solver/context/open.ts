@@ -7,6 +7,7 @@ import { resolveInRoot } from '../../util/confine.js';
 import { decompress, detectCompression, isTarHeader, peek } from '../ops/file/archive.js';
 import { untar } from '../ops/file/untar.js';
 import { DirStatCache, statCachePath } from './stat-cache.js';
+import { clearContentCache } from './content-cache.js';
 import type { BuildContext, ContextSource, OpenContextOptions } from './types.js';
 
 class Context implements BuildContext {
@@ -30,6 +31,7 @@ class Context implements BuildContext {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    clearContentCache(); // its entries served this build's COPYs; later builds re-read
     try {
       await this.statCache.save();
     } finally {

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, type BigIntStats } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
-import { writeJsonAtomic } from '../../util/atomic.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, openSync, readSync, type BigIntStats } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
 import type { StatCache, StatCacheStats } from './types.js';
+import { rememberContent } from './content-cache.js';
 
 /** [size, mtime ns, ctime ns, inode, sha256 hex] */
 type Entry = [string, string, string, string, string];
@@ -25,16 +25,44 @@ const RACY_NS = 100_000_000n;
 /** Below this, a file is read synchronously: cheaper than a thread-pool round trip per call. */
 const TINY = 64n * 1024n;
 let sinceYield = 0;
+const SCRATCH = Buffer.allocUnsafe(Number(TINY) + 1);
 
-/** sha256 hex of a file's content. */
-export async function hashFileContent(path: string, size: bigint): Promise<string> {
+/**
+ * sha256 of a small file in as few calls as it takes: open, one read of one byte more than the
+ * size (a short read of a regular file is its end), close. Reads on to the end if it grew.
+ */
+function hashSmallSync(path: string, size: number, st?: BigIntStats): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  let whole: Buffer | undefined;
+  try {
+    let want = Math.min(size + 1, SCRATCH.length);
+    for (let first = true; ; first = false) {
+      const n = readSync(fd, SCRATCH, 0, want, null);
+      if (n > 0) h.update(SCRATCH.subarray(0, n));
+      if (n < want) {
+        if (first && n === size) whole = SCRATCH.subarray(0, n);
+        break;
+      }
+      want = SCRATCH.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  // The COPY after this checksum reads the same files: keep their bytes for it.
+  if (st && whole) rememberContent(st, Buffer.from(whole));
+  return h.digest('hex');
+}
+
+/** sha256 hex of a file's content. With `st` (its lstat), a small file's bytes are kept for a COPY. */
+export async function hashFileContent(path: string, size: bigint, st?: BigIntStats): Promise<string> {
   if (size < TINY) {
     // Yield now and then so a tree of thousands of small files does not hold the event loop.
     if (++sinceYield >= 256) {
       sinceYield = 0;
       await new Promise<void>((r) => setImmediate(r));
     }
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
+    return hashSmallSync(path, Number(size), st);
   }
   if (size < BigInt(SMALL)) return createHash('sha256').update(await readFile(path)).digest('hex');
   const h = createHash('sha256');
@@ -94,7 +122,7 @@ export class DirStatCache implements StatCache {
       }
     }
     this.stats.misses++;
-    const hex = await hashFileContent(path, st.size);
+    const hex = await hashFileContent(path, st.size, st);
     if (inside) {
       const now = BigInt(Date.now()) * 1_000_000n;
       if (now - st.mtimeNs > RACY_NS && now - st.ctimeNs > RACY_NS) {
@@ -110,7 +138,17 @@ export class DirStatCache implements StatCache {
   async save(): Promise<void> {
     if (!this.#file || !this.#dirty) return;
     const data: FileShape = { version: 1, dir: this.#dir, entries: Object.fromEntries(this.#entries) };
-    await writeJsonAtomic(this.#file, data);
+    // Atomic (never a torn file) but not synced: a cache lost in a crash is rebuilt, so no
+    // build should wait for the disk to flush it.
+    await mkdir(dirname(this.#file), { recursive: true });
+    const tmp = join(dirname(this.#file), `.${basename(this.#file)}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await writeFile(tmp, JSON.stringify(data));
+      await rename(tmp, this.#file);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
     this.#dirty = false;
     await pruneStatCaches(dirname(this.#file));
   }

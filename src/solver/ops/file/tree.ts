@@ -22,6 +22,7 @@ import { resolveInRoot } from '../../../util/confine.js';
 import type { ModeFn } from './chmod.js';
 import { chownIfNeeded, errno, type Owner } from './fsutil.js';
 import type { WalkEntry } from './select.js';
+import { cachedContent } from '../../context/content-cache.js';
 import type { CopyStats } from './types.js';
 
 /** Parallel file writes: keeps libuv's pool busy without queueing thousands of requests. */
@@ -111,7 +112,7 @@ export async function writeEntry(ctx: WriteContext, src: string, st: BigIntStats
     if (key) ctx.links.set(key, host);
     ctx.stats.files++;
     ctx.stats.bytes += Number(st.size);
-    await chownIfNeeded(host, entryOwner(ctx, st), true);
+    await chownIfNeeded(host, entryOwner(ctx, st), !inheritsGroup(ctx, posix.dirname(host)));
     // copyFile keeps the source's bits, but chown clears setuid/setgid: set them after it.
     const mode = targetMode(ctx, st);
     if (ctx.modeFn || (mode & 0o6000) !== 0) await chmod(host, mode);
@@ -120,13 +121,16 @@ export async function writeEntry(ctx: WriteContext, src: string, st: BigIntStats
     const target = await readlink(src);
     await clearPath(ctx.destRoot, host, empty);
     await symlink(target, host);
-    await chownIfNeeded(host, entryOwner(ctx, st), true);
+    await chownIfNeeded(host, entryOwner(ctx, st), !inheritsGroup(ctx, posix.dirname(host)));
     await lutimes(host, secs(st.atimeNs), secs(st.mtimeNs));
     ctx.stats.symlinks++;
   }
 }
 
-/** Whether new entries in host directory `dir` take its group (setgid) rather than ours. */
+/**
+ * Whether new entries in host directory `dir` take its group (setgid) rather than ours: then a
+ * new entry is not owned as we made it, and must be chowned even to our own ids.
+ */
 function inheritsGroup(ctx: WriteContext, dir: string): boolean {
   ctx.setgidDirs ??= new Map();
   let v = ctx.setgidDirs.get(dir);
@@ -144,12 +148,18 @@ function inheritsGroup(ctx: WriteContext, dir: string): boolean {
  */
 function copySmallSync(ctx: WriteContext, src: string, st: BigIntStats, host: string, empty: boolean, parentHost: string): void {
   if (!empty) clearPathSync(ctx.destRoot, host);
-  const rfd = openSync(src, C.O_RDONLY | C.O_NOFOLLOW);
+  // The bytes the checksum just read, when the file is provably unchanged since.
+  const known = cachedContent(st);
+  const rfd = known ? -1 : openSync(src, C.O_RDONLY | C.O_NOFOLLOW);
   try {
     const wfd = openSync(host, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
     try {
       let bytes = 0;
-      for (;;) {
+      if (known) {
+        for (let off = 0; off < known.length; ) off += writeSync(wfd, known, off, known.length - off);
+        bytes = known.length;
+      }
+      while (!known) {
         const n = readSync(rfd, SCRATCH, 0, SCRATCH.length, null);
         if (n === 0) break;
         for (let off = 0; off < n; ) off += writeSync(wfd, SCRATCH, off, n - off);
@@ -168,7 +178,7 @@ function copySmallSync(ctx: WriteContext, src: string, st: BigIntStats, host: st
       closeSync(wfd);
     }
   } finally {
-    closeSync(rfd);
+    if (rfd >= 0) closeSync(rfd);
   }
 }
 
@@ -190,6 +200,7 @@ function clearPathSync(destRoot: string, host: string): void {
 
 /** Apply a copied directory's mode, owner and mtime. */
 export async function dirMeta(ctx: WriteContext, host: string, st: BigIntStats, created: boolean): Promise<void> {
+  ctx.setgidDirs?.delete(host); // its mode changes now
   await chownIfNeeded(host, entryOwner(ctx, st), created);
   await chmod(host, targetMode(ctx, st));
   await utimes(host, secs(st.atimeNs), secs(st.mtimeNs));
@@ -280,6 +291,7 @@ export async function copyEntries(
 
 /** `dirMeta` with synchronous calls (a few tiny calls per directory). */
 function dirMetaSync(ctx: WriteContext, host: string, st: BigIntStats, created: boolean): void {
+  ctx.setgidDirs?.delete(host); // its mode changes now
   const owner = entryOwner(ctx, st);
   if (!(created && owner.uid === MY_UID && owner.gid === MY_GID) && (IS_ROOT || owner.uid !== MY_UID || owner.gid !== MY_GID)) {
     lchownSync(host, owner.uid, owner.gid);

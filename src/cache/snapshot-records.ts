@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { writeJsonAtomic } from '../util/atomic.js';
+import type { SnapshotInfo, SnapshotKind } from './types.js';
+
+/**
+ * The snapshotter's metadata on disk: one `<id>.json` per snapshot in `snapshots/metadata`. The
+ * in-memory maps and the lifecycle rules live in snapshotter.ts; this file only reads and writes.
+ */
+export interface SnapshotRecord {
+  id: number;
+  name: string;
+  kind: SnapshotKind;
+  parent?: string;
+  parentId?: number;
+  created: string;
+  labels: Record<string, string>;
+  /** The process that made an active or view snapshot: only a dead one's are swept. */
+  pid?: number;
+}
+
+/** In the metadata directory: the snapshots directory has been given the top-directory flag. */
+export const SPREAD_MARKER = 'spread';
+
+export function recordPath(meta: string, id: number): string {
+  return join(meta, `${id}.json`);
+}
+
+/**
+ * Every readable record in `meta`. Temp files of interrupted writes are removed; so are damaged
+ * records (they are replaced atomically, so a damaged one was hurt from outside and its layer is
+ * unusable without it: the caller's sweep reclaims the directory).
+ */
+export async function loadRecords(meta: string): Promise<SnapshotRecord[]> {
+  const out: SnapshotRecord[] = [];
+  for (const n of await readdir(meta)) {
+    const p = join(meta, n);
+    if (n === SPREAD_MARKER) continue;
+    if (!/^\d+\.json$/.test(n)) {
+      await rm(p, { force: true });
+      continue;
+    }
+    try {
+      const rec = JSON.parse(await readFile(p, 'utf8')) as SnapshotRecord;
+      if (typeof rec.id !== 'number' || typeof rec.name !== 'string') throw new Error('not a snapshot record');
+      out.push(rec);
+    } catch {
+      await rm(p, { force: true });
+    }
+  }
+  return out;
+}
+
+/** Replace the record atomically; `durable`: also wait until it is on disk. */
+export async function writeRecord(meta: string, rec: SnapshotRecord, durable: boolean): Promise<void> {
+  const path = recordPath(meta, rec.id);
+  if (durable) return writeJsonAtomic(path, rec);
+  const tmp = join(meta, `.${rec.id}.json.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, JSON.stringify(rec, null, 2) + '\n');
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** Once per state root (new, or made before this was done): see OverlaySnapshotter#makeDirs. */
+export async function ensureSpread(dir: string, meta: string): Promise<void> {
+  const flagged = join(meta, SPREAD_MARKER);
+  if (existsSync(flagged)) return;
+  await spreadChildren(dir);
+  await writeFile(flagged, '');
+}
+
+/**
+ * Mark `dir` as an ext4 "top directory" (chattr +T), so ext4 spreads its children over block
+ * groups (see OverlaySnapshotter#makeDirs). Best effort: other filesystems and a missing chattr
+ * change nothing.
+ */
+function spreadChildren(dir: string): Promise<void> {
+  if (!CHATTR) return Promise.resolve();
+  return new Promise((resolve) => {
+    execFile(CHATTR, ['+T', dir], { timeout: 5000 }, () => resolve());
+  });
+}
+
+const CHATTR = ['/usr/bin/chattr', '/bin/chattr', '/sbin/chattr'].find((p) => existsSync(p));
+
+export function info(rec: SnapshotRecord): SnapshotInfo {
+  return {
+    name: rec.name,
+    ...(rec.parent !== undefined ? { parent: rec.parent } : {}),
+    kind: rec.kind,
+    created: rec.created,
+    labels: { ...rec.labels },
+  };
+}

@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { TbuildError } from '../errors.js';
+import { parsePs, type RuncControl } from '../exec/runc.js';
+import type { ExitStatus } from '../exec/types.js';
+import type { AttachStreams, ExecOptions } from './types.js';
+import { mergeEnv } from './config.js';
+import { containerDir, type StoredConfig, type StoredState } from './store.js';
+
+/**
+ * Processes inside a running container that are not its main process: `exec` and `top`. Both go
+ * straight to the runtime (`runc exec` / `runc ps`); the container's shim is not involved.
+ */
+
+export async function execInContainer(
+  control: RuncControl,
+  root: string,
+  c: StoredConfig,
+  s: StoredState,
+  opts: ExecOptions,
+  io: AttachStreams & { stdio?: Duplex },
+  /** Called once the checks pass, just before the process is started (the manager's event). */
+  starting: () => void,
+): Promise<ExitStatus> {
+  if (s.status === 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is paused, unpause the container before exec`);
+  if (s.status !== 'running') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
+  starting();
+  return control.execProcess(
+    c.id,
+    join(containerDir(root, c.id), 'rootfs'),
+    {
+      args: opts.cmd,
+      env: mergeEnv([`HOSTNAME=${c.runtime.hostname}`, ...c.env], opts.env ?? []),
+      cwd: opts.workingDir || c.workingDir || '/',
+      user: opts.user ?? c.user,
+      tty: Boolean(opts.tty),
+    },
+    {
+      ...(opts.attachStdin ? { stdin: io.stdin ?? io.stdio } : {}),
+      ...(io.stdout ?? io.stdio ? { stdout: io.stdout ?? io.stdio } : {}),
+      ...(io.stderr ?? io.stdio ? { stderr: io.stderr ?? io.stdio } : {}),
+    },
+  );
+}
+
+export async function topOfContainer(
+  control: RuncControl,
+  c: StoredConfig,
+  s: StoredState,
+  psArgs: string,
+): Promise<{ titles: string[]; processes: string[][] }> {
+  if (s.status !== 'running' && s.status !== 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
+  return parsePs(await control.runtimeCommand(['ps', c.id, ...psArgs.split(/\s+/).filter(Boolean)]));
+}

@@ -1,0 +1,89 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TbuildError } from '../errors.js';
+import type { RunSpec } from './types.js';
+import { buildOciSpec, type HostRlimits, type SpecContext } from './spec.js';
+import { resolveUser } from './user.js';
+import { cgroupInfo, prepareOomParent, removeCgroup } from './cgroups.js';
+import { writeEtcFiles } from './etc-files.js';
+import { findMissing } from './stubs.js';
+
+/**
+ * Bundle preparation for the runc executor: everything written to disk (and the cgroup made)
+ * before `runc run` starts. The process side (spawn, wait, kill, clean up) is in runc.ts.
+ */
+
+/** runc's own id rule; anything else would also be unsafe as a path component. */
+export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
+export const CGROUP_PARENT = '/tbuild';
+
+/** Container stubs whose absence runc fills in at start (see stubs.ts). */
+const STANDARD_DESTINATIONS = ['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf', '/etc/hostname'];
+
+export interface PreparedBundle {
+  bundle: string;
+  ctx: SpecContext;
+  cgroupPath: string;
+  /** Set when a parent cgroup was made so the OOM counter survives runc's cleanup. */
+  oomParent?: string;
+  /** Mount destinations the container's process may see... */
+  destinations: string[];
+  /** ...and those of them that runc will create as stubs in the rootfs (removed after the run). */
+  missing: string[];
+}
+
+/**
+ * Write `<root>/exec/<id>/` (config.json, owner, etc files) for `spec`. On failure nothing is
+ * left behind: the bundle and any OOM parent cgroup are removed before the error is rethrown.
+ */
+export async function prepareBundle(
+  root: string,
+  id: string,
+  spec: RunSpec,
+  opts: { rlimits: () => HostRlimits; owner: string },
+): Promise<PreparedBundle> {
+  if (!ID_RE.test(id)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`);
+  const bundle = join(root, 'exec', id);
+  const user = await resolveUser(spec.rootfs, spec.process.user);
+  mkdirSync(bundle, { recursive: true, mode: 0o700 });
+  const hostname = spec.hostname ?? id.slice(0, 12);
+  const info = cgroupInfo();
+  // The OOM counter lives in the memory cgroup, which runc removes on exit: nest the container
+  // one level down so the parent keeps the (hierarchical) count until we read it.
+  const oomParent = spec.resources?.memory ? `${CGROUP_PARENT}/${id}` : undefined;
+  const cgroupPath = oomParent ? `${oomParent}/ctr` : `${CGROUP_PARENT}/${id}`;
+  const hostRlimits = opts.rlimits();
+  // The working directory is not a stub: like Docker and BuildKit, a created cwd stays.
+  const destinations = [...STANDARD_DESTINATIONS, ...spec.mounts.map((m) => m.destination)];
+  try {
+    const ctx: SpecContext = {
+      user,
+      hostRlimits,
+      cgroupsPath: cgroupPath,
+      etcFiles: await writeEtcFiles(bundle, hostname, spec.network, spec.extraHosts),
+      defaultHostname: hostname,
+      swapAccounting: info.swapAccounting,
+    };
+    const oci = buildOciSpec(spec, ctx);
+    if (oomParent) await prepareOomParent(oomParent, spec.resources!.memory!);
+    const missing = findMissing(spec.rootfs, destinations);
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(oci));
+    writeFileSync(join(bundle, 'owner'), opts.owner);
+    return { bundle, ctx, cgroupPath, ...(oomParent ? { oomParent } : {}), destinations, missing };
+  } catch (err) {
+    if (oomParent) await removeCgroup(oomParent, ['ctr']).catch(() => {});
+    await rm(bundle, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Start time (clock ticks since boot) of `pid`, so a reused pid does not pass for the original. */
+export function processStart(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return 'gone';
+  }
+}
