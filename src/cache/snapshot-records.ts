@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -36,7 +37,9 @@ export function recordPath(meta: string, id: number): string {
  */
 export async function loadRecords(meta: string): Promise<SnapshotRecord[]> {
   const out: SnapshotRecord[] = [];
-  for (const n of await readdir(meta)) {
+  // Synchronous reads: every CLI command opens the store, and hundreds of tiny files read one by
+  // one through the thread pool cost tens of milliseconds more than direct reads.
+  for (const n of readdirSync(meta)) {
     const p = join(meta, n);
     if (n === SPREAD_MARKER) continue;
     if (!/^\d+\.json$/.test(n)) {
@@ -44,7 +47,7 @@ export async function loadRecords(meta: string): Promise<SnapshotRecord[]> {
       continue;
     }
     try {
-      const rec = JSON.parse(await readFile(p, 'utf8')) as SnapshotRecord;
+      const rec = JSON.parse(readFileSync(p, 'utf8')) as SnapshotRecord;
       if (typeof rec.id !== 'number' || typeof rec.name !== 'string') throw new Error('not a snapshot record');
       out.push(rec);
     } catch {
