@@ -5,6 +5,7 @@ import type { Engine } from '../engine.js';
 import { DEFAULT_ROOT } from '../defaults.js';
 import { renderError } from './render-error.js';
 import { COMMANDS } from './commands/index.js';
+import { openCliEngine, trackCommand } from './remote/wire.js';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -17,16 +18,23 @@ export async function main(argv: string[]): Promise<number> {
     .option('--debug', 'print stack traces')
     .showSuggestionAfterError(true)
     .exitOverride();
+  // Which top-level command runs: check, outline and daemon never go through a daemon.
+  const currentCommand = trackCommand(program);
 
   const ctx: CliContext = {
     root: () => resolve(program.opts().root ?? process.env.TBUILD_ROOT ?? DEFAULT_ROOT),
     host: () => program.opts().host ?? process.env.TBUILD_HOST,
     runtime: () => program.opts().runtime,
     engine: async () => {
-      if (!engine) {
-        const { Engine } = await import('../engine.js');
-        engine = await Engine.open({ root: ctx.root(), runtime: ctx.runtime() });
-      }
+      // The daemon's engine when -H/$TBUILD_HOST names one or the default socket answers (not with
+      // --root), else the embedded one (issue #5).
+      engine ??= await openCliEngine({
+        host: ctx.host(),
+        rootExplicit: program.opts().root !== undefined,
+        command: currentCommand(),
+        root: ctx.root(),
+        runtime: ctx.runtime(),
+      });
       return engine;
     },
     setExitCode: (code) => {

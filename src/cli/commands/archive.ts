@@ -9,6 +9,7 @@ import type { CliContext, RegisterCommand } from '../context.js';
 import { loadImageArchive, saveDockerArchive } from '../../exporter/docker-archive.js';
 import { saveOciLayout } from '../../exporter/oci-layout.js';
 import { familiarName } from '../../exporter/reference.js';
+import { isRemoteEngine } from '../remote/engine.js';
 import { TbuildError } from '../../errors.js';
 
 /** `tbuild load` and `tbuild save` (docker-archive and OCI layout tarballs), also under `image …`. */
@@ -37,6 +38,11 @@ function addLoad(parent: Command, ctx: CliContext): void {
         input = process.stdin;
       }
       const engine = await ctx.engine();
+      if (isRemoteEngine(engine)) {
+        const lines = await engine.load(input);
+        if (!opts.quiet) for (const l of lines) ctx.stdout.write(`${l}\n`);
+        return;
+      }
       const loaded = await loadImageArchive(engine, input);
       if (opts.quiet) return;
       for (const img of loaded) {
@@ -64,7 +70,8 @@ function addSave(parent: Command, ctx: CliContext): void {
         throw new TbuildError('TB_INVALID_ARGUMENT', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
       }
       const engine = await ctx.engine();
-      const archive = opts.format === 'oci' ? await saveOciLayout(engine, refs) : await saveDockerArchive(engine, refs);
+      if (isRemoteEngine(engine) && opts.format === 'oci') throw new TbuildError('TB_INVALID_ARGUMENT', '--format oci is not available through the daemon (the Engine API saves docker archives); run without -H');
+      const archive = isRemoteEngine(engine) ? await engine.save(refs) : opts.format === 'oci' ? await saveOciLayout(engine, refs) : await saveDockerArchive(engine, refs);
       if (!opts.output) {
         await pipeline(archive, ctx.stdout);
         return;

@@ -5,13 +5,15 @@ import type { CliContext, RegisterCommand } from '../context.js';
 import type { Engine } from '../../engine.js';
 import type { ImageRecord } from '../../exporter/types.js';
 import { imageHistory, imageInspect, imageSize, shortId, type GraphDriverDirs } from '../../exporter/inspect.js';
-import { importRootfs } from '../../exporter/import.js';
 import { pruneImages } from '../../exporter/prune.js';
 import { confirm, diskUsage } from './images-df.js';
 import { familiarRepository, parseReference, repositoryName } from '../../exporter/reference.js';
 import { renderError } from '../render-error.js';
 import { TbuildError } from '../../errors.js';
 import { ellipsis, goTime, humanSize, since, table } from './images-format.js';
+import { isRemoteEngine } from '../remote/engine.js';
+import { remoteDiskUsage } from '../remote/df.js';
+import { importRootfsVia } from '../remote/archive.js';
 import { renderTemplate } from './go-template.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -44,7 +46,7 @@ export const registerImageCommands: RegisterCommand = (program, ctx) => {
     .action(async (opts: { all?: boolean; force?: boolean }) => {
       if (!opts.force && !(await confirm(ctx, opts.all))) return;
       const engine = await ctx.engine();
-      const res = await pruneImages(engine.images, { all: Boolean(opts.all) });
+      const res = isRemoteEngine(engine) ? await engine.pruneImages({ all: Boolean(opts.all) }) : await pruneImages(engine.images, { all: Boolean(opts.all) });
       if (res.ImagesDeleted.length) {
         out(ctx, 'Deleted Images:\n');
         for (const it of res.ImagesDeleted) out(ctx, it.Untagged ? `untagged: ${it.Untagged}\n` : `deleted: ${it.Deleted}\n`);
@@ -57,7 +59,9 @@ export const registerImageCommands: RegisterCommand = (program, ctx) => {
     .description('Show disk usage (images, containers, local volumes, build cache)')
     .option('--format <format>', 'output format: table or json')
     .action(async (opts: { format?: string }) => {
-      await diskUsage(await ctx.engine(), ctx, opts.format);
+      const engine = await ctx.engine();
+      if (isRemoteEngine(engine)) await remoteDiskUsage(engine, ctx, opts.format);
+      else await diskUsage(engine, ctx, opts.format);
     });
 };
 
@@ -73,7 +77,7 @@ function addImport(parent: Command, ctx: CliContext): void {
     .action(async (file: string, reference: string | undefined, opts: { change: string[]; message?: string; platform?: string }) => {
       const engine = await ctx.engine();
       const input: Readable = file === '-' ? process.stdin : createReadStream(file);
-      const img = await importRootfs(engine, input, {
+      const img = await importRootfsVia(engine, input, {
         ...(reference ? { name: reference } : {}),
         changes: opts.change,
         ...(opts.message ? { message: opts.message } : {}),
