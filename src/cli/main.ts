@@ -4,7 +4,7 @@ import type { CliContext } from './context.js';
 import type { Engine } from '../engine.js';
 import { DEFAULT_ROOT } from '../defaults.js';
 import { renderError } from './render-error.js';
-import { COMMANDS } from './commands/index.js';
+import { commandsFor } from './commands/index.js';
 import { openCliEngine, trackCommand } from './remote/wire.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -17,6 +17,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--runtime <path>', 'low-level OCI runtime binary', process.env.TBUILD_RUNTIME ?? 'runc')
     .option('--debug', 'print stack traces')
     .showSuggestionAfterError(true)
+    // Docker's rule: options after the command's operands belong to the operands
+    // (`tbuild run busybox ls -l`), so global options go before the subcommand.
+    .enablePositionalOptions()
     .exitOverride();
   // Which top-level command runs: check, outline and daemon never go through a daemon.
   const currentCommand = trackCommand(program);
@@ -43,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     stdout: process.stdout,
     stderr: process.stderr,
   };
-  for (const register of COMMANDS) register(program, ctx);
+  for (const register of await commandsFor(argv)) register(program, ctx);
 
   try {
     await program.parseAsync(argv);

@@ -1,7 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeStreamAtomic } from '../../util/atomic.js';
+import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
@@ -77,13 +75,6 @@ function addSave(parent: Command, ctx: CliContext): void {
         return;
       }
       // Into a temp file beside the target, renamed over it only when complete.
-      const tmp = join(dirname(opts.output), `.${basename(opts.output)}.${randomBytes(6).toString('hex')}.tmp`);
-      try {
-        await pipeline(archive, createWriteStream(tmp, { mode: 0o644 }));
-        await rename(tmp, opts.output);
-      } catch (err) {
-        await unlink(tmp).catch(() => {});
-        throw err;
-      }
+      await writeStreamAtomic(opts.output, archive);
     });
 }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import type { RegisterCommand } from '../context.js';
 import type { BuildOptions, OutputSpec, ProgressMode, SecretSource } from '../../solver/types.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
@@ -137,14 +137,14 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
           }
         }
         if (o.quiet) ctx.stdout.write(`${result.imageId}\n`);
-        if (o.iidfile) await writeFile(resolve(cwd, o.iidfile as string), result.imageId);
+        if (o.iidfile) await writeFileAtomic(resolve(cwd, o.iidfile as string), result.imageId);
         if (o.metadataFile) {
           const meta = {
             'containerimage.digest': result.digest,
             'containerimage.config.digest': result.imageId,
             ...(tags.length ? { 'image.name': tags.join(',') } : {}),
           };
-          await writeFile(resolve(cwd, o.metadataFile as string), JSON.stringify(meta, null, 2) + '\n');
+          await writeJsonAtomic(resolve(cwd, o.metadataFile as string), meta);
         }
       } catch (err) {
         renderer.done();

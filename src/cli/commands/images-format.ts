@@ -1,4 +1,5 @@
 /** Docker CLI display conventions shared by the image commands. */
+import { humanDuration } from '../../util/time.js';
 
 /** go-units HumanSizeWithPrecision(size, 3): decimal units, 3 significant digits. */
 export function humanSize(bytes: number): string {
@@ -12,23 +13,7 @@ export function humanSize(bytes: number): string {
   return `${Number(size.toPrecision(3))}${units[i]}`;
 }
 
-/** go-units HumanDuration. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.floor(ms / 3_600_000 + 0.5);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
-  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
-}
+export { humanDuration };
 
 /** "2 weeks ago", or "N/A" for a missing time. */
 export function since(iso: string | undefined, now = Date.now()): string {

@@ -1,20 +1,56 @@
 import type { RegisterCommand } from '../context.js';
-import { registerCheck } from './check.js';
-import { registerOutline } from './outline.js';
-import { registerImageCommands } from './images.js';
-import { registerArchiveCommands } from './archive.js';
-import { registerContainerCommands } from './containers.js';
-import { registerBuild } from './build.js';
-import { registerDaemon } from './daemon.js';
 
-/** Each file registers its own commands; owners: check/outline (parser), images/archive (image store),
- * containers (run/ps/rm…), build (solver), daemon. */
-export const COMMANDS: RegisterCommand[] = [
-  registerCheck,
-  registerOutline,
-  registerBuild,
-  registerImageCommands,
-  registerArchiveCommands,
-  registerContainerCommands,
-  registerDaemon,
+/**
+ * The command modules and the top-level names each registers. Only the module that owns the
+ * command being run is imported: every CLI call (and `docker run`-style latency) pays for what it
+ * loads, and most commands need a fraction of the engine. `test/cli/commands/index.test.ts` checks
+ * that these names match what the modules really register.
+ */
+export interface CommandModule {
+  names: readonly string[];
+  load: () => Promise<RegisterCommand>;
+}
+
+export const COMMAND_MODULES: readonly CommandModule[] = [
+  { names: ['check'], load: async () => (await import('./check.js')).registerCheck },
+  { names: ['outline'], load: async () => (await import('./outline.js')).registerOutline },
+  { names: ['build'], load: async () => (await import('./build.js')).registerBuild },
+  {
+    names: ['image', 'import', 'images', 'inspect', 'history', 'tag', 'rmi', 'df'],
+    load: async () => (await import('./images.js')).registerImageCommands,
+  },
+  { names: ['load', 'save'], load: async () => (await import('./archive.js')).registerArchiveCommands },
+  {
+    names: ['run', 'ps', 'rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec', 'container', 'volume'],
+    load: async () => (await import('./containers.js')).registerContainerCommands,
+  },
+  { names: ['daemon'], load: async () => (await import('./daemon.js')).registerDaemon },
 ];
+
+/** Global options that take a value, so the word after them is not the command name. */
+const GLOBAL_VALUE_OPTIONS = new Set(['--root', '-H', '--host', '--runtime']);
+
+/** The top-level command named in `argv` (node, script, …args), if any. */
+export function commandName(argv: readonly string[]): string | undefined {
+  const args = argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return undefined;
+    if (a.startsWith('-')) {
+      if (GLOBAL_VALUE_OPTIONS.has(a)) i++;
+      continue;
+    }
+    return a;
+  }
+  return undefined;
+}
+
+/**
+ * The registrations needed for `argv`: the owning module's alone when the command is known;
+ * all of them for help, no command or an unknown one (so commander can list and suggest).
+ */
+export async function commandsFor(argv: readonly string[]): Promise<RegisterCommand[]> {
+  const name = commandName(argv);
+  const owner = name === undefined ? undefined : COMMAND_MODULES.find((m) => m.names.includes(name));
+  return Promise.all((owner ? [owner] : COMMAND_MODULES).map((m) => m.load()));
+}
