@@ -6,7 +6,7 @@ import { TbuildError } from '../errors.js';
 import { fsyncDir } from '../util/atomic.js';
 import { digestHex, isDigest, type Digest } from '../util/digest.js';
 import type { BlobInfo, ContentStore, IngestOptions, IngestWriter } from './types.js';
-import { processAlive } from './pid.js';
+import { processAlive } from '../util/process.js';
 
 /** Open (creating if needed) the content store under `<root>/content/`, sweeping abandoned ingests. */
 export async function openContentStore(root: string): Promise<ContentStore> {

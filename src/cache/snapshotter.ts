@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { TbuildError } from '../errors.js';
 import { diskUsage } from './usage.js';
 import { warmFsHelper } from './fsops.js';
-import { processAlive } from './pid.js';
+import { processAlive } from '../util/process.js';
 import { ensureSpread, info, loadRecords, recordPath, writeRecord, type SnapshotRecord } from './snapshot-records.js';
 import { LowerDirs, overlayMount } from './snapshot-mounts.js';
 import type { Mount, SnapshotInfo, Snapshotter, Usage } from './types.js';

@@ -1,3 +1,4 @@
+import { processStart } from '../util/process.js';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
@@ -157,15 +158,6 @@ export function shimAlive(pid: number, id: string, start?: string): boolean {
   }
 }
 
-/** Start time (clock ticks since boot) of `pid`; 'gone' when there is no such process. */
-export function processStart(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return 'gone';
-  }
-}
 
 export function frozen(id: string): boolean {
   for (const f of [`/sys/fs/cgroup/freezer/tbuild/${id}/freezer.state`, `/sys/fs/cgroup/tbuild/${id}/cgroup.freeze`]) {

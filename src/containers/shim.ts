@@ -16,7 +16,7 @@ type RestartPolicy = NonNullable<CreateContainerOptions['restartPolicy']>;
 import type { ExitStatus } from '../exec/types.js';
 import { AttachServer, attachSocketPath, FRAME_STDERR, FRAME_STDOUT } from './attach.js';
 import { JsonLogWriter } from './logs.js';
-import { processStart } from './records.js';
+import { processStart } from '../util/process.js';
 import { containerDir, STANDBY_ARG, readConfig, readState, writeState, STOP_MARKER, type StartRequest } from './store.js';
 
 const execFileP = promisify(execFile);

@@ -2,7 +2,7 @@ import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { TbuildError } from '../errors.js';
-import { processAlive } from '../cache/pid.js';
+import { processAlive } from '../util/process.js';
 
 function alive(pid: number): boolean {
   if (!processAlive(pid)) return false;

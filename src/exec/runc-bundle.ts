@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
@@ -78,12 +78,3 @@ export async function prepareBundle(
   }
 }
 
-/** Start time (clock ticks since boot) of `pid`, so a reused pid does not pass for the original. */
-export function processStart(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return 'gone';
-  }
-}

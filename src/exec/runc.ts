@@ -9,7 +9,8 @@ import { resolveUser } from './user.js';
 import { cgroupDirs, hostRlimits, removeCgroup, wasOomKilled } from './cgroups.js';
 import { RuncContainer } from './runc-container.js';
 import { removeStubs } from './stubs.js';
-import { CGROUP_PARENT, ID_RE, prepareBundle, processStart } from './runc-bundle.js';
+import { CGROUP_PARENT, ID_RE, prepareBundle } from './runc-bundle.js';
+import { processStart } from '../util/process.js';
 import { exitCodeOf, exitStatus, isSignalExit, runtimeError } from './runc-status.js';
 
 export { parsePs } from './runc-container.js';

@@ -20,7 +20,7 @@ import type { Definition } from './graph/types.js';
 import type { OpEnv } from './ops/env.js';
 import { exportResult, imageConfig } from './export.js';
 import { traced } from './trace.js';
-import { processAlive } from '../cache/pid.js';
+import { processAlive } from '../util/process.js';
 
 /** One SolverShared per engine: concurrent builds on it share in-flight work. */
 const sharedByEngine = new WeakMap<EngineParts, SolverShared>();

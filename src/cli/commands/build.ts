@@ -3,26 +3,9 @@ import { resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import type { RegisterCommand } from '../context.js';
 import type { BuildOptions, OutputSpec, ProgressMode, SecretSource } from '../../solver/types.js';
+import { collect, keyValues } from '../options.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
 import { createRenderer } from '../progress/index.js';
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-
-function keyValues(list: string[] | undefined, what: string, fromEnv: boolean): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list ?? []) {
-    const i = item.indexOf('=');
-    if (i === -1) {
-      // `--build-arg NAME` takes the value from the client's environment, as docker does
-      const v = fromEnv ? process.env[item] : '';
-      if (v !== undefined) out[item] = v;
-      continue;
-    }
-    if (i === 0) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid ${what} ${JSON.stringify(item)}: empty key`);
-    out[item.slice(0, i)] = item.slice(i + 1);
-  }
-  return out;
-}
 
 function csv(spec: string): Record<string, string> {
   const out: Record<string, string> = {};

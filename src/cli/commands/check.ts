@@ -1,3 +1,4 @@
+import { collect, keyValues } from '../options.js';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RegisterCommand } from '../context.js';
@@ -8,24 +9,6 @@ import { renderSnippet } from '../../parser/render.js';
 import { IgnoreMatcher, loadDockerignore } from '../../parser/dockerignore.js';
 import { checkConfig, lintFailureMessage, RULES_BY_NAME, runChecks } from '../../parser/checks/index.js';
 import type { Diagnostic } from '../../parser/types.js';
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-
-/** `--build-arg K=V`, or `--build-arg K` taking K from the environment (Docker's convention). */
-function parseBuildArgs(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list) {
-    const i = item.indexOf('=');
-    if (i === 0) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid --build-arg ${JSON.stringify(item)}: empty key`);
-    if (i < 0) {
-      const v = process.env[item];
-      if (v !== undefined) out[item] = v;
-    } else {
-      out[item.slice(0, i)] = item.slice(i + 1);
-    }
-  }
-  return out;
-}
 
 function formatText(diags: readonly Diagnostic[], source: string, file: string): string {
   let out = '';
@@ -83,7 +66,7 @@ export const registerCheck: RegisterCommand = (program, ctx) => {
         throw new TbuildError('TB_INVALID_ARGUMENT', `cannot read Dockerfile ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
       }
       const file = opts.file ?? 'Dockerfile';
-      const buildArgs = parseBuildArgs(opts.buildArg);
+      const buildArgs = keyValues(opts.buildArg, '--build-arg', true);
       const df = parseDockerfile(text, { file });
       resolveDockerfile(df, { buildArgs, ...(opts.target ? { target: opts.target } : {}) });
       const patterns = await loadDockerignore(contextDir, path);

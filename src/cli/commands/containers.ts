@@ -1,13 +1,10 @@
+import { collect } from '../options.js';
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
 import type { ContainerManager, ContainerRecord, CreateContainerOptions, VolumeMountSpec } from '../../containers/types.js';
 import type { Resources } from '../../exec/types.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
 import { since, table, ellipsis, humanDuration } from './images-format.js';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 /** Docker's RAMInBytes: a number with an optional b/k/m/g/t (binary) suffix. */
 export function parseSize(s: string): number {

@@ -1,3 +1,4 @@
+import { collect, keyValues } from '../options.js';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RegisterCommand } from '../context.js';
@@ -6,22 +7,6 @@ import { parseDockerfile } from '../../parser/parse.js';
 import { resolveDockerfile } from '../../parser/resolve.js';
 import { formatOutline, outline } from '../../parser/outline.js';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-
-function buildArgs(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list) {
-    const i = item.indexOf('=');
-    if (i === 0) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid --build-arg ${JSON.stringify(item)}: empty key`);
-    if (i < 0) {
-      const v = process.env[item];
-      if (v !== undefined) out[item] = v;
-    } else {
-      out[item.slice(0, i)] = item.slice(i + 1);
-    }
-  }
-  return out;
-}
 
 /** `tbuild outline`: the stages, bases and ARGs of a Dockerfile, without building anything. */
 export const registerOutline: RegisterCommand = (program, ctx) => {
@@ -46,7 +31,7 @@ export const registerOutline: RegisterCommand = (program, ctx) => {
       }
       const file = opts.file ?? 'Dockerfile';
       const df = parseDockerfile(text, { file });
-      const resolved = resolveDockerfile(df, { buildArgs: buildArgs(opts.buildArg), ...(opts.target ? { target: opts.target } : {}) });
+      const resolved = resolveDockerfile(df, { buildArgs: keyValues(opts.buildArg, '--build-arg', true), ...(opts.target ? { target: opts.target } : {}) });
       const o = outline(resolved);
       ctx.stdout.write(opts.format === 'json' ? JSON.stringify(o, null, 2) + '\n' : formatOutline(o, file));
     });

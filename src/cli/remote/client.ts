@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { JsonMessage } from '../../daemon/json-message.js';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { Duplex, Writable, type Readable } from 'node:stream';
@@ -21,16 +22,7 @@ export interface ClientOptions {
   tls?: TlsFiles;
 }
 
-/** One line of Docker's JSON-message stream. */
-export interface JsonMessage {
-  stream?: string;
-  status?: string;
-  id?: string;
-  progress?: string;
-  aux?: Record<string, unknown>;
-  error?: string;
-  errorDetail?: { code?: number; message: string };
-}
+export type { JsonMessage };
 
 export type Body = Buffer | string | Readable | Record<string, unknown> | unknown[] | undefined;
 
