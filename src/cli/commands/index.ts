@@ -21,9 +21,10 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   },
   { names: ['load', 'save'], load: async () => (await import('./archive.js')).registerArchiveCommands },
   {
-    names: ['run', 'ps', 'rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec', 'container', 'volume'],
+    names: ['run', 'ps', 'rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec', 'container'],
     load: async () => (await import('./containers.js')).registerContainerCommands,
   },
+  { names: ['volume'], load: async () => (await import('./volumes.js')).registerVolumeCommands },
   { names: ['daemon'], load: async () => (await import('./daemon.js')).registerDaemon },
 ];
 
