@@ -61,8 +61,8 @@ class Words {
     return this.words;
   }
   #flush(): void {
-    // A word that only held quotes (`""`) is kept as an empty word.
-    this.words.push(this.#buf);
+    // As BuildKit: a word that only held quotes (`""`) or an empty expansion is not a word.
+    if (this.#buf !== '') this.words.push(this.#buf);
     this.#buf = '';
     this.#inWord = false;
   }
