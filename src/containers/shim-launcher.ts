@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,9 +25,12 @@ export class ShimLauncher {
   #command(): { args: string[]; cwd: string } {
     const here = fileURLToPath(import.meta.url);
     const fromSource = here.endsWith('.ts');
-    const shim = join(dirname(here), fromSource ? 'shim.ts' : 'shim.js');
+    // From source or tsc output this file sits beside the shim; inside the bundled dist/cli.js it
+    // sits at dist/, and the shim stays its own small module at dist/containers/shim.js.
+    const beside = join(dirname(here), fromSource ? 'shim.ts' : 'shim.js');
+    const shim = fromSource || existsSync(beside) ? beside : join(dirname(here), 'containers', 'shim.js');
     // tsx must resolve from the project, whatever the caller's cwd
-    return { args: fromSource ? ['--import', 'tsx', shim] : [shim], cwd: join(dirname(here), '..', '..') };
+    return { args: fromSource ? ['--import', 'tsx', shim] : [shim], cwd: join(dirname(shim), '..', '..') };
   }
 
   /** Boot a standby shim now, unless one is waiting already (a start is expected soon). */
