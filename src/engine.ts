@@ -36,6 +36,19 @@ export interface EngineParts {
   executor: Executor;
 }
 
+/** The stores and executor of one state root, without containers or the solver (tests use it alone). */
+export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineParts> {
+  const root = resolve(opts.root ?? process.env.TBUILD_ROOT ?? DEFAULT_ROOT);
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  const content = await openContentStore(root);
+  const snapshots = await openSnapshotter(root);
+  const layers = layerConverter;
+  const cacheIndex = await openCacheIndex(root);
+  const images = await openImageStore({ root, content, snapshots, layers });
+  const executor = createRuncExecutor({ root, runtime: opts.runtime ?? process.env.TBUILD_RUNTIME ?? 'runc' });
+  return { root, content, snapshots, layers, cacheIndex, images, executor };
+}
+
 /**
  * The composition root: wires parser, solver, cache, exec and exporter for one state root.
  *
@@ -71,16 +84,8 @@ export class Engine implements EngineParts {
   }
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
-    const root = resolve(opts.root ?? process.env.TBUILD_ROOT ?? DEFAULT_ROOT);
-    await mkdir(root, { recursive: true, mode: 0o711 });
-    const content = await openContentStore(root);
-    const snapshots = await openSnapshotter(root);
-    const layers = layerConverter;
-    const cacheIndex = await openCacheIndex(root);
-    const images = await openImageStore({ root, content, snapshots, layers });
-    const executor = createRuncExecutor({ root, runtime: opts.runtime ?? process.env.TBUILD_RUNTIME ?? 'runc' });
-    const parts: EngineParts = { root, content, snapshots, layers, cacheIndex, images, executor };
-    const volumes = openVolumeStore(root);
+    const parts = await openEngineParts(opts);
+    const volumes = openVolumeStore(parts.root);
     const containers = await openContainerManager(parts, { volumes });
     return new Engine(parts, containers, volumes);
   }

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { TbuildError } from '../errors.js';
 
 /** Commander accumulator for repeatable options (`-t a -t b`). */
@@ -22,4 +24,23 @@ export function keyValues(list: readonly string[] | undefined, what: string, fro
     out[item.slice(0, i)] = item.slice(i + 1);
   }
   return out;
+}
+
+/** `--format text|json`, as the inspection commands take it. */
+export function textOrJson(format: string): 'text' | 'json' {
+  if (format !== 'text' && format !== 'json') {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `unknown --format ${JSON.stringify(format)} (use text or json)`);
+  }
+  return format;
+}
+
+/** The Dockerfile a command names: `-f PATH`, else `<context>/Dockerfile`; its text and display name. */
+export async function readDockerfileArg(context: string, file: string | undefined): Promise<{ contextDir: string; path: string; file: string; text: string }> {
+  const contextDir = resolve(context);
+  const path = file ? resolve(file) : join(contextDir, 'Dockerfile');
+  try {
+    return { contextDir, path, file: file ?? 'Dockerfile', text: await readFile(path, 'utf8') };
+  } catch (err) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `cannot read Dockerfile ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
 }

@@ -63,19 +63,8 @@ export class LocalContainerManager implements ContainerManager {
   async init(): Promise<void> {
     await mkdir(join(this.#root, 'containers'), { recursive: true });
     await this.#control.sweep().catch(() => []);
-    this.volumes.setInUseCheck(async (name) => {
-      const users: string[] = [];
-      for (const c of await this.#records.configs()) if (c.runtime.volumes.includes(name)) users.push(c.id);
-      return users;
-    });
-    this.#parts.images.setInUseCheck(async (imageId) => {
-      for (const c of await this.#records.configs()) {
-        if (c.imageId !== imageId) continue;
-        const s = await this.#records.state(c);
-        return { container: c.id, running: s.status === 'running' || s.status === 'paused' };
-      }
-      return undefined;
-    });
+    this.volumes.setInUseCheck((name) => this.#records.volumeUsers(name));
+    this.#parts.images.setInUseCheck((imageId) => this.#records.imageUser(imageId));
     for (const c of await this.#records.configs()) {
       const s = await this.#records.state(c);
       if (s.status === 'exited' && c.options.autoRemove) await this.remove(c.id, { force: true, volumes: true }).catch(() => {});

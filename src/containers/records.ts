@@ -23,6 +23,21 @@ export class ContainerRecords {
     this.#control = control;
   }
 
+  /** Ids of the containers that mount volume `name` (the volume store refuses to remove those). */
+  async volumeUsers(name: string): Promise<string[]> {
+    return (await this.configs()).filter((c) => c.runtime.volumes.includes(name)).map((c) => c.id);
+  }
+
+  /** A container made from image `imageId`, and whether it runs (rmi's conflict rules need both). */
+  async imageUser(imageId: string): Promise<{ container: string; running: boolean } | undefined> {
+    for (const c of await this.configs()) {
+      if (c.imageId !== imageId) continue;
+      const s = await this.state(c);
+      return { container: c.id, running: s.status === 'running' || s.status === 'paused' };
+    }
+    return undefined;
+  }
+
   async configs(): Promise<StoredConfig[]> {
     const out: StoredConfig[] = [];
     for (const id of await listIds(this.#root)) {
