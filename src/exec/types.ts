@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { SecurityOptions } from './security/types.js';
 
 /** A mount inside the container, beyond the rootfs and the standard /proc, /dev, /sys set. */
 export interface ContainerMount {
@@ -47,6 +48,8 @@ export interface RunSpec {
   resources?: Resources;
   /** Extra /etc/hosts entries. */
   extraHosts?: string[];
+  /** Seccomp, capabilities, privileged mode, devices, ulimits, init (default: Docker's defaults). */
+  security?: SecurityOptions;
 }
 
 export interface ProcessIO {
