@@ -49,7 +49,8 @@ export async function resolveMounts(
     if (!m.target.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount path: '${m.target}' mount path must be absolute`);
     const ro = m.readonly ? ['ro'] : [];
     if (m.type === 'tmpfs') {
-      mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', ...ro] });
+      // Given options come last so `mode=`/`size=` override the defaults (the kernel takes the last).
+      mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', ...ro, ...(m.tmpfsOptions ?? [])] });
     } else if (m.type === 'bind') {
       if (!m.source.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount config for type "bind": bind source path must be absolute`);
       mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', ...ro] });
@@ -84,6 +85,8 @@ export async function runtimeConfig(
     volumes: m.volumes,
     anonymousVolumes: m.anonymous,
     ...(img?.config.config.StopSignal ? { stopSignal: img.config.config.StopSignal } : {}),
+    ...(opts.readonlyRootfs ? { readonlyRootfs: true } : {}),
+    ...(opts.security ? { security: opts.security } : {}),
   };
 }
 

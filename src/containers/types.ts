@@ -1,5 +1,6 @@
 import type { Readable, Writable, Duplex } from 'node:stream';
 import type { Resources } from '../exec/types.js';
+import type { SecurityOptions } from '../exec/security/types.js';
 
 /**
  * Containers that outlive the call that started them: `tbuild run`, `tbuild ps`, and the daemon.
@@ -16,6 +17,8 @@ export interface VolumeMountSpec {
   source: string;
   target: string;
   readonly: boolean;
+  /** `--tmpfs PATH:OPTS` mount options (size=, mode=, noexec, ...). */
+  tmpfsOptions?: string[];
 }
 
 export interface CreateContainerOptions {
@@ -38,6 +41,10 @@ export interface CreateContainerOptions {
   autoRemove?: boolean;
   resources?: Resources;
   restartPolicy?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount?: number };
+  /** --read-only */
+  readonlyRootfs?: boolean;
+  /** --security-opt, --cap-add/--cap-drop, --privileged, --device, --init, --ulimit, --shm-size. */
+  security?: SecurityOptions;
 }
 
 export interface ContainerState {
