@@ -1,9 +1,9 @@
 import { hostname as osHostname } from 'node:os';
 import { TbuildError } from '../errors.js';
-import type { ImageRecord } from '../exporter/types.js';
+import type { ImageRecord } from '../images/types.js';
 import type { ContainerMount } from '../exec/types.js';
 import type { CreateContainerOptions } from './types.js';
-import type { VolumeStore } from './volumes.js';
+import type { Volumes } from '../volumes/types.js';
 import type { RuntimeConfig } from './store.js';
 
 /** Merge the image's env with the create options': a later KEY replaces an earlier one in place. */
@@ -36,7 +36,7 @@ export function effectiveCommand(opts: CreateContainerOptions, img: ImageRecord 
 export async function resolveMounts(
   opts: CreateContainerOptions,
   img: ImageRecord | undefined,
-  volumes: VolumeStore,
+  volumes: Volumes,
 ): Promise<{ mounts: ContainerMount[]; volumes: string[]; anonymous: string[] }> {
   const mounts: ContainerMount[] = [];
   const names: string[] = [];
@@ -68,7 +68,7 @@ export async function runtimeConfig(
   id: string,
   opts: CreateContainerOptions,
   img: ImageRecord | undefined,
-  volumes: VolumeStore,
+  volumes: Volumes,
 ): Promise<RuntimeConfig> {
   // Without --network host a container gets its own network namespace with only `lo` (up):
   // tbuild has no bridge network yet, so Docker's default "bridge" maps to that.

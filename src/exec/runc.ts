@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, watch } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
-import type { Executor, ExitStatus, ProcessIO, ProcessSpec, RunningContainer, RunSpec } from './types.js';
+import type { ContainerRuntime, Executor, ExitStatus, ProcessIO, ProcessSpec, RunningContainer, RunSpec } from './types.js';
 import { ociProcess, type HostRlimits, type OciProcess, type SpecContext } from './spec.js';
 import { resolveUser } from './user.js';
 import { cgroupDirs, hostRlimits, removeCgroup, wasOomKilled } from './cgroups.js';
@@ -14,7 +14,6 @@ import { processStart } from '../util/process.js';
 import type { SecurityHostPaths } from './security/host.js';
 import { exitCodeOf, exitStatus, isSignalExit, runtimeError } from './runc-status.js';
 
-export { parsePs } from './runc-container.js';
 
 export interface RuncExecutorOptions {
   /** State root: bundles go to `<root>/exec/<id>/`, runc state to `<root>/runc/`. */
@@ -43,32 +42,11 @@ interface Launched {
  * The runc executor: one bundle per container, `runc run` in the foreground so its exit status is
  * the container's (signal deaths already come back as 128+n) and its stdio is the process' stdio.
  */
-export function createRuncExecutor(opts: RuncExecutorOptions): Executor & RuncControl {
+export function createRuncExecutor(opts: RuncExecutorOptions): Executor & ContainerRuntime {
   return new RuncExecutor(opts);
 }
 
-/** Lower-level handles the container manager and shim use beyond the Executor contract. */
-export interface RuncControl {
-  /** The runtime binary this executor drives. */
-  readonly runtime: string;
-  /** Run `runc <args>` against this executor's state root; resolves with stdout, throws on failure. */
-  runtimeCommand(args: string[]): Promise<string>;
-  /** `runc state <id>` status, or undefined when runc does not know the container. */
-  state(id: string): Promise<{ status: string; pid: number } | undefined>;
-  /**
-   * Release what crashed processes left: a bundle whose owner process is gone means its `runc run`
-   * died with it, so kill and delete that container, its cgroups and the bundle. Returns the ids.
-   */
-  sweep(): Promise<string[]>;
-  /** `runc exec` a process into running container `id` whose rootfs is mounted at `rootfs`. */
-  execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus>;
-}
-
-export function isRuncControl(x: unknown): x is RuncControl {
-  return typeof (x as RuncControl | undefined)?.runtimeCommand === 'function' && typeof (x as RuncControl).execProcess === 'function';
-}
-
-class RuncExecutor implements Executor, RuncControl {
+class RuncExecutor implements Executor, ContainerRuntime {
   readonly #root: string;
   readonly #runtime: string;
   readonly #runcRoot: string;
