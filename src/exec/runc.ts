@@ -11,7 +11,7 @@ import { RuncContainer } from './runc-container.js';
 import { removeStubs } from './stubs.js';
 import { CGROUP_PARENT, ID_RE, prepareBundle } from './runc-bundle.js';
 import { processStart } from '../util/process.js';
-import type { SecurityHostPaths } from './security/host.js';
+import type { SecurityHostPaths } from './security/types.js';
 import { exitCodeOf, exitStatus, isSignalExit, runtimeError } from './runc-status.js';
 
 
@@ -57,6 +57,10 @@ class RuncExecutor implements Executor, ContainerRuntime {
 
   get runtime(): string {
     return this.#runtime;
+  }
+
+  get securityPaths(): SecurityHostPaths | undefined {
+    return this.#security;
   }
 
   constructor(opts: RuncExecutorOptions) {
