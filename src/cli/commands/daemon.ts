@@ -13,6 +13,7 @@ interface DaemonFlags {
   tlskey?: string;
   shutdownTimeout?: string;
   accessLog?: boolean;
+  allowInsecureEntitlement?: string[];
 }
 
 export const registerDaemon: RegisterCommand = (program, ctx) => {
@@ -32,12 +33,14 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
     .option('--tlscacert <file>', 'CA that signs client certificates')
     .option('--tlscert <file>', 'server certificate')
     .option('--tlskey <file>', 'server key')
+    .option('--allow-insecure-entitlement <name>', 'let builds that ask for it use an entitlement (security.insecure)', collect)
     .option('--access-log', 'log every request with its status and duration')
     .option('--shutdown-timeout <seconds>', 'how long a stop waits for requests in flight', '10')
     .action(async (flags: DaemonFlags) => {
       const { Daemon, validateHosts } = await import('../../daemon/server.js');
       const { servicesFor } = await import('../../daemon/services.js');
       const { TbuildError } = await import('../../errors.js');
+      const { parseEntitlement } = await import('../../exec/security/entitlements.js');
       const given = [...hosts, ...(flags.host ?? [])];
       const list = given.length ? given : [process.env.TBUILD_HOST ?? `unix://${DEFAULT_SOCKET}`];
       // --tls alone means --tlsverify (client certificates are always verified); only an explicit
@@ -69,7 +72,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
         root,
         tls,
         insecureTcp,
-        services: servicesFor(engine),
+        services: { ...servicesFor(engine), allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement) },
         log: (line) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`),
         shutdownGraceMs: Number(flags.shutdownTimeout ?? 10) * 1000,
         accessLog: Boolean(flags.accessLog),

@@ -7,6 +7,7 @@ import type { ClassicStepRenderer } from '../build-steps.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
+import { entitlementDenied, parseEntitlement } from '../../exec/security/entitlements.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
@@ -47,12 +48,18 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   if (labels && Object.keys(labels).length) opts.labels = labels;
   const platform = q.get('platform');
   if (platform) opts.platform = platform;
+  const allow = q.getAll('allow').flatMap((s) => s.split(',')).filter(Boolean);
+  if (allow.length) opts.allow = allow.map(parseEntitlement);
   return opts;
 }
 
 export function registerBuildRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
   router.add('POST', '/build', async (ctx: RequestContext) => {
     const base = buildOptionsFromQuery(ctx.query);
+    // A build gets an entitlement only when it asks and the daemon's owner allowed it.
+    for (const e of (base.allow ?? []).map(parseEntitlement)) {
+      if (e !== 'network.host' && !svc.allowedEntitlements?.includes(e)) throw entitlementDenied(e, 'daemon');
+    }
     const quiet = boolParam(ctx.query, 'q');
     const { peekStepPlan, TarTerminator, ClassicStepRenderer, buildFailure } = await buildHelpers();
     ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
