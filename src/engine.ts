@@ -5,6 +5,7 @@ import type { Executor } from './exec/types.js';
 import type { ImageStore } from './exporter/types.js';
 import type { ContainerManager, Volumes } from './containers/types.js';
 import type { BuildOptions, BuildResult } from './solver/types.js';
+import type { Registries, RegistryOptions } from './registry/types.js';
 import { openContentStore } from './cache/content-store.js';
 import { openSnapshotter } from './cache/snapshotter.js';
 import { layerConverter } from './cache/layer/index.js';
@@ -13,6 +14,7 @@ import { openImageStore } from './exporter/image-store.js';
 import { createRuncExecutor } from './exec/runc.js';
 import { openContainerManager } from './containers/manager.js';
 import { openVolumeStore } from './containers/volumes.js';
+import { RegistryAccess } from './registry/access.js';
 
 import { DEFAULT_ROOT } from './defaults.js';
 
@@ -23,6 +25,25 @@ export interface EngineOptions {
   root?: string;
   /** Low-level OCI runtime binary; default `runc`. */
   runtime?: string;
+  /**
+   * How registries are reached. Default: `$TBUILD_INSECURE_REGISTRIES` (comma-separated hosts or
+   * CIDRs allowed over plain HTTP; loopback always is), `$TBUILD_REGISTRY_CERTS_DIR` (default
+   * /etc/docker/certs.d), credentials from `$DOCKER_CONFIG/config.json` (default ~/.docker).
+   */
+  registry?: RegistryOptions;
+}
+
+function listSetting(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Registry settings from the environment, overridden by what the caller gives. */
+function registryOptions(given: RegistryOptions | undefined): RegistryOptions {
+  return {
+    insecure: listSetting(process.env.TBUILD_INSECURE_REGISTRIES),
+    ...(process.env.TBUILD_REGISTRY_CERTS_DIR ? { certsDir: process.env.TBUILD_REGISTRY_CERTS_DIR } : {}),
+    ...given,
+  };
 }
 
 /** The parts one state root is made of; what the solver, containers and daemon receive. */
@@ -70,8 +91,11 @@ export class Engine implements EngineParts {
    * Optional in the type so engine look-alikes without a local root (the CLI's remote engine) fit.
    */
   readonly volumes?: Volumes;
+  /** Pull, push and login checks against registries. */
+  readonly registries: Registries;
 
-  private constructor(parts: EngineParts, containers: ContainerManager, volumes: Volumes) {
+  private constructor(parts: EngineParts, containers: ContainerManager, volumes: Volumes, registries: Registries) {
+    this.registries = registries;
     this.root = parts.root;
     this.content = parts.content;
     this.snapshots = parts.snapshots;
@@ -87,7 +111,12 @@ export class Engine implements EngineParts {
     const parts = await openEngineParts(opts);
     const volumes = openVolumeStore(parts.root);
     const containers = await openContainerManager(parts, { volumes });
-    return new Engine(parts, containers, volumes);
+    const dockerConfig = process.env.DOCKER_CONFIG;
+    const registries = new RegistryAccess(parts, registryOptions(opts.registry), async () => {
+      const { DockerConfigCredentials, dockerConfigDir } = await import('./registry/credentials.js');
+      return new DockerConfigCredentials(dockerConfigDir({ DOCKER_CONFIG: dockerConfig }));
+    });
+    return new Engine(parts, containers, volumes, registries);
   }
 
   /** Build a Dockerfile; resolves with the image id, manifest digest and per-step timings. */
@@ -100,6 +129,7 @@ export class Engine implements EngineParts {
 
   /** Stop background work (container monitors keep running in their own processes). */
   async close(): Promise<void> {
+    await this.registries.close();
     await this.containers.close();
   }
 }

@@ -9,6 +9,7 @@ import { EngineClient, type ClientOptions } from './client.js';
 import { RemoteImageStore } from './images.js';
 import { RemoteContainers } from './containers.js';
 import { remoteBuild } from './build.js';
+import { RemoteRegistries } from './registries.js';
 
 /** `GET /system/df`, the parts the CLI shows. */
 export interface SystemDf {
@@ -33,10 +34,12 @@ export class RemoteEngine {
   readonly client: EngineClient;
   readonly images: RemoteImageStore;
   readonly containers: RemoteContainers;
+  readonly registries: RemoteRegistries;
 
   private constructor(client: EngineClient) {
     this.client = client;
     this.images = new RemoteImageStore(client);
+    this.registries = new RemoteRegistries(client, this.images);
     this.containers = new RemoteContainers(client);
   }
 
