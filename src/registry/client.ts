@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { TbuildError } from '../errors.js';
 import { isDigest, sha256, type Digest } from '../util/digest.js';
 import { Authorizer, registryErrorText } from './auth.js';
@@ -85,42 +85,26 @@ function header(res: HttpResponse, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Counts and hashes what passes; fails at the end (or as soon as it is too long) when it is not `desc`. */
-export class VerifyStream extends Transform {
-  readonly #hash = createHash('sha256');
-  readonly #desc: Descriptor;
-  readonly #onBytes: ((n: number) => void) | undefined;
-  #size = 0;
-
-  constructor(desc: Descriptor, onBytes?: (n: number) => void) {
-    super();
-    this.#desc = desc;
-    this.#onBytes = onBytes;
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.#size += chunk.length;
-    if (this.#size > this.#desc.size) {
-      cb(new TbuildError('TB_CONTENT_SIZE_MISMATCH', `blob ${this.#desc.digest} is longer than its ${this.#desc.size} bytes`));
-      return;
+/**
+ * The bytes of `source`, counted and hashed as they pass; fails as soon as there are too many, and
+ * at the end when size or digest differ from `desc`. Errors reach whoever reads the stream.
+ */
+export function verified(source: AsyncIterable<Buffer>, desc: Descriptor, onBytes?: (n: number) => void): Readable {
+  async function* check(): AsyncGenerator<Buffer> {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of source) {
+      size += chunk.length;
+      if (size > desc.size) throw new TbuildError('TB_CONTENT_SIZE_MISMATCH', `blob ${desc.digest} is longer than its ${desc.size} bytes`);
+      hash.update(chunk);
+      onBytes?.(chunk.length);
+      yield chunk;
     }
-    this.#hash.update(chunk);
-    this.#onBytes?.(chunk.length);
-    cb(null, chunk);
+    if (size !== desc.size) throw new TbuildError('TB_CONTENT_SIZE_MISMATCH', `blob ${desc.digest} has ${size} bytes, want ${desc.size}`);
+    const got = `sha256:${hash.digest('hex')}`;
+    if (got !== desc.digest) throw new TbuildError('TB_CONTENT_DIGEST_MISMATCH', `blob ${desc.digest} does not match its digest (got ${got})`);
   }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.#size !== this.#desc.size) {
-      cb(new TbuildError('TB_CONTENT_SIZE_MISMATCH', `blob ${this.#desc.digest} has ${this.#size} bytes, want ${this.#desc.size}`));
-      return;
-    }
-    const got = `sha256:${this.#hash.digest('hex')}`;
-    if (got !== this.#desc.digest) {
-      cb(new TbuildError('TB_CONTENT_DIGEST_MISMATCH', `blob ${this.#desc.digest} does not match its digest (got ${got})`));
-      return;
-    }
-    cb();
-  }
+  return Readable.from(check(), { objectMode: false });
 }
 
 async function readLimited(res: HttpResponse, limit: number, what: string): Promise<Buffer> {
@@ -196,9 +180,7 @@ class RepoFetcher implements Fetcher {
 
   async blob(desc: Descriptor, onBytes?: (n: number) => void): Promise<Readable> {
     const res = await this.#get(desc);
-    const verify = new VerifyStream(desc, onBytes);
-    res.body.on('error', (err) => verify.destroy(err));
-    return res.body.pipe(verify);
+    return verified(res.body as AsyncIterable<Buffer>, desc, onBytes);
   }
 
   async blobBytes(desc: Descriptor): Promise<Buffer> {

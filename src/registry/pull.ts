@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream/promises';
 import PQueue from 'p-queue';
 import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
 import type { ImageConfig, ImageRecord, ImageStore } from '../exporter/types.js';
@@ -165,9 +164,7 @@ async function fetchLayers(
               });
               const writer = await target.content.writer({ expected: desc.digest, size: desc.size });
               try {
-                await pipeline(stream, async (source: AsyncIterable<Buffer>) => {
-                  for await (const c of source) await writer.write(c);
-                });
+                for await (const c of stream) await writer.write(c as Buffer);
                 progress({ id, status: 'Verifying Checksum' });
                 await writer.commit();
               } catch (err) {

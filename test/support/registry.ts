@@ -203,3 +203,54 @@ export async function startRegistry(kind: RegistryKind = 'plain'): Promise<TestR
     stop,
   };
 }
+
+/** Run a program without blocking the event loop (the token issuer above answers from this process). */
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+/**
+ * A two-layer test image as a docker-archive file (for skopeo to copy into a registry): Debian's
+ * busybox-static as the base layer (scripts/make-busybox-rootfs.sh + import), plus a layer with
+ * `/hello.txt`. Made in its own state root under `dir`.
+ */
+export async function makeTestArchive(dir: string): Promise<{ file: string; name: string }> {
+  const { openParts } = await import('./engine-parts.js');
+  const { importRootfs } = await import('../../src/exporter/import.js');
+  const { importLayers } = await import('../../src/exporter/layers.js');
+  const { saveDockerArchive } = await import('../../src/exporter/docker-archive.js');
+  const { makeTar } = await import('./tar.js');
+  const { createReadStream, createWriteStream } = await import('node:fs');
+  const { Readable } = await import('node:stream');
+  const { pipeline } = await import('node:stream/promises');
+  const { PROJECT_ROOT } = await import('./cli.js');
+  const rootfs = join(dir, 'rootfs.tar');
+  const made = await run('bash', [join(PROJECT_ROOT, 'scripts', 'make-busybox-rootfs.sh'), rootfs]);
+  if (made.code !== 0) throw new Error(`make-busybox-rootfs.sh failed: ${made.stderr}`);
+  const parts = await openParts(join(dir, 'img-root'));
+  const base = await importRootfs(parts, createReadStream(rootfs), { changes: ['CMD ["/bin/sh"]'], created: new Date(1_700_000_000_000) });
+  const extra = await makeTar([{ name: 'hello.txt', content: 'hello from the registry test\n' }]);
+  const all = await importLayers(parts, [
+    { diffId: base.layers[0]!.diffId, open: () => parts.content.createReadStream(base.layers[0]!.diffId) },
+    { open: () => Readable.from([extra]) },
+  ]);
+  const config = {
+    ...base.config,
+    rootfs: { type: 'layers' as const, diff_ids: all.map((l) => l.diffId) },
+    history: [...(base.config.history ?? []), { created: base.config.created, created_by: 'COPY hello.txt /' }],
+  };
+  const name = 'tbuild-test/busybox:2layers';
+  await parts.images.create({ config, layers: all, names: [name] });
+  const file = join(dir, 'test-image.docker.tar');
+  await pipeline(await saveDockerArchive(parts, [name]), createWriteStream(file));
+  return { file, name };
+}
