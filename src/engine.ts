@@ -1,21 +1,36 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from './cache/types.js';
-import type { Executor } from './exec/types.js';
-import type { ImageStore } from './exporter/types.js';
-import type { ContainerManager, Volumes } from './containers/types.js';
-import type { BuildOptions, BuildResult } from './solver/types.js';
+import type { ContainerRuntime, Executor } from './exec/types.js';
+import type { ImageStore } from './images/types.js';
+import type { ContainerManager } from './containers/types.js';
+import type { Volumes } from './volumes/types.js';
+import type { BuildDeps, BuildOptions, BuildResult } from './build/types.js';
+import type { WorkerDeps } from './worker/types.js';
 import type { Registries, RegistryOptions } from './registry/types.js';
+import { RegistryAccess } from './registry/access.js';
 import { openContentStore } from './cache/content-store.js';
 import { openSnapshotter } from './cache/snapshotter.js';
 import { layerConverter } from './cache/layer/index.js';
 import { openCacheIndex } from './cache/cache-index.js';
-import { openImageStore } from './exporter/image-store.js';
+import { openImageStore } from './images/image-store.js';
 import { createRuncExecutor } from './exec/runc.js';
 import { openContainerManager } from './containers/manager.js';
-import { openVolumeStore } from './containers/volumes.js';
-import { RegistryAccess } from './registry/access.js';
-
+import { openVolumeStore } from './volumes/store.js';
+import { SolverShared } from './solver/scheduler.js';
+import { enableTracing } from './solver/trace.js';
+import { TbuildError } from './errors.js';
+import type { Readable } from 'node:stream';
+import type { ImageRecord } from './images/types.js';
+import type { ArchiveFormat, BuildCacheRecord, EngineApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
+import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
+import { saveOciLayout } from './images/oci-layout.js';
+import { importRootfs } from './images/import.js';
+import { pruneImages } from './images/prune.js';
+import { imageInspect, type GraphDriverDirs } from './images/inspect.js';
+import { familiarName } from './images/reference.js';
+import { diskUsage } from './cache/usage.js';
+import { systemDf } from './api/disk-usage.js';
 import { DEFAULT_ROOT } from './defaults.js';
 
 export { DEFAULT_ROOT };
@@ -23,8 +38,12 @@ export { DEFAULT_ROOT };
 export interface EngineOptions {
   /** State root; default `$TBUILD_ROOT` or /var/lib/tbuild. */
   root?: string;
-  /** Low-level OCI runtime binary; default `runc`. */
+  /** Low-level OCI runtime binary; default `$TBUILD_RUNTIME` or `runc`. */
   runtime?: string;
+  /** Most steps run at once across all builds; default `$TBUILD_MAX_PARALLELISM` or 8. */
+  maxParallelism?: number;
+  /** `SOURCE_DATE_EPOCH` for every build and import that gives none; default `$SOURCE_DATE_EPOCH`. */
+  sourceDateEpoch?: number;
   /**
    * How registries are reached. Default: `$TBUILD_INSECURE_REGISTRIES` (comma-separated hosts or
    * CIDRs allowed over plain HTTP; loopback always is), `$TBUILD_REGISTRY_CERTS_DIR` (default
@@ -34,50 +53,75 @@ export interface EngineOptions {
 }
 
 function listSetting(v: string | undefined): string[] {
-  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 }
 
-/** Registry settings from the environment, overridden by what the caller gives. */
-function registryOptions(given: RegistryOptions | undefined): RegistryOptions {
-  return {
-    insecure: listSetting(process.env.TBUILD_INSECURE_REGISTRIES),
-    ...(process.env.TBUILD_REGISTRY_CERTS_DIR ? { certsDir: process.env.TBUILD_REGISTRY_CERTS_DIR } : {}),
-    ...given,
+/** The stores and executor of one state root (what the worker layer is given). */
+export type EngineParts = WorkerDeps;
+
+/**
+ * Settings, read once, here and nowhere else: every module below gets values, not the environment.
+ * A malformed value is an error rather than a silent default.
+ */
+function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
+  const root = resolve(opts.root ?? env.TBUILD_ROOT ?? DEFAULT_ROOT);
+  const runtime = opts.runtime ?? env.TBUILD_RUNTIME ?? 'runc';
+  let maxParallelism = opts.maxParallelism;
+  if (maxParallelism === undefined && env.TBUILD_MAX_PARALLELISM) {
+    maxParallelism = Number(env.TBUILD_MAX_PARALLELISM);
+    if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', `TBUILD_MAX_PARALLELISM=${env.TBUILD_MAX_PARALLELISM}: want a positive integer`);
+    }
+  }
+  let sourceDateEpoch = opts.sourceDateEpoch;
+  if (sourceDateEpoch === undefined && env.SOURCE_DATE_EPOCH) {
+    if (!/^\d+$/.test(env.SOURCE_DATE_EPOCH)) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', `SOURCE_DATE_EPOCH=${env.SOURCE_DATE_EPOCH}: want seconds since 1970 (digits only)`);
+    }
+    sourceDateEpoch = Number(env.SOURCE_DATE_EPOCH);
+  }
+  enableTracing(Boolean(env.TBUILD_TRACE));
+  const registry: RegistryOptions = {
+    insecure: listSetting(env.TBUILD_INSECURE_REGISTRIES),
+    ...(env.TBUILD_REGISTRY_CERTS_DIR ? { certsDir: env.TBUILD_REGISTRY_CERTS_DIR } : {}),
+    ...opts.registry,
   };
+  const dockerConfig = env.DOCKER_CONFIG;
+  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig };
 }
 
-/** The parts one state root is made of; what the solver, containers and daemon receive. */
-export interface EngineParts {
-  root: string;
-  content: ContentStore;
-  snapshots: Snapshotter;
-  layers: LayerConverter;
-  cacheIndex: CacheIndex;
-  images: ImageStore;
-  executor: Executor;
+interface RootParts extends WorkerDeps {
+  runtime: ContainerRuntime;
 }
 
-/** The stores and executor of one state root, without containers or the solver (tests use it alone). */
-export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineParts> {
-  const root = resolve(opts.root ?? process.env.TBUILD_ROOT ?? DEFAULT_ROOT);
+async function openRoot(root: string, runtime: string): Promise<RootParts> {
   await mkdir(root, { recursive: true, mode: 0o711 });
   const content = await openContentStore(root);
   const snapshots = await openSnapshotter(root);
   const layers = layerConverter;
   const cacheIndex = await openCacheIndex(root);
   const images = await openImageStore({ root, content, snapshots, layers });
-  const executor = createRuncExecutor({ root, runtime: opts.runtime ?? process.env.TBUILD_RUNTIME ?? 'runc' });
-  return { root, content, snapshots, layers, cacheIndex, images, executor };
+  // One runc object: the build path sees it as an Executor, containers as a ContainerRuntime.
+  const runc = createRuncExecutor({ root, runtime });
+  return { root, content, snapshots, layers, cacheIndex, images, executor: runc, runtime: runc };
+}
+
+/** The stores and executor of one state root, without containers or the solver (tests use it alone). */
+export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineParts> {
+  const s = settings(opts);
+  const { runtime: _runtime, ...parts } = await openRoot(s.root, s.runtime);
+  return parts;
 }
 
 /**
- * The composition root: wires parser, solver, cache, exec and exporter for one state root.
+ * The composition root: the one module that reads settings and wires implementations (stores,
+ * runtime, solver, containers, volumes) for one state root. Nothing below imports it.
  *
  * @example
  * const engine = await Engine.open({ root: '/tmp/tb' });
  * const { imageId } = await engine.build({ context: './app', tags: ['app:dev'] });
  */
-export class Engine implements EngineParts {
+export class Engine implements BuildDeps, EngineApi {
   readonly root: string;
   readonly content: ContentStore;
   readonly snapshots: Snapshotter;
@@ -85,16 +129,20 @@ export class Engine implements EngineParts {
   readonly cacheIndex: CacheIndex;
   readonly images: ImageStore;
   readonly executor: Executor;
+  readonly runtime: ContainerRuntime;
   readonly containers: ContainerManager;
   /**
    * The root's named volumes: one store, shared with the container manager (which checks use).
    * Optional in the type so engine look-alikes without a local root (the CLI's remote engine) fit.
    */
   readonly volumes?: Volumes;
+  /** One scheduler state for every build on this engine: concurrent builds share in-flight work. */
+  readonly solver: SolverShared;
+  readonly sourceDateEpoch?: number;
   /** Pull, push and login checks against registries. */
   readonly registries: Registries;
 
-  private constructor(parts: EngineParts, containers: ContainerManager, volumes: Volumes, registries: Registries) {
+  private constructor(parts: RootParts, containers: ContainerManager, volumes: Volumes, solver: SolverShared, registries: Registries, sourceDateEpoch?: number) {
     this.registries = registries;
     this.root = parts.root;
     this.content = parts.content;
@@ -103,28 +151,103 @@ export class Engine implements EngineParts {
     this.cacheIndex = parts.cacheIndex;
     this.images = parts.images;
     this.executor = parts.executor;
+    this.runtime = parts.runtime;
     this.containers = containers;
     this.volumes = volumes;
+    this.solver = solver;
+    this.sourceDateEpoch = sourceDateEpoch;
   }
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
-    const parts = await openEngineParts(opts);
+    const s = settings(opts);
+    const parts = await openRoot(s.root, s.runtime);
     const volumes = openVolumeStore(parts.root);
-    const containers = await openContainerManager(parts, { volumes });
-    const dockerConfig = process.env.DOCKER_CONFIG;
-    const registries = new RegistryAccess(parts, registryOptions(opts.registry), async () => {
+    const containers = await openContainerManager({ ...parts, volumes });
+    // Stores ask the container manager before removing what a container still uses.
+    volumes.setInUseCheck((name) => containers.volumeUsers(name));
+    parts.images.setInUseCheck((imageId) => containers.imageUser(imageId));
+    const registries = new RegistryAccess(parts, s.registry, async () => {
       const { DockerConfigCredentials, dockerConfigDir } = await import('./registry/credentials.js');
-      return new DockerConfigCredentials(dockerConfigDir({ DOCKER_CONFIG: dockerConfig }));
+      return new DockerConfigCredentials(dockerConfigDir({ DOCKER_CONFIG: s.dockerConfig }));
     });
-    return new Engine(parts, containers, volumes, registries);
+    return new Engine(parts, containers, volumes, new SolverShared(s.maxParallelism), registries, s.sourceDateEpoch);
   }
 
   /** Build a Dockerfile; resolves with the image id, manifest digest and per-step timings. */
   async build(options: BuildOptions): Promise<BuildResult> {
-    // Loaded on first build: the solver, its ops and p-queue are ~50 modules a daemon that is only
-    // serving container/image requests never needs, and they weigh on its idle memory.
-    const { build } = await import('./solver/build.js');
+    // Loaded on first build: the frontend, solver, ops and p-queue are ~50 modules a daemon that is
+    // only serving container/image requests never needs, and they weigh on its idle memory.
+    const { build } = await import('./build/build.js');
     return build(this, options);
+  }
+
+  async load(input: Readable): Promise<string[]> {
+    const lines: string[] = [];
+    for (const img of await loadImageArchive(this, input)) {
+      for (const m of img.moved ?? []) {
+        lines.push(`The image ${familiarName(m.name)} already exists, renaming the old one with ID ${m.from} to empty string`);
+      }
+      if (img.names.length) for (const n of img.names) lines.push(`Loaded image: ${familiarName(n)}`);
+      else lines.push(`Loaded image ID: ${img.id}`);
+    }
+    return lines;
+  }
+
+  save(refs: string[], format: ArchiveFormat = 'docker'): Promise<Readable> {
+    return format === 'oci' ? saveOciLayout(this, refs) : saveDockerArchive(this, refs);
+  }
+
+  importImage(input: Readable, opts: ImportOptions): Promise<ImageRecord> {
+    return importRootfs(this, input, opts);
+  }
+
+  pruneImages(opts: { all?: boolean } = {}): Promise<PruneResult> {
+    return pruneImages(this.images, opts);
+  }
+
+  async inspectImage(ref: string): Promise<Record<string, unknown>> {
+    const img = await this.images.resolve(ref);
+    return imageInspect(img, await this.#graphDirs(img));
+  }
+
+  /** Where the image's layers live, as Docker's overlay2 GraphDriver data shows them. */
+  async #graphDirs(img: ImageRecord): Promise<GraphDriverDirs> {
+    const top = img.layers[img.layers.length - 1];
+    if (!top) return {};
+    try {
+      const chain = await this.snapshots.chain(top.snapshot);
+      const dirs = await Promise.all(chain.map((s) => this.snapshots.layerDir(s)));
+      return { upper: dirs[0]!, lower: dirs.slice(1) };
+    } catch {
+      return {};
+    }
+  }
+
+  df(): Promise<SystemDf> {
+    return systemDf({
+      images: this.images,
+      containers: this.containers,
+      volumes: this.volumes,
+      volumeSize: async (name) => (await diskUsage((await this.volumes!.inspect(name)).mountpoint)).size,
+      containerSize: async (c) => (await this.snapshots.usage(c.snapshotKey)).size,
+      buildCache: (images) => this.#buildCache(images),
+    });
+  }
+
+  /** Build cache: committed snapshots that no image stacks on (results of steps, kept for reuse). */
+  async #buildCache(images: ImageRecord[]): Promise<BuildCacheRecord[]> {
+    const imageSnaps = new Set<string>();
+    for (const img of images) {
+      const top = img.layers[img.layers.length - 1];
+      if (top) for (const s of await this.snapshots.chain(top.snapshot).catch(() => [top.snapshot])) imageSnaps.add(s);
+    }
+    const out: BuildCacheRecord[] = [];
+    for await (const s of this.snapshots.walk()) {
+      if (s.kind !== 'committed' || imageSnaps.has(s.name)) continue;
+      const size = (await this.snapshots.usage(s.name).catch(() => ({ size: 0 }))).size;
+      out.push({ ID: s.name, Parent: s.parent, Type: 'regular', Description: s.labels['tbuild.description'] ?? '', InUse: false, Shared: false, Size: size, CreatedAt: s.created, UsageCount: 0 });
+    }
+    return out;
   }
 
   /** Stop background work (container monitors keep running in their own processes). */

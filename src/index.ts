@@ -1,6 +1,7 @@
 /** Library API: `import { Engine } from 'tbuild'`. */
 export { Engine, DEFAULT_ROOT } from './engine.js';
 export type { EngineOptions, EngineParts } from './engine.js';
+export type { EngineApi, SystemDf, ArchiveFormat } from './api/types.js';
 export type {
   BuildOptions,
   BuildResult,
@@ -9,8 +10,8 @@ export type {
   StepTiming,
   OutputSpec,
   SecretSource,
-} from './solver/types.js';
-export type { ImageRecord, ImageConfig, ContainerConfig, HistoryEntry } from './exporter/types.js';
+} from './build/types.js';
+export type { ImageRecord, ImageConfig, ContainerConfig, HistoryEntry } from './images/types.js';
 export { TbuildError, isTbuildError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { parseDockerfile } from './parser/parse.js';

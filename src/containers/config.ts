@@ -1,9 +1,9 @@
 import { hostname as osHostname } from 'node:os';
 import { TbuildError } from '../errors.js';
-import type { ImageRecord } from '../exporter/types.js';
+import type { ImageRecord } from '../images/types.js';
 import type { ContainerMount } from '../exec/types.js';
 import type { CreateContainerOptions } from './types.js';
-import type { VolumeStore } from './volumes.js';
+import type { Volumes } from '../volumes/types.js';
 import type { RuntimeConfig } from './store.js';
 
 /** Merge the image's env with the create options': a later KEY replaces an earlier one in place. */
@@ -36,7 +36,7 @@ export function effectiveCommand(opts: CreateContainerOptions, img: ImageRecord 
 export async function resolveMounts(
   opts: CreateContainerOptions,
   img: ImageRecord | undefined,
-  volumes: VolumeStore,
+  volumes: Volumes,
 ): Promise<{ mounts: ContainerMount[]; volumes: string[]; anonymous: string[] }> {
   const mounts: ContainerMount[] = [];
   const names: string[] = [];
@@ -49,7 +49,8 @@ export async function resolveMounts(
     if (!m.target.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount path: '${m.target}' mount path must be absolute`);
     const ro = m.readonly ? ['ro'] : [];
     if (m.type === 'tmpfs') {
-      mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', ...ro] });
+      // Given options come last so `mode=`/`size=` override the defaults (the kernel takes the last).
+      mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', ...ro, ...(m.tmpfsOptions ?? [])] });
     } else if (m.type === 'bind') {
       if (!m.source.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount config for type "bind": bind source path must be absolute`);
       mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', ...ro] });
@@ -67,7 +68,7 @@ export async function runtimeConfig(
   id: string,
   opts: CreateContainerOptions,
   img: ImageRecord | undefined,
-  volumes: VolumeStore,
+  volumes: Volumes,
 ): Promise<RuntimeConfig> {
   // Without --network host a container gets its own network namespace with only `lo` (up):
   // tbuild has no bridge network yet, so Docker's default "bridge" maps to that.
@@ -84,6 +85,8 @@ export async function runtimeConfig(
     volumes: m.volumes,
     anonymousVolumes: m.anonymous,
     ...(img?.config.config.StopSignal ? { stopSignal: img.config.config.StopSignal } : {}),
+    ...(opts.readonlyRootfs ? { readonlyRootfs: true } : {}),
+    ...(opts.security ? { security: opts.security } : {}),
   };
 }
 

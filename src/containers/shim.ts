@@ -87,6 +87,8 @@ export async function runShim(root: string, id: string): Promise<void> {
           network: rt.network,
           hostname: rt.hostname,
           ...(rt.resources ? { resources: rt.resources } : {}),
+          ...(rt.readonlyRootfs ? { readonlyRootfs: true } : {}),
+          ...(rt.security ? { security: rt.security } : {}),
         },
         { stdout, stderr, ...(rt.openStdin ? { stdin: server.stdin } : {}) },
       );

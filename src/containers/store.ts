@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { Mount } from '../cache/types.js';
 import type { ContainerMount, NetworkMode, Resources } from '../exec/types.js';
+import type { SecurityOptions } from '../exec/security/types.js';
 import type { ContainerRecord, ContainerState } from './types.js';
 
 /** What the shim needs beyond the record to run the container (resolved at create/start). */
@@ -18,6 +19,8 @@ export interface RuntimeConfig {
   volumes: string[];
   anonymousVolumes: string[];
   stopSignal?: string;
+  readonlyRootfs?: boolean;
+  security?: SecurityOptions;
 }
 
 /** config.json: everything static about a container. */

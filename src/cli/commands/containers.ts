@@ -6,10 +6,11 @@ import type { Resources } from '../../exec/types.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
 import { since, table, ellipsis, humanDuration } from './images-format.js';
 import { parseRestart, parseSize, parseVolume } from './container-flags.js';
+import { addSecurityFlags, securityFromFlags, type SecurityFlags } from './security-flags.js';
 
 export { parseRestart, parseSize, parseVolume };
 
-interface RunFlags {
+interface RunFlags extends SecurityFlags {
   rm?: boolean;
   detach?: boolean;
   name?: string;
@@ -87,8 +88,8 @@ export async function eachContainer(ctx: CliContext, refs: string[], fn: (ref: s
 }
 
 function addRun(program: Command, ctx: CliContext): void {
-  program
-    .command('run')
+  addSecurityFlags(program
+    .command('run'))
     .description('Create and run a new container from an image (default network: own netns with only lo)')
     .argument('<image>')
     .argument('[command...]')
@@ -115,8 +116,12 @@ function addRun(program: Command, ctx: CliContext): void {
       if (f.network && f.network !== 'none' && f.network !== 'host' && f.network !== 'default' && f.network !== 'bridge') {
         throw new TbuildError('TB_INVALID_ARGUMENT', `network ${f.network} not found (supported: none, host)`);
       }
+      const sec = securityFromFlags(f);
+      const mounts = [...f.volume.map(parseVolume), ...sec.tmpfs];
       const opts: CreateContainerOptions = {
         image,
+        ...(sec.security ? { security: sec.security } : {}),
+        ...(sec.readonlyRootfs ? { readonlyRootfs: true } : {}),
         ...(command.length ? { cmd: command } : {}),
         ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint ? [f.entrypoint] : [''] } : {}),
         ...(f.name ? { name: f.name } : {}),
@@ -125,7 +130,7 @@ function addRun(program: Command, ctx: CliContext): void {
         ...(f.user !== undefined ? { user: f.user } : {}),
         ...(f.hostname ? { hostname: f.hostname } : {}),
         network: f.network === 'host' ? 'host' : f.network === 'none' ? 'none' : 'default',
-        ...(f.volume.length ? { mounts: f.volume.map(parseVolume) } : {}),
+        ...(mounts.length ? { mounts } : {}),
         tty: Boolean(f.tty),
         openStdin: Boolean(f.interactive),
         stdinOnce: Boolean(f.interactive) && !f.detach,

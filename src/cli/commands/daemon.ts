@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option } from 'commander';
 import type { RegisterCommand } from '../context.js';
-import { DEFAULT_SOCKET } from '../../daemon/address.js';
+import { DEFAULT_SOCKET } from '../../api/wire/address.js';
 
 interface DaemonFlags {
   host?: string[];
@@ -52,7 +52,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       validateHosts(list, useTls);
       const root = flags.root ? resolve(flags.root) : ctx.root();
       const { Engine } = await import('../../engine.js');
-      const engine = flags.root ? await Engine.open({ root, runtime: ctx.runtime() }) : await ctx.engine();
+      const engine = await Engine.open({ root, runtime: ctx.runtime() });
       const daemon = await Daemon.start({
         hosts: list,
         root,

@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../util/digest.js';
+import type { ProgressEvent, StepTiming } from '../solver/types.js';
+import type { SolverShared } from '../solver/scheduler.js';
+import type { SecretSource } from '../session/types.js';
+import type { ImageRecord } from '../images/types.js';
+import type { WorkerDeps } from '../worker/types.js';
+
+export type { ProgressEvent, StepTiming, VertexStatus } from '../solver/types.js';
+export type { SecretSource } from '../session/types.js';
+
+/** Public build API types (re-exported by `src/index.ts`), and what a build is given by the composition root. */
+
+/** What `build()` needs: the root's stores and executor, the one solver they share, engine-wide settings. */
+export interface BuildDeps extends WorkerDeps {
+  /** Shared by every build on this engine, so concurrent builds share in-flight work. */
+  solver: SolverShared;
+  /** Engine-wide `SOURCE_DATE_EPOCH` (seconds), used when a build does not give its own. */
+  sourceDateEpoch?: number;
+}
+
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'rawjson' | 'quiet';
+
+export type OutputSpec =
+  | { type: 'image'; names?: string[] }
+  | { type: 'docker'; dest: string; names?: string[] }
+  | { type: 'oci'; dest: string; names?: string[] }
+  | { type: 'tar'; dest: string }
+  | { type: 'local'; dest: string };
+
+export interface BuildOptions {
+  /** Context directory, or a tar stream of one (plain/gzip/bzip2/xz), as `tbuild build -` and POST /build send. */
+  context: string | { tar: Readable };
+  /** Dockerfile path: absolute, or relative to the context. Default `Dockerfile`. */
+  dockerfile?: string;
+  /** Dockerfile text given directly (overrides `dockerfile` lookup; the name is still used in messages). */
+  dockerfileText?: string;
+  buildArgs?: Record<string, string>;
+  target?: string;
+  tags?: string[];
+  labels?: Record<string, string>;
+  noCache?: boolean;
+  /** Stage names whose steps must not come from the cache. */
+  noCacheFilter?: string[];
+  secrets?: Record<string, SecretSource>;
+  /** Default network for RUN steps. */
+  network?: 'default' | 'none' | 'host';
+  maxParallelism?: number;
+  platform?: string;
+  /** Default `[{ type: 'image' }]`. */
+  outputs?: OutputSpec[];
+  onProgress?: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+  /** `SOURCE_DATE_EPOCH` for this build (seconds): image and history times, clamped layer mtimes. */
+  sourceDateEpoch?: number;
+  /** Where outputs with `dest: '-'` are written (the CLI gives its stdout); without it they are refused. */
+  outputStream?: NodeJS.WritableStream;
+}
+
+export interface BuildResult {
+  /** Config digest, as `docker images` shows it. */
+  imageId: Digest;
+  /** Manifest digest. */
+  digest: Digest;
+  image?: ImageRecord;
+  steps: StepTiming[];
+}
+

@@ -1,0 +1,87 @@
+import { mkdir, cp } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { ImageConfig, ImageRecord } from '../images/types.js';
+import { buildManifest } from '../images/manifest.js';
+import { saveDockerArchive } from '../images/docker-archive.js';
+import { saveOciLayout } from '../images/oci-layout.js';
+import { sha256, type Digest } from '../util/digest.js';
+import { writeStreamAtomic } from '../util/atomic.js';
+import { TbuildError } from '../errors.js';
+import type { OutputSpec } from '../build/types.js';
+import type { VertexResult } from '../solver/result.js';
+import type { OpEnv } from '../worker/types.js';
+import { withView } from '../worker/snapshot.js';
+import type { Destination, Exporter, ExportInput } from './types.js';
+
+async function write(dest: Destination, stream: Readable): Promise<void> {
+  if ('stream' in dest) await pipeline(stream, dest.stream, { end: false });
+  else await writeStreamAtomic(dest.path, stream);
+}
+
+/** `dest=-` means the stream the caller gave; without one there is nowhere to write. */
+function destination(dest: string, type: string, stream: NodeJS.WritableStream | undefined): Destination {
+  if (dest !== '-') return { path: dest };
+  if (!stream) throw new TbuildError('TB_INVALID_ARGUMENT', `--output type=${type},dest=- needs an output stream, and this caller gave none`);
+  return { stream };
+}
+
+/** The exporter for one output spec. `image` needs none: storing the image is every build's first output. */
+export function exporterFor(spec: OutputSpec, env: OpEnv, stream: NodeJS.WritableStream | undefined): Exporter | undefined {
+  const parts = env.parts;
+  switch (spec.type) {
+    case 'image':
+      return undefined;
+    case 'docker': {
+      const to = destination(spec.dest, spec.type, stream);
+      return { export: async ({ name }: ExportInput) => write(to, await saveDockerArchive(parts, [spec.names?.[0] ?? name])) };
+    }
+    case 'oci': {
+      const to = destination(spec.dest, spec.type, stream);
+      return { export: async ({ name }: ExportInput) => write(to, await saveOciLayout(parts, [spec.names?.[0] ?? name])) };
+    }
+    case 'tar': {
+      const to = destination(spec.dest, spec.type, stream);
+      return { export: ({ result }: ExportInput) => withView(env, result, (dir) => write(to, parts.layers.tarFromDir(dir))) };
+    }
+    case 'local': {
+      if (spec.dest === '-') throw new TbuildError('TB_INVALID_ARGUMENT', '--output type=local needs a directory as dest, not -');
+      return {
+        export: async ({ result }: ExportInput) => {
+          await mkdir(spec.dest, { recursive: true });
+          await withView(env, result, (dir) =>
+            cp(dir, spec.dest, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true }),
+          );
+        },
+      };
+    }
+  }
+}
+
+export interface Exported {
+  record: ImageRecord;
+  /** Manifest digest. */
+  digest: Digest;
+}
+
+/** Store the image (tagged with `tags`), then run every requested exporter. */
+export async function exportResult(
+  env: OpEnv,
+  config: ImageConfig,
+  result: VertexResult,
+  tags: string[],
+  outputs: OutputSpec[],
+  stream?: NodeJS.WritableStream,
+): Promise<Exported> {
+  const parts = env.parts;
+  // Every destination is checked before anything is written: a bad `dest=-` fails the build up front.
+  const exporters = outputs.map((o) => exporterFor(o, env, stream)).filter((e): e is Exporter => !!e);
+  const names = [...tags];
+  for (const o of outputs) if ((o.type === 'image' || o.type === 'docker' || o.type === 'oci') && o.names) names.push(...o.names);
+  const record = await parts.images.create({ config, layers: result.layers, names: [...new Set(names)] });
+  const info = await parts.content.info(record.id);
+  const digest = sha256(buildManifest({ digest: record.id, size: info?.size ?? 0 }, record.layers));
+  const name = tags[0] ?? record.id;
+  for (const e of exporters) await e.export({ record, result, name });
+  return { record, digest };
+}
