@@ -1,4 +1,4 @@
-import type { CredentialStore, Credentials, PulledImage, PullRequest, PushedImage, PushRequest, Registries, RegistryClient, RegistryOptions, RequestAuth } from './types.js';
+import type { CredentialStore, Credentials, DistributionInfo, PulledImage, PullRequest, PushedImage, PushRequest, Registries, RegistryClient, RegistryOptions, RequestAuth } from './types.js';
 import type { PullTarget } from './pull.js';
 
 /**
@@ -60,6 +60,16 @@ export class RegistryAccess implements Registries {
     const { client, release } = await this.#client({ host, credentials });
     try {
       await client.login(host, credentials);
+    } finally {
+      await release();
+    }
+  }
+
+  async distribution(ref: string, auth?: RequestAuth): Promise<DistributionInfo> {
+    const { distributionInfo } = await import('./pull.js');
+    const { client, release } = await this.#client(auth);
+    try {
+      return await distributionInfo(client, ref);
     } finally {
       await release();
     }

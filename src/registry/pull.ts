@@ -1,13 +1,13 @@
 import PQueue from 'p-queue';
 import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
-import type { ImageConfig, ImageRecord, ImageStore } from '../exporter/types.js';
-import { importLayers, nextChainId, layerSnapshotName } from '../exporter/layers.js';
-import { familiarName, formatReference, parseReference, repositoryName, type Reference } from '../exporter/reference.js';
+import type { ImageConfig, ImageRecord, ImageStore } from '../images/types.js';
+import { importLayers, nextChainId, layerSnapshotName } from '../images/layers.js';
+import { familiarName, formatReference, parseReference, repositoryName, type Reference } from '../images/reference.js';
 import { TbuildError, isTbuildError } from '../errors.js';
 import { isDigest, sha256, shortId, type Digest } from '../util/digest.js';
 import { BlobMap } from './blob-map.js';
 import { hostPlatform, INDEX_TYPES, LAYER_TYPES, MANIFEST_TYPES, selectPlatform, type ImageIndex, type ImageManifest } from './media-types.js';
-import type { Descriptor, Fetcher, Platform, ProgressSink, PulledImage, RegistryClient, Resolved } from './types.js';
+import type { Descriptor, DistributionInfo, Fetcher, Platform, ProgressSink, PulledImage, RegistryClient, Resolved } from './types.js';
 
 /** The stores a pull writes into (an engine's parts). */
 export interface PullTarget {
@@ -66,6 +66,24 @@ export function pullReference(input: string): Reference {
   const ref = parseReference(input);
   if (ref.tag === undefined && ref.digest === undefined) ref.tag = 'latest';
   return ref;
+}
+
+/** What `ref` resolves to on its registry, and the platforms it offers (`docker manifest inspect`-like). */
+export async function distributionInfo(registry: RegistryClient, input: string): Promise<DistributionInfo> {
+  const ref = pullReference(input);
+  const fetcher = registry.fetcher({ domain: ref.domain, path: ref.path });
+  const top = await fetcher.manifest(ref.digest ?? ref.tag!);
+  const d = top.descriptor;
+  let platforms: Platform[];
+  if (INDEX_TYPES.has(d.mediaType)) {
+    const index = parseJson<ImageIndex>(top.bytes, `index ${d.digest}`);
+    platforms = (index.manifests ?? []).flatMap((m) => (m.platform ? [m.platform] : []));
+  } else {
+    const { manifest } = await resolveImageManifest(fetcher, top, hostPlatform(), familiarName(ref));
+    const config = parseJson<Partial<ImageConfig>>(await fetcher.blobBytes(manifest.config), 'config');
+    platforms = [{ os: config.os ?? 'linux', architecture: config.architecture ?? 'amd64', ...(config.variant ? { variant: config.variant } : {}) }];
+  }
+  return { Descriptor: { mediaType: d.mediaType, digest: d.digest, size: d.size }, Platforms: platforms };
 }
 
 /**

@@ -1,9 +1,9 @@
 import { createGzip } from 'node:zlib';
 import PQueue from 'p-queue';
 import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
-import type { ImageLayer, ImageStore } from '../exporter/types.js';
-import { exportLayer } from '../exporter/layers.js';
-import { formatReference, parseReference, repositoryName } from '../exporter/reference.js';
+import type { ImageLayer, ImageStore } from '../images/types.js';
+import { exportLayer } from '../images/layers.js';
+import { formatReference, parseReference, repositoryName } from '../images/reference.js';
 import { TbuildError } from '../errors.js';
 import { shortId, type Digest } from '../util/digest.js';
 import { BlobMap, type CompressedBlob } from './blob-map.js';

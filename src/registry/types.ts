@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../util/digest.js';
-import type { ImageRecord } from '../exporter/types.js';
+import type { ImageRecord } from '../images/types.js';
 
 /**
  * The registry client's interface, in the shape of containerd's "remotes": a `Resolver` turns a
@@ -168,6 +168,12 @@ export interface PushedImage {
   size: number;
 }
 
+/** `GET /distribution/{name}/json`: what a name resolves to on its registry, without pulling. */
+export interface DistributionInfo {
+  Descriptor: { mediaType: string; digest: Digest; size: number };
+  Platforms: Platform[];
+}
+
 /**
  * What an engine offers on registries: the embedded engine does the work, the CLI's remote engine
  * asks the daemon. The same interface either way.
@@ -177,5 +183,7 @@ export interface Registries {
   push(ref: string, req?: PushRequest): Promise<PushedImage>;
   /** Check credentials against a registry (`login`, `POST /auth`); stores nothing. */
   checkLogin(host: string, credentials: Credentials): Promise<void>;
+  /** Resolve a name on its registry (the manifest or index and the platforms it offers). */
+  distribution(ref: string, auth?: RequestAuth): Promise<DistributionInfo>;
   close(): Promise<void>;
 }

@@ -225,9 +225,9 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
  */
 export async function makeTestArchive(dir: string): Promise<{ file: string; name: string }> {
   const { openParts } = await import('./engine-parts.js');
-  const { importRootfs } = await import('../../src/exporter/import.js');
-  const { importLayers } = await import('../../src/exporter/layers.js');
-  const { saveDockerArchive } = await import('../../src/exporter/docker-archive.js');
+  const { importRootfs } = await import('../../src/images/import.js');
+  const { importLayers } = await import('../../src/images/layers.js');
+  const { saveDockerArchive } = await import('../../src/images/docker-archive.js');
   const { makeTar } = await import('./tar.js');
   const { createReadStream, createWriteStream } = await import('node:fs');
   const { Readable } = await import('node:stream');

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
 import type { RequestAuth } from '../../registry/types.js';
-import { isRemoteEngine } from '../remote/engine.js';
 import { createTransferRenderer } from '../progress/transfer.js';
 import { TbuildError } from '../../errors.js';
 
@@ -17,13 +16,11 @@ export const registerRegistryCommands: RegisterCommand = (program, ctx) => {
 };
 
 /**
- * Through a daemon the CLI sends the stored credentials itself (X-Registry-Auth), as the Docker
- * CLI does; the embedded engine reads them from the same config.json.
+ * The CLI sends the stored credentials with the request (X-Registry-Auth through a daemon), as the
+ * Docker CLI does: the daemon may run as another user, with another config.json.
  */
-async function authFor(ctx: CliContext, ref: string): Promise<RequestAuth | undefined> {
-  const engine = await ctx.engine();
-  if (!isRemoteEngine(engine)) return undefined;
-  const [{ parseReference }, { DockerConfigCredentials }] = await Promise.all([import('../../exporter/reference.js'), import('../../registry/credentials.js')]);
+async function authFor(ref: string): Promise<RequestAuth | undefined> {
+  const [{ parseReference }, { DockerConfigCredentials }] = await Promise.all([import('../../images/reference.js'), import('../../registry/credentials.js')]);
   const host = parseReference(ref).domain;
   const credentials = await new DockerConfigCredentials().get(host);
   return credentials ? { host, credentials } : undefined;
@@ -39,7 +36,7 @@ function addPull(parent: Command, ctx: CliContext): void {
     .action(async (name: string, o: { platform?: string; quiet?: boolean }) => {
       const engine = await ctx.engine();
       const render = createTransferRenderer(ctx.stdout, o.quiet);
-      const auth = await authFor(ctx, name);
+      const auth = await authFor(name);
       const res = await engine.registries.pull(name, {
         onProgress: (p) => render.event(p),
         ...(o.platform ? { platform: o.platform } : {}),
@@ -59,11 +56,10 @@ function addPush(parent: Command, ctx: CliContext): void {
     .action(async (name: string, o: { quiet?: boolean }) => {
       const engine = await ctx.engine();
       const render = createTransferRenderer(ctx.stdout, o.quiet);
-      const auth = await authFor(ctx, name);
+      const auth = await authFor(name);
       const res = await engine.registries.push(name, { onProgress: (p) => render.event(p), ...(auth ? { auth } : {}) });
       render.done();
       if (o.quiet) ctx.stdout.write(`${res.name}\n`);
-      else if (isRemoteEngine(engine)) ctx.stdout.write(`${res.tag}: digest: ${res.digest} size: ${res.size}\n`);
     });
 }
 

@@ -1,4 +1,5 @@
 import type { TransferProgress } from '../../registry/types.js';
+import { progressBar } from '../../api/wire/transfer.js';
 
 /**
  * Docker's pull/push output. On a terminal each layer keeps one line, redrawn in place with a bar;
@@ -7,26 +8,6 @@ import type { TransferProgress } from '../../registry/types.js';
 export interface TransferRenderer {
   event(p: TransferProgress): void;
   done(): void;
-}
-
-function size(n: number): string {
-  if (n < 1000) return `${n}B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1000;
-    i++;
-  } while (v >= 1000 && i < units.length - 1);
-  return `${v.toFixed(v < 10 ? 3 : v < 100 ? 2 : 1).replace(/\.?0+$/, '')}${units[i]}`;
-}
-
-/** `[=====>     ]  1.2MB/3.4MB`, Docker's bar. */
-export function progressBar(current: number, total: number): string {
-  const width = 50;
-  const filled = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
-  const bar = filled === width ? '='.repeat(width) : `${'='.repeat(filled)}>${' '.repeat(width - filled - 1)}`;
-  return `[${bar}] ${size(current).padStart(7)}/${size(total)}`;
 }
 
 export function createTransferRenderer(out: NodeJS.WritableStream & { isTTY?: boolean }, quiet = false): TransferRenderer {

@@ -1,8 +1,9 @@
 import { TbuildError, type ErrorCode } from '../../errors.js';
 import { isDigest, type Digest } from '../../util/digest.js';
-import type { Credentials, PulledImage, PullRequest, PushedImage, PushRequest, Registries, RequestAuth } from '../../registry/types.js';
+import type { Credentials, DistributionInfo, PulledImage, PullRequest, PushedImage, PushRequest, Registries, RequestAuth } from '../../registry/types.js';
 import type { EngineClient, JsonMessage } from './client.js';
 import type { RemoteImageStore } from './images.js';
+import { transferProgress } from '../../api/wire/transfer.js';
 
 /**
  * Registry verbs through the daemon, as the Docker CLI does them: `POST /images/create?fromImage=`,
@@ -36,17 +37,6 @@ export function registryError(message: string): TbuildError {
   return new TbuildError(code, message);
 }
 
-function progressOf(m: JsonMessage): { id?: string; status: string; current?: number; total?: number } | undefined {
-  if (!m.status) return undefined;
-  const detail = (m as { progressDetail?: { current?: number; total?: number } }).progressDetail;
-  return {
-    ...(m.id ? { id: m.id } : {}),
-    status: m.status,
-    ...(typeof detail?.current === 'number' ? { current: detail.current } : {}),
-    ...(typeof detail?.total === 'number' ? { total: detail.total } : {}),
-  };
-}
-
 export class RemoteRegistries implements Registries {
   readonly #client: EngineClient;
   readonly #images: RemoteImageStore;
@@ -58,7 +48,7 @@ export class RemoteRegistries implements Registries {
 
   async pull(ref: string, req: PullRequest = {}): Promise<PulledImage> {
     const { pullReference } = await import('../../registry/pull.js');
-    const { formatReference } = await import('../../exporter/reference.js');
+    const { formatReference } = await import('../../images/reference.js');
     const parsed = pullReference(ref);
     const repo = formatReference({ domain: parsed.domain, path: parsed.path });
     let digest: string | undefined;
@@ -69,7 +59,7 @@ export class RemoteRegistries implements Registries {
         headers: registryAuthHeader(req.auth),
       })) {
         if (m.error || m.errorDetail) throw registryError(m.errorDetail?.message ?? m.error ?? 'pull failed');
-        const p = progressOf(m);
+        const p = transferProgress(m);
         if (!p) continue;
         if (p.status.startsWith('Digest: ')) digest = p.status.slice('Digest: '.length);
         if (p.status.startsWith('Status: Image is up to date')) upToDate = true;
@@ -86,7 +76,7 @@ export class RemoteRegistries implements Registries {
   }
 
   async push(ref: string, req: PushRequest = {}): Promise<PushedImage> {
-    const { parseReference, formatReference } = await import('../../exporter/reference.js');
+    const { parseReference, formatReference } = await import('../../images/reference.js');
     const parsed = parseReference(ref);
     const tag = parsed.tag ?? 'latest';
     const repo = formatReference({ domain: parsed.domain, path: parsed.path });
@@ -102,7 +92,7 @@ export class RemoteRegistries implements Registries {
         result = { name: formatReference({ ...parsed, tag }), tag: aux.Tag ?? tag, digest: aux.Digest as Digest, size: aux.Size ?? 0 };
         continue;
       }
-      const p = progressOf(m);
+      const p = transferProgress(m);
       if (p) req.onProgress?.(p);
     }
     if (!result) throw new TbuildError('TB_INTERNAL', 'the daemon ended the push without a digest');
@@ -118,6 +108,15 @@ export class RemoteRegistries implements Registries {
           serveraddress: host,
         },
       });
+    } catch (err) {
+      if (err instanceof TbuildError) throw registryError(err.message);
+      throw err;
+    }
+  }
+
+  async distribution(ref: string, auth?: RequestAuth): Promise<DistributionInfo> {
+    try {
+      return await this.#client.json<DistributionInfo>('GET', `/distribution/${encodeURIComponent(ref)}/json`, { headers: registryAuthHeader(auth) });
     } catch (err) {
       if (err instanceof TbuildError) throw registryError(err.message);
       throw err;
