@@ -7,6 +7,8 @@ import type { ContainerManager } from './containers/types.js';
 import type { Volumes } from './volumes/types.js';
 import type { BuildDeps, BuildOptions, BuildResult } from './build/types.js';
 import type { WorkerDeps } from './worker/types.js';
+import type { Registries, RegistryOptions } from './registry/types.js';
+import { RegistryAccess } from './registry/access.js';
 import { openContentStore } from './cache/content-store.js';
 import { openSnapshotter } from './cache/snapshotter.js';
 import { layerConverter } from './cache/layer/index.js';
@@ -44,6 +46,16 @@ export interface EngineOptions {
   seccompProfile?: string;
   /** `SOURCE_DATE_EPOCH` for every build and import that gives none; default `$SOURCE_DATE_EPOCH`. */
   sourceDateEpoch?: number;
+  /**
+   * How registries are reached. Default: `$TBUILD_INSECURE_REGISTRIES` (comma-separated hosts or
+   * CIDRs allowed over plain HTTP; loopback always is), `$TBUILD_REGISTRY_CERTS_DIR` (default
+   * /etc/docker/certs.d), credentials from `$DOCKER_CONFIG/config.json` (default ~/.docker).
+   */
+  registry?: RegistryOptions;
+}
+
+function listSetting(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 }
 
 /** The stores and executor of one state root (what the worker layer is given). */
@@ -75,7 +87,13 @@ function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
   if (seccompProfile !== undefined && seccompProfile !== 'unconfined' && !seccompProfile.startsWith('/')) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `TBUILD_SECCOMP_PROFILE=${seccompProfile}: want an absolute path or "unconfined"`);
   }
-  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, seccompProfile };
+  const registry: RegistryOptions = {
+    insecure: listSetting(env.TBUILD_INSECURE_REGISTRIES),
+    ...(env.TBUILD_REGISTRY_CERTS_DIR ? { certsDir: env.TBUILD_REGISTRY_CERTS_DIR } : {}),
+    ...opts.registry,
+  };
+  const dockerConfig = env.DOCKER_CONFIG;
+  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, seccompProfile };
 }
 
 interface RootParts extends WorkerDeps {
@@ -127,8 +145,11 @@ export class Engine implements BuildDeps, EngineApi {
   /** One scheduler state for every build on this engine: concurrent builds share in-flight work. */
   readonly solver: SolverShared;
   readonly sourceDateEpoch?: number;
+  /** Pull, push and login checks against registries. */
+  readonly registries: Registries;
 
-  private constructor(parts: RootParts, containers: ContainerManager, volumes: Volumes, solver: SolverShared, sourceDateEpoch?: number) {
+  private constructor(parts: RootParts, containers: ContainerManager, volumes: Volumes, solver: SolverShared, registries: Registries, sourceDateEpoch?: number) {
+    this.registries = registries;
     this.root = parts.root;
     this.content = parts.content;
     this.snapshots = parts.snapshots;
@@ -151,7 +172,11 @@ export class Engine implements BuildDeps, EngineApi {
     // Stores ask the container manager before removing what a container still uses.
     volumes.setInUseCheck((name) => containers.volumeUsers(name));
     parts.images.setInUseCheck((imageId) => containers.imageUser(imageId));
-    return new Engine(parts, containers, volumes, new SolverShared(s.maxParallelism), s.sourceDateEpoch);
+    const registries = new RegistryAccess(parts, s.registry, async () => {
+      const { DockerConfigCredentials, dockerConfigDir } = await import('./registry/credentials.js');
+      return new DockerConfigCredentials(dockerConfigDir({ DOCKER_CONFIG: s.dockerConfig }));
+    });
+    return new Engine(parts, containers, volumes, new SolverShared(s.maxParallelism), registries, s.sourceDateEpoch);
   }
 
   /** Build a Dockerfile; resolves with the image id, manifest digest and per-step timings. */
@@ -233,6 +258,7 @@ export class Engine implements BuildDeps, EngineApi {
 
   /** Stop background work (container monitors keep running in their own processes). */
   async close(): Promise<void> {
+    await this.registries.close();
     await this.containers.close();
   }
 }

@@ -36,6 +36,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
     .option('--allow-insecure-entitlement <name>', 'let builds that ask for it use an entitlement (security.insecure)', collect)
     .option('--access-log', 'log every request with its status and duration')
     .option('--shutdown-timeout <seconds>', 'how long a stop waits for requests in flight', '10')
+    .option('--insecure-registry <host>', 'registry (host[:port] or CIDR) reached over plain HTTP or unverified TLS; repeatable (loopback always is)', collect)
     .action(async (flags: DaemonFlags) => {
       const { Daemon, validateHosts } = await import('../../daemon/server.js');
       const { servicesFor } = await import('../../daemon/services.js');
@@ -66,7 +67,8 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       }
       const root = flags.root ? resolve(flags.root) : ctx.root();
       const { Engine } = await import('../../engine.js');
-      const engine = await Engine.open({ root, runtime: ctx.runtime() });
+      const insecure = (flags as { insecureRegistry?: string[] }).insecureRegistry;
+      const engine = await Engine.open({ root, runtime: ctx.runtime(), ...(insecure?.length ? { registry: { insecure } } : {}) });
       const daemon = await Daemon.start({
         hosts: list,
         root,

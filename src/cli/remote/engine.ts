@@ -8,6 +8,7 @@ import { EngineClient, type ClientOptions } from './client.js';
 import { RemoteImageStore } from './images.js';
 import { RemoteContainers } from './containers.js';
 import { remoteBuild } from './build.js';
+import { RemoteRegistries } from './registries.js';
 
 /**
  * The engine the CLI talks to when a daemon answers: the same `images`, `containers` and `build`
@@ -19,10 +20,12 @@ export class RemoteEngine implements EngineApi {
   readonly client: EngineClient;
   readonly images: RemoteImageStore;
   readonly containers: RemoteContainers;
+  readonly registries: RemoteRegistries;
 
   private constructor(client: EngineClient) {
     this.client = client;
     this.images = new RemoteImageStore(client);
+    this.registries = new RemoteRegistries(client, this.images);
     this.containers = new RemoteContainers(client);
   }
 
