@@ -7,6 +7,7 @@ import type { ClassicStepRenderer } from '../build-steps.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
+import { authsFromConfigHeader } from './registry.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
@@ -47,12 +48,16 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   if (labels && Object.keys(labels).length) opts.labels = labels;
   const platform = q.get('platform');
   if (platform) opts.platform = platform;
+  if (boolParam(q, 'pull')) opts.pull = true;
   return opts;
 }
 
 export function registerBuildRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
   router.add('POST', '/build', async (ctx: RequestContext) => {
     const base = buildOptionsFromQuery(ctx.query);
+    // Credentials for FROM pulls, per registry, as the Docker CLI sends them with every build.
+    const auths = authsFromConfigHeader(ctx.req.headers['x-registry-config']);
+    if (auths.length) base.registryAuth = auths;
     const quiet = boolParam(ctx.query, 'q');
     const { peekStepPlan, TarTerminator, ClassicStepRenderer, buildFailure } = await buildHelpers();
     ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
