@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { BuildOptions, ProgressEvent } from '../../build/types.js';
 import type { RequestContext } from '../http.js';
-import { badRequest, boolParam, jsonParam } from '../http.js';
+import { badRequest, boolParam, jsonParam, sendError } from '../http.js';
 import { JsonMessageWriter, familiarName, shortId, withDefaultTag } from '../../api/wire/json-message.js';
 import type { ClassicStepRenderer } from '../build-steps.js';
 import type { Router } from '../router.js';
@@ -60,7 +60,10 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     if (auths.length) base.registryAuth = auths;
     const quiet = boolParam(ctx.query, 'q');
     const { peekStepPlan, TarTerminator, ClassicStepRenderer, buildFailure } = await buildHelpers();
-    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    // The 200 goes out with the first message, as dockerd flushes it: a failure before then (a
+    // truncated or non-tar context, a Dockerfile that does not parse) is an error response instead.
+    ctx.res.statusCode = 200;
+    ctx.res.setHeader('Content-Type', 'application/json');
     const out = new JsonMessageWriter(ctx.res);
     // The context goes to the engine and, on the side, to a reader that finds the Dockerfile so
     // the steps can be printed as the classic builder does. Progress waits for that reader.
@@ -84,6 +87,9 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
       }, plan);
       for (const ev of early.splice(0)) steps.onProgress(ev);
     });
+    // The peek reader stops once it has the Dockerfile (or gives up): drain its copy from then on,
+    // or the shared body stalls and the engine's copy with it.
+    void planned.catch(() => {}).finally(() => forPeek.resume());
     // A client that disconnects mid-upload or mid-build cancels the build.
     const abort = new AbortController();
     const onGone = () => abort.abort();
@@ -113,6 +119,11 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     } catch (err) {
       forPeek.resume();
       await Promise.race([planned, new Promise((r) => setTimeout(r, 1000))]);
+      if (!ctx.res.headersSent) {
+        if (!ctx.req.readableEnded) ctx.req.resume();
+        sendError(ctx.res, err);
+        return;
+      }
       steps?.flush(false);
       const { message, code } = buildFailure(err);
       out.error(message, code);
