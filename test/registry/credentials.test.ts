@@ -85,7 +85,7 @@ describe("Docker's config.json", () => {
   test('a corrupt file is an error that quotes none of it', async () => {
     const d = await configDir();
     await writeFile(join(d, 'config.json'), '{"auths": {"x": {"auth": "c2VjcmV0"}} trailing-secret');
-    const err = await new DockerConfigCredentials(d).get('x').catch((e: unknown) => e as Error);
+    const err = (await new DockerConfigCredentials(d).get('x').then(() => undefined, (e: unknown) => e)) as Error;
     expect(err).toMatchObject({ code: 'TB_CREDENTIALS' });
     expect(err.message).not.toContain('secret');
   });
