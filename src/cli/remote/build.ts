@@ -138,6 +138,7 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
       buildargs: opts.buildArgs && Object.keys(opts.buildArgs).length ? JSON.stringify(opts.buildArgs) : undefined,
       target: opts.target || undefined,
       nocache: opts.noCache || undefined,
+      pull: opts.pull || undefined,
       labels: opts.labels && Object.keys(opts.labels).length ? JSON.stringify(opts.labels) : undefined,
       networkmode: opts.network && opts.network !== 'default' ? opts.network : undefined,
       platform: opts.platform || undefined,

@@ -8,6 +8,7 @@ import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
 import { entitlementDenied, parseEntitlement } from '../../exec/security/entitlements.js';
+import { authsFromConfigHeader } from './registry.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
@@ -50,6 +51,7 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   if (platform) opts.platform = platform;
   const allow = q.getAll('allow').flatMap((s) => s.split(',')).filter(Boolean);
   if (allow.length) opts.allow = allow.map(parseEntitlement);
+  if (boolParam(q, 'pull')) opts.pull = true;
   return opts;
 }
 
@@ -60,6 +62,9 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     for (const e of (base.allow ?? []).map(parseEntitlement)) {
       if (e !== 'network.host' && !svc.allowedEntitlements?.includes(e)) throw entitlementDenied(e, 'daemon');
     }
+    // Credentials for FROM pulls, per registry, as the Docker CLI sends them with every build.
+    const auths = authsFromConfigHeader(ctx.req.headers['x-registry-config']);
+    if (auths.length) base.registryAuth = auths;
     const quiet = boolParam(ctx.query, 'q');
     const { peekStepPlan, TarTerminator, ClassicStepRenderer, buildFailure } = await buildHelpers();
     // The 200 goes out with the first message, as dockerd flushes it: a failure before then (a
