@@ -108,7 +108,7 @@ export async function getArchive(
   key: string,
   rootfs: string,
   path: string,
-): Promise<{ tar: Readable; stat: { name: string; size: number; mode: number; mtime: string; linkTarget: string } }> {
+): Promise<{ tar: Readable; stat: { name: string; size: number; mode: number; mtime: string; linkTarget: string }; done: Promise<unknown> }> {
   return withMerged(parts, key, rootfs, async (dir) => {
     const host = await resolveInRoot(dir, path, { followFinal: !path.endsWith('/') ? false : true });
     const st = await lstat(host).catch(() => undefined);
@@ -130,9 +130,11 @@ export async function getArchive(
         out.destroy(err as Error);
       },
     );
+    const all = Promise.all([done, streamDone(out)]);
     return {
-      value: { tar: out, stat: { name, size: st.size, mode: st.mode, mtime: st.mtime.toISOString(), linkTarget } },
-      done: Promise.all([done, streamDone(out)]),
+      // `done`: the walk has stopped touching the filesystem (the caller may thaw the container).
+      value: { tar: out, stat: { name, size: st.size, mode: st.mode, mtime: st.mtime.toISOString(), linkTarget }, done: all },
+      done: all,
     };
   });
 }

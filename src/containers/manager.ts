@@ -22,6 +22,7 @@ import { ShimLauncher } from './shim-launcher.js';
 import { readJsonLog } from './logs.js';
 import type { Volumes } from '../volumes/types.js';
 import { ContainerRecords, isLive, pidAlive, shimAlive } from './records.js';
+import { Freezer } from '../exec/security/freeze.js';
 import { containerChanges, containerExport, getArchive, putArchive } from './fs.js';
 import { containerDir, removeDir, writeConfig, writeJsonReplace, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';
 import { checkName, createContainer } from './create.js';
@@ -47,6 +48,7 @@ export class LocalContainerManager implements ContainerManager {
   /** Final exit codes of containers this process removed, for `wait(id, 'removed')`. */
   readonly #removedExit = new Map<string, number>();
   readonly #removing = new Map<string, Promise<void>>();
+  #freezer!: Freezer;
   readonly #shims: ShimLauncher;
 
   constructor(parts: ContainerDeps) {
@@ -54,6 +56,7 @@ export class LocalContainerManager implements ContainerManager {
     this.#root = parts.root;
     this.volumes = parts.volumes;
     this.#control = parts.runtime;
+    this.#freezer = new Freezer((args) => this.#control.runtimeCommand(args));
     this.#runtime = this.#control.runtime;
     this.#records = new ContainerRecords(parts.root, this.#control);
     this.#shims = new ShimLauncher(parts.root);
@@ -364,14 +367,32 @@ export class LocalContainerManager implements ContainerManager {
     return containerExport(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'));
   }
 
+  /** Freeze a running container for a copy (see exec/security/freeze.ts). */
+  #hold(c: StoredConfig): Promise<() => Promise<void>> {
+    return this.#freezer.hold(c.id, async () => (await this.#records.state(c)).status === 'running');
+  }
+
   async getArchive(ref: string, path: string): ReturnType<ContainerManager['getArchive']> {
     const c = await this.#records.must(ref);
-    return getArchive(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'), path);
+    const release = await this.#hold(c);
+    try {
+      const r = await getArchive(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'), path);
+      void r.done.finally(release);
+      return { tar: r.tar, stat: r.stat };
+    } catch (err) {
+      await release();
+      throw err;
+    }
   }
 
   async putArchive(ref: string, path: string, tar: Readable): Promise<void> {
     const c = await this.#records.must(ref);
-    await putArchive(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'), path, tar);
+    const release = await this.#hold(c);
+    try {
+      await putArchive(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'), path, tar);
+    } finally {
+      await release();
+    }
   }
 
   async exec(ref: string, opts: ExecOptions, io: AttachStreams & { stdio?: Duplex }): Promise<{ exitCode: number }> {
