@@ -49,6 +49,9 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   const platform = q.get('platform');
   if (platform) opts.platform = platform;
   if (boolParam(q, 'pull')) opts.pull = true;
+  // The CLI always sends `cachefrom` (often `[]`): a non-empty list is a request not carried out.
+  const cacheFrom = jsonParam<unknown[]>(q, 'cachefrom');
+  if (Array.isArray(cacheFrom) && cacheFrom.length) throw badRequest(`cache-from (${cacheFrom.join(', ')}) is not supported by this builder yet`);
   return opts;
 }
 
