@@ -85,6 +85,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     const converted = await traced('convert', () => convert(resolved, lookup, {
       buildArgs,
       network: opts.network === 'host' ? 'host' : 'none',
+      ...(opts.allow?.length ? { allow: opts.allow } : {}),
       file: displayFile,
       labels: opts.labels,
       platform,

@@ -48,6 +48,8 @@ export interface BuildOptions {
   secrets?: Record<string, SecretSource>;
   /** Default network for RUN steps. */
   network?: 'default' | 'none' | 'host';
+  /** Entitlements granted to this build (`--allow security.insecure`). */
+  allow?: string[];
   maxParallelism?: number;
   platform?: string;
   /** Default `[{ type: 'image' }]`. */

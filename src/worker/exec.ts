@@ -209,6 +209,7 @@ export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io
           mounts,
           network: op.network,
           hostname: 'buildkitsandbox',
+          ...(op.security === 'insecure' ? { security: { privileged: true } } : {}),
         },
         { stdout: sink('stdout', io, tail), stderr: sink('stderr', io, tail) },
         io.signal,

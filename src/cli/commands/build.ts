@@ -5,6 +5,7 @@ import type { RegisterCommand } from '../context.js';
 import type { BuildOptions, OutputSpec, ProgressMode, SecretSource } from '../../build/types.js';
 import { collect, keyValues } from '../options.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
+import { parseEntitlement } from '../../exec/security/entitlements.js';
 import { createRenderer } from '../progress/index.js';
 
 function csv(spec: string): Record<string, string> {
@@ -88,6 +89,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma separated)', collect)
     .option('--secret <spec>', 'secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect)
     .addOption(new Option('--network <mode>', 'network for RUN steps: default and none give an isolated network (no bridge here), host shares the host network').choices(['default', 'none', 'host']).default('default'))
+    .option('--allow <entitlement>', 'grant an entitlement: security.insecure (RUN --security=insecure), network.host', collect)
     .option('--max-parallelism <n>', 'steps run at once', (v) => Number.parseInt(v, 10))
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'tty', 'plain', 'rawjson', 'quiet']).default('auto'))
     .option('-o, --output <spec>', 'type=image[,push=true]|registry|docker|oci|tar|local,dest=PATH,name=N (repeatable)', collect)
@@ -123,6 +125,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         noCacheFilter: ((o.noCacheFilter as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean),
         secrets,
         network: (o.network as 'default' | 'none' | 'host') ?? 'default',
+        allow: ((o.allow as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean).map(parseEntitlement),
         maxParallelism: o.maxParallelism as number | undefined,
         platform: o.platform as string | undefined,
         outputs: [...((o.output as string[] | undefined) ?? []).map(parseOutput), ...(o.push ? [{ type: 'image' as const, push: true }] : [])],

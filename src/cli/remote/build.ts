@@ -142,6 +142,7 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
       labels: opts.labels && Object.keys(opts.labels).length ? JSON.stringify(opts.labels) : undefined,
       networkmode: opts.network && opts.network !== 'default' ? opts.network : undefined,
       platform: opts.platform || undefined,
+      allow: opts.allow?.length ? opts.allow : undefined,
       rm: true,
     },
     body,

@@ -7,6 +7,7 @@ import type { ClassicStepRenderer } from '../build-steps.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
+import { entitlementDenied, parseEntitlement } from '../../exec/security/entitlements.js';
 import { authsFromConfigHeader } from './registry.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
@@ -48,6 +49,8 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   if (labels && Object.keys(labels).length) opts.labels = labels;
   const platform = q.get('platform');
   if (platform) opts.platform = platform;
+  const allow = q.getAll('allow').flatMap((s) => s.split(',')).filter(Boolean);
+  if (allow.length) opts.allow = allow.map(parseEntitlement);
   if (boolParam(q, 'pull')) opts.pull = true;
   // The CLI always sends `cachefrom` (often `[]`): a non-empty list is a request not carried out.
   const cacheFrom = jsonParam<unknown[]>(q, 'cachefrom');
@@ -58,6 +61,10 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
 export function registerBuildRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
   router.add('POST', '/build', async (ctx: RequestContext) => {
     const base = buildOptionsFromQuery(ctx.query);
+    // A build gets an entitlement only when it asks and the daemon's owner allowed it.
+    for (const e of (base.allow ?? []).map(parseEntitlement)) {
+      if (e !== 'network.host' && !svc.allowedEntitlements?.includes(e)) throw entitlementDenied(e, 'daemon');
+    }
     // Credentials for FROM pulls, per registry, as the Docker CLI sends them with every build.
     const auths = authsFromConfigHeader(ctx.req.headers['x-registry-config']);
     if (auths.length) base.registryAuth = auths;

@@ -52,6 +52,8 @@ export interface ExecOp {
   network: 'none' | 'host';
   mounts: ExecMount[];
   inline: InlineFile[];
+  /** RUN --security=insecure (granted by the security.insecure entitlement): a privileged container. */
+  security?: 'insecure';
 }
 
 /** Where a COPY/ADD reads from. */
