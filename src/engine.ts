@@ -19,6 +19,7 @@ import { openContainerManager } from './containers/manager.js';
 import { openVolumeStore } from './volumes/store.js';
 import { SolverShared } from './solver/scheduler.js';
 import { enableTracing } from './solver/trace.js';
+import { setDecompressionLimits, type DecompressionLimits } from './util/decompression-limits.js';
 import { TbuildError } from './errors.js';
 import type { Readable } from 'node:stream';
 import type { ImageRecord } from './images/types.js';
@@ -52,6 +53,11 @@ export interface EngineOptions {
    * /etc/docker/certs.d), credentials from `$DOCKER_CONFIG/config.json` (default ~/.docker).
    */
   registry?: RegistryOptions;
+  /**
+   * Limits on what one compressed context, layer or archive may expand to; defaults
+   * `$TBUILD_MAX_DECOMPRESSED` (bytes) and `$TBUILD_MAX_DECOMPRESSION_RATIO`, else 64 GiB and 1000:1.
+   */
+  decompression?: Partial<DecompressionLimits>;
 }
 
 function listSetting(v: string | undefined): string[] {
@@ -83,6 +89,16 @@ function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
     sourceDateEpoch = Number(env.SOURCE_DATE_EPOCH);
   }
   enableTracing(Boolean(env.TBUILD_TRACE));
+  const positive = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new TbuildError('TB_INVALID_ARGUMENT', `${name}=${raw}: want a positive number`);
+    return n;
+  };
+  const maxBytes = positive('TBUILD_MAX_DECOMPRESSED');
+  const maxRatio = positive('TBUILD_MAX_DECOMPRESSION_RATIO');
+  setDecompressionLimits({ ...(maxBytes ? { maxBytes } : {}), ...(maxRatio ? { maxRatio } : {}), ...opts.decompression });
   const seccompProfile = opts.seccompProfile ?? env.TBUILD_SECCOMP_PROFILE;
   if (seccompProfile !== undefined && seccompProfile !== 'unconfined' && !seccompProfile.startsWith('/')) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `TBUILD_SECCOMP_PROFILE=${seccompProfile}: want an absolute path or "unconfined"`);
