@@ -49,9 +49,4 @@ export function registerNetworkRoutes(router: Router): void {
   router.add('POST', '/networks/prune', async (ctx) => {
     sendJson(ctx.res, 200, { NetworksDeleted: null });
   });
-  // The build cache belongs to the engine's own store; the classic `POST /build/prune` reports
-  // nothing removed rather than failing `docker system prune`.
-  router.add('POST', '/build/prune', async (ctx) => {
-    sendJson(ctx.res, 200, { CachesDeleted: null, SpaceReclaimed: 0 });
-  });
 }
