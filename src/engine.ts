@@ -4,6 +4,8 @@ import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from './ca
 import type { Executor } from './exec/types.js';
 import type { ImageStore } from './exporter/types.js';
 import type { ContainerManager, Volumes } from './containers/types.js';
+import type { NetworkManager } from './network/types.js';
+import { openNetworkManager } from './network/manager.js';
 import type { BuildOptions, BuildResult } from './solver/types.js';
 import { openContentStore } from './cache/content-store.js';
 import { openSnapshotter } from './cache/snapshotter.js';
@@ -23,6 +25,12 @@ export interface EngineOptions {
   root?: string;
   /** Low-level OCI runtime binary; default `runc`. */
   runtime?: string;
+  /**
+   * The default network: bridge name (`$TBUILD_BRIDGE`, default tbuild0) and subnet
+   * (`$TBUILD_BRIDGE_SUBNET`, default 10.232.0.0/16); user networks without `--subnet` get a /24
+   * of `userPool` (`$TBUILD_NETWORK_POOL`, default 10.233.0.0/16).
+   */
+  network?: { bridge?: string; subnet?: string; userPool?: string };
 }
 
 /** The parts one state root is made of; what the solver, containers and daemon receive. */
@@ -34,6 +42,8 @@ export interface EngineParts {
   cacheIndex: CacheIndex;
   images: ImageStore;
   executor: Executor;
+  /** Namespaces and networks (netavark); optional so engine look-alikes without a root fit. */
+  network?: NetworkManager;
 }
 
 /** The stores and executor of one state root, without containers or the solver (tests use it alone). */
@@ -46,7 +56,14 @@ export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineP
   const cacheIndex = await openCacheIndex(root);
   const images = await openImageStore({ root, content, snapshots, layers });
   const executor = createRuncExecutor({ root, runtime: opts.runtime ?? process.env.TBUILD_RUNTIME ?? 'runc' });
-  return { root, content, snapshots, layers, cacheIndex, images, executor };
+  const env = process.env;
+  const network = await openNetworkManager({
+    root,
+    bridge: opts.network?.bridge ?? env.TBUILD_BRIDGE,
+    subnet: opts.network?.subnet ?? env.TBUILD_BRIDGE_SUBNET,
+    userPool: opts.network?.userPool ?? env.TBUILD_NETWORK_POOL,
+  });
+  return { root, content, snapshots, layers, cacheIndex, images, executor, network };
 }
 
 /**
@@ -64,6 +81,7 @@ export class Engine implements EngineParts {
   readonly cacheIndex: CacheIndex;
   readonly images: ImageStore;
   readonly executor: Executor;
+  readonly network?: NetworkManager;
   readonly containers: ContainerManager;
   /**
    * The root's named volumes: one store, shared with the container manager (which checks use).
@@ -79,12 +97,15 @@ export class Engine implements EngineParts {
     this.cacheIndex = parts.cacheIndex;
     this.images = parts.images;
     this.executor = parts.executor;
+    this.network = parts.network;
     this.containers = containers;
     this.volumes = volumes;
   }
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const parts = await openEngineParts(opts);
+    // What crashed processes held (namespaces, netavark state, address leases) goes first.
+    await parts.network?.reconcile();
     const volumes = openVolumeStore(parts.root);
     const containers = await openContainerManager(parts, { volumes });
     return new Engine(parts, containers, volumes);
@@ -101,5 +122,6 @@ export class Engine implements EngineParts {
   /** Stop background work (container monitors keep running in their own processes). */
   async close(): Promise<void> {
     await this.containers.close();
+    await this.network?.close();
   }
 }

@@ -1,5 +1,6 @@
 import type { Readable, Writable, Duplex } from 'node:stream';
 import type { Resources } from '../exec/types.js';
+import type { PortMapping } from '../network/types.js';
 
 /**
  * Containers that outlive the call that started them: `tbuild run`, `tbuild ps`, and the daemon.
@@ -33,7 +34,22 @@ export interface CreateContainerOptions {
   labels?: Record<string, string>;
   exposedPorts?: string[];
   hostname?: string;
-  network?: 'none' | 'host' | 'default';
+  /** `default`/`bridge` (the default network), `none`, `host`, or a user network's name or id. */
+  network?: string;
+  /** Published ports (`-p`); host port 0 means a free one. */
+  ports?: PortMapping[];
+  /** `-P`: publish every exposed port on a free host port. */
+  publishAll?: boolean;
+  /** `--network-alias`: extra DNS names on a user network. */
+  networkAliases?: string[];
+  /** `--ip`: a fixed address on the network. */
+  ip?: string;
+  /** `--dns`, `--dns-search`, `--dns-option`. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** `--add-host NAME:IP` (IP may be `host-gateway`). */
+  extraHosts?: string[];
   mounts?: VolumeMountSpec[];
   autoRemove?: boolean;
   resources?: Resources;

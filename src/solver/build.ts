@@ -91,7 +91,7 @@ export async function build(parts: EngineParts, opts: BuildOptions): Promise<Bui
     const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
     const converted = await traced('convert', () => convert(resolved, parts.images, {
       buildArgs,
-      network: opts.network === 'host' ? 'host' : 'none',
+      network: opts.network ?? 'default',
       file: displayFile,
       labels: opts.labels,
       platform,
@@ -126,6 +126,8 @@ export async function build(parts: EngineParts, opts: BuildOptions): Promise<Bui
     await logs.flush();
     await pruneLogs(logsRoot).catch(() => {});
     await traced('dispose', () => context.dispose().catch(() => {}));
+    // idle RUN namespaces go with the build: nothing networked outlives it
+    await parts.network?.close().catch(() => {});
     await removeScratch(tmp);
   }
 }

@@ -8,7 +8,7 @@ import type { StageState } from './state.js';
 export interface ConvertOptions {
   buildArgs: Record<string, string>;
   /** Network for RUN steps that do not say `--network`. */
-  network: 'none' | 'host';
+  network: 'default' | 'none' | 'host';
   /** Dockerfile path for messages. */
   file: string;
   /** Extra labels for the target image (`--label`). */
