@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checksumSources } from '../src/solver/context/checksum.js';
-import { openContext } from '../src/solver/context/open.js';
-import { copyFiles } from '../src/solver/ops/file/copy.js';
+import { checksumSources } from '../src/session/checksum.js';
+import { openContext } from '../src/session/open.js';
+import { copyFiles } from '../src/worker/file/copy.js';
 import { median, type BenchRow } from './types.js';
 
 async function time(fn: () => Promise<unknown>): Promise<number> {

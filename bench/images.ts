@@ -11,9 +11,9 @@ import { pipeline } from 'node:stream/promises';
 import { openContentStore } from '../src/cache/content-store.js';
 import { openSnapshotter } from '../src/cache/snapshotter.js';
 import { layerConverter } from '../src/cache/layer/index.js';
-import { openImageStore } from '../src/exporter/image-store.js';
-import { loadImageArchive, saveDockerArchive } from '../src/exporter/docker-archive.js';
-import type { ArchiveContext } from '../src/exporter/load-plan.js';
+import { openImageStore } from '../src/images/image-store.js';
+import { loadImageArchive, saveDockerArchive } from '../src/images/docker-archive.js';
+import type { ArchiveContext } from '../src/images/load-plan.js';
 import { median, type BenchRow } from './types.js';
 
 const BUSYBOX = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'shared', 'images', 'busybox-local.docker.tar');

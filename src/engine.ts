@@ -2,19 +2,19 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from './cache/types.js';
 import type { Executor } from './exec/types.js';
-import type { ImageStore } from './exporter/types.js';
+import type { ImageStore } from './images/types.js';
 import type { ContainerManager, Volumes } from './containers/types.js';
 import type { NetworkManager } from './network/types.js';
 import { openNetworkManager } from './network/manager.js';
-import type { BuildOptions, BuildResult } from './solver/types.js';
+import type { BuildOptions, BuildResult } from './build/types.js';
 import { openContentStore } from './cache/content-store.js';
 import { openSnapshotter } from './cache/snapshotter.js';
 import { layerConverter } from './cache/layer/index.js';
 import { openCacheIndex } from './cache/cache-index.js';
-import { openImageStore } from './exporter/image-store.js';
+import { openImageStore } from './images/image-store.js';
 import { createRuncExecutor } from './exec/runc.js';
 import { openContainerManager } from './containers/manager.js';
-import { openVolumeStore } from './containers/volumes.js';
+import { openVolumeStore } from './volumes/store.js';
 
 import { DEFAULT_ROOT } from './defaults.js';
 
@@ -115,7 +115,7 @@ export class Engine implements EngineParts {
   async build(options: BuildOptions): Promise<BuildResult> {
     // Loaded on first build: the solver, its ops and p-queue are ~50 modules a daemon that is only
     // serving container/image requests never needs, and they weigh on its idle memory.
-    const { build } = await import('./solver/build.js');
+    const { build } = await import('./build/build.js');
     return build(this, options);
   }
 

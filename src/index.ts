@@ -9,8 +9,8 @@ export type {
   StepTiming,
   OutputSpec,
   SecretSource,
-} from './solver/types.js';
-export type { ImageRecord, ImageConfig, ContainerConfig, HistoryEntry } from './exporter/types.js';
+} from './build/types.js';
+export type { ImageRecord, ImageConfig, ContainerConfig, HistoryEntry } from './images/types.js';
 export { TbuildError, isTbuildError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { parseDockerfile } from './parser/parse.js';

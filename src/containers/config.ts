@@ -1,9 +1,9 @@
 import { hostname as osHostname } from 'node:os';
 import { TbuildError } from '../errors.js';
-import type { ImageRecord } from '../exporter/types.js';
+import type { ImageRecord } from '../images/types.js';
 import type { ContainerMount } from '../exec/types.js';
 import type { CreateContainerOptions } from './types.js';
-import type { VolumeStore } from './volumes.js';
+import type { VolumeStore } from '../volumes/store.js';
 import type { RuntimeConfig } from './store.js';
 import type { NetworkManager } from '../network/types.js';
 import { exposedToMapping } from '../network/ports.js';

@@ -6,7 +6,7 @@ import { TbuildError } from '../errors.js';
 import { KEEP_LABEL } from '../cache/snapshotter.js';
 import type { ContainerRecord, CreateContainerOptions } from './types.js';
 import { effectiveCommand, mergeEnv, randomName, runtimeConfig } from './config.js';
-import type { VolumeStore } from './volumes.js';
+import type { VolumeStore } from '../volumes/store.js';
 import { containerDir, emptyState, removeDir, writeConfig, writeState, type StoredConfig } from './store.js';
 
 /**

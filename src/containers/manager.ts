@@ -20,7 +20,7 @@ import type {
 import { attachClient, attachSocketPath } from './attach.js';
 import { ShimLauncher } from './shim-launcher.js';
 import { readJsonLog } from './logs.js';
-import { VolumeStore } from './volumes.js';
+import { VolumeStore } from '../volumes/store.js';
 import { ContainerRecords, isLive, pidAlive, shimAlive } from './records.js';
 import { containerChanges, containerExport, getArchive, putArchive } from './fs.js';
 import { containerDir, removeDir, writeConfig, writeJsonReplace, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';

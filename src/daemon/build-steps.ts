@@ -1,5 +1,5 @@
-import type { ProgressEvent, VertexStatus } from '../solver/types.js';
-import { shortId } from './json-message.js';
+import type { ProgressEvent, VertexStatus } from '../build/types.js';
+import { shortId } from '../api/wire/json-message.js';
 
 /** Every step of the Dockerfile, per stage (FROM first), as written. */
 export interface StepPlan {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import { decompress } from '../exporter/decompress.js';
+import { decompress } from '../images/decompress.js';
 import { parseDockerfile } from '../parser/parse.js';
 import type { StepPlan } from './build-steps.js';
 

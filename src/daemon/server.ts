@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { TbuildError } from '../errors.js';
 import { createApp, type App } from './app.js';
 import { acquireDaemonLock } from './lock.js';
-import { formatAddress, isLoopback, parseAddress, type DaemonAddress } from './address.js';
+import { formatAddress, isLoopback, parseAddress, type DaemonAddress } from '../api/wire/address.js';
 import type { DaemonServices } from './types.js';
 
 export interface TlsFiles {

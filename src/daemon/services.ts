@@ -1,8 +1,8 @@
 import type { Engine } from '../engine.js';
 import type { VolumeRecord as Volume, Volumes } from '../containers/types.js';
-import { loadImageArchive, saveDockerArchive } from '../exporter/docker-archive.js';
-import { importRootfs } from '../exporter/import.js';
-import { commitContainer } from './commit.js';
+import { loadImageArchive, saveDockerArchive } from '../images/docker-archive.js';
+import { importRootfs } from '../images/import.js';
+import { commitContainer } from '../containers/commit.js';
 import type { DaemonServices, DaemonVolumes, VolumeInfo } from './types.js';
 
 function volumeInfo(v: Volume): VolumeInfo {

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { ImageRecord, ImageStore } from '../exporter/types.js';
+import type { ImageRecord, ImageStore } from '../images/types.js';
 import type { ContainerManager } from '../containers/types.js';
-import type { BuildOptions, BuildResult } from '../solver/types.js';
+import type { BuildOptions, BuildResult } from '../build/types.js';
 
 /** The part of `Engine` the daemon uses; tests hand it a double. */
 export interface DaemonEngine {

@@ -1,4 +1,4 @@
-import type { ImageLayer } from '../exporter/types.js';
+import type { ImageLayer } from '../images/types.js';
 import type { CacheRecord } from '../cache/types.js';
 import type { Digest } from '../util/digest.js';
 

@@ -6,7 +6,7 @@ import { pack } from 'tar-stream';
 import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { BUSYBOX_TAR } from '../support/cli.js';
 import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
-import { demuxBuffer } from '../../src/daemon/multiplex.js';
+import { demuxBuffer } from '../../src/api/wire/multiplex.js';
 
 function tarOf(files: Record<string, string>): Readable {
   const p = pack();

@@ -1,15 +1,15 @@
 import { describe, expect, test } from 'vitest';
 import { PassThrough, Readable } from 'node:stream';
-import { Demultiplexer, demuxBuffer, frame, framedWriter, STDERR, STDOUT } from '../../src/daemon/multiplex.js';
+import { Demultiplexer, demuxBuffer, frame, framedWriter, STDERR, STDOUT } from '../../src/api/wire/multiplex.js';
 import { checkVersion, compareVersions, splitVersion } from '../../src/daemon/version.js';
 import { errorResponse, parseFilters, boolParam, matchLabel } from '../../src/daemon/http.js';
 import { TbuildError } from '../../src/errors.js';
 import { ClassicStepRenderer, parseStepName } from '../../src/daemon/build-steps.js';
 import { buildFailure } from '../../src/daemon/build-error.js';
-import { JsonMessageWriter, familiarName, withDefaultTag } from '../../src/daemon/json-message.js';
+import { JsonMessageWriter, familiarName, withDefaultTag } from '../../src/api/wire/json-message.js';
 import { Router } from '../../src/daemon/router.js';
 import { createOptionsFromBody, parseBind } from '../../src/daemon/create-options.js';
-import { isLoopback, parseAddress } from '../../src/daemon/address.js';
+import { isLoopback, parseAddress } from '../../src/api/wire/address.js';
 import { goFileMode } from '../../src/daemon/archive-stat.js';
 import { buildOptionsFromQuery } from '../../src/daemon/routes/build.js';
 import { humanDuration } from '../../src/util/time.js';

@@ -5,12 +5,12 @@ import { tempDir } from '../support/tmp.js';
 import { fakeImages } from '../support/fake-images.js';
 import { parseDockerfile } from '../../src/parser/parse.js';
 import { resolveDockerfile } from '../../src/parser/resolve.js';
-import { convert } from '../../src/solver/convert/index.js';
+import { convert } from '../../src/frontend/dockerfile/index.js';
 import { cacheKey } from '../../src/solver/cachekey.js';
 import { topoOrder } from '../../src/solver/graph/vertex.js';
-import { engineOps, type OpEnv } from '../../src/solver/ops/index.js';
-import { NO_IGNORE } from '../../src/solver/context/ignore.js';
-import type { BuildContext } from '../../src/solver/context/types.js';
+import { engineOps, type OpEnv } from '../../src/worker/index.js';
+import { NO_IGNORE } from '../../src/session/ignore.js';
+import type { BuildContext } from '../../src/session/types.js';
 import type { Digest } from '../../src/util/digest.js';
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -6,7 +6,7 @@ import { GraphBuilder } from '../../src/solver/graph/vertex.js';
 import { solve, SolverShared } from '../../src/solver/scheduler.js';
 import { openCacheIndex } from '../../src/cache/cache-index.js';
 import { isTbuildError } from '../../src/errors.js';
-import type { ProgressEvent } from '../../src/solver/types.js';
+import type { ProgressEvent } from '../../src/build/types.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { openEngineParts, type EngineParts } from '../../src/engine.js';
-import { loadImageArchive } from '../../src/exporter/docker-archive.js';
+import { loadImageArchive } from '../../src/images/docker-archive.js';
 import { BUSYBOX_TAR } from './cli.js';
 
 /** The parts of an engine on `root`, without the container manager (the solver needs none). */

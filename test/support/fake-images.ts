@@ -1,4 +1,4 @@
-import type { ImageRecord, ImageStore } from '../../src/exporter/types.js';
+import type { ImageRecord, ImageStore } from '../../src/images/types.js';
 import { digestOf, sha256 } from '../../src/util/digest.js';
 
 /** An in-memory image lookup holding one busybox-like image, for converting without disk. */

@@ -4,9 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
-import { loadImageArchive, saveDockerArchive } from '../../exporter/docker-archive.js';
-import { saveOciLayout } from '../../exporter/oci-layout.js';
-import { familiarName } from '../../exporter/reference.js';
+import { loadImageArchive, saveDockerArchive } from '../../images/docker-archive.js';
+import { saveOciLayout } from '../../images/oci-layout.js';
+import { familiarName } from '../../images/reference.js';
 import { isRemoteEngine } from '../remote/engine.js';
 import { TbuildError } from '../../errors.js';
 

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import type { RegisterCommand } from '../context.js';
-import type { BuildOptions, OutputSpec, ProgressMode, SecretSource } from '../../solver/types.js';
+import type { BuildOptions, OutputSpec, ProgressMode, SecretSource } from '../../build/types.js';
 import { collect, keyValues } from '../options.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
 import { createRenderer } from '../progress/index.js';

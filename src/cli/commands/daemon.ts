@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option } from 'commander';
 import type { RegisterCommand } from '../context.js';
-import { DEFAULT_SOCKET } from '../../daemon/address.js';
+import { DEFAULT_SOCKET } from '../../api/wire/address.js';
 
 interface DaemonFlags {
   host?: string[];

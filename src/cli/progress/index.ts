@@ -1,4 +1,4 @@
-import type { ProgressMode } from '../../solver/types.js';
+import type { ProgressMode } from '../../build/types.js';
 import { PlainRenderer, QuietRenderer, RawJsonRenderer, type ProgressRenderer } from './plain.js';
 import { TtyRenderer } from './tty.js';
 

@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../../solver/types.js';
+import type { ProgressEvent } from '../../build/types.js';
 import type { Digest } from '../../util/digest.js';
 
 export interface ProgressRenderer {

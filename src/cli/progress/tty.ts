@@ -1,4 +1,4 @@
-import type { ProgressEvent, VertexStatus } from '../../solver/types.js';
+import type { ProgressEvent, VertexStatus } from '../../build/types.js';
 import type { Digest } from '../../util/digest.js';
 import type { ProgressRenderer } from './plain.js';
 

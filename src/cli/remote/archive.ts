@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Engine } from '../../engine.js';
-import type { ImageRecord } from '../../exporter/types.js';
-import { importRootfs, type ImportOptions } from '../../exporter/import.js';
+import type { ImageRecord } from '../../images/types.js';
+import { importRootfs, type ImportOptions } from '../../images/import.js';
 import { isRemoteEngine } from './engine.js';
 
 /** `tbuild import` on whichever engine the CLI has: POST /images/create?fromSrc=- or the local importer. */

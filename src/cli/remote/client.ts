@@ -1,10 +1,10 @@
 import http from 'node:http';
-import type { JsonMessage } from '../../daemon/json-message.js';
+import type { JsonMessage } from '../../api/wire/json-message.js';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { Duplex, Writable, type Readable } from 'node:stream';
 import { TbuildError, type ErrorCode } from '../../errors.js';
-import { parseAddress, formatAddress, type DaemonAddress } from '../../daemon/address.js';
+import { parseAddress, formatAddress, type DaemonAddress } from '../../api/wire/address.js';
 
 /** The newest Engine API version this client speaks; `_ping` may negotiate it down. */
 export const CLIENT_API_VERSION = '1.47';

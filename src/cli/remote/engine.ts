@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from '../../cache/types.js';
 import type { Executor } from '../../exec/types.js';
-import type { ImageRecord } from '../../exporter/types.js';
-import type { PruneResult } from '../../exporter/prune.js';
-import type { BuildOptions, BuildResult } from '../../solver/types.js';
+import type { ImageRecord } from '../../images/types.js';
+import type { PruneResult } from '../../images/prune.js';
+import type { BuildOptions, BuildResult } from '../../build/types.js';
 import { TbuildError } from '../../errors.js';
 import { EngineClient, type ClientOptions } from './client.js';
 import { RemoteImageStore } from './images.js';

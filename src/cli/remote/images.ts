@@ -1,7 +1,7 @@
-import type { ContainerConfig, HistoryEntry, ImageLayer, ImageRecord, ImageStore, ImageUser } from '../../exporter/types.js';
+import type { ContainerConfig, HistoryEntry, ImageLayer, ImageRecord, ImageStore, ImageUser } from '../../images/types.js';
 import type { Digest } from '../../util/digest.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
-import { normalizeReference } from '../../exporter/reference.js';
+import { normalizeReference } from '../../images/reference.js';
 import type { EngineClient } from './client.js';
 
 /** What `GET /images/{name}/json` answers (the fields we read back). */

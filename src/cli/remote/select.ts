@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine } from '../../engine.js';
-import { DEFAULT_SOCKET } from '../../daemon/address.js';
+import { DEFAULT_SOCKET } from '../../api/wire/address.js';
 import { isTbuildError, TbuildError } from '../../errors.js';
 import { RemoteEngine } from './engine.js';
 import type { TlsFiles } from './client.js';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { AttachStreams } from '../../containers/types.js';
-import { Demultiplexer, STDERR } from '../../daemon/multiplex.js';
+import { Demultiplexer, STDERR } from '../../api/wire/multiplex.js';
 import type { HijackedConnection } from './client.js';
 
 /**

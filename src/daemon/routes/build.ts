@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
-import type { BuildOptions, ProgressEvent } from '../../solver/types.js';
+import type { BuildOptions, ProgressEvent } from '../../build/types.js';
 import type { RequestContext } from '../http.js';
 import { badRequest, boolParam, jsonParam } from '../http.js';
-import { JsonMessageWriter, familiarName, shortId, withDefaultTag } from '../json-message.js';
+import { JsonMessageWriter, familiarName, shortId, withDefaultTag } from '../../api/wire/json-message.js';
 import type { ClassicStepRenderer } from '../build-steps.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';

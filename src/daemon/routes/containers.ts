@@ -7,7 +7,7 @@ import { badRequest, boolParam, checkFilters, intParam, matchLabel, parseFilters
 import { createOptionsFromBody } from '../create-options.js';
 import { containerInspect, containerSummary } from '../shapes/containers.js';
 import { hijack, readUpgradeJson } from '../hijack.js';
-import { framedWriter, STDERR, STDOUT } from '../multiplex.js';
+import { framedWriter, STDERR, STDOUT } from '../../api/wire/multiplex.js';
 import { archiveStatHeader } from '../archive-stat.js';
 
 const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';

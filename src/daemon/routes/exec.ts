@@ -4,7 +4,7 @@ import type { ContainerSessions } from '../sessions.js';
 import { TbuildError } from '../../errors.js';
 import { badRequest, readJson, sendJson, sendStatus } from '../http.js';
 import { hijack, readUpgradeJson } from '../hijack.js';
-import { framedWriter, STDERR, STDOUT } from '../multiplex.js';
+import { framedWriter, STDERR, STDOUT } from '../../api/wire/multiplex.js';
 
 export function registerExecRoutes(router: Router, svc: DaemonServices, sessions: ContainerSessions): void {
   const containers = svc.engine.containers;

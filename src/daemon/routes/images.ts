@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import type { ImageRecord } from '../../exporter/types.js';
+import type { ImageRecord } from '../../images/types.js';
 import { TbuildError } from '../../errors.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
@@ -7,7 +7,7 @@ import type { EventBus } from '../events.js';
 import type { RequestContext } from '../http.js';
 import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, sendJson } from '../http.js';
 import { imageHistory, imageInspect, imageSummary, matchesReference } from '../shapes/images.js';
-import { JsonMessageWriter, familiarName, withDefaultTag } from '../json-message.js';
+import { JsonMessageWriter, familiarName, withDefaultTag } from '../../api/wire/json-message.js';
 
 function notImplemented(what: string): Error {
   return Object.assign(new Error(`${what} is not supported by this daemon yet`), { statusCode: 501 });

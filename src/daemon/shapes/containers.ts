@@ -1,5 +1,5 @@
 import type { ContainerRecord, CreateContainerOptions, VolumeMountSpec } from '../../containers/types.js';
-import type { ContainerConfig } from '../../exporter/types.js';
+import type { ContainerConfig } from '../../images/types.js';
 import { humanDuration, unixSeconds, ZERO_TIME } from '../../util/time.js';
 
 /** "Up 3 seconds", "Exited (0) 2 seconds ago", "Created", as `docker ps` shows them. */

@@ -1,13 +1,13 @@
-import type { ImageRecord } from '../../exporter/types.js';
-import { imageInspect as baseInspect, imageSummary as baseSummary } from '../../exporter/inspect.js';
+import type { ImageRecord } from '../../images/types.js';
+import { imageInspect as baseInspect, imageSummary as baseSummary } from '../../images/inspect.js';
 import { compareVersions } from '../version.js';
-import { familiarName } from '../json-message.js';
+import { familiarName } from '../../api/wire/json-message.js';
 
 /**
  * The Engine API image shapes are the exporter's (shared with the embedded CLI); the daemon adds
  * only what depends on the negotiated API version.
  */
-export { imageHistory, imageSize } from '../../exporter/inspect.js';
+export { imageHistory, imageSize } from '../../images/inspect.js';
 
 /** Before API 1.44 Docker still sent `VirtualSize` and `<none>` placeholders. */
 function isOldApi(apiVersion: string): boolean {

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { PlainRenderer, RawJsonRenderer } from '../../../src/cli/progress/plain.js';
 import { createRenderer } from '../../../src/cli/progress/index.js';
 import { sha256 } from '../../../src/util/digest.js';
-import type { ProgressEvent } from '../../../src/solver/types.js';
+import type { ProgressEvent } from '../../../src/build/types.js';
 
 function capture(): { out: PassThrough; text: () => string } {
   const out = new PassThrough();

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { tempDir } from '../../support/tmp.js';
 import { EngineClient } from '../../../src/cli/remote/client.js';
 import { pumpHijacked } from '../../../src/cli/remote/streams.js';
-import { frame, STDOUT, STDERR } from '../../../src/daemon/multiplex.js';
+import { frame, STDOUT, STDERR } from '../../../src/api/wire/multiplex.js';
 
 /** A scripted Engine API server on a temp unix socket. */
 async function serve(handler: http.RequestListener, onUpgrade?: (req: http.IncomingMessage, socket: import('node:stream').Duplex) => void) {

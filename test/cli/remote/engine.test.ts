@@ -8,7 +8,7 @@ import { tempDir, isRoot, mountsUnder } from '../../support/tmp.js';
 import { BUSYBOX_TAR } from '../../support/cli.js';
 import { RemoteEngine } from '../../../src/cli/remote/engine.js';
 import { isTbuildError, type TbuildError } from '../../../src/errors.js';
-import type { ProgressEvent } from '../../../src/solver/types.js';
+import type { ProgressEvent } from '../../../src/build/types.js';
 import { startDaemon, type TestDaemon } from './daemon.js';
 
 function sink(): { stream: PassThrough; text: () => string } {

@@ -10,7 +10,7 @@ import { contextTar } from '../../../src/cli/remote/context-tar.js';
 import { createOptionsFromBody } from '../../../src/daemon/create-options.js';
 import { imageInspect, imageHistory } from '../../../src/daemon/shapes/images.js';
 import { containerInspect } from '../../../src/daemon/shapes/containers.js';
-import type { ImageRecord } from '../../../src/exporter/types.js';
+import type { ImageRecord } from '../../../src/images/types.js';
 import type { ContainerRecord, CreateContainerOptions } from '../../../src/containers/types.js';
 import type { Digest } from '../../../src/util/digest.js';
 import { tempDir } from '../../support/tmp.js';

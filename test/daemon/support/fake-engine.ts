@@ -3,7 +3,7 @@ import { createGunzip } from 'node:zlib';
 import { PassThrough, Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { TbuildError } from '../../../src/errors.js';
-import type { BuildOptions, BuildResult, StepTiming } from '../../../src/solver/types.js';
+import type { BuildOptions, BuildResult, StepTiming } from '../../../src/build/types.js';
 import type { Digest } from '../../../src/util/digest.js';
 import type { DaemonArchives, DaemonEngine, DaemonServices, DaemonVolumes, VolumeInfo } from '../../../src/daemon/types.js';
 import { FakeImageStore, testImageConfig } from './fake-images.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TbuildError } from '../../../src/errors.js';
-import type { ImageInUseCheck, ImageRecord, ImageStore, NewImage } from '../../../src/exporter/types.js';
+import type { ImageInUseCheck, ImageRecord, ImageStore, NewImage } from '../../../src/images/types.js';
 import type { Digest } from '../../../src/util/digest.js';
 
 /** Normalize like the real store: `busybox` → `docker.io/library/busybox:latest`. */

@@ -1,0 +1,200 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { unmount } from '../util/mount.js';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { EngineParts } from '../engine.js';
+import type { BuildOptions, BuildResult, ProgressEvent, VertexStatus } from './types.js';
+import { TbuildError, isTbuildError, withRange } from '../errors.js';
+import { sha256, type Digest } from '../util/digest.js';
+import { logWriter, pruneLogs } from './logs.js';
+import { parseDockerfile } from '../parser/parse.js';
+import { resolveDockerfile } from '../parser/resolve.js';
+import { PROXY_ARGS } from '../parser/scope.js';
+import { checkConfig, lintFailureMessage, runChecks } from '../parser/checks/index.js';
+import type { Diagnostic, Dockerfile } from '../parser/types.js';
+import { openContext } from '../session/open.js';
+import { convert } from '../frontend/dockerfile/index.js';
+import { solve, SolverShared } from '../solver/scheduler.js';
+import { engineOps } from '../worker/index.js';
+import type { Definition } from '../solver/graph/types.js';
+import type { OpEnv } from '../worker/env.js';
+import { exportResult, imageConfig } from '../exporter/export.js';
+import { traced } from '../solver/trace.js';
+import { processAlive } from '../util/process.js';
+
+/** One SolverShared per engine: concurrent builds on it share in-flight work. */
+const sharedByEngine = new WeakMap<EngineParts, SolverShared>();
+
+function sharedFor(parts: EngineParts): SolverShared {
+  let s = sharedByEngine.get(parts);
+  if (!s) {
+    s = new SolverShared(Math.max(2, Number(process.env.TBUILD_MAX_PARALLELISM) || 8));
+    sharedByEngine.set(parts, s);
+  }
+  return s;
+}
+
+/** Only the host platform: there is no emulation to run another architecture's RUN steps. */
+function hostPlatform(spec: string | undefined): { os: string; architecture: string } {
+  if (spec !== undefined && !['linux/amd64', 'linux/x86_64', 'amd64'].includes(spec.toLowerCase())) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `platform ${spec} is not supported: this builder runs linux/amd64 only (no emulation)`);
+  }
+  return { os: 'linux', architecture: 'amd64' };
+}
+
+/**
+ * Build a Dockerfile: parse, resolve the stages the target needs, convert them to a graph, solve it
+ * (cache hits, parallel execution), export the image and any outputs.
+ */
+export async function build(parts: EngineParts, opts: BuildOptions): Promise<BuildResult> {
+  const platform = hostPlatform(opts.platform);
+  const buildId = randomBytes(8).toString('hex');
+  const tmp = join(parts.root, 'tmp', `b-${process.pid}-${buildId}`);
+  await sweepStaleScratch(join(parts.root, 'tmp'));
+  const logsRoot = join(parts.root, 'logs');
+  const logs = logWriter(join(logsRoot, buildId));
+  const userProgress = opts.onProgress ?? (() => {});
+  const onProgress = (e: ProgressEvent): void => {
+    logs.write(e);
+    userProgress(e);
+  };
+  const file = opts.dockerfile ?? 'Dockerfile';
+  const displayFile = file.split('/').pop() || 'Dockerfile';
+  const step = internalSteps(buildId, onProgress);
+  const context = await step(`[internal] load build definition from ${displayFile}`, () =>
+    traced('context', () =>
+      openContext(opts.context, {
+        root: parts.root,
+        dockerfile: opts.dockerfile,
+        dockerfileText: opts.dockerfileText,
+        signal: opts.signal,
+      }),
+    ),
+  );
+  try {
+    const dockerfile = parseDockerfile(context.dockerfileText, { file: displayFile });
+    const buildArgs = opts.buildArgs ?? {};
+    for (const d of dockerfile.diagnostics) {
+      if (d.severity !== 'error') onProgress({ type: 'warning', message: d.message, rule: d.rule, line: d.range?.startLine });
+    }
+    // build checks, as BuildKit runs them before solving: warnings, or a failure with `error=true`
+    const findings = buildChecks(dockerfile, buildArgs, opts);
+    for (const d of findings) onProgress({ type: 'warning', message: `${d.rule}: ${d.message}`, rule: d.rule, line: d.range?.startLine });
+    if (findings.length && checkConfig(dockerfile, buildArgs).error) {
+      const first = findings[0]!;
+      throw new TbuildError('TB_CHECK_FAILED', lintFailureMessage(findings), {
+        range: first.range,
+        file: displayFile,
+        details: { source: dockerfile.source, diagnostics: findings },
+      });
+    }
+    const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
+    const converted = await traced('convert', () => convert(resolved, parts.images, {
+      buildArgs,
+      network: opts.network ?? 'default',
+      file: displayFile,
+      labels: opts.labels,
+      platform,
+    }));
+    const proxyEnv = PROXY_ARGS.filter((k) => Object.prototype.hasOwnProperty.call(buildArgs, k)).map((k) => `${k}=${buildArgs[k]}`);
+    const env: OpEnv = { parts, context, secrets: opts.secrets ?? {}, proxyEnv, tmp };
+    const def = converted.definition;
+    let solved;
+    try {
+      solved = await traced('solve', () => solve(def, [converted.target.vertex], engineOps(env), parts.cacheIndex, sharedFor(parts), {
+        noCache: opts.noCache,
+        noCacheFilter: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())),
+        maxParallelism: opts.maxParallelism,
+        signal: opts.signal,
+        onProgress,
+      }));
+    } catch (err) {
+      throw attachVertex(err, def.meta, displayFile, dockerfile.source);
+    }
+    const { config, result } = imageConfig(converted.target, solved.results, new Date());
+    const outputs = opts.outputs?.length ? opts.outputs : [{ type: 'image' as const }];
+    const { record, digest } = await step('exporting to image', () =>
+      traced('export', () => exportResult(env, config, result, opts.tags ?? [], outputs)),
+    );
+    return { imageId: record.id, digest, image: record, steps: solved.steps };
+  } catch (err) {
+    if (isTbuildError(err) && err.range && err.details.source === undefined) {
+      (err.details as Record<string, unknown>).source = context.dockerfileText;
+    }
+    throw err;
+  } finally {
+    await logs.flush();
+    await pruneLogs(logsRoot).catch(() => {});
+    await traced('dispose', () => context.dispose().catch(() => {}));
+    // idle RUN namespaces go with the build: nothing networked outlives it
+    await parts.network?.close().catch(() => {});
+    await removeScratch(tmp);
+  }
+}
+
+/** Scratch spaces of builds whose process died (killed mid-step) still hold mounts: release them. */
+async function sweepStaleScratch(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    const m = /^b-(\d+)-[0-9a-f]+$/.exec(n);
+    if (!m || processAlive(Number(m[1]))) continue;
+    await removeScratch(join(dir, n));
+  }
+}
+
+/**
+ * Remove the build's scratch space. Every mount in it should be gone already; any that a failed
+ * release left behind is detached first, so `rm` never reaches into a snapshot or the context.
+ */
+async function removeScratch(tmp: string): Promise<void> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const left = info
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p && (p === tmp || p.startsWith(tmp + '/')))
+    .sort((a, b) => b.length - a.length);
+  for (const p of left) await unmount(p).catch(() => {});
+  await rm(tmp, { recursive: true, force: true }).catch(() => {});
+}
+
+/**
+ * Work outside the graph (loading the context, exporting) shown as steps the way BuildKit shows its
+ * `[internal]` and `exporting to image` vertices.
+ */
+function internalSteps(buildId: string, emit: (e: ProgressEvent) => void) {
+  return async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const vertex: VertexStatus = { id: sha256(`${buildId}\0${name}`), name, inputs: [], started: Date.now() };
+    emit({ type: 'vertex', vertex: { ...vertex } });
+    try {
+      const out = await fn();
+      emit({ type: 'vertex', vertex: { ...vertex, completed: Date.now() } });
+      return out;
+    } catch (err) {
+      emit({ type: 'vertex', vertex: { ...vertex, completed: Date.now(), error: (err as Error).message } });
+      throw err;
+    }
+  };
+}
+
+/** The checks' findings; a bad `# check=` directive fails the build, a fault in a rule only warns less. */
+function buildChecks(df: Dockerfile, buildArgs: Record<string, string>, opts: BuildOptions): Diagnostic[] {
+  try {
+    return runChecks(df, { buildArgs, target: opts.target });
+  } catch (err) {
+    if (isTbuildError(err)) throw err;
+    return [];
+  }
+}
+
+/** Point a step's failure at its Dockerfile lines (ranges live beside the graph, not in it). */
+function attachVertex(err: unknown, meta: Definition['meta'], file: string, source: string): unknown {
+  if (!(err instanceof Error)) return err;
+  const vertex = (err as { vertex?: Digest }).vertex;
+  const m = vertex ? meta.get(vertex) : undefined;
+  if (!m) return err;
+  const e = isTbuildError(err) ? err : new TbuildError('TB_BUILD_FAILED', err.message, { cause: err });
+  withRange(e, m.range, file);
+  (e.details as Record<string, unknown>).step ??= m.name;
+  (e.details as Record<string, unknown>).source ??= source;
+  return e;
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import type { Engine } from '../engine.js';
+import type { ImageConfig, ImageRecord } from '../images/types.js';
+import { applyChange } from '../images/changes.js';
+import { chainIds, IMPORT_LABEL, layerSnapshotName, nextChainId } from '../images/layers.js';
+import { normalizeTagReference } from '../images/reference.js';
+import { isTbuildError } from '../errors.js';
+
+export interface CommitOptions {
+  ref?: string;
+  changes: string[];
+  comment?: string;
+  author?: string;
+  pause?: boolean;
+}
+
+/**
+ * `docker commit`: the container's writable layer becomes one new layer on top of its image's
+ * layers; the config is the container's effective config with `changes` applied. The layer goes
+ * through a fresh snapshot (applied from the container's diff tar), so nothing of the container's
+ * own snapshot is shared or moved.
+ */
+export async function commitContainer(engine: Engine, ref: string, opts: CommitOptions): Promise<ImageRecord> {
+  const name = opts.ref ? normalizeTagReference(opts.ref) : undefined;
+  const c = await engine.containers.inspect(ref);
+  const img = await engine.images.resolve(c.imageId);
+  const config: ImageConfig['config'] = {
+    ...img.config.config,
+    Env: c.env,
+    Cmd: c.options.cmd ?? (c.options.entrypoint ? null : (img.config.config.Cmd ?? null)),
+    Entrypoint: c.options.entrypoint ?? img.config.config.Entrypoint ?? null,
+    WorkingDir: c.workingDir,
+    User: c.user,
+    Labels: { ...(img.config.config.Labels ?? {}), ...(c.options.labels ?? {}) },
+  };
+  for (const line of opts.changes) applyChange(config, line);
+
+  const running = c.state.status === 'running';
+  const pause = running && opts.pause !== false;
+  if (pause) await engine.containers.pause(c.id);
+  let key: string | undefined = `commit-${randomBytes(8).toString('hex')}`;
+  try {
+    const top = img.layers.at(-1)?.snapshot;
+    await engine.snapshots.prepare(key, top, { [IMPORT_LABEL]: '1' });
+    const dir = await engine.snapshots.layerDir(key);
+    const diff = engine.layers.tarFromDir(await engine.snapshots.layerDir(c.snapshotKey));
+    await engine.layers.applyTar(diff, dir);
+    const info = await engine.content.ingest(engine.layers.tarFromDir(dir));
+    const parentChain = chainIds(img.config.rootfs.diff_ids).at(-1);
+    const snapshot = layerSnapshotName(nextChainId(parentChain, info.digest));
+    if (await engine.snapshots.exists(snapshot)) await engine.snapshots.remove(key);
+    else {
+      await engine.snapshots.commit(snapshot, key).catch(async (err: unknown) => {
+        if (!isTbuildError(err, 'TB_SNAPSHOT_EXISTS')) throw err;
+        await engine.snapshots.remove(key!);
+      });
+    }
+    key = undefined;
+    const created = new Date().toISOString();
+    // The new image's comment is this commit's message (Docker's `Comment`), never the parent's.
+    const { comment: _parentComment, ...parentConfig } = img.config;
+    const imageConfig: ImageConfig = {
+      ...parentConfig,
+      created,
+      ...(opts.comment ? { comment: opts.comment } : {}),
+      ...(opts.author ? { author: opts.author } : {}),
+      config,
+      rootfs: { type: 'layers', diff_ids: [...img.config.rootfs.diff_ids, info.digest] },
+      history: [
+        ...(img.config.history ?? []),
+        { created, created_by: [c.path, ...c.args].join(' '), ...(opts.comment ? { comment: opts.comment } : {}), ...(opts.author ? { author: opts.author } : {}) },
+      ],
+    };
+    return await engine.images.create({
+      config: imageConfig,
+      layers: [...img.layers, { diffId: info.digest, size: info.size, snapshot }],
+      ...(name ? { names: [name] } : {}),
+    });
+  } finally {
+    if (key) await engine.snapshots.remove(key).catch(() => {});
+    if (pause) await engine.containers.unpause(c.id).catch(() => {});
+  }
+}

@@ -1,0 +1,93 @@
+import type { Digest } from '../../util/digest.js';
+import type { ImageRecord, ImageStore } from '../../images/types.js';
+import type { ResolvedDockerfile, SourceRange } from '../../parser/types.js';
+import { TbuildError, withRange } from '../../errors.js';
+import type { GraphBuilder } from '../../solver/graph/vertex.js';
+import type { StageState } from './state.js';
+
+export interface ConvertOptions {
+  buildArgs: Record<string, string>;
+  /** Network for RUN steps that do not say `--network`. */
+  network: 'default' | 'none' | 'host';
+  /** Dockerfile path for messages. */
+  file: string;
+  /** Extra labels for the target image (`--label`). */
+  labels?: Record<string, string>;
+  platform: { os: string; architecture: string; variant?: string };
+}
+
+/** What every instruction handler gets: the graph being built and the stages converted so far. */
+export class ConvertContext {
+  readonly graph: GraphBuilder;
+  readonly resolved: ResolvedDockerfile;
+  /** Only lookups: converting never changes the store. */
+  readonly images: Pick<ImageStore, 'get'>;
+  readonly opts: ConvertOptions;
+  readonly stages = new Map<number, StageState>();
+  /** BuildKit leaves the stage name out of step names when there is only one stage. */
+  readonly singleStage: boolean;
+  readonly #imageVertices = new Map<string, { vertex: Digest; record: ImageRecord }>();
+
+  constructor(graph: GraphBuilder, resolved: ResolvedDockerfile, images: Pick<ImageStore, 'get'>, opts: ConvertOptions) {
+    this.graph = graph;
+    this.resolved = resolved;
+    this.images = images;
+    this.opts = opts;
+    this.singleStage = resolved.stages.length === 1;
+  }
+
+  /** `[stage-1 2/5] RUN …`, or `[2/5] RUN …` in a one-stage Dockerfile. */
+  stepName(state: { displayName: string; step: number; steps: number }, text: string): string {
+    const where = this.singleStage ? `${state.step}/${state.steps}` : `${state.displayName} ${state.step}/${state.steps}`;
+    return `[${where}] ${text}`;
+  }
+
+  /** A source vertex for a local image (no registry pulls: a missing image is TB_IMAGE_NOT_FOUND). */
+  async imageSource(ref: string, range?: SourceRange, stepName?: string): Promise<{ vertex: Digest; record: ImageRecord }> {
+    const known = this.#imageVertices.get(ref);
+    if (known) return known;
+    let record: ImageRecord | undefined;
+    try {
+      record = await this.images.get(ref);
+    } catch (err) {
+      throw withRange(err as Error, range, this.opts.file);
+    }
+    if (!record) {
+      throw new TbuildError(
+        'TB_IMAGE_NOT_FOUND',
+        `${ref}: image not found in the local store (tbuild does not pull from registries; load it with \`tbuild load\`)`,
+        { range, file: this.opts.file, details: { ref } },
+      );
+    }
+    const vertex = this.graph.add({ type: 'source', source: 'image', ref, imageId: record.id }, [], {
+      name: stepName ?? `[internal] load image ${ref}`,
+      stages: [],
+    });
+    const out = { vertex, record };
+    this.#imageVertices.set(ref, out);
+    return out;
+  }
+
+  /** Stage index for a `--from` / `FROM` word naming a stage (by alias, case-insensitive, or index). */
+  stageIndex(name: string): number | undefined {
+    const lower = name.toLowerCase();
+    for (const rs of this.resolved.stages) {
+      if (rs.stage.name && rs.stage.name.toLowerCase() === lower) return rs.stage.index;
+    }
+    if (/^\d+$/.test(name) && Number(name) < this.resolved.stages.length) return Number(name);
+    return undefined;
+  }
+
+  /** The filesystem a `--from=` names: a converted stage's last vertex or a local image. */
+  async fromSource(name: string, current: number, range?: SourceRange): Promise<Digest> {
+    const idx = this.stageIndex(name);
+    if (idx !== undefined) {
+      const st = this.stages.get(idx);
+      if (!st || idx === current) {
+        throw new TbuildError('TB_STAGE_CIRCULAR', `stage ${name} is not built before stage ${current} (circular reference)`, { range, file: this.opts.file });
+      }
+      return st.vertex;
+    }
+    return (await this.imageSource(name, range)).vertex;
+  }
+}

@@ -1,0 +1,113 @@
+import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { text as readAllText } from 'node:stream/consumers';
+import { TbuildError } from '../errors.js';
+import { IgnoreMatcher, loadDockerignore } from '../parser/dockerignore.js';
+import { resolveInRoot } from '../util/confine.js';
+import { decompress, detectCompression, isTarHeader, peek } from '../worker/file/archive.js';
+import { untar } from '../worker/file/untar.js';
+import { DirStatCache, statCachePath } from './stat-cache.js';
+import { clearContentCache } from './content-cache.js';
+import type { BuildContext, ContextSource, OpenContextOptions } from './types.js';
+
+class Context implements BuildContext {
+  readonly dir: string;
+  readonly ignore: IgnoreMatcher;
+  readonly statCache: DirStatCache;
+  readonly dockerfilePath: string;
+  readonly dockerfileText: string;
+  readonly fromTar: boolean;
+  #disposed = false;
+
+  constructor(f: Omit<BuildContext, 'dispose'> & { ignore: IgnoreMatcher; statCache: DirStatCache }) {
+    this.dir = f.dir;
+    this.ignore = f.ignore;
+    this.statCache = f.statCache;
+    this.dockerfilePath = f.dockerfilePath;
+    this.dockerfileText = f.dockerfileText;
+    this.fromTar = f.fromTar;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    clearContentCache(); // its entries served this build's COPYs; later builds re-read
+    try {
+      await this.statCache.save();
+    } finally {
+      if (this.fromTar) await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** See `OpenContext` in ./types.ts. */
+export async function openContext(src: ContextSource, opts: OpenContextOptions): Promise<BuildContext> {
+  if (typeof src === 'string') return openDir(resolve(src), opts);
+  const tmpBase = join(resolve(opts.root), 'tmp');
+  await mkdir(tmpBase, { recursive: true, mode: 0o700 });
+  const dir = await mkdtemp(join(tmpBase, 'ctx-'));
+  try {
+    // mkdtemp makes it 0700; a bind-mounted context must be readable by a non-root USER.
+    await chmod(dir, 0o755);
+    const inlineDockerfile = await extractContext(src.tar, dir, opts.signal);
+    const dockerfilePath = await resolveInRoot(dir, opts.dockerfile ?? 'Dockerfile');
+    const text = opts.dockerfileText ?? inlineDockerfile ?? (await readDockerfile(dockerfilePath, opts.dockerfile ?? 'Dockerfile'));
+    return await finish(dir, dockerfilePath, text, true, undefined);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function openDir(dir: string, opts: OpenContextOptions): Promise<BuildContext> {
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new TbuildError('TB_CONTEXT_INVALID', `unable to prepare context: path ${JSON.stringify(dir)} not found`, {
+      details: { context: dir },
+    });
+  }
+  const name = opts.dockerfile ?? 'Dockerfile';
+  const dockerfilePath = isAbsolute(name) ? name : join(dir, name);
+  const text = opts.dockerfileText ?? (await readDockerfile(dockerfilePath, name));
+  return finish(dir, dockerfilePath, text, false, statCachePath(resolve(opts.root), dir));
+}
+
+async function finish(dir: string, dockerfilePath: string, text: string, fromTar: boolean, cacheFile: string | undefined): Promise<BuildContext> {
+  const ignore = new IgnoreMatcher(await loadDockerignore(dir, dockerfilePath));
+  const statCache = await DirStatCache.open(dir, cacheFile);
+  return new Context({ dir, ignore, statCache, dockerfilePath, dockerfileText: text, fromTar });
+}
+
+async function readDockerfile(path: string, name: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+      throw new TbuildError('TB_CONTEXT_INVALID', `failed to read dockerfile: open ${name}: no such file or directory`, {
+        details: { dockerfile: path },
+      });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Extract a context tar (plain/gzip/bzip2/xz/zstd) into `dir`. A stream that is neither a tar nor
+ * compressed is a Dockerfile on its own (`docker build - < Dockerfile`): its text is returned and
+ * the context is empty.
+ */
+async function extractContext(input: import('node:stream').Readable, dir: string, signal?: AbortSignal): Promise<string | undefined> {
+  const first = await peek(input, 6);
+  const compression = detectCompression(first.head);
+  const plain = decompress(first.stream, compression);
+  const second = await peek(plain, 512);
+  if (second.head.length === 0) return undefined;
+  if (!isTarHeader(second.head)) {
+    if (compression === 'none') return readAllText(second.stream);
+    second.stream.destroy();
+    throw new TbuildError('TB_TAR_FORMAT', `the ${compression} context stream does not hold a tar archive`);
+  }
+  await untar(second.stream, { root: dir, dir: '/', owner: 'none', specials: 'refuse', signal });
+  return undefined;
+}

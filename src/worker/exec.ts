@@ -1,0 +1,243 @@
+import { chmod, chown, cp, mkdir, readFile, rename, rm, writeFile, lstat } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { join } from 'node:path';
+import { TbuildError } from '../errors.js';
+import { sha256, digestHex } from '../util/digest.js';
+import { resolveInRoot } from '../util/confine.js';
+import { mountAll } from '../util/mount.js';
+import type { ContainerMount, RunSpec } from '../exec/types.js';
+import type { ExecMount, ExecOp } from '../solver/graph/types.js';
+import type { VertexResult } from '../solver/result.js';
+import type { ExecIO } from '../solver/scheduler.js';
+import type { OpEnv } from './env.js';
+import { commitWork, openView, rand, scratchDir, withView } from './snapshot.js';
+import { lockFor } from './lock.js';
+
+/** Keeps the last lines of a step's output for the failure message (the full log is on disk). */
+class Tail {
+  #buf = '';
+  push(data: Uint8Array): void {
+    this.#buf = (this.#buf + Buffer.from(data).toString('utf8')).slice(-8192);
+  }
+  lines(n = 10): string[] {
+    return this.#buf.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1).slice(-n);
+  }
+}
+
+function sink(stream: 'stdout' | 'stderr', io: ExecIO, tail: Tail): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      tail.push(chunk);
+      io.log(stream, chunk);
+      cb();
+    },
+  });
+}
+
+type Release = () => Promise<void>;
+
+/** Cache mount directories in use by running steps of this process (for `sharing=private`). */
+const inUse = new Map<string, number>();
+
+/** Cache mounts live outside every snapshot, so they never reach a layer or a key. */
+async function cacheDir(env: OpEnv, m: Extract<ExecMount, { type: 'cache' }>, inputs: VertexResult[]): Promise<string> {
+  const dir = join(env.parts.root, 'cache', 'mounts', digestHex(sha256(m.id)).slice(0, 32));
+  const existed = await lstat(dir).then(() => true, () => false);
+  if (!existed) {
+    // made complete beside its final name, then renamed: a crash never leaves a half-seeded cache
+    const tmp = `${dir}.new-${rand()}`;
+    await mkdir(tmp, { recursive: true });
+    try {
+      if (m.input !== undefined) {
+        const seed = inputs[m.input]!;
+        await withView(env, seed, async (root) => {
+          const src = await resolveInRoot(root, m.source ?? '/');
+          await cp(src, tmp, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
+        });
+      }
+      await chown(tmp, m.uid, m.gid);
+      await chmod(tmp, m.mode);
+      await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
+        // another step made it first: use theirs
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+        await rm(tmp, { recursive: true, force: true });
+      });
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+  return dir;
+}
+
+async function secretValue(env: OpEnv, id: string): Promise<Buffer | undefined> {
+  const s = env.secrets[id];
+  if (!s) return undefined;
+  if (s.data) return Buffer.from(s.data);
+  if (s.env !== undefined) {
+    const v = process.env[s.env];
+    return v === undefined ? undefined : Buffer.from(v);
+  }
+  if (s.src !== undefined) return readFile(s.src);
+  return undefined;
+}
+
+/** Container mounts for one RUN, with what must be undone afterwards (last acquired, first released). */
+async function prepareMounts(
+  env: OpEnv,
+  op: ExecOp,
+  inputs: VertexResult[],
+  releases: Release[],
+  extraEnv: string[],
+): Promise<ContainerMount[]> {
+  const out: ContainerMount[] = [];
+  for (const m of op.mounts) {
+    switch (m.type) {
+      case 'bind': {
+        let root = env.context.dir;
+        if (m.input !== undefined) {
+          const view = await openView(env, inputs[m.input]!);
+          releases.push(view.release);
+          root = view.dir;
+        }
+        let src = await resolveInRoot(root, m.source);
+        const st = await lstat(src).catch(() => undefined);
+        if (!st) throw new TbuildError('TB_COPY_SOURCE_NOT_FOUND', `mount source ${m.source}: not found`);
+        if (!m.readonly) {
+          // writes through a rw bind are thrown away: give the step a private copy-on-write layer
+          const work = await scratchDir(env, 'bw-');
+          releases.push(() => rm(work, { recursive: true, force: true }));
+          if (st.isDirectory()) {
+            const upper = join(work, 'u');
+            const wd = join(work, 'w');
+            const merged = join(work, 'm');
+            await Promise.all([mkdir(upper), mkdir(wd), mkdir(merged)]);
+            const unmount = await mountAll(
+              [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${src}`, `upperdir=${upper}`, `workdir=${wd}`] }],
+              merged,
+            );
+            releases.push(unmount);
+            src = merged;
+          } else {
+            const copy = join(work, 'f');
+            await cp(src, copy);
+            src = copy;
+          }
+        }
+        out.push({ destination: m.target, type: 'bind', source: src, options: ['rbind', m.readonly ? 'ro' : 'rw'] });
+        break;
+      }
+      case 'cache': {
+        let dir = await cacheDir(env, m, inputs);
+        if (m.sharing === 'locked') releases.push(await lockFor(dir));
+        if (m.sharing === 'private' && (inUse.get(dir) ?? 0) > 0) {
+          // private: a step that finds the cache busy gets an empty one of its own, dropped afterwards
+          const own = await scratchDir(env, 'c-');
+          await chown(own, m.uid, m.gid);
+          await chmod(own, m.mode);
+          releases.push(() => rm(own, { recursive: true, force: true }));
+          dir = own;
+        }
+        const used = dir;
+        inUse.set(used, (inUse.get(used) ?? 0) + 1);
+        releases.push(async () => {
+          const n = (inUse.get(used) ?? 1) - 1;
+          if (n > 0) inUse.set(used, n);
+          else inUse.delete(used);
+        });
+        out.push({ destination: m.target, type: 'bind', source: dir, options: ['rbind', m.readonly ? 'ro' : 'rw'] });
+        break;
+      }
+      case 'tmpfs':
+        out.push({
+          destination: m.target,
+          type: 'tmpfs',
+          source: 'tmpfs',
+          options: ['nosuid', 'nodev', 'mode=1777', ...(m.size ? [`size=${m.size}`] : [])],
+        });
+        break;
+      case 'secret': {
+        const value = await secretValue(env, m.id);
+        if (value === undefined) {
+          if (m.required) throw new TbuildError('TB_SECRET_NOT_FOUND', `secret ${m.id} not found`);
+          break;
+        }
+        if (m.env) extraEnv.push(`${m.env}=${value.toString('utf8')}`);
+        if (m.target) {
+          const dir = await scratchDir(env, 's-');
+          releases.push(() => rm(dir, { recursive: true, force: true }));
+          const file = join(dir, 'secret');
+          await writeFile(file, value, { mode: m.mode });
+          await chown(file, m.uid, m.gid);
+          await chmod(file, m.mode);
+          out.push({ destination: m.target, type: 'bind', source: file, options: ['rbind', 'ro'] });
+        }
+        break;
+      }
+    }
+  }
+  const byDir = new Map<string, typeof op.inline>();
+  for (const f of op.inline) byDir.set(f.dir, [...(byDir.get(f.dir) ?? []), f]);
+  for (const [dest, files] of byDir) {
+    const dir = await scratchDir(env, 'i-');
+    releases.push(() => rm(dir, { recursive: true, force: true }));
+    for (const f of files) await writeFile(join(dir, f.name), f.content, { mode: f.mode });
+    await chmod(dir, 0o755);
+    out.push({ destination: dest, type: 'bind', source: dir, options: ['rbind', 'ro'] });
+  }
+  return out;
+}
+
+function withProxies(envList: string[], proxies: string[]): string[] {
+  const has = new Set(envList.map((e) => e.slice(0, e.indexOf('='))));
+  return [...envList, ...proxies.filter((p) => !has.has(p.slice(0, p.indexOf('='))))];
+}
+
+/**
+ * The RUN step's network: `default` is a namespace on the default bridge, made ready while the
+ * mounts are prepared (and usually taken from the network manager's pool of idle ones).
+ */
+async function runNetwork(env: OpEnv, op: ExecOp, releases: Release[]): Promise<Pick<RunSpec, 'network' | 'dns'>> {
+  if (op.network !== 'default') return { network: op.network };
+  if (!env.parts.network) throw new TbuildError('TB_NETWORK_BACKEND_MISSING', 'this engine has no network manager: RUN needs --network=none or host');
+  const att = await env.parts.network.acquireDefault();
+  releases.push(() => att.release());
+  return { network: { netns: att.netnsPath }, dns: { servers: att.dnsServers } };
+}
+
+/** RUN: the command in a container on a writable snapshot of input 0; the upperdir becomes the layer. */
+export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
+  const tail = new Tail();
+  return commitWork(env, inputs[0]!, async (rootfs) => {
+    const releases: Release[] = [];
+    try {
+      const extraEnv: string[] = [];
+      // allSettled: whichever half succeeded has registered its release before a failure is thrown
+      const [m, n] = await Promise.allSettled([prepareMounts(env, op, inputs, releases, extraEnv), runNetwork(env, op, releases)]);
+      if (m.status === 'rejected') throw m.reason;
+      if (n.status === 'rejected') throw n.reason;
+      const [mounts, net] = [m.value, n.value];
+      const status = await env.parts.executor.run(
+        `tb-${rand()}`,
+        {
+          rootfs,
+          process: { args: op.args, env: withProxies([...op.env, ...extraEnv], env.proxyEnv), cwd: op.cwd, user: op.user },
+          mounts,
+          ...net,
+          hostname: 'buildkitsandbox',
+        },
+        { stdout: sink('stdout', io, tail), stderr: sink('stderr', io, tail) },
+        io.signal,
+      );
+      if (status.exitCode !== 0) {
+        throw new TbuildError(
+          'TB_EXEC_NONZERO',
+          `process "${op.args.join(' ')}" did not complete successfully: exit code: ${status.exitCode}`,
+          { details: { exitCode: status.exitCode, signal: status.signal, outputTail: tail.lines() } },
+        );
+      }
+    } finally {
+      for (const r of releases.reverse()) await r().catch(() => {});
+    }
+  });
+}

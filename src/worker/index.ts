@@ -1,0 +1,52 @@
+import type { Vertex } from '../solver/graph/types.js';
+import type { VertexResult } from '../solver/result.js';
+import type { ExecIO, VertexImpl } from '../solver/scheduler.js';
+import type { OpEnv } from './env.js';
+import { execRun } from './exec.js';
+import { execFile } from './file.js';
+import { execSource } from './source.js';
+import { execMerge } from './merge.js';
+import { checksumSources } from '../session/checksum.js';
+import { isRemoteSource } from './file/index.js';
+import { traced } from '../solver/trace.js';
+
+export type { OpEnv } from './env.js';
+
+/** The solver's per-op behaviour on a real engine: the one place that reaches into exec and cache. */
+export function engineOps(env: OpEnv): VertexImpl {
+  return {
+    async contentKey(vertex: Vertex, _inputs: VertexResult[], signal: AbortSignal): Promise<string | undefined> {
+      const op = vertex.op;
+      if (op.type === 'file' && op.action.kind === 'copy' && op.action.from.type === 'context' && op.action.sources.length) {
+        const { excludes, parents } = op.action;
+        // remote sources are refused when the step runs, with their own message
+        const sources = op.action.sources.filter((s) => !isRemoteSource(s));
+        if (!sources.length) return undefined;
+        return traced('checksum', () => checksumSources(env.context, sources, { excludes, parents, signal }));
+      }
+      if (op.type === 'exec') {
+        const binds = op.mounts.filter((m) => m.type === 'bind' && m.input === undefined).map((m) => (m as { source: string }).source);
+        if (binds.length) return checksumSources(env.context, binds, { signal });
+      }
+      return undefined;
+    },
+    cacheable: (vertex) => vertex.op.type !== 'source',
+    async valid(result: VertexResult): Promise<boolean> {
+      if (!result.snapshot) return true;
+      return env.parts.snapshots.exists(result.snapshot);
+    },
+    exec(vertex: Vertex, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
+      const op = vertex.op;
+      switch (op.type) {
+        case 'source':
+          return execSource(env, op);
+        case 'exec':
+          return execRun(env, op, inputs, io);
+        case 'file':
+          return execFile(env, op, inputs, io);
+        case 'merge':
+          return execMerge(env, inputs[0]!, inputs[1]!);
+      }
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { mkdir, mkdtemp, readdir, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mountAll } from '../util/mount.js';
+import type { VertexResult } from '../solver/result.js';
+import type { OpEnv } from './env.js';
+import { traced } from '../solver/trace.js';
+
+export const rand = (): string => randomBytes(6).toString('hex');
+
+/** A fresh empty directory under the build's scratch space. */
+export async function scratchDir(env: OpEnv, prefix: string): Promise<string> {
+  await mkdir(env.tmp, { recursive: true });
+  return mkdtemp(join(env.tmp, prefix));
+}
+
+async function isEmptyDir(dir: string): Promise<boolean> {
+  return (await readdir(dir)).length === 0;
+}
+
+/** Remove a mount point; rmdir only, so a directory still mounted by mistake is never emptied. */
+async function dropMountPoint(dir: string): Promise<void> {
+  await rmdir(dir).catch(() => {});
+}
+
+/**
+ * Prepare a writable snapshot on `parent`, mount it, let `fn` change it, then commit it as a new
+ * layer. A step that changed nothing keeps the parent (no empty layer, as BuildKit drops them).
+ * On any failure the active snapshot is removed: nothing half-written stays behind.
+ */
+export async function commitWork(env: OpEnv, parent: VertexResult, fn: (rootfs: string) => Promise<void>): Promise<VertexResult> {
+  const { snapshots, layers } = env.parts;
+  const key = `a-${rand()}`;
+  const mounts = await traced('prepare', () => snapshots.prepare(key, parent.snapshot));
+  const dir = await scratchDir(env, 'rw-');
+  let committed: string | undefined;
+  try {
+    const release = await traced('mount', () => mountAll(mounts, dir));
+    try {
+      await traced('work', () => fn(dir));
+    } finally {
+      await traced('unmount', () => release());
+    }
+    if (await isEmptyDir(await snapshots.layerDir(key))) {
+      await snapshots.remove(key);
+      return parent;
+    }
+    const name = `l-${rand()}`;
+    await traced('commit', () => snapshots.commit(name, key));
+    committed = name;
+    const desc = await traced('describe', async () => layers.describeDir(await snapshots.layerDir(name)));
+    committed = undefined;
+    return {
+      snapshot: name,
+      layers: [...parent.layers, { diffId: desc.diffId, size: desc.size, snapshot: name }],
+      created: new Date().toISOString(),
+    };
+  } catch (err) {
+    await snapshots.remove(committed ?? key).catch(() => {});
+    throw err;
+  } finally {
+    await dropMountPoint(dir);
+  }
+}
+
+/** A read-only view of `result` (an empty directory for scratch), mounted until `release`. */
+export async function openView(env: OpEnv, result: VertexResult): Promise<{ dir: string; release: () => Promise<void> }> {
+  const dir = await scratchDir(env, 'ro-');
+  if (!result.snapshot) return { dir, release: () => dropMountPoint(dir) };
+  const key = `v-${rand()}`;
+  try {
+    const mounts = await env.parts.snapshots.view(key, result.snapshot);
+    const unmount = await mountAll(mounts, dir);
+    return {
+      dir,
+      release: async () => {
+        await unmount();
+        await env.parts.snapshots.remove(key).catch(() => {});
+        await dropMountPoint(dir);
+      },
+    };
+  } catch (err) {
+    await env.parts.snapshots.remove(key).catch(() => {});
+    await dropMountPoint(dir);
+    throw err;
+  }
+}
+
+export async function withView<T>(env: OpEnv, result: VertexResult, fn: (dir: string) => Promise<T>): Promise<T> {
+  const v = await openView(env, result);
+  try {
+    return await fn(v.dir);
+  } finally {
+    await v.release();
+  }
+}
