@@ -88,11 +88,11 @@ export async function setupAttachment(l: Layout, req: SetupRequest): Promise<Att
       container_name: req.name,
       networks: Object.fromEntries(
         req.networks.map((n, i) => [
-          n.net.name,
+          n.net.bridge,
           { interface_name: `eth${i}`, static_ips: [ips[i]!], ...(n.net.dnsEnabled ? { aliases: n.aliases } : {}) },
         ]),
       ),
-      network_info: Object.fromEntries(req.networks.map((n) => [n.net.name, netavarkNetwork(n.net)])),
+      network_info: Object.fromEntries(req.networks.map((n) => [n.net.bridge, netavarkNetwork(n.net)])),
       ...(ports.length ? { port_mappings: netavarkPorts(ports) } : {}),
     };
     rec.options = options;
@@ -135,7 +135,7 @@ async function resolvePorts(ports: PortMapping[]): Promise<PortMapping[]> {
 }
 
 function endpointOf(net: NetworkRecord, aliases: string[], ip: string, status: NetavarkStatus, iface: string): Endpoint {
-  const i = status[net.name]?.interfaces?.[iface];
+  const i = status[net.bridge]?.interfaces?.[iface];
   const prefix = Number(net.subnet.split('/')[1]);
   return { network: net.name, networkId: net.id, ipAddress: ip, prefixLen: prefix, gateway: net.gateway, macAddress: i?.mac_address ?? '', aliases };
 }
@@ -171,6 +171,7 @@ export async function reconcileAttachments(l: Layout): Promise<string[]> {
   for (const lease of await l.leases.all()) {
     if (lease.holder.startsWith('/') && !existsSync(lease.holder)) await l.leases.free(lease.networkId, lease.ip);
   }
+  await l.leases.prune();
   const live = new Set((await listRecords(l)).map((r) => r.id));
   for (const f of await readdir(l.netns).catch(() => [] as string[])) {
     if (!live.has(f) && !(await readRecord(l, f))) await removeNetns(join(l.netns, f)).catch(() => {});

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
 
@@ -89,6 +89,13 @@ export class Leases {
     await unlink(join(this.#dir, networkId, ip)).catch(() => {});
   }
 
+  /** Remove empty per-network directories (a network's leases all freed). */
+  async prune(): Promise<void> {
+    for (const networkId of await readdir(this.#dir).catch(() => [] as string[])) {
+      await rmdir(join(this.#dir, networkId)).catch(() => {}); // ENOTEMPTY: in use
+    }
+  }
+
   /** Every lease: network id, address and holder. */
   async all(): Promise<Array<{ networkId: string; ip: string; holder: string }>> {
     const out: Array<{ networkId: string; ip: string; holder: string }> = [];
@@ -105,6 +112,8 @@ export class Leases {
   /** Write the holder to a temp file, then link(2) it into place: the lease appears complete or not at all. */
   async #create(dir: string, ip: string, holder: string): Promise<boolean> {
     const tmp = join(dir, `.${ip}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    // `prune` may have removed the (empty) directory since `take` made it
+    await mkdir(dir, { recursive: true });
     await writeFile(tmp, holder + '\n');
     try {
       await link(tmp, join(dir, ip));

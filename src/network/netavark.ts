@@ -64,9 +64,13 @@ export type NetavarkStatus = Record<
   { dns_server_ips?: string[]; interfaces?: Record<string, { mac_address: string; subnets?: Array<{ ipnet: string; gateway?: string }> }> }
 >;
 
+/**
+ * netavark names a network's firewall chains after a hash of its *name*, machine-wide: so the
+ * name it is given is the bridge's (unique on the machine, `tbuild`-prefixed), not the user's.
+ */
 export function netavarkNetwork(n: NetworkRecord): NetavarkNetwork {
   return {
-    name: n.name,
+    name: n.bridge,
     id: n.id,
     driver: 'bridge',
     network_interface: n.bridge,

@@ -42,10 +42,13 @@ describe.runIf(isRoot)('network manager (netavark)', () => {
       expect(execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' })).toContain(b.bridge);
       // a second attachment gets the next address
       const a2 = await nets.attach({ id: 'ctr2', name: 'two', networks: [{ network: 'bridge' }] });
-      expect(a2.endpoints[0]!.ipAddress).toBe(`${prefix}3`);
-      // host → container over the bridge
-      execFileSync('busybox', ['ping', '-c', '1', '-W', '5', a2.endpoints[0]!.ipAddress]);
-      await a2.release();
+      try {
+        expect(a2.endpoints[0]!.ipAddress).toBe(`${prefix}3`);
+        // host → container over the bridge
+        execFileSync('busybox', ['ping', '-c', '1', '-W', '5', a2.endpoints[0]!.ipAddress]);
+      } finally {
+        await a2.release();
+      }
       expect((await nets.status('ctr1'))?.endpoints[0]!.ipAddress).toBe(`${prefix}2`);
       expect(await nets.status('ctr2')).toBeUndefined();
     } finally {
