@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { TbuildError } from '../errors.js';
 import type { NetworkRecord, PortMapping } from './types.js';
 
@@ -14,7 +14,8 @@ export const NETAVARK_CANDIDATES = ['/usr/lib/podman/netavark', '/usr/libexec/po
 export const AARDVARK_CANDIDATES = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns'];
 /**
  * netavark 1.4 takes no lock around its iptables changes, and the tables are the machine's, so
- * every tbuild process (whatever its state root) serializes on one lock file.
+ * every tbuild process (whatever its state root) serializes on one lock file. `flock -o` keeps
+ * the lock's descriptor from netavark, whose aardvark-dns would otherwise hold it for its life.
  */
 export const MACHINE_LOCK = '/run/tbuild-netavark.lock';
 
@@ -116,7 +117,8 @@ export class Netavark {
     } catch (err) {
       return Promise.reject(err);
     }
-    const args = [MACHINE_LOCK, bins.netavark, '--config', this.#configDir, '--aardvark-binary', bins.aardvark, cmd, netns];
+    mkdirSync(this.#configDir, { recursive: true });
+    const args = ['-o', MACHINE_LOCK, bins.netavark, '--config', this.#configDir, '--aardvark-binary', bins.aardvark, cmd, netns];
     return new Promise((resolve, reject) => {
       // aardvark-dns is started by netavark and outlives it: keep it out of our stdio so a
       // caller waiting on our output (a test, a shell pipe) is not held open by it.
