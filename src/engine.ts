@@ -1,12 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from './cache/types.js';
-import type { Executor } from './exec/types.js';
+import type { ContainerRuntime, Executor } from './exec/types.js';
 import type { ImageStore } from './images/types.js';
-import type { ContainerManager, Volumes } from './containers/types.js';
+import type { ContainerManager } from './containers/types.js';
+import type { Volumes } from './volumes/types.js';
+import type { BuildDeps, BuildOptions, BuildResult } from './build/types.js';
+import type { WorkerDeps } from './worker/types.js';
 import type { NetworkManager } from './network/types.js';
-import { openNetworkManager } from './network/manager.js';
-import type { BuildOptions, BuildResult } from './build/types.js';
+import { openNetworkManager, type NetworkSettings } from './network/manager.js';
 import { openContentStore } from './cache/content-store.js';
 import { openSnapshotter } from './cache/snapshotter.js';
 import { layerConverter } from './cache/layer/index.js';
@@ -15,7 +17,20 @@ import { openImageStore } from './images/image-store.js';
 import { createRuncExecutor } from './exec/runc.js';
 import { openContainerManager } from './containers/manager.js';
 import { openVolumeStore } from './volumes/store.js';
-
+import { SolverShared } from './solver/scheduler.js';
+import { enableTracing } from './solver/trace.js';
+import { TbuildError } from './errors.js';
+import type { Readable } from 'node:stream';
+import type { ImageRecord } from './images/types.js';
+import type { ArchiveFormat, BuildCacheRecord, EngineApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
+import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
+import { saveOciLayout } from './images/oci-layout.js';
+import { importRootfs } from './images/import.js';
+import { pruneImages } from './images/prune.js';
+import { imageInspect, type GraphDriverDirs } from './images/inspect.js';
+import { familiarName } from './images/reference.js';
+import { diskUsage } from './cache/usage.js';
+import { systemDf } from './api/disk-usage.js';
 import { DEFAULT_ROOT } from './defaults.js';
 
 export { DEFAULT_ROOT };
@@ -23,8 +38,12 @@ export { DEFAULT_ROOT };
 export interface EngineOptions {
   /** State root; default `$TBUILD_ROOT` or /var/lib/tbuild. */
   root?: string;
-  /** Low-level OCI runtime binary; default `runc`. */
+  /** Low-level OCI runtime binary; default `$TBUILD_RUNTIME` or `runc`. */
   runtime?: string;
+  /** Most steps run at once across all builds; default `$TBUILD_MAX_PARALLELISM` or 8. */
+  maxParallelism?: number;
+  /** `SOURCE_DATE_EPOCH` for every build and import that gives none; default `$SOURCE_DATE_EPOCH`. */
+  sourceDateEpoch?: number;
   /**
    * The default network: bridge name (`$TBUILD_BRIDGE`, default tbuild0) and subnet
    * (`$TBUILD_BRIDGE_SUBNET`, default 10.232.0.0/16); user networks without `--subnet` get a /24
@@ -33,47 +52,73 @@ export interface EngineOptions {
   network?: { bridge?: string; subnet?: string; userPool?: string };
 }
 
-/** The parts one state root is made of; what the solver, containers and daemon receive. */
-export interface EngineParts {
-  root: string;
-  content: ContentStore;
-  snapshots: Snapshotter;
-  layers: LayerConverter;
-  cacheIndex: CacheIndex;
-  images: ImageStore;
-  executor: Executor;
-  /** Namespaces and networks (netavark); optional so engine look-alikes without a root fit. */
-  network?: NetworkManager;
+/** The stores and executor of one state root (what the worker layer is given). */
+export type EngineParts = WorkerDeps;
+
+/**
+ * Settings, read once, here and nowhere else: every module below gets values, not the environment.
+ * A malformed value is an error rather than a silent default.
+ */
+function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
+  const root = resolve(opts.root ?? env.TBUILD_ROOT ?? DEFAULT_ROOT);
+  const runtime = opts.runtime ?? env.TBUILD_RUNTIME ?? 'runc';
+  let maxParallelism = opts.maxParallelism;
+  if (maxParallelism === undefined && env.TBUILD_MAX_PARALLELISM) {
+    maxParallelism = Number(env.TBUILD_MAX_PARALLELISM);
+    if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', `TBUILD_MAX_PARALLELISM=${env.TBUILD_MAX_PARALLELISM}: want a positive integer`);
+    }
+  }
+  let sourceDateEpoch = opts.sourceDateEpoch;
+  if (sourceDateEpoch === undefined && env.SOURCE_DATE_EPOCH) {
+    if (!/^\d+$/.test(env.SOURCE_DATE_EPOCH)) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', `SOURCE_DATE_EPOCH=${env.SOURCE_DATE_EPOCH}: want seconds since 1970 (digits only)`);
+    }
+    sourceDateEpoch = Number(env.SOURCE_DATE_EPOCH);
+  }
+  enableTracing(Boolean(env.TBUILD_TRACE));
+  const network: NetworkSettings = {
+    root,
+    bridge: opts.network?.bridge ?? env.TBUILD_BRIDGE,
+    subnet: opts.network?.subnet ?? env.TBUILD_BRIDGE_SUBNET,
+    userPool: opts.network?.userPool ?? env.TBUILD_NETWORK_POOL,
+  };
+  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, network };
 }
 
-/** The stores and executor of one state root, without containers or the solver (tests use it alone). */
-export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineParts> {
-  const root = resolve(opts.root ?? process.env.TBUILD_ROOT ?? DEFAULT_ROOT);
+interface RootParts extends WorkerDeps {
+  runtime: ContainerRuntime;
+}
+
+async function openRoot(root: string, runtime: string, net: NetworkSettings): Promise<RootParts> {
   await mkdir(root, { recursive: true, mode: 0o711 });
   const content = await openContentStore(root);
   const snapshots = await openSnapshotter(root);
   const layers = layerConverter;
   const cacheIndex = await openCacheIndex(root);
   const images = await openImageStore({ root, content, snapshots, layers });
-  const executor = createRuncExecutor({ root, runtime: opts.runtime ?? process.env.TBUILD_RUNTIME ?? 'runc' });
-  const env = process.env;
-  const network = await openNetworkManager({
-    root,
-    bridge: opts.network?.bridge ?? env.TBUILD_BRIDGE,
-    subnet: opts.network?.subnet ?? env.TBUILD_BRIDGE_SUBNET,
-    userPool: opts.network?.userPool ?? env.TBUILD_NETWORK_POOL,
-  });
-  return { root, content, snapshots, layers, cacheIndex, images, executor, network };
+  // One runc object: the build path sees it as an Executor, containers as a ContainerRuntime.
+  const runc = createRuncExecutor({ root, runtime });
+  const network = await openNetworkManager(net);
+  return { root, content, snapshots, layers, cacheIndex, images, executor: runc, runtime: runc, network };
+}
+
+/** The stores and executor of one state root, without containers or the solver (tests use it alone). */
+export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineParts> {
+  const s = settings(opts);
+  const { runtime: _runtime, ...parts } = await openRoot(s.root, s.runtime, s.network);
+  return parts;
 }
 
 /**
- * The composition root: wires parser, solver, cache, exec and exporter for one state root.
+ * The composition root: the one module that reads settings and wires implementations (stores,
+ * runtime, solver, containers, volumes) for one state root. Nothing below imports it.
  *
  * @example
  * const engine = await Engine.open({ root: '/tmp/tb' });
  * const { imageId } = await engine.build({ context: './app', tags: ['app:dev'] });
  */
-export class Engine implements EngineParts {
+export class Engine implements BuildDeps, EngineApi {
   readonly root: string;
   readonly content: ContentStore;
   readonly snapshots: Snapshotter;
@@ -81,6 +126,7 @@ export class Engine implements EngineParts {
   readonly cacheIndex: CacheIndex;
   readonly images: ImageStore;
   readonly executor: Executor;
+  readonly runtime: ContainerRuntime;
   readonly network?: NetworkManager;
   readonly containers: ContainerManager;
   /**
@@ -88,8 +134,11 @@ export class Engine implements EngineParts {
    * Optional in the type so engine look-alikes without a local root (the CLI's remote engine) fit.
    */
   readonly volumes?: Volumes;
+  /** One scheduler state for every build on this engine: concurrent builds share in-flight work. */
+  readonly solver: SolverShared;
+  readonly sourceDateEpoch?: number;
 
-  private constructor(parts: EngineParts, containers: ContainerManager, volumes: Volumes) {
+  private constructor(parts: RootParts, containers: ContainerManager, volumes: Volumes, solver: SolverShared, sourceDateEpoch?: number) {
     this.root = parts.root;
     this.content = parts.content;
     this.snapshots = parts.snapshots;
@@ -97,26 +146,102 @@ export class Engine implements EngineParts {
     this.cacheIndex = parts.cacheIndex;
     this.images = parts.images;
     this.executor = parts.executor;
+    this.runtime = parts.runtime;
     this.network = parts.network;
     this.containers = containers;
     this.volumes = volumes;
+    this.solver = solver;
+    this.sourceDateEpoch = sourceDateEpoch;
   }
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
-    const parts = await openEngineParts(opts);
+    const s = settings(opts);
+    const parts = await openRoot(s.root, s.runtime, s.network);
     // What crashed processes held (namespaces, netavark state, address leases) goes first.
     await parts.network?.reconcile();
     const volumes = openVolumeStore(parts.root);
-    const containers = await openContainerManager(parts, { volumes });
-    return new Engine(parts, containers, volumes);
+    const containers = await openContainerManager({ ...parts, volumes });
+    // Stores ask the container manager before removing what a container still uses.
+    volumes.setInUseCheck((name) => containers.volumeUsers(name));
+    parts.images.setInUseCheck((imageId) => containers.imageUser(imageId));
+    return new Engine(parts, containers, volumes, new SolverShared(s.maxParallelism), s.sourceDateEpoch);
   }
 
   /** Build a Dockerfile; resolves with the image id, manifest digest and per-step timings. */
   async build(options: BuildOptions): Promise<BuildResult> {
-    // Loaded on first build: the solver, its ops and p-queue are ~50 modules a daemon that is only
-    // serving container/image requests never needs, and they weigh on its idle memory.
+    // Loaded on first build: the frontend, solver, ops and p-queue are ~50 modules a daemon that is
+    // only serving container/image requests never needs, and they weigh on its idle memory.
     const { build } = await import('./build/build.js');
     return build(this, options);
+  }
+
+  async load(input: Readable): Promise<string[]> {
+    const lines: string[] = [];
+    for (const img of await loadImageArchive(this, input)) {
+      for (const m of img.moved ?? []) {
+        lines.push(`The image ${familiarName(m.name)} already exists, renaming the old one with ID ${m.from} to empty string`);
+      }
+      if (img.names.length) for (const n of img.names) lines.push(`Loaded image: ${familiarName(n)}`);
+      else lines.push(`Loaded image ID: ${img.id}`);
+    }
+    return lines;
+  }
+
+  save(refs: string[], format: ArchiveFormat = 'docker'): Promise<Readable> {
+    return format === 'oci' ? saveOciLayout(this, refs) : saveDockerArchive(this, refs);
+  }
+
+  importImage(input: Readable, opts: ImportOptions): Promise<ImageRecord> {
+    return importRootfs(this, input, opts);
+  }
+
+  pruneImages(opts: { all?: boolean } = {}): Promise<PruneResult> {
+    return pruneImages(this.images, opts);
+  }
+
+  async inspectImage(ref: string): Promise<Record<string, unknown>> {
+    const img = await this.images.resolve(ref);
+    return imageInspect(img, await this.#graphDirs(img));
+  }
+
+  /** Where the image's layers live, as Docker's overlay2 GraphDriver data shows them. */
+  async #graphDirs(img: ImageRecord): Promise<GraphDriverDirs> {
+    const top = img.layers[img.layers.length - 1];
+    if (!top) return {};
+    try {
+      const chain = await this.snapshots.chain(top.snapshot);
+      const dirs = await Promise.all(chain.map((s) => this.snapshots.layerDir(s)));
+      return { upper: dirs[0]!, lower: dirs.slice(1) };
+    } catch {
+      return {};
+    }
+  }
+
+  df(): Promise<SystemDf> {
+    return systemDf({
+      images: this.images,
+      containers: this.containers,
+      volumes: this.volumes,
+      volumeSize: async (name) => (await diskUsage((await this.volumes!.inspect(name)).mountpoint)).size,
+      containerSize: async (c) => (await this.snapshots.usage(c.snapshotKey)).size,
+      buildCache: (images) => this.#buildCache(images),
+    });
+  }
+
+  /** Build cache: committed snapshots that no image stacks on (results of steps, kept for reuse). */
+  async #buildCache(images: ImageRecord[]): Promise<BuildCacheRecord[]> {
+    const imageSnaps = new Set<string>();
+    for (const img of images) {
+      const top = img.layers[img.layers.length - 1];
+      if (top) for (const s of await this.snapshots.chain(top.snapshot).catch(() => [top.snapshot])) imageSnaps.add(s);
+    }
+    const out: BuildCacheRecord[] = [];
+    for await (const s of this.snapshots.walk()) {
+      if (s.kind !== 'committed' || imageSnaps.has(s.name)) continue;
+      const size = (await this.snapshots.usage(s.name).catch(() => ({ size: 0 }))).size;
+      out.push({ ID: s.name, Parent: s.parent, Type: 'regular', Description: s.labels['tbuild.description'] ?? '', InUse: false, Shared: false, Size: size, CreatedAt: s.created, UsageCount: 0 });
+    }
+    return out;
   }
 
   /** Stop background work (container monitors keep running in their own processes). */

@@ -1,6 +1,7 @@
 /** Library API: `import { Engine } from 'tbuild'`. */
 export { Engine, DEFAULT_ROOT } from './engine.js';
 export type { EngineOptions, EngineParts } from './engine.js';
+export type { EngineApi, SystemDf, ArchiveFormat } from './api/types.js';
 export type {
   BuildOptions,
   BuildResult,

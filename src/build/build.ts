@@ -1,9 +1,8 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { unmount } from '../util/mount.js';
+import { mountPointsUnder, unmount } from '../util/mount.js';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { EngineParts } from '../engine.js';
-import type { BuildOptions, BuildResult, ProgressEvent, VertexStatus } from './types.js';
+import type { BuildDeps, BuildOptions, BuildResult, ProgressEvent, VertexStatus } from './types.js';
 import { TbuildError, isTbuildError, withRange } from '../errors.js';
 import { sha256, type Digest } from '../util/digest.js';
 import { logWriter, pruneLogs } from './logs.js';
@@ -14,25 +13,14 @@ import { checkConfig, lintFailureMessage, runChecks } from '../parser/checks/ind
 import type { Diagnostic, Dockerfile } from '../parser/types.js';
 import { openContext } from '../session/open.js';
 import { convert } from '../frontend/dockerfile/index.js';
-import { solve, SolverShared } from '../solver/scheduler.js';
+import { solve } from '../solver/scheduler.js';
 import { engineOps } from '../worker/index.js';
 import type { Definition } from '../solver/graph/types.js';
-import type { OpEnv } from '../worker/env.js';
-import { exportResult, imageConfig } from '../exporter/export.js';
+import type { OpEnv } from '../worker/types.js';
+import { exportResult } from '../exporter/export.js';
+import { imageConfig } from '../frontend/dockerfile/image-config.js';
 import { traced } from '../solver/trace.js';
 import { processAlive } from '../util/process.js';
-
-/** One SolverShared per engine: concurrent builds on it share in-flight work. */
-const sharedByEngine = new WeakMap<EngineParts, SolverShared>();
-
-function sharedFor(parts: EngineParts): SolverShared {
-  let s = sharedByEngine.get(parts);
-  if (!s) {
-    s = new SolverShared(Math.max(2, Number(process.env.TBUILD_MAX_PARALLELISM) || 8));
-    sharedByEngine.set(parts, s);
-  }
-  return s;
-}
 
 /** Only the host platform: there is no emulation to run another architecture's RUN steps. */
 function hostPlatform(spec: string | undefined): { os: string; architecture: string } {
@@ -46,7 +34,7 @@ function hostPlatform(spec: string | undefined): { os: string; architecture: str
  * Build a Dockerfile: parse, resolve the stages the target needs, convert them to a graph, solve it
  * (cache hits, parallel execution), export the image and any outputs.
  */
-export async function build(parts: EngineParts, opts: BuildOptions): Promise<BuildResult> {
+export async function build(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult> {
   const platform = hostPlatform(opts.platform);
   const buildId = randomBytes(8).toString('hex');
   const tmp = join(parts.root, 'tmp', `b-${process.pid}-${buildId}`);
@@ -101,7 +89,7 @@ export async function build(parts: EngineParts, opts: BuildOptions): Promise<Bui
     const def = converted.definition;
     let solved;
     try {
-      solved = await traced('solve', () => solve(def, [converted.target.vertex], engineOps(env), parts.cacheIndex, sharedFor(parts), {
+      solved = await traced('solve', () => solve(def, [converted.target.vertex], engineOps(env), parts.cacheIndex, parts.solver, {
         noCache: opts.noCache,
         noCacheFilter: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())),
         maxParallelism: opts.maxParallelism,
@@ -111,10 +99,10 @@ export async function build(parts: EngineParts, opts: BuildOptions): Promise<Bui
     } catch (err) {
       throw attachVertex(err, def.meta, displayFile, dockerfile.source);
     }
-    const { config, result } = imageConfig(converted.target, solved.results, new Date());
+    const { config, result } = imageConfig(converted.target, solved.results, new Date(), opts.sourceDateEpoch ?? parts.sourceDateEpoch);
     const outputs = opts.outputs?.length ? opts.outputs : [{ type: 'image' as const }];
     const { record, digest } = await step('exporting to image', () =>
-      traced('export', () => exportResult(env, config, result, opts.tags ?? [], outputs)),
+      traced('export', () => exportResult(env, config, result, opts.tags ?? [], outputs, opts.outputStream)),
     );
     return { imageId: record.id, digest, image: record, steps: solved.steps };
   } catch (err) {
@@ -147,13 +135,7 @@ async function sweepStaleScratch(dir: string): Promise<void> {
  * release left behind is detached first, so `rm` never reaches into a snapshot or the context.
  */
 async function removeScratch(tmp: string): Promise<void> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const left = info
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((p): p is string => !!p && (p === tmp || p.startsWith(tmp + '/')))
-    .sort((a, b) => b.length - a.length);
-  for (const p of left) await unmount(p).catch(() => {});
+  for (const p of mountPointsUnder(tmp)) await unmount(p).catch(() => {});
   await rm(tmp, { recursive: true, force: true }).catch(() => {});
 }
 

@@ -1,19 +1,25 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../util/digest.js';
+import type { ProgressEvent, StepTiming } from '../solver/types.js';
+import type { SolverShared } from '../solver/scheduler.js';
+import type { SecretSource } from '../session/types.js';
 import type { ImageRecord } from '../images/types.js';
+import type { WorkerDeps } from '../worker/types.js';
 
-/** Public build API types (re-exported by `src/index.ts`). Solver internals live in `./graph/`. */
+export type { ProgressEvent, StepTiming, VertexStatus } from '../solver/types.js';
+export type { SecretSource } from '../session/types.js';
+
+/** Public build API types (re-exported by `src/index.ts`), and what a build is given by the composition root. */
+
+/** What `build()` needs: the root's stores and executor, the one solver they share, engine-wide settings. */
+export interface BuildDeps extends WorkerDeps {
+  /** Shared by every build on this engine, so concurrent builds share in-flight work. */
+  solver: SolverShared;
+  /** Engine-wide `SOURCE_DATE_EPOCH` (seconds), used when a build does not give its own. */
+  sourceDateEpoch?: number;
+}
 
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'rawjson' | 'quiet';
-
-export interface SecretSource {
-  /** Read the secret from this host file… */
-  src?: string;
-  /** …or from this environment variable of the client… */
-  env?: string;
-  /** …or take these bytes (library and daemon callers). */
-  data?: Uint8Array;
-}
 
 export type OutputSpec =
   | { type: 'image'; names?: string[] }
@@ -45,14 +51,10 @@ export interface BuildOptions {
   outputs?: OutputSpec[];
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
-}
-
-export interface StepTiming {
-  vertex: Digest;
-  name: string;
-  cached: boolean;
-  /** Milliseconds. */
-  duration: number;
+  /** `SOURCE_DATE_EPOCH` for this build (seconds): image and history times, clamped layer mtimes. */
+  sourceDateEpoch?: number;
+  /** Where outputs with `dest: '-'` are written (the CLI gives its stdout); without it they are refused. */
+  outputStream?: NodeJS.WritableStream;
 }
 
 export interface BuildResult {
@@ -64,20 +66,3 @@ export interface BuildResult {
   steps: StepTiming[];
 }
 
-export interface VertexStatus {
-  /** Vertex digest. */
-  id: Digest;
-  /** `[stage 2/5] RUN make` style display name. */
-  name: string;
-  inputs: Digest[];
-  started?: number;
-  completed?: number;
-  cached?: boolean;
-  error?: string;
-}
-
-export type ProgressEvent =
-  | { type: 'vertex'; vertex: VertexStatus }
-  | { type: 'log'; vertex: Digest; stream: 'stdout' | 'stderr'; data: Uint8Array; timestamp: number }
-  | { type: 'status'; vertex: Digest; id: string; name: string; current: number; total?: number; completed?: boolean }
-  | { type: 'warning'; message: string; rule?: string; line?: number };

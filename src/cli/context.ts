@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Engine } from '../engine.js';
+import type { EngineApi } from '../api/types.js';
 
 /** What every command gets: the global options and a lazily opened engine. */
 export interface CliContext {
@@ -8,8 +8,8 @@ export interface CliContext {
   /** Daemon address from `-H/--host` or `$TBUILD_HOST`, if any. */
   host(): string | undefined;
   runtime(): string;
-  /** Open (once) the embedded engine on the state root. */
-  engine(): Promise<Engine>;
+  /** Open (once) the engine: the daemon's when one is selected, else the embedded one on the state root. */
+  engine(): Promise<EngineApi>;
   /** Set the process exit code (commands that propagate a container's or build's status). */
   setExitCode(code: number): void;
   stdout: NodeJS.WritableStream;

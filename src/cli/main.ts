@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { resolve } from 'node:path';
 import type { CliContext } from './context.js';
-import type { Engine } from '../engine.js';
+import type { EngineApi } from '../api/types.js';
 import { DEFAULT_ROOT } from '../defaults.js';
 import { renderError } from './render-error.js';
 import { commandsFor } from './commands/index.js';
@@ -9,7 +9,7 @@ import { openCliEngine, trackCommand } from './remote/wire.js';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  let engine: Engine | undefined;
+  let engine: EngineApi | undefined;
   const program = new Command('tbuild')
     .description('A BuildKit-class Dockerfile build engine with its own runtime')
     .option('--root <dir>', 'state root (default: $TBUILD_ROOT or /var/lib/tbuild)')

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TbuildError } from '../errors.js';
+import type { Command } from 'commander';
 
 /** Commander accumulator for repeatable options (`-t a -t b`). */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -43,4 +44,21 @@ export async function readDockerfileArg(context: string, file: string | undefine
   } catch (err) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `cannot read Dockerfile ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
+}
+
+/** The options `check` and `outline` share: which Dockerfile, which target, which build args, which format. */
+export interface DockerfileArgOptions {
+  file?: string;
+  target?: string;
+  buildArg: string[];
+  format: string;
+}
+
+export function dockerfileArgOptions(cmd: Command): Command {
+  return cmd
+    .argument('[context]', 'build context directory', '.')
+    .option('-f, --file <path>', 'Dockerfile path (default: <context>/Dockerfile)')
+    .option('--target <stage>', 'target stage')
+    .option('--build-arg <key=value>', 'build-time variable (repeatable)', collect, [])
+    .option('--format <format>', 'text or json', 'text');
 }

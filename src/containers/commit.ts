@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Engine } from '../engine.js';
+import type { CommitDeps } from './types.js';
 import type { ImageConfig, ImageRecord } from '../images/types.js';
 import { applyChange } from '../images/changes.js';
 import { chainIds, IMPORT_LABEL, layerSnapshotName, nextChainId } from '../images/layers.js';
@@ -20,7 +20,7 @@ export interface CommitOptions {
  * through a fresh snapshot (applied from the container's diff tar), so nothing of the container's
  * own snapshot is shared or moved.
  */
-export async function commitContainer(engine: Engine, ref: string, opts: CommitOptions): Promise<ImageRecord> {
+export async function commitContainer(engine: CommitDeps, ref: string, opts: CommitOptions): Promise<ImageRecord> {
   const name = opts.ref ? normalizeTagReference(opts.ref) : undefined;
   const c = await engine.containers.inspect(ref);
   const img = await engine.images.resolve(c.imageId);

@@ -3,7 +3,7 @@ import { TbuildError } from '../errors.js';
 import type { ImageRecord } from '../images/types.js';
 import type { ContainerMount } from '../exec/types.js';
 import type { CreateContainerOptions } from './types.js';
-import type { VolumeStore } from '../volumes/store.js';
+import type { Volumes } from '../volumes/types.js';
 import type { RuntimeConfig } from './store.js';
 import type { NetworkManager } from '../network/types.js';
 import { exposedToMapping } from '../network/ports.js';
@@ -38,7 +38,7 @@ export function effectiveCommand(opts: CreateContainerOptions, img: ImageRecord 
 export async function resolveMounts(
   opts: CreateContainerOptions,
   img: ImageRecord | undefined,
-  volumes: VolumeStore,
+  volumes: Volumes,
 ): Promise<{ mounts: ContainerMount[]; volumes: string[]; anonymous: string[] }> {
   const mounts: ContainerMount[] = [];
   const names: string[] = [];
@@ -51,7 +51,8 @@ export async function resolveMounts(
     if (!m.target.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount path: '${m.target}' mount path must be absolute`);
     const ro = m.readonly ? ['ro'] : [];
     if (m.type === 'tmpfs') {
-      mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', ...ro] });
+      // Given options come last so `mode=`/`size=` override the defaults (the kernel takes the last).
+      mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', ...ro, ...(m.tmpfsOptions ?? [])] });
     } else if (m.type === 'bind') {
       if (!m.source.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount config for type "bind": bind source path must be absolute`);
       mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', ...ro] });
@@ -69,7 +70,7 @@ export async function runtimeConfig(
   id: string,
   opts: CreateContainerOptions,
   img: ImageRecord | undefined,
-  volumes: VolumeStore,
+  volumes: Volumes,
   networks?: NetworkManager,
 ): Promise<RuntimeConfig> {
   const net = await networkConfig(id, opts, img, networks);
@@ -85,6 +86,8 @@ export async function runtimeConfig(
     volumes: m.volumes,
     anonymousVolumes: m.anonymous,
     ...(img?.config.config.StopSignal ? { stopSignal: img.config.config.StopSignal } : {}),
+    ...(opts.readonlyRootfs ? { readonlyRootfs: true } : {}),
+    ...(opts.security ? { security: opts.security } : {}),
   };
 }
 

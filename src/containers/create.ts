@@ -1,12 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { EngineParts } from '../engine.js';
+import type { WorkerDeps } from '../worker/types.js';
 import { TbuildError } from '../errors.js';
 import { KEEP_LABEL } from '../cache/snapshotter.js';
 import type { ContainerRecord, CreateContainerOptions } from './types.js';
 import { effectiveCommand, mergeEnv, randomName, runtimeConfig } from './config.js';
-import type { VolumeStore } from '../volumes/store.js';
+import type { Volumes } from '../volumes/types.js';
 import { containerDir, emptyState, removeDir, writeConfig, writeState, type StoredConfig } from './store.js';
 
 /**
@@ -32,8 +32,8 @@ export function checkName(name: string, shown: string, all: StoredConfig[], self
 
 export interface CreateContext {
   root: string;
-  parts: EngineParts;
-  volumes: VolumeStore;
+  parts: WorkerDeps;
+  volumes: Volumes;
   /** Every container's config, for name checks. */
   all: StoredConfig[];
   /** Called once the image is resolved: a start usually follows, so its shim can boot meanwhile. */

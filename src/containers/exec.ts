@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { TbuildError } from '../errors.js';
-import { parsePs, type RuncControl } from '../exec/runc.js';
+import { parsePs } from '../exec/ps.js';
+import type { ContainerRuntime } from '../exec/types.js';
 import type { ExitStatus } from '../exec/types.js';
 import type { AttachStreams, ExecOptions } from './types.js';
 import { mergeEnv } from './config.js';
@@ -13,7 +14,7 @@ import { containerDir, type StoredConfig, type StoredState } from './store.js';
  */
 
 export async function execInContainer(
-  control: RuncControl,
+  control: ContainerRuntime,
   root: string,
   c: StoredConfig,
   s: StoredState,
@@ -44,7 +45,7 @@ export async function execInContainer(
 }
 
 export async function topOfContainer(
-  control: RuncControl,
+  control: ContainerRuntime,
   c: StoredConfig,
   s: StoredState,
   psArgs: string,

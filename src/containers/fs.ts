@@ -5,14 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import type { EngineParts } from '../engine.js';
+import type { WorkerDeps } from '../worker/types.js';
 import type { Snapshotter } from '../cache/types.js';
 import { TbuildError } from '../errors.js';
-import { mountAll } from '../util/mount.js';
+import { isMountPoint, mountAll } from '../util/mount.js';
 import { resolveInRoot } from '../util/confine.js';
 import { applyTar } from '../cache/layer/index.js';
 
-type Parts = Pick<EngineParts, 'snapshots' | 'layers'>;
+type Parts = Pick<WorkerDeps, 'snapshots' | 'layers'>;
 
 /** `docker diff`: walk the container layer (overlay upperdir) against the image layers below it. */
 export async function containerChanges(snapshots: Snapshotter, key: string): Promise<Array<{ Path: string; Kind: 0 | 1 | 2 }>> {
@@ -41,16 +41,6 @@ export async function containerChanges(snapshots: Snapshotter, key: string): Pro
   return out;
 }
 
-function mounted(dir: string): boolean {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .some((l) => l.split(' ')[4] === dir);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Run `fn` on the container's merged filesystem: the shim's mount while it runs, otherwise a
  * temporary mount of the container snapshot, released when `fn`'s work is done.
@@ -61,7 +51,7 @@ async function withMerged<T>(
   rootfs: string,
   fn: (dir: string) => Promise<{ value: T; done: Promise<unknown> }>,
 ): Promise<T> {
-  if (mounted(rootfs)) return (await fn(rootfs)).value;
+  if (isMountPoint(rootfs)) return (await fn(rootfs)).value;
   const dir = `${rootfs}-tmp-${randomBytes(4).toString('hex')}`;
   await mkdir(dir, { recursive: true });
   let release: (() => Promise<void>) | undefined;

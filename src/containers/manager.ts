@@ -3,12 +3,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
-import type { EngineParts } from '../engine.js';
 import { TbuildError, isTbuildError, type ErrorCode, ERROR_CODES } from '../errors.js';
-import { createRuncExecutor, isRuncControl, type RuncControl } from '../exec/runc.js';
+import type { ContainerRuntime } from '../exec/types.js';
 import type {
   AttachStreams,
   ContainerEvent,
+  ContainerDeps,
   ContainerManager,
   ContainerRecord,
   CreateContainerOptions,
@@ -20,7 +20,7 @@ import type {
 import { attachClient, attachSocketPath } from './attach.js';
 import { ShimLauncher } from './shim-launcher.js';
 import { readJsonLog } from './logs.js';
-import { VolumeStore } from '../volumes/store.js';
+import type { Volumes } from '../volumes/types.js';
 import { ContainerRecords, isLive, pidAlive, shimAlive } from './records.js';
 import { containerChanges, containerExport, getArchive, putArchive } from './fs.js';
 import { containerDir, removeDir, writeConfig, writeJsonReplace, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';
@@ -28,18 +28,18 @@ import { checkName, createContainer } from './create.js';
 import { execInContainer, topOfContainer } from './exec.js';
 
 /** Open the container manager for a state root (reconciles containers whose shim has died). */
-export async function openContainerManager(parts: EngineParts, opts: { volumes?: VolumeStore } = {}): Promise<LocalContainerManager> {
-  const m = new LocalContainerManager(parts, opts.volumes);
+export async function openContainerManager(deps: ContainerDeps): Promise<LocalContainerManager> {
+  const m = new LocalContainerManager(deps);
   await m.init();
   return m;
 }
 
 export class LocalContainerManager implements ContainerManager {
-  readonly volumes: VolumeStore;
-  readonly #parts: EngineParts;
+  readonly volumes: Volumes;
+  readonly #parts: ContainerDeps;
   readonly #root: string;
   readonly #runtime: string;
-  readonly #control: RuncControl;
+  readonly #control: ContainerRuntime;
   readonly #records: ContainerRecords;
   readonly #events = new EventEmitter();
   /** Output of attachments made by this process, drained before `wait` reports an exit. */
@@ -49,12 +49,11 @@ export class LocalContainerManager implements ContainerManager {
   readonly #removing = new Map<string, Promise<void>>();
   readonly #shims: ShimLauncher;
 
-  constructor(parts: EngineParts, volumes?: VolumeStore) {
+  constructor(parts: ContainerDeps) {
     this.#parts = parts;
     this.#root = parts.root;
-    this.volumes = volumes ?? new VolumeStore(parts.root);
-    const ex = parts.executor as unknown;
-    this.#control = isRuncControl(ex) ? ex : createRuncExecutor({ root: parts.root, runtime: process.env.TBUILD_RUNTIME ?? 'runc' });
+    this.volumes = parts.volumes;
+    this.#control = parts.runtime;
     this.#runtime = this.#control.runtime;
     this.#records = new ContainerRecords(parts.root, this.#control);
     this.#shims = new ShimLauncher(parts.root);
@@ -63,12 +62,20 @@ export class LocalContainerManager implements ContainerManager {
   async init(): Promise<void> {
     await mkdir(join(this.#root, 'containers'), { recursive: true });
     await this.#control.sweep().catch(() => []);
-    this.volumes.setInUseCheck((name) => this.#records.volumeUsers(name));
-    this.#parts.images.setInUseCheck((imageId) => this.#records.imageUser(imageId));
     for (const c of await this.#records.configs()) {
       const s = await this.#records.state(c);
       if (s.status === 'exited' && c.options.autoRemove) await this.remove(c.id, { force: true, volumes: true }).catch(() => {});
     }
+  }
+
+  /** Names of containers that mount volume `name` (the volume store asks before removing it). */
+  volumeUsers(name: string): Promise<string[]> {
+    return this.#records.volumeUsers(name);
+  }
+
+  /** A container that uses image `imageId`, if any (the image store asks before removing it). */
+  imageUser(imageId: string): ReturnType<ContainerRecords['imageUser']> {
+    return this.#records.imageUser(imageId);
   }
 
   on(event: 'event', listener: (e: ContainerEvent) => void): void {

@@ -2,8 +2,8 @@ import { processStart } from '../util/process.js';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
-import type { RuncControl } from '../exec/runc.js';
-import { unmount } from '../util/mount.js';
+import type { ContainerRuntime } from '../exec/types.js';
+import { isMountPoint, unmount } from '../util/mount.js';
 import type { ContainerRecord } from './types.js';
 import { containerDir, listIds, readConfig, readState, writeState, type StoredConfig, type StoredState } from './store.js';
 
@@ -14,11 +14,11 @@ import { containerDir, listIds, readConfig, readState, writeState, type StoredCo
  */
 export class ContainerRecords {
   readonly #root: string;
-  readonly #control: RuncControl;
+  readonly #control: ContainerRuntime;
   /** Set by the manager's close(): background waits give up. */
   closed = false;
 
-  constructor(root: string, control: RuncControl) {
+  constructor(root: string, control: ContainerRuntime) {
     this.#root = root;
     this.#control = control;
   }
@@ -184,14 +184,4 @@ export function frozen(id: string): boolean {
     }
   }
   return false;
-}
-
-export function isMountPoint(dir: string): boolean {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .some((l) => l.split(' ')[4] === dir);
-  } catch {
-    return false;
-  }
 }

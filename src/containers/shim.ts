@@ -95,6 +95,8 @@ export async function runShim(root: string, id: string): Promise<void> {
           hostname: rt.hostname,
           ...runNetwork(rt, network),
           ...(rt.resources ? { resources: rt.resources } : {}),
+          ...(rt.readonlyRootfs ? { readonlyRootfs: true } : {}),
+          ...(rt.security ? { security: rt.security } : {}),
         },
         { stdout, stderr, ...(rt.openStdin ? { stdin: server.stdin } : {}) },
       );

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { Mount } from '../cache/types.js';
 import type { ContainerMount, NetworkMode, Resources } from '../exec/types.js';
+import type { SecurityOptions } from '../exec/security/types.js';
 import type { ContainerRecord, ContainerState } from './types.js';
 import type { EndpointRequest, PortMapping } from '../network/types.js';
 
@@ -24,6 +25,8 @@ export interface RuntimeConfig {
   volumes: string[];
   anonymousVolumes: string[];
   stopSignal?: string;
+  readonlyRootfs?: boolean;
+  security?: SecurityOptions;
 }
 
 /** config.json: everything static about a container. */

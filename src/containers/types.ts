@@ -1,6 +1,12 @@
+import type { Volumes, VolumeRecord } from '../volumes/types.js';
+import type { WorkerDeps } from '../worker/types.js';
+import type { ContainerRuntime } from '../exec/types.js';
+
+export type { Volumes, VolumeRecord } from '../volumes/types.js';
 import type { Readable, Writable, Duplex } from 'node:stream';
 import type { Resources } from '../exec/types.js';
 import type { PortMapping } from '../network/types.js';
+import type { SecurityOptions } from '../exec/security/types.js';
 
 /**
  * Containers that outlive the call that started them: `tbuild run`, `tbuild ps`, and the daemon.
@@ -17,6 +23,8 @@ export interface VolumeMountSpec {
   source: string;
   target: string;
   readonly: boolean;
+  /** `--tmpfs PATH:OPTS` mount options (size=, mode=, noexec, ...). */
+  tmpfsOptions?: string[];
 }
 
 export interface CreateContainerOptions {
@@ -54,6 +62,10 @@ export interface CreateContainerOptions {
   autoRemove?: boolean;
   resources?: Resources;
   restartPolicy?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount?: number };
+  /** --read-only */
+  readonlyRootfs?: boolean;
+  /** --security-opt, --cap-add/--cap-drop, --privileged, --device, --init, --ulimit, --shm-size. */
+  security?: SecurityOptions;
 }
 
 export interface ContainerState {
@@ -130,30 +142,8 @@ export interface ContainerEvent {
   attributes: Record<string, string>;
 }
 
-/** A named volume: `<root>/volumes/<name>/_data`; it outlives the containers that mount it. */
-export interface VolumeRecord {
-  name: string;
-  /** Host directory mounted into containers. */
-  mountpoint: string;
-  createdAt: string;
-  labels: Record<string, string>;
-  /** Made implicitly (`-v /path`, image VOLUME); `rm -v` and `volume prune` remove it. */
-  anonymous: boolean;
-}
 
 /** Named volumes (implemented by `VolumeStore` in volumes.ts). */
-export interface Volumes {
-  /** Create `name` (generated when omitted); an existing volume comes back with `created: false`. */
-  create(name?: string, labels?: Record<string, string>, anonymous?: boolean): Promise<{ volume: VolumeRecord; created: boolean }>;
-  get(name: string): Promise<VolumeRecord | undefined>;
-  /** Throws TB_VOLUME_NOT_FOUND (`get <name>: no such volume`). */
-  inspect(name: string): Promise<VolumeRecord>;
-  list(): Promise<VolumeRecord[]>;
-  /** TB_VOLUME_IN_USE while a container mounts it, unless `force`. */
-  remove(name: string, force?: boolean): Promise<void>;
-  /** Unused anonymous volumes (all unused ones with `all`). */
-  prune(opts?: { all?: boolean }): Promise<{ deleted: string[]; spaceReclaimed: number }>;
-}
 
 export interface ContainerManager {
   /** The state root's named volumes (optional so test doubles may leave it out). */
@@ -192,4 +182,16 @@ export interface ContainerManager {
   prune(): Promise<{ deleted: string[]; spaceReclaimed: number }>;
   on(event: 'event', listener: (e: ContainerEvent) => void): void;
   close(): Promise<void>;
+}
+
+/** What the container manager is given by the composition root. */
+export interface ContainerDeps extends WorkerDeps {
+  /** The same runtime object as `executor`, seen through its container-lifecycle side. */
+  runtime: ContainerRuntime;
+  volumes: Volumes;
+}
+
+/** What `commit` needs: the stores, and the container manager to find (and pause) the container. */
+export interface CommitDeps extends WorkerDeps {
+  containers: ContainerManager;
 }

@@ -2,7 +2,7 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Router } from './router.js';
-import { checkVersion, compareVersions, splitVersion, MAX_API_VERSION, SERVER_VERSION } from './version.js';
+import { checkVersion, compareVersions, splitVersion, MAX_API_VERSION, SERVER_VERSION } from '../api/wire/version.js';
 import { errorResponse, sendError, sendJson, type RequestContext } from './http.js';
 import { EventBus } from './events.js';
 import type { DaemonServices } from './types.js';

@@ -1,5 +1,6 @@
 import type { CreateContainerOptions, VolumeMountSpec } from '../containers/types.js';
 import { badRequest } from './http.js';
+import { securityFromHostConfig } from '../exec/security/host-config.js';
 
 type Json = Record<string, unknown>;
 
@@ -50,7 +51,41 @@ function parseMount(m: unknown): VolumeMountSpec {
   return { type, source, target, readonly: Boolean(o.ReadOnly) };
 }
 
-/** `POST /containers/create` body → the container manager's options. Unknown fields are ignored. */
+/** HostConfig fields this daemon carries out (createOptionsFromBody reads each of them). */
+const HANDLED = new Set([
+  'Binds', 'Mounts', 'Tmpfs', 'NetworkMode', 'AutoRemove', 'Memory', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares',
+  'PidsLimit', 'RestartPolicy', 'ReadonlyRootfs', 'SecurityOpt', 'CapAdd', 'CapDrop', 'Privileged', 'Devices', 'Init',
+  'Ulimits', 'ShmSize',
+  // Client-side or display-only: the CLI writes the id file itself and resizes the tty after start.
+  'ContainerIDFile', 'ConsoleSize',
+]);
+
+/** Values that mean "not set" for fields we do not carry out (what the Docker CLI sends by default). */
+const UNSET_VALUES: Record<string, unknown[]> = {
+  MemorySwappiness: [-1],
+  Isolation: ['default'],
+};
+
+function isUnset(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.values(v as Json).every(isUnset);
+  return false;
+}
+
+/**
+ * Nothing is silently ignored: a HostConfig field set to something we would not carry out is a
+ * 400 naming it (the Docker CLI sends every field, so zero values pass).
+ */
+function refuseUnhandled(hc: Json): void {
+  for (const [k, v] of Object.entries(hc)) {
+    if (HANDLED.has(k) || isUnset(v) || UNSET_VALUES[k]?.includes(v)) continue;
+    if (k === 'LogConfig' && (v as Json).Type === 'json-file' && isUnset((v as Json).Config)) continue;
+    throw badRequest(`HostConfig.${k} is not supported by this daemon (got ${JSON.stringify(v).slice(0, 80)})`);
+  }
+}
+
+/** `POST /containers/create` body → the container manager's options. Unhandled HostConfig fields are refused. */
 export function createOptionsFromBody(body: Json, name: string | undefined): CreateContainerOptions {
   const image = str(body.Image, 'Image');
   if (!image) throw badRequest('Config cannot be empty in order to create a container');
@@ -86,7 +121,11 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
     if (!Array.isArray(hc.Mounts)) throw badRequest('HostConfig.Mounts must be an array');
     for (const m of hc.Mounts) mounts.push(parseMount(m));
   }
-  for (const [target] of Object.entries(obj(hc.Tmpfs, 'HostConfig.Tmpfs'))) mounts.push({ type: 'tmpfs', source: '', target, readonly: false });
+  for (const [target, o] of Object.entries(obj(hc.Tmpfs, 'HostConfig.Tmpfs'))) {
+    if (!target.startsWith('/')) throw badRequest(`invalid tmpfs mount path: ${target}`);
+    const tmpfsOptions = String(o ?? '').split(',').filter(Boolean);
+    mounts.push({ type: 'tmpfs', source: '', target, readonly: tmpfsOptions.includes('ro'), ...(tmpfsOptions.length ? { tmpfsOptions } : {}) });
+  }
   if (mounts.length) opts.mounts = mounts;
 
   const net = str(hc.NetworkMode, 'HostConfig.NetworkMode');
@@ -111,6 +150,11 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
   if (shares) resources.cpuShares = shares;
   if (typeof hc.PidsLimit === 'number' && hc.PidsLimit > 0) resources.pidsLimit = hc.PidsLimit;
   if (Object.keys(resources).length) opts.resources = resources;
+
+  if (hc.ReadonlyRootfs === true) opts.readonlyRootfs = true;
+  const security = securityFromHostConfig(hc);
+  if (security) opts.security = security;
+  refuseUnhandled(hc);
 
   const rp = obj(hc.RestartPolicy, 'HostConfig.RestartPolicy');
   const rpName = str(rp.Name, 'RestartPolicy.Name');

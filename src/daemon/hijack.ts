@@ -34,12 +34,19 @@ export async function readUpgradeJson(ctx: RequestContext): Promise<Record<strin
   throw Object.assign(new Error('invalid JSON body'), { statusCode: 400 });
 }
 
+/**
+ * Read the request body off an upgraded socket in paused mode (`readable` + `read()`), so that the
+ * socket is left neither flowing nor explicitly paused: whoever takes stdin next may attach a
+ * `data` listener and get the bytes. (`resume()` then `pause()` would leave it paused for good.)
+ */
 async function readExactly(up: { socket: Duplex; head: Buffer }, n: number): Promise<Buffer> {
+  const { socket } = up;
   while (up.head.length < n) {
     const chunk = await new Promise<Buffer | null>((resolve) => {
-      const onData = (d: Buffer) => {
+      const onReadable = () => {
+        const d = socket.read() as Buffer | null;
+        if (d === null) return;
         cleanup();
-        up.socket.pause();
         resolve(d);
       };
       const onEnd = () => {
@@ -47,14 +54,14 @@ async function readExactly(up: { socket: Duplex; head: Buffer }, n: number): Pro
         resolve(null);
       };
       const cleanup = () => {
-        up.socket.off('data', onData);
-        up.socket.off('end', onEnd);
-        up.socket.off('close', onEnd);
+        socket.off('readable', onReadable);
+        socket.off('end', onEnd);
+        socket.off('close', onEnd);
       };
-      up.socket.on('data', onData);
-      up.socket.once('end', onEnd);
-      up.socket.once('close', onEnd);
-      up.socket.resume();
+      socket.on('readable', onReadable);
+      socket.once('end', onEnd);
+      socket.once('close', onEnd);
+      onReadable();
     });
     if (!chunk) break;
     up.head = Buffer.concat([up.head, chunk]);

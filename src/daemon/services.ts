@@ -1,4 +1,5 @@
-import type { Engine } from '../engine.js';
+import type { EngineApi } from '../api/types.js';
+import type { WorkerDeps } from '../worker/types.js';
 import type { VolumeRecord as Volume, Volumes } from '../containers/types.js';
 import { loadImageArchive, saveDockerArchive } from '../images/docker-archive.js';
 import { importRootfs } from '../images/import.js';
@@ -24,7 +25,7 @@ function volumesFor(store: Volumes): DaemonVolumes {
 }
 
 /** What the daemon serves for one engine. */
-export function servicesFor(engine: Engine): DaemonServices {
+export function servicesFor(engine: EngineApi & WorkerDeps): DaemonServices {
   return {
     engine,
     ...(engine.volumes ? { volumes: volumesFor(engine.volumes) } : {}),

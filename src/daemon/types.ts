@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { ImageRecord, ImageStore } from '../images/types.js';
 import type { ContainerManager } from '../containers/types.js';
 import type { BuildOptions, BuildResult } from '../build/types.js';
+import type { SystemDf } from '../api/types.js';
 
 /** The part of `Engine` the daemon uses; tests hand it a double. */
 export interface DaemonEngine {
@@ -9,6 +10,8 @@ export interface DaemonEngine {
   readonly images: ImageStore;
   readonly containers: ContainerManager;
   build(opts: BuildOptions): Promise<BuildResult>;
+  /** `GET /system/df`. */
+  df(): Promise<SystemDf>;
 }
 
 /** Docker's volume shape, as `GET /volumes` returns it. */

@@ -8,6 +8,8 @@ import { resolveUser } from './user.js';
 import { cgroupInfo, prepareOomParent, removeCgroup } from './cgroups.js';
 import { writeEtcFiles } from './etc-files.js';
 import { findMissing } from './stubs.js';
+import { applySecurity, specJson, withSecurityMounts } from './security/apply.js';
+import { securityHost, type SecurityHostPaths } from './security/host.js';
 
 /**
  * Bundle preparation for the runc executor: everything written to disk (and the cgroup made)
@@ -40,10 +42,12 @@ export interface PreparedBundle {
 export async function prepareBundle(
   root: string,
   id: string,
-  spec: RunSpec,
-  opts: { rlimits: () => HostRlimits; owner: string },
+  specIn: RunSpec,
+  opts: { rlimits: () => HostRlimits; owner: string; security?: SecurityHostPaths },
 ): Promise<PreparedBundle> {
   if (!ID_RE.test(id)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`);
+  const host = securityHost(specIn.security, opts.security);
+  const spec = withSecurityMounts(specIn, host.initPath);
   const bundle = join(root, 'exec', id);
   const user = await resolveUser(spec.rootfs, spec.process.user);
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
@@ -65,10 +69,10 @@ export async function prepareBundle(
       defaultHostname: hostname,
       swapAccounting: info.swapAccounting,
     };
-    const oci = buildOciSpec(spec, ctx);
+    const oci = applySecurity(buildOciSpec(spec, ctx), spec.security, host);
     if (oomParent) await prepareOomParent(oomParent, spec.resources!.memory!);
     const missing = findMissing(spec.rootfs, destinations);
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify(oci));
+    writeFileSync(join(bundle, 'config.json'), specJson(oci));
     writeFileSync(join(bundle, 'owner'), opts.owner);
     return { bundle, ctx, cgroupPath, ...(oomParent ? { oomParent } : {}), destinations, missing };
   } catch (err) {

@@ -1,15 +1,15 @@
-import type { ExitStatus, ProcessIO, ProcessSpec, RunningContainer } from './types.js';
-import type { RuncControl } from './runc.js';
+import type { ContainerRuntime, ExitStatus, ProcessIO, ProcessSpec, RunningContainer } from './types.js';
+import { parsePs } from './ps.js';
 
 /** A container started with `Executor.start`: runc verbs against its id. */
 export class RuncContainer implements RunningContainer {
   readonly id: string;
   readonly pid: number;
-  readonly #ex: RuncControl;
+  readonly #ex: ContainerRuntime;
   readonly #rootfs: string;
   readonly #done: Promise<ExitStatus>;
 
-  constructor(ex: RuncControl, id: string, rootfs: string, pid: number, done: Promise<ExitStatus>) {
+  constructor(ex: ContainerRuntime, id: string, rootfs: string, pid: number, done: Promise<ExitStatus>) {
     this.#ex = ex;
     this.id = id;
     this.#rootfs = rootfs;
@@ -41,15 +41,4 @@ export class RuncContainer implements RunningContainer {
   async top(): Promise<{ titles: string[]; processes: string[][] }> {
     return parsePs(await this.#ex.runtimeCommand(['ps', this.id, '-ef']));
   }
-}
-
-/** Split `ps -ef` output: the last column (CMD) keeps its spaces. */
-export function parsePs(text: string): { titles: string[]; processes: string[][] } {
-  const lines = text.split('\n').filter((l) => l.trim());
-  const titles = (lines.shift() ?? '').trim().split(/\s+/);
-  const processes = lines.map((line) => {
-    const cols = line.trim().split(/\s+/);
-    return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(' ')];
-  });
-  return { titles, processes };
 }

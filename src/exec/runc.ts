@@ -3,23 +3,25 @@ import { existsSync, readFileSync, rmSync, watch } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
-import type { Executor, ExitStatus, ProcessIO, ProcessSpec, RunningContainer, RunSpec } from './types.js';
-import { ociProcess, type HostRlimits, type SpecContext } from './spec.js';
+import type { ContainerRuntime, Executor, ExitStatus, ProcessIO, ProcessSpec, RunningContainer, RunSpec } from './types.js';
+import { ociProcess, type HostRlimits, type OciProcess, type SpecContext } from './spec.js';
 import { resolveUser } from './user.js';
 import { cgroupDirs, hostRlimits, removeCgroup, wasOomKilled } from './cgroups.js';
 import { RuncContainer } from './runc-container.js';
 import { removeStubs } from './stubs.js';
 import { CGROUP_PARENT, ID_RE, prepareBundle } from './runc-bundle.js';
 import { processStart } from '../util/process.js';
+import type { SecurityHostPaths } from './security/host.js';
 import { exitCodeOf, exitStatus, isSignalExit, runtimeError } from './runc-status.js';
 
-export { parsePs } from './runc-container.js';
 
 export interface RuncExecutorOptions {
   /** State root: bundles go to `<root>/exec/<id>/`, runc state to `<root>/runc/`. */
   root: string;
   /** Runtime binary (name on PATH or absolute path). */
   runtime: string;
+  /** Host files security options use (default seccomp profile, init binary); defaults in security/types.ts. */
+  security?: SecurityHostPaths;
 }
 
 interface Launched {
@@ -40,35 +42,15 @@ interface Launched {
  * The runc executor: one bundle per container, `runc run` in the foreground so its exit status is
  * the container's (signal deaths already come back as 128+n) and its stdio is the process' stdio.
  */
-export function createRuncExecutor(opts: RuncExecutorOptions): Executor & RuncControl {
+export function createRuncExecutor(opts: RuncExecutorOptions): Executor & ContainerRuntime {
   return new RuncExecutor(opts);
 }
 
-/** Lower-level handles the container manager and shim use beyond the Executor contract. */
-export interface RuncControl {
-  /** The runtime binary this executor drives. */
-  readonly runtime: string;
-  /** Run `runc <args>` against this executor's state root; resolves with stdout, throws on failure. */
-  runtimeCommand(args: string[]): Promise<string>;
-  /** `runc state <id>` status, or undefined when runc does not know the container. */
-  state(id: string): Promise<{ status: string; pid: number } | undefined>;
-  /**
-   * Release what crashed processes left: a bundle whose owner process is gone means its `runc run`
-   * died with it, so kill and delete that container, its cgroups and the bundle. Returns the ids.
-   */
-  sweep(): Promise<string[]>;
-  /** `runc exec` a process into running container `id` whose rootfs is mounted at `rootfs`. */
-  execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus>;
-}
-
-export function isRuncControl(x: unknown): x is RuncControl {
-  return typeof (x as RuncControl | undefined)?.runtimeCommand === 'function' && typeof (x as RuncControl).execProcess === 'function';
-}
-
-class RuncExecutor implements Executor, RuncControl {
+class RuncExecutor implements Executor, ContainerRuntime {
   readonly #root: string;
   readonly #runtime: string;
   readonly #runcRoot: string;
+  readonly #security: SecurityHostPaths | undefined;
   #rlimits: HostRlimits | undefined;
   /** Written into each bundle so `sweep` can tell a crashed owner from a live one. */
   readonly #owner = `${process.pid} ${processStart(process.pid)}`;
@@ -81,6 +63,7 @@ class RuncExecutor implements Executor, RuncControl {
     this.#root = opts.root;
     this.#runtime = opts.runtime;
     this.#runcRoot = join(opts.root, 'runc');
+    this.#security = opts.security;
   }
 
   async run(id: string, spec: RunSpec, io: ProcessIO, signal?: AbortSignal): Promise<ExitStatus> {
@@ -174,6 +157,7 @@ class RuncExecutor implements Executor, RuncControl {
     const { bundle, ctx, cgroupPath, oomParent, destinations, missing } = await prepareBundle(this.#root, id, spec, {
       rlimits: () => (this.#rlimits ??= hostRlimits()),
       owner: this.#owner,
+      ...(this.#security ? { security: this.#security } : {}),
     });
     const args = ['--root', this.#runcRoot, '--log', join(bundle, 'runc.log'), '--log-format', 'json', 'run', '--bundle', bundle];
     if (wantPid) args.push('--pid-file', join(bundle, 'pid'));
@@ -288,6 +272,18 @@ class RuncExecutor implements Executor, RuncControl {
     const user = await resolveUser(rootfs, p.user);
     this.#rlimits ??= hostRlimits();
     const proc = ociProcess(p, { user, hostRlimits: this.#rlimits });
+    // An exec'd process gets the container's capabilities and no-new-privileges (seccomp comes
+    // from the container's config anyway), as in Docker.
+    const container = await readFile(join(this.#root, 'exec', id, 'config.json'), 'utf8').then(
+      (t) => (JSON.parse(t) as { process: OciProcess }).process,
+      () => undefined,
+    );
+    if (container) {
+      const caps = container.capabilities.bounding;
+      proc.capabilities = { bounding: caps, effective: user.uid === 0 ? caps : [], permitted: user.uid === 0 ? caps : [] };
+      proc.noNewPrivileges = container.noNewPrivileges;
+      proc.rlimits = container.rlimits;
+    }
     const dir = join(this.#root, 'exec', '.proc');
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${id}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);

@@ -42,6 +42,19 @@ export interface OciResources {
   pids?: { limit: number };
 }
 
+/** A device node runc creates in the container's /dev. */
+export interface OciDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+  /** Cgroup access granted (not part of the runtime spec's device entry; stripped when written). */
+  access?: string;
+}
+
 export interface OciSpec {
   ociVersion: string;
   process: OciProcess;
@@ -54,6 +67,9 @@ export interface OciSpec {
     readonlyPaths: string[];
     resources: OciResources;
     cgroupsPath?: string;
+    devices?: OciDevice[];
+    /** See security/seccomp.ts. */
+    seccomp?: unknown;
   };
 }
 
@@ -185,7 +201,8 @@ export function ociProcess(p: ProcessSpec, ctx: SpecContext): OciProcess {
       permitted: uid === 0 ? caps : [],
     },
     rlimits: clampRlimits(DEFAULT_RLIMITS, ctx.hostRlimits),
-    noNewPrivileges: true,
+    // Docker's default; --security-opt no-new-privileges turns it on (security/apply.ts).
+    noNewPrivileges: false,
   };
 }
 

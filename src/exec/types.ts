@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { SecurityOptions } from './security/types.js';
 
 /** A mount inside the container, beyond the rootfs and the standard /proc, /dev, /sys set. */
 export interface ContainerMount {
@@ -55,6 +56,8 @@ export interface RunSpec {
   address?: string;
   /** /etc/resolv.conf contents; default: the host's, minus loopback nameservers. */
   dns?: { servers?: string[]; search?: string[]; options?: string[] };
+  /** Seccomp, capabilities, privileged mode, devices, ulimits, init (default: Docker's defaults). */
+  security?: SecurityOptions;
 }
 
 export interface ProcessIO {
@@ -95,4 +98,25 @@ export interface Executor {
   run(id: string, spec: RunSpec, io: ProcessIO, signal?: AbortSignal): Promise<ExitStatus>;
   /** Start and return a handle: the container path (`tbuild run -d`, daemon). */
   start(id: string, spec: RunSpec, io: ProcessIO): Promise<RunningContainer>;
+}
+
+/**
+ * The low-level runtime as long-lived containers need it beyond `Executor`: state, sweep after a
+ * crash, exec into a running container, and its own commands (pause, kill, ps). One runc object
+ * serves as both, handed out by the composition root.
+ */
+export interface ContainerRuntime {
+  /** The runtime binary this executor drives. */
+  readonly runtime: string;
+  /** Run `runc <args>` against this executor's state root; resolves with stdout, throws on failure. */
+  runtimeCommand(args: string[]): Promise<string>;
+  /** `runc state <id>` status, or undefined when runc does not know the container. */
+  state(id: string): Promise<{ status: string; pid: number } | undefined>;
+  /**
+   * Release what crashed processes left: a bundle whose owner process is gone means its `runc run`
+   * died with it, so kill and delete that container, its cgroups and the bundle. Returns the ids.
+   */
+  sweep(): Promise<string[]>;
+  /** `runc exec` a process into running container `id` whose rootfs is mounted at `rootfs`. */
+  execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus>;
 }

@@ -26,9 +26,8 @@ function parsePlatform(p: string | undefined): { os: string; architecture: strin
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
-function defaultCreated(): Date {
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  return epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
+function defaultCreated(epoch: number | undefined): Date {
+  return epoch !== undefined ? new Date(epoch * 1000) : new Date();
 }
 
 /**
@@ -42,7 +41,7 @@ export async function importRootfs(ctx: ArchiveContext, input: Readable, opts: I
   const config: ContainerConfig = {};
   for (const line of opts.changes ?? []) applyChange(config, line);
   const platform = parsePlatform(opts.platform);
-  const created = (opts.created ?? defaultCreated()).toISOString().replace(/\.000Z$/, 'Z');
+  const created = (opts.created ?? defaultCreated(ctx.sourceDateEpoch)).toISOString().replace(/\.000Z$/, 'Z');
 
   const layers = await importLayers(ctx, [{ open: () => input }]).catch((err: unknown) => {
     if (isTbuildError(err)) throw err;

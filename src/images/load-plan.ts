@@ -14,6 +14,8 @@ export interface ArchiveContext {
   content: ContentStore;
   snapshots: Snapshotter;
   layers: LayerConverter;
+  /** Engine-wide `SOURCE_DATE_EPOCH` (seconds): the creation time of imported images. */
+  sourceDateEpoch?: number;
 }
 
 /** Where archives are staged while they load: on the state root's filesystem, swept at open. */

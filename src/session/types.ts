@@ -120,3 +120,13 @@ export interface StatCache {
   /** Persist (write-temp + rename). No-op when nothing changed. */
   save(): Promise<void>;
 }
+
+/** Where a build secret comes from (`--secret id=…,src=…|env=…`). */
+export interface SecretSource {
+  /** Read the secret from this host file… */
+  src?: string;
+  /** …or from this environment variable of the client… */
+  env?: string;
+  /** …or take these bytes (library and daemon callers). */
+  data?: Uint8Array;
+}

@@ -5,7 +5,7 @@ import { digestOf } from '../util/digest.js';
 import { TbuildError, isTbuildError } from '../errors.js';
 import type { CacheIndex } from '../cache/types.js';
 import type { Definition, Vertex } from './graph/types.js';
-import type { ProgressEvent, StepTiming } from '../build/types.js';
+import type { ProgressEvent, StepTiming } from './types.js';
 import { recordToResult, resultToRecord, type VertexResult } from './result.js';
 
 /** Per-vertex behaviour the scheduler calls; the scheduler itself knows nothing about containers. */

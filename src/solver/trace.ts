@@ -1,5 +1,10 @@
 /** `TBUILD_TRACE=1`: phase timings of each step on stderr, for finding where build time goes. */
-const enabled = Boolean(process.env.TBUILD_TRACE);
+let enabled = false;
+
+/** Switched on by the composition root, which reads the setting. */
+export function enableTracing(on: boolean): void {
+  enabled = on;
+}
 
 export async function traced<T>(label: string, fn: () => Promise<T>): Promise<T> {
   if (!enabled) return fn();

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { TbuildError } from '../errors.js';
 import type { Mount } from '../cache/types.js';
 
@@ -110,4 +111,31 @@ export async function withMounts<T>(mounts: Mount[], target: string, fn: (dir: s
   } finally {
     await release();
   }
+}
+
+/** Mount points of this process's namespace, from /proc/self/mountinfo (octal escapes decoded). */
+export function mountPoints(): string[] {
+  let info: string;
+  try {
+    info = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of info.split('\n')) {
+    const field = line.split(' ')[4];
+    if (field) out.push(field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+export function isMountPoint(dir: string): boolean {
+  return mountPoints().includes(dir);
+}
+
+/** `dir` and every mount below it, deepest first (the order they must be detached in). */
+export function mountPointsUnder(dir: string): string[] {
+  return mountPoints()
+    .filter((p) => p === dir || p.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
 }

@@ -9,7 +9,7 @@ import type { ContainerMount, RunSpec } from '../exec/types.js';
 import type { ExecMount, ExecOp } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
 import type { ExecIO } from '../solver/scheduler.js';
-import type { OpEnv } from './env.js';
+import type { OpEnv } from './types.js';
 import { commitWork, openView, rand, scratchDir, withView } from './snapshot.js';
 import { lockFor } from './lock.js';
 

@@ -1,7 +1,7 @@
 import type { CopyAction, FileOp, MkdirAction } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
 import type { ExecIO } from '../solver/scheduler.js';
-import type { OpEnv } from './env.js';
+import type { OpEnv } from './types.js';
 import { commitWork, openView } from './snapshot.js';
 import { traced } from '../solver/trace.js';
 import { copyFiles, mkdirInRoot } from './file/index.js';

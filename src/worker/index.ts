@@ -1,7 +1,7 @@
 import type { Vertex } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
 import type { ExecIO, VertexImpl } from '../solver/scheduler.js';
-import type { OpEnv } from './env.js';
+import type { OpEnv } from './types.js';
 import { execRun } from './exec.js';
 import { execFile } from './file.js';
 import { execSource } from './source.js';
@@ -10,7 +10,7 @@ import { checksumSources } from '../session/checksum.js';
 import { isRemoteSource } from './file/index.js';
 import { traced } from '../solver/trace.js';
 
-export type { OpEnv } from './env.js';
+export type { OpEnv } from './types.js';
 
 /** The solver's per-op behaviour on a real engine: the one place that reaches into exec and cache. */
 export function engineOps(env: OpEnv): VertexImpl {

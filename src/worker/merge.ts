@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { TbuildError } from '../errors.js';
 import type { VertexResult } from '../solver/result.js';
-import type { OpEnv } from './env.js';
+import type { OpEnv } from './types.js';
 import { rand } from './snapshot.js';
 
 const run = promisify(execFile);

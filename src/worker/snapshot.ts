@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { mountAll } from '../util/mount.js';
 import type { VertexResult } from '../solver/result.js';
-import type { OpEnv } from './env.js';
+import type { OpEnv } from './types.js';
 import { traced } from '../solver/trace.js';
 
 export const rand = (): string => randomBytes(6).toString('hex');

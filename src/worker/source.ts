@@ -1,7 +1,7 @@
 import { TbuildError } from '../errors.js';
 import type { SourceOp } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
-import type { OpEnv } from './env.js';
+import type { OpEnv } from './types.js';
 
 /** scratch: nothing; a local image: its layers, whose top snapshot chain is its filesystem. */
 export async function execSource(env: OpEnv, op: SourceOp): Promise<VertexResult> {

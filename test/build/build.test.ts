@@ -2,7 +2,8 @@ import { describe, test, expect, beforeAll, afterAll } from 'vitest';
 import { mkdir, writeFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir, mountsUnder, isRoot } from '../support/tmp.js';
-import { openParts, loadBusybox } from '../support/engine-parts.js';
+import { openParts, loadBusybox, buildDeps } from '../support/engine-parts.js';
+import type { BuildDeps } from '../../src/build/types.js';
 import { build } from '../../src/build/build.js';
 import type { EngineParts } from '../../src/engine.js';
 import type { BuildOptions, ProgressEvent } from '../../src/build/types.js';
@@ -12,6 +13,7 @@ import { withView } from '../../src/worker/snapshot.js';
 
 let root: { path: string; cleanup: () => Promise<void> };
 let parts: EngineParts;
+let deps: BuildDeps;
 
 async function ctxDir(files: Record<string, string>): Promise<string> {
   const dir = join(root.path, 'ctx', Math.random().toString(36).slice(2));
@@ -24,7 +26,7 @@ async function ctxDir(files: Record<string, string>): Promise<string> {
 
 async function run(dir: string, extra: Partial<BuildOptions> = {}) {
   const events: ProgressEvent[] = [];
-  const result = await build(parts, { context: dir, onProgress: (e) => events.push(e), ...extra });
+  const result = await build(deps, { context: dir, onProgress: (e) => events.push(e), ...extra });
   const logs = events.filter((e) => e.type === 'log').map((e) => Buffer.from(e.data).toString()).join('');
   return { result, events, logs };
 }
@@ -40,6 +42,7 @@ describe.runIf(isRoot)('build (runc, busybox)', () => {
   beforeAll(async () => {
     root = await tempDir('tbs-');
     parts = await openParts(root.path);
+    deps = buildDeps(parts);
     await loadBusybox(parts);
   }, 60_000);
 

@@ -58,6 +58,6 @@ describe('attach client', () => {
     const t0 = Date.now();
     const a = await attachClient(join(tmp.path, 'none.sock'), {}, { alive: () => false });
     expect(await a.done).toBeUndefined();
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 });

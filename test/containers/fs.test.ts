@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import tar from 'tar-stream';
 import { tempDir, isRoot, mountsUnder } from '../support/tmp.js';
 import { runcContainers } from '../exec/support/rootfs.js';
-import { openParts, loadBusybox, processesMentioning } from './support/engine.js';
-import { openContainerManager, type LocalContainerManager } from '../../src/containers/manager.js';
+import { openParts, loadBusybox, processesMentioning, openManager } from './support/engine.js';
+import type { LocalContainerManager } from '../../src/containers/manager.js';
 
 async function entries(stream: Readable): Promise<Map<string, { type: string; body: string; mode: number }>> {
   const out = new Map<string, { type: string; body: string; mode: number }>();
@@ -47,7 +47,7 @@ describe.runIf(isRoot)('container filesystem: export, cp out/in', () => {
     tmp = await tempDir('tbf-');
     const parts = await openParts(tmp.path);
     await loadBusybox(parts);
-    mgr = await openContainerManager(parts);
+    mgr = await openManager(parts);
   });
 
   afterEach(async () => {

@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir, isRoot, mountsUnder } from '../support/tmp.js';
 import { runcContainers, cgroupsLeft } from '../exec/support/rootfs.js';
-import { openParts, loadBusybox, processesMentioning } from './support/engine.js';
-import { openContainerManager, type LocalContainerManager } from '../../src/containers/manager.js';
+import { openParts, loadBusybox, processesMentioning, openManager } from './support/engine.js';
+import type { LocalContainerManager } from '../../src/containers/manager.js';
 import type { EngineParts } from '../../src/engine.js';
 import type { ContainerEvent, LogEntry } from '../../src/containers/types.js';
 import { isTbuildError } from '../../src/errors.js';
@@ -38,7 +38,7 @@ describe.runIf(isRoot)('container manager', () => {
     tmp = await tempDir('tbc-');
     parts = await openParts(tmp.path);
     await loadBusybox(parts);
-    mgr = await openContainerManager(parts);
+    mgr = await openManager(parts);
     ids = [];
   });
 
@@ -154,7 +154,7 @@ describe.runIf(isRoot)('container manager', () => {
     expect(await mgr.wait('short')).toEqual({ exitCode: 7 });
     await mgr.close();
 
-    const again = await openContainerManager(await openParts(tmp.path));
+    const again = await openManager(await openParts(tmp.path));
     expect((await again.inspect(run.id)).state.status).toBe('running');
     expect((await again.inspect(done.id)).state).toMatchObject({ status: 'exited', exitCode: 7 });
     expect((await again.list()).map((c) => c.name)).toEqual(['long']);
@@ -188,7 +188,7 @@ describe.runIf(isRoot)('container manager', () => {
       mounts: [{ type: 'volume', source: 'vol1', target: '/v', readonly: false }],
     });
     // another manager on the same root sees the exit only through the records
-    const other = await openContainerManager(parts);
+    const other = await openManager(parts);
     const elsewhere = other.wait(rec.id, 'removed');
     const waited = mgr.wait(rec.id, 'removed');
     await mgr.start(rec.id, { stdout: sink().stream });
@@ -206,7 +206,7 @@ describe.runIf(isRoot)('container manager', () => {
     const out = sink();
     await mgr.start(rec.id, { stdout: out.stream });
     expect(await mgr.wait(rec.id)).toEqual({ exitCode: 0 });
-    expect(out.text()).toBe('root:x:0:0:root:/root:/bin/sh\n');
+    expect(out.text()).toMatch(/^root:x:0:0:root:\/root:\/bin\/sh\n/);
     const v = await mgr.volumes.inspect('etcvol');
     expect(existsSync(join(v.mountpoint, 'group'))).toBe(true);
     const e = await mgr.volumes.remove('etcvol').catch((x: unknown) => x);

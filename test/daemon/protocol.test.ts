@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { PassThrough, Readable } from 'node:stream';
 import { Demultiplexer, demuxBuffer, frame, framedWriter, STDERR, STDOUT } from '../../src/api/wire/multiplex.js';
-import { checkVersion, compareVersions, splitVersion } from '../../src/daemon/version.js';
+import { checkVersion, compareVersions, splitVersion } from '../../src/api/wire/version.js';
 import { errorResponse, parseFilters, boolParam, matchLabel } from '../../src/daemon/http.js';
 import { TbuildError } from '../../src/errors.js';
 import { ClassicStepRenderer, parseStepName } from '../../src/daemon/build-steps.js';
@@ -13,7 +13,7 @@ import { isLoopback, parseAddress } from '../../src/api/wire/address.js';
 import { goFileMode } from '../../src/daemon/archive-stat.js';
 import { buildOptionsFromQuery } from '../../src/daemon/routes/build.js';
 import { humanDuration } from '../../src/util/time.js';
-import { globMatch } from '../../src/daemon/shapes/images.js';
+import { globMatch } from '../../src/api/shapes/images.js';
 import type { Digest } from '../../src/util/digest.js';
 
 describe('multiplexed stream framing', () => {

@@ -173,7 +173,7 @@ describe('daemon HTTP surface (engine doubles)', () => {
     slow.write('POST /v1.47/containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 1000\r\n\r\n{"Ima');
     const t = Date.now();
     expect((await request(h.socket, 'GET', '/v1.47/info')).status).toBe(200);
-    expect(Date.now() - t).toBeLessThan(2000);
+    expect(Date.now() - t).toBeLessThan(10_000);
     slow.destroy();
   });
 });

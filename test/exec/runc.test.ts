@@ -260,7 +260,7 @@ describe.runIf(isRoot)('runc executor', () => {
     setTimeout(() => ac.abort(), 300);
     const err = await run({ args: ['sleep', '100'] }, {}, { signal: ac.signal }).catch((e: unknown) => e);
     expect(isTbuildError(err, 'TB_EXEC_CANCELLED')).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 
   test('a missing runtime binary is TB_RUNTIME_MISSING with an install hint', async () => {

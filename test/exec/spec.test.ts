@@ -27,7 +27,7 @@ describe('buildOciSpec', () => {
     expect(user.capabilities.effective).toEqual([]);
     expect(user.capabilities.bounding).toHaveLength(14);
     expect(user.user).toEqual({ uid: 1000, gid: 1000 });
-    expect(user.noNewPrivileges).toBe(true);
+    expect(user.noNewPrivileges).toBe(false);
   });
 
   test('masked and read-only paths', () => {

@@ -5,8 +5,15 @@ import { stat, writeFile } from 'node:fs/promises';
 import { tempDir, mountsUnder } from '../support/tmp.js';
 import { BUSYBOX_TAR, runCli } from '../support/cli.js';
 import { makeTar } from './helpers.js';
+import { busyboxFacts } from '../support/busybox-image.js';
+import { humanSize } from '../../src/cli/commands/images-format.js';
 
-const BUSYBOX_ID = 'sha256:23db32b8654fbb395b4d190725c696f858d824f6da7a8b50ad0e007cc3b463e4';
+// The suite's busybox image is made on this machine: its digests and size come from the archive.
+const BB = busyboxFacts();
+const BUSYBOX_ID = BB.id;
+const SHORT = BB.id.slice(7, 19);
+const SIZE = humanSize(BB.size);
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let root: string;
@@ -31,13 +38,13 @@ describe('image commands', () => {
     expect(images.code).toBe(0);
     const lines = images.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^REPOSITORY\s{3,}TAG\s{3,}IMAGE ID\s{3,}CREATED\s{3,}SIZE$/);
-    expect(lines[1]).toMatch(/^busybox\s+local\s+23db32b8654f\s+\S.* ago\s+2\.13MB$/);
+    expect(lines[1]).toMatch(new RegExp(`^busybox\\s+local\\s+${SHORT}\\s+\\S.* ago\\s+${esc(SIZE)}$`));
     // columns line up under their headers
-    expect(lines[1]!.indexOf('23db32b8654f')).toBe(lines[0]!.indexOf('IMAGE ID'));
+    expect(lines[1]!.indexOf(SHORT)).toBe(lines[0]!.indexOf('IMAGE ID'));
 
-    expect((await cli(['images', '-q'])).stdout).toBe('23db32b8654f\n');
+    expect((await cli(['images', '-q'])).stdout).toBe(`${SHORT}\n`);
     const json = JSON.parse((await cli(['images', '--format', 'json'])).stdout.trim());
-    expect(json).toMatchObject({ Repository: 'busybox', Tag: 'local', ID: '23db32b8654f', Size: '2.13MB' });
+    expect(json).toMatchObject({ Repository: 'busybox', Tag: 'local', ID: SHORT, Size: SIZE });
 
     const inspect = await cli(['inspect', 'busybox:local']);
     expect(inspect.code).toBe(0);
@@ -51,9 +58,9 @@ describe('image commands', () => {
       RepoTags: ['busybox:local'],
       Architecture: 'amd64',
       Os: 'linux',
-      Size: 2129920,
+      Size: BB.size,
       GraphDriver: { Name: 'overlay2' },
-      RootFS: { Type: 'layers', Layers: ['sha256:3727649050cd3b88cc2fb2ee51d880e9785886867162085c87af69411bfee69c'] },
+      RootFS: { Type: 'layers', Layers: [BB.diffId] },
       Config: { Cmd: ['/bin/sh'] },
     });
     expect((await cli(['inspect', '-f', '{{.Id}} {{json .RepoTags}}', 'busybox:local'])).stdout).toBe(`${BUSYBOX_ID} ["busybox:local"]\n`);
@@ -65,31 +72,31 @@ describe('image commands', () => {
     const history = await cli(['history', 'busybox:local']);
     const hl = history.stdout.split('\n');
     expect(hl[0]).toMatch(/^IMAGE\s{3,}CREATED\s{3,}CREATED BY\s{3,}SIZE\s{3,}COMMENT$/);
-    expect(hl[1]).toMatch(/^23db32b8654f\s+.* ago\s+\/bin\/sh -c #\(nop\) ADD file:3727649050cd3b88c…\s+2\.13MB\s+imported from tarball$/);
+    expect(hl[1]).toMatch(new RegExp(`^${SHORT}\\s+.* ago\\s+Imported from -\\s+${esc(SIZE)}\\s*$`));
     const createdBy = hl[1]!.slice(hl[0]!.indexOf('CREATED BY'), hl[0]!.indexOf('SIZE')).trimEnd();
-    expect([...createdBy]).toHaveLength(45);
+    expect(createdBy).toBe('Imported from -');
     const noTrunc = await cli(['history', '--no-trunc', '--format', 'json', 'busybox:local']);
-    expect(JSON.parse(noTrunc.stdout.trim())).toMatchObject({ ID: BUSYBOX_ID, Size: '2.13MB' });
-    expect((await cli(['history', '-q', 'busybox:local'])).stdout).toBe('23db32b8654f\n');
+    expect(JSON.parse(noTrunc.stdout.trim())).toMatchObject({ ID: BUSYBOX_ID, Size: SIZE });
+    expect((await cli(['history', '-q', 'busybox:local'])).stdout).toBe(`${SHORT}\n`);
 
     expect((await cli(['tag', 'busybox:local', 'localhost:5000/bb:2'])).code).toBe(0);
-    expect((await cli(['images', 'localhost:5000/bb'])).stdout).toMatch(/\nlocalhost:5000\/bb\s+2\s+23db32b8654f/);
+    expect((await cli(['images', 'localhost:5000/bb'])).stdout).toMatch(new RegExp(`\\nlocalhost:5000/bb\\s+2\\s+${SHORT}`));
 
     const out = join(dir.path, 'bb.tar');
     expect((await cli(['save', '-o', out, 'busybox:local'])).code).toBe(0);
-    expect((await stat(out)).size).toBeGreaterThan(2129920);
+    expect((await stat(out)).size).toBeGreaterThan(BB.size);
     execFileSync('skopeo', ['inspect', `docker-archive:${out}`]);
     const oci = join(dir.path, 'bb.oci.tar');
     expect((await cli(['save', '--format', 'oci', '-o', oci, 'busybox:local'])).code).toBe(0);
     execFileSync('skopeo', ['inspect', `oci-archive:${oci}`]);
 
-    const conflict = await cli(['rmi', '23db32b8']);
+    const conflict = await cli(['rmi', SHORT.slice(0, 8)]);
     expect(conflict.code).toBe(1);
-    expect(conflict.stderr).toContain('conflict: unable to delete 23db32b8654f (must be forced) - image is referenced in multiple repositories');
+    expect(conflict.stderr).toContain(`conflict: unable to delete ${SHORT} (must be forced) - image is referenced in multiple repositories`);
     expect((await cli(['rmi', 'busybox:local'])).stdout).toBe('Untagged: busybox:local\n');
     const rmi = await cli(['rmi', 'localhost:5000/bb:2']);
     expect(rmi.stdout).toBe(
-      `Untagged: localhost:5000/bb:2\nDeleted: ${BUSYBOX_ID}\nDeleted: sha256:3727649050cd3b88cc2fb2ee51d880e9785886867162085c87af69411bfee69c\n`,
+      `Untagged: localhost:5000/bb:2\nDeleted: ${BUSYBOX_ID}\nDeleted: ${BB.diffId}\n`,
     );
     expect((await cli(['images', '-q'])).stdout).toBe('');
 

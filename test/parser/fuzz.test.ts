@@ -107,8 +107,8 @@ test('10,000 generated and mutated Dockerfiles only ever fail with TbuildError',
   expect(ok).toBeGreaterThan(1000);
   expect(codes.size).toBeGreaterThan(5);
   // a hang would show up here long before the test timeout
-  expect(slowest).toBeLessThan(2000);
-  expect(Date.now() - started).toBeLessThan(60_000);
+  expect(slowest).toBeLessThan(10_000);
+  expect(Date.now() - started).toBeLessThan(150_000);
 });
 
 test('pathological lines stay linear', () => {
@@ -134,6 +134,7 @@ test('pathological lines stay linear', () => {
     } catch (err) {
       if (!(err instanceof TbuildError)) throw err;
     }
-    expect(performance.now() - t0, text.slice(0, 40)).toBeLessThan(3000);
+    // quadratic handling of 100,000 characters takes minutes; a loaded CI machine takes seconds at worst
+    expect(performance.now() - t0, text.slice(0, 40)).toBeLessThan(20_000);
   }
 });

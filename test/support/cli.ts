@@ -2,9 +2,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
-export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { PROJECT_ROOT } from './paths.js';
+
+export { PROJECT_ROOT };
+/** The optional kit beside the project (conformance cases, benchmarks); tests must pass without it. */
 export const SHARED = join(PROJECT_ROOT, '..', 'shared');
-export const BUSYBOX_TAR = join(SHARED, 'images', 'busybox-local.docker.tar');
+export { BUSYBOX_TAR } from './busybox-image.js';
 
 export interface CliResult {
   code: number;

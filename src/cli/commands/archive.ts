@@ -4,10 +4,6 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
-import { loadImageArchive, saveDockerArchive } from '../../images/docker-archive.js';
-import { saveOciLayout } from '../../images/oci-layout.js';
-import { familiarName } from '../../images/reference.js';
-import { isRemoteEngine } from '../remote/engine.js';
 import { TbuildError } from '../../errors.js';
 
 /** `tbuild load` and `tbuild save` (docker-archive and OCI layout tarballs), also under `image …`. */
@@ -36,20 +32,8 @@ function addLoad(parent: Command, ctx: CliContext): void {
         input = process.stdin;
       }
       const engine = await ctx.engine();
-      if (isRemoteEngine(engine)) {
-        const lines = await engine.load(input);
-        if (!opts.quiet) for (const l of lines) ctx.stdout.write(`${l}\n`);
-        return;
-      }
-      const loaded = await loadImageArchive(engine, input);
-      if (opts.quiet) return;
-      for (const img of loaded) {
-        for (const m of img.moved ?? []) {
-          ctx.stdout.write(`The image ${familiarName(m.name)} already exists, renaming the old one with ID ${m.from} to empty string\n`);
-        }
-        if (img.names.length) for (const n of img.names) ctx.stdout.write(`Loaded image: ${familiarName(n)}\n`);
-        else ctx.stdout.write(`Loaded image ID: ${img.id}\n`);
-      }
+      const lines = await engine.load(input);
+      if (!opts.quiet) for (const l of lines) ctx.stdout.write(`${l}\n`);
     });
 }
 
@@ -68,8 +52,7 @@ function addSave(parent: Command, ctx: CliContext): void {
         throw new TbuildError('TB_INVALID_ARGUMENT', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
       }
       const engine = await ctx.engine();
-      if (isRemoteEngine(engine) && opts.format === 'oci') throw new TbuildError('TB_INVALID_ARGUMENT', '--format oci is not available through the daemon (the Engine API saves docker archives); run without -H');
-      const archive = isRemoteEngine(engine) ? await engine.save(refs) : opts.format === 'oci' ? await saveOciLayout(engine, refs) : await saveDockerArchive(engine, refs);
+      const archive = await engine.save(refs, opts.format);
       if (!opts.output) {
         await pipeline(archive, ctx.stdout);
         return;

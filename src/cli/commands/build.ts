@@ -104,6 +104,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         maxParallelism: o.maxParallelism as number | undefined,
         platform: o.platform as string | undefined,
         outputs: ((o.output as string[] | undefined) ?? []).map(parseOutput),
+        outputStream: ctx.stdout,
         onProgress: (e) => renderer.event(e),
         signal: abort.signal,
       };

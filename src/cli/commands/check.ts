@@ -1,4 +1,4 @@
-import { collect, keyValues, readDockerfileArg, textOrJson } from '../options.js';
+import { dockerfileArgOptions, keyValues, readDockerfileArg, textOrJson, type DockerfileArgOptions } from '../options.js';
 import type { RegisterCommand } from '../context.js';
 import { parseDockerfile } from '../../parser/parse.js';
 import { resolveDockerfile } from '../../parser/resolve.js';
@@ -42,15 +42,12 @@ function formatJson(diags: readonly Diagnostic[], file: string, error?: string):
  * the Dockerfile says `# check=error=true` (or BUILDKIT_DOCKERFILE_CHECK does).
  */
 export const registerCheck: RegisterCommand = (program, ctx) => {
-  program
-    .command('check')
-    .description('run the Dockerfile build checks (lint) without building')
-    .argument('[context]', 'build context directory', '.')
-    .option('-f, --file <path>', 'Dockerfile path (default: <context>/Dockerfile)')
-    .option('--target <stage>', 'target stage')
-    .option('--build-arg <key=value>', 'build-time variable (repeatable)', collect, [])
-    .option('--format <format>', 'text or json', 'text')
-    .action(async (context: string, opts: { file?: string; target?: string; buildArg: string[]; format: string }) => {
+  dockerfileArgOptions(
+    program
+      .command('check')
+      .description('run the Dockerfile build checks (lint) without building'),
+  )
+    .action(async (context: string, opts: DockerfileArgOptions) => {
       textOrJson(opts.format);
       const { contextDir, path, file, text } = await readDockerfileArg(context, opts.file);
       const buildArgs = keyValues(opts.buildArg, '--build-arg', true);

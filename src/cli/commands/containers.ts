@@ -7,10 +7,11 @@ import { TbuildError, isTbuildError } from '../../errors.js';
 import { since, table, ellipsis, humanDuration } from './images-format.js';
 import { parseRestart, parseSize, parseVolume } from './container-flags.js';
 import { checkAddHost, parsePublish } from '../../network/ports.js';
+import { addSecurityFlags, securityFromFlags, type SecurityFlags } from './security-flags.js';
 
 export { parseRestart, parseSize, parseVolume };
 
-interface RunFlags {
+interface RunFlags extends SecurityFlags {
   rm?: boolean;
   detach?: boolean;
   name?: string;
@@ -97,8 +98,8 @@ export async function eachContainer(ctx: CliContext, refs: string[], fn: (ref: s
 }
 
 function addRun(program: Command, ctx: CliContext): void {
-  program
-    .command('run')
+  addSecurityFlags(program
+    .command('run'))
     .description('Create and run a new container from an image (default network: the bridge, NAT out)')
     .argument('<image>')
     .argument('[command...]')
@@ -132,8 +133,12 @@ function addRun(program: Command, ctx: CliContext): void {
     .passThroughOptions()
     .action(async (image: string, command: string[], f: RunFlags) => {
       if (f.link.length) throw new TbuildError('TB_NOT_IMPLEMENTED', '--link is not supported: put the containers on a user network (tbuild network create), where they resolve each other by name');
+      const sec = securityFromFlags(f);
+      const mounts = [...f.volume.map(parseVolume), ...sec.tmpfs];
       const opts: CreateContainerOptions = {
         image,
+        ...(sec.security ? { security: sec.security } : {}),
+        ...(sec.readonlyRootfs ? { readonlyRootfs: true } : {}),
         ...(command.length ? { cmd: command } : {}),
         ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint ? [f.entrypoint] : [''] } : {}),
         ...(f.name ? { name: f.name } : {}),
@@ -150,7 +155,7 @@ function addRun(program: Command, ctx: CliContext): void {
         ...(f.addHost.length ? { extraHosts: f.addHost.map(checkAddHost) } : {}),
         ...(f.ip ? { ip: f.ip } : {}),
         ...(f.networkAlias.length ? { networkAliases: f.networkAlias } : {}),
-        ...(f.volume.length ? { mounts: f.volume.map(parseVolume) } : {}),
+        ...(mounts.length ? { mounts } : {}),
         tty: Boolean(f.tty),
         openStdin: Boolean(f.interactive),
         stdinOnce: Boolean(f.interactive) && !f.detach,

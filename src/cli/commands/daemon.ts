@@ -52,7 +52,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       validateHosts(list, useTls);
       const root = flags.root ? resolve(flags.root) : ctx.root();
       const { Engine } = await import('../../engine.js');
-      const engine = flags.root ? await Engine.open({ root, runtime: ctx.runtime() }) : await ctx.engine();
+      const engine = await Engine.open({ root, runtime: ctx.runtime() });
       const daemon = await Daemon.start({
         hosts: list,
         root,

@@ -1,5 +1,5 @@
 import type { CliContext } from '../context.js';
-import type { Engine } from '../../engine.js';
+import type { SystemDf } from '../../api/types.js';
 import { humanSize, table } from './images-format.js';
 
 /** `df` and the prune prompt: the image commands' disk-space side. */
@@ -31,67 +31,43 @@ export async function confirm(ctx: CliContext, all: boolean | undefined): Promis
   return /^y(es)?$/i.test(line.trim());
 }
 
-export async function diskUsage(engine: Engine, ctx: CliContext, format: string | undefined): Promise<void> {
-  const images = await engine.images.list();
-  const containers = await engine.containers.list({ all: true }).catch(() => []);
-  const usedIds = new Set(containers.map((c) => c.imageId));
-  // Layers shared by several images count once, as Docker's "SIZE" does.
-  const layerSize = new Map<string, number>();
-  const activeLayers = new Set<string>();
-  for (const img of images) {
-    for (const l of img.layers) {
-      layerSize.set(l.snapshot, l.size);
-      if (usedIds.has(img.id)) activeLayers.add(l.snapshot);
-    }
-  }
-  const imagesSize = [...layerSize.values()].reduce((a, b) => a + b, 0);
-  const activeSize = [...activeLayers].reduce((a, s) => a + (layerSize.get(s) ?? 0), 0);
-  // Build cache: committed snapshots no image stacks on (build results), and the cache records.
-  const imageSnaps = new Set<string>();
-  for (const img of images) {
-    const top = img.layers[img.layers.length - 1];
-    if (top) for (const s of await engine.snapshots.chain(top.snapshot).catch(() => [top.snapshot])) imageSnaps.add(s);
-  }
-  let cacheSize = 0;
-  let cacheCount = 0;
-  for await (const s of engine.snapshots.walk()) {
-    if (s.kind !== 'committed' || imageSnaps.has(s.name)) continue;
-    cacheSize += (await engine.snapshots.usage(s.name).catch(() => ({ size: 0 }))).size;
-  }
-  for await (const _r of engine.cacheIndex.walk()) cacheCount++;
-  let containersSize = 0;
-  for (const c of containers) {
-    containersSize += (await engine.snapshots.usage(c.snapshotKey).catch(() => ({ size: 0 }))).size;
-  }
-  const running = containers.filter((c) => c.state.status === 'running' || c.state.status === 'paused').length;
+/** `tbuild df`: Docker's table (or JSON lines) from either engine's `df()`. */
+export function renderDiskUsage(df: SystemDf, ctx: CliContext, format: string | undefined): void {
+  const images = df.Images ?? [];
+  const containers = df.Containers ?? [];
+  const volumes = df.Volumes ?? [];
+  const cache = df.BuildCache ?? [];
+  // Docker's reckoning: what images in use hold exclusively is not reclaimable.
+  const active = images.filter((i) => i.Containers > 0);
+  const usedSize = active.reduce((a, i) => a + Math.max(0, i.Size - Math.max(0, i.SharedSize)), 0);
+  const imagesSize = df.LayersSize ?? 0;
+  const reclaim = Math.max(0, imagesSize - usedSize);
   const pct = (part: number, whole: number): string => (whole > 0 ? ` (${Math.round((part / whole) * 100)}%)` : '');
+  const containersSize = containers.reduce((a, c) => a + (c.SizeRw ?? 0), 0);
+  const volumeSize = volumes.reduce((a, v) => a + Math.max(0, v.UsageData?.Size ?? 0), 0);
+  const unusedVolumes = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0);
+  const cacheSize = cache.reduce((a, c) => a + c.Size, 0);
   const rows = [
-    {
-      Type: 'Images',
-      TotalCount: String(images.length),
-      Active: String(images.filter((i) => usedIds.has(i.id)).length),
-      Size: humanSize(imagesSize),
-      Reclaimable: `${humanSize(imagesSize - activeSize)}${pct(imagesSize - activeSize, imagesSize)}`,
-    },
+    { Type: 'Images', TotalCount: String(images.length), Active: String(active.length), Size: humanSize(imagesSize), Reclaimable: `${humanSize(reclaim)}${pct(reclaim, imagesSize)}` },
     {
       Type: 'Containers',
       TotalCount: String(containers.length),
-      Active: String(running),
+      Active: String(containers.filter((c) => c.State === 'running' || c.State === 'paused').length),
       Size: humanSize(containersSize),
       Reclaimable: humanSize(0),
     },
-    { Type: 'Local Volumes', TotalCount: '0', Active: '0', Size: humanSize(0), Reclaimable: humanSize(0) },
     {
-      Type: 'Build Cache',
-      TotalCount: String(cacheCount),
-      Active: '0',
-      Size: humanSize(cacheSize),
-      Reclaimable: humanSize(cacheSize),
+      Type: 'Local Volumes',
+      TotalCount: String(volumes.length),
+      Active: String(volumes.length - unusedVolumes.length),
+      Size: humanSize(volumeSize),
+      Reclaimable: humanSize(unusedVolumes.reduce((a, v) => a + Math.max(0, v.UsageData?.Size ?? 0), 0)),
     },
+    { Type: 'Build Cache', TotalCount: String(cache.length), Active: String(cache.filter((c) => c.InUse).length), Size: humanSize(cacheSize), Reclaimable: humanSize(cacheSize) },
   ];
   if (format === 'json' || format === '{{json .}}') {
-    for (const r of rows) out(ctx, JSON.stringify(r) + '\n');
+    for (const r of rows) ctx.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
-  out(ctx, table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows.map((r) => [r.Type, r.TotalCount, r.Active, r.Size, r.Reclaimable])));
+  ctx.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows.map((r) => [r.Type, r.TotalCount, r.Active, r.Size, r.Reclaimable])));
 }

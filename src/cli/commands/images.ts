@@ -2,18 +2,14 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
-import type { Engine } from '../../engine.js';
+import type { EngineApi } from '../../api/types.js';
 import type { ImageRecord } from '../../images/types.js';
-import { imageHistory, imageInspect, imageSize, shortId, type GraphDriverDirs } from '../../images/inspect.js';
-import { pruneImages } from '../../images/prune.js';
-import { confirm, diskUsage } from './images-df.js';
+import { imageHistory, imageSize, shortId } from '../../images/inspect.js';
+import { confirm, renderDiskUsage } from './images-df.js';
 import { familiarRepository, parseReference, repositoryName } from '../../images/reference.js';
 import { renderError } from '../render-error.js';
 import { TbuildError } from '../../errors.js';
 import { ellipsis, goTime, humanSize, since, table } from './images-format.js';
-import { isRemoteEngine } from '../remote/engine.js';
-import { remoteDiskUsage } from '../remote/df.js';
-import { importRootfsVia } from '../remote/archive.js';
 import { renderTemplate } from './go-template.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -46,7 +42,7 @@ export const registerImageCommands: RegisterCommand = (program, ctx) => {
     .action(async (opts: { all?: boolean; force?: boolean }) => {
       if (!opts.force && !(await confirm(ctx, opts.all))) return;
       const engine = await ctx.engine();
-      const res = isRemoteEngine(engine) ? await engine.pruneImages({ all: Boolean(opts.all) }) : await pruneImages(engine.images, { all: Boolean(opts.all) });
+      const res = await engine.pruneImages({ all: Boolean(opts.all) });
       if (res.ImagesDeleted.length) {
         out(ctx, 'Deleted Images:\n');
         for (const it of res.ImagesDeleted) out(ctx, it.Untagged ? `untagged: ${it.Untagged}\n` : `deleted: ${it.Deleted}\n`);
@@ -60,8 +56,7 @@ export const registerImageCommands: RegisterCommand = (program, ctx) => {
     .option('--format <format>', 'output format: table or json')
     .action(async (opts: { format?: string }) => {
       const engine = await ctx.engine();
-      if (isRemoteEngine(engine)) await remoteDiskUsage(engine, ctx, opts.format);
-      else await diskUsage(engine, ctx, opts.format);
+      renderDiskUsage(await engine.df(), ctx, opts.format);
     });
 };
 
@@ -77,7 +72,7 @@ function addImport(parent: Command, ctx: CliContext): void {
     .action(async (file: string, reference: string | undefined, opts: { change: string[]; message?: string; platform?: string }) => {
       const engine = await ctx.engine();
       const input: Readable = file === '-' ? process.stdin : createReadStream(file);
-      const img = await importRootfsVia(engine, input, {
+      const img = await engine.importImage(input, {
         ...(reference ? { name: reference } : {}),
         changes: opts.change,
         ...(opts.message ? { message: opts.message } : {}),
@@ -132,7 +127,7 @@ function globToRegExp(glob: string): RegExp {
 }
 
 /** `--filter` as `docker images` takes it. Reference patterns match the familiar name, with or without tag. */
-async function applyFilter(engine: Engine, images: ImageRecord[], filter: string): Promise<ImageRecord[]> {
+async function applyFilter(engine: EngineApi, images: ImageRecord[], filter: string): Promise<ImageRecord[]> {
   const eq = filter.indexOf('=');
   const key = eq === -1 ? filter : filter.slice(0, eq);
   const value = eq === -1 ? '' : filter.slice(eq + 1);
@@ -255,18 +250,6 @@ export function listImages(images: ImageRecord[], ctx: CliContext, repository: s
   );
 }
 
-async function graphDirs(engine: Engine, img: ImageRecord): Promise<GraphDriverDirs> {
-  const top = img.layers[img.layers.length - 1];
-  if (!top) return {};
-  try {
-    const chain = await engine.snapshots.chain(top.snapshot);
-    const dirs = await Promise.all(chain.map((s) => engine.snapshots.layerDir(s)));
-    return { upper: dirs[0]!, lower: dirs.slice(1) };
-  } catch {
-    return {};
-  }
-}
-
 function addInspect(parent: Command, ctx: CliContext): void {
   parent
     .command('inspect')
@@ -302,15 +285,15 @@ function addInspect(parent: Command, ctx: CliContext): void {
 }
 
 /** An image first (as Docker's `inspect` without --type), then a container. */
-async function inspectOne(engine: Engine, ref: string, type: string | undefined): Promise<Record<string, unknown> | undefined> {
+async function inspectOne(engine: EngineApi, ref: string, type: string | undefined): Promise<Record<string, unknown> | undefined> {
   if (type !== 'container') {
     const img = await engine.images.get(ref);
-    if (img) return imageInspect(img, await graphDirs(engine, img));
+    if (img) return engine.inspectImage(img.id);
   }
   if (type !== 'image') {
     const c = await engine.containers.get(ref).catch(() => undefined);
     if (c) {
-      const { containerInspect } = await import('../../daemon/shapes/containers.js');
+      const { containerInspect } = await import('../../api/shapes/containers.js');
       const img = await engine.images.get(c.imageId).catch(() => undefined);
       return containerInspect(c, img?.config.config, []);
     }

@@ -15,6 +15,7 @@ import type {
 import { TbuildError, isTbuildError } from '../../errors.js';
 import type { EngineClient } from './client.js';
 import { pumpHijacked, demuxStream } from './streams.js';
+import { securityFromHostConfig, securityToHostConfig } from '../../exec/security/host-config.js';
 
 type Json = Record<string, unknown>;
 
@@ -33,6 +34,12 @@ function str(v: unknown): string {
 
 function strList(v: unknown): string[] | undefined {
   return Array.isArray(v) ? v.map(String) : undefined;
+}
+
+/** Security options as inspect reports them (ShmSize at Docker's default means none was given). */
+function securityOf(hc: Json): Pick<CreateContainerOptions, 'security'> {
+  const sec = securityFromHostConfig({ ...hc, ShmSize: hc.ShmSize === 67108864 ? 0 : hc.ShmSize });
+  return sec ? { security: sec } : {};
 }
 
 /** `GET /containers/{id}/json` back into the manager's record. */
@@ -74,6 +81,8 @@ export function containerFromApi(j: Json): ContainerRecord {
     ...(mounts.length ? { mounts } : {}),
     autoRemove: Boolean(hc.AutoRemove),
     ...(Object.keys(resources).length ? { resources } : {}),
+    ...(hc.ReadonlyRootfs ? { readonlyRootfs: true } : {}),
+    ...securityOf(hc),
     ...(str(rp.Name) && rp.Name !== 'no'
       ? { restartPolicy: { name: rp.Name as 'on-failure' | 'always' | 'unless-stopped', ...(Number(rp.MaximumRetryCount) > 0 ? { maximumRetryCount: Number(rp.MaximumRetryCount) } : {}) } }
       : {}),
@@ -105,6 +114,15 @@ export function containerFromApi(j: Json): ContainerRecord {
   };
 }
 
+/** Mounts sent as HostConfig.Mounts; --tmpfs ones (with options) go in HostConfig.Tmpfs. */
+function mountsOf(o: CreateContainerOptions): VolumeMountSpec[] {
+  return (o.mounts ?? []).filter((m) => !m.tmpfsOptions);
+}
+
+function tmpfsOf(o: CreateContainerOptions): VolumeMountSpec[] {
+  return (o.mounts ?? []).filter((m) => m.tmpfsOptions);
+}
+
 /** The manager's create options as Docker's create body. */
 export function createBody(o: CreateContainerOptions): Json {
   const r = o.resources ?? {};
@@ -127,7 +145,10 @@ export function createBody(o: CreateContainerOptions): Json {
     HostConfig: {
       NetworkMode: o.network && o.network !== 'default' ? o.network : 'default',
       AutoRemove: Boolean(o.autoRemove),
-      ...(o.mounts?.length ? { Mounts: o.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readonly })) } : {}),
+      ...(mountsOf(o).length ? { Mounts: mountsOf(o).map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readonly })) } : {}),
+      ...(tmpfsOf(o).length ? { Tmpfs: Object.fromEntries(tmpfsOf(o).map((m) => [m.target, (m.tmpfsOptions ?? []).join(',')])) } : {}),
+      ...(o.readonlyRootfs ? { ReadonlyRootfs: true } : {}),
+      ...(o.security ? securityToHostConfig(o.security) : {}),
       ...(r.memory ? { Memory: r.memory } : {}),
       ...(r.cpuQuota ? { CpuQuota: r.cpuQuota, CpuPeriod: r.cpuPeriod ?? 100_000 } : {}),
       ...(r.cpuShares ? { CpuShares: r.cpuShares } : {}),

@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from '../../cache/types.js';
-import type { Executor } from '../../exec/types.js';
+import type { ArchiveFormat, EngineApi, ImportOptions, SystemDf } from '../../api/types.js';
 import type { ImageRecord } from '../../images/types.js';
 import type { PruneResult } from '../../images/prune.js';
 import type { BuildOptions, BuildResult } from '../../build/types.js';
@@ -10,26 +9,13 @@ import { RemoteImageStore } from './images.js';
 import { RemoteContainers } from './containers.js';
 import { remoteBuild } from './build.js';
 
-/** `GET /system/df`, the parts the CLI shows. */
-export interface SystemDf {
-  LayersSize: number;
-  Images: Array<{ Id: string; Size: number; SharedSize: number; Containers: number }>;
-  Containers: Array<{ Id: string; State: string; SizeRw?: number }>;
-  Volumes: Array<{ Name: string; UsageData?: { Size: number; RefCount: number } }> | null;
-  BuildCache: Array<{ Size: number; InUse: boolean }> | null;
-}
-
-function localOnly(part: string): TbuildError {
-  return new TbuildError('TB_INVALID_ARGUMENT', `${part} is only reachable in embedded mode; this command is talking to the daemon (unset -H/TBUILD_HOST, or pass --root)`);
-}
-
 /**
  * The engine the CLI talks to when a daemon answers: the same `images`, `containers` and `build`
  * as the embedded `Engine`, over the Engine API, plus the archive verbs the API has. The
  * low-level parts (content store, snapshots, …) live in the daemon's process; touching them
  * here is a coded error rather than a silent local state root.
  */
-export class RemoteEngine {
+export class RemoteEngine implements EngineApi {
   readonly client: EngineClient;
   readonly images: RemoteImageStore;
   readonly containers: RemoteContainers;
@@ -58,22 +44,6 @@ export class RemoteEngine {
     return a.kind === 'unix' ? `unix://${a.path}` : `tcp://${a.host}:${a.port}`;
   }
 
-  get content(): ContentStore {
-    throw localOnly('the content store');
-  }
-  get snapshots(): Snapshotter {
-    throw localOnly('the snapshotter');
-  }
-  get layers(): LayerConverter {
-    throw localOnly('the layer converter');
-  }
-  get cacheIndex(): CacheIndex {
-    throw localOnly('the cache index');
-  }
-  get executor(): Executor {
-    throw localOnly('the executor');
-  }
-
   build(options: BuildOptions): Promise<BuildResult> {
     return remoteBuild(this.client, this.images, options);
   }
@@ -88,13 +58,16 @@ export class RemoteEngine {
     return lines;
   }
 
-  /** `GET /images/get`: a docker-archive tar of the images. */
-  async save(refs: string[]): Promise<Readable> {
+  /** `GET /images/get`: a docker-archive tar of the images (the Engine API has no other format). */
+  async save(refs: string[], format: ArchiveFormat = 'docker'): Promise<Readable> {
+    if (format !== 'docker') {
+      throw new TbuildError('TB_INVALID_ARGUMENT', `--format ${format} is not available through the daemon (the Engine API saves docker archives); run without -H`);
+    }
     return this.client.request('GET', '/images/get', { query: { names: refs } });
   }
 
   /** `POST /images/create?fromSrc=-`: a one-layer image from a rootfs tar. */
-  async importImage(input: Readable, opts: { name?: string; changes?: string[]; message?: string; platform?: string }): Promise<ImageRecord> {
+  async importImage(input: Readable, opts: ImportOptions): Promise<ImageRecord> {
     let repo: string | undefined;
     let tag: string | undefined;
     if (opts.name) {
@@ -124,6 +97,11 @@ export class RemoteEngine {
     return { ImagesDeleted: r.ImagesDeleted ?? [], SpaceReclaimed: r.SpaceReclaimed ?? 0 };
   }
 
+  /** `GET /images/{name}/json`: the daemon's inspect body. */
+  async inspectImage(ref: string): Promise<Record<string, unknown>> {
+    return this.client.json<Record<string, unknown>>('GET', `/images/${encodeURIComponent(ref)}/json`);
+  }
+
   async df(): Promise<SystemDf> {
     return this.client.json<SystemDf>('GET', '/system/df');
   }
@@ -132,8 +110,4 @@ export class RemoteEngine {
     await this.containers.close();
     this.client.close();
   }
-}
-
-export function isRemoteEngine(engine: unknown): engine is RemoteEngine {
-  return engine instanceof RemoteEngine;
 }

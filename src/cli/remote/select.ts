@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Engine } from '../../engine.js';
+import type { EngineApi } from '../../api/types.js';
 import { DEFAULT_SOCKET } from '../../api/wire/address.js';
 import { isTbuildError, TbuildError } from '../../errors.js';
 import { RemoteEngine } from './engine.js';
@@ -57,15 +57,14 @@ export async function selectTarget(input: SelectInput): Promise<EngineTarget> {
  * An explicit address that does not answer is an error; a default socket that does not answer
  * in time (a stale file, a hung daemon) quietly falls back to embedded.
  */
-export async function openRemoteEngine(input: SelectInput): Promise<Engine | undefined> {
+export async function openRemoteEngine(input: SelectInput): Promise<EngineApi | undefined> {
   const target = await selectTarget(input);
   if (target.kind === 'embedded') return undefined;
   const env = input.env ?? process.env;
   const tls = tlsFromEnv(env);
   try {
     const remote = await RemoteEngine.connect({ host: target.host, ...(tls ? { tls } : {}), timeoutMs: target.explicit ? 10_000 : PROBE_MS });
-    // Structurally the embedded Engine: images, containers, build, close; the low-level parts throw.
-    const engine: Engine = remote;
+    const engine: EngineApi = remote;
     return engine;
   } catch (err) {
     if (!target.explicit) return undefined;

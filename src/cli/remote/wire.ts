@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Engine } from '../../engine.js';
+import type { EngineApi } from '../../api/types.js';
 import { openRemoteEngine } from './select.js';
 
 /**
@@ -28,7 +28,7 @@ export interface OpenCliEngineOptions {
 }
 
 /** The CLI's engine: the daemon's when one is selected (see `selectTarget`), else the embedded one. */
-export async function openCliEngine(opts: OpenCliEngineOptions): Promise<Engine> {
+export async function openCliEngine(opts: OpenCliEngineOptions): Promise<EngineApi> {
   const remote = await openRemoteEngine({ host: opts.host || undefined, rootExplicit: opts.rootExplicit, command: opts.command });
   if (remote) return remote;
   const { Engine } = await import('../../engine.js');

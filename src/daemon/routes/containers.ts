@@ -5,7 +5,7 @@ import type { DaemonServices } from '../types.js';
 import type { ContainerSessions } from '../sessions.js';
 import { badRequest, boolParam, checkFilters, intParam, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
 import { createOptionsFromBody } from '../create-options.js';
-import { containerInspect, containerSummary } from '../shapes/containers.js';
+import { containerInspect, containerSummary } from '../../api/shapes/containers.js';
 import { hijack, readUpgradeJson } from '../hijack.js';
 import { framedWriter, STDERR, STDOUT } from '../../api/wire/multiplex.js';
 import { archiveStatHeader } from '../archive-stat.js';

@@ -6,7 +6,7 @@ import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
 import type { RequestContext } from '../http.js';
 import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, sendJson } from '../http.js';
-import { imageHistory, imageInspect, imageSummary, matchesReference } from '../shapes/images.js';
+import { imageHistory, imageInspect, imageSummary, matchesReference } from '../../api/shapes/images.js';
 import { JsonMessageWriter, familiarName, withDefaultTag } from '../../api/wire/json-message.js';
 
 function notImplemented(what: string): Error {

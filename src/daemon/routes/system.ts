@@ -2,10 +2,8 @@ import os from 'node:os';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import { sendJson } from '../http.js';
-import { MAX_API_VERSION, MIN_API_VERSION, SERVER_VERSION } from '../version.js';
+import { MAX_API_VERSION, MIN_API_VERSION, SERVER_VERSION, compareVersions } from '../../api/wire/version.js';
 import { cgroupVersion, goArch, machineArch, operatingSystem } from '../host-info.js';
-import { imageSummary, imageSize } from '../shapes/images.js';
-import { containerSummary } from '../shapes/containers.js';
 import { digestHex, sha256 } from '../../util/digest.js';
 
 export function registerSystemRoutes(router: Router, svc: DaemonServices): void {
@@ -112,43 +110,10 @@ export function registerSystemRoutes(router: Router, svc: DaemonServices): void 
   });
 
   router.add('GET', '/system/df', async (ctx) => {
-    const [containers, images, volumes] = await Promise.all([
-      svc.engine.containers.list({ all: true }),
-      svc.engine.images.list(),
-      svc.volumes?.list() ?? Promise.resolve([]),
-    ]);
-    const used = new Map<string, number>();
-    for (const c of containers) used.set(c.imageId, (used.get(c.imageId) ?? 0) + 1);
-    const layerSizes = new Map<string, number>();
-    for (const img of images) for (const l of img.layers) layerSizes.set(l.diffId, l.size);
-    const volumeUse = new Map<string, number>();
-    for (const c of containers) {
-      for (const m of c.options.mounts ?? []) if (m.type === 'volume') volumeUse.set(m.source, (volumeUse.get(m.source) ?? 0) + 1);
-    }
-    const volumeRows = await Promise.all(
-      volumes.map(async (v) => ({
-        ...v,
-        UsageData: { Size: (await svc.volumes?.usage?.(v.Name).catch(() => -1)) ?? -1, RefCount: volumeUse.get(v.Name) ?? 0 },
-      })),
-    );
-    sendJson(ctx.res, 200, {
-      LayersSize: [...layerSizes.values()].reduce((a, b) => a + b, 0),
-      Images: images.map((img) => ({
-        ...imageSummary(img, ctx.apiVersion),
-        Containers: used.get(img.id) ?? 0,
-        SharedSize: imageSize(img) - uniqueSize(img, images),
-      })),
-      Containers: containers.map((c) => ({ ...containerSummary(c), SizeRw: 0, SizeRootFs: 0 })),
-      Volumes: volumeRows,
-      BuildCache: [],
-    });
+    // Computed by the engine, the same way the embedded CLI's `df` computes it.
+    const df = await svc.engine.df();
+    const old = compareVersions(ctx.apiVersion, '1.44') < 0;
+    sendJson(ctx.res, 200, old ? { ...df, Images: df.Images.map((i) => ({ ...i, VirtualSize: i.Size })) } : df);
   });
-}
 
-function uniqueSize(img: { id: string; layers: { diffId: string; size: number }[] }, all: typeof img[]): number {
-  let size = 0;
-  for (const l of img.layers) {
-    if (!all.some((o) => o.id !== img.id && o.layers.some((x) => x.diffId === l.diffId))) size += l.size;
-  }
-  return size;
 }

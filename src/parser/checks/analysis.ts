@@ -1,44 +1,11 @@
 import type { Dockerfile, Instruction, Stage } from '../types.js';
 import { globalScope, DEFAULT_PLATFORM } from '../resolve.js';
 import { expandWordTracking, type Lookup } from '../shell/index.js';
-import type { BaseImageInfo, CheckOptions } from './types.js';
+import type { Analysis, BaseImageInfo, CheckOptions, InstructionState, Scope, StageAnalysis } from './types.js';
 import { DEFAULT_PATH } from './util.js';
 
-/** The variables an instruction sees: ENV plus ARGs with values, and every declared ARG name. */
-export interface Scope {
-  env: Map<string, string>;
-  declared: Set<string>;
-}
+export type { Analysis, InstructionState, Scope, StageAnalysis } from './types.js';
 
-/** Dispatch state an instruction starts from (what BuildKit's dispatchState holds for the checks). */
-export interface InstructionState {
-  ins: Instruction;
-  scope: Scope;
-  /** A SHELL is in effect (set in this stage, a parent stage, or the base image config). */
-  shellSet: boolean;
-  /** A WORKDIR has been set in this stage or a parent stage. */
-  workdirSet: boolean;
-}
-
-export interface StageAnalysis {
-  stage: Stage;
-  /** Lower-cased stage name, as BuildKit compares them. */
-  name?: string;
-  /** Expanded base name (with build args), or undefined when it could not be expanded. */
-  baseName?: string;
-  /** Index of the earlier stage this one builds on. */
-  baseStage?: number;
-  baseImage?: BaseImageInfo;
-  instructions: InstructionState[];
-}
-
-export interface Analysis {
-  /** Global ARGs with build args applied, plus BuildKit's automatic platform and stage args. */
-  globals: Map<string, string | undefined>;
-  /** Names FROM may use: automatic args and every global ARG (declared with or without value). */
-  globalKeys: Set<string>;
-  stages: StageAnalysis[];
-}
 
 const NON_ENV_ARGS = new Set(['BUILDKIT_SBOM_SCAN_CONTEXT', 'BUILDKIT_SBOM_SCAN_STAGE']);
 

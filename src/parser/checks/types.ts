@@ -1,6 +1,5 @@
-import type { Dockerfile, Severity, SourceRange } from '../types.js';
+import type { Dockerfile, Instruction, Severity, SourceRange, Stage } from '../types.js';
 import type { IgnoreMatcher } from '../dockerignore.js';
-import type { Analysis } from './analysis.js';
 
 /** What is known about a base image, when the caller can look it up (the checks never pull). */
 export interface BaseImageInfo {
@@ -48,3 +47,39 @@ export interface Rule {
 }
 
 export const ruleUrl = (slug: string): string => `https://docs.docker.com/go/dockerfile/rule/${slug}/`;
+
+export interface StageAnalysis {
+  stage: Stage;
+  /** Lower-cased stage name, as BuildKit compares them. */
+  name?: string;
+  /** Expanded base name (with build args), or undefined when it could not be expanded. */
+  baseName?: string;
+  /** Index of the earlier stage this one builds on. */
+  baseStage?: number;
+  baseImage?: BaseImageInfo;
+  instructions: InstructionState[];
+}
+
+export interface Analysis {
+  /** Global ARGs with build args applied, plus BuildKit's automatic platform and stage args. */
+  globals: Map<string, string | undefined>;
+  /** Names FROM may use: automatic args and every global ARG (declared with or without value). */
+  globalKeys: Set<string>;
+  stages: StageAnalysis[];
+}
+
+/** The variables an instruction sees: ENV plus ARGs with values, and every declared ARG name. */
+export interface Scope {
+  env: Map<string, string>;
+  declared: Set<string>;
+}
+
+/** Dispatch state an instruction starts from (what BuildKit's dispatchState holds for the checks). */
+export interface InstructionState {
+  ins: Instruction;
+  scope: Scope;
+  /** A SHELL is in effect (set in this stage, a parent stage, or the base image config). */
+  shellSet: boolean;
+  /** A WORKDIR has been set in this stage or a parent stage. */
+  workdirSet: boolean;
+}

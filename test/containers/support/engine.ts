@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 
 // One wiring of the engine parts for every suite.
-export { openParts, loadBusybox } from '../../support/engine-parts.js';
+export { openParts, loadBusybox, openManager } from '../../support/engine-parts.js';
 
 /** Processes whose command line mentions `text` (e.g. a temp root: shims carry it in argv). */
 export async function processesMentioning(text: string): Promise<number[]> {

@@ -7,6 +7,8 @@ import type { BuildOptions, BuildResult, StepTiming } from '../../../src/build/t
 import type { Digest } from '../../../src/util/digest.js';
 import type { DaemonArchives, DaemonEngine, DaemonServices, DaemonVolumes, VolumeInfo } from '../../../src/daemon/types.js';
 import { FakeImageStore, testImageConfig } from './fake-images.js';
+import { systemDf } from '../../../src/api/disk-usage.js';
+import type { SystemDf } from '../../../src/api/types.js';
 import { FakeContainerManager } from './fake-containers.js';
 
 /** Read a tar context (plain or gzip) into a map of file → text. Throws if the stream is cut off. */
@@ -60,6 +62,10 @@ export class FakeEngine implements DaemonEngine {
   constructor(root: string) {
     this.root = root;
     this.containers = new FakeContainerManager(this.images);
+  }
+
+  df(): Promise<SystemDf> {
+    return systemDf({ images: this.images, containers: this.containers });
   }
 
   async build(opts: BuildOptions): Promise<BuildResult> {

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { copyFile, readdir, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyFiles } from '../../../src/worker/file/copy.js';
 import { isTbuildError } from '../../../src/errors.js';
 import { makeContext, writeTree, type TreeSpec } from '../../support/context.js';
-import { SHARED } from '../../support/cli.js';
 import { compress, makeTar, type TarCompression } from '../../support/tar.js';
 import { tempDir } from '../../support/tmp.js';
 import { info, listTree, text } from './helpers.js';
@@ -22,12 +21,17 @@ async function setup(ctx: TreeSpec, dest: TreeSpec = {}): Promise<{ src: string;
   return { src: c.dir, dst: d.path };
 }
 
-const CASES = join(SHARED, 'conformance', 'cases');
 
 describe('ADD local archives', () => {
   test('a gzip tar is extracted; a plain file is copied (conformance add-tar-extract)', async () => {
     const { src, dst } = await setup({ 'plain.txt': 'plain\n' });
-    await copyFile(join(CASES, 'add-tar-extract/context/app.tar.gz'), join(src, 'app.tar.gz'));
+    const app = await makeTar([
+      { name: 'top/', type: 'directory', mode: 0o755 },
+      { name: 'top/a.txt', content: 'a\n' },
+      { name: 'top/b/', type: 'directory', mode: 0o755 },
+      { name: 'top/b/c.txt', content: 'c\n' },
+    ]);
+    await writeFile(join(src, 'app.tar.gz'), compress(app, 'gzip'));
     await copyFiles({ srcRoot: src, destRoot: dst, sources: ['app.tar.gz'], dest: '/x/', add: true });
     await copyFiles({ srcRoot: src, destRoot: dst, sources: ['plain.txt'], dest: '/p.txt', add: true });
     expect(await listTree(join(dst, 'x'))).toEqual(['top', 'top/a.txt', 'top/b', 'top/b/c.txt']);
@@ -36,8 +40,8 @@ describe('ADD local archives', () => {
 
   test('bzip2 and xz tars merge into an existing directory (conformance add-tar-formats-merge)', async () => {
     const { src, dst } = await setup({}, { 'm/existing': 'existing\n' });
-    await copyFile(join(CASES, 'add-tar-formats-merge/context/a.tar.bz2'), join(src, 'a.tar.bz2'));
-    await copyFile(join(CASES, 'add-tar-formats-merge/context/b.tar.xz'), join(src, 'b.tar.xz'));
+    await writeFile(join(src, 'a.tar.bz2'), compress(await makeTar([{ name: 'from-bz2', content: 'bz\n' }]), 'bzip2'));
+    await writeFile(join(src, 'b.tar.xz'), compress(await makeTar([{ name: 'from-xz', content: 'xz\n' }]), 'xz'));
     await copyFiles({ srcRoot: src, destRoot: dst, sources: ['a.tar.bz2'], dest: '/m/', add: true });
     await copyFiles({ srcRoot: src, destRoot: dst, sources: ['b.tar.xz'], dest: '/m/', add: true });
     expect(await listTree(join(dst, 'm'))).toEqual(['existing', 'from-bz2', 'from-xz']);

@@ -1,4 +1,4 @@
-import { TbuildError } from '../errors.js';
+import { TbuildError } from '../../errors.js';
 
 /** The Engine API versions we answer. The 28.x CLI asks for 1.50 and negotiates down through `_ping`. */
 export const MAX_API_VERSION = '1.47';

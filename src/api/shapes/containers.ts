@@ -1,6 +1,7 @@
 import type { ContainerRecord, CreateContainerOptions, VolumeMountSpec } from '../../containers/types.js';
 import type { ContainerConfig } from '../../images/types.js';
 import { humanDuration, unixSeconds, ZERO_TIME } from '../../util/time.js';
+import { securityToHostConfig } from '../../exec/security/host-config.js';
 
 /** "Up 3 seconds", "Exited (0) 2 seconds ago", "Created", as `docker ps` shows them. */
 export function statusText(c: ContainerRecord, now = Date.now()): string {
@@ -82,8 +83,9 @@ function hostConfig(o: CreateContainerOptions): Record<string, unknown> {
     VolumeDriver: '',
     VolumesFrom: null,
     LogConfig: { Type: 'json-file', Config: {} },
-    Privileged: false,
-    ReadonlyRootfs: false,
+    ...securityToHostConfig(o.security),
+    ReadonlyRootfs: Boolean(o.readonlyRootfs),
+    Tmpfs: Object.fromEntries((o.mounts ?? []).filter((m) => m.type === 'tmpfs').map((m) => [m.target, (m.tmpfsOptions ?? []).join(',')])),
     Memory: r.memory ?? 0,
     NanoCpus: r.cpuQuota && r.cpuPeriod ? Math.round((r.cpuQuota / r.cpuPeriod) * 1e9) : 0,
     CpuShares: r.cpuShares ?? 0,

@@ -1,7 +1,7 @@
 import type { ImageRecord } from '../../images/types.js';
 import { imageInspect as baseInspect, imageSummary as baseSummary } from '../../images/inspect.js';
-import { compareVersions } from '../version.js';
-import { familiarName } from '../../api/wire/json-message.js';
+import { compareVersions } from '../wire/version.js';
+import { familiarName } from '../wire/json-message.js';
 
 /**
  * The Engine API image shapes are the exporter's (shared with the embedded CLI); the daemon adds

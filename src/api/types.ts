@@ -1,0 +1,60 @@
+import type { Readable } from 'node:stream';
+import type { ImageRecord, ImageStore } from '../images/types.js';
+import type { PruneResult } from '../images/prune.js';
+import type { ImportOptions } from '../images/import.js';
+import type { ContainerManager } from '../containers/types.js';
+import type { Volumes } from '../volumes/types.js';
+import type { BuildOptions, BuildResult } from '../build/types.js';
+
+export type { PruneResult, ImportOptions };
+
+/** Docker's `GET /system/df` body, the parts tbuild fills; both engines answer `df()` with it. */
+export interface SystemDf {
+  LayersSize: number;
+  Images: Array<{ Id: string; Size: number; SharedSize: number; Containers: number; [k: string]: unknown }>;
+  Containers: Array<{ Id: string; State: string; SizeRw?: number; [k: string]: unknown }>;
+  Volumes: Array<{ Name: string; UsageData?: { Size: number; RefCount: number }; [k: string]: unknown }> | null;
+  BuildCache: Array<BuildCacheRecord> | null;
+}
+
+/** One `BuildCache` entry of `/system/df` (Docker's field names). */
+export interface BuildCacheRecord {
+  ID: string;
+  Parent?: string;
+  Type: string;
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt?: string;
+  UsageCount: number;
+}
+
+export type ArchiveFormat = 'docker' | 'oci';
+
+/**
+ * What a client of tbuild can do: the embedded `Engine` and the CLI's daemon client both implement
+ * it, the daemon serves it, and the CLI is written against it without knowing which side it has.
+ */
+export interface EngineApi {
+  /** The state root (embedded), or the daemon's address. */
+  readonly root: string;
+  readonly images: ImageStore;
+  readonly containers: ContainerManager;
+  /** Named volumes; absent only on engines without a volume store. */
+  readonly volumes?: Volumes;
+  build(options: BuildOptions): Promise<BuildResult>;
+  /** Load a docker-archive or OCI-layout tar; resolves with Docker's lines (`Loaded image: …`). */
+  load(input: Readable): Promise<string[]>;
+  /** A tar of the images in `format` (default docker). */
+  save(refs: string[], format?: ArchiveFormat): Promise<Readable>;
+  /** A one-layer image from a rootfs tar (`docker import`). */
+  importImage(input: Readable, opts: ImportOptions): Promise<ImageRecord>;
+  /** Dangling images, or with `all` every image no container uses. */
+  pruneImages(opts?: { all?: boolean }): Promise<PruneResult>;
+  /** Docker's image-inspect JSON for one image. */
+  inspectImage(ref: string): Promise<Record<string, unknown>>;
+  df(): Promise<SystemDf>;
+  close(): Promise<void>;
+}

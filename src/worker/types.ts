@@ -1,0 +1,32 @@
+import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from '../cache/types.js';
+import type { Executor } from '../exec/types.js';
+import type { ImageStore } from '../images/types.js';
+import type { NetworkManager } from '../network/types.js';
+import type { BuildContext, SecretSource } from '../session/types.js';
+
+/**
+ * The stores and executor of one state root: what ops (and the layers above them that commit
+ * snapshots or images) are given by the composition root. Nothing here reads settings.
+ */
+export interface WorkerDeps {
+  root: string;
+  content: ContentStore;
+  snapshots: Snapshotter;
+  layers: LayerConverter;
+  cacheIndex: CacheIndex;
+  images: ImageStore;
+  executor: Executor;
+  /** Namespaces and networks (netavark); optional so engine look-alikes without a root fit. */
+  network?: NetworkManager;
+}
+
+/** What ops need from the build they run in. */
+export interface OpEnv {
+  parts: WorkerDeps;
+  context: BuildContext;
+  secrets: Record<string, SecretSource>;
+  /** Proxy build args (`HTTP_PROXY=…`) every RUN gets unless it sets them itself; outside all keys. */
+  proxyEnv: string[];
+  /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */
+  tmp: string;
+}
