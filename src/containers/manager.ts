@@ -55,7 +55,7 @@ export class LocalContainerManager implements ContainerManager {
     this.volumes = parts.volumes;
     this.#control = parts.runtime;
     this.#runtime = this.#control.runtime;
-    this.#records = new ContainerRecords(parts.root, this.#control);
+    this.#records = new ContainerRecords(parts.root, this.#control, parts.network);
     this.#shims = new ShimLauncher(parts.root);
   }
 

@@ -5,7 +5,7 @@ import type { ContainerRuntime } from '../exec/types.js';
 export type { Volumes, VolumeRecord } from '../volumes/types.js';
 import type { Readable, Writable, Duplex } from 'node:stream';
 import type { Resources } from '../exec/types.js';
-import type { PortMapping } from '../network/types.js';
+import type { AttachmentInfo, PortMapping } from '../network/types.js';
 import type { SecurityOptions } from '../exec/security/types.js';
 
 /**
@@ -98,6 +98,8 @@ export interface ContainerRecord {
   /** Snapshot key of the writable layer. */
   snapshotKey: string;
   logPath: string;
+  /** Where the running container is attached (addresses, published ports); absent when not running. */
+  network?: Pick<AttachmentInfo, 'endpoints' | 'ports' | 'netnsPath'>;
 }
 
 export interface AttachStreams {

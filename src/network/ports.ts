@@ -108,3 +108,32 @@ export function checkAddHost(spec: string): string {
   }
   return `${name}:${ip}`;
 }
+
+const invalid = (msg: string) => new TbuildError('TB_INVALID_ARGUMENT', msg);
+
+/** `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` → mappings (an empty HostPort means a free one). */
+export function parsePortBindings(v: unknown): PortMapping[] {
+  if (v === undefined || v === null) return [];
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid('HostConfig.PortBindings must be an object');
+  const out: PortMapping[] = [];
+  for (const [key, bindings] of Object.entries(v as Record<string, unknown>)) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(key);
+    if (!m) throw invalid(`invalid port specification: "${key}"`);
+    if (m[3] === 'sctp') throw invalid(`publishing sctp ports is not supported (${key})`);
+    const containerPort = Number(m[1]);
+    const range = m[2] ? Number(m[2]) - containerPort + 1 : 1;
+    const protocol = (m[3] ?? 'tcp') as 'tcp' | 'udp';
+    const list = bindings === null ? [{}] : bindings;
+    if (!Array.isArray(list)) throw invalid(`HostConfig.PortBindings[${key}] must be an array`);
+    for (const b of list.length ? list : [{}]) {
+      const hostIp = String((b as Record<string, unknown>).HostIp ?? '');
+      const hostPortText = String((b as Record<string, unknown>).HostPort ?? '');
+      if (hostIp && !/^\d+\.\d+\.\d+\.\d+$/.test(hostIp)) throw invalid(`invalid host IP ${JSON.stringify(hostIp)} for port ${key} (IPv4 only)`);
+      const hm = /^(\d*)(?:-(\d+))?$/.exec(hostPortText);
+      if (!hm) throw invalid(`invalid host port ${JSON.stringify(hostPortText)} for port ${key}`);
+      out.push({ hostIp: hostIp === '0.0.0.0' ? '' : hostIp, hostPort: hm[1] ? Number(hm[1]) : 0, containerPort, protocol, range });
+    }
+  }
+  return out;
+}
+
