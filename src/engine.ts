@@ -22,7 +22,8 @@ import { enableTracing } from './solver/trace.js';
 import { TbuildError } from './errors.js';
 import type { Readable } from 'node:stream';
 import type { ImageRecord } from './images/types.js';
-import type { ArchiveFormat, BuildCacheRecord, EngineApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
+import { LocalNetworks } from './api/networks.js';
+import type { ArchiveFormat, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
 import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
 import { saveOciLayout } from './images/oci-layout.js';
 import { importRootfs } from './images/import.js';
@@ -128,6 +129,8 @@ export class Engine implements BuildDeps, EngineApi {
   readonly executor: Executor;
   readonly runtime: ContainerRuntime;
   readonly network?: NetworkManager;
+  /** Networks in the Docker API's shapes (the CLI's and daemon's view of `network`). */
+  readonly networks?: NetworkApi;
   readonly containers: ContainerManager;
   /**
    * The root's named volumes: one store, shared with the container manager (which checks use).
@@ -149,6 +152,7 @@ export class Engine implements BuildDeps, EngineApi {
     this.runtime = parts.runtime;
     this.network = parts.network;
     this.containers = containers;
+    if (parts.network) this.networks = new LocalNetworks(parts.network, containers);
     this.volumes = volumes;
     this.solver = solver;
     this.sourceDateEpoch = sourceDateEpoch;

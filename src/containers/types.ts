@@ -166,6 +166,10 @@ export interface ContainerManager {
   unpause(idOrName: string): Promise<void>;
   remove(idOrName: string, opts?: { force?: boolean; volumes?: boolean }): Promise<void>;
   rename(idOrName: string, newName: string): Promise<void>;
+  /** `docker network connect`: also live when the container runs. */
+  connectNetwork(idOrName: string, network: string, opts?: { aliases?: string[]; ip?: string }): Promise<void>;
+  /** `docker network disconnect`. */
+  disconnectNetwork(idOrName: string, network: string): Promise<void>;
   get(idOrName: string): Promise<ContainerRecord | undefined>;
   /** Throws TB_CONTAINER_NOT_FOUND (`No such container: <ref>`). */
   inspect(idOrName: string): Promise<ContainerRecord>;

@@ -178,3 +178,59 @@ export async function reconcileAttachments(l: Layout): Promise<string[]> {
   }
   return released;
 }
+
+/** Add one network to a live attachment (`docker network connect` on a running container). */
+export async function connectRecord(l: Layout, id: string, n: { net: NetworkRecord; aliases: string[]; ip?: string }, name: string): Promise<AttachmentInfo> {
+  const rec = await readRecord(l, id);
+  if (!rec?.ready || !rec.options || !rec.netnsPath) throw new TbuildError('TB_NETWORK_FAILED', `container ${id} has no live network attachment`);
+  if (rec.options.network_info[n.net.bridge]) throw new TbuildError('TB_NETWORK_EXISTS', `endpoint with name ${name} already exists in network ${n.net.name}`);
+  const recPath = join(l.records, `${id}.json`);
+  const ip = await l.leases.take(n.net.id, n.net.subnet, n.net.gateway, recPath, n.ip);
+  rec.leases.push({ networkId: n.net.id, ip });
+  await writeJsonAtomic(recPath, rec);
+  const iface = `eth${Object.keys(rec.options.networks).length}`;
+  const one: NetavarkOptions = {
+    container_id: id,
+    container_name: name,
+    networks: { [n.net.bridge]: { interface_name: iface, static_ips: [ip], ...(n.net.dnsEnabled ? { aliases: n.aliases } : {}) } },
+    network_info: { [n.net.bridge]: netavarkNetwork(n.net) },
+  };
+  let status: NetavarkStatus;
+  try {
+    status = await l.netavark.setup(rec.netnsPath, one);
+  } catch (err) {
+    await l.leases.free(n.net.id, ip);
+    rec.leases = rec.leases.filter((x) => x.ip !== ip || x.networkId !== n.net.id);
+    await writeJsonAtomic(recPath, rec);
+    throw err;
+  }
+  rec.options.networks = { ...rec.options.networks, ...one.networks };
+  rec.options.network_info = { ...rec.options.network_info, ...one.network_info };
+  rec.endpoints = [...(rec.endpoints ?? []), endpointOf(n.net, n.aliases, ip, status, iface)];
+  if (n.net.dnsEnabled && !rec.dnsServers?.length) rec.dnsServers = [n.net.gateway];
+  await writeJsonAtomic(recPath, rec);
+  const { owner: _o, leases: _l, options: _p, ready: _r, ...info } = rec;
+  return info as AttachmentInfo;
+}
+
+/** Take one network out of a live attachment (`docker network disconnect`). */
+export async function disconnectRecord(l: Layout, id: string, net: NetworkRecord): Promise<void> {
+  const rec = await readRecord(l, id);
+  if (!rec?.ready || !rec.options || !rec.netnsPath) return;
+  const per = rec.options.networks[net.bridge];
+  if (!per) return;
+  const one: NetavarkOptions = {
+    container_id: id,
+    container_name: rec.options.container_name,
+    networks: { [net.bridge]: per },
+    network_info: { [net.bridge]: rec.options.network_info[net.bridge]! },
+  };
+  await l.netavark.teardown(rec.netnsPath, one);
+  const recPath = join(l.records, `${id}.json`);
+  delete rec.options.networks[net.bridge];
+  delete rec.options.network_info[net.bridge];
+  rec.endpoints = (rec.endpoints ?? []).filter((e) => e.networkId !== net.id);
+  for (const x of rec.leases.filter((x) => x.networkId === net.id)) await l.leases.free(x.networkId, x.ip);
+  rec.leases = rec.leases.filter((x) => x.networkId !== net.id);
+  await writeJsonAtomic(recPath, rec);
+}

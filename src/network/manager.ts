@@ -8,6 +8,8 @@ import { Netavark } from './netavark.js';
 import { Leases, overlaps, parseCidr, intToIp } from './ipam.js';
 import { checkGateway, checkNetworkName, firstHost, NetworkStore, newNetworkId } from './store.js';
 import {
+  connectRecord,
+  disconnectRecord,
   listRecords,
   readRecord,
   reconcileAttachments,
@@ -15,7 +17,7 @@ import {
   setupAttachment,
   type Layout,
 } from './attachments.js';
-import type { AttachRequest, Attachment, AttachmentInfo, CreateNetworkOptions, NetworkManager, NetworkRecord } from './types.js';
+import type { AttachRequest, Attachment, AttachmentInfo, CreateNetworkOptions, EndpointRequest, NetworkManager, NetworkRecord } from './types.js';
 
 export interface NetworkSettings {
   /** State root; everything goes under `<root>/network/`. */
@@ -146,6 +148,15 @@ export class NetavarkNetworks implements NetworkManager {
   async #release(id: string): Promise<void> {
     const rec = await readRecord(this.#l, id);
     if (rec) await releaseRecord(this.#l, rec);
+  }
+
+  async connect(id: string, name: string, e: EndpointRequest): Promise<AttachmentInfo> {
+    const net = await this.#store.must(e.network);
+    return connectRecord(this.#l, id, { net, aliases: e.aliases ?? [], ...(e.ip ? { ip: e.ip } : {}) }, name);
+  }
+
+  async disconnect(id: string, network: string): Promise<void> {
+    await disconnectRecord(this.#l, id, await this.#store.must(network));
   }
 
   async status(id: string): Promise<AttachmentInfo | undefined> {

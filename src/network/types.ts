@@ -114,6 +114,10 @@ export interface NetworkManager {
    * pool of ready ones when possible: set-up costs a few hundred milliseconds.
    */
   acquireDefault(): Promise<Attachment>;
+  /** Add a network to live attachment `id` (a running container); TB_NETWORK_EXISTS if already on it. */
+  connect(id: string, name: string, endpoint: EndpointRequest): Promise<AttachmentInfo>;
+  /** Take a network out of live attachment `id`; nothing when it is not on it. */
+  disconnect(id: string, network: string): Promise<void>;
   /** The live attachment `id`, if any (read from disk: another process may own it). */
   status(id: string): Promise<AttachmentInfo | undefined>;
   /** Release attachments whose owner process is gone, and namespaces nobody records. */

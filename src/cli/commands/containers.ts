@@ -219,7 +219,7 @@ function addPs(program: Command, ctx: CliContext, name: string): void {
           `"${trunc ? ellipsis(cmd, 20) : cmd}"`,
           since(c.created),
           statusText(c),
-          '',
+          (c.network?.ports ?? []).map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}${p.range > 1 ? `-${p.hostPort + p.range - 1}` : ''}->${p.containerPort}${p.range > 1 ? `-${p.containerPort + p.range - 1}` : ''}/${p.protocol}`).join(', '),
           c.name,
         ];
       });

@@ -25,6 +25,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     load: async () => (await import('./containers.js')).registerContainerCommands,
   },
   { names: ['volume'], load: async () => (await import('./volumes.js')).registerVolumeCommands },
+  { names: ['network', 'port'], load: async () => (await import('./network.js')).registerNetworkCommands },
   { names: ['daemon'], load: async () => (await import('./daemon.js')).registerDaemon },
 ];
 

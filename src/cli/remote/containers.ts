@@ -342,6 +342,15 @@ export class RemoteContainers implements ContainerManager {
     await this.#client.call('POST', this.#path(idOrName, 'rename'), { query: { name: newName } });
   }
 
+  async connectNetwork(idOrName: string, network: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+    const EndpointConfig = { ...(opts.aliases?.length ? { Aliases: opts.aliases } : {}), ...(opts.ip ? { IPAMConfig: { IPv4Address: opts.ip } } : {}) };
+    await this.#client.call('POST', `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: idOrName, EndpointConfig } });
+  }
+
+  async disconnectNetwork(idOrName: string, network: string): Promise<void> {
+    await this.#client.call('POST', `/networks/${encodeURIComponent(network)}/disconnect`, { body: { Container: idOrName } });
+  }
+
   async get(idOrName: string): Promise<ContainerRecord | undefined> {
     try {
       return await this.inspect(idOrName);

@@ -7,6 +7,7 @@ import { TbuildError } from '../../errors.js';
 import { EngineClient, type ClientOptions } from './client.js';
 import { RemoteImageStore } from './images.js';
 import { RemoteContainers } from './containers.js';
+import { RemoteNetworks } from './networks.js';
 import { remoteBuild } from './build.js';
 
 /**
@@ -19,11 +20,13 @@ export class RemoteEngine implements EngineApi {
   readonly client: EngineClient;
   readonly images: RemoteImageStore;
   readonly containers: RemoteContainers;
+  readonly networks: RemoteNetworks;
 
   private constructor(client: EngineClient) {
     this.client = client;
     this.images = new RemoteImageStore(client);
     this.containers = new RemoteContainers(client);
+    this.networks = new RemoteNetworks(client);
   }
 
   /** Connect: `_ping` negotiates the API version (and proves the daemon is there). */
