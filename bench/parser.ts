@@ -4,6 +4,7 @@
  */
 import { parseDockerfile } from '../src/parser/parse.js';
 import { resolveDockerfile } from '../src/parser/resolve.js';
+import { runChecks } from '../src/parser/checks/index.js';
 import { median, type BenchRow } from './types.js';
 
 /** A deterministic Dockerfile of at least `lines` lines (whole stages, so heredocs stay closed). */
@@ -92,5 +93,33 @@ export async function bench(): Promise<BenchRow[]> {
       met: cpuMs < 50,
       note: 'median of the same 20 runs, process CPU time (user+system)',
     },
+    ...checkScaling(),
+  ];
+}
+
+/** ARG/ENV-heavy Dockerfile of `n` lines: the shape that made the checks quadratic. */
+function argEnvDockerfile(n: number): string {
+  const lines = ['# check=experimental=all', 'FROM busybox:local'];
+  for (let i = 0; lines.length < n; i++) lines.push(`ARG A${i}=v${i}`, `ENV E${i}=\${A${i}}`, `# A${i} describes it`);
+  return lines.join('\n') + '\n';
+}
+
+/** parse + build checks at 5,000 and 50,000 lines: the ratio says linear (~10) or quadratic (~100). */
+function checkScaling(): BenchRow[] {
+  const time = (n: number): number => {
+    const text = argEnvDockerfile(n);
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      runChecks(parseDockerfile(text), { buildArgs: {} });
+      runs.push(performance.now() - t0);
+    }
+    return median(runs);
+  };
+  const small = time(5_000);
+  const big = time(50_000);
+  return [
+    { area: 'parser', name: 'checks of a 5,000-line ARG/ENV Dockerfile', value: Number(small.toFixed(1)), unit: 'ms', target: '< 1000 ms', met: small < 1000, note: 'median of 3' },
+    { area: 'parser', name: 'checks: 50,000 lines / 5,000 lines', value: Number((big / small).toFixed(1)), unit: 'x', target: '< 20 (linear ~10)', met: big / small < 20, note: `${big.toFixed(0)} ms at 50,000 lines` },
   ];
 }

@@ -9,6 +9,8 @@ import type { BuildDeps, BuildOptions, BuildResult } from './build/types.js';
 import type { WorkerDeps } from './worker/types.js';
 import type { NetworkManager } from './network/types.js';
 import { openNetworkManager, type NetworkSettings } from './network/manager.js';
+import type { Registries, RegistryOptions } from './registry/types.js';
+import { RegistryAccess } from './registry/access.js';
 import { openContentStore } from './cache/content-store.js';
 import { openSnapshotter } from './cache/snapshotter.js';
 import { layerConverter } from './cache/layer/index.js';
@@ -51,6 +53,16 @@ export interface EngineOptions {
    * of `userPool` (`$TBUILD_NETWORK_POOL`, default 10.233.0.0/16).
    */
   network?: { bridge?: string; subnet?: string; userPool?: string };
+  /**
+   * How registries are reached. Default: `$TBUILD_INSECURE_REGISTRIES` (comma-separated hosts or
+   * CIDRs allowed over plain HTTP; loopback always is), `$TBUILD_REGISTRY_CERTS_DIR` (default
+   * /etc/docker/certs.d), credentials from `$DOCKER_CONFIG/config.json` (default ~/.docker).
+   */
+  registry?: RegistryOptions;
+}
+
+function listSetting(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 }
 
 /** The stores and executor of one state root (what the worker layer is given). */
@@ -78,13 +90,19 @@ function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
     sourceDateEpoch = Number(env.SOURCE_DATE_EPOCH);
   }
   enableTracing(Boolean(env.TBUILD_TRACE));
+  const registry: RegistryOptions = {
+    insecure: listSetting(env.TBUILD_INSECURE_REGISTRIES),
+    ...(env.TBUILD_REGISTRY_CERTS_DIR ? { certsDir: env.TBUILD_REGISTRY_CERTS_DIR } : {}),
+    ...opts.registry,
+  };
   const network: NetworkSettings = {
     root,
     bridge: opts.network?.bridge ?? env.TBUILD_BRIDGE,
     subnet: opts.network?.subnet ?? env.TBUILD_BRIDGE_SUBNET,
     userPool: opts.network?.userPool ?? env.TBUILD_NETWORK_POOL,
   };
-  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, network };
+  const dockerConfig = env.DOCKER_CONFIG;
+  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network };
 }
 
 interface RootParts extends WorkerDeps {
@@ -140,8 +158,11 @@ export class Engine implements BuildDeps, EngineApi {
   /** One scheduler state for every build on this engine: concurrent builds share in-flight work. */
   readonly solver: SolverShared;
   readonly sourceDateEpoch?: number;
+  /** Pull, push and login checks against registries. */
+  readonly registries: Registries;
 
-  private constructor(parts: RootParts, containers: ContainerManager, volumes: Volumes, solver: SolverShared, sourceDateEpoch?: number) {
+  private constructor(parts: RootParts, containers: ContainerManager, volumes: Volumes, solver: SolverShared, registries: Registries, sourceDateEpoch?: number) {
+    this.registries = registries;
     this.root = parts.root;
     this.content = parts.content;
     this.snapshots = parts.snapshots;
@@ -168,7 +189,11 @@ export class Engine implements BuildDeps, EngineApi {
     // Stores ask the container manager before removing what a container still uses.
     volumes.setInUseCheck((name) => containers.volumeUsers(name));
     parts.images.setInUseCheck((imageId) => containers.imageUser(imageId));
-    return new Engine(parts, containers, volumes, new SolverShared(s.maxParallelism), s.sourceDateEpoch);
+    const registries = new RegistryAccess(parts, s.registry, async () => {
+      const { DockerConfigCredentials, dockerConfigDir } = await import('./registry/credentials.js');
+      return new DockerConfigCredentials(dockerConfigDir({ DOCKER_CONFIG: s.dockerConfig }));
+    });
+    return new Engine(parts, containers, volumes, new SolverShared(s.maxParallelism), registries, s.sourceDateEpoch);
   }
 
   /** Build a Dockerfile; resolves with the image id, manifest digest and per-step timings. */
@@ -250,6 +275,7 @@ export class Engine implements BuildDeps, EngineApi {
 
   /** Stop background work (container monitors keep running in their own processes). */
   async close(): Promise<void> {
+    await this.registries.close();
     await this.containers.close();
     await this.network?.close();
   }

@@ -5,6 +5,7 @@ import type { ImportOptions } from '../images/import.js';
 import type { ContainerManager } from '../containers/types.js';
 import type { Volumes } from '../volumes/types.js';
 import type { BuildOptions, BuildResult } from '../build/types.js';
+import type { Registries } from '../registry/types.js';
 
 export type { PruneResult, ImportOptions };
 
@@ -61,6 +62,8 @@ export interface EngineApi {
   readonly volumes?: Volumes;
   /** Networks; absent on engines without a network manager. */
   readonly networks?: NetworkApi;
+  /** Pull, push and login checks (the daemon's `/images/create`, `/images/{name}/push`, `/auth`). */
+  readonly registries: Registries;
   build(options: BuildOptions): Promise<BuildResult>;
   /** Load a docker-archive or OCI-layout tar; resolves with Docker's lines (`Loaded image: …`). */
   load(input: Readable): Promise<string[]>;

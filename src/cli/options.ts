@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { checkDockerfileSize } from '../parser/parse.js';
 import { join, resolve } from 'node:path';
 import { TbuildError } from '../errors.js';
 import type { Command } from 'commander';
@@ -40,8 +41,10 @@ export async function readDockerfileArg(context: string, file: string | undefine
   const contextDir = resolve(context);
   const path = file ? resolve(file) : join(contextDir, 'Dockerfile');
   try {
+    checkDockerfileSize((await stat(path)).size, file ?? 'Dockerfile');
     return { contextDir, path, file: file ?? 'Dockerfile', text: await readFile(path, 'utf8') };
   } catch (err) {
+    if (err instanceof TbuildError) throw err;
     throw new TbuildError('TB_INVALID_ARGUMENT', `cannot read Dockerfile ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
 }

@@ -9,6 +9,7 @@ import type { DaemonServices } from './types.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { registerBuildRoutes } from './routes/build.js';
 import { registerImageRoutes } from './routes/images.js';
+import { registerRegistryRoutes } from './routes/registry.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
@@ -35,6 +36,7 @@ export function createApp(svc: DaemonServices, opts: { log?: (line: string) => v
   const router = new Router();
   registerSystemRoutes(router, svc);
   registerBuildRoutes(router, svc, events);
+  registerRegistryRoutes(router, svc, events);
   registerImageRoutes(router, svc, events);
   registerContainerRoutes(router, svc, sessions);
   registerExecRoutes(router, svc, sessions);

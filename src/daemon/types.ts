@@ -4,6 +4,7 @@ import type { ImageRecord, ImageStore } from '../images/types.js';
 import type { ContainerManager } from '../containers/types.js';
 import type { BuildOptions, BuildResult } from '../build/types.js';
 import type { SystemDf } from '../api/types.js';
+import type { Registries } from '../registry/types.js';
 
 /** The part of `Engine` the daemon uses; tests hand it a double. */
 export interface DaemonEngine {
@@ -15,6 +16,8 @@ export interface DaemonEngine {
   build(opts: BuildOptions): Promise<BuildResult>;
   /** `GET /system/df`. */
   df(): Promise<SystemDf>;
+  /** Pull, push, login checks; absent on engines without registry access (then those routes answer 501). */
+  readonly registries?: Registries;
 }
 
 /** Docker's volume shape, as `GET /volumes` returns it. */

@@ -73,8 +73,25 @@ export function parseInstruction(line: Line, escape: '\\' | '`', file?: string):
  * types.ts). Throws TbuildError with the failing line's range and the source in
  * `details.source` (so the CLI can render the snippet).
  */
+/**
+ * The largest Dockerfile tbuild reads (BuildKit's frontend caps the definition it receives too): a
+ * larger one is refused up front, before any of it is held in memory, instead of exhausting it.
+ */
+export const MAX_DOCKERFILE_BYTES = 10 * 1024 * 1024;
+
+/** Refuse a Dockerfile over the limit, naming it and the limit. */
+export function checkDockerfileSize(bytes: number, name: string): void {
+  if (bytes > MAX_DOCKERFILE_BYTES) {
+    throw new TbuildError(
+      'TB_PARSE_TOO_LARGE',
+      `Dockerfile ${name} is ${(bytes / 1024 / 1024).toFixed(1)} MiB: over the ${MAX_DOCKERFILE_BYTES / 1024 / 1024} MiB limit`,
+    );
+  }
+}
+
 export function parseDockerfile(text: string, opts: ParseOptions = {}): Dockerfile {
   const file = opts.file ?? 'Dockerfile';
+  checkDockerfileSize(Buffer.byteLength(text), file);
   const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   registerSource(file, source);
   try {

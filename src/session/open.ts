@@ -1,4 +1,5 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { checkDockerfileSize } from '../parser/parse.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import { text as readAllText } from 'node:stream/consumers';
 import { TbuildError } from '../errors.js';
@@ -80,6 +81,7 @@ async function finish(dir: string, dockerfilePath: string, text: string, fromTar
 
 async function readDockerfile(path: string, name: string): Promise<string> {
   try {
+    checkDockerfileSize((await stat(path)).size, name);
     return await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -1,5 +1,9 @@
 import { test, expect, describe } from 'vitest';
-import { parseDockerfile } from '../../src/parser/parse.js';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAX_DOCKERFILE_BYTES, parseDockerfile } from '../../src/parser/parse.js';
+import { runCli } from '../support/cli.js';
 import { extractFlags } from '../../src/parser/flags.js';
 import { isTbuildError, type ErrorCode, TbuildError } from '../../src/errors.js';
 import type { Instruction, RunInstruction, CopyInstruction, CmdInstruction } from '../../src/parser/types.js';
@@ -241,5 +245,32 @@ describe('forms', () => {
       [0, 'x', 1],
       [1, undefined, 2],
     ]);
+  });
+});
+
+describe('size limit', () => {
+  test('a Dockerfile over 10 MiB is refused with a limit error, before it is read', async () => {
+    const big = 'FROM a\n' + 'RUN true\n'.repeat((MAX_DOCKERFILE_BYTES / 9) | 0) + 'RUN true\n';
+    expect(Buffer.byteLength(big)).toBeGreaterThan(MAX_DOCKERFILE_BYTES);
+    let err: unknown;
+    try {
+      parseDockerfile(big);
+    } catch (e) {
+      err = e;
+    }
+    expect(isTbuildError(err, 'TB_PARSE_TOO_LARGE')).toBe(true);
+    expect((err as Error).message).toMatch(/over the 10 MiB limit/);
+    expect(() => parseDockerfile(big.slice(0, MAX_DOCKERFILE_BYTES))).not.toThrow();
+
+    // the CLI checks the size on disk: a sparse 11 MiB file is refused without being read
+    const dir = await mkdtemp(join(tmpdir(), 'tb-big-'));
+    try {
+      await truncate(await writeFile(join(dir, 'Dockerfile'), 'FROM a\n').then(() => join(dir, 'Dockerfile')), 11 * 1024 * 1024);
+      const r = await runCli(['check', dir]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('over the 10 MiB limit');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,6 +7,7 @@ export interface JsonMessage {
   status?: string;
   id?: string;
   progress?: string;
+  progressDetail?: { current?: number; total?: number };
   aux?: Record<string, unknown>;
   error?: string;
   errorDetail?: { code?: number; message: string };

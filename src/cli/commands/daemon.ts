@@ -34,6 +34,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
     .option('--tlskey <file>', 'server key')
     .option('--access-log', 'log every request with its status and duration')
     .option('--shutdown-timeout <seconds>', 'how long a stop waits for requests in flight', '10')
+    .option('--insecure-registry <host>', 'registry (host[:port] or CIDR) reached over plain HTTP or unverified TLS; repeatable (loopback always is)', collect)
     .action(async (flags: DaemonFlags) => {
       const { Daemon, validateHosts } = await import('../../daemon/server.js');
       const { servicesFor } = await import('../../daemon/services.js');
@@ -52,7 +53,8 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       validateHosts(list, useTls);
       const root = flags.root ? resolve(flags.root) : ctx.root();
       const { Engine } = await import('../../engine.js');
-      const engine = await Engine.open({ root, runtime: ctx.runtime() });
+      const insecure = (flags as { insecureRegistry?: string[] }).insecureRegistry;
+      const engine = await Engine.open({ root, runtime: ctx.runtime(), ...(insecure?.length ? { registry: { insecure } } : {}) });
       const daemon = await Daemon.start({
         hosts: list,
         root,

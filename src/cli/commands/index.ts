@@ -24,6 +24,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     names: ['run', 'ps', 'rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec', 'container'],
     load: async () => (await import('./containers.js')).registerContainerCommands,
   },
+  { names: ['pull', 'push', 'login', 'logout'], load: async () => (await import('./registry.js')).registerRegistryCommands },
   { names: ['volume'], load: async () => (await import('./volumes.js')).registerVolumeCommands },
   { names: ['network', 'port'], load: async () => (await import('./network.js')).registerNetworkCommands },
   { names: ['daemon'], load: async () => (await import('./daemon.js')).registerDaemon },

@@ -9,6 +9,7 @@ import { RemoteImageStore } from './images.js';
 import { RemoteContainers } from './containers.js';
 import { RemoteNetworks } from './networks.js';
 import { remoteBuild } from './build.js';
+import { RemoteRegistries } from './registries.js';
 
 /**
  * The engine the CLI talks to when a daemon answers: the same `images`, `containers` and `build`
@@ -21,10 +22,12 @@ export class RemoteEngine implements EngineApi {
   readonly images: RemoteImageStore;
   readonly containers: RemoteContainers;
   readonly networks: RemoteNetworks;
+  readonly registries: RemoteRegistries;
 
   private constructor(client: EngineClient) {
     this.client = client;
     this.images = new RemoteImageStore(client);
+    this.registries = new RemoteRegistries(client, this.images);
     this.containers = new RemoteContainers(client);
     this.networks = new RemoteNetworks(client);
   }

@@ -7,6 +7,7 @@ import type { EventBus } from '../events.js';
 import type { RequestContext } from '../http.js';
 import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, sendJson } from '../http.js';
 import { imageHistory, imageInspect, imageSummary, matchesReference } from '../../api/shapes/images.js';
+import { pullRoute } from './registry.js';
 import { JsonMessageWriter, familiarName, withDefaultTag } from '../../api/wire/json-message.js';
 
 function notImplemented(what: string): Error {
@@ -81,11 +82,7 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
   router.add('POST', '/images/create', async (ctx) => {
     const fromSrc = ctx.query.get('fromSrc');
     const fromImage = ctx.query.get('fromImage');
-    if (fromImage) {
-      const tag = ctx.query.get('tag');
-      const ref = tag ? (tag.startsWith('sha256:') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
-      throw new TbuildError('TB_IMAGE_NOT_FOUND', `pull access denied for ${familiarName(ref)}: this daemon has no registry access (load images with docker load)`);
-    }
+    if (fromImage) return pullRoute(ctx, svc, events);
     if (fromSrc !== '-') throw badRequest(fromSrc ? 'importing from a URL is not supported; send the tar as the body (fromSrc=-)' : 'fromImage or fromSrc is required');
     if (!svc.archives?.importTar) throw notImplemented('image import');
     const img = await svc.archives.importTar(ctx.req, {

@@ -51,19 +51,19 @@ export function analyse(df: Dockerfile, opts: CheckOptions): Analysis {
   const escape = df.directives.escape;
   const globalLookup: Lookup = (n) => globals.get(n);
   const stages: StageAnalysis[] = [];
-  const finals: Array<{ scope: Scope; shellSet: boolean; workdirSet: boolean }> = [];
+  const finals: Array<{ scope: ScopeHistory; shellSet: boolean; workdirSet: boolean }> = [];
 
   for (const stage of df.stages) {
     const sa: StageAnalysis = { stage, instructions: [] };
     if (stage.name !== undefined) sa.name = stage.name.toLowerCase();
     const base = tryExpand(stage.from.image, globalLookup, escape)?.result;
-    let state: { scope: Scope; shellSet: boolean; workdirSet: boolean };
+    let state: { scope: ScopeHistory; shellSet: boolean; workdirSet: boolean };
     if (base !== undefined) sa.baseName = base;
     const parent = base === undefined ? -1 : stages.findIndex((s) => s.name !== undefined && s.name === base.toLowerCase());
     if (parent >= 0) {
       sa.baseStage = parent;
       const f = finals[parent]!;
-      state = { scope: { env: new Map(f.scope.env), declared: new Set(f.scope.declared) }, shellSet: f.shellSet, workdirSet: f.workdirSet };
+      state = { scope: f.scope.fork(), shellSet: f.shellSet, workdirSet: f.workdirSet };
     } else {
       const info = base && base !== 'scratch' ? opts.baseImage?.(base) : undefined;
       if (info) sa.baseImage = info;
@@ -73,12 +73,14 @@ export function analyse(df: Dockerfile, opts: CheckOptions): Analysis {
         env.set(eq < 0 ? kv : kv.slice(0, eq), eq < 0 ? '' : kv.slice(eq + 1));
       }
       if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
-      state = { scope: { env, declared: new Set() }, shellSet: (info?.shell?.length ?? 0) > 0, workdirSet: false };
+      const scope = new ScopeHistory();
+      for (const [k, v] of env) scope.set(k, v);
+      state = { scope, shellSet: (info?.shell?.length ?? 0) > 0, workdirSet: false };
     }
     for (const ins of stage.instructions) {
       sa.instructions.push({
         ins,
-        scope: { env: new Map(state.scope.env), declared: new Set(state.scope.declared) },
+        scope: state.scope.view(),
         shellSet: state.shellSet,
         workdirSet: state.workdirSet,
       });
@@ -92,11 +94,11 @@ export function analyse(df: Dockerfile, opts: CheckOptions): Analysis {
 
 function apply(
   ins: Instruction,
-  state: { scope: Scope; shellSet: boolean; workdirSet: boolean },
+  state: { scope: ScopeHistory; shellSet: boolean; workdirSet: boolean },
   env: { globals: Map<string, string | undefined>; buildArgs: Record<string, string>; escape: '\\' | '`' },
 ): void {
   const { scope } = state;
-  const lookup: Lookup = (n) => scope.env.get(n);
+  const lookup: Lookup = (n) => scope.get(n);
   switch (ins.kind) {
     case 'ARG':
       for (const decl of ins.args) {
@@ -104,14 +106,14 @@ function apply(
         if (Object.prototype.hasOwnProperty.call(env.buildArgs, decl.key)) value = env.buildArgs[decl.key];
         else if (decl.default !== undefined) value = tryExpand(decl.default, lookup, env.escape)?.result ?? '';
         else value = env.globals.get(decl.key);
-        scope.declared.add(decl.key);
-        if (value !== undefined && !NON_ENV_ARGS.has(decl.key)) scope.env.set(decl.key, value);
+        scope.declare(decl.key);
+        if (value !== undefined && !NON_ENV_ARGS.has(decl.key)) scope.set(decl.key, value);
       }
       break;
     case 'ENV': {
       // every pair sees the scope from before the instruction
       const values = ins.pairs.map((p) => [tryExpand(p.key, lookup, env.escape)?.result ?? p.key, tryExpand(p.value, lookup, env.escape)?.result ?? ''] as const);
-      for (const [k, v] of values) scope.env.set(k, v);
+      for (const [k, v] of values) scope.set(k, v);
       break;
     }
     case 'SHELL':
@@ -146,7 +148,7 @@ function layout(df: Dockerfile): { lines: string[]; ends: number[] } {
       ...df.globalArgs.map((a) => a.range),
       ...df.stages.flatMap((s) => [s.from.range, ...s.instructions.map((i) => i.range)]),
     ];
-    l = { lines: df.source.split(/\r?\n/), ends: ranges.map((r) => r.endLine) };
+    l = { lines: df.source.split(/\r?\n/), ends: ranges.map((r) => r.endLine).sort((a, b) => a - b) };
     layouts.set(df, l);
   }
   return l;
@@ -154,8 +156,17 @@ function layout(df: Dockerfile): { lines: string[]; ends: number[] } {
 
 export function commentsAbove(df: Dockerfile, line: number): string[] {
   const { lines, ends } = layout(df);
+  // the last instruction ending above `line` (binary search: one call per instruction stays O(log n))
   let prevEnd = 0;
-  for (const e of ends) if (e < line && e > prevEnd) prevEnd = e;
+  let lo = 0;
+  let hi = ends.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (ends[mid]! < line) {
+      prevEnd = ends[mid]!;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
   let out: string[] = [];
   for (let i = prevEnd; i < line - 1; i++) {
     const t = lines[i]!.trim();
@@ -166,4 +177,70 @@ export function commentsAbove(df: Dockerfile, line: number): string[] {
     else out.push(c);
   }
   return out;
+}
+
+/**
+ * A stage's variables as they change, instruction by instruction. Every instruction keeps a view of
+ * the scope it started from; views share this one history (each change is numbered, a view sees the
+ * changes before its number), so a Dockerfile of n ARG/ENV lines costs O(n log n), not n copies of
+ * an n-entry map.
+ */
+export class ScopeHistory {
+  #seq = 0;
+  readonly #values = new Map<string, Array<{ seq: number; value: string }>>();
+  readonly #declared = new Map<string, number>();
+
+  get(name: string): string | undefined {
+    return latest(this.#values.get(name), this.#seq);
+  }
+
+  set(name: string, value: string): void {
+    let list = this.#values.get(name);
+    if (!list) this.#values.set(name, (list = []));
+    list.push({ seq: this.#seq++, value });
+  }
+
+  declare(name: string): void {
+    if (!this.#declared.has(name)) this.#declared.set(name, this.#seq++);
+  }
+
+  /** The scope as it is now; later changes do not show in it. */
+  view(): Scope {
+    const at = this.#seq;
+    const values = this.#values;
+    const declared = this.#declared;
+    return {
+      env: {
+        get: (name) => latest(values.get(name), at),
+        *keys() {
+          for (const [k, list] of values) if (list[0]!.seq < at) yield k;
+        },
+      },
+      declared: { has: (name) => (declared.get(name) ?? Infinity) < at },
+    };
+  }
+
+  /** A new history starting from this one's current state (a stage built on another stage). */
+  fork(): ScopeHistory {
+    const next = new ScopeHistory();
+    for (const [k, list] of this.#values) next.set(k, list[list.length - 1]!.value);
+    for (const k of this.#declared.keys()) next.declare(k);
+    return next;
+  }
+}
+
+/** The value in force before change number `at` (binary search: a list is in change order). */
+function latest(list: Array<{ seq: number; value: string }> | undefined, at: number): string | undefined {
+  if (!list) return undefined;
+  let lo = 0;
+  let hi = list.length - 1;
+  let found: string | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]!.seq < at) {
+      found = list[mid]!.value;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
 }

@@ -70,8 +70,18 @@ export interface Analysis {
 
 /** The variables an instruction sees: ENV plus ARGs with values, and every declared ARG name. */
 export interface Scope {
-  env: Map<string, string>;
-  declared: Set<string>;
+  env: ScopeEnv;
+  declared: ScopeNames;
+}
+
+/** Read-only view of the variables an instruction sees (a snapshot: later instructions do not change it). */
+export interface ScopeEnv {
+  get(name: string): string | undefined;
+  keys(): Iterable<string>;
+}
+
+export interface ScopeNames {
+  has(name: string): boolean;
 }
 
 /** Dispatch state an instruction starts from (what BuildKit's dispatchState holds for the checks). */

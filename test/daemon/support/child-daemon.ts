@@ -17,13 +17,14 @@ export interface ChildDaemon {
 }
 
 /** `tbuild daemon` as a child process on `<dir>/d.sock` with state root `<dir>/root`. */
-export async function startChildDaemon(dir: string, extraArgs: string[] = []): Promise<ChildDaemon> {
+export async function startChildDaemon(dir: string, extraArgs: string[] = [], env?: NodeJS.ProcessEnv): Promise<ChildDaemon> {
   const socket = join(dir, 'd.sock');
   const root = join(dir, 'root');
   const configDir = join(dir, 'docker-config');
   await mkdir(configDir, { recursive: true });
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli.ts'), 'daemon', '-H', `unix://${socket}`, '--root', root, ...extraArgs], {
     cwd: PROJECT_ROOT,
+    ...(env ? { env: { ...process.env, ...env } } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

@@ -54,8 +54,11 @@ export const UndefinedVar: Rule = {
       for (const { ins, scope } of sa.instructions) {
         if (ins.kind === 'ARG') {
           // ARG defaults are expanded one declaration at a time, each seeing the ones before it
-          const env = new Map(scope.env);
-          const declared = new Set(scope.declared);
+          // what this instruction declares, over the scope it starts from (no copy of the whole scope)
+          const ownEnv = new Map<string, string>();
+          const ownDeclared = new Set<string>();
+          const env = { get: (n: string) => (ownEnv.has(n) ? ownEnv.get(n) : scope.env.get(n)), keys: () => new Set([...ownEnv.keys(), ...scope.env.keys()]).values() };
+          const declared = { has: (n: string) => ownDeclared.has(n) || scope.declared.has(n) };
           const unmatched = new Set<string>();
           for (const decl of ins.args) {
             const fromBuild = Object.prototype.hasOwnProperty.call(opts.buildArgs ?? {}, decl.key);
@@ -67,8 +70,8 @@ export const UndefinedVar: Rule = {
             } else if (!fromBuild) {
               value = analysis.globals.get(decl.key);
             }
-            declared.add(decl.key);
-            if (value !== undefined) env.set(decl.key, value);
+            ownDeclared.add(decl.key);
+            if (value !== undefined) ownEnv.set(decl.key, value);
           }
           report(unmatched, { env, declared }, ins.range);
           continue;

@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import type { CliContext, RegisterCommand } from '../context.js';
+import type { RequestAuth } from '../../registry/types.js';
+import { createTransferRenderer } from '../progress/transfer.js';
+import { TbuildError } from '../../errors.js';
+
+/** `tbuild pull`, `push`, `login`, `logout` (pull and push also under `image …`). */
+export const registerRegistryCommands: RegisterCommand = (program, ctx) => {
+  const image = program.commands.find((c) => c.name() === 'image');
+  for (const parent of image ? [program, image] : [program]) {
+    addPull(parent, ctx);
+    addPush(parent, ctx);
+  }
+  addLogin(program, ctx);
+  addLogout(program, ctx);
+};
+
+/**
+ * The CLI sends the stored credentials with the request (X-Registry-Auth through a daemon), as the
+ * Docker CLI does: the daemon may run as another user, with another config.json.
+ */
+async function authFor(ref: string): Promise<RequestAuth | undefined> {
+  const [{ parseReference }, { DockerConfigCredentials }] = await Promise.all([import('../../images/reference.js'), import('../../registry/credentials.js')]);
+  const host = parseReference(ref).domain;
+  const credentials = await new DockerConfigCredentials().get(host);
+  return credentials ? { host, credentials } : undefined;
+}
+
+function addPull(parent: Command, ctx: CliContext): void {
+  parent
+    .command('pull')
+    .description('Download an image from a registry')
+    .argument('<name>', 'NAME[:TAG|@DIGEST]')
+    .option('--platform <p>', 'os/arch[/variant] to pull from a multi-platform image')
+    .option('-q, --quiet', 'print only the image name')
+    .action(async (name: string, o: { platform?: string; quiet?: boolean }) => {
+      const engine = await ctx.engine();
+      const render = createTransferRenderer(ctx.stdout, o.quiet);
+      const auth = await authFor(name);
+      const res = await engine.registries.pull(name, {
+        onProgress: (p) => render.event(p),
+        ...(o.platform ? { platform: o.platform } : {}),
+        ...(auth ? { auth } : {}),
+      });
+      render.done();
+      ctx.stdout.write(`${res.name}\n`);
+    });
+}
+
+function addPush(parent: Command, ctx: CliContext): void {
+  parent
+    .command('push')
+    .description('Upload an image to a registry')
+    .argument('<name>', 'NAME[:TAG]')
+    .option('-q, --quiet', 'suppress the progress output')
+    .action(async (name: string, o: { quiet?: boolean }) => {
+      const engine = await ctx.engine();
+      const render = createTransferRenderer(ctx.stdout, o.quiet);
+      const auth = await authFor(name);
+      const res = await engine.registries.push(name, { onProgress: (p) => render.event(p), ...(auth ? { auth } : {}) });
+      render.done();
+      if (o.quiet) ctx.stdout.write(`${res.name}\n`);
+    });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+function addLogin(program: Command, ctx: CliContext): void {
+  program
+    .command('login')
+    .description('Log in to a registry (credentials are checked, then stored in $DOCKER_CONFIG/config.json)')
+    .argument('[server]', 'registry host (default docker.io)')
+    .option('-u, --username <user>', 'username')
+    .option('-p, --password <password>', 'password or token (prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .action(async (server: string | undefined, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
+      const { DockerConfigCredentials, normalizeServer } = await import('../../registry/credentials.js');
+      const host = normalizeServer(server ?? 'docker.io');
+      if (o.password !== undefined && o.passwordStdin) throw new TbuildError('TB_INVALID_ARGUMENT', '--password and --password-stdin are mutually exclusive');
+      if (o.password !== undefined) ctx.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+      const store = new DockerConfigCredentials();
+      let password = o.passwordStdin ? await readStdin() : o.password;
+      let username = o.username;
+      if (password === undefined && username === undefined) {
+        // Re-check what is stored, as `docker login SERVER` does with saved credentials.
+        const saved = await store.get(host);
+        username = saved?.username;
+        password = saved?.password;
+      }
+      if (!username) throw new TbuildError('TB_INVALID_ARGUMENT', 'login: a username is required (-u)');
+      if (password === undefined || password === '') throw new TbuildError('TB_INVALID_ARGUMENT', 'login: a password is required (--password-stdin or -p)');
+      const engine = await ctx.engine();
+      await engine.registries.checkLogin(host, { username, password });
+      await store.store(host, { username, password });
+      ctx.stdout.write('Login Succeeded\n');
+    });
+}
+
+function addLogout(program: Command, ctx: CliContext): void {
+  program
+    .command('logout')
+    .description('Remove the stored credentials of a registry')
+    .argument('[server]', 'registry host (default docker.io)')
+    .action(async (server: string | undefined) => {
+      const { DockerConfigCredentials, normalizeServer } = await import('../../registry/credentials.js');
+      const host = normalizeServer(server ?? 'docker.io');
+      const found = await new DockerConfigCredentials().erase(host);
+      ctx.stdout.write(found ? `Removing login credentials for ${host}\n` : `Not logged in to ${host}\n`);
+    });
+}

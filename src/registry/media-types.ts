@@ -1,0 +1,80 @@
+import { TbuildError } from '../errors.js';
+import type { Descriptor, Platform } from './types.js';
+
+/** Media types the client reads and writes (Docker schema 2 and OCI). */
+export const MT = {
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
+} as const;
+
+export const MANIFEST_ACCEPT = [MT.dockerManifest, MT.dockerManifestList, MT.ociManifest, MT.ociIndex].join(', ');
+
+/** Manifests larger than this are refused (as containerd and Docker do). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export const INDEX_TYPES: ReadonlySet<string> = new Set([MT.dockerManifestList, MT.ociIndex]);
+export const MANIFEST_TYPES: ReadonlySet<string> = new Set([MT.dockerManifest, MT.ociManifest]);
+export const LAYER_TYPES: ReadonlySet<string> = new Set([
+  MT.dockerLayerGzip, MT.dockerLayer, MT.ociLayer, MT.ociLayerGzip, MT.ociLayerZstd,
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', MT.dockerForeignLayerGzip,
+]);
+
+export interface ImageManifest {
+  schemaVersion: number;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+export interface ImageIndex {
+  schemaVersion: number;
+  mediaType?: string;
+  manifests: Descriptor[];
+}
+
+export function parsePlatform(p: string): Platform {
+  const [os, architecture, variant] = p.split('/');
+  if (!os || !architecture) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid platform ${JSON.stringify(p)}: want os/arch[/variant]`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+export function formatPlatform(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+/** The platform of this machine, as Docker names it. */
+export function hostPlatform(): Platform {
+  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[process.arch] ?? process.arch;
+  return { os: 'linux', architecture: arch, ...(arch === 'arm64' ? { variant: 'v8' } : {}) };
+}
+
+/** arm64's variant defaults to v8; other variants must match when asked for. */
+function matches(want: Platform, have: Platform | undefined): boolean {
+  if (!have || have.os !== want.os || have.architecture !== want.architecture) return false;
+  if (!want.variant) return true;
+  const v = have.variant ?? (have.architecture === 'arm64' ? 'v8' : undefined);
+  return v === want.variant;
+}
+
+/** The manifest of `index` for `want`, or TB_PLATFORM_NOT_FOUND listing what the index has. */
+export function selectPlatform(index: ImageIndex, want: Platform, name: string): Descriptor {
+  const manifests = index.manifests.filter((m) => MANIFEST_TYPES.has(m.mediaType) || m.mediaType === undefined);
+  const found = manifests.find((m) => matches(want, m.platform));
+  if (found) return found;
+  const have = [...new Set(manifests.filter((m) => m.platform && m.platform.architecture !== 'unknown').map((m) => formatPlatform(m.platform!)))];
+  throw new TbuildError(
+    'TB_PLATFORM_NOT_FOUND',
+    `no matching manifest for ${formatPlatform(want)} in the manifest list entries of ${name} (it has: ${have.join(', ') || 'none'})`,
+  );
+}

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../support/tmp.js';
+import { openParts } from '../support/engine-parts.js';
+import { makeTestArchive, run, startRegistry, type TestRegistry } from '../support/registry.js';
+import { Registry } from '../../src/registry/client.js';
+import { pullImage } from '../../src/registry/pull.js';
+import { pushImage } from '../../src/registry/push.js';
+import { isInsecureHost } from '../../src/registry/transport.js';
+import { MT } from '../../src/registry/media-types.js';
+import { sha256 } from '../../src/util/digest.js';
+import type { EngineParts } from '../../src/engine.js';
+
+/** Pull and push through the library against a plain docker-registry: formats, platforms, bad inputs. */
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let reg: TestRegistry;
+let client: Registry;
+let n = 0;
+const SRC = 'test/busybox:1';
+
+beforeAll(async () => {
+  dir = await tempDir('tb-regpp-');
+  const archive = await makeTestArchive(dir.path);
+  reg = await startRegistry('plain');
+  const copied = await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('dest'), `docker-archive:${archive.file}`, `docker://${reg.host}/${SRC}`]);
+  expect(copied.stderr).toBe('');
+  client = new Registry({ certsDir: reg.certsDir });
+}, 120_000);
+afterAll(async () => {
+  await client?.close();
+  await reg?.stop();
+  await dir?.cleanup();
+});
+
+async function freshParts(): Promise<EngineParts> {
+  return openParts(join(dir.path, `root-${n++}`));
+}
+
+/** Everything a failed pull could have left: images, snapshots, blobs. */
+async function leftovers(parts: EngineParts): Promise<{ images: number; blobs: number; snapshots: string[] }> {
+  const blobs: string[] = [];
+  for await (const b of parts.content.walk()) blobs.push(b.digest);
+  const snapshots = await readdir(join(parts.root, 'snapshots')).catch(() => [] as string[]);
+  return { images: (await parts.images.list()).length, blobs: blobs.length, snapshots: snapshots.filter((s) => s !== 'metadata') };
+}
+
+describe('pull', () => {
+  test('by tag and by digest; layers already present are not fetched again', async () => {
+    const parts = await freshParts();
+    const events: string[] = [];
+    const first = await pullImage(parts, client, `${reg.host}/${SRC}`, { onProgress: (p) => events.push(`${p.id ?? ''} ${p.status}`) });
+    expect(first.upToDate).toBe(false);
+    expect(first.image.layers).toHaveLength(2);
+    expect(events.filter((e) => e.endsWith('Pull complete'))).toHaveLength(2);
+    const byDigest = await pullImage(parts, client, `${reg.host}/test/busybox@${first.digest}`);
+    expect(byDigest.image.id).toBe(first.image.id);
+    expect(byDigest.name).toBe(`${reg.host}/test/busybox@${first.digest}`);
+    // The compressed downloads are not kept: the store holds layers uncompressed.
+    const manifest = JSON.parse((await client.fetcher({ domain: reg.host, path: 'test/busybox' }).manifest('1')).bytes.toString()) as { layers: Array<{ digest: string }> };
+    for (const l of manifest.layers) expect(await parts.content.info(l.digest as never)).toBeUndefined();
+  });
+
+  test('an index: the host platform is chosen; a missing one is an error listing those present', async () => {
+    const parts = await freshParts();
+    const fetcher = client.fetcher({ domain: reg.host, path: 'test/busybox' });
+    const m = await fetcher.manifest('1');
+    const pusher = client.pusher({ domain: reg.host, path: 'test/busybox' });
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.ociIndex,
+      manifests: [
+        { ...m.descriptor, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+        { ...m.descriptor, platform: { os: 'linux', architecture: 'amd64' } },
+      ],
+    }));
+    await pusher.putManifest('multi', MT.ociIndex, index);
+    const pulled = await pullImage(parts, client, `${reg.host}/test/busybox:multi`);
+    expect(pulled.digest).toBe(sha256(index));
+    expect(pulled.image.repoDigests).toContain(`${reg.host}/test/busybox@${sha256(index)}`);
+    await expect(pullImage(parts, client, `${reg.host}/test/busybox:multi`, { platform: { os: 'linux', architecture: 's390x' } })).rejects.toMatchObject({
+      code: 'TB_PLATFORM_NOT_FOUND',
+      message: expect.stringContaining('linux/arm64/v8, linux/amd64'),
+    });
+  });
+
+  test('an unknown tag or repository names the reference and says not found', async () => {
+    const parts = await freshParts();
+    await expect(pullImage(parts, client, `${reg.host}/test/busybox:nope`)).rejects.toMatchObject({
+      code: 'TB_REGISTRY_NOT_FOUND',
+      message: expect.stringMatching(new RegExp(`${reg.host}/test/busybox:nope.*not found`)),
+    });
+    await expect(pullImage(parts, client, `${reg.host}/no/such-repo`)).rejects.toMatchObject({ code: 'TB_REGISTRY_NOT_FOUND' });
+    expect(await leftovers(parts)).toEqual({ images: 0, blobs: 0, snapshots: [] });
+  });
+
+  test('a registry that is down is named, and fails fast', async () => {
+    const parts = await freshParts();
+    await expect(pullImage(parts, client, '127.0.0.1:1/test/busybox:1')).rejects.toMatchObject({
+      code: 'TB_REGISTRY_UNREACHABLE',
+      message: expect.stringContaining('127.0.0.1:1'),
+    });
+  });
+
+  test('a blob whose bytes do not match its digest: named, nothing kept', async () => {
+    // Copy the image to its own repository, then corrupt one of its layers in the registry's storage.
+    const copied = await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('src'), ...reg.skopeoFlags('dest'), `docker://${reg.host}/${SRC}`, `docker://${reg.host}/test/corrupt:1`]);
+    expect(copied.stderr).toBe('');
+    const m = JSON.parse((await client.fetcher({ domain: reg.host, path: 'test/corrupt' }).manifest('1')).bytes.toString()) as { layers: Array<{ digest: string }> };
+    const layer = m.layers[1]!.digest;
+    const hex = layer.slice(7);
+    const file = join(reg.storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    const bytes = await readFile(file);
+    bytes[bytes.length - 10] ^= 0xff;
+    await writeFile(file, bytes);
+    try {
+      const parts = await freshParts();
+      await expect(pullImage(parts, client, `${reg.host}/test/corrupt:1`)).rejects.toMatchObject({
+        code: 'TB_CONTENT_DIGEST_MISMATCH',
+        message: expect.stringContaining(layer),
+      });
+      expect(await leftovers(parts)).toEqual({ images: 0, blobs: 0, snapshots: [] });
+    } finally {
+      bytes[bytes.length - 10] ^= 0xff;
+      await writeFile(file, bytes);
+    }
+  });
+});
+
+describe('push', () => {
+  test('uploads each layer once, mounts across repositories, and reads back identically', async () => {
+    const parts = await freshParts();
+    const pulled = await pullImage(parts, client, `${reg.host}/${SRC}`);
+    await parts.images.tag(pulled.image.id, `${reg.host}/test/pushed:a`);
+    const events: string[] = [];
+    const a = await pushImage(parts, client, `${reg.host}/test/pushed:a`, { onProgress: (p) => events.push(p.status) });
+    // Layers pulled from test/busybox on the same registry are mounted rather than uploaded.
+    expect(events.filter((s) => s === 'Mounted from test/busybox')).toHaveLength(2);
+    expect(a.digest).toMatch(/^sha256:/);
+
+    // A freshly built image (no known compressed form) is compressed and uploaded, then found on the second push.
+    const other = await freshParts();
+    const again = await pullImage(other, client, `${reg.host}/${SRC}`);
+    const layer = again.image.layers[1]!;
+    const blobs = join(other.root, 'registry');
+    await run('rm', ['-rf', blobs]);
+    await other.images.tag(again.image.id, `${reg.host}/fresh/repo:1`);
+    const ev1: string[] = [];
+    await pushImage(other, client, `${reg.host}/fresh/repo:1`, { onProgress: (p) => ev1.push(p.status) });
+    expect(ev1.filter((s) => s === 'Pushed')).toHaveLength(2);
+    const ev2: string[] = [];
+    const second = await pushImage(other, client, `${reg.host}/fresh/repo:1`, { onProgress: (p) => ev2.push(p.status) });
+    expect(ev2.filter((s) => s === 'Layer already exists')).toHaveLength(2);
+
+    // What was pushed pulls back into a fresh store with the same image id and layer diffIDs.
+    const third = await freshParts();
+    const back = await pullImage(third, client, `${reg.host}/fresh/repo@${second.digest}`);
+    expect(back.image.id).toBe(again.image.id);
+    expect(back.image.layers[1]!.diffId).toBe(layer.diffId);
+  });
+});
+
+test('plain HTTP only for loopback and listed registries', () => {
+  expect(isInsecureHost('127.0.0.1:5000')).toBe(true);
+  expect(isInsecureHost('localhost:5000')).toBe(true);
+  expect(isInsecureHost('[::1]:5000')).toBe(true);
+  expect(isInsecureHost('registry.example:5000')).toBe(false);
+  expect(isInsecureHost('10.1.2.3:5000')).toBe(false);
+  expect(isInsecureHost('10.1.2.3:5000', ['10.0.0.0/8'])).toBe(true);
+  expect(isInsecureHost('registry.example:5000', ['registry.example:5000'])).toBe(true);
+});
