@@ -33,6 +33,9 @@ export interface Layout {
   netavark: Netavark;
 }
 
+/** The lease group of published host ports. */
+const PORT_LEASES = 'ports';
+
 export const ownerOf = (pid: number): string => `${pid} ${processStart(pid)}`;
 
 export function ownerAlive(owner: string): boolean {
@@ -83,6 +86,17 @@ export async function setupAttachment(l: Layout, req: SetupRequest): Promise<Att
     }
     await writeJsonAtomic(recPath, rec);
     const ports = await resolvePorts(req.ports);
+    // A published port is a DNAT rule, not a socket, so probing cannot see another container's:
+    // each host port is leased too (machine-wide, like the addresses).
+    for (const p of ports) {
+      for (let i = 0; i < p.range; i++) {
+        const key = `${p.protocol}-${p.hostPort + i}`;
+        if (!(await l.leases.claim(PORT_LEASES, key, recPath))) {
+          throw new TbuildError('TB_PORT_IN_USE', `Bind for ${p.hostIp || '0.0.0.0'}:${p.hostPort + i} failed: port is already allocated`);
+        }
+        rec.leases.push({ networkId: PORT_LEASES, ip: key });
+      }
+    }
     const options: NetavarkOptions = {
       container_id: req.id,
       container_name: req.name,

@@ -85,6 +85,13 @@ export class Leases {
     throw new TbuildError('TB_NETWORK_EXHAUSTED', `no free address left in subnet ${subnet}`);
   }
 
+  /** Take an arbitrary named lease (`ports`/`tcp-8080`); false when someone holds it. */
+  async claim(group: string, key: string, holder: string): Promise<boolean> {
+    const dir = join(this.#dir, group);
+    await mkdir(dir, { recursive: true });
+    return this.#create(dir, key, holder);
+  }
+
   async free(networkId: string, ip: string): Promise<void> {
     await unlink(join(this.#dir, networkId, ip)).catch(() => {});
   }

@@ -57,6 +57,7 @@ interface NetavarkNetwork {
   internal: boolean;
   dns_enabled: boolean;
   ipam_options: { driver: string };
+  options: Record<string, string>;
 }
 
 /** netavark's `StatusBlock` per network. */
@@ -80,6 +81,8 @@ export function netavarkNetwork(n: NetworkRecord): NetavarkNetwork {
     internal: n.internal,
     dns_enabled: n.dnsEnabled,
     ipam_options: { driver: 'host-local' },
+    // Docker's bridge networks cannot reach each other
+    options: { isolate: 'true' },
   };
 }
 
