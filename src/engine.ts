@@ -45,6 +45,8 @@ export interface EngineOptions {
   runtime?: string;
   /** Most steps run at once across all builds; default `$TBUILD_MAX_PARALLELISM` or 8. */
   maxParallelism?: number;
+  /** Default seccomp profile file, or `unconfined`; default `$TBUILD_SECCOMP_PROFILE` or containers-common's. */
+  seccompProfile?: string;
   /** `SOURCE_DATE_EPOCH` for every build and import that gives none; default `$SOURCE_DATE_EPOCH`. */
   sourceDateEpoch?: number;
   /**
@@ -90,6 +92,10 @@ function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
     sourceDateEpoch = Number(env.SOURCE_DATE_EPOCH);
   }
   enableTracing(Boolean(env.TBUILD_TRACE));
+  const seccompProfile = opts.seccompProfile ?? env.TBUILD_SECCOMP_PROFILE;
+  if (seccompProfile !== undefined && seccompProfile !== 'unconfined' && !seccompProfile.startsWith('/')) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `TBUILD_SECCOMP_PROFILE=${seccompProfile}: want an absolute path or "unconfined"`);
+  }
   const registry: RegistryOptions = {
     insecure: listSetting(env.TBUILD_INSECURE_REGISTRIES),
     ...(env.TBUILD_REGISTRY_CERTS_DIR ? { certsDir: env.TBUILD_REGISTRY_CERTS_DIR } : {}),
@@ -102,14 +108,14 @@ function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
     userPool: opts.network?.userPool ?? env.TBUILD_NETWORK_POOL,
   };
   const dockerConfig = env.DOCKER_CONFIG;
-  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network };
+  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile };
 }
 
 interface RootParts extends WorkerDeps {
   runtime: ContainerRuntime;
 }
 
-async function openRoot(root: string, runtime: string, net: NetworkSettings): Promise<RootParts> {
+async function openRoot(root: string, runtime: string, net: NetworkSettings, seccompProfile?: string): Promise<RootParts> {
   await mkdir(root, { recursive: true, mode: 0o711 });
   const content = await openContentStore(root);
   const snapshots = await openSnapshotter(root);
@@ -117,7 +123,7 @@ async function openRoot(root: string, runtime: string, net: NetworkSettings): Pr
   const cacheIndex = await openCacheIndex(root);
   const images = await openImageStore({ root, content, snapshots, layers });
   // One runc object: the build path sees it as an Executor, containers as a ContainerRuntime.
-  const runc = createRuncExecutor({ root, runtime });
+  const runc = createRuncExecutor({ root, runtime, ...(seccompProfile ? { security: { seccompProfile } } : {}) });
   const network = await openNetworkManager(net);
   return { root, content, snapshots, layers, cacheIndex, images, executor: runc, runtime: runc, network };
 }
@@ -125,7 +131,7 @@ async function openRoot(root: string, runtime: string, net: NetworkSettings): Pr
 /** The stores and executor of one state root, without containers or the solver (tests use it alone). */
 export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineParts> {
   const s = settings(opts);
-  const { runtime: _runtime, ...parts } = await openRoot(s.root, s.runtime, s.network);
+  const { runtime: _runtime, ...parts } = await openRoot(s.root, s.runtime, s.network, s.seccompProfile);
   return parts;
 }
 
@@ -181,7 +187,7 @@ export class Engine implements BuildDeps, EngineApi {
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const s = settings(opts);
-    const parts = await openRoot(s.root, s.runtime, s.network);
+    const parts = await openRoot(s.root, s.runtime, s.network, s.seccompProfile);
     // What crashed processes held (namespaces, netavark state, address leases) goes first.
     await parts.network?.reconcile();
     const volumes = openVolumeStore(parts.root);

@@ -1,3 +1,4 @@
+import { pullingLookup } from './base-images.js';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { mountPointsUnder, unmount } from '../util/mount.js';
 import { join } from 'node:path';
@@ -77,9 +78,14 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       });
     }
     const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
-    const converted = await traced('convert', () => convert(resolved, parts.images, {
+    const lookup = parts.registries
+      ? pullingLookup(parts.images, parts.registries, { pull: opts.pull, auth: opts.registryAuth, buildId, emit: onProgress })
+      : parts.images;
+    if (opts.pull && !parts.registries) throw new TbuildError('TB_INVALID_ARGUMENT', '--pull: this engine has no registry access');
+    const converted = await traced('convert', () => convert(resolved, lookup, {
       buildArgs,
       network: opts.network ?? 'default',
+      ...(opts.allow?.length ? { allow: opts.allow } : {}),
       file: displayFile,
       labels: opts.labels,
       platform,
@@ -101,8 +107,16 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     }
     const { config, result } = imageConfig(converted.target, solved.results, new Date(), opts.sourceDateEpoch ?? parts.sourceDateEpoch);
     const outputs = opts.outputs?.length ? opts.outputs : [{ type: 'image' as const }];
+    const registries = parts.registries;
+    // Each push is its own step, its layers' bytes shown as BuildKit shows them.
+    const push = async (name: string): Promise<void> => {
+      const { parseReference } = await import('../images/reference.js');
+      const host = parseReference(name).domain;
+      const auth = opts.registryAuth?.find((a) => a.host === host);
+      await step(`pushing ${name} with docker`, () => registries!.push(name, { ...(auth ? { auth } : {}) }).then(() => undefined));
+    };
     const { record, digest } = await step('exporting to image', () =>
-      traced('export', () => exportResult(env, config, result, opts.tags ?? [], outputs, opts.outputStream)),
+      traced('export', () => exportResult(env, config, result, opts.tags ?? [], outputs, opts.outputStream, registries ? push : undefined)),
     );
     return { imageId: record.id, digest, image: record, steps: solved.steps };
   } catch (err) {

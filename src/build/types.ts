@@ -5,6 +5,7 @@ import type { SolverShared } from '../solver/scheduler.js';
 import type { SecretSource } from '../session/types.js';
 import type { ImageRecord } from '../images/types.js';
 import type { WorkerDeps } from '../worker/types.js';
+import type { Registries, RequestAuth } from '../registry/types.js';
 
 export type { ProgressEvent, StepTiming, VertexStatus } from '../solver/types.js';
 export type { SecretSource } from '../session/types.js';
@@ -17,12 +18,14 @@ export interface BuildDeps extends WorkerDeps {
   solver: SolverShared;
   /** Engine-wide `SOURCE_DATE_EPOCH` (seconds), used when a build does not give its own. */
   sourceDateEpoch?: number;
+  /** Registry access: base images missing from the store are pulled, `push` outputs pushed. Without it neither is possible. */
+  registries?: Pick<Registries, 'pull' | 'push'>;
 }
 
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'rawjson' | 'quiet';
 
 export type OutputSpec =
-  | { type: 'image'; names?: string[] }
+  | { type: 'image'; names?: string[]; push?: boolean }
   | { type: 'docker'; dest: string; names?: string[] }
   | { type: 'oci'; dest: string; names?: string[] }
   | { type: 'tar'; dest: string }
@@ -45,6 +48,8 @@ export interface BuildOptions {
   secrets?: Record<string, SecretSource>;
   /** Default network for RUN steps. */
   network?: 'default' | 'none' | 'host';
+  /** Entitlements granted to this build (`--allow security.insecure`). */
+  allow?: string[];
   maxParallelism?: number;
   platform?: string;
   /** Default `[{ type: 'image' }]`. */
@@ -53,6 +58,10 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** `SOURCE_DATE_EPOCH` for this build (seconds): image and history times, clamped layer mtimes. */
   sourceDateEpoch?: number;
+  /** `--pull`: fetch base images from their registries even when they are stored. */
+  pull?: boolean;
+  /** Credentials per registry host for pulls and pushes (the daemon's X-Registry-Config). */
+  registryAuth?: RequestAuth[];
   /** Where outputs with `dest: '-'` are written (the CLI gives its stdout); without it they are refused. */
   outputStream?: NodeJS.WritableStream;
 }

@@ -42,16 +42,18 @@ def scan(req):
                     pass
             if xs:
                 out[rel] = xs
-        def walk(path, rel):
+        visit(root, '')
+        # an explicit stack, not recursion: a context may nest thousands of directories deep
+        todo = [(root, '')]
+        while todo:
+            path, rel = todo.pop()
             with os.scandir(path) as it:
                 ents = list(it)
             for e in ents:
                 r = rel + '/' + e.name if rel else e.name
                 visit(e.path, r)
                 if e.is_dir(follow_symlinks=False):
-                    walk(e.path, r)
-        visit(root, '')
-        walk(root, '')
+                    todo.append((e.path, r))
         res.append(out)
     return res
 def apply(req):

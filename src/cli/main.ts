@@ -7,6 +7,11 @@ import { renderError } from './render-error.js';
 import { commandsFor } from './commands/index.js';
 import { openCliEngine, trackCommand } from './remote/wire.js';
 
+/** `--tls=false` (or `--tls false`): only an explicit false counts. */
+export function isFalse(v: unknown): boolean {
+  return v === 'false' || v === '0';
+}
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   let engine: EngineApi | undefined;
@@ -15,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--root <dir>', 'state root (default: $TBUILD_ROOT or /var/lib/tbuild)')
     .option('-H, --host <addr>', 'daemon address, e.g. unix:///run/tbuild.sock (default: $TBUILD_HOST)')
     .option('--runtime <path>', 'low-level OCI runtime binary', process.env.TBUILD_RUNTIME ?? 'runc')
+    .option('--tls [bool]', 'TLS for a tcp:// daemon (default on; --tls=false allows plain TCP, insecure)')
     .option('--debug', 'print stack traces')
     .showSuggestionAfterError(true)
     // Docker's rule: options after the command's operands belong to the operands
@@ -37,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
         command: currentCommand(),
         root: ctx.root(),
         runtime: ctx.runtime(),
+        insecureTcp: isFalse(program.opts().tls),
       });
       return engine;
     },

@@ -122,7 +122,8 @@ export class LocalContainerManager implements ContainerManager {
     for (let i = 0; i < 100 && s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart); i++) await new Promise((r) => setTimeout(r, 50));
     const rootfsMounts = await this.#parts.snapshots.mounts(c.snapshotKey);
     await writeState(this.#root, c.id, { ...s, status: 'created', error: '', errorCode: undefined });
-    const req: StartRequest = { runtime: this.#runtime, rootfsMounts, waitAttach: Boolean(io) };
+    const sp = this.#control.securityPaths;
+    const req: StartRequest = { runtime: this.#runtime, rootfsMounts, waitAttach: Boolean(io), ...(sp ? { security: sp } : {}) };
     await writeJsonReplace(join(dir, 'start.json'), req);
     await rm(join(dir, STOP_MARKER), { force: true });
     const shimPid = this.#shims.launch(c.id);

@@ -83,7 +83,7 @@ export async function runShim(root: string, id: string): Promise<void> {
       log.write('stderr', d);
       server.send(FRAME_STDERR, d);
     });
-    const executor = createRuncExecutor({ root, runtime: req.runtime });
+    const executor = createRuncExecutor({ root, runtime: req.runtime, ...(req.security ? { security: req.security } : {}) });
     const env = cfg.env.some((e) => e.startsWith('HOSTNAME=')) ? cfg.env : [`HOSTNAME=${rt.hostname}`, ...cfg.env];
     for (let backoff = 100; ; ) {
       const c = await executor.start(

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { Mount } from '../cache/types.js';
 import type { ContainerMount, NetworkMode, Resources } from '../exec/types.js';
-import type { SecurityOptions } from '../exec/security/types.js';
+import type { SecurityHostPaths, SecurityOptions } from '../exec/security/types.js';
 import type { ContainerRecord, ContainerState } from './types.js';
 import type { EndpointRequest, PortMapping } from '../network/types.js';
 
@@ -46,6 +46,7 @@ export interface StartRequest {
   runtime: string;
   rootfsMounts: Mount[];
   waitAttach: boolean;
+  security?: SecurityHostPaths;
 }
 
 /** argv[3] of a shim started ahead of need (a standby): it waits for its container id on stdin. */

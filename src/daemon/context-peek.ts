@@ -15,8 +15,10 @@ const MAX_DOCKERFILE = 4 * 1024 * 1024;
 export async function peekStepPlan(input: Readable, dockerfile: string): Promise<StepPlan | undefined> {
   const want = dockerfile.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
   let text: string | undefined;
+  let stream: Readable | undefined;
   try {
-    const { stream } = await decompress(input, 'build context');
+    ({ stream } = await decompress(input, 'build context'));
+    const source = stream;
     const ex = extract();
     await new Promise<void>((resolve, reject) => {
       ex.on('entry', (header, body, next) => {
@@ -37,10 +39,14 @@ export async function peekStepPlan(input: Readable, dockerfile: string): Promise
       });
       ex.on('finish', resolve);
       ex.on('error', reject);
-      stream.on('error', reject);
-      stream.pipe(ex);
+      source.on('error', reject);
+      source.pipe(ex);
     });
   } catch {
+    // Not a tar (or cut short): keep both ends flowing, or the copy piped into the decompressor
+    // holds back the shared body, and with it the engine's copy.
+    stream?.unpipe();
+    stream?.on('error', () => {}).resume();
     input.resume();
   }
   if (text === undefined) return undefined;

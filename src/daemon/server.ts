@@ -22,6 +22,8 @@ export interface DaemonOptions {
   root: string;
   /** Serve TCP over TLS and require client certificates signed by `ca`. */
   tls?: TlsFiles;
+  /** `--tls=false` given explicitly: plain TCP allowed (a loud warning is logged). */
+  insecureTcp?: boolean;
   services: DaemonServices;
   log?: (line: string) => void;
   /** Log every request with its status and duration. */
@@ -30,18 +32,27 @@ export interface DaemonOptions {
   shutdownGraceMs?: number;
 }
 
-/** Refuse what must never listen: plain TCP beyond loopback. Checked before anything is bound. */
-export function validateHosts(hosts: string[], tls: boolean): DaemonAddress[] {
+/**
+ * Refuse what must not listen: plain TCP on any address, loopback included (every local user can
+ * reach loopback, and the API is root), unless the user said `--tls=false`. Checked before
+ * anything is bound.
+ */
+export function validateHosts(hosts: string[], tls: boolean, insecureTcp = false): DaemonAddress[] {
   const addrs = hosts.map(parseAddress);
   for (const a of addrs) {
-    if (a.kind === 'tcp' && !tls && !isLoopback(a.host)) {
+    if (a.kind === 'tcp' && !tls && !insecureTcp) {
       throw new TbuildError(
-        'TB_INVALID_ARGUMENT',
-        `refusing to listen on ${formatAddress(a)} without TLS: anyone who can reach it would control this machine as root; use --tlsverify --tlscacert --tlscert --tlskey, or a loopback address`,
+        'TB_INSECURE_TRANSPORT',
+        `refusing to listen on ${formatAddress(a)} without TLS: anyone who can connect${isLoopback(a.host) ? ' (every local user, on loopback)' : ''} would control this machine as root; use --tlsverify --tlscacert --tlscert --tlskey, or --tls=false to accept the risk`,
       );
     }
   }
   return addrs;
+}
+
+/** Logged for every plain TCP listener the user asked for with --tls=false. */
+export function insecureListenWarning(address: string): string {
+  return `WARNING: API listening on ${address} WITHOUT TLS (--tls=false): anyone who can connect controls this machine as root`;
 }
 
 /** Is something answering on this unix socket? */
@@ -83,7 +94,7 @@ export class Daemon {
   }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
-    const addrs = validateHosts(opts.hosts, Boolean(opts.tls));
+    const addrs = validateHosts(opts.hosts, Boolean(opts.tls), Boolean(opts.insecureTcp));
     const log = opts.log ?? (() => {});
     await mkdir(opts.root, { recursive: true, mode: 0o711 });
     const lock = await acquireDaemonLock(opts.root);
@@ -129,6 +140,7 @@ export class Daemon {
         const bound = server.address();
         listening.push(a.kind === 'tcp' && bound && typeof bound === 'object' ? formatAddress({ ...a, port: bound.port }) : formatAddress(a));
         log(`API listen on ${listening.at(-1)}`);
+        if (a.kind === 'tcp' && !tlsOptions) log(insecureListenWarning(listening.at(-1)!));
       }
     } catch (err) {
       for (const s of servers) s.close();

@@ -62,4 +62,6 @@ export interface DaemonServices {
   archives?: DaemonArchives;
   /** Daemon identity and paths, for `info`. */
   name?: string;
+  /** Entitlements builds may ask for (`--allow-insecure-entitlement`); none by default. */
+  allowedEntitlements?: string[];
 }

@@ -11,7 +11,7 @@ import { RuncContainer } from './runc-container.js';
 import { removeStubs } from './stubs.js';
 import { CGROUP_PARENT, ID_RE, prepareBundle } from './runc-bundle.js';
 import { processStart } from '../util/process.js';
-import type { SecurityHostPaths } from './security/host.js';
+import type { SecurityHostPaths } from './security/types.js';
 import { exitCodeOf, exitStatus, isSignalExit, runtimeError } from './runc-status.js';
 
 
@@ -59,6 +59,10 @@ class RuncExecutor implements Executor, ContainerRuntime {
     return this.#runtime;
   }
 
+  get securityPaths(): SecurityHostPaths | undefined {
+    return this.#security;
+  }
+
   constructor(opts: RuncExecutorOptions) {
     this.#root = opts.root;
     this.#runtime = opts.runtime;
@@ -76,7 +80,15 @@ class RuncExecutor implements Executor, ContainerRuntime {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const status = await this.#finish(l);
+      let status: ExitStatus;
+      try {
+        status = await this.#finish(l);
+      } catch (err) {
+        // Killed while runc was still setting the container up, runc reports its own failure
+        // (e.g. init killed mid-setup): after a cancel that is the cancel, not a runtime fault.
+        if (aborted) throw cancelled(id, err);
+        throw err;
+      }
       if (aborted) throw cancelled(id);
       return status;
     } finally {
@@ -324,6 +336,6 @@ function ttyWrap(runtime: string, args: string[]): readonly [string, string[]] {
   return ['script', ['-qefc', cmd, '/dev/null']] as const;
 }
 
-function cancelled(id: string): TbuildError {
-  return new TbuildError('TB_EXEC_CANCELLED', `container ${id} cancelled`);
+function cancelled(id: string, cause?: unknown): TbuildError {
+  return new TbuildError('TB_EXEC_CANCELLED', `container ${id} cancelled`, cause === undefined ? undefined : { cause });
 }

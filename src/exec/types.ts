@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { SecurityOptions } from './security/types.js';
+import type { SecurityHostPaths, SecurityOptions } from './security/types.js';
 
 /** A mount inside the container, beyond the rootfs and the standard /proc, /dev, /sys set. */
 export interface ContainerMount {
@@ -108,6 +108,8 @@ export interface Executor {
 export interface ContainerRuntime {
   /** The runtime binary this executor drives. */
   readonly runtime: string;
+  /** Host files for security options (the shim makes its own executor with the same). */
+  readonly securityPaths?: SecurityHostPaths;
   /** Run `runc <args>` against this executor's state root; resolves with stdout, throws on failure. */
   runtimeCommand(args: string[]): Promise<string>;
   /** `runc state <id>` status, or undefined when runc does not know the container. */

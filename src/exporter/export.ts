@@ -26,12 +26,27 @@ function destination(dest: string, type: string, stream: NodeJS.WritableStream |
   return { stream };
 }
 
-/** The exporter for one output spec. `image` needs none: storing the image is every build's first output. */
-export function exporterFor(spec: OutputSpec, env: OpEnv, stream: NodeJS.WritableStream | undefined): Exporter | undefined {
+/** Pushes one stored image under a name to its registry (the build's step around the engine's push). */
+export type PushFn = (name: string) => Promise<void>;
+
+/**
+ * The exporter for one output spec. A plain `image` needs none: storing the image is every build's
+ * first output. With `push`, it pushes every name it has (its own, else the build's tags).
+ */
+export function exporterFor(spec: OutputSpec, env: OpEnv, stream: NodeJS.WritableStream | undefined, push?: PushFn): Exporter | undefined {
   const parts = env.parts;
   switch (spec.type) {
-    case 'image':
-      return undefined;
+    case 'image': {
+      if (!spec.push) return undefined;
+      if (!push) throw new TbuildError('TB_INVALID_ARGUMENT', '--output push=true (type=registry, --push): this engine has no registry access');
+      return {
+        export: async ({ tags }: ExportInput) => {
+          const names = spec.names?.length ? spec.names : tags;
+          if (!names.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'push needs a name: give -t NAME or name= in --output');
+          for (const n of names) await push(n);
+        },
+      };
+    }
     case 'docker': {
       const to = destination(spec.dest, spec.type, stream);
       return { export: async ({ name }: ExportInput) => write(to, await saveDockerArchive(parts, [spec.names?.[0] ?? name])) };
@@ -72,16 +87,22 @@ export async function exportResult(
   tags: string[],
   outputs: OutputSpec[],
   stream?: NodeJS.WritableStream,
+  push?: PushFn,
 ): Promise<Exported> {
   const parts = env.parts;
   // Every destination is checked before anything is written: a bad `dest=-` fails the build up front.
-  const exporters = outputs.map((o) => exporterFor(o, env, stream)).filter((e): e is Exporter => !!e);
+  for (const o of outputs) {
+    if (o.type === 'image' && o.push && !(o.names?.length || tags.length)) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', 'push needs a name: give -t NAME or name= in --output');
+    }
+  }
+  const exporters = outputs.map((o) => exporterFor(o, env, stream, push)).filter((e): e is Exporter => !!e);
   const names = [...tags];
   for (const o of outputs) if ((o.type === 'image' || o.type === 'docker' || o.type === 'oci') && o.names) names.push(...o.names);
   const record = await parts.images.create({ config, layers: result.layers, names: [...new Set(names)] });
   const info = await parts.content.info(record.id);
   const digest = sha256(buildManifest({ digest: record.id, size: info?.size ?? 0 }, record.layers));
   const name = tags[0] ?? record.id;
-  for (const e of exporters) await e.export({ record, result, name });
+  for (const e of exporters) await e.export({ record, result, name, tags });
   return { record, digest };
 }

@@ -7,6 +7,8 @@ export interface ExportInput {
   result: VertexResult;
   /** The name archives record for the image (first tag or output name; else the id). */
   name: string;
+  /** The build's `-t` names. */
+  tags: string[];
 }
 
 /** One `--output`: writes the build's result somewhere. */

@@ -106,10 +106,30 @@ async function extractContext(input: import('node:stream').Readable, dir: string
   const second = await peek(plain, 512);
   if (second.head.length === 0) return undefined;
   if (!isTarHeader(second.head)) {
-    if (compression === 'none') return readAllText(second.stream);
+    if (compression === 'none') {
+      // A Dockerfile is text: NUL bytes or invalid UTF-8 up front mean a broken upload, not a Dockerfile.
+      if (second.head.includes(0) || !isUtf8Prefix(second.head)) {
+        second.stream.destroy();
+        throw new TbuildError('TB_TAR_FORMAT', 'the build context is neither a tar archive (plain, gzip, bzip2, xz or zstd) nor a Dockerfile');
+      }
+      return readAllText(second.stream);
+    }
     second.stream.destroy();
     throw new TbuildError('TB_TAR_FORMAT', `the ${compression} context stream does not hold a tar archive`);
   }
   await untar(second.stream, { root: dir, dir: '/', owner: 'none', specials: 'refuse', signal });
   return undefined;
+}
+
+/** Valid UTF-8, allowing a multi-byte character cut off at the end of the sample. */
+function isUtf8Prefix(bytes: Buffer): boolean {
+  for (let cut = 0; cut < 4 && cut < bytes.length; cut++) {
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, bytes.length - cut));
+      return true;
+    } catch {
+      // try without a trailing partial character
+    }
+  }
+  return bytes.length === 0;
 }

@@ -28,30 +28,48 @@ export function resolveInRootSync(rootIn: string, path: string, opts: ConfineOpt
   const followFinal = opts.followFinal ?? true;
   const root = resolvePath(rootIn);
   const base = root === '/' ? '' : root;
-  const done: string[] = [];
-  let todo = splitPath(path);
+  // Components still to walk, last first (pop is O(1)); the path so far grows by appending, and
+  // `lengths` remembers where each component started, so `..` is O(1) too. Deep trees (thousands
+  // of levels) stay linear in the path's length.
+  const todo = splitPath(path).reverse();
+  let done = 0;
+  let cur = base;
+  let lengths: number[] = [];
+  // Below a component that does not exist nothing exists either: no more lookups until `..`.
+  let missing = false;
   let links = 0;
   while (todo.length) {
-    const comp = todo.shift()!;
+    const comp = todo.pop()!;
     if (comp === '..') {
-      done.pop();
+      if (done) {
+        done--;
+        cur = cur.slice(0, lengths.pop());
+      }
+      missing = false;
       continue;
     }
-    const candidate = base + '/' + [...done, comp].join('/');
+    const candidate = cur + '/' + comp;
     const isFinal = todo.length === 0;
-    const st = lstatOrUndefined(candidate);
+    const st = missing ? undefined : lstatOrUndefined(candidate);
+    if (!st) missing = true;
     if (!st || !st.isSymbolicLink() || (isFinal && !followFinal)) {
-      done.push(comp);
+      lengths.push(cur.length);
+      cur = candidate;
+      done++;
       continue;
     }
     if (++links > MAX_LINKS) {
       throw new TbuildError('TB_PATH_ESCAPE', `too many levels of symbolic links resolving ${JSON.stringify(path)} in ${root}`);
     }
     const target = readlinkSync(candidate);
-    if (target.startsWith('/')) done.length = 0;
-    todo = [...splitPath(target), ...todo];
+    if (target.startsWith('/')) {
+      done = 0;
+      cur = base;
+      lengths = [];
+    }
+    for (const c of splitPath(target).reverse()) todo.push(c);
   }
-  return done.length ? base + '/' + done.join('/') : root;
+  return done ? cur : root;
 }
 
 /** Split a path into its components, dropping empty ones and `.`. */

@@ -231,6 +231,26 @@ describe('daemon lifecycle', () => {
     }
   }, 60_000);
 
+  test('plain TCP on loopback is refused too, unless --tls=false, which warns; the CLI refuses a plain tcp:// daemon', async () => {
+    const tmp = await tempDir('tbt-');
+    try {
+      const r = await runCli(['daemon', '-H', 'tcp://127.0.0.1:23751', '--root', join(tmp.path, 'root')]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('refusing to listen on tcp://127.0.0.1:23751 without TLS');
+      expect(r.stderr).toContain('--tls=false');
+      expect(existsSync(join(tmp.path, 'root'))).toBe(false);
+      await expect(Daemon.start({ hosts: ['tcp://127.0.0.1:0'], root: join(tmp.path, 'r2'), services: fakeServices(tmp.path) })).rejects.toThrow(/without TLS/);
+      const c = await runCli(['-H', 'tcp://127.0.0.1:1', 'images'], { env: { TBUILD_CERT_PATH: '', TBUILD_TLS_VERIFY: '' } });
+      expect(c.code).not.toBe(0);
+      expect(c.stderr).toContain('refusing to talk to tcp://127.0.0.1:1 without TLS');
+      const i = await runCli(['-H', 'tcp://127.0.0.1:1', '--tls=false', 'images'], { env: { TBUILD_CERT_PATH: '', TBUILD_TLS_VERIFY: '' } });
+      expect(i.stderr).toContain('WARNING: talking to the tbuild daemon over plain TCP');
+      expect(i.stderr).toContain('Cannot connect'); // nothing listens there: it got as far as trying
+    } finally {
+      await tmp.cleanup();
+    }
+  }, 60_000);
+
   test('loopback TCP works; TLS requires a client certificate signed by the CA', async () => {
     const tmp = await tempDir('tbtls-');
     const dir = tmp.path;
@@ -241,7 +261,9 @@ describe('daemon lifecycle', () => {
       await writeFile(join(dir, `${who}.ext`), who === 'server' ? 'subjectAltName=IP:127.0.0.1\n' : 'extendedKeyUsage=clientAuth\n');
       ssl(['x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.pem`, '-days', '1', '-extfile', `${who}.ext`]);
     }
-    const plain = await Daemon.start({ hosts: ['tcp://127.0.0.1:0'], root: join(dir, 'plain'), services: fakeServices(dir) });
+    const lines: string[] = [];
+    const plain = await Daemon.start({ hosts: ['tcp://127.0.0.1:0'], root: join(dir, 'plain'), services: fakeServices(dir), insecureTcp: true, log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toMatch(/WARNING: API listening on tcp:\/\/127\.0\.0\.1:\d+ WITHOUT TLS/);
     const tls = await Daemon.start({
       hosts: ['tcp://0.0.0.0:0'],
       root: join(dir, 'tls'),

@@ -5,6 +5,7 @@ import type { RegisterCommand } from '../context.js';
 import type { BuildOptions, OutputSpec, ProgressMode, SecretSource } from '../../build/types.js';
 import { collect, keyValues } from '../options.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
+import { parseEntitlement } from '../../exec/security/entitlements.js';
 import { createRenderer } from '../progress/index.js';
 
 function csv(spec: string): Record<string, string> {
@@ -29,10 +30,30 @@ export function parseOutput(spec: string): OutputSpec {
   const f = csv(spec.includes('=') ? spec : `type=local,dest=${spec}`);
   const dest = f.dest;
   const names = f.name ? f.name.split(';') : undefined;
+  // An attribute nobody carries out is refused, never ignored.
+  const allowed: Record<string, string[]> = {
+    image: ['type', 'name', 'push'],
+    registry: ['type', 'name', 'push'],
+    docker: ['type', 'dest', 'name'],
+    oci: ['type', 'dest', 'name'],
+    tar: ['type', 'dest'],
+    local: ['type', 'dest'],
+  };
+  const unknown = Object.keys(f).filter((k) => allowed[f.type ?? ''] && !allowed[f.type!]!.includes(k));
+  if (unknown.length) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: ${unknown.map((k) => JSON.stringify(k)).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not supported for type=${f.type}`);
+  }
+  const flag = (v: string | undefined, key: string): boolean => {
+    if (v === undefined || v === 'false') return false;
+    if (v === '' || v === 'true') return true;
+    throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: ${key}=${v}: want true or false`);
+  };
   switch (f.type) {
     case 'image':
+      return { type: 'image', names, ...(flag(f.push, 'push') ? { push: true } : {}) };
     case 'registry':
-      return { type: 'image', names };
+      // type=registry is type=image,push=true (push=false would make it a plain image output).
+      return { type: 'image', names, ...(f.push === undefined || flag(f.push, 'push') ? { push: true } : {}) };
     case 'docker':
     case 'oci':
       if (!dest) throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: dest= is required`);
@@ -68,9 +89,12 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma separated)', collect)
     .option('--secret <spec>', 'secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect)
     .addOption(new Option('--network <mode>', 'network for RUN steps: default (the bridge, NAT out), none (lo only) or host').choices(['default', 'none', 'host']).default('default'))
+    .option('--allow <entitlement>', 'grant an entitlement: security.insecure (RUN --security=insecure), network.host', collect)
     .option('--max-parallelism <n>', 'steps run at once', (v) => Number.parseInt(v, 10))
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'tty', 'plain', 'rawjson', 'quiet']).default('auto'))
-    .option('-o, --output <spec>', 'type=image|docker|oci|tar|local,dest=PATH (repeatable)', collect)
+    .option('-o, --output <spec>', 'type=image[,push=true]|registry|docker|oci|tar|local,dest=PATH,name=N (repeatable)', collect)
+    .option('--push', 'push the image to its registry (shorthand for --output type=registry)')
+    .option('--pull', 'always pull base images from their registries, even when stored')
     .option('--iidfile <file>', 'write the image id to the file')
     .option('--metadata-file <file>', 'write build result metadata (JSON) to the file')
     .option('--label <k=v>', 'image label (repeatable)', collect)
@@ -101,9 +125,11 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         noCacheFilter: ((o.noCacheFilter as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean),
         secrets,
         network: (o.network as 'default' | 'none' | 'host') ?? 'default',
+        allow: ((o.allow as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean).map(parseEntitlement),
         maxParallelism: o.maxParallelism as number | undefined,
         platform: o.platform as string | undefined,
-        outputs: ((o.output as string[] | undefined) ?? []).map(parseOutput),
+        outputs: [...((o.output as string[] | undefined) ?? []).map(parseOutput), ...(o.push ? [{ type: 'image' as const, push: true }] : [])],
+        ...(o.pull ? { pull: true } : {}),
         outputStream: ctx.stdout,
         onProgress: (e) => renderer.event(e),
         signal: abort.signal,

@@ -6,13 +6,14 @@ import { DEFAULT_SOCKET } from '../../api/wire/address.js';
 interface DaemonFlags {
   host?: string[];
   root?: string;
-  tls?: boolean;
+  tls?: boolean | string;
   tlsverify?: boolean;
   tlscacert?: string;
   tlscert?: string;
   tlskey?: string;
   shutdownTimeout?: string;
   accessLog?: boolean;
+  allowInsecureEntitlement?: string[];
 }
 
 export const registerDaemon: RegisterCommand = (program, ctx) => {
@@ -28,10 +29,11 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
     .option('-H, --host <addr>', 'listen address, repeatable: unix:///path or tcp://host:port (default unix:///run/tbuild.sock)', collect)
     .option('--root <dir>', 'state root (default: the global --root, $TBUILD_ROOT or /var/lib/tbuild)')
     .addOption(new Option('--tlsverify', 'serve TCP over TLS and require client certificates signed by --tlscacert'))
-    .addOption(new Option('--tls', 'same as --tlsverify (client certificates are always verified)').hideHelp())
+    .addOption(new Option('--tls [bool]', 'TLS for tcp:// listeners (default: required; --tls=false allows plain TCP, insecure)'))
     .option('--tlscacert <file>', 'CA that signs client certificates')
     .option('--tlscert <file>', 'server certificate')
     .option('--tlskey <file>', 'server key')
+    .option('--allow-insecure-entitlement <name>', 'let builds that ask for it use an entitlement (security.insecure)', collect)
     .option('--access-log', 'log every request with its status and duration')
     .option('--shutdown-timeout <seconds>', 'how long a stop waits for requests in flight', '10')
     .option('--insecure-registry <host>', 'registry (host[:port] or CIDR) reached over plain HTTP or unverified TLS; repeatable (loopback always is)', collect)
@@ -39,9 +41,14 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       const { Daemon, validateHosts } = await import('../../daemon/server.js');
       const { servicesFor } = await import('../../daemon/services.js');
       const { TbuildError } = await import('../../errors.js');
+      const { parseEntitlement } = await import('../../exec/security/entitlements.js');
       const given = [...hosts, ...(flags.host ?? [])];
       const list = given.length ? given : [process.env.TBUILD_HOST ?? `unix://${DEFAULT_SOCKET}`];
-      const useTls = Boolean(flags.tlsverify || flags.tls);
+      // --tls alone means --tlsverify (client certificates are always verified); only an explicit
+      // --tls=false allows plain TCP.
+      const insecureTcp = flags.tls === 'false' || flags.tls === '0';
+      if (insecureTcp && flags.tlsverify) throw new TbuildError('TB_INVALID_ARGUMENT', '--tls=false conflicts with --tlsverify');
+      const useTls = Boolean(flags.tlsverify || (flags.tls !== undefined && !insecureTcp));
       let tls: { ca: string; cert: string; key: string } | undefined;
       if (useTls) {
         if (!flags.tlscacert || !flags.tlscert || !flags.tlskey) {
@@ -50,7 +57,14 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
         tls = { ca: flags.tlscacert, cert: flags.tlscert, key: flags.tlskey };
       }
       // Refuse a bad address before touching the state root.
-      validateHosts(list, useTls);
+      validateHosts(list, useTls, insecureTcp);
+      if (insecureTcp && list.some((h) => h.startsWith('tcp://'))) {
+        ctx.stderr.write(
+          '\n' +
+            '!!! WARNING: --tls=false: the API will listen on plain TCP. Anyone who can connect to it (every local user,\n' +
+            '!!! for a loopback address) can run containers as root and so owns this machine. Use --tlsverify instead.\n\n',
+        );
+      }
       const root = flags.root ? resolve(flags.root) : ctx.root();
       const { Engine } = await import('../../engine.js');
       const insecure = (flags as { insecureRegistry?: string[] }).insecureRegistry;
@@ -59,7 +73,8 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
         hosts: list,
         root,
         tls,
-        services: servicesFor(engine),
+        insecureTcp,
+        services: { ...servicesFor(engine), allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement) },
         log: (line) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`),
         shutdownGraceMs: Number(flags.shutdownTimeout ?? 10) * 1000,
         accessLog: Boolean(flags.accessLog),

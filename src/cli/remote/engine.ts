@@ -50,8 +50,29 @@ export class RemoteEngine implements EngineApi {
     return a.kind === 'unix' ? `unix://${a.path}` : `tcp://${a.host}:${a.port}`;
   }
 
-  build(options: BuildOptions): Promise<BuildResult> {
-    return remoteBuild(this.client, this.images, options);
+  /**
+   * POST /build, then the pushes the outputs ask for through POST /images/{name}/push (the classic
+   * build API cannot push), with the credentials of this user's config.json.
+   */
+  async build(options: BuildOptions): Promise<BuildResult> {
+    const pushes: string[] = [];
+    for (const o of options.outputs ?? []) {
+      if (o.type === 'image' && o.push) pushes.push(...(o.names?.length ? o.names : (options.tags ?? [])));
+    }
+    if ((options.outputs ?? []).some((o) => o.type === 'image' && o.push) && pushes.length === 0) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', 'push needs a name: give -t NAME or name= in --output');
+    }
+    const result = await remoteBuild(this.client, this.images, options);
+    if (pushes.length) {
+      const [{ parseReference }, { DockerConfigCredentials }] = await Promise.all([import('../../images/reference.js'), import('../../registry/credentials.js')]);
+      const store = new DockerConfigCredentials();
+      for (const name of pushes) {
+        const host = parseReference(name).domain;
+        const credentials = await store.get(host);
+        await this.registries.push(name, credentials ? { auth: { host, credentials } } : {});
+      }
+    }
+    return result;
   }
 
   /** `POST /images/load`: the daemon's lines (`Loaded image: …`), in order. */

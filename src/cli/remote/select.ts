@@ -20,7 +20,17 @@ export interface SelectInput {
   /** The top-level command being run (`images`, `image`, `daemon`, …). */
   command?: string;
   env?: NodeJS.ProcessEnv;
+  /** `--tls=false` given explicitly: plain TCP accepted (with a loud warning). */
+  insecureTcp?: boolean;
+  /** Where the warning goes (default stderr). */
+  warn?: (text: string) => void;
 }
+
+/** Printed when the user explicitly asks for plain TCP (`--tls=false`). */
+export const INSECURE_CLIENT_WARNING =
+  'WARNING: talking to the tbuild daemon over plain TCP (--tls=false): anyone on the path can read and change\n' +
+  'WARNING: every request, and the daemon runs containers as root. Use TLS (--tlsverify, $TBUILD_CERT_PATH) instead.\n';
+
 
 export type EngineTarget = { kind: 'embedded' } | { kind: 'remote'; host: string; explicit: boolean };
 
@@ -62,6 +72,15 @@ export async function openRemoteEngine(input: SelectInput): Promise<EngineApi | 
   if (target.kind === 'embedded') return undefined;
   const env = input.env ?? process.env;
   const tls = tlsFromEnv(env);
+  if (!tls && /^tcp:\/\//.test(target.host)) {
+    if (!input.insecureTcp) {
+      throw new TbuildError(
+        'TB_INSECURE_TRANSPORT',
+        `refusing to talk to ${target.host} without TLS: the daemon's API is root on its machine; set $TBUILD_CERT_PATH (ca.pem, cert.pem, key.pem) or use https://, or pass --tls=false to accept the risk`,
+      );
+    }
+    (input.warn ?? ((t: string) => process.stderr.write(t)))(INSECURE_CLIENT_WARNING);
+  }
   try {
     const remote = await RemoteEngine.connect({ host: target.host, ...(tls ? { tls } : {}), timeoutMs: target.explicit ? 10_000 : PROBE_MS });
     const engine: EngineApi = remote;

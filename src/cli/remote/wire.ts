@@ -25,11 +25,18 @@ export interface OpenCliEngineOptions {
   command: string | undefined;
   root: string;
   runtime: string;
+  /** `--tls=false` given explicitly. */
+  insecureTcp?: boolean;
 }
 
 /** The CLI's engine: the daemon's when one is selected (see `selectTarget`), else the embedded one. */
 export async function openCliEngine(opts: OpenCliEngineOptions): Promise<EngineApi> {
-  const remote = await openRemoteEngine({ host: opts.host || undefined, rootExplicit: opts.rootExplicit, command: opts.command });
+  const remote = await openRemoteEngine({
+    host: opts.host || undefined,
+    rootExplicit: opts.rootExplicit,
+    command: opts.command,
+    ...(opts.insecureTcp ? { insecureTcp: true } : {}),
+  });
   if (remote) return remote;
   const { Engine } = await import('../../engine.js');
   return Engine.open({ root: opts.root, runtime: opts.runtime });

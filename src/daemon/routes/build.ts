@@ -1,12 +1,14 @@
 import { PassThrough } from 'node:stream';
 import type { BuildOptions, ProgressEvent } from '../../build/types.js';
 import type { RequestContext } from '../http.js';
-import { badRequest, boolParam, jsonParam } from '../http.js';
+import { badRequest, boolParam, jsonParam, sendError } from '../http.js';
 import { JsonMessageWriter, familiarName, shortId, withDefaultTag } from '../../api/wire/json-message.js';
 import type { ClassicStepRenderer } from '../build-steps.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
+import { entitlementDenied, parseEntitlement } from '../../exec/security/entitlements.js';
+import { authsFromConfigHeader } from './registry.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
@@ -47,15 +49,28 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   if (labels && Object.keys(labels).length) opts.labels = labels;
   const platform = q.get('platform');
   if (platform) opts.platform = platform;
+  const allow = q.getAll('allow').flatMap((s) => s.split(',')).filter(Boolean);
+  if (allow.length) opts.allow = allow.map(parseEntitlement);
+  if (boolParam(q, 'pull')) opts.pull = true;
   return opts;
 }
 
 export function registerBuildRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
   router.add('POST', '/build', async (ctx: RequestContext) => {
     const base = buildOptionsFromQuery(ctx.query);
+    // A build gets an entitlement only when it asks and the daemon's owner allowed it.
+    for (const e of (base.allow ?? []).map(parseEntitlement)) {
+      if (e !== 'network.host' && !svc.allowedEntitlements?.includes(e)) throw entitlementDenied(e, 'daemon');
+    }
+    // Credentials for FROM pulls, per registry, as the Docker CLI sends them with every build.
+    const auths = authsFromConfigHeader(ctx.req.headers['x-registry-config']);
+    if (auths.length) base.registryAuth = auths;
     const quiet = boolParam(ctx.query, 'q');
     const { peekStepPlan, TarTerminator, ClassicStepRenderer, buildFailure } = await buildHelpers();
-    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    // The 200 goes out with the first message, as dockerd flushes it: a failure before then (a
+    // truncated or non-tar context, a Dockerfile that does not parse) is an error response instead.
+    ctx.res.statusCode = 200;
+    ctx.res.setHeader('Content-Type', 'application/json');
     const out = new JsonMessageWriter(ctx.res);
     // The context goes to the engine and, on the side, to a reader that finds the Dockerfile so
     // the steps can be printed as the classic builder does. Progress waits for that reader.
@@ -79,6 +94,9 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
       }, plan);
       for (const ev of early.splice(0)) steps.onProgress(ev);
     });
+    // The peek reader stops once it has the Dockerfile (or gives up): drain its copy from then on,
+    // or the shared body stalls and the engine's copy with it.
+    void planned.catch(() => {}).finally(() => forPeek.resume());
     // A client that disconnects mid-upload or mid-build cancels the build.
     const abort = new AbortController();
     const onGone = () => abort.abort();
@@ -108,6 +126,11 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     } catch (err) {
       forPeek.resume();
       await Promise.race([planned, new Promise((r) => setTimeout(r, 1000))]);
+      if (!ctx.res.headersSent) {
+        if (!ctx.req.readableEnded) ctx.req.resume();
+        sendError(ctx.res, err);
+        return;
+      }
       steps?.flush(false);
       const { message, code } = buildFailure(err);
       out.error(message, code);

@@ -7,6 +7,7 @@ import { badRequest, readJson, sendJson } from '../http.js';
 import { JsonMessageWriter } from '../../api/wire/json-message.js';
 import { transferMessage } from '../../api/wire/transfer.js';
 import { parseReference, formatReference, familiarName } from '../../images/reference.js';
+import { normalizeServer } from '../../registry/credentials.js';
 import type { Credentials, Registries, RequestAuth, TransferProgress } from '../../registry/types.js';
 
 /**
@@ -57,6 +58,25 @@ export function authFromHeader(header: string | string[] | undefined, host: stri
   if (!cfg || typeof cfg !== 'object') throw badRequest('X-Registry-Auth is not a JSON object');
   const credentials = toCredentials(cfg);
   return credentials ? { host, credentials } : undefined;
+}
+
+/** X-Registry-Config (`POST /build`): base64url JSON of `{ server: AuthConfig }` for every registry the CLI knows. */
+export function authsFromConfigHeader(header: string | string[] | undefined): RequestAuth[] {
+  const text = Array.isArray(header) ? header[0] : header;
+  if (!text) return [];
+  let map: Record<string, AuthConfig>;
+  try {
+    map = JSON.parse(Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as Record<string, AuthConfig>;
+  } catch {
+    throw badRequest('X-Registry-Config is not base64 JSON');
+  }
+  if (!map || typeof map !== 'object') return [];
+  const out: RequestAuth[] = [];
+  for (const [server, cfg] of Object.entries(map)) {
+    const credentials = cfg && typeof cfg === 'object' ? toCredentials(cfg) : undefined;
+    if (credentials) out.push({ host: normalizeServer(server), credentials });
+  }
+  return out;
 }
 
 /**
@@ -175,7 +195,6 @@ export function registerRegistryRoutes(router: Router, svc: DaemonServices, even
     const body = await readJson<AuthConfig>(ctx.req);
     const credentials = toCredentials(body);
     if (!credentials) throw badRequest('username and password are required');
-    const { normalizeServer } = await import('../../registry/credentials.js');
     const host = normalizeServer(body.serveraddress ?? 'docker.io');
     await registriesOf(svc).checkLogin(host, credentials);
     sendJson(ctx.res, 200, { Status: 'Login Succeeded', IdentityToken: '' });

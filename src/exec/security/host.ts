@@ -4,20 +4,18 @@ import { TbuildError } from '../../errors.js';
 import type { OciDevice } from '../spec.js';
 import { hostPlatform, loadProfile } from './seccomp.js';
 import { ALL_CAPABILITIES, type SecurityHost } from './apply.js';
-import { DEFAULT_INIT_PATH, DEFAULT_SECCOMP_PROFILE_PATH, type DeviceMapping, type SecurityOptions } from './types.js';
+import { DEFAULT_INIT_PATH, DEFAULT_SECCOMP_PROFILE_PATH, type DeviceMapping, type SecurityHostPaths, type SecurityOptions } from './types.js';
+
+export type { SecurityHostPaths };
 
 /**
  * What applying security options needs from the host, read when a bundle is made: the seccomp
  * profile file, device numbers, the init binary.
  */
 
-export interface SecurityHostPaths {
-  seccompProfile?: string;
-  init?: string;
-}
-
 export function securityHost(sec: SecurityOptions | undefined, paths: SecurityHostPaths = {}): SecurityHost {
-  const choice = sec?.privileged ? { mode: 'unconfined' as const } : (sec?.seccomp ?? { mode: 'default' as const });
+  const noDefault = paths.seccompProfile === 'unconfined';
+  const choice = sec?.privileged || (noDefault && !sec?.seccomp) ? { mode: 'unconfined' as const } : (sec?.seccomp ?? { mode: 'default' as const });
   const seccomp = loadProfile(choice, paths.seccompProfile ?? DEFAULT_SECCOMP_PROFILE_PATH);
   let initPath: string | undefined;
   if (sec?.init) {

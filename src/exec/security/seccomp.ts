@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { TbuildError } from '../../errors.js';
 import type { SeccompChoice } from './types.js';
 
@@ -75,10 +76,42 @@ export interface Platform {
   arch: string;
   /** `uname -r`. */
   kernel: string;
+  /**
+   * Compat architectures this kernel was built without (e.g. x32): no process can make their
+   * system calls, so the filter leaves them out (each architecture costs runc a compile pass).
+   */
+  missingArches?: string[];
 }
 
 export function hostPlatform(): Platform {
-  return { arch: process.arch, kernel: release() };
+  platform ??= { arch: process.arch, kernel: release(), missingArches: missingCompatArches(kernelConfig()) };
+  return platform;
+}
+
+let platform: Platform | undefined;
+
+/** The running kernel's build config, when it is published (/proc/config.gz or /boot). */
+function kernelConfig(): string | undefined {
+  try {
+    return gunzipSync(readFileSync('/proc/config.gz')).toString();
+  } catch {
+    try {
+      return readFileSync(`/boot/config-${release()}`, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** Compat arches whose kernel option is explicitly "not set"; unknown config keeps them all. */
+export function missingCompatArches(config: string | undefined): string[] {
+  if (!config) return [];
+  const off = (opt: string) => new RegExp(`^# ${opt} is not set$`, 'm').test(config) || !new RegExp(`^${opt}=`, 'm').test(config);
+  const out: string[] = [];
+  if (off('CONFIG_X86_X32_ABI') && off('CONFIG_X86_X32')) out.push('SCMP_ARCH_X32');
+  if (off('CONFIG_IA32_EMULATION')) out.push('SCMP_ARCH_X86');
+  if (off('CONFIG_COMPAT')) out.push('SCMP_ARCH_ARM');
+  return out;
 }
 
 const EPERM = 1;
@@ -195,7 +228,8 @@ export function convertProfile(
   let architectures: string[] | undefined;
   if (profile.archMap?.length && native) {
     const entry = profile.archMap.find((a) => a.architecture === native.scmp);
-    architectures = [native.scmp, ...(entry?.subArchitectures ?? [])];
+    const missing = platform.missingArches ?? [];
+    architectures = [native.scmp, ...(entry?.subArchitectures ?? []).filter((a) => !missing.includes(a))];
   } else if (profile.architectures?.length) {
     architectures = [...profile.architectures];
   }

@@ -51,5 +51,12 @@ export interface SecurityOptions {
   shmSize?: number;
 }
 
+/** Host files the security options use; defaults above. */
+export interface SecurityHostPaths {
+  /** The default profile's file, or `unconfined` for no default profile (dockerd's --seccomp-profile). */
+  seccompProfile?: string;
+  init?: string;
+}
+
 /** The names a Docker client may send in `--security-opt` that we carry out. */
 export type SecurityOptName = 'seccomp' | 'no-new-privileges' | 'apparmor';

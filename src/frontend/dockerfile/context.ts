@@ -9,6 +9,8 @@ export interface ConvertOptions {
   buildArgs: Record<string, string>;
   /** Network for RUN steps that do not say `--network`. */
   network: 'default' | 'none' | 'host';
+  /** Entitlements granted to the build (`security.insecure` lets RUN --security=insecure run privileged). */
+  allow?: readonly string[];
   /** Dockerfile path for messages. */
   file: string;
   /** Extra labels for the target image (`--label`). */

@@ -4,6 +4,7 @@ import type { Heredoc, MountSpec, RunInstruction } from '../../parser/types.js';
 import { parseMount } from '../../parser/mount.js';
 import { PROXY_ARGS } from '../../parser/scope.js';
 import { TbuildError } from '../../errors.js';
+import { entitlementDenied } from '../../exec/security/entitlements.js';
 import type { ExecMount, ExecOp, InlineFile } from '../../solver/graph/types.js';
 import type { ConvertContext } from './context.js';
 import { shellOf, workdirOf, type StageState } from './state.js';
@@ -130,6 +131,10 @@ export async function convertRun(ctx: ConvertContext, state: StageState, ins: Ru
     mounts,
     inline,
   };
+  if (ins.security === 'insecure') {
+    if (!ctx.opts.allow?.includes('security.insecure')) throw entitlementDenied('security.insecure', 'build');
+    op.security = 'insecure';
+  }
   const parent = state.vertex;
   state.vertex = ctx.graph.add(op, inputs, {
     name: ctx.stepName(state, ins.original),

@@ -53,6 +53,8 @@ export interface ExecOp {
   network: 'default' | 'none' | 'host';
   mounts: ExecMount[];
   inline: InlineFile[];
+  /** RUN --security=insecure (granted by the security.insecure entitlement): a privileged container. */
+  security?: 'insecure';
 }
 
 /** Where a COPY/ADD reads from. */

@@ -60,10 +60,18 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
   const parents = new Map<string, string>();
   const parentOf = async (containerDir: string): Promise<string> => {
     let host = parents.get(containerDir);
-    if (!host) {
-      host = await mkdirAllInRoot(opts.root, containerDir, 0o755, parentOwner);
-      parents.set(containerDir, host);
+    if (host) return host;
+    // One level below a directory resolved already: one lstat (a real directory, or nothing to
+    // make), not a walk from the root; a deep tree stays linear in its number of entries.
+    const upHost = parents.get(posix.dirname(containerDir));
+    if (upHost !== undefined && containerDir !== '/') {
+      const candidate = upHost + '/' + posix.basename(containerDir);
+      const st = await lstat(candidate).catch(() => undefined);
+      if (st?.isDirectory()) host = candidate;
+      else if (!st) host = await mkdirAllInRoot(upHost, '/' + posix.basename(containerDir), 0o755, parentOwner);
     }
+    host ??= await mkdirAllInRoot(opts.root, containerDir, 0o755, parentOwner);
+    parents.set(containerDir, host);
     return host;
   };
   const ex = extract();

@@ -1,6 +1,6 @@
 import { describe, test, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { convertProfile, loadProfile, parseProfile, type OciSeccomp } from '../../../src/exec/security/seccomp.js';
+import { convertProfile, loadProfile, missingCompatArches, parseProfile, type OciSeccomp } from '../../../src/exec/security/seccomp.js';
 import { DEFAULT_SECCOMP_PROFILE_PATH } from '../../../src/exec/security/types.js';
 import { effectiveCapabilities, normalizeCapability, parseUlimit } from '../../../src/exec/security/apply.js';
 import { DEFAULT_CAPABILITIES } from '../../../src/exec/spec.js';
@@ -41,6 +41,14 @@ describe('seccomp profile conversion', () => {
     // a custom profile is taken as written
     const custom = convertProfile(profile, DEFAULT_CAPABILITIES, amd64, false);
     expect(actions(custom, 'unshare')).toEqual(['SCMP_ACT_ALLOW']);
+  });
+
+  test('compat architectures the kernel was built without are left out', () => {
+    expect(missingCompatArches('CONFIG_IA32_EMULATION=y\n# CONFIG_X86_X32_ABI is not set\nCONFIG_COMPAT=y\n')).toEqual(['SCMP_ARCH_X32']);
+    expect(missingCompatArches('CONFIG_IA32_EMULATION=y\nCONFIG_X86_X32_ABI=y\nCONFIG_COMPAT=y\n')).toEqual([]);
+    expect(missingCompatArches(undefined)).toEqual([]);
+    const p = convertProfile(profile, DEFAULT_CAPABILITIES, { ...amd64, missingArches: ['SCMP_ARCH_X32'] }, true);
+    expect(p.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
   });
 
   test('minKernel and a plain architectures list', () => {

@@ -1,0 +1,73 @@
+import type { ImageRecord, ImageStore } from '../images/types.js';
+import type { Registries, RequestAuth, TransferProgress } from '../registry/types.js';
+import type { ProgressEvent } from '../solver/types.js';
+import { TbuildError, isTbuildError } from '../errors.js';
+import { sha256 } from '../util/digest.js';
+
+export interface BaseImageOptions {
+  /** `--pull`: fetch every base image from its registry, even when one is stored. */
+  pull?: boolean;
+  /** Credentials per registry host (X-Registry-Config); else the engine's own. */
+  auth?: RequestAuth[];
+  buildId: string;
+  emit: (e: ProgressEvent) => void;
+}
+
+/**
+ * The image lookup a build converts with: the local store first (with `--pull`, the registry
+ * first), and on a miss a pull from the image's registry, shown as its own step with each layer's
+ * bytes, as BuildKit shows `FROM` downloads. One pull per name per build.
+ */
+export function pullingLookup(images: Pick<ImageStore, 'get'>, registries: Pick<Registries, 'pull'>, opts: BaseImageOptions): Pick<ImageStore, 'get'> {
+  const pulls = new Map<string, Promise<ImageRecord | undefined>>();
+  const pullOnce = (ref: string): Promise<ImageRecord | undefined> => {
+    let p = pulls.get(ref);
+    if (!p) {
+      p = pullBase(registries, ref, opts);
+      pulls.set(ref, p);
+    }
+    return p;
+  };
+  return {
+    async get(ref) {
+      // An id (or id prefix) names a local image only.
+      if (/^(sha256:)?[0-9a-f]{12,64}$/.test(ref)) return images.get(ref);
+      if (opts.pull) return pullOnce(ref);
+      return (await images.get(ref)) ?? pullOnce(ref);
+    },
+  };
+}
+
+async function pullBase(registries: Pick<Registries, 'pull'>, ref: string, opts: BaseImageOptions): Promise<ImageRecord | undefined> {
+  const name = `[internal] pull ${ref}`;
+  const id = sha256(`${opts.buildId}\0${name}`);
+  const started = Date.now();
+  opts.emit({ type: 'vertex', vertex: { id, name, inputs: [], started } });
+  const onProgress = (p: TransferProgress): void => {
+    if (p.id === undefined || p.total === undefined || p.current === undefined) return;
+    opts.emit({ type: 'status', vertex: id, id: `sha256:${p.id}`, name: p.status.toLowerCase(), current: p.current, total: p.total, completed: p.current === p.total });
+  };
+  try {
+    let host: string | undefined;
+    try {
+      const { parseReference } = await import('../images/reference.js');
+      host = parseReference(ref).domain;
+    } catch {
+      host = undefined;
+    }
+    const auth = opts.auth?.find((a) => a.host === host);
+    const res = await registries.pull(ref, { onProgress, ...(auth ? { auth } : {}) });
+    opts.emit({ type: 'vertex', vertex: { id, name, inputs: [], started, completed: Date.now() } });
+    return res.image;
+  } catch (err) {
+    opts.emit({ type: 'vertex', vertex: { id, name, inputs: [], started, completed: Date.now(), error: (err as Error).message } });
+    // "Not in the store, not on its registry" reads best as the image not being found.
+    if (isTbuildError(err, 'TB_REGISTRY_NOT_FOUND')) {
+      throw new TbuildError('TB_IMAGE_NOT_FOUND', `${ref}: not in the local store, and ${err.message}`, { cause: err, details: { ref } });
+    }
+    if (isTbuildError(err)) {
+      throw new TbuildError(err.code, `failed to resolve source metadata for ${ref}: ${err.message}`, { cause: err, details: { ...err.details, ref } });
+    }
+    throw err;
+  }
+}

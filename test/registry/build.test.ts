@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { mountsUnder, tempDir } from '../support/tmp.js';
+import { runCli } from '../support/cli.js';
+import { makeTestArchive, run, startRegistry, type TestRegistry } from '../support/registry.js';
+import { Engine } from '../../src/engine.js';
+import { parseOutput } from '../../src/cli/commands/build.js';
+import type { ProgressEvent } from '../../src/build/types.js';
+
+/** Builds that meet registries: FROM pulls what is missing, --pull refreshes, push outputs push. */
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let reg: TestRegistry;
+let engine: Engine;
+let n = 0;
+
+async function ctxDir(files: Record<string, string>): Promise<string> {
+  const d = join(dir.path, `ctx-${n++}`);
+  await mkdir(d, { recursive: true });
+  for (const [k, v] of Object.entries(files)) await writeFile(join(d, k), v);
+  return d;
+}
+
+const skopeoInspect = (ref: string) => run('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`]);
+
+beforeAll(async () => {
+  dir = await tempDir('tb-regb-');
+  const archive = await makeTestArchive(dir.path);
+  reg = await startRegistry('plain');
+  const copied = await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('dest'), `docker-archive:${archive.file}`, `docker://${reg.host}/test/busybox:1`]);
+  expect(copied.stderr).toBe('');
+  const dockerConfig = join(dir.path, 'docker-config');
+  await mkdir(dockerConfig);
+  engine = await Engine.open({ root: join(dir.path, 'root'), registry: { certsDir: reg.certsDir, insecure: [] } });
+}, 120_000);
+afterAll(async () => {
+  await engine?.close();
+  await reg?.stop();
+  if (dir) {
+    expect(await mountsUnder(dir.path)).toEqual([]);
+    await dir.cleanup();
+  }
+});
+
+describe('builds with registries', () => {
+  test('FROM an image that is not stored pulls it (shown as a step), then --push pushes the result', async () => {
+    const base = `${reg.host}/test/busybox:1`;
+    const events: ProgressEvent[] = [];
+    const context = await ctxDir({ Dockerfile: `FROM ${base}\nRUN cat /hello.txt > /copy.txt\n` });
+    const name = `${reg.host}/built/app:1`;
+    const res = await engine.build({ context, tags: [name], outputs: [{ type: 'image', push: true }], onProgress: (e) => events.push(e) });
+    const names = events.flatMap((e) => (e.type === 'vertex' ? [e.vertex.name] : []));
+    expect(names).toContain(`[internal] pull ${base}`);
+    expect(names).toContain(`pushing ${name} with docker`);
+    expect(events.some((e) => e.type === 'status' && e.total !== undefined)).toBe(true);
+    expect(await engine.images.get(base)).toBeDefined();
+    const inspected = await skopeoInspect(name);
+    expect(inspected.stderr).toBe('');
+    expect(JSON.parse(inspected.stdout)).toMatchObject({ Layers: [expect.any(String), expect.any(String), expect.any(String)] });
+    expect(res.image?.repoDigests ?? (await engine.images.resolve(name)).repoDigests).toBeDefined();
+    expect((await engine.images.resolve(name)).repoDigests[0]).toMatch(new RegExp(`^${reg.host}/built/app@sha256:`));
+  });
+
+  test('--pull fetches a newer base even when one is stored', async () => {
+    const base = `${reg.host}/test/moving:1`;
+    await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('src'), ...reg.skopeoFlags('dest'), `docker://${reg.host}/test/busybox:1`, `docker://${base}`]);
+    const first = await engine.registries.pull(base);
+    // Move the tag to another image: one built here and pushed under that name.
+    const moved = await engine.build({ context: await ctxDir({ Dockerfile: `FROM ${base}\nRUN echo moved > /moved\n` }), tags: [`${reg.host}/test/other:1`] });
+    await engine.registries.push(base, { image: moved.imageId });
+    const context = await ctxDir({ Dockerfile: `FROM ${base}\nRUN cat /moved 2>/dev/null || echo none\n` });
+    const stale = await engine.build({ context });
+    expect(stale.image?.layers[1]?.diffId).toBe(first.image.layers[1]!.diffId);
+    const fresh = await engine.build({ context, pull: true });
+    expect(fresh.image?.layers.map((l) => l.diffId).slice(0, 3)).toEqual(moved.image?.layers.map((l) => l.diffId));
+  });
+
+  test('output attributes not carried out are refused; a push without a name is an error', async () => {
+    expect(parseOutput('type=registry,name=r/x:1')).toEqual({ type: 'image', names: ['r/x:1'], push: true });
+    expect(parseOutput('type=image,name=r/x:1,push=true')).toEqual({ type: 'image', names: ['r/x:1'], push: true });
+    expect(() => parseOutput('type=image,name=r/x:1,compression=zstd')).toThrow(/"compression" is not supported/);
+    expect(() => parseOutput('type=registry,name=r/x:1,push=maybe')).toThrow(/push=maybe/);
+    const context = await ctxDir({ Dockerfile: `FROM ${reg.host}/test/busybox:1\n` });
+    await expect(engine.build({ context, outputs: [{ type: 'image', push: true }] })).rejects.toMatchObject({ code: 'TB_INVALID_ARGUMENT', message: expect.stringContaining('push needs a name') });
+  });
+
+  test('tbuild build --output type=registry pushes (CLI)', async () => {
+    const context = await ctxDir({ Dockerfile: `FROM ${reg.host}/test/busybox:1\nRUN echo cli > /cli.txt\n` });
+    const name = `${reg.host}/built/cli:2`;
+    const res = await runCli(['build', '--progress', 'plain', '--output', `type=registry,name=${name}`, context], {
+      root: join(dir.path, 'cli-root'),
+      env: { DOCKER_CONFIG: join(dir.path, 'docker-config'), TBUILD_HOST: '' },
+    });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain(`pushing ${name} with docker`);
+    expect((await skopeoInspect(name)).stderr).toBe('');
+  });
+});
