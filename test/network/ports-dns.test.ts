@@ -23,6 +23,8 @@ async function fetchSoon(url: string): Promise<string> {
   throw last;
 }
 
+/** Shell words that fetch a URL, retrying for up to ~20 s (a loaded machine: servers start late). */
+const GET = 'get() { for i in $(seq 60); do timeout 3 wget -q -O- "$1" && return 0; sleep 0.3; done; return 1; };';
 const externalAddress = () =>
   Object.values(networkInterfaces())
     .flat()
@@ -112,8 +114,7 @@ describe.runIf(isRoot)('published ports and user networks (netavark, aardvark-dn
     const nets = JSON.parse((await cli(['inspect', '-f', '{{json .NetworkSettings.Networks}}', `alpha-${tag}`])).stdout) as Record<string, { IPAddress: string }>;
     const ip = nets[na]!.IPAddress;
     expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-    const same = await cli(['run', '--rm', '--network', na, 'busybox:local', 'sh', '-c',
-      `for i in $(seq 50); do timeout 2 wget -q -O- http://alpha-${tag}/ && break; sleep 0.2; done; timeout 2 wget -q -O- http://svc/`]);
+    const same = await cli(['run', '--rm', '--network', na, 'busybox:local', 'sh', '-c', `${GET} get http://alpha-${tag}/; get http://svc/`]);
     expect(same.stdout).toBe('alpha\nalpha\n');
     const other = await cli(['run', '--rm', '--network', nb, 'busybox:local', 'sh', '-c', `timeout 3 wget -q -O- http://${ip}/ || echo unreachable`]);
     expect(other.stdout).toContain('unreachable');
@@ -124,7 +125,7 @@ describe.runIf(isRoot)('published ports and user networks (netavark, aardvark-dn
     expect(rm.stderr).toContain('has active endpoints');
     // connect a running container to a second network, then disconnect it
     expect((await cli(['network', 'connect', nb, `alpha-${tag}`])).code).toBe(0);
-    const viaB = await cli(['run', '--rm', '--network', nb, 'busybox:local', 'timeout', '3', 'wget', '-q', '-O-', `http://alpha-${tag}/`]);
+    const viaB = await cli(['run', '--rm', '--network', nb, 'busybox:local', 'sh', '-c', `${GET} get http://alpha-${tag}/`]);
     expect(viaB.stdout).toBe('alpha\n');
     expect((await cli(['network', 'disconnect', nb, `alpha-${tag}`])).code).toBe(0);
     expect((await cli(['rm', '-f', `alpha-${tag}`])).code).toBe(0);
