@@ -21,11 +21,14 @@ import { openContainerManager } from './containers/manager.js';
 import { openVolumeStore } from './volumes/store.js';
 import { SolverShared } from './solver/scheduler.js';
 import { enableTracing } from './solver/trace.js';
+import { setDecompressionLimits, type DecompressionLimits } from './util/decompression-limits.js';
 import { TbuildError } from './errors.js';
 import type { Readable } from 'node:stream';
 import type { ImageRecord } from './images/types.js';
 import { LocalNetworks } from './api/networks.js';
-import type { ArchiveFormat, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
+import type { ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
+import { pruneBuildCache } from './cache/prune.js';
+import { parseGoDuration } from './parser/duration.js';
 import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
 import { saveOciLayout } from './images/oci-layout.js';
 import { importRootfs } from './images/import.js';
@@ -61,6 +64,11 @@ export interface EngineOptions {
    * /etc/docker/certs.d), credentials from `$DOCKER_CONFIG/config.json` (default ~/.docker).
    */
   registry?: RegistryOptions;
+  /**
+   * Limits on what one compressed context, layer or archive may expand to; defaults
+   * `$TBUILD_MAX_DECOMPRESSED` (bytes) and `$TBUILD_MAX_DECOMPRESSION_RATIO`, else 64 GiB and 1000:1.
+   */
+  decompression?: Partial<DecompressionLimits>;
 }
 
 function listSetting(v: string | undefined): string[] {
@@ -92,6 +100,16 @@ function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
     sourceDateEpoch = Number(env.SOURCE_DATE_EPOCH);
   }
   enableTracing(Boolean(env.TBUILD_TRACE));
+  const positive = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new TbuildError('TB_INVALID_ARGUMENT', `${name}=${raw}: want a positive number`);
+    return n;
+  };
+  const maxBytes = positive('TBUILD_MAX_DECOMPRESSED');
+  const maxRatio = positive('TBUILD_MAX_DECOMPRESSION_RATIO');
+  setDecompressionLimits({ ...(maxBytes ? { maxBytes } : {}), ...(maxRatio ? { maxRatio } : {}), ...opts.decompression });
   const seccompProfile = opts.seccompProfile ?? env.TBUILD_SECCOMP_PROFILE;
   if (seccompProfile !== undefined && seccompProfile !== 'unconfined' && !seccompProfile.startsWith('/')) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `TBUILD_SECCOMP_PROFILE=${seccompProfile}: want an absolute path or "unconfined"`);
@@ -207,7 +225,38 @@ export class Engine implements BuildDeps, EngineApi {
     // Loaded on first build: the frontend, solver, ops and p-queue are ~50 modules a daemon that is
     // only serving container/image requests never needs, and they weigh on its idle memory.
     const { build } = await import('./build/build.js');
-    return build(this, options);
+    const started = Date.now();
+    this.#buildsRunning.set(started, (this.#buildsRunning.get(started) ?? 0) + 1);
+    try {
+      return await build(this, options);
+    } finally {
+      const left = (this.#buildsRunning.get(started) ?? 1) - 1;
+      if (left) this.#buildsRunning.set(started, left);
+      else this.#buildsRunning.delete(started);
+    }
+  }
+
+  /** Start times of this engine's running builds: a prune leaves what they made alone. */
+  readonly #buildsRunning = new Map<number, number>();
+
+  async pruneBuildCache(opts: BuildCachePruneRequest = {}): Promise<BuildCachePruneResult> {
+    let olderThanMs: number | undefined;
+    if (opts.until !== undefined) {
+      const ns = parseGoDuration(opts.until);
+      if (ns === undefined || ns < 0) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid until filter ${JSON.stringify(opts.until)}: want a duration such as 24h`);
+      olderThanMs = ns / 1e6;
+    }
+    const keep: string[] = [];
+    for (const img of await this.images.list()) for (const l of img.layers) keep.push(l.snapshot);
+    const running = [...this.#buildsRunning.keys()];
+    const r = await pruneBuildCache(this.snapshots, this.cacheIndex, {
+      all: opts.all,
+      olderThanMs,
+      keepBytes: opts.keepStorage,
+      keep,
+      protectCreatedAfter: running.length ? Math.min(...running) : undefined,
+    });
+    return { CachesDeleted: r.removed, SpaceReclaimed: r.spaceReclaimed };
   }
 
   async load(input: Readable): Promise<string[]> {

@@ -76,5 +76,21 @@ export interface EngineApi {
   /** Docker's image-inspect JSON for one image. */
   inspectImage(ref: string): Promise<Record<string, unknown>>;
   df(): Promise<SystemDf>;
+  /** Free build cache (`docker builder prune`): Docker's `/build/prune` answer. */
+  pruneBuildCache(opts?: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
   close(): Promise<void>;
+}
+
+export interface BuildCachePruneRequest {
+  /** Every result no image or container uses, not only unreferenced ones. */
+  all?: boolean;
+  /** Only what was last used longer ago than this (`24h`, `90m`, `3600s`). */
+  until?: string;
+  /** Keep the most recently used cache up to this many bytes. */
+  keepStorage?: number;
+}
+
+export interface BuildCachePruneResult {
+  CachesDeleted: string[];
+  SpaceReclaimed: number;
 }

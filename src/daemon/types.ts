@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ImageRecord, ImageStore } from '../images/types.js';
 import type { ContainerManager } from '../containers/types.js';
 import type { BuildOptions, BuildResult } from '../build/types.js';
-import type { SystemDf } from '../api/types.js';
+import type { BuildCachePruneRequest, BuildCachePruneResult, SystemDf } from '../api/types.js';
 import type { Registries } from '../registry/types.js';
 
 /** The part of `Engine` the daemon uses; tests hand it a double. */
@@ -16,6 +16,8 @@ export interface DaemonEngine {
   build(opts: BuildOptions): Promise<BuildResult>;
   /** `GET /system/df`. */
   df(): Promise<SystemDf>;
+  /** `POST /build/prune`. */
+  pruneBuildCache(opts: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
   /** Pull, push, login checks; absent on engines without registry access (then those routes answer 501). */
   readonly registries?: Registries;
 }

@@ -11,7 +11,7 @@ export { detectCompression, type Compression };
  * mismatch from the content store, say) passes through as it is.
  */
 export async function decompress(input: Readable, what = 'layer'): Promise<{ stream: Readable; compression: Compression }> {
-  const { stream, compression } = await decompressStream(input);
+  const { stream, compression } = await decompressStream(input, what);
   if (compression === 'none') return { stream, compression };
   const out = Readable.from(asArchiveErrors(stream, what), { objectMode: false });
   // The decoder runs from now on, but the generator only once `out` is read: a consumer that gives

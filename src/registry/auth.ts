@@ -1,6 +1,6 @@
 import { TbuildError } from '../errors.js';
 import type { Credentials, CredentialStore } from './types.js';
-import { redact, type HttpResponse, type Transport } from './transport.js';
+import { bodyError, redact, type HttpResponse, type Transport } from './transport.js';
 
 /**
  * Authorization from a registry's `WWW-Authenticate` challenge: Basic with stored credentials, or
@@ -183,7 +183,8 @@ export class Authorizer {
     let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {
       body = JSON.parse(await res.body.text()) as typeof body;
-    } catch {
+    } catch (err) {
+      if (bodyError(realm.host, err) !== err) throw bodyError(realm.host, err);
       throw new TbuildError('TB_REGISTRY_PROTOCOL', `token server ${redact(realm.toString())} sent no JSON`);
     }
     const token = body.token ?? body.access_token;

@@ -3,7 +3,7 @@ import { Readable, Transform } from 'node:stream';
 import { TbuildError } from '../errors.js';
 import { isDigest, sha256, type Digest } from '../util/digest.js';
 import { Authorizer, registryErrorText } from './auth.js';
-import { apiHost, redact, Transport, type HttpRequest, type HttpResponse } from './transport.js';
+import { apiHost, bodyError, redact, Transport, type HttpRequest, type HttpResponse } from './transport.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './media-types.js';
 import type { Credentials, Descriptor, Fetcher, Pusher, RegistryClient, RegistryOptions, RepositoryRef, Resolved } from './types.js';
 
@@ -89,11 +89,18 @@ function header(res: HttpResponse, name: string): string | undefined {
  * The bytes of `source`, counted and hashed as they pass; fails as soon as there are too many, and
  * at the end when size or digest differ from `desc`. Errors reach whoever reads the stream.
  */
-export function verified(source: AsyncIterable<Buffer>, desc: Descriptor, onBytes?: (n: number) => void): Readable {
+export function verified(source: AsyncIterable<Buffer>, desc: Descriptor, onBytes?: (n: number) => void, host = 'the registry'): Readable {
+  async function* read(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of source) yield chunk;
+    } catch (err) {
+      throw bodyError(host, err);
+    }
+  }
   async function* check(): AsyncGenerator<Buffer> {
     const hash = createHash('sha256');
     let size = 0;
-    for await (const chunk of source) {
+    for await (const chunk of read()) {
       size += chunk.length;
       if (size > desc.size) throw new TbuildError('TB_CONTENT_SIZE_MISMATCH', `blob ${desc.digest} is longer than its ${desc.size} bytes`);
       hash.update(chunk);
@@ -115,13 +122,17 @@ async function readLimited(res: HttpResponse, limit: number, what: string): Prom
   }
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of res.body) {
-    n += (c as Buffer).length;
-    if (n > limit) {
-      res.body.destroy();
-      throw new TbuildError('TB_REGISTRY_PROTOCOL', `${what} is more than the ${limit} bytes allowed`);
+  try {
+    for await (const c of res.body) {
+      n += (c as Buffer).length;
+      if (n > limit) {
+        res.body.destroy();
+        throw new TbuildError('TB_REGISTRY_PROTOCOL', `${what} is more than the ${limit} bytes allowed`);
+      }
+      chunks.push(c as Buffer);
     }
-    chunks.push(c as Buffer);
+  } catch (err) {
+    throw bodyError(new URL(res.url).host, err);
   }
   return Buffer.concat(chunks);
 }
@@ -180,7 +191,7 @@ class RepoFetcher implements Fetcher {
 
   async blob(desc: Descriptor, onBytes?: (n: number) => void): Promise<Readable> {
     const res = await this.#get(desc);
-    return verified(res.body as AsyncIterable<Buffer>, desc, onBytes);
+    return verified(res.body as AsyncIterable<Buffer>, desc, onBytes, new URL(res.url).host);
   }
 
   async blobBytes(desc: Descriptor): Promise<Buffer> {

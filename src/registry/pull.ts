@@ -1,10 +1,16 @@
 import PQueue from 'p-queue';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { processAlive } from '../util/process.js';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
 import type { ImageConfig, ImageRecord, ImageStore } from '../images/types.js';
 import { importLayers, nextChainId, layerSnapshotName } from '../images/layers.js';
 import { familiarName, formatReference, parseReference, repositoryName, type Reference } from '../images/reference.js';
 import { TbuildError, isTbuildError } from '../errors.js';
-import { isDigest, sha256, shortId, type Digest } from '../util/digest.js';
+import { digestHex, isDigest, sha256, shortId, type Digest } from '../util/digest.js';
 import { BlobMap } from './blob-map.js';
 import { hostPlatform, INDEX_TYPES, LAYER_TYPES, MANIFEST_TYPES, selectPlatform, type ImageIndex, type ImageManifest } from './media-types.js';
 import type { Descriptor, DistributionInfo, Fetcher, Platform, ProgressSink, PulledImage, RegistryClient, Resolved } from './types.js';
@@ -138,6 +144,14 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
   return { image, name, digest: top.descriptor.digest, upToDate };
 }
 
+/** Downloads left by pulls whose process died. */
+async function sweepDeadPulls(dir: string): Promise<void> {
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    const m = /^pull-(\d+)-[0-9a-f]+$/.exec(n);
+    if (m && !processAlive(Number(m[1]))) await rm(join(dir, n), { recursive: true, force: true }).catch(() => {});
+  }
+}
+
 /**
  * Download the layers not already applied (into the content store, verified, several at once),
  * then apply all of them in order. The downloaded compressed blobs are dropped afterwards: the
@@ -158,49 +172,55 @@ async function fetchLayers(
     chain = nextChainId(chain, d);
     present.push((await target.snapshots.exists(layerSnapshotName(chain))) && (await target.content.info(d)) !== undefined);
   }
-  const downloaded = new Map<Digest, boolean>();
+  // Downloads go to plain files in the root's scratch (verified while streaming by the fetcher,
+  // never fsynced: they live only until their layer is applied), several at once; each layer is
+  // applied as soon as its own download is done, while later ones are still arriving.
+  const tmpRoot = join(target.root, 'registry', 'tmp');
+  await sweepDeadPulls(tmpRoot);
+  const scratch = join(tmpRoot, `pull-${process.pid}-${randomBytes(6).toString('hex')}`);
+  await mkdir(scratch, { recursive: true });
   const queue = new PQueue({ concurrency: Math.max(1, concurrency) });
   descs.forEach((d, i) => progress({ id: shortId(d.digest), status: present[i] ? 'Already exists' : 'Pulling fs layer' }));
+  const downloads = new Map<string, Promise<string>>();
+  const download = (desc: Descriptor): Promise<string> => {
+    let p = downloads.get(desc.digest);
+    if (!p) {
+      p = queue.add(async () => {
+        const id = shortId(desc.digest);
+        const file = join(scratch, digestHex(desc.digest));
+        let current = 0;
+        let last = 0;
+        const stream = await fetcher.blob(desc, (n) => {
+          current += n;
+          // A line per ~1 % is plenty for a bar, and keeps daemon streams small.
+          if (current - last >= desc.size / 100 || current === desc.size) {
+            last = current;
+            progress({ id, status: 'Downloading', current, total: desc.size });
+          }
+        });
+        await pipeline(stream, createWriteStream(file));
+        progress({ id, status: 'Verifying Checksum' });
+        progress({ id, status: 'Download complete' });
+        return file;
+      });
+      // Failures surface when the layer is opened; until then nobody may call them unhandled.
+      p.catch(() => {});
+      downloads.set(desc.digest, p);
+    }
+    return p;
+  };
+  descs.forEach((d, i) => {
+    if (!present[i]) void download(d);
+  });
   try {
-    await Promise.all(
-      descs.map((desc, i) =>
-        present[i] || downloaded.has(desc.digest)
-          ? undefined
-          : (downloaded.set(desc.digest, false),
-            queue.add(async () => {
-              const id = shortId(desc.digest);
-              if (await target.content.info(desc.digest)) return;
-              let current = 0;
-              let last = 0;
-              const stream = await fetcher.blob(desc, (n) => {
-                current += n;
-                // A line per ~1 % is plenty for a bar, and keeps daemon streams small.
-                if (current - last >= desc.size / 100 || current === desc.size) {
-                  last = current;
-                  progress({ id, status: 'Downloading', current, total: desc.size });
-                }
-              });
-              const writer = await target.content.writer({ expected: desc.digest, size: desc.size });
-              try {
-                for await (const c of stream) await writer.write(c as Buffer);
-                progress({ id, status: 'Verifying Checksum' });
-                await writer.commit();
-              } catch (err) {
-                await writer.abort().catch(() => {});
-                throw err;
-              }
-              downloaded.set(desc.digest, true);
-              progress({ id, status: 'Download complete' });
-            })),
-      ),
-    );
     const layers = await importLayers(
       target,
       descs.map((desc, i) => ({
         diffId: diffIds[i]!,
-        open: () => {
+        open: async () => {
+          const file = await download(desc);
           progress({ id: shortId(desc.digest), status: 'Extracting', current: 0, total: desc.size });
-          return target.content.createReadStream(desc.digest);
+          return createReadStream(file);
         },
       })),
     );
@@ -209,8 +229,6 @@ async function fetchLayers(
   } finally {
     queue.clear();
     await queue.onIdle().catch(() => {});
-    // Drop the compressed downloads, except a blob that is itself a layer's uncompressed tar.
-    const keep = new Set<string>(diffIds);
-    for (const [digest, done] of downloaded) if (done && !keep.has(digest)) await target.content.delete(digest).catch(() => {});
+    await rm(scratch, { recursive: true, force: true }).catch(() => {});
   }
 }

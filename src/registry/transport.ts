@@ -236,6 +236,12 @@ export function redact(url: string): string {
   }
 }
 
+/** An error while reading a response body (a stall past the timeout, a reset): named by host. */
+export function bodyError(host: string, err: unknown): unknown {
+  if (err instanceof TbuildError || !connectionErrorCode(err)) return err;
+  return unreachable(host, err);
+}
+
 function unreachable(host: string, err: unknown): TbuildError {
   if (err instanceof TbuildError) return err;
   const code = connectionErrorCode(err);

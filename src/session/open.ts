@@ -102,7 +102,7 @@ async function readDockerfile(path: string, name: string): Promise<string> {
 async function extractContext(input: import('node:stream').Readable, dir: string, signal?: AbortSignal): Promise<string | undefined> {
   const first = await peek(input, 6);
   const compression = detectCompression(first.head);
-  const plain = decompress(first.stream, compression);
+  const plain = decompress(first.stream, compression, 'build context');
   const second = await peek(plain, 512);
   if (second.head.length === 0) return undefined;
   if (!isTarHeader(second.head)) {

@@ -107,6 +107,14 @@ describe.each(['plain', 'tls-basic', 'token'] as const)('%s registry', (kind) =>
     expect(again2.stdout).toMatch(/Layer already exists/);
     expect(again2.stdout).toContain(`v1: digest: ${m![1]}`);
 
+    if (kind === 'plain') {
+      // run of an image that is not stored pulls it first (progress on stderr), as Docker does.
+      const fresh = await runCli(['run', '--rm', dst, 'cat', '/hello.txt'], { root: join(dir.path, 'root-run'), env: e });
+      expect(fresh).toMatchObject({ code: 0, stdout: 'hello from the registry test\n' });
+      expect(fresh.stderr).toContain(`Unable to find image '${dst}' locally`);
+      expect(fresh.stderr).toContain('Pull complete');
+    }
+
     if (reg.user) {
       expect((await cli(['logout', reg.host])).stdout).toBe(`Removing login credentials for ${reg.host}\n`);
       expect((await cli(['logout', reg.host])).stdout).toBe(`Not logged in to ${reg.host}\n`);

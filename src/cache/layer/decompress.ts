@@ -1,3 +1,4 @@
+import { guardDecompressed } from '../../util/decompression-limits.js';
 import { spawn } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
 import { Readable, PassThrough } from 'node:stream';
@@ -22,7 +23,7 @@ const TOOLS: Record<'zstd' | 'bzip2' | 'xz', string> = { zstd: 'zstd', bzip2: 'b
  * The uncompressed bytes of `input`, whatever of plain, gzip, zstd, bzip2 or xz it is (by magic
  * bytes). gzip is decoded in-process; the others by their Debian tools as child processes (`-dc`).
  */
-export async function decompress(input: Readable): Promise<{ stream: Readable; compression: Compression }> {
+export async function decompress(input: Readable, what = 'layer'): Promise<{ stream: Readable; compression: Compression }> {
   const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const headParts: Buffer[] = [];
   let headLen = 0;
@@ -39,12 +40,14 @@ export async function decompress(input: Readable): Promise<{ stream: Readable; c
   }
   const head = Buffer.concat(headParts);
   const compression = detectCompression(head);
+  let compressedBytes = head.length;
   async function* all(): AsyncGenerator<Buffer> {
     if (head.length) yield head;
     if (ended) return;
     for (;;) {
       const r = await it.next();
       if (r.done) return;
+      compressedBytes += r.value.length;
       yield Buffer.from(r.value);
     }
   }
@@ -56,9 +59,9 @@ export async function decompress(input: Readable): Promise<{ stream: Readable; c
     pipeline(source, gunzip, out).catch((err: Error) =>
       out.destroy(new TbuildError('TB_TAR_FORMAT', `gzip stream is corrupt: ${err.message}`, { cause: err })),
     );
-    return { stream: out, compression };
+    return { stream: guardDecompressed(out, () => compressedBytes, what, compression), compression };
   }
-  return { stream: throughTool(TOOLS[compression], source), compression };
+  return { stream: guardDecompressed(throughTool(TOOLS[compression], source), () => compressedBytes, what, compression), compression };
 }
 
 function throughTool(tool: string, source: Readable): Readable {

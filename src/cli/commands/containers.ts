@@ -39,6 +39,7 @@ interface RunFlags extends SecurityFlags {
   ip?: string;
   networkAlias: string[];
   link: string[];
+  pull?: string;
 }
 
 function resources(f: RunFlags): Resources | undefined {
@@ -76,6 +77,24 @@ export function statusText(c: ContainerRecord, now = Date.now()): string {
     default:
       return s.status[0]!.toUpperCase() + s.status.slice(1);
   }
+}
+
+/**
+ * `run --pull`: Docker's order. With `missing` an image that is not stored is pulled (progress on
+ * stderr, after "Unable to find image … locally"); an id never is.
+ */
+async function pullForRun(ctx: CliContext, image: string, policy: string): Promise<void> {
+  if (policy === 'never' || /^(sha256:)?[0-9a-f]{12,64}$/.test(image)) return;
+  const engine = await ctx.engine();
+  if (policy === 'missing') {
+    if (await engine.images.get(image)) return;
+    ctx.stderr.write(`Unable to find image '${image}' locally\n`);
+  }
+  const [{ cliRegistryAuth }, { createTransferRenderer }] = await Promise.all([import('./registry.js'), import('../progress/transfer.js')]);
+  const render = createTransferRenderer(ctx.stderr);
+  const auth = await cliRegistryAuth(image);
+  await engine.registries.pull(image, { onProgress: (p) => render.event(p), ...(auth ? { auth } : {}) });
+  render.done();
 }
 
 export async function manager(ctx: CliContext): Promise<ContainerManager> {
@@ -130,6 +149,7 @@ function addRun(program: Command, ctx: CliContext): void {
     .option('-h, --hostname <name>', 'container host name')
     .option('-l, --label <k=v>', 'set a label', collect, [])
     .option('--restart <policy>', 'no, always, unless-stopped, on-failure[:max-retries]')
+    .option('--pull <policy>', 'pull the image before running: missing (default), always, never', 'missing')
     .passThroughOptions()
     .action(async (image: string, command: string[], f: RunFlags) => {
       if (f.link.length) throw new TbuildError('TB_NOT_IMPLEMENTED', '--link is not supported: put the containers on a user network (tbuild network create), where they resolve each other by name');
@@ -164,9 +184,13 @@ function addRun(program: Command, ctx: CliContext): void {
         ...(resources(f) ? { resources: resources(f)! } : {}),
         ...(f.label.length ? { labels: Object.fromEntries(f.label.map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')])) } : {}),
       };
+      if (!['missing', 'always', 'never'].includes(f.pull ?? 'missing')) {
+        throw new TbuildError('TB_INVALID_ARGUMENT', `invalid pull option: '${f.pull}': must be one of "always", "missing" or "never"`);
+      }
       const mgr = await manager(ctx);
       let rec: ContainerRecord | undefined;
       try {
+        await pullForRun(ctx, image, f.pull ?? 'missing');
         rec = await mgr.create(opts);
         if (f.detach) {
           await mgr.start(rec.id);

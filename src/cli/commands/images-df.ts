@@ -9,10 +9,16 @@ function out(ctx: CliContext, text: string): void {
 }
 
 /** Docker's prune prompt; anything but y/Y on stdin declines. */
-export async function confirm(ctx: CliContext, all: boolean | undefined): Promise<boolean> {
-  ctx.stdout.write(
+export function confirm(ctx: CliContext, all: boolean | undefined): Promise<boolean> {
+  return askYesNo(
+    ctx,
     `WARNING! This will remove all ${all ? 'images without at least one container associated to them' : 'dangling images'}.\nAre you sure you want to continue? [y/N] `,
   );
+}
+
+/** Print `prompt`, read one line from stdin: true only for y/yes. */
+export async function askYesNo(ctx: CliContext, prompt: string): Promise<boolean> {
+  ctx.stdout.write(prompt);
   const line = await new Promise<string>((resolve) => {
     let buf = '';
     const onData = (d: Buffer): void => {

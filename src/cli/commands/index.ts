@@ -25,6 +25,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     load: async () => (await import('./containers.js')).registerContainerCommands,
   },
   { names: ['pull', 'push', 'login', 'logout'], load: async () => (await import('./registry.js')).registerRegistryCommands },
+  { names: ['builder'], load: async () => (await import('./builder.js')).registerBuilderCommands },
   { names: ['volume'], load: async () => (await import('./volumes.js')).registerVolumeCommands },
   { names: ['network', 'port'], load: async () => (await import('./network.js')).registerNetworkCommands },
   { names: ['daemon'], load: async () => (await import('./daemon.js')).registerDaemon },

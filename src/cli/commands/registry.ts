@@ -19,7 +19,7 @@ export const registerRegistryCommands: RegisterCommand = (program, ctx) => {
  * The CLI sends the stored credentials with the request (X-Registry-Auth through a daemon), as the
  * Docker CLI does: the daemon may run as another user, with another config.json.
  */
-async function authFor(ref: string): Promise<RequestAuth | undefined> {
+export async function cliRegistryAuth(ref: string): Promise<RequestAuth | undefined> {
   const [{ parseReference }, { DockerConfigCredentials }] = await Promise.all([import('../../images/reference.js'), import('../../registry/credentials.js')]);
   const host = parseReference(ref).domain;
   const credentials = await new DockerConfigCredentials().get(host);
@@ -36,7 +36,7 @@ function addPull(parent: Command, ctx: CliContext): void {
     .action(async (name: string, o: { platform?: string; quiet?: boolean }) => {
       const engine = await ctx.engine();
       const render = createTransferRenderer(ctx.stdout, o.quiet);
-      const auth = await authFor(name);
+      const auth = await cliRegistryAuth(name);
       const res = await engine.registries.pull(name, {
         onProgress: (p) => render.event(p),
         ...(o.platform ? { platform: o.platform } : {}),
@@ -56,7 +56,7 @@ function addPush(parent: Command, ctx: CliContext): void {
     .action(async (name: string, o: { quiet?: boolean }) => {
       const engine = await ctx.engine();
       const render = createTransferRenderer(ctx.stdout, o.quiet);
-      const auth = await authFor(name);
+      const auth = await cliRegistryAuth(name);
       const res = await engine.registries.push(name, { onProgress: (p) => render.event(p), ...(auth ? { auth } : {}) });
       render.done();
       if (o.quiet) ctx.stdout.write(`${res.name}\n`);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArchiveFormat, EngineApi, ImportOptions, SystemDf } from '../../api/types.js';
+import type { ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, EngineApi, ImportOptions, SystemDf } from '../../api/types.js';
 import type { ImageRecord } from '../../images/types.js';
 import type { PruneResult } from '../../images/prune.js';
 import type { BuildOptions, BuildResult } from '../../build/types.js';
@@ -127,6 +127,18 @@ export class RemoteEngine implements EngineApi {
   /** `GET /images/{name}/json`: the daemon's inspect body. */
   async inspectImage(ref: string): Promise<Record<string, unknown>> {
     return this.client.json<Record<string, unknown>>('GET', `/images/${encodeURIComponent(ref)}/json`);
+  }
+
+  /** `POST /build/prune`. */
+  async pruneBuildCache(opts: BuildCachePruneRequest = {}): Promise<BuildCachePruneResult> {
+    const r = await this.client.json<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/build/prune', {
+      query: {
+        all: opts.all ? '1' : undefined,
+        'keep-storage': opts.keepStorage !== undefined ? String(opts.keepStorage) : undefined,
+        filters: opts.until !== undefined ? JSON.stringify({ until: { [opts.until]: true } }) : undefined,
+      },
+    });
+    return { CachesDeleted: r.CachesDeleted ?? [], SpaceReclaimed: r.SpaceReclaimed ?? 0 };
   }
 
   async df(): Promise<SystemDf> {

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { BuildOptions, ProgressEvent } from '../../build/types.js';
 import type { RequestContext } from '../http.js';
-import { badRequest, boolParam, jsonParam, sendError } from '../http.js';
+import { badRequest, boolParam, checkFilters, jsonParam, parseFilters, sendError, sendJson } from '../http.js';
 import { JsonMessageWriter, familiarName, shortId, withDefaultTag } from '../../api/wire/json-message.js';
 import type { ClassicStepRenderer } from '../build-steps.js';
 import type { Router } from '../router.js';
@@ -52,10 +52,27 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   const allow = q.getAll('allow').flatMap((s) => s.split(',')).filter(Boolean);
   if (allow.length) opts.allow = allow.map(parseEntitlement);
   if (boolParam(q, 'pull')) opts.pull = true;
+  // The CLI always sends `cachefrom` (often `[]`): a non-empty list is a request not carried out.
+  const cacheFrom = jsonParam<unknown[]>(q, 'cachefrom');
+  if (Array.isArray(cacheFrom) && cacheFrom.length) throw badRequest(`cache-from (${cacheFrom.join(', ')}) is not supported by this builder yet`);
   return opts;
 }
 
 export function registerBuildRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
+  // `docker builder prune` and `docker system prune`: the engine's build cache, really freed.
+  router.add('POST', '/build/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query);
+    checkFilters(filters, ['until']);
+    const until = filters.get('until');
+    if (until && until.length > 1) throw badRequest('only one until filter is allowed');
+    const keep = ctx.query.get('keep-storage') ?? ctx.query.get('reserved-space');
+    const keepStorage = keep ? Number(keep) : undefined;
+    if (keepStorage !== undefined && (!Number.isFinite(keepStorage) || keepStorage < 0)) throw badRequest(`invalid keep-storage ${keep}`);
+    const r = await svc.engine.pruneBuildCache({ all: boolParam(ctx.query, 'all'), ...(until ? { until: until[0]! } : {}), ...(keepStorage ? { keepStorage } : {}) });
+    events.publish('builder', 'prune', '', { reclaimed: String(r.SpaceReclaimed) });
+    sendJson(ctx.res, 200, { CachesDeleted: r.CachesDeleted.length ? r.CachesDeleted : null, SpaceReclaimed: r.SpaceReclaimed });
+  });
+
   router.add('POST', '/build', async (ctx: RequestContext) => {
     const base = buildOptionsFromQuery(ctx.query);
     // A build gets an entitlement only when it asks and the daemon's owner allowed it.

@@ -110,10 +110,4 @@ export function registerNetworkRoutes(router: Router, svc: DaemonServices, event
       sendStatus(ctx.res, 200);
     });
   }
-
-  // The build cache belongs to the engine's own store; the classic `POST /build/prune` reports
-  // nothing removed rather than failing `docker system prune`.
-  router.add('POST', '/build/prune', async (ctx) => {
-    sendJson(ctx.res, 200, { CachesDeleted: null, SpaceReclaimed: 0 });
-  });
 }

@@ -1,3 +1,4 @@
+import { ByteCounter, guardDecompressed } from '../../util/decompression-limits.js';
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -40,8 +41,15 @@ const TOOLS: Record<Exclude<Compression, 'none' | 'gzip'>, string> = { bzip2: 'b
  * one child process (`<tool> -dc`) per archive does it. A corrupt stream errors with TB_TAR_FORMAT.
  * Destroying the returned stream stops the child.
  */
-export function decompress(input: Readable, kind: Compression): Readable {
+export function decompress(input: Readable, kind: Compression, what = 'archive'): Readable {
   if (kind === 'none') return input;
+  const counter = new ByteCounter();
+  input.on('error', (err) => counter.destroy(err));
+  const counted = input.pipe(counter);
+  return guardDecompressed(decodeWith(counted, kind), () => counter.bytes, what, kind);
+}
+
+function decodeWith(input: Readable, kind: Exclude<Compression, 'none'>): Readable {
   if (kind === 'gzip') {
     const gunzip = createGunzip();
     input.on('error', (err) => gunzip.destroy(err));

@@ -103,9 +103,13 @@ describe.runIf(isRoot)('tbuild run / ps / rm / logs / stop (CLI)', () => {
   });
 
   test('an unknown image or user fails with Docker’s 125', async () => {
-    const r = await runCli(['run', '--rm', 'nosuch:image', 'true'], { root });
+    const r = await runCli(['run', '--rm', '--pull', 'never', 'nosuch:image', 'true'], { root });
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/No such image/);
+    // By default a missing image is pulled first, as Docker does; docker.io is not reachable here.
+    const p = await runCli(['run', '--rm', 'nosuch:image', 'true'], { root });
+    expect(p.code).toBe(125);
+    expect(p.stderr).toContain("Unable to find image 'nosuch:image' locally");
     const u = await runCli(['run', '--rm', '-u', 'nobody2', 'busybox:local', 'true'], { root });
     expect(u.code).toBe(125);
     expect(u.stderr).toMatch(/unable to find user nobody2: no matching entries in passwd file/);

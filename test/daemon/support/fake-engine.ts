@@ -8,7 +8,7 @@ import type { Digest } from '../../../src/util/digest.js';
 import type { DaemonArchives, DaemonEngine, DaemonServices, DaemonVolumes, VolumeInfo } from '../../../src/daemon/types.js';
 import { FakeImageStore, testImageConfig } from './fake-images.js';
 import { systemDf } from '../../../src/api/disk-usage.js';
-import type { SystemDf } from '../../../src/api/types.js';
+import type { BuildCachePruneRequest, BuildCachePruneResult, SystemDf } from '../../../src/api/types.js';
 import { FakeContainerManager } from './fake-containers.js';
 
 /** Read a tar context (plain or gzip) into a map of file → text. Throws if the stream is cut off. */
@@ -62,6 +62,12 @@ export class FakeEngine implements DaemonEngine {
   constructor(root: string) {
     this.root = root;
     this.containers = new FakeContainerManager(this.images);
+  }
+
+  prunes: BuildCachePruneRequest[] = [];
+  async pruneBuildCache(opts: BuildCachePruneRequest): Promise<BuildCachePruneResult> {
+    this.prunes.push(opts);
+    return { CachesDeleted: [], SpaceReclaimed: 0 };
   }
 
   df(): Promise<SystemDf> {
