@@ -7,6 +7,8 @@ import type { ContainerManager } from './containers/types.js';
 import type { Volumes } from './volumes/types.js';
 import type { BuildDeps, BuildOptions, BuildResult } from './build/types.js';
 import type { WorkerDeps } from './worker/types.js';
+import type { NetworkManager } from './network/types.js';
+import { openNetworkManager, type NetworkSettings } from './network/manager.js';
 import type { Registries, RegistryOptions } from './registry/types.js';
 import { RegistryAccess } from './registry/access.js';
 import { openContentStore } from './cache/content-store.js';
@@ -23,7 +25,8 @@ import { setDecompressionLimits, type DecompressionLimits } from './util/decompr
 import { TbuildError } from './errors.js';
 import type { Readable } from 'node:stream';
 import type { ImageRecord } from './images/types.js';
-import type { ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, BuildCacheRecord, EngineApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
+import { LocalNetworks } from './api/networks.js';
+import type { ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
 import { pruneBuildCache } from './cache/prune.js';
 import { parseGoDuration } from './parser/duration.js';
 import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
@@ -49,6 +52,12 @@ export interface EngineOptions {
   seccompProfile?: string;
   /** `SOURCE_DATE_EPOCH` for every build and import that gives none; default `$SOURCE_DATE_EPOCH`. */
   sourceDateEpoch?: number;
+  /**
+   * The default network: bridge name (`$TBUILD_BRIDGE`, default tbuild0) and subnet
+   * (`$TBUILD_BRIDGE_SUBNET`, default 10.232.0.0/16); user networks without `--subnet` get a /24
+   * of `userPool` (`$TBUILD_NETWORK_POOL`, default 10.233.0.0/16).
+   */
+  network?: { bridge?: string; subnet?: string; userPool?: string };
   /**
    * How registries are reached. Default: `$TBUILD_INSECURE_REGISTRIES` (comma-separated hosts or
    * CIDRs allowed over plain HTTP; loopback always is), `$TBUILD_REGISTRY_CERTS_DIR` (default
@@ -110,15 +119,21 @@ function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
     ...(env.TBUILD_REGISTRY_CERTS_DIR ? { certsDir: env.TBUILD_REGISTRY_CERTS_DIR } : {}),
     ...opts.registry,
   };
+  const network: NetworkSettings = {
+    root,
+    bridge: opts.network?.bridge ?? env.TBUILD_BRIDGE,
+    subnet: opts.network?.subnet ?? env.TBUILD_BRIDGE_SUBNET,
+    userPool: opts.network?.userPool ?? env.TBUILD_NETWORK_POOL,
+  };
   const dockerConfig = env.DOCKER_CONFIG;
-  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, seccompProfile };
+  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile };
 }
 
 interface RootParts extends WorkerDeps {
   runtime: ContainerRuntime;
 }
 
-async function openRoot(root: string, runtime: string, seccompProfile?: string): Promise<RootParts> {
+async function openRoot(root: string, runtime: string, net: NetworkSettings, seccompProfile?: string): Promise<RootParts> {
   await mkdir(root, { recursive: true, mode: 0o711 });
   const content = await openContentStore(root);
   const snapshots = await openSnapshotter(root);
@@ -127,13 +142,14 @@ async function openRoot(root: string, runtime: string, seccompProfile?: string):
   const images = await openImageStore({ root, content, snapshots, layers });
   // One runc object: the build path sees it as an Executor, containers as a ContainerRuntime.
   const runc = createRuncExecutor({ root, runtime, ...(seccompProfile ? { security: { seccompProfile } } : {}) });
-  return { root, content, snapshots, layers, cacheIndex, images, executor: runc, runtime: runc };
+  const network = await openNetworkManager(net);
+  return { root, content, snapshots, layers, cacheIndex, images, executor: runc, runtime: runc, network };
 }
 
 /** The stores and executor of one state root, without containers or the solver (tests use it alone). */
 export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineParts> {
   const s = settings(opts);
-  const { runtime: _runtime, ...parts } = await openRoot(s.root, s.runtime, s.seccompProfile);
+  const { runtime: _runtime, ...parts } = await openRoot(s.root, s.runtime, s.network, s.seccompProfile);
   return parts;
 }
 
@@ -154,6 +170,9 @@ export class Engine implements BuildDeps, EngineApi {
   readonly images: ImageStore;
   readonly executor: Executor;
   readonly runtime: ContainerRuntime;
+  readonly network?: NetworkManager;
+  /** Networks in the Docker API's shapes (the CLI's and daemon's view of `network`). */
+  readonly networks?: NetworkApi;
   readonly containers: ContainerManager;
   /**
    * The root's named volumes: one store, shared with the container manager (which checks use).
@@ -176,7 +195,9 @@ export class Engine implements BuildDeps, EngineApi {
     this.images = parts.images;
     this.executor = parts.executor;
     this.runtime = parts.runtime;
+    this.network = parts.network;
     this.containers = containers;
+    if (parts.network) this.networks = new LocalNetworks(parts.network, containers);
     this.volumes = volumes;
     this.solver = solver;
     this.sourceDateEpoch = sourceDateEpoch;
@@ -184,7 +205,9 @@ export class Engine implements BuildDeps, EngineApi {
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const s = settings(opts);
-    const parts = await openRoot(s.root, s.runtime, s.seccompProfile);
+    const parts = await openRoot(s.root, s.runtime, s.network, s.seccompProfile);
+    // What crashed processes held (namespaces, netavark state, address leases) goes first.
+    await parts.network?.reconcile();
     const volumes = openVolumeStore(parts.root);
     const containers = await openContainerManager({ ...parts, volumes });
     // Stores ask the container manager before removing what a container still uses.
@@ -309,5 +332,6 @@ export class Engine implements BuildDeps, EngineApi {
   async close(): Promise<void> {
     await this.registries.close();
     await this.containers.close();
+    await this.network?.close();
   }
 }

@@ -38,6 +38,21 @@ export type ArchiveFormat = 'docker' | 'oci';
  * What a client of tbuild can do: the embedded `Engine` and the CLI's daemon client both implement
  * it, the daemon serves it, and the CLI is written against it without knowing which side it has.
  */
+/**
+ * Networks as the Docker API shows them (`docker network …`): the local engine shapes its
+ * network manager's records, the remote one passes the daemon's JSON through.
+ */
+export interface NetworkApi {
+  /** Every network, `bridge`, `host` and `none` included (Docker's `GET /networks` entries). */
+  list(): Promise<Array<Record<string, unknown>>>;
+  /** TB_NETWORK_NOT_FOUND when no network has that name, id or id prefix. */
+  inspect(ref: string): Promise<Record<string, unknown>>;
+  create(opts: { name: string; subnet?: string; gateway?: string; internal?: boolean; labels?: Record<string, string> }): Promise<{ Id: string; Warning: string }>;
+  remove(ref: string): Promise<void>;
+  /** Names of the removed networks. */
+  prune(): Promise<string[]>;
+}
+
 export interface EngineApi {
   /** The state root (embedded), or the daemon's address. */
   readonly root: string;
@@ -45,6 +60,8 @@ export interface EngineApi {
   readonly containers: ContainerManager;
   /** Named volumes; absent only on engines without a volume store. */
   readonly volumes?: Volumes;
+  /** Networks; absent on engines without a network manager. */
+  readonly networks?: NetworkApi;
   /** Pull, push and login checks (the daemon's `/images/create`, `/images/{name}/push`, `/auth`). */
   readonly registries: Registries;
   build(options: BuildOptions): Promise<BuildResult>;

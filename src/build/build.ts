@@ -84,7 +84,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     if (opts.pull && !parts.registries) throw new TbuildError('TB_INVALID_ARGUMENT', '--pull: this engine has no registry access');
     const converted = await traced('convert', () => convert(resolved, lookup, {
       buildArgs,
-      network: opts.network === 'host' ? 'host' : 'none',
+      network: opts.network ?? 'default',
       ...(opts.allow?.length ? { allow: opts.allow } : {}),
       file: displayFile,
       labels: opts.labels,
@@ -128,6 +128,8 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     await logs.flush();
     await pruneLogs(logsRoot).catch(() => {});
     await traced('dispose', () => context.dispose().catch(() => {}));
+    // idle RUN namespaces go with the build: nothing networked outlives it
+    await parts.network?.close().catch(() => {});
     await removeScratch(tmp);
   }
 }

@@ -5,6 +5,8 @@ import type { ContainerMount } from '../exec/types.js';
 import type { CreateContainerOptions } from './types.js';
 import type { Volumes } from '../volumes/types.js';
 import type { RuntimeConfig } from './store.js';
+import type { NetworkManager } from '../network/types.js';
+import { exposedToMapping } from '../network/ports.js';
 
 /** Merge the image's env with the create options': a later KEY replaces an earlier one in place. */
 export function mergeEnv(base: string[], over: string[]): string[] {
@@ -69,14 +71,13 @@ export async function runtimeConfig(
   opts: CreateContainerOptions,
   img: ImageRecord | undefined,
   volumes: Volumes,
+  networks?: NetworkManager,
 ): Promise<RuntimeConfig> {
-  // Without --network host a container gets its own network namespace with only `lo` (up):
-  // tbuild has no bridge network yet, so Docker's default "bridge" maps to that.
-  const network = opts.network === 'host' ? 'host' : 'none';
+  const net = await networkConfig(id, opts, img, networks);
   const m = await resolveMounts(opts, img, volumes);
   return {
-    network,
-    hostname: opts.hostname ?? (network === 'host' ? osHostname() : id.slice(0, 12)),
+    ...net,
+    hostname: opts.hostname ?? (net.network === 'host' ? osHostname() : id.slice(0, 12)),
     mounts: m.mounts,
     ...(opts.resources ? { resources: opts.resources } : {}),
     tty: Boolean(opts.tty),
@@ -87,6 +88,51 @@ export async function runtimeConfig(
     ...(img?.config.config.StopSignal ? { stopSignal: img.config.config.StopSignal } : {}),
     ...(opts.readonlyRootfs ? { readonlyRootfs: true } : {}),
     ...(opts.security ? { security: opts.security } : {}),
+  };
+}
+
+/**
+ * Docker's network modes: `default`/`bridge` and user networks attach at start (the network is
+ * checked now, as Docker's create does); `none` and `host` attach nothing, so ports, aliases and
+ * addresses make no sense there and are refused as Docker refuses them.
+ */
+async function networkConfig(
+  id: string,
+  opts: CreateContainerOptions,
+  img: ImageRecord | undefined,
+  networks: NetworkManager | undefined,
+): Promise<Pick<RuntimeConfig, 'network' | 'attach' | 'dns' | 'extraHosts'>> {
+  const mode = !opts.network || opts.network === 'default' ? 'bridge' : opts.network;
+  const ports = [...(opts.ports ?? [])];
+  if (opts.publishAll) {
+    for (const key of [...Object.keys(img?.config.config.ExposedPorts ?? {}), ...(opts.exposedPorts ?? [])]) {
+      const p = exposedToMapping(key);
+      if (!ports.some((x) => x.containerPort === p.containerPort && x.protocol === p.protocol)) ports.push(p);
+    }
+  }
+  const dns = {
+    ...(opts.dns?.length ? { servers: opts.dns } : {}),
+    ...(opts.dnsSearch?.length ? { search: opts.dnsSearch } : {}),
+    ...(opts.dnsOptions?.length ? { options: opts.dnsOptions } : {}),
+  };
+  const common = { ...(Object.keys(dns).length ? { dns } : {}), ...(opts.extraHosts?.length ? { extraHosts: opts.extraHosts } : {}) };
+  if (mode === 'none' || mode === 'host') {
+    if (ports.length && mode === 'host') throw new TbuildError('TB_INVALID_ARGUMENT', 'conflicting options: port publishing and the container type network mode');
+    if (opts.networkAliases?.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'network-scoped aliases are only supported for user-defined networks');
+    if (opts.ip) throw new TbuildError('TB_INVALID_ARGUMENT', 'user specified IP address is supported only when connecting to networks with user configured subnets');
+    // Docker accepts -p with --network none and publishes nothing; so do we, but say it loudly instead of silently
+    if (ports.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'port publishing needs a network: --network none has none');
+    return { network: mode, ...common };
+  }
+  if (mode.startsWith('container:')) throw new TbuildError('TB_NOT_IMPLEMENTED', `network mode ${mode} is not supported`);
+  if (!networks) throw new TbuildError('TB_NETWORK_BACKEND_MISSING', `network ${mode} needs the engine's network manager`);
+  const net = await networks.inspect(mode === 'bridge' ? networks.defaultNetwork : mode);
+  if (net.builtin && opts.networkAliases?.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'network-scoped aliases are only supported for user-defined networks');
+  const aliases = net.builtin ? [] : [...(opts.networkAliases ?? []), id.slice(0, 12)];
+  return {
+    network: 'none',
+    attach: { networks: [{ network: net.id, aliases, ...(opts.ip ? { ip: opts.ip } : {}) }], ports },
+    ...common,
   };
 }
 

@@ -63,7 +63,7 @@ export async function createContainer(ctx: CreateContext, opts: CreateContainerO
   const top = img.layers.at(-1)?.snapshot;
   try {
     await ctx.parts.snapshots.prepare(snapshotKey, top, { [KEEP_LABEL]: 'container', 'tbuild.container': id });
-    const rt = await runtimeConfig(id, opts, img, ctx.volumes);
+    const rt = await runtimeConfig(id, opts, img, ctx.volumes, ctx.parts.network);
     const stored: StoredConfig = {
       id,
       name,

@@ -27,6 +27,7 @@ import { containerChanges, containerExport, getArchive, putArchive } from './fs.
 import { containerDir, removeDir, writeConfig, writeJsonReplace, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';
 import { checkName, createContainer } from './create.js';
 import { execInContainer, topOfContainer } from './exec.js';
+import { connectContainer, disconnectContainer } from './networks.js';
 
 /** Open the container manager for a state root (reconciles containers whose shim has died). */
 export async function openContainerManager(deps: ContainerDeps): Promise<LocalContainerManager> {
@@ -58,7 +59,7 @@ export class LocalContainerManager implements ContainerManager {
     this.#control = parts.runtime;
     this.#freezer = new Freezer((args) => this.#control.runtimeCommand(args));
     this.#runtime = this.#control.runtime;
-    this.#records = new ContainerRecords(parts.root, this.#control);
+    this.#records = new ContainerRecords(parts.root, this.#control, parts.network);
     this.#shims = new ShimLauncher(parts.root);
   }
 
@@ -322,6 +323,18 @@ export class LocalContainerManager implements ContainerManager {
     const old = c.name;
     await writeConfig(this.#root, { ...c, name });
     this.#emit('rename', { ...c, name }, { oldName: `/${old}` });
+  }
+
+  async connectNetwork(ref: string, network: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
+    await connectContainer(this.#root, this.#parts.network, c, s.status === 'running' || s.status === 'paused', network, opts);
+  }
+
+  async disconnectNetwork(ref: string, network: string): Promise<void> {
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
+    await disconnectContainer(this.#root, this.#parts.network, c, s.status === 'running' || s.status === 'paused', network);
   }
 
   async get(ref: string): Promise<ContainerRecord | undefined> {

@@ -5,6 +5,7 @@ import { TbuildError } from '../errors.js';
 import type { ContainerRuntime } from '../exec/types.js';
 import { isMountPoint, unmount } from '../util/mount.js';
 import type { ContainerRecord } from './types.js';
+import type { NetworkManager } from '../network/types.js';
 import { containerDir, listIds, readConfig, readState, writeState, type StoredConfig, type StoredState } from './store.js';
 
 /**
@@ -15,12 +16,14 @@ import { containerDir, listIds, readConfig, readState, writeState, type StoredCo
 export class ContainerRecords {
   readonly #root: string;
   readonly #control: ContainerRuntime;
+  readonly #network: NetworkManager | undefined;
   /** Set by the manager's close(): background waits give up. */
   closed = false;
 
-  constructor(root: string, control: ContainerRuntime) {
+  constructor(root: string, control: ContainerRuntime, network?: NetworkManager) {
     this.#root = root;
     this.#control = control;
+    this.#network = network;
   }
 
   /** Ids of the containers that mount volume `name` (the volume store refuses to remove those). */
@@ -95,7 +98,9 @@ export class ContainerRecords {
     const { runtime: _rt, ...rest } = c;
     const s = await this.state(c);
     const { shimPid: _p, shimStart: _s, errorCode: _e, ...state } = s;
-    return { ...rest, state };
+    const live = s.status === 'running' || s.status === 'paused' || s.status === 'restarting';
+    const net = live && c.runtime.attach ? await this.#network?.status(c.id).catch(() => undefined) : undefined;
+    return { ...rest, state, ...(net ? { network: { endpoints: net.endpoints, ports: net.ports, netnsPath: net.netnsPath } } : {}) };
   }
 
   /** Whatever a dead container might still hold: runc state, the rootfs mount. */

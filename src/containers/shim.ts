@@ -7,9 +7,11 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { mountAll } from '../util/mount.js';
 import { createRuncExecutor } from '../exec/runc.js';
-import { isTbuildError } from '../errors.js';
+import { isTbuildError, TbuildError } from '../errors.js';
 import { resolveInRoot } from '../util/confine.js';
-import type { ContainerMount } from '../exec/types.js';
+import type { ContainerMount, RunSpec } from '../exec/types.js';
+import type { Attachment } from '../network/types.js';
+import { openNetworkManager } from '../network/manager.js';
 import type { CreateContainerOptions } from './types.js';
 
 type RestartPolicy = NonNullable<CreateContainerOptions['restartPolicy']>;
@@ -17,7 +19,7 @@ import type { ExitStatus } from '../exec/types.js';
 import { AttachServer, attachSocketPath, FRAME_STDERR, FRAME_STDOUT } from './attach.js';
 import { JsonLogWriter } from './logs.js';
 import { processStart } from '../util/process.js';
-import { containerDir, STANDBY_ARG, readConfig, readState, writeState, STOP_MARKER, type StartRequest } from './store.js';
+import { containerDir, STANDBY_ARG, readConfig, readState, writeState, STOP_MARKER, type RuntimeConfig, type StartRequest, type StoredConfig } from './store.js';
 
 const execFileP = promisify(execFile);
 
@@ -55,12 +57,18 @@ export async function runShim(root: string, id: string): Promise<void> {
   const rootfs = join(dir, 'rootfs');
   const server = new AttachServer(attachSocketPath(dir), rt.stdinOnce);
   let release: (() => Promise<void>) | undefined;
+  let network: Attachment | undefined;
   let status: ExitStatus | undefined;
   const log = await JsonLogWriter.open(cfg.logPath);
   try {
     await server.listen();
     await mkdir(rootfs, { recursive: true });
-    release = await mountAll(req.rootfsMounts, rootfs);
+    // the network is plumbed while the rootfs is mounted; it lives until the container stops for good
+    const [mounted, attached] = await Promise.allSettled([mountAll(req.rootfsMounts, rootfs), attachNetwork(root, cfg)]);
+    if (attached.status === 'fulfilled') network = attached.value;
+    if (mounted.status === 'fulfilled') release = mounted.value;
+    if (mounted.status === 'rejected') throw mounted.reason;
+    if (attached.status === 'rejected') throw attached.reason;
     await populateVolumes(root, rootfs, rt.mounts);
     if (req.waitAttach) {
       await Promise.race([server.firstClient, new Promise((r) => setTimeout(r, 30_000))]);
@@ -84,8 +92,8 @@ export async function runShim(root: string, id: string): Promise<void> {
           rootfs,
           process: { args: [cfg.path, ...cfg.args], env, cwd: cfg.workingDir || '/', user: cfg.user, tty: rt.tty },
           mounts: rt.mounts,
-          network: rt.network,
           hostname: rt.hostname,
+          ...runNetwork(rt, network),
           ...(rt.resources ? { resources: rt.resources } : {}),
           ...(rt.readonlyRootfs ? { readonlyRootfs: true } : {}),
           ...(rt.security ? { security: rt.security } : {}),
@@ -124,8 +132,10 @@ export async function runShim(root: string, id: string): Promise<void> {
     }
     await log.close();
     // Unmount before recording the exit: whoever sees `exited` may mount the snapshot itself.
-    await release();
+    await release!();
     release = undefined;
+    await network?.release();
+    network = undefined;
     const now = await readState(root, id);
     await writeState(root, id, {
       ...now,
@@ -153,7 +163,33 @@ export async function runShim(root: string, id: string): Promise<void> {
   } finally {
     await server.finish(status ?? { exitCode: 128 }).catch(() => {});
     if (release) await release().catch(() => {});
+    if (network) await network.release().catch(() => {});
   }
+}
+
+/** Attach the container to its networks (owned by this shim: `reconcile` releases them if it dies). */
+async function attachNetwork(root: string, cfg: StoredConfig): Promise<Attachment | undefined> {
+  const a = cfg.runtime.attach;
+  if (!a) return undefined;
+  const networks = await openNetworkManager({ root });
+  return networks.attach({ id: cfg.id, name: cfg.name, networks: a.networks, ports: a.ports });
+}
+
+/** The RunSpec's network part: the attached namespace, /etc/hosts and resolv.conf as Docker writes them. */
+function runNetwork(rt: RuntimeConfig, att: Attachment | undefined): Pick<RunSpec, 'network' | 'address' | 'dns' | 'extraHosts'> {
+  const gateway = att?.hostGateway;
+  const extraHosts = (rt.extraHosts ?? []).map((h) => {
+    if (!h.endsWith(':host-gateway')) return h;
+    if (!gateway) throw new TbuildError('TB_INVALID_ARGUMENT', `--add-host ${h}: host-gateway needs a bridge network`);
+    return `${h.slice(0, -'host-gateway'.length)}${gateway}`;
+  });
+  const dns = rt.dns || att ? { servers: rt.dns?.servers ?? att?.dnsServers ?? [], ...(rt.dns?.search ? { search: rt.dns.search } : {}), ...(rt.dns?.options ? { options: rt.dns.options } : {}) } : undefined;
+  return {
+    network: att ? { netns: att.netnsPath } : rt.network,
+    ...(att?.endpoints[0] ? { address: att.endpoints[0].ipAddress } : {}),
+    ...(dns ? { dns } : {}),
+    ...(extraHosts.length ? { extraHosts } : {}),
+  };
 }
 
 /**

@@ -5,10 +5,16 @@ import type { Mount } from '../cache/types.js';
 import type { ContainerMount, NetworkMode, Resources } from '../exec/types.js';
 import type { SecurityHostPaths, SecurityOptions } from '../exec/security/types.js';
 import type { ContainerRecord, ContainerState } from './types.js';
+import type { EndpointRequest, PortMapping } from '../network/types.js';
 
 /** What the shim needs beyond the record to run the container (resolved at create/start). */
 export interface RuntimeConfig {
+  /** `none` while `attach` is set: the shim replaces it with the namespace it attaches. */
   network: NetworkMode;
+  /** Networks the shim attaches the container to at each start (released at its exit). */
+  attach?: { networks: EndpointRequest[]; ports: PortMapping[] };
+  dns?: { servers?: string[]; search?: string[]; options?: string[] };
+  extraHosts?: string[];
   hostname: string;
   mounts: ContainerMount[];
   resources?: Resources;

@@ -5,6 +5,7 @@ import type { ContainerRuntime } from '../exec/types.js';
 export type { Volumes, VolumeRecord } from '../volumes/types.js';
 import type { Readable, Writable, Duplex } from 'node:stream';
 import type { Resources } from '../exec/types.js';
+import type { AttachmentInfo, PortMapping } from '../network/types.js';
 import type { SecurityOptions } from '../exec/security/types.js';
 
 /**
@@ -41,7 +42,22 @@ export interface CreateContainerOptions {
   labels?: Record<string, string>;
   exposedPorts?: string[];
   hostname?: string;
-  network?: 'none' | 'host' | 'default';
+  /** `default`/`bridge` (the default network), `none`, `host`, or a user network's name or id. */
+  network?: string;
+  /** Published ports (`-p`); host port 0 means a free one. */
+  ports?: PortMapping[];
+  /** `-P`: publish every exposed port on a free host port. */
+  publishAll?: boolean;
+  /** `--network-alias`: extra DNS names on a user network. */
+  networkAliases?: string[];
+  /** `--ip`: a fixed address on the network. */
+  ip?: string;
+  /** `--dns`, `--dns-search`, `--dns-option`. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** `--add-host NAME:IP` (IP may be `host-gateway`). */
+  extraHosts?: string[];
   mounts?: VolumeMountSpec[];
   autoRemove?: boolean;
   resources?: Resources;
@@ -82,6 +98,8 @@ export interface ContainerRecord {
   /** Snapshot key of the writable layer. */
   snapshotKey: string;
   logPath: string;
+  /** Where the running container is attached (addresses, published ports); absent when not running. */
+  network?: Pick<AttachmentInfo, 'endpoints' | 'ports' | 'netnsPath'>;
 }
 
 export interface AttachStreams {
@@ -148,6 +166,10 @@ export interface ContainerManager {
   unpause(idOrName: string): Promise<void>;
   remove(idOrName: string, opts?: { force?: boolean; volumes?: boolean }): Promise<void>;
   rename(idOrName: string, newName: string): Promise<void>;
+  /** `docker network connect`: also live when the container runs. */
+  connectNetwork(idOrName: string, network: string, opts?: { aliases?: string[]; ip?: string }): Promise<void>;
+  /** `docker network disconnect`. */
+  disconnectNetwork(idOrName: string, network: string): Promise<void>;
   get(idOrName: string): Promise<ContainerRecord | undefined>;
   /** Throws TB_CONTAINER_NOT_FOUND (`No such container: <ref>`). */
   inspect(idOrName: string): Promise<ContainerRecord>;

@@ -42,7 +42,7 @@ export function createApp(svc: DaemonServices, opts: { log?: (line: string) => v
   registerExecRoutes(router, svc, sessions);
   registerVolumeRoutes(router, svc, events);
   registerEventRoutes(router, events);
-  registerNetworkRoutes(router);
+  registerNetworkRoutes(router, svc, events);
   let inFlight = 0;
   const shutdown = new AbortController();
 

@@ -1,6 +1,7 @@
 import type { CreateContainerOptions, VolumeMountSpec } from '../containers/types.js';
 import { badRequest } from './http.js';
 import { securityFromHostConfig } from '../exec/security/host-config.js';
+import { NETWORK_HOST_CONFIG, networkFromBody } from './create-network.js';
 
 type Json = Record<string, unknown>;
 
@@ -55,7 +56,7 @@ function parseMount(m: unknown): VolumeMountSpec {
 const HANDLED = new Set([
   'Binds', 'Mounts', 'Tmpfs', 'NetworkMode', 'AutoRemove', 'Memory', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares',
   'PidsLimit', 'RestartPolicy', 'ReadonlyRootfs', 'SecurityOpt', 'CapAdd', 'CapDrop', 'Privileged', 'Devices', 'Init',
-  'Ulimits', 'ShmSize',
+  'Ulimits', 'ShmSize', ...NETWORK_HOST_CONFIG,
   // Client-side or display-only: the CLI writes the id file itself and resizes the tty after start.
   'ContainerIDFile', 'ConsoleSize',
 ]);
@@ -128,9 +129,7 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
   }
   if (mounts.length) opts.mounts = mounts;
 
-  const net = str(hc.NetworkMode, 'HostConfig.NetworkMode');
-  if (net === 'none' || net === 'host') opts.network = net;
-  else if (net && net !== 'default' && net !== 'bridge') throw badRequest(`network ${net} not found`);
+  networkFromBody(body, hc, opts);
   if (hc.AutoRemove) opts.autoRemove = true;
 
   const resources: NonNullable<CreateContainerOptions['resources']> = {};

@@ -1,3 +1,4 @@
+import type { NetworkApi } from '../api/types.js';
 import type { Readable } from 'node:stream';
 import type { ImageRecord, ImageStore } from '../images/types.js';
 import type { ContainerManager } from '../containers/types.js';
@@ -10,6 +11,8 @@ export interface DaemonEngine {
   readonly root: string;
   readonly images: ImageStore;
   readonly containers: ContainerManager;
+  /** `/networks`; absent when the engine has no network manager. */
+  readonly networks?: NetworkApi;
   build(opts: BuildOptions): Promise<BuildResult>;
   /** `GET /system/df`. */
   df(): Promise<SystemDf>;

@@ -65,7 +65,7 @@ export async function prepareBundle(
       user,
       hostRlimits,
       cgroupsPath: cgroupPath,
-      etcFiles: await writeEtcFiles(bundle, hostname, spec.network, spec.extraHosts),
+      etcFiles: await writeEtcFiles(bundle, hostname, spec),
       defaultHostname: hostname,
       swapAccounting: info.swapAccounting,
     };

@@ -219,8 +219,9 @@ function userMount(m: ContainerMount): OciMount {
 
 /** Turn a RunSpec into an OCI runtime spec with Docker's defaults. Pure: no I/O. */
 export function buildOciSpec(spec: RunSpec, ctx: SpecContext): OciSpec {
-  const namespaces: Array<{ type: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  if (spec.network !== 'host') namespaces.push({ type: 'network' });
+  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (typeof spec.network === 'object') namespaces.push({ type: 'network', path: spec.network.netns });
+  else if (spec.network !== 'host') namespaces.push({ type: 'network' });
 
   const mounts = standardMounts(spec.network);
   if (ctx.etcFiles) {

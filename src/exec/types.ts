@@ -12,7 +12,11 @@ export interface ContainerMount {
   options: string[];
 }
 
-export type NetworkMode = 'none' | 'host';
+/**
+ * `none`: a fresh namespace with only `lo`; `host`: the host's; `{ netns }`: a namespace already
+ * plumbed by the network manager (a bind-mounted namespace file), joined by path.
+ */
+export type NetworkMode = 'none' | 'host' | { netns: string };
 
 export interface Resources {
   /** Bytes. */
@@ -48,6 +52,10 @@ export interface RunSpec {
   resources?: Resources;
   /** Extra /etc/hosts entries. */
   extraHosts?: string[];
+  /** The container's own address, written beside its hostname in /etc/hosts (Docker's bridge). */
+  address?: string;
+  /** /etc/resolv.conf contents; default: the host's, minus loopback nameservers. */
+  dns?: { servers?: string[]; search?: string[]; options?: string[] };
   /** Seccomp, capabilities, privileged mode, devices, ulimits, init (default: Docker's defaults). */
   security?: SecurityOptions;
 }

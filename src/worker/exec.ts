@@ -5,7 +5,7 @@ import { TbuildError } from '../errors.js';
 import { sha256, digestHex } from '../util/digest.js';
 import { resolveInRoot } from '../util/confine.js';
 import { mountAll } from '../util/mount.js';
-import type { ContainerMount } from '../exec/types.js';
+import type { ContainerMount, RunSpec } from '../exec/types.js';
 import type { ExecMount, ExecOp } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
 import type { ExecIO } from '../solver/scheduler.js';
@@ -193,6 +193,18 @@ function withProxies(envList: string[], proxies: string[]): string[] {
   return [...envList, ...proxies.filter((p) => !has.has(p.slice(0, p.indexOf('='))))];
 }
 
+/**
+ * The RUN step's network: `default` is a namespace on the default bridge, made ready while the
+ * mounts are prepared (and usually taken from the network manager's pool of idle ones).
+ */
+async function runNetwork(env: OpEnv, op: ExecOp, releases: Release[]): Promise<Pick<RunSpec, 'network' | 'dns'>> {
+  if (op.network !== 'default') return { network: op.network };
+  if (!env.parts.network) throw new TbuildError('TB_NETWORK_BACKEND_MISSING', 'this engine has no network manager: RUN needs --network=none or host');
+  const att = await env.parts.network.acquireDefault();
+  releases.push(() => att.release());
+  return { network: { netns: att.netnsPath }, dns: { servers: att.dnsServers } };
+}
+
 /** RUN: the command in a container on a writable snapshot of input 0; the upperdir becomes the layer. */
 export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
   const tail = new Tail();
@@ -200,14 +212,18 @@ export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io
     const releases: Release[] = [];
     try {
       const extraEnv: string[] = [];
-      const mounts = await prepareMounts(env, op, inputs, releases, extraEnv);
+      // allSettled: whichever half succeeded has registered its release before a failure is thrown
+      const [m, n] = await Promise.allSettled([prepareMounts(env, op, inputs, releases, extraEnv), runNetwork(env, op, releases)]);
+      if (m.status === 'rejected') throw m.reason;
+      if (n.status === 'rejected') throw n.reason;
+      const [mounts, net] = [m.value, n.value];
       const status = await env.parts.executor.run(
         `tb-${rand()}`,
         {
           rootfs,
           process: { args: op.args, env: withProxies([...op.env, ...extraEnv], env.proxyEnv), cwd: op.cwd, user: op.user },
           mounts,
-          network: op.network,
+          ...net,
           hostname: 'buildkitsandbox',
           ...(op.security === 'insecure' ? { security: { privileged: true } } : {}),
         },

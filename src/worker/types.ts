@@ -1,6 +1,7 @@
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from '../cache/types.js';
 import type { Executor } from '../exec/types.js';
 import type { ImageStore } from '../images/types.js';
+import type { NetworkManager } from '../network/types.js';
 import type { BuildContext, SecretSource } from '../session/types.js';
 
 /**
@@ -15,6 +16,8 @@ export interface WorkerDeps {
   cacheIndex: CacheIndex;
   images: ImageStore;
   executor: Executor;
+  /** Namespaces and networks (netavark); optional so engine look-alikes without a root fit. */
+  network?: NetworkManager;
 }
 
 /** What ops need from the build they run in. */

@@ -73,9 +73,9 @@ describe.runIf(isRoot)('security options through tbuild run, docker and dockerod
     expect((await run(['run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox:local', 'unshare', '-U', '-r', 'true'])).code).toBe(0);
     expect((await run(['run', '--rm', '--security-opt', `seccomp=${profile}`, 'busybox:local', 'mkdir', '/y'])).stderr).toContain('Operation not permitted');
     expect((await run(['run', '--rm', ...flagged, 'busybox:local', 'sh', '-c', script])).stdout).toBe(expected);
-    const p = await run(['run', '--rm', '-p', '8080:80', 'busybox:local', 'true']);
+    const p = await run(['run', '--rm', '--pid', 'host', 'busybox:local', 'true']);
     expect(p.code).toBe(125);
-    expect(p.stderr).toContain('HostConfig.PortBindings is not supported');
+    expect(p.stderr).toContain('HostConfig.PidMode is not supported');
     const label = await run(['run', '--rm', '--security-opt', 'label=disable', 'busybox:local', 'true']);
     expect(label.stderr).toContain('SELinux labels are not supported');
     const c = (await run(['create', '--cap-add', 'SYS_TIME', '--read-only', '--privileged', 'busybox:local', 'true'])).stdout.trim();

@@ -2,6 +2,8 @@ import type { ContainerRecord, CreateContainerOptions, VolumeMountSpec } from '.
 import type { ContainerConfig } from '../../images/types.js';
 import { humanDuration, unixSeconds, ZERO_TIME } from '../../util/time.js';
 import { securityToHostConfig } from '../../exec/security/host-config.js';
+import { digestHex, sha256 } from '../../util/digest.js';
+import type { Endpoint, PortMapping } from '../../network/types.js';
 
 /** "Up 3 seconds", "Exited (0) 2 seconds ago", "Created", as `docker ps` shows them. */
 export function statusText(c: ContainerRecord, now = Date.now()): string {
@@ -50,6 +52,80 @@ function networkMode(o: CreateContainerOptions): string {
   return !o.network || o.network === 'default' ? 'default' : o.network;
 }
 
+/** Network name as Docker keys `NetworkSettings.Networks` (`default` is `bridge`). */
+function networkName(o: CreateContainerOptions): string {
+  return !o.network || o.network === 'default' ? 'bridge' : o.network;
+}
+
+/** Each port of each mapping, as `80/tcp` → `{HostIp, HostPort}` (Docker's PortBindings / Ports). */
+function portMap(ports: PortMapping[], requested: boolean): Record<string, Array<{ HostIp: string; HostPort: string }>> {
+  const out: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of ports) {
+    for (let i = 0; i < p.range; i++) {
+      const key = `${p.containerPort + i}/${p.protocol}`;
+      const hostPort = p.hostPort ? String(p.hostPort + i) : '';
+      (out[key] ??= []).push({ HostIp: requested ? p.hostIp : p.hostIp || '0.0.0.0', HostPort: hostPort });
+    }
+  }
+  return out;
+}
+
+/** `docker ps`' Ports entries. */
+function portList(c: ContainerRecord): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const p of c.network?.ports ?? []) {
+    for (let i = 0; i < p.range; i++) out.push({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort + i, PublicPort: p.hostPort + i, Type: p.protocol });
+  }
+  return out;
+}
+
+/** `NetworkSettings.Networks`: live endpoints while running, the configured networks (no address) otherwise. */
+function networksOf(c: ContainerRecord): Record<string, Record<string, unknown>> {
+  const o = c.options;
+  if (o.network === 'none' || o.network === 'host') return { [o.network]: endpointShape(undefined, c) };
+  const live = c.network?.endpoints ?? [];
+  if (live.length) return Object.fromEntries(live.map((e) => [e.network, endpointShape(e, c)]));
+  return { [networkName(o)]: endpointShape(undefined, c) };
+}
+
+function endpointShape(e: Endpoint | undefined, c: ContainerRecord): Record<string, unknown> {
+  return {
+    IPAMConfig: c.options.ip ? { IPv4Address: c.options.ip } : null,
+    Links: null,
+    Aliases: e?.aliases.length ? e.aliases : null,
+    MacAddress: e?.macAddress ?? '',
+    NetworkID: e?.networkId ?? '',
+    EndpointID: e ? digestHex(sha256(`${c.id}/${e.networkId}`)) : '',
+    Gateway: e?.gateway ?? '',
+    IPAddress: e?.ipAddress ?? '',
+    IPPrefixLen: e?.prefixLen ?? 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DriverOpts: null,
+    DNSNames: e && !networkIsDefault(e.network) ? [c.name, ...e.aliases] : null,
+  };
+}
+
+const networkIsDefault = (name: string) => name === 'bridge';
+
+/** Docker's `NetworkSettings` block. The top-level address fields describe the default bridge only. */
+function networkSettings(c: ContainerRecord): Record<string, unknown> {
+  const def = c.network?.endpoints.find((e) => networkIsDefault(e.network));
+  return {
+    Bridge: '',
+    SandboxID: c.network ? digestHex(sha256(c.network.netnsPath)) : '',
+    HairpinMode: false,
+    Ports: c.network ? portMap(c.network.ports, false) : {},
+    SandboxKey: c.network?.netnsPath ?? '',
+    IPAddress: def?.ipAddress ?? '',
+    IPPrefixLen: def?.prefixLen ?? 0,
+    Gateway: def?.gateway ?? '',
+    MacAddress: def?.macAddress ?? '',
+    Networks: networksOf(c),
+  };
+}
+
 /** `GET /containers/json` entry. */
 export function containerSummary(c: ContainerRecord, now = Date.now()): Record<string, unknown> {
   return {
@@ -59,12 +135,12 @@ export function containerSummary(c: ContainerRecord, now = Date.now()): Record<s
     ImageID: c.imageId,
     Command: commandText(c),
     Created: unixSeconds(c.created),
-    Ports: [],
+    Ports: portList(c),
     Labels: c.options.labels ?? {},
     State: c.state.status,
     Status: statusText(c, now),
     HostConfig: { NetworkMode: networkMode(c.options) },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: networksOf(c) },
     Mounts: (c.options.mounts ?? []).map(mountShape),
   };
 }
@@ -77,7 +153,12 @@ function hostConfig(o: CreateContainerOptions): Record<string, unknown> {
   return {
     Binds: binds.length ? binds : null,
     NetworkMode: networkMode(o),
-    PortBindings: {},
+    PortBindings: portMap(o.ports ?? [], true),
+    PublishAllPorts: Boolean(o.publishAll),
+    Dns: o.dns ?? [],
+    DnsSearch: o.dnsSearch ?? [],
+    DnsOptions: o.dnsOptions ?? [],
+    ExtraHosts: o.extraHosts ?? null,
     RestartPolicy: { Name: o.restartPolicy?.name ?? 'no', MaximumRetryCount: o.restartPolicy?.maximumRetryCount ?? 0 },
     AutoRemove: Boolean(o.autoRemove),
     VolumeDriver: '',
@@ -103,6 +184,8 @@ export function containerInspect(c: ContainerRecord, image: ContainerConfig | un
   const status = s.status;
   const exposed: Record<string, Record<string, never>> = { ...(image?.ExposedPorts ?? {}) };
   for (const p of o.exposedPorts ?? []) exposed[p.includes('/') ? p : `${p}/tcp`] = {};
+  // as Docker does, a published port is an exposed one
+  for (const key of Object.keys(portMap(o.ports ?? [], true))) exposed[key] = {};
   return {
     Id: c.id,
     Created: c.created,
@@ -158,17 +241,6 @@ export function containerInspect(c: ContainerRecord, image: ContainerConfig | un
       Labels: { ...(image?.Labels ?? {}), ...(o.labels ?? {}) },
       StopSignal: image?.StopSignal,
     },
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      HairpinMode: false,
-      Ports: {},
-      SandboxKey: '',
-      IPAddress: '',
-      IPPrefixLen: 0,
-      Gateway: '',
-      MacAddress: '',
-      Networks: {},
-    },
+    NetworkSettings: networkSettings(c),
   };
 }

@@ -88,7 +88,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--no-cache', 'do not use the cache')
     .option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma separated)', collect)
     .option('--secret <spec>', 'secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect)
-    .addOption(new Option('--network <mode>', 'network for RUN steps: default and none give an isolated network (no bridge here), host shares the host network').choices(['default', 'none', 'host']).default('default'))
+    .addOption(new Option('--network <mode>', 'network for RUN steps: default (the bridge, NAT out), none (lo only) or host').choices(['default', 'none', 'host']).default('default'))
     .option('--allow <entitlement>', 'grant an entitlement: security.insecure (RUN --security=insecure), network.host', collect)
     .option('--max-parallelism <n>', 'steps run at once', (v) => Number.parseInt(v, 10))
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'tty', 'plain', 'rawjson', 'quiet']).default('auto'))

@@ -6,6 +6,7 @@ import type { Resources } from '../../exec/types.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
 import { since, table, ellipsis, humanDuration } from './images-format.js';
 import { parseRestart, parseSize, parseVolume } from './container-flags.js';
+import { checkAddHost, parsePublish } from '../../network/ports.js';
 import { addSecurityFlags, securityFromFlags, type SecurityFlags } from './security-flags.js';
 
 export { parseRestart, parseSize, parseVolume };
@@ -29,6 +30,15 @@ interface RunFlags extends SecurityFlags {
   hostname?: string;
   label: string[];
   restart?: string;
+  publish: string[];
+  publishAll?: boolean;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption: string[];
+  addHost: string[];
+  ip?: string;
+  networkAlias: string[];
+  link: string[];
   pull?: string;
 }
 
@@ -109,7 +119,7 @@ export async function eachContainer(ctx: CliContext, refs: string[], fn: (ref: s
 function addRun(program: Command, ctx: CliContext): void {
   addSecurityFlags(program
     .command('run'))
-    .description('Create and run a new container from an image (default network: own netns with only lo)')
+    .description('Create and run a new container from an image (default network: the bridge, NAT out)')
     .argument('<image>')
     .argument('[command...]')
     .option('--rm', 'remove the container when it exits')
@@ -118,7 +128,16 @@ function addRun(program: Command, ctx: CliContext): void {
     .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect, [])
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user>', 'user[:group] to run as')
-    .option('--network <mode>', 'none (own netns, lo only; the default) or host')
+    .option('--network <mode>', 'bridge (the default), none (lo only), host, or a network name')
+    .option('-p, --publish <spec>', 'publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]', collect, [])
+    .option('-P, --publish-all', 'publish every exposed port on a free host port')
+    .option('--dns <ip>', 'nameserver for /etc/resolv.conf', collect, [])
+    .option('--dns-search <domain>', 'search domain for /etc/resolv.conf', collect, [])
+    .option('--dns-option <opt>', 'option for /etc/resolv.conf', collect, [])
+    .option('--add-host <host:ip>', 'add an /etc/hosts line (ip may be host-gateway)', collect, [])
+    .option('--ip <address>', 'IPv4 address on the network')
+    .option('--network-alias <name>', 'DNS alias on a user network', collect, [])
+    .option('--link <name>', 'legacy container link (refused: use a user network)', collect, [])
     .option('-m, --memory <size>', 'memory limit (e.g. 64m)')
     .option('--cpus <n>', 'number of CPUs (quota)')
     .option('--cpu-shares <n>', 'relative CPU weight')
@@ -133,9 +152,7 @@ function addRun(program: Command, ctx: CliContext): void {
     .option('--pull <policy>', 'pull the image before running: missing (default), always, never', 'missing')
     .passThroughOptions()
     .action(async (image: string, command: string[], f: RunFlags) => {
-      if (f.network && f.network !== 'none' && f.network !== 'host' && f.network !== 'default' && f.network !== 'bridge') {
-        throw new TbuildError('TB_INVALID_ARGUMENT', `network ${f.network} not found (supported: none, host)`);
-      }
+      if (f.link.length) throw new TbuildError('TB_NOT_IMPLEMENTED', '--link is not supported: put the containers on a user network (tbuild network create), where they resolve each other by name');
       const sec = securityFromFlags(f);
       const mounts = [...f.volume.map(parseVolume), ...sec.tmpfs];
       const opts: CreateContainerOptions = {
@@ -149,7 +166,15 @@ function addRun(program: Command, ctx: CliContext): void {
         ...(f.workdir ? { workingDir: f.workdir } : {}),
         ...(f.user !== undefined ? { user: f.user } : {}),
         ...(f.hostname ? { hostname: f.hostname } : {}),
-        network: f.network === 'host' ? 'host' : f.network === 'none' ? 'none' : 'default',
+        network: f.network ?? 'default',
+        ...(f.publish.length ? { ports: f.publish.flatMap(parsePublish) } : {}),
+        ...(f.publishAll ? { publishAll: true } : {}),
+        ...(f.dns.length ? { dns: f.dns } : {}),
+        ...(f.dnsSearch.length ? { dnsSearch: f.dnsSearch } : {}),
+        ...(f.dnsOption.length ? { dnsOptions: f.dnsOption } : {}),
+        ...(f.addHost.length ? { extraHosts: f.addHost.map(checkAddHost) } : {}),
+        ...(f.ip ? { ip: f.ip } : {}),
+        ...(f.networkAlias.length ? { networkAliases: f.networkAlias } : {}),
         ...(mounts.length ? { mounts } : {}),
         tty: Boolean(f.tty),
         openStdin: Boolean(f.interactive),
@@ -218,7 +243,7 @@ function addPs(program: Command, ctx: CliContext, name: string): void {
           `"${trunc ? ellipsis(cmd, 20) : cmd}"`,
           since(c.created),
           statusText(c),
-          '',
+          (c.network?.ports ?? []).map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}${p.range > 1 ? `-${p.hostPort + p.range - 1}` : ''}->${p.containerPort}${p.range > 1 ? `-${p.containerPort + p.range - 1}` : ''}/${p.protocol}`).join(', '),
           c.name,
         ];
       });

@@ -28,6 +28,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['cp'], load: async () => (await import('./cp.js')).registerCp },
   { names: ['builder'], load: async () => (await import('./builder.js')).registerBuilderCommands },
   { names: ['volume'], load: async () => (await import('./volumes.js')).registerVolumeCommands },
+  { names: ['network', 'port'], load: async () => (await import('./network.js')).registerNetworkCommands },
   { names: ['daemon'], load: async () => (await import('./daemon.js')).registerDaemon },
 ];
 

@@ -16,6 +16,8 @@ import { TbuildError, isTbuildError } from '../../errors.js';
 import type { EngineClient } from './client.js';
 import { pumpHijacked, demuxStream } from './streams.js';
 import { securityFromHostConfig, securityToHostConfig } from '../../exec/security/host-config.js';
+import { parsePortBindings } from '../../network/ports.js';
+import type { PortMapping } from '../../network/types.js';
 
 type Json = Record<string, unknown>;
 
@@ -40,6 +42,53 @@ function strList(v: unknown): string[] | undefined {
 function securityOf(hc: Json): Pick<CreateContainerOptions, 'security'> {
   const sec = securityFromHostConfig({ ...hc, ShmSize: hc.ShmSize === 67108864 ? 0 : hc.ShmSize });
   return sec ? { security: sec } : {};
+}
+
+/** Docker's PortBindings for `-p` mappings (host port 0: an empty HostPort, any free one). */
+function portBindings(ports: PortMapping[]): Record<string, Array<{ HostIp: string; HostPort: string }>> {
+  const out: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of ports) {
+    const key = `${p.containerPort}${p.range > 1 ? `-${p.containerPort + p.range - 1}` : ''}/${p.protocol}`;
+    const host = p.hostPort ? `${p.hostPort}${p.range > 1 ? `-${p.hostPort + p.range - 1}` : ''}` : '';
+    (out[key] ??= []).push({ HostIp: p.hostIp, HostPort: host });
+  }
+  return out;
+}
+
+function networkOptionsOf(hc: Json): Partial<CreateContainerOptions> {
+  const ports = parsePortBindings(hc.PortBindings ?? null);
+  const list = (v: unknown) => (Array.isArray(v) && v.length ? (v as string[]) : undefined);
+  return {
+    ...(ports.length ? { ports } : {}),
+    ...(hc.PublishAllPorts ? { publishAll: true } : {}),
+    ...(list(hc.ExtraHosts) ? { extraHosts: list(hc.ExtraHosts)! } : {}),
+    ...(list(hc.Dns) ? { dns: list(hc.Dns)! } : {}),
+    ...(list(hc.DnsSearch) ? { dnsSearch: list(hc.DnsSearch)! } : {}),
+    ...(list(hc.DnsOptions) ? { dnsOptions: list(hc.DnsOptions)! } : {}),
+  };
+}
+
+/** Live network facts from `NetworkSettings` (a running container's addresses and ports). */
+function networkStatusOf(j: Json): ContainerRecord['network'] {
+  const ns = (j.NetworkSettings ?? {}) as Json;
+  if (!ns.SandboxKey) return undefined;
+  const endpoints = Object.entries((ns.Networks ?? {}) as Record<string, Json>)
+    .filter(([, e]) => e.IPAddress)
+    .map(([network, e]) => ({
+      network,
+      networkId: str(e.NetworkID),
+      ipAddress: str(e.IPAddress),
+      prefixLen: Number(e.IPPrefixLen ?? 0),
+      gateway: str(e.Gateway),
+      macAddress: str(e.MacAddress),
+      aliases: (e.Aliases as string[] | null) ?? [],
+    }));
+  const ports: PortMapping[] = [];
+  for (const [key, binds] of Object.entries((ns.Ports ?? {}) as Record<string, Array<{ HostIp: string; HostPort: string }> | null>)) {
+    const [port, proto] = key.split('/');
+    for (const b of binds ?? []) ports.push({ hostIp: b.HostIp === '0.0.0.0' ? '' : b.HostIp, hostPort: Number(b.HostPort), containerPort: Number(port), protocol: proto === 'udp' ? 'udp' : 'tcp', range: 1 });
+  }
+  return { netnsPath: str(ns.SandboxKey), endpoints, ports };
 }
 
 /** `GET /containers/{id}/json` back into the manager's record. */
@@ -77,7 +126,8 @@ export function containerFromApi(j: Json): ContainerRecord {
     ...(Object.keys(labels).length ? { labels } : {}),
     ...(cfg.ExposedPorts ? { exposedPorts: Object.keys(cfg.ExposedPorts as Json) } : {}),
     ...(str(cfg.Hostname) ? { hostname: str(cfg.Hostname) } : {}),
-    network: net === 'host' || net === 'none' ? net : 'default',
+    network: net || 'default',
+    ...networkOptionsOf(hc),
     ...(mounts.length ? { mounts } : {}),
     autoRemove: Boolean(hc.AutoRemove),
     ...(Object.keys(resources).length ? { resources } : {}),
@@ -111,6 +161,7 @@ export function containerFromApi(j: Json): ContainerRecord {
     },
     snapshotKey: '',
     logPath: str(j.LogPath),
+    ...(networkStatusOf(j) ? { network: networkStatusOf(j)! } : {}),
   };
 }
 
@@ -142,8 +193,17 @@ export function createBody(o: CreateContainerOptions): Json {
     AttachStderr: true,
     ...(o.labels ? { Labels: o.labels } : {}),
     ...(o.exposedPorts?.length ? { ExposedPorts: Object.fromEntries(o.exposedPorts.map((p) => [p, {}])) } : {}),
+    ...(o.networkAliases?.length || o.ip
+      ? { NetworkingConfig: { EndpointsConfig: { [o.network && o.network !== 'default' ? o.network : 'bridge']: { ...(o.networkAliases?.length ? { Aliases: o.networkAliases } : {}), ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) } } } }
+      : {}),
     HostConfig: {
       NetworkMode: o.network && o.network !== 'default' ? o.network : 'default',
+      ...(o.ports?.length ? { PortBindings: portBindings(o.ports) } : {}),
+      ...(o.publishAll ? { PublishAllPorts: true } : {}),
+      ...(o.extraHosts?.length ? { ExtraHosts: o.extraHosts } : {}),
+      ...(o.dns?.length ? { Dns: o.dns } : {}),
+      ...(o.dnsSearch?.length ? { DnsSearch: o.dnsSearch } : {}),
+      ...(o.dnsOptions?.length ? { DnsOptions: o.dnsOptions } : {}),
       AutoRemove: Boolean(o.autoRemove),
       ...(mountsOf(o).length ? { Mounts: mountsOf(o).map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readonly })) } : {}),
       ...(tmpfsOf(o).length ? { Tmpfs: Object.fromEntries(tmpfsOf(o).map((m) => [m.target, (m.tmpfsOptions ?? []).join(',')])) } : {}),
@@ -280,6 +340,15 @@ export class RemoteContainers implements ContainerManager {
 
   async rename(idOrName: string, newName: string): Promise<void> {
     await this.#client.call('POST', this.#path(idOrName, 'rename'), { query: { name: newName } });
+  }
+
+  async connectNetwork(idOrName: string, network: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+    const EndpointConfig = { ...(opts.aliases?.length ? { Aliases: opts.aliases } : {}), ...(opts.ip ? { IPAMConfig: { IPv4Address: opts.ip } } : {}) };
+    await this.#client.call('POST', `/networks/${encodeURIComponent(network)}/connect`, { body: { Container: idOrName, EndpointConfig } });
+  }
+
+  async disconnectNetwork(idOrName: string, network: string): Promise<void> {
+    await this.#client.call('POST', `/networks/${encodeURIComponent(network)}/disconnect`, { body: { Container: idOrName } });
   }
 
   async get(idOrName: string): Promise<ContainerRecord | undefined> {

@@ -7,6 +7,7 @@ import { TbuildError } from '../../errors.js';
 import { EngineClient, type ClientOptions } from './client.js';
 import { RemoteImageStore } from './images.js';
 import { RemoteContainers } from './containers.js';
+import { RemoteNetworks } from './networks.js';
 import { remoteBuild } from './build.js';
 import { RemoteRegistries } from './registries.js';
 
@@ -20,6 +21,7 @@ export class RemoteEngine implements EngineApi {
   readonly client: EngineClient;
   readonly images: RemoteImageStore;
   readonly containers: RemoteContainers;
+  readonly networks: RemoteNetworks;
   readonly registries: RemoteRegistries;
 
   private constructor(client: EngineClient) {
@@ -27,6 +29,7 @@ export class RemoteEngine implements EngineApi {
     this.images = new RemoteImageStore(client);
     this.registries = new RemoteRegistries(client, this.images);
     this.containers = new RemoteContainers(client);
+    this.networks = new RemoteNetworks(client);
   }
 
   /** Connect: `_ping` negotiates the API version (and proves the daemon is there). */

@@ -1,52 +1,113 @@
 import type { Router } from '../router.js';
-import { checkFilters, parseFilters, sendJson } from '../http.js';
-import { TbuildError } from '../../errors.js';
-import { digestHex, sha256 } from '../../util/digest.js';
+import type { DaemonServices } from '../types.js';
+import type { EventBus } from '../events.js';
+import type { NetworkApi } from '../../api/types.js';
+import { badRequest, checkFilters, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
+import { PseudoNetworks } from '../../api/networks.js';
 
-/** The networks a container can join here: no user-defined networks, just these modes. */
-const NETWORKS = [
-  { name: 'host', driver: 'host' },
-  { name: 'none', driver: 'null' },
-];
+type Json = Record<string, unknown>;
 
-function shape(n: { name: string; driver: string }): Record<string, unknown> {
+/** Create-body fields carried out; anything else set to a non-default value is a 400 naming it. */
+const CREATE_FIELDS = new Set(['Name', 'Driver', 'Internal', 'Labels', 'IPAM', 'CheckDuplicate', 'Attachable', 'EnableIPv6', 'EnableIPv4', 'Options', 'Ingress', 'ConfigOnly', 'Scope']);
+
+function createOptions(body: Json): Parameters<NetworkApi['create']>[0] {
+  for (const [k, v] of Object.entries(body)) {
+    if (!CREATE_FIELDS.has(k) && v !== undefined && v !== null && v !== false && v !== '') throw badRequest(`network create: ${k} is not supported`);
+  }
+  if (typeof body.Name !== 'string' || !body.Name) throw badRequest('network name is required');
+  if (body.Driver && body.Driver !== 'bridge') throw badRequest(`network driver ${String(body.Driver)} is not supported (only bridge)`);
+  if (body.EnableIPv6 === true) throw badRequest('IPv6 networks are not supported');
+  if (body.Attachable === true || body.Ingress === true || body.ConfigOnly === true) throw badRequest('swarm network options are not supported');
+  if (body.Options && Object.keys(body.Options as Json).length) throw badRequest(`network driver options are not supported: ${Object.keys(body.Options as Json).join(', ')}`);
+  const ipam = (body.IPAM ?? {}) as Json;
+  if (ipam.Driver && ipam.Driver !== 'default') throw badRequest(`IPAM driver ${String(ipam.Driver)} is not supported`);
+  const configs = (ipam.Config ?? []) as Json[];
+  if (configs.length > 1) throw badRequest('one IPAM config (subnet) per network is supported');
+  const c = configs[0] ?? {};
+  if (c.IPRange || (c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses as Json).length)) throw badRequest('IPAM IPRange and AuxiliaryAddresses are not supported');
   return {
-    Name: n.name,
-    Id: digestHex(sha256(`tbuild-network-${n.name}`)),
-    Created: '0001-01-01T00:00:00Z',
-    Scope: 'local',
-    Driver: n.driver,
-    EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [] },
-    Internal: false,
-    Attachable: false,
-    Ingress: false,
-    ConfigFrom: { Network: '' },
-    ConfigOnly: false,
-    Containers: {},
-    Options: {},
-    Labels: {},
+    name: body.Name,
+    ...(typeof c.Subnet === 'string' && c.Subnet ? { subnet: c.Subnet } : {}),
+    ...(typeof c.Gateway === 'string' && c.Gateway ? { gateway: c.Gateway } : {}),
+    ...(body.Internal === true ? { internal: true } : {}),
+    ...(body.Labels ? { labels: Object.fromEntries(Object.entries(body.Labels as Json).map(([k, v]) => [k, String(v)])) } : {}),
   };
 }
 
-/**
- * Read-only network endpoints, so `docker network ls` and `docker system prune` (which prunes
- * networks and build cache) work. Nothing here creates or deletes anything.
- */
-export function registerNetworkRoutes(router: Router): void {
+/** `/networks`: list, inspect, create, remove, prune, connect, disconnect, in Docker's shapes. */
+export function registerNetworkRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
+  const pseudo = new PseudoNetworks();
+  const networks = (): NetworkApi => svc.engine.networks ?? pseudo;
+
   router.add('GET', '/networks', async (ctx) => {
     const filters = parseFilters(ctx.query);
     checkFilters(filters, ['name', 'id', 'driver', 'type', 'label', 'scope', 'dangling']);
+    let list = await networks().list();
     const names = filters.get('name');
-    sendJson(ctx.res, 200, NETWORKS.filter((n) => !names?.length || names.some((x) => n.name.includes(x))).map(shape));
+    if (names?.length) list = list.filter((n) => names.some((x) => String(n.Name).includes(x)));
+    const ids = filters.get('id');
+    if (ids?.length) list = list.filter((n) => ids.some((x) => String(n.Id).startsWith(x)));
+    const drivers = filters.get('driver');
+    if (drivers?.length) list = list.filter((n) => drivers.includes(String(n.Driver)));
+    const types = filters.get('type');
+    const builtin = (n: Json) => ['bridge', 'host', 'none'].includes(String(n.Name));
+    if (types?.length) list = list.filter((n) => types.includes(builtin(n) ? 'builtin' : 'custom'));
+    for (const spec of filters.get('label') ?? []) list = list.filter((n) => matchLabel(n.Labels as Record<string, string>, spec));
+    const dangling = filters.get('dangling');
+    if (dangling?.length) {
+      const want = dangling[0] === 'true' || dangling[0] === '1';
+      list = list.filter((n) => !builtin(n) && !Object.keys(n.Containers as Json).length === want);
+    }
+    sendJson(ctx.res, 200, list);
   });
+
   router.add('GET', '/networks/{id}', async (ctx) => {
-    const id = ctx.params.id!;
-    const n = NETWORKS.map(shape).find((x) => x.Name === id || String(x.Id).startsWith(id));
-    if (!n) throw new TbuildError('TB_API_NOT_FOUND', `network ${id} not found`);
-    sendJson(ctx.res, 200, n);
+    sendJson(ctx.res, 200, await networks().inspect(ctx.params.id!));
   });
+
+  router.add('POST', '/networks/create', async (ctx) => {
+    const r = await networks().create(createOptions(await readJson(ctx.req)));
+    const n = await networks().inspect(r.Id);
+    events.publish('network', 'create', r.Id, { name: String(n.Name), type: 'bridge' });
+    sendJson(ctx.res, 201, r);
+  });
+
+  router.add('DELETE', '/networks/{id}', async (ctx) => {
+    const n = await networks().inspect(ctx.params.id!);
+    await networks().remove(String(n.Id));
+    events.publish('network', 'destroy', String(n.Id), { name: String(n.Name), type: String(n.Driver) });
+    sendStatus(ctx.res, 204);
+  });
+
   router.add('POST', '/networks/prune', async (ctx) => {
-    sendJson(ctx.res, 200, { NetworksDeleted: null });
+    const filters = parseFilters(ctx.query);
+    checkFilters(filters, ['until', 'label']);
+    if (filters.size) throw badRequest('network prune filters are not supported');
+    const deleted = await networks().prune();
+    for (const name of deleted) events.publish('network', 'destroy', name, { name, type: 'bridge' });
+    sendJson(ctx.res, 200, { NetworksDeleted: deleted.length ? deleted : null });
   });
+
+  for (const action of ['connect', 'disconnect'] as const) {
+    router.add('POST', `/networks/{id}/${action}`, async (ctx) => {
+      const body = await readJson(ctx.req);
+      if (typeof body.Container !== 'string' || !body.Container) throw badRequest('Container is required');
+      const n = await networks().inspect(ctx.params.id!);
+      const c = await svc.engine.containers.inspect(body.Container);
+      if (action === 'connect') {
+        const ec = (body.EndpointConfig ?? {}) as Json;
+        const ipam = (ec.IPAMConfig ?? {}) as Json;
+        const aliases = Array.isArray(ec.Aliases) ? (ec.Aliases as string[]) : [];
+        if (Array.isArray(ec.Links) && ec.Links.length) throw badRequest('EndpointConfig.Links (--link) is not supported');
+        await svc.engine.containers.connectNetwork(c.id, String(n.Id), {
+          ...(aliases.length ? { aliases } : {}),
+          ...(typeof ipam.IPv4Address === 'string' && ipam.IPv4Address ? { ip: ipam.IPv4Address } : {}),
+        });
+      } else {
+        await svc.engine.containers.disconnectNetwork(c.id, String(n.Id));
+      }
+      events.publish('network', action, String(n.Id), { container: c.id, name: String(n.Name), type: 'bridge' });
+      sendStatus(ctx.res, 200);
+    });
+  }
 }

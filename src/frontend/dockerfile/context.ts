@@ -8,7 +8,7 @@ import type { StageState } from './state.js';
 export interface ConvertOptions {
   buildArgs: Record<string, string>;
   /** Network for RUN steps that do not say `--network`. */
-  network: 'none' | 'host';
+  network: 'default' | 'none' | 'host';
   /** Entitlements granted to the build (`security.insecure` lets RUN --security=insecure run privileged). */
   allow?: readonly string[];
   /** Dockerfile path for messages. */

@@ -49,7 +49,8 @@ export interface ExecOp {
   env: string[];
   cwd: string;
   user: string;
-  network: 'none' | 'host';
+  /** `default`: a namespace on the default bridge (NAT out), as BuildKit's default network. */
+  network: 'default' | 'none' | 'host';
   mounts: ExecMount[];
   inline: InlineFile[];
   /** RUN --security=insecure (granted by the security.insecure entitlement): a privileged container. */

@@ -242,6 +242,14 @@ export class FakeContainerManager extends EventEmitter implements ContainerManag
     for (const w of this.#removeWaiters.get(c.id)?.splice(0) ?? []) w();
   }
 
+  async connectNetwork(): Promise<void> {
+    throw new Error('networks are not faked');
+  }
+
+  async disconnectNetwork(): Promise<void> {
+    throw new Error('networks are not faked');
+  }
+
   async rename(idOrName: string, newName: string): Promise<void> {
     const c = await this.inspect(idOrName);
     c.name = newName;

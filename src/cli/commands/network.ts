@@ -1,0 +1,124 @@
+import { collect } from '../options.js';
+import type { CliContext, RegisterCommand } from '../context.js';
+import type { NetworkApi } from '../../api/types.js';
+import { TbuildError } from '../../errors.js';
+import { table } from './images-format.js';
+import { renderTemplate } from './go-template.js';
+import { eachContainer, manager } from './containers.js';
+import { formatPort } from '../../network/ports.js';
+
+async function networks(ctx: CliContext): Promise<NetworkApi> {
+  const n = (await ctx.engine()).networks;
+  if (!n) throw new TbuildError('TB_NETWORK_BACKEND_MISSING', 'this engine has no network manager');
+  return n;
+}
+
+const labelsOf = (list: string[]) => Object.fromEntries(list.map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')]));
+
+/** `tbuild network …` and `tbuild port`, in Docker's words and output formats. */
+export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
+  const network = program.command('network').description('Manage networks');
+  network
+    .command('create')
+    .argument('<name>')
+    .option('-d, --driver <driver>', 'only bridge', 'bridge')
+    .option('--subnet <cidr>', 'IPv4 subnet (default: a free /24)')
+    .option('--gateway <ip>', 'gateway address (default: the first of the subnet)')
+    .option('--internal', 'no route out of the network')
+    .option('--label <k=v>', 'set a label', collect, [])
+    .option('--ipv6', 'IPv6 (refused: not supported)')
+    .option('-o, --opt <k=v>', 'driver option (refused: none supported)', collect, [])
+    .action(async (name: string, f: { driver: string; subnet?: string; gateway?: string; internal?: boolean; label: string[]; ipv6?: boolean; opt: string[] }) => {
+      if (f.driver !== 'bridge') throw new TbuildError('TB_INVALID_ARGUMENT', `network driver ${f.driver} is not supported (only bridge)`);
+      if (f.ipv6) throw new TbuildError('TB_NOT_IMPLEMENTED', '--ipv6 is not supported');
+      if (f.opt.length) throw new TbuildError('TB_NOT_IMPLEMENTED', `driver options are not supported: ${f.opt.join(', ')}`);
+      const r = await (await networks(ctx)).create({
+        name,
+        ...(f.subnet ? { subnet: f.subnet } : {}),
+        ...(f.gateway ? { gateway: f.gateway } : {}),
+        ...(f.internal ? { internal: true } : {}),
+        ...(f.label.length ? { labels: labelsOf(f.label) } : {}),
+      });
+      ctx.stdout.write(`${r.Id}\n`);
+    });
+  network
+    .command('ls')
+    .alias('list')
+    .option('-q, --quiet', 'only ids')
+    .option('--no-trunc', 'full ids')
+    .option('--format <template>', 'Go template per network')
+    .action(async (f: { quiet?: boolean; trunc?: boolean; format?: string }) => {
+      const list = await (await networks(ctx)).list();
+      const id = (n: Record<string, unknown>) => (f.trunc === false ? String(n.Id) : String(n.Id).slice(0, 12));
+      if (f.quiet) for (const n of list) ctx.stdout.write(`${id(n)}\n`);
+      else if (f.format) for (const n of list) ctx.stdout.write(`${renderTemplate(f.format, { ...n, ID: id(n) })}\n`);
+      else ctx.stdout.write(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], list.map((n) => [id(n), String(n.Name), String(n.Driver), String(n.Scope)])));
+    });
+  network
+    .command('inspect')
+    .argument('<network...>')
+    .option('-f, --format <template>', 'Go template')
+    .action(async (refs: string[], f: { format?: string }) => {
+      const api = await networks(ctx);
+      const found = [];
+      for (const r of refs) found.push(await api.inspect(r));
+      if (f.format) for (const n of found) ctx.stdout.write(`${renderTemplate(f.format, n)}\n`);
+      else ctx.stdout.write(JSON.stringify(found, null, 4) + '\n');
+    });
+  network
+    .command('rm')
+    .alias('remove')
+    .argument('<network...>')
+    .action(async (refs: string[]) => {
+      const api = await networks(ctx);
+      await eachContainer(ctx, refs, async (r) => {
+        await api.remove(r);
+        return r;
+      });
+    });
+  network
+    .command('prune')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async () => {
+      const deleted = await (await networks(ctx)).prune();
+      if (deleted.length) ctx.stdout.write(`Deleted Networks:\n${deleted.join('\n')}\n\n`);
+    });
+  network
+    .command('connect')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--alias <name>', 'DNS alias on the network', collect, [])
+    .option('--ip <address>', 'IPv4 address on the network')
+    .option('--link <name>', 'legacy link (refused)', collect, [])
+    .action(async (net: string, container: string, f: { alias: string[]; ip?: string; link: string[] }) => {
+      if (f.link.length) throw new TbuildError('TB_NOT_IMPLEMENTED', '--link is not supported: containers on a user network resolve each other by name');
+      await (await manager(ctx)).connectNetwork(container, net, { ...(f.alias.length ? { aliases: f.alias } : {}), ...(f.ip ? { ip: f.ip } : {}) });
+    });
+  network
+    .command('disconnect')
+    .argument('<network>')
+    .argument('<container>')
+    .option('-f, --force', 'force')
+    .action(async (net: string, container: string) => {
+      await (await manager(ctx)).disconnectNetwork(container, net);
+    });
+
+  program
+    .command('port')
+    .description("List a container's published ports")
+    .argument('<container>')
+    .argument('[port]', 'PORT[/PROTO]')
+    .action(async (ref: string, port: string | undefined) => {
+      const c = await (await manager(ctx)).inspect(ref);
+      const lines: string[] = [];
+      for (const p of c.network?.ports ?? []) for (let i = 0; i < p.range; i++) lines.push(formatPort(p, i));
+      if (port) {
+        const key = port.includes('/') ? port : `${port}/tcp`;
+        const hits = lines.filter((l) => l.startsWith(`${key} -> `)).map((l) => l.slice(key.length + 4));
+        if (!hits.length) throw new TbuildError('TB_INVALID_ARGUMENT', `No public port '${key}' published for ${ref}`);
+        ctx.stdout.write(hits.join('\n') + '\n');
+        return;
+      }
+      if (lines.length) ctx.stdout.write(lines.join('\n') + '\n');
+    });
+};
