@@ -26,7 +26,7 @@ import { TbuildError } from './errors.js';
 import type { Readable } from 'node:stream';
 import type { ImageRecord } from './images/types.js';
 import { LocalNetworks } from './api/networks.js';
-import type { ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
+import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
 import { pruneBuildCache } from './cache/prune.js';
 import { parseGoDuration } from './parser/duration.js';
 import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
@@ -37,7 +37,7 @@ import { imageInspect, type GraphDriverDirs } from './images/inspect.js';
 import { familiarName } from './images/reference.js';
 import { diskUsage } from './cache/usage.js';
 import { systemDf } from './api/disk-usage.js';
-import { DEFAULT_ROOT } from './defaults.js';
+import { DEFAULT_ROOT, TBUILD_VERSION } from './defaults.js';
 
 export { DEFAULT_ROOT };
 
@@ -238,6 +238,20 @@ export class Engine implements BuildDeps, EngineApi {
 
   /** Start times of this engine's running builds: a prune leaves what they made alone. */
   readonly #buildsRunning = new Map<number, number>();
+
+  async version(): Promise<ServerVersion> {
+    const { MAX_API_VERSION, MIN_API_VERSION } = await import('./api/wire/version.js');
+    const os = await import('node:os');
+    return {
+      Where: `embedded (root ${this.root})`,
+      Version: TBUILD_VERSION,
+      ApiVersion: MAX_API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+      Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+      KernelVersion: os.release(),
+    };
+  }
 
   async pruneBuildCache(opts: BuildCachePruneRequest = {}): Promise<BuildCachePruneResult> {
     let olderThanMs: number | undefined;

@@ -76,6 +76,8 @@ export interface EngineApi {
   /** Docker's image-inspect JSON for one image. */
   inspectImage(ref: string): Promise<Record<string, unknown>>;
   df(): Promise<SystemDf>;
+  /** Who answers: the embedded engine, or the daemon's `GET /version`. */
+  version(): Promise<ServerVersion>;
   /** Free build cache (`docker builder prune`): Docker's `/build/prune` answer. */
   pruneBuildCache(opts?: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
   close(): Promise<void>;
@@ -93,4 +95,16 @@ export interface BuildCachePruneRequest {
 export interface BuildCachePruneResult {
   CachesDeleted: string[];
   SpaceReclaimed: number;
+}
+
+/** The server side of `tbuild version`. */
+export interface ServerVersion {
+  /** `embedded` (engine in the CLI's process) or the daemon's address. */
+  Where: string;
+  Version: string;
+  ApiVersion: string;
+  MinAPIVersion: string;
+  Os: string;
+  Arch: string;
+  KernelVersion: string;
 }

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { resolve } from 'node:path';
 import type { CliContext } from './context.js';
 import type { EngineApi } from '../api/types.js';
-import { DEFAULT_ROOT } from '../defaults.js';
+import { DEFAULT_ROOT, TBUILD_VERSION } from '../defaults.js';
 import { renderError } from './render-error.js';
 import { commandsFor } from './commands/index.js';
 import { openCliEngine, trackCommand } from './remote/wire.js';
@@ -22,6 +22,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--runtime <path>', 'low-level OCI runtime binary', process.env.TBUILD_RUNTIME ?? 'runc')
     .option('--tls [bool]', 'TLS for a tcp:// daemon (default on; --tls=false allows plain TCP, insecure)')
     .option('--debug', 'print stack traces')
+    .version(`tbuild version ${TBUILD_VERSION}, node ${process.versions.node}`, '-v, --version', 'print version information and quit')
     .showSuggestionAfterError(true)
     // Docker's rule: options after the command's operands belong to the operands
     // (`tbuild run busybox ls -l`), so global options go before the subcommand.

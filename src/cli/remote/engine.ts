@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, EngineApi, ImportOptions, SystemDf } from '../../api/types.js';
+import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, EngineApi, ImportOptions, SystemDf } from '../../api/types.js';
 import type { ImageRecord } from '../../images/types.js';
 import type { PruneResult } from '../../images/prune.js';
 import type { BuildOptions, BuildResult } from '../../build/types.js';
@@ -127,6 +127,12 @@ export class RemoteEngine implements EngineApi {
   /** `GET /images/{name}/json`: the daemon's inspect body. */
   async inspectImage(ref: string): Promise<Record<string, unknown>> {
     return this.client.json<Record<string, unknown>>('GET', `/images/${encodeURIComponent(ref)}/json`);
+  }
+
+  /** `GET /version`. */
+  async version(): Promise<ServerVersion> {
+    const v = await this.client.json<{ Version: string; ApiVersion: string; MinAPIVersion: string; Os: string; Arch: string; KernelVersion: string }>('GET', '/version');
+    return { Where: this.root, Version: v.Version, ApiVersion: v.ApiVersion, MinAPIVersion: v.MinAPIVersion, Os: v.Os, Arch: v.Arch, KernelVersion: v.KernelVersion };
   }
 
   /** `POST /build/prune`. */

@@ -1,0 +1,42 @@
+import type { RegisterCommand } from '../context.js';
+import { TBUILD_VERSION } from '../../defaults.js';
+import { MAX_API_VERSION } from '../../api/wire/version.js';
+import { TbuildError } from '../../errors.js';
+
+/** `tbuild version`: the client, and whoever serves it (embedded engine or daemon), as `docker version` lays it out. */
+export const registerVersion: RegisterCommand = (program, ctx) => {
+  program
+    .command('version')
+    .description('Show the tbuild version information')
+    .option('-f, --format <format>', 'json, or the default table')
+    .action(async (opts: { format?: string }) => {
+      if (opts.format !== undefined && opts.format !== 'json' && opts.format !== '{{json .}}') {
+        throw new TbuildError('TB_INVALID_ARGUMENT', `unsupported --format ${JSON.stringify(opts.format)} (json, or none for the table)`);
+      }
+      const client = {
+        Version: TBUILD_VERSION,
+        ApiVersion: MAX_API_VERSION,
+        NodeVersion: process.version,
+        Os: 'linux',
+        Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+      };
+      const server = await (await ctx.engine()).version();
+      if (opts.format) {
+        ctx.stdout.write(JSON.stringify({ Client: client, Server: server }) + '\n');
+        return;
+      }
+      const row = (k: string, v: string, indent = ' ') => `${indent}${`${k}:`.padEnd(19 - indent.length + 1)}${v}\n`;
+      ctx.stdout.write(
+        'Client:\n' +
+          row('Version', client.Version) +
+          row('API version', client.ApiVersion) +
+          row('Node version', client.NodeVersion) +
+          row('OS/Arch', `${client.Os}/${client.Arch}`) +
+          `\nServer: ${server.Where}\n Engine:\n` +
+          row('Version', server.Version, '  ') +
+          row('API version', `${server.ApiVersion} (minimum version ${server.MinAPIVersion})`, '  ') +
+          row('OS/Arch', `${server.Os}/${server.Arch}`, '  ') +
+          row('Kernel Version', server.KernelVersion, '  '),
+      );
+    });
+};
