@@ -1,20 +1,11 @@
 import { TbuildError } from '../errors.js';
+import { MEDIA_TYPES } from '../images/manifest.js';
 import type { Descriptor, Platform } from './types.js';
 
-/** Media types the client reads and writes (Docker schema 2 and OCI). */
+/** Media types the client reads and writes: the image store's, plus the foreign-layer kind only registries carry. */
 export const MT = {
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerConfig: 'application/vnd.docker.container.image.v1+json',
-  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  ...MEDIA_TYPES,
   dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  ociConfig: 'application/vnd.oci.image.config.v1+json',
-  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
-  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
 } as const;
 
 export const MANIFEST_ACCEPT = [MT.dockerManifest, MT.dockerManifestList, MT.ociManifest, MT.ociIndex].join(', ');
