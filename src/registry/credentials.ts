@@ -56,6 +56,8 @@ function runHelper(name: string, action: 'get' | 'store' | 'erase', input: strin
       reject(new TbuildError('TB_CREDENTIALS', `cannot run credential helper docker-credential-${name}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)),
     );
     child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString() }));
+    // a helper that exits without reading its input is judged by its exit status, not by an EPIPE
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }

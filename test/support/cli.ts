@@ -50,6 +50,8 @@ export function runCli(
         stderr: Buffer.concat(err).toString(),
       });
     });
+    // a command that exits without reading its stdin is judged by its exit code, not by our EPIPE
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

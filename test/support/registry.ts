@@ -214,6 +214,8 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    // a program that exits without reading its stdin is judged by its exit code, not by our EPIPE
+    child.stdin!.on('error', () => {});
     child.stdin!.end(opts.input ?? '');
   });
 }

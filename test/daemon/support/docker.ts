@@ -41,6 +41,8 @@ export function docker(
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 137 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
+    // a CLI that exits without reading its stdin is judged by its exit code, not by our EPIPE
+    child.stdin.on('error', () => {});
     if (opts.input === undefined) child.stdin.end();
     else child.stdin.end(opts.input);
   });
