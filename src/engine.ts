@@ -61,7 +61,8 @@ export interface EngineOptions {
   /**
    * How registries are reached. Default: `$TBUILD_INSECURE_REGISTRIES` (comma-separated hosts or
    * CIDRs allowed over plain HTTP; loopback always is), `$TBUILD_REGISTRY_CERTS_DIR` (default
-   * /etc/docker/certs.d), credentials from `$DOCKER_CONFIG/config.json` (default ~/.docker).
+   * /etc/docker/certs.d), `$TBUILD_REGISTRY_MIRRORS` (comma-separated docker.io mirrors),
+   * credentials from `$DOCKER_CONFIG/config.json` (default ~/.docker).
    */
   registry?: RegistryOptions;
   /**
@@ -117,6 +118,7 @@ function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
   const registry: RegistryOptions = {
     insecure: listSetting(env.TBUILD_INSECURE_REGISTRIES),
     ...(env.TBUILD_REGISTRY_CERTS_DIR ? { certsDir: env.TBUILD_REGISTRY_CERTS_DIR } : {}),
+    ...(env.TBUILD_REGISTRY_MIRRORS ? { mirrors: listSetting(env.TBUILD_REGISTRY_MIRRORS) } : {}),
     ...opts.registry,
   };
   const network: NetworkSettings = {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
-import { TbuildError } from '../errors.js';
+import { TbuildError, isTbuildError } from '../errors.js';
 import { isDigest, sha256, type Digest } from '../util/digest.js';
 import { Authorizer, registryErrorText } from './auth.js';
 import { apiHost, bodyError, redact, Transport, type HttpRequest, type HttpResponse } from './transport.js';
@@ -11,10 +11,12 @@ import type { Credentials, Descriptor, Fetcher, Pusher, RegistryClient, Registry
 export class Registry implements RegistryClient {
   readonly #transport: Transport;
   readonly #auth: Authorizer;
+  readonly #mirrors: string[];
 
   constructor(opts: RegistryOptions = {}) {
     this.#transport = new Transport(opts);
     this.#auth = new Authorizer(this.#transport, opts.credentials);
+    this.#mirrors = (opts.mirrors ?? []).map(mirrorHost);
   }
 
   /**
@@ -35,8 +37,11 @@ export class Registry implements RegistryClient {
     return res;
   }
 
+  /** docker.io pulls go to the mirrors first (dockerd's registry-mirrors), then to docker.io itself. */
   fetcher(repo: RepositoryRef): Fetcher {
-    return new RepoFetcher(this, repo);
+    const own = new RepoFetcher(this, repo);
+    if (repo.domain !== 'docker.io' || this.#mirrors.length === 0) return own;
+    return new FallbackFetcher([...this.#mirrors.map((h) => new RepoFetcher(this, repo, h)), own]);
   }
 
   pusher(repo: RepositoryRef, extraPullScopes: string[] = []): Pusher {
@@ -143,10 +148,10 @@ class RepoFetcher implements Fetcher {
   readonly #host: string;
   readonly #scopes: string[];
 
-  constructor(reg: Registry, repo: RepositoryRef) {
+  constructor(reg: Registry, repo: RepositoryRef, host = apiHost(repo.domain)) {
     this.#reg = reg;
     this.#repo = repo;
-    this.#host = apiHost(repo.domain);
+    this.#host = host;
     this.#scopes = [`repository:${repo.path}:pull`];
   }
 
@@ -202,6 +207,57 @@ class RepoFetcher implements Fetcher {
       throw new TbuildError('TB_CONTENT_DIGEST_MISMATCH', `blob ${desc.digest} does not match its digest`);
     }
     return bytes;
+  }
+}
+
+/** `https://mirror.example:5000/` → `mirror.example:5000`. */
+function mirrorHost(url: string): string {
+  try {
+    return new URL(/^[a-z]+:\/\//i.test(url) ? url : `https://${url}`).host;
+  } catch {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `invalid registry mirror ${JSON.stringify(url)}`);
+  }
+}
+
+/**
+ * Endpoints tried in order: the first that has the manifest serves the pull; a blob it fails to
+ * give is asked of the others. Unauthorized, missing or unreachable mirrors are passed over.
+ */
+class FallbackFetcher implements Fetcher {
+  readonly #all: Fetcher[];
+  #order: Fetcher[];
+
+  constructor(all: Fetcher[]) {
+    this.#all = all;
+    this.#order = all;
+  }
+
+  async #first<T>(list: Fetcher[], fn: (f: Fetcher) => Promise<T>): Promise<{ value: T; by: Fetcher }> {
+    let last: unknown;
+    for (const f of list) {
+      try {
+        return { value: await fn(f), by: f };
+      } catch (err) {
+        // A blob that does not match its digest is bad data, not an absent mirror: do not hide it.
+        if (isTbuildError(err, 'TB_CONTENT_DIGEST_MISMATCH') || isTbuildError(err, 'TB_CONTENT_SIZE_MISMATCH')) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  async manifest(tagOrDigest: string): Promise<Resolved> {
+    const { value, by } = await this.#first(this.#all, (f) => f.manifest(tagOrDigest));
+    this.#order = [by, ...this.#all.filter((f) => f !== by)];
+    return value;
+  }
+
+  async blob(desc: Descriptor, onBytes?: (n: number) => void): Promise<Readable> {
+    return (await this.#first(this.#order, (f) => f.blob(desc, onBytes))).value;
+  }
+
+  async blobBytes(desc: Descriptor): Promise<Buffer> {
+    return (await this.#first(this.#order, (f) => f.blobBytes(desc))).value;
   }
 }
 

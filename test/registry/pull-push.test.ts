@@ -5,6 +5,7 @@ import { tempDir } from '../support/tmp.js';
 import { openParts } from '../support/engine-parts.js';
 import { makeTestArchive, run, startRegistry, type TestRegistry } from '../support/registry.js';
 import { Registry } from '../../src/registry/client.js';
+import { fixedCredentials } from '../../src/registry/credentials.js';
 import { pullImage } from '../../src/registry/pull.js';
 import { pushImage } from '../../src/registry/push.js';
 import { isInsecureHost } from '../../src/registry/transport.js';
@@ -126,6 +127,37 @@ describe('pull', () => {
       await writeFile(file, bytes);
     }
   });
+});
+
+test('docker.io pulls go through registry mirrors, passing over one that is down', async () => {
+  const copied = await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('src'), ...reg.skopeoFlags('dest'), `docker://${reg.host}/${SRC}`, `docker://${reg.host}/library/busybox:mirrored`]);
+  expect(copied.stderr).toBe('');
+  const mirrored = new Registry({ mirrors: ['http://127.0.0.1:1', `http://${reg.host}`], attempts: 1 });
+  try {
+    const parts = await freshParts();
+    const pulled = await pullImage(parts, mirrored, 'busybox:mirrored');
+    expect(pulled.name).toBe('docker.io/library/busybox:mirrored');
+    expect(pulled.image.names).toContain('docker.io/library/busybox:mirrored');
+    expect(pulled.image.repoDigests[0]).toMatch(/^docker\.io\/library\/busybox@sha256:/);
+  } finally {
+    await mirrored.close();
+  }
+});
+
+test('bearer tokens are cached per scope until they expire', async () => {
+  const tokenReg = await startRegistry('token');
+  const c = new Registry({ credentials: fixedCredentials(tokenReg.host, tokenReg.user!) });
+  try {
+    const copied = await run('skopeo', ['copy', '-q', ...tokenReg.skopeoFlags('dest'), `docker://${reg.host}/${SRC}`, `docker://${tokenReg.host}/${SRC}`, '--src-tls-verify=false']);
+    expect(copied.stderr).toBe('');
+    tokenReg.tokenRequests.length = 0;
+    await pullImage(await freshParts(), c, `${tokenReg.host}/${SRC}`);
+    await pullImage(await freshParts(), c, `${tokenReg.host}/${SRC}`);
+    expect(tokenReg.tokenRequests).toEqual(['repository:test/busybox:pull']);
+  } finally {
+    await c.close();
+    await tokenReg.stop();
+  }
 });
 
 describe('push', () => {

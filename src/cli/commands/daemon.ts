@@ -37,6 +37,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
     .option('--access-log', 'log every request with its status and duration')
     .option('--shutdown-timeout <seconds>', 'how long a stop waits for requests in flight', '10')
     .option('--insecure-registry <host>', 'registry (host[:port] or CIDR) reached over plain HTTP or unverified TLS; repeatable (loopback always is)', collect)
+    .option('--registry-mirror <url>', 'mirror for docker.io pulls, tried before docker.io; repeatable', collect)
     .action(async (flags: DaemonFlags) => {
       const { Daemon, validateHosts } = await import('../../daemon/server.js');
       const { servicesFor } = await import('../../daemon/services.js');
@@ -67,8 +68,9 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       }
       const root = flags.root ? resolve(flags.root) : ctx.root();
       const { Engine } = await import('../../engine.js');
-      const insecure = (flags as { insecureRegistry?: string[] }).insecureRegistry;
-      const engine = await Engine.open({ root, runtime: ctx.runtime(), ...(insecure?.length ? { registry: { insecure } } : {}) });
+      const { insecureRegistry: insecure, registryMirror: mirrors } = flags as { insecureRegistry?: string[]; registryMirror?: string[] };
+      const registry = { ...(insecure?.length ? { insecure } : {}), ...(mirrors?.length ? { mirrors } : {}) };
+      const engine = await Engine.open({ root, runtime: ctx.runtime(), ...(Object.keys(registry).length ? { registry } : {}) });
       const daemon = await Daemon.start({
         hosts: list,
         root,
