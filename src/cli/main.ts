@@ -6,6 +6,7 @@ import { DEFAULT_ROOT, TBUILD_VERSION } from '../defaults.js';
 import { renderError } from './render-error.js';
 import { commandsFor } from './commands/index.js';
 import { openCliEngine, trackCommand } from './remote/wire.js';
+import { readClientConfig, type ClientConfig } from './client-config.js';
 
 /** `--tls=false` (or `--tls false`): only an explicit false counts. */
 export function isFalse(v: unknown): boolean {
@@ -31,7 +32,12 @@ export async function main(argv: string[]): Promise<number> {
   // Which top-level command runs: check, outline and daemon never go through a daemon.
   const currentCommand = trackCommand(program);
 
+  let clientConfig: ClientConfig | undefined;
   const ctx: CliContext = {
+    get config() {
+      clientConfig ??= readClientConfig();
+      return clientConfig;
+    },
     root: () => resolve(program.opts().root ?? process.env.TBUILD_ROOT ?? DEFAULT_ROOT),
     host: () => program.opts().host ?? process.env.TBUILD_HOST,
     runtime: () => program.opts().runtime,

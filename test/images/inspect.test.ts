@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { imageHistory, imageInspect, imageSummary } from '../../src/images/inspect.js';
 import type { ImageRecord } from '../../src/images/types.js';
 import { ellipsis, goTime, humanDuration, humanSize, since, table } from '../../src/cli/commands/images-format.js';
-import { renderTemplate } from '../../src/cli/commands/go-template.js';
+import { renderTemplate } from '../../src/cli/format/index.js';
 import { sha256, type Digest } from '../../src/util/digest.js';
 
 const d = (s: string): Digest => sha256(s);

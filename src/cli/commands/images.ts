@@ -10,7 +10,7 @@ import { familiarRepository, parseReference, repositoryName } from '../../images
 import { renderError } from '../render-error.js';
 import { TbuildError } from '../../errors.js';
 import { ellipsis, goTime, humanSize, since, table } from './images-format.js';
-import { renderTemplate } from './go-template.js';
+import { formatList, Template } from '../format/index.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -213,42 +213,38 @@ export function listImages(images: ImageRecord[], ctx: CliContext, repository: s
     out(ctx, rows.map((r) => `${r.ID}\n`).join(''));
     return;
   }
-  const format = opts.format;
-  if (format === 'json' || format === '{{json .}}') {
-    for (const r of rows) {
-      const { img: _img, ...rest } = r;
-      out(
-        ctx,
-        JSON.stringify({
-          Containers: 'N/A',
-          CreatedAt: rest.CreatedAt,
-          CreatedSince: rest.CreatedSince,
-          Digest: rest.Digest,
-          ID: rest.ID,
-          Repository: rest.Repository,
-          SharedSize: 'N/A',
-          Size: rest.Size,
-          Tag: rest.Tag,
-          UniqueSize: 'N/A',
-          VirtualSize: rest.Size,
-        }) + '\n',
-      );
-    }
-    return;
-  }
-  if (format && format !== 'table') {
-    for (const r of rows) out(ctx, renderTemplate(format, r) + '\n');
-    return;
-  }
-  const header = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-  out(
-    ctx,
-    table(
-      header,
-      rows.map((r) => [r.Repository, r.Tag, ...(opts.digests ? [r.Digest] : []), r.ID, r.CreatedSince, r.Size]),
-    ),
-  );
+  const display = rows.map((r) => ({
+    Containers: 'N/A',
+    CreatedAt: r.CreatedAt,
+    CreatedSince: r.CreatedSince,
+    Digest: r.Digest,
+    ID: r.ID,
+    Repository: r.Repository,
+    SharedSize: 'N/A',
+    Size: r.Size,
+    Tag: r.Tag,
+    UniqueSize: 'N/A',
+    VirtualSize: r.Size,
+  }));
+  const columns = opts.digests
+    ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
+    : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+  out(ctx, formatList(opts.format ?? ctx.config.imagesFormat, display, { table: columns, headers: IMAGE_HEADERS }));
 }
+
+const IMAGE_HEADERS = {
+  Repository: 'REPOSITORY',
+  Tag: 'TAG',
+  Digest: 'DIGEST',
+  ID: 'IMAGE ID',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  Size: 'SIZE',
+  VirtualSize: 'VIRTUAL SIZE',
+  SharedSize: 'SHARED SIZE',
+  UniqueSize: 'UNIQUE SIZE',
+  Containers: 'CONTAINERS',
+};
 
 function addInspect(parent: Command, ctx: CliContext): void {
   parent
@@ -276,7 +272,8 @@ function addInspect(parent: Command, ctx: CliContext): void {
         found.push(obj);
       }
       if (opts.format && opts.format !== 'json') {
-        for (const f of found) out(ctx, renderTemplate(opts.format, f) + '\n');
+        const template = new Template(opts.format);
+        for (const f of found) out(ctx, template.render(f) + '\n');
       } else if (found.length || !failed) {
         out(ctx, JSON.stringify(found, null, 4) + '\n');
       }
@@ -329,19 +326,15 @@ function addHistory(parent: Command, ctx: CliContext): void {
       });
       if (opts.quiet) {
         out(ctx, rows.map((r) => `${r.ID}\n`).join(''));
-      } else if (opts.format === 'json' || opts.format === '{{json .}}') {
-        for (const r of rows) out(ctx, JSON.stringify(r) + '\n');
-      } else if (opts.format && opts.format !== 'table') {
-        for (const r of rows) out(ctx, renderTemplate(opts.format, r) + '\n');
-      } else {
-        out(
-          ctx,
-          table(
-            ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
-            rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]),
-          ),
-        );
+        return;
       }
+      out(
+        ctx,
+        formatList(opts.format, rows, {
+          table: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}',
+          headers: { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' },
+        }),
+      );
     });
 }
 

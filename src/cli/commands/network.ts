@@ -2,8 +2,7 @@ import { collect } from '../options.js';
 import type { CliContext, RegisterCommand } from '../context.js';
 import type { NetworkApi } from '../../api/types.js';
 import { TbuildError } from '../../errors.js';
-import { table } from './images-format.js';
-import { renderTemplate } from './go-template.js';
+import { formatList, Template } from '../format/index.js';
 import { eachContainer, manager } from './containers.js';
 import { formatPort } from '../../network/ports.js';
 
@@ -46,13 +45,29 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     .alias('list')
     .option('-q, --quiet', 'only ids')
     .option('--no-trunc', 'full ids')
-    .option('--format <template>', 'Go template per network')
+    .option('--format <format>', 'table, json, or a Go template')
     .action(async (f: { quiet?: boolean; trunc?: boolean; format?: string }) => {
       const list = await (await networks(ctx)).list();
       const id = (n: Record<string, unknown>) => (f.trunc === false ? String(n.Id) : String(n.Id).slice(0, 12));
       if (f.quiet) for (const n of list) ctx.stdout.write(`${id(n)}\n`);
-      else if (f.format) for (const n of list) ctx.stdout.write(`${renderTemplate(f.format, { ...n, ID: id(n) })}\n`);
-      else ctx.stdout.write(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], list.map((n) => [id(n), String(n.Name), String(n.Driver), String(n.Scope)])));
+      else {
+        const rows = list.map((n) => ({
+          ...n,
+          ID: id(n),
+          IPv6: Boolean(n.EnableIPv6),
+          Internal: Boolean(n.Internal),
+          CreatedAt: String(n.Created ?? ''),
+          Labels: Object.entries((n.Labels ?? {}) as Record<string, string>)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+        }));
+        ctx.stdout.write(
+          formatList(f.format, rows, {
+            table: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
+            headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' },
+          }),
+        );
+      }
     });
   network
     .command('inspect')
@@ -62,7 +77,10 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
       const api = await networks(ctx);
       const found = [];
       for (const r of refs) found.push(await api.inspect(r));
-      if (f.format) for (const n of found) ctx.stdout.write(`${renderTemplate(f.format, n)}\n`);
+      if (f.format && f.format !== 'json') {
+        const template = new Template(f.format);
+        for (const n of found) ctx.stdout.write(`${template.render(n)}\n`);
+      }
       else ctx.stdout.write(JSON.stringify(found, null, 4) + '\n');
     });
   network

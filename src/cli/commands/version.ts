@@ -1,18 +1,15 @@
 import type { RegisterCommand } from '../context.js';
 import { TBUILD_VERSION } from '../../defaults.js';
 import { MAX_API_VERSION } from '../../api/wire/version.js';
-import { TbuildError } from '../../errors.js';
+import { renderTemplate } from '../format/index.js';
 
 /** `tbuild version`: the client, and whoever serves it (embedded engine or daemon), as `docker version` lays it out. */
 export const registerVersion: RegisterCommand = (program, ctx) => {
   program
     .command('version')
     .description('Show the tbuild version information')
-    .option('-f, --format <format>', 'json, or the default table')
+    .option('-f, --format <format>', 'json, or a Go template')
     .action(async (opts: { format?: string }) => {
-      if (opts.format !== undefined && opts.format !== 'json' && opts.format !== '{{json .}}') {
-        throw new TbuildError('TB_INVALID_ARGUMENT', `unsupported --format ${JSON.stringify(opts.format)} (json, or none for the table)`);
-      }
       const client = {
         Version: TBUILD_VERSION,
         ApiVersion: MAX_API_VERSION,
@@ -22,7 +19,8 @@ export const registerVersion: RegisterCommand = (program, ctx) => {
       };
       const server = await (await ctx.engine()).version();
       if (opts.format) {
-        ctx.stdout.write(JSON.stringify({ Client: client, Server: server }) + '\n');
+        const template = opts.format === 'json' ? '{{json .}}' : opts.format;
+        ctx.stdout.write(renderTemplate(template, { Client: client, Server: server }) + '\n');
         return;
       }
       const row = (k: string, v: string, indent = ' ') => `${indent}${`${k}:`.padEnd(19 - indent.length + 1)}${v}\n`;

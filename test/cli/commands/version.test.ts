@@ -30,7 +30,9 @@ test('--version and version name the package version; version -f json has client
   const table = await runCli(['version'], { root });
   expect(table.stdout).toMatch(/^Client:\n Version: +\S+\n/);
   expect(table.stdout).toContain(`\nServer: embedded (root ${root})\n Engine:\n`);
-  const bad = await runCli(['version', '--format', '{{.Client.Version}}'], { root });
+  const templated = await runCli(['version', '--format', '{{.Client.Version}} {{.Server.Os}}'], { root });
+  expect(templated).toMatchObject({ code: 0, stdout: `${pkg.version} linux\n` });
+  const bad = await runCli(['version', '--format', '{{.Client.Version'], { root });
   expect(bad.code).not.toBe(0);
-  expect(bad.stderr).toContain('unsupported --format');
+  expect(bad.stderr).toContain('unclosed action');
 });

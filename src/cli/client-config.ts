@@ -1,0 +1,41 @@
+/**
+ * The parts of the Docker CLI's own `$DOCKER_CONFIG/config.json` (default `~/.docker`) that
+ * shape output and terminals: `psFormat`, `imagesFormat`, `detachKeys`. Credentials in the same
+ * file belong to the registry module. A file that is not JSON is an error naming it, as Docker's.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { TbuildError } from '../errors.js';
+
+export interface ClientConfig {
+  psFormat?: string;
+  imagesFormat?: string;
+  detachKeys?: string;
+}
+
+export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const file = join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return {};
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `${file} is not valid JSON`);
+  }
+  const o = (doc && typeof doc === 'object' ? doc : {}) as Record<string, unknown>;
+  const pick = (k: string): string | undefined => (typeof o[k] === 'string' && o[k] ? (o[k] as string) : undefined);
+  const cfg: ClientConfig = {};
+  const ps = pick('psFormat');
+  const images = pick('imagesFormat');
+  const detach = pick('detachKeys');
+  if (ps) cfg.psFormat = ps;
+  if (images) cfg.imagesFormat = images;
+  if (detach) cfg.detachKeys = detach;
+  return cfg;
+}
