@@ -23,6 +23,8 @@ import { SolverShared } from './solver/scheduler.js';
 import { enableTracing } from './solver/trace.js';
 import { setDecompressionLimits, type DecompressionLimits } from './util/decompression-limits.js';
 import { TbuildError } from './errors.js';
+import { loadDaemonConfig } from './config/daemon-json.js';
+import type { SettingSource } from './config/types.js';
 import type { Readable } from 'node:stream';
 import type { ImageRecord } from './images/types.js';
 import { LocalNetworks } from './api/networks.js';
@@ -70,6 +72,13 @@ export interface EngineOptions {
    * `$TBUILD_MAX_DECOMPRESSED` (bytes) and `$TBUILD_MAX_DECOMPRESSION_RATIO`, else 64 GiB and 1000:1.
    */
   decompression?: Partial<DecompressionLimits>;
+  /**
+   * The settings file in Docker's daemon.json keys; default `$TBUILD_CONFIG`, else
+   * /etc/tbuild/daemon.json when it exists. Flags and environment variables win over it.
+   */
+  configFile?: string;
+  /** Keep the build cache under this many bytes after every build (daemon.json `builder.gc`). */
+  gc?: { keepStorage: number };
 }
 
 function listSetting(v: string | undefined): string[] {
@@ -84,7 +93,18 @@ export type EngineParts = WorkerDeps;
  * A malformed value is an error rather than a silent default.
  */
 function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
-  const root = resolve(opts.root ?? env.TBUILD_ROOT ?? DEFAULT_ROOT);
+  const file = loadDaemonConfig(opts.configFile, env);
+  const sources: Record<string, SettingSource> = {};
+  /** flag > environment > settings file > default, remembering which one gave the value. */
+  const pick = <T>(name: string, flag: T | undefined, envName: string | undefined, fromFile: T | undefined, fallback?: T): T | undefined => {
+    const fromEnv = envName !== undefined && env[envName] ? env[envName] : undefined;
+    if (flag !== undefined) sources[name] = 'flag';
+    else if (fromEnv !== undefined) sources[name] = `env ${envName}`;
+    else if (fromFile !== undefined) sources[name] = `file ${file!.file}`;
+    else if (fallback !== undefined) sources[name] = 'default';
+    return flag ?? (fromEnv as T | undefined) ?? fromFile ?? fallback;
+  };
+  const root = resolve(pick('root', opts.root, 'TBUILD_ROOT', file?.dataRoot, DEFAULT_ROOT)!);
   const runtime = opts.runtime ?? env.TBUILD_RUNTIME ?? 'runc';
   let maxParallelism = opts.maxParallelism;
   if (maxParallelism === undefined && env.TBUILD_MAX_PARALLELISM) {
@@ -111,24 +131,31 @@ function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.env) {
   const maxBytes = positive('TBUILD_MAX_DECOMPRESSED');
   const maxRatio = positive('TBUILD_MAX_DECOMPRESSION_RATIO');
   setDecompressionLimits({ ...(maxBytes ? { maxBytes } : {}), ...(maxRatio ? { maxRatio } : {}), ...opts.decompression });
-  const seccompProfile = opts.seccompProfile ?? env.TBUILD_SECCOMP_PROFILE;
+  const seccompProfile = pick('seccomp-profile', opts.seccompProfile, 'TBUILD_SECCOMP_PROFILE', file?.seccompProfile);
   if (seccompProfile !== undefined && seccompProfile !== 'unconfined' && !seccompProfile.startsWith('/')) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `TBUILD_SECCOMP_PROFILE=${seccompProfile}: want an absolute path or "unconfined"`);
   }
+  const insecure = pick('insecure-registries', opts.registry?.insecure, 'TBUILD_INSECURE_REGISTRIES', file?.insecureRegistries);
+  const mirrors = pick('registry-mirrors', opts.registry?.mirrors, 'TBUILD_REGISTRY_MIRRORS', file?.registryMirrors);
   const registry: RegistryOptions = {
-    insecure: listSetting(env.TBUILD_INSECURE_REGISTRIES),
     ...(env.TBUILD_REGISTRY_CERTS_DIR ? { certsDir: env.TBUILD_REGISTRY_CERTS_DIR } : {}),
-    ...(env.TBUILD_REGISTRY_MIRRORS ? { mirrors: listSetting(env.TBUILD_REGISTRY_MIRRORS) } : {}),
     ...opts.registry,
+    insecure: typeof insecure === 'string' ? listSetting(insecure) : (insecure ?? []),
+    ...(mirrors !== undefined ? { mirrors: typeof mirrors === 'string' ? listSetting(mirrors) : mirrors } : {}),
   };
   const network: NetworkSettings = {
     root,
-    bridge: opts.network?.bridge ?? env.TBUILD_BRIDGE,
-    subnet: opts.network?.subnet ?? env.TBUILD_BRIDGE_SUBNET,
-    userPool: opts.network?.userPool ?? env.TBUILD_NETWORK_POOL,
+    bridge: pick('bridge', opts.network?.bridge, 'TBUILD_BRIDGE', file?.bridge),
+    subnet: pick('bip', opts.network?.subnet, 'TBUILD_BRIDGE_SUBNET', file?.bridgeSubnet),
+    userPool: pick('default-address-pools', opts.network?.userPool, 'TBUILD_NETWORK_POOL', file?.addressPool),
   };
+  const gcFromFile = file?.builderGc?.enabled && file.builderGc.keepStorage !== undefined ? { keepStorage: file.builderGc.keepStorage } : undefined;
+  const gc = pick('builder.gc', opts.gc, undefined, gcFromFile);
+  if (file?.builderGc?.enabled && file.builderGc.keepStorage === undefined) {
+    throw new TbuildError('TB_CONFIG_INVALID', `${file.file}: "builder.gc" is enabled without "defaultKeepStorage"; say how much cache to keep, such as "20GB"`);
+  }
   const dockerConfig = env.DOCKER_CONFIG;
-  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile };
+  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile, gc, sources, file };
 }
 
 interface RootParts extends WorkerDeps {
@@ -219,7 +246,50 @@ export class Engine implements BuildDeps, EngineApi {
       const { DockerConfigCredentials, dockerConfigDir } = await import('./registry/credentials.js');
       return new DockerConfigCredentials(dockerConfigDir({ DOCKER_CONFIG: s.dockerConfig }));
     });
-    return new Engine(parts, containers, volumes, new SolverShared(s.maxParallelism), registries, s.sourceDateEpoch);
+    const engine = new Engine(parts, containers, volumes, new SolverShared(s.maxParallelism), registries, s.sourceDateEpoch);
+    engine.#settings = s;
+    return engine;
+  }
+
+  /** The settings this engine was opened with, and where each came from (for `info`). */
+  #settings?: ReturnType<typeof settings>;
+  /** One automatic collection at a time; builds that finish meanwhile share the next. */
+  #gcRunning?: Promise<void>;
+
+  /** daemon.json's `builder.gc`: after a build, trim the cache back under the kept size. */
+  #collectGarbage(): void {
+    const keep = this.#settings?.gc?.keepStorage;
+    if (keep === undefined || this.#gcRunning) return;
+    this.#gcRunning = this.pruneBuildCache({ keepStorage: keep })
+      .then(() => undefined, () => undefined)
+      .finally(() => {
+        this.#gcRunning = undefined;
+      });
+  }
+
+  async info(): Promise<Record<string, unknown>> {
+    const { systemInfo } = await import('./api/system-info.js');
+    const s = this.#settings;
+    const [containers, images, volumes, df] = await Promise.all([
+      this.containers.list({ all: true }),
+      this.images.list(),
+      this.volumes?.list() ?? [],
+      this.df(),
+    ]);
+    return systemInfo({
+      root: this.root,
+      runtime: s?.runtime ?? 'runc',
+      containers,
+      images: images.length,
+      volumes: volumes.length,
+      buildCacheBytes: (df.BuildCache ?? []).reduce((n, b) => n + (b.Size ?? 0), 0),
+      ...(s?.seccompProfile ? { seccompProfile: s.seccompProfile } : {}),
+      insecureRegistries: s?.registry.insecure ?? [],
+      mirrors: s?.registry.mirrors ?? [],
+      ...(this.network ? { networkBackend: 'netavark' } : {}),
+      settings: s?.sources ?? {},
+      ...(s?.file ? { configFile: s.file.file } : {}),
+    });
   }
 
   /** Build a Dockerfile; resolves with the image id, manifest digest and per-step timings. */
@@ -235,6 +305,7 @@ export class Engine implements BuildDeps, EngineApi {
       const left = (this.#buildsRunning.get(started) ?? 1) - 1;
       if (left) this.#buildsRunning.set(started, left);
       else this.#buildsRunning.delete(started);
+      this.#collectGarbage();
     }
   }
 

@@ -78,9 +78,24 @@ export interface EngineApi {
   df(): Promise<SystemDf>;
   /** Who answers: the embedded engine, or the daemon's `GET /version`. */
   version(): Promise<ServerVersion>;
+  /** `docker info`'s fields (and tbuild's: network backend, totals, where settings came from). */
+  info(): Promise<Record<string, unknown>>;
+  /**
+   * Docker's event stream (`GET /events`): only a daemon keeps one, so the embedded engine has
+   * no such method and the CLI says so.
+   */
+  events?(opts: EventsRequest): AsyncIterable<Record<string, unknown>>;
   /** Free build cache (`docker builder prune`): Docker's `/build/prune` answer. */
   pruneBuildCache(opts?: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
   close(): Promise<void>;
+}
+
+export interface EventsRequest {
+  since?: string;
+  until?: string;
+  /** Docker's filter names (`type`, `event`, `container`, `image`, `volume`, `label`, …) to values. */
+  filters?: Record<string, string[]>;
+  signal?: AbortSignal;
 }
 
 export interface BuildCachePruneRequest {

@@ -4,7 +4,8 @@ import type { CliContext } from './context.js';
 import type { EngineApi } from '../api/types.js';
 import { DEFAULT_ROOT, TBUILD_VERSION } from '../defaults.js';
 import { renderError } from './render-error.js';
-import { commandsFor } from './commands/index.js';
+import { commandName, commandsFor } from './commands/index.js';
+import { lendToGroups } from './commands/groups.js';
 import { openCliEngine, trackCommand } from './remote/wire.js';
 import { readClientConfig, type ClientConfig } from './client-config.js';
 
@@ -51,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
         root: ctx.root(),
         runtime: ctx.runtime(),
         insecureTcp: isFalse(program.opts().tls),
+        // Interactive only: scripts that make fresh roots on purpose keep a clean stderr.
+        ...(process.stderr.isTTY ? { notice: (line: string) => ctx.stderr.write(`${line}\n`) } : {}),
       });
       return engine;
     },
@@ -61,6 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     stderr: process.stderr,
   };
   for (const register of await commandsFor(argv)) register(program, ctx);
+  await lendToGroups(program, ctx, commandName(argv));
 
   try {
     await program.parseAsync(argv);

@@ -16,6 +16,8 @@ export interface DaemonEngine {
   build(opts: BuildOptions): Promise<BuildResult>;
   /** `GET /system/df`. */
   df(): Promise<SystemDf>;
+  /** `GET /info`. */
+  info(): Promise<Record<string, unknown>>;
   /** `POST /build/prune`. */
   pruneBuildCache(opts: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
   /** Pull, push, login checks; absent on engines without registry access (then those routes answer 501). */
@@ -64,6 +66,8 @@ export interface DaemonServices {
   archives?: DaemonArchives;
   /** Daemon identity and paths, for `info`. */
   name?: string;
+  /** What `info` warns about this daemon's own set-up (plain TCP). */
+  warnings?: string[];
   /** Entitlements builds may ask for (`--allow-insecure-entitlement`); none by default. */
   allowedEntitlements?: string[];
 }

@@ -37,14 +37,24 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
     .option('--access-log', 'log every request with its status and duration')
     .option('--shutdown-timeout <seconds>', 'how long a stop waits for requests in flight', '10')
     .option('--insecure-registry <host>', 'registry (host[:port] or CIDR) reached over plain HTTP or unverified TLS; repeatable (loopback always is)', collect)
+    .option('--config-file <file>', 'settings in Docker daemon.json keys (default: $TBUILD_CONFIG, else /etc/tbuild/daemon.json when it exists)')
     .option('--registry-mirror <url>', 'mirror for docker.io pulls, tried before docker.io; repeatable', collect)
     .action(async (flags: DaemonFlags) => {
       const { Daemon, validateHosts } = await import('../../daemon/server.js');
       const { servicesFor } = await import('../../daemon/services.js');
       const { TbuildError } = await import('../../errors.js');
       const { parseEntitlement } = await import('../../exec/security/entitlements.js');
+      const { loadDaemonConfig } = await import('../../config/daemon-json.js');
+      const configFile = (flags as { configFile?: string }).configFile;
+      // Flags win over the file, as dockerd's: a listen address or TLS file given both ways is the flag's.
+      const file = loadDaemonConfig(configFile, process.env);
+      flags.tlsverify ??= file?.tlsverify;
+      if (flags.tls === undefined && file?.tls !== undefined) flags.tls = file.tls ? true : 'false';
+      flags.tlscacert ??= file?.tlscacert;
+      flags.tlscert ??= file?.tlscert;
+      flags.tlskey ??= file?.tlskey;
       const given = [...hosts, ...(flags.host ?? [])];
-      const list = given.length ? given : [process.env.TBUILD_HOST ?? `unix://${DEFAULT_SOCKET}`];
+      const list = given.length ? given : process.env.TBUILD_HOST ? [process.env.TBUILD_HOST] : (file?.hosts ?? [`unix://${DEFAULT_SOCKET}`]);
       // --tls alone means --tlsverify (client certificates are always verified); only an explicit
       // --tls=false allows plain TCP.
       const insecureTcp = flags.tls === 'false' || flags.tls === '0';
@@ -70,13 +80,23 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       const { Engine } = await import('../../engine.js');
       const { insecureRegistry: insecure, registryMirror: mirrors } = flags as { insecureRegistry?: string[]; registryMirror?: string[] };
       const registry = { ...(insecure?.length ? { insecure } : {}), ...(mirrors?.length ? { mirrors } : {}) };
-      const engine = await Engine.open({ root, runtime: ctx.runtime(), ...(Object.keys(registry).length ? { registry } : {}) });
+      const engine = await Engine.open({
+        ...(flags.root || program.opts().root ? { root } : {}),
+        runtime: ctx.runtime(),
+        ...(configFile ? { configFile } : {}),
+        ...(Object.keys(registry).length ? { registry } : {}),
+      });
       const daemon = await Daemon.start({
         hosts: list,
-        root,
+        root: engine.root,
         tls,
         insecureTcp,
-        services: { ...servicesFor(engine), allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement) },
+        services: {
+          ...servicesFor(engine),
+          ...(insecureTcp && list.some((h) => h.startsWith('tcp://'))
+            ? { warnings: ['WARNING: API is accessible on plain TCP without encryption (--tls=false): anyone who can connect owns this machine'] }
+            : {}),
+          allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement) },
         log: (line) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`),
         shutdownGraceMs: Number(flags.shutdownTimeout ?? 10) * 1000,
         accessLog: Boolean(flags.accessLog),
@@ -86,7 +106,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       const onUncaught = (err: unknown) => ctx.stderr.write(`${new Date().toISOString()} internal error (request aborted): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.on('uncaughtException', onUncaught);
       process.on('unhandledRejection', onUncaught);
-      ctx.stderr.write(`tbuild daemon ready (pid ${process.pid}, root ${root})\n`);
+      ctx.stderr.write(`tbuild daemon ready (pid ${process.pid}, root ${engine.root}${file ? `, settings ${file.file}` : ''})\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           ctx.stderr.write(`${sig} received, shutting down\n`);

@@ -26,6 +26,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   },
   { names: ['pull', 'push', 'login', 'logout'], load: async () => (await import('./registry.js')).registerRegistryCommands },
   { names: ['cp'], load: async () => (await import('./cp.js')).registerCp },
+  { names: ['info', 'events', 'system'], load: async () => (await import('./system.js')).registerSystemCommands },
   { names: ['version'], load: async () => (await import('./version.js')).registerVersion },
   { names: ['builder'], load: async () => (await import('./builder.js')).registerBuilderCommands },
   { names: ['volume'], load: async () => (await import('./volumes.js')).registerVolumeCommands },

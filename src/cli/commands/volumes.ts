@@ -2,13 +2,13 @@ import { collect } from '../options.js';
 import type { RegisterCommand } from '../context.js';
 import { TbuildError } from '../../errors.js';
 import { table } from './images-format.js';
-import { eachContainer, manager } from './containers.js';
+import { eachContainer } from './containers.js';
 
 /** `tbuild volume create|ls|inspect|rm|prune`: named volumes, which outlive their containers. */
 export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
   const volume = program.command('volume').description('Manage named volumes');
   const store = async () => {
-    const v = (await manager(ctx)).volumes;
+    const v = (await ctx.engine()).volumes;
     if (!v) throw new TbuildError('TB_INTERNAL', 'this engine has no volume store');
     return v;
   };

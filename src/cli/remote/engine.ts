@@ -1,10 +1,11 @@
 import type { Readable } from 'node:stream';
-import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, EngineApi, ImportOptions, SystemDf } from '../../api/types.js';
+import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, EngineApi, ImportOptions, SystemDf, EventsRequest } from '../../api/types.js';
 import type { ImageRecord } from '../../images/types.js';
 import type { PruneResult } from '../../images/prune.js';
 import type { BuildOptions, BuildResult } from '../../build/types.js';
 import { TbuildError } from '../../errors.js';
 import { EngineClient, type ClientOptions } from './client.js';
+import { RemoteVolumes } from './volumes.js';
 import { RemoteImageStore } from './images.js';
 import { RemoteContainers } from './containers.js';
 import { RemoteNetworks } from './networks.js';
@@ -23,6 +24,7 @@ export class RemoteEngine implements EngineApi {
   readonly containers: RemoteContainers;
   readonly networks: RemoteNetworks;
   readonly registries: RemoteRegistries;
+  readonly volumes: RemoteVolumes;
 
   private constructor(client: EngineClient) {
     this.client = client;
@@ -30,6 +32,7 @@ export class RemoteEngine implements EngineApi {
     this.registries = new RemoteRegistries(client, this.images);
     this.containers = new RemoteContainers(client);
     this.networks = new RemoteNetworks(client);
+    this.volumes = new RemoteVolumes(client);
   }
 
   /** Connect: `_ping` negotiates the API version (and proves the daemon is there). */
@@ -133,6 +136,23 @@ export class RemoteEngine implements EngineApi {
   async version(): Promise<ServerVersion> {
     const v = await this.client.json<{ Version: string; ApiVersion: string; MinAPIVersion: string; Os: string; Arch: string; KernelVersion: string }>('GET', '/version');
     return { Where: this.root, Version: v.Version, ApiVersion: v.ApiVersion, MinAPIVersion: v.MinAPIVersion, Os: v.Os, Arch: v.Arch, KernelVersion: v.KernelVersion };
+  }
+
+  /** `GET /events`, one decoded event per line until `until` or the signal. */
+  async *events(opts: EventsRequest): AsyncIterable<Record<string, unknown>> {
+    const query = {
+      since: opts.since,
+      until: opts.until,
+      filters: opts.filters && Object.keys(opts.filters).length ? JSON.stringify(opts.filters) : undefined,
+    };
+    for await (const m of this.client.messages('GET', '/events', { query, ...(opts.signal ? { signal: opts.signal } : {}) })) {
+      yield m as unknown as Record<string, unknown>;
+    }
+  }
+
+  /** `GET /info`. */
+  info(): Promise<Record<string, unknown>> {
+    return this.client.json<Record<string, unknown>>('GET', '/info');
   }
 
   /** `POST /build/prune`. */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { EngineApi } from '../../api/types.js';
 import { openRemoteEngine } from './select.js';
@@ -27,6 +28,8 @@ export interface OpenCliEngineOptions {
   runtime: string;
   /** `--tls=false` given explicitly. */
   insecureTcp?: boolean;
+  /** One-line notices for the user (a state root created because it did not exist). */
+  notice?: (line: string) => void;
 }
 
 /** The CLI's engine: the daemon's when one is selected (see `selectTarget`), else the embedded one. */
@@ -39,5 +42,8 @@ export async function openCliEngine(opts: OpenCliEngineOptions): Promise<EngineA
   });
   if (remote) return remote;
   const { Engine } = await import('../../engine.js');
-  return Engine.open({ root: opts.root, runtime: opts.runtime });
+  // A mistyped --root would otherwise look like an empty store: say that it is new.
+  if (opts.rootExplicit && !existsSync(opts.root)) opts.notice?.(`tbuild: creating state root ${opts.root} (it did not exist)`);
+  // Without --root the engine settles the root itself ($TBUILD_ROOT, the settings file, the default).
+  return Engine.open({ ...(opts.rootExplicit ? { root: opts.root } : {}), runtime: opts.runtime });
 }

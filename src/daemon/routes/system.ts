@@ -3,8 +3,7 @@ import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import { sendJson } from '../http.js';
 import { MAX_API_VERSION, MIN_API_VERSION, SERVER_VERSION, compareVersions } from '../../api/wire/version.js';
-import { cgroupVersion, goArch, machineArch, operatingSystem } from '../host-info.js';
-import { digestHex, sha256 } from '../../util/digest.js';
+import { goArch } from '../../util/host-info.js';
 
 export function registerSystemRoutes(router: Router, svc: DaemonServices): void {
   const ping = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]) => {
@@ -46,66 +45,11 @@ export function registerSystemRoutes(router: Router, svc: DaemonServices): void 
   });
 
   router.add('GET', '/info', async (ctx) => {
-    const [containers, images] = await Promise.all([svc.engine.containers.list({ all: true }), svc.engine.images.list()]);
-    const count = (s: string) => containers.filter((c) => c.state.status === s).length;
-    const running = count('running') + count('restarting');
-    const paused = count('paused');
+    const info = await svc.engine.info();
     sendJson(ctx.res, 200, {
-      ID: digestHex(sha256(svc.engine.root)).slice(0, 32).toUpperCase(),
-      Containers: containers.length,
-      ContainersRunning: running,
-      ContainersPaused: paused,
-      ContainersStopped: containers.length - running - paused,
-      Images: images.length,
-      Driver: 'overlay2',
-      DriverStatus: [['Backing Filesystem', 'extfs']],
-      Plugins: { Volume: ['local'], Network: ['host', 'none'], Authorization: null, Log: ['json-file'] },
-      MemoryLimit: true,
-      SwapLimit: false,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: false,
-      PidsLimit: true,
-      IPv4Forwarding: false,
-      Debug: false,
-      NFd: 0,
-      OomKillDisable: false,
-      NGoroutines: 0,
-      SystemTime: new Date().toISOString(),
-      LoggingDriver: 'json-file',
-      CgroupDriver: 'cgroupfs',
-      CgroupVersion: cgroupVersion(),
-      NEventsListener: 0,
-      KernelVersion: os.release(),
-      OperatingSystem: operatingSystem(),
-      OSVersion: '',
-      OSType: 'linux',
-      Architecture: machineArch(),
-      IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: [], Mirrors: [] },
-      NCPU: os.cpus().length,
-      MemTotal: os.totalmem(),
-      GenericResources: null,
-      DockerRootDir: svc.engine.root,
-      HttpProxy: '',
-      HttpsProxy: '',
-      NoProxy: '',
-      Name: svc.name ?? os.hostname(),
-      Labels: [],
-      ExperimentalBuild: false,
-      ServerVersion: SERVER_VERSION,
-      Runtimes: { runc: { path: 'runc' } },
-      DefaultRuntime: 'runc',
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: false,
-      Isolation: '',
-      InitBinary: '',
-      ContainerdCommit: { ID: '' },
-      RuncCommit: { ID: '' },
-      InitCommit: { ID: '' },
-      SecurityOptions: ['name=seccomp,profile=builtin'],
-      Warnings: [],
+      ...info,
+      ...(svc.name ? { Name: svc.name } : {}),
+      Warnings: [...((info.Warnings as string[] | undefined) ?? []), ...(svc.warnings ?? [])],
     });
   });
 

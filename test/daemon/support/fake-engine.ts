@@ -1,3 +1,4 @@
+import { systemInfo } from '../../../src/api/system-info.js';
 import { createHash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
 import { PassThrough, Readable } from 'node:stream';
@@ -72,6 +73,20 @@ export class FakeEngine implements DaemonEngine {
 
   df(): Promise<SystemDf> {
     return systemDf({ images: this.images, containers: this.containers });
+  }
+
+  async info(): Promise<Record<string, unknown>> {
+    return systemInfo({
+      root: this.root,
+      runtime: 'runc',
+      containers: await this.containers.list({ all: true }),
+      images: (await this.images.list()).length,
+      volumes: 0,
+      buildCacheBytes: 0,
+      insecureRegistries: [],
+      mirrors: [],
+      settings: {},
+    });
   }
 
   async build(opts: BuildOptions): Promise<BuildResult> {

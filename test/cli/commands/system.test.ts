@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BUSYBOX_TAR, runCli } from '../../support/cli.js';
+import { isRoot, tempDir } from '../../support/tmp.js';
+import { startDaemon, type TestDaemon } from '../remote/daemon.js';
+
+describe.runIf(isRoot)('info, system, settings file and Docker second names', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let root: string;
+  const env = { TBUILD_HOST: '', TBUILD_CONFIG: '', TBUILD_INSECURE_REGISTRIES: '' };
+
+  beforeAll(async () => {
+    tmp = await tempDir('tb-sys-');
+    root = join(tmp.path, 'root');
+    const loaded = await runCli(['load', '-i', BUSYBOX_TAR], { root, env });
+    expect(loaded.code, loaded.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await tmp?.cleanup();
+  });
+
+  test('info: counts, storage, runtime, and a Go template over the same fields', async () => {
+    const r = await runCli(['info'], { root, env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Client:\n Version: \S+\n Context: embedded engine/);
+    expect(r.stdout).toMatch(/\n Images: 1\n/);
+    expect(r.stdout).toMatch(/\n Storage Driver: overlay2\n  Backing Filesystem: \S+\n/);
+    expect(r.stdout).toMatch(/\n runc version: \d+\.\d+/);
+    expect(r.stdout).toContain(`\n Docker Root Dir: ${root}\n`);
+    const t = await runCli(['info', '--format', '{{.Images}} {{.Driver}} {{.DockerRootDir}} {{index .Settings "root"}}'], { root, env });
+    expect(t).toMatchObject({ code: 0, stdout: `1 overlay2 ${root} flag\n` });
+    const j = await runCli(['system', 'info', '--format', 'json'], { root, env });
+    expect(JSON.parse(j.stdout)).toMatchObject({ Images: 1, OSType: 'linux', NetworkBackend: 'netavark' });
+  });
+
+  test('settings file < environment < flag, and info says where each came from', async () => {
+    const file = join(tmp.path, 'daemon.json');
+    const fileRoot = join(tmp.path, 'file-root');
+    await writeFile(file, JSON.stringify({ 'data-root': fileRoot, 'insecure-registries': ['file.example:5000'] }));
+    const fmt = '{{.DockerRootDir}}|{{json .RegistryConfig.InsecureRegistries}}|{{index .Settings "root"}}|{{index .Settings "insecure-registries"}}';
+    const fromFile = await runCli(['info', '--format', fmt], { env: { ...env, TBUILD_CONFIG: file, TBUILD_ROOT: '' } });
+    expect(fromFile.stdout).toBe(`${fileRoot}|["file.example:5000"]|file ${file}|file ${file}\n`);
+    const fromEnv = await runCli(['info', '--format', fmt], {
+      env: { ...env, TBUILD_CONFIG: file, TBUILD_ROOT: join(tmp.path, 'env-root'), TBUILD_INSECURE_REGISTRIES: 'env.example' },
+    });
+    expect(fromEnv.stdout).toBe(`${join(tmp.path, 'env-root')}|["env.example"]|env TBUILD_ROOT|env TBUILD_INSECURE_REGISTRIES\n`);
+    const fromFlag = await runCli(['info', '--format', fmt], { root, env: { ...env, TBUILD_CONFIG: file, TBUILD_ROOT: join(tmp.path, 'env-root') } });
+    expect(fromFlag.stdout).toBe(`${root}|["file.example:5000"]|flag|file ${file}\n`);
+
+    await writeFile(file, JSON.stringify({ 'data-root': fileRoot, 'log-level': 'debug' }));
+    const bad = await runCli(['images'], { root, env: { ...env, TBUILD_CONFIG: file } });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`${file}: "log-level" is not a known setting`);
+    const missing = await runCli(['images'], { root, env: { ...env, TBUILD_CONFIG: join(tmp.path, 'nope.json') } });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('cannot read settings file');
+  });
+
+  test("Docker's second names: image save/load, container inspect, system df and prune", async () => {
+    const tar = join(tmp.path, 'bb.tar');
+    const save = await runCli(['image', 'save', '-o', tar, 'busybox:local'], { root, env });
+    expect(save.code, save.stderr).toBe(0);
+    const other = join(tmp.path, 'other-root');
+    const load = await runCli(['image', 'load', '-i', tar], { root: other, env });
+    expect(load).toMatchObject({ code: 0, stdout: 'Loaded image: busybox:local\n' });
+    // `container inspect` looks for containers only, even where an image has the name.
+    const ci = await runCli(['container', 'inspect', 'busybox:local'], { root, env });
+    expect(ci.code).toBe(1);
+    expect(ci.stderr).toContain('No such container: busybox:local');
+    const df = await runCli(['system', 'df'], { root, env });
+    expect(df.stdout).toMatch(/^TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE\nImages +1 /);
+    const prune = await runCli(['system', 'prune', '-f'], { root, env });
+    expect(prune.code, prune.stderr).toBe(0);
+    expect(prune.stdout).toMatch(/Total reclaimed space: \S+\n$/);
+    const kept = await runCli(['images', '--format', '{{.Repository}}:{{.Tag}}'], { root, env });
+    expect(kept.stdout).toBe('busybox:local\n');
+    const events = await runCli(['events'], { root, env });
+    expect(events.code).not.toBe(0);
+    expect(events.stderr).toContain('events come from a daemon');
+  });
+
+  describe('through a daemon', () => {
+    let daemon: TestDaemon;
+    beforeAll(async () => {
+      daemon = await startDaemon(join(tmp.path, 'd'));
+    });
+    afterAll(async () => {
+      await daemon?.stop();
+    });
+
+    test('info comes from the daemon; events stream with filters, --until and a template', async () => {
+      const info = await runCli(['-H', daemon.host, 'info', '--format', '{{.DockerRootDir}} {{.Images}}'], { env });
+      expect(info).toMatchObject({ code: 0, stdout: `${daemon.root} 0\n` });
+      const since = Math.floor(Date.now() / 1000) - 1;
+      const vol = await runCli(['-H', daemon.host, 'volume', 'create', 'evvol'], { env });
+      expect(vol.code, vol.stderr).toBe(0);
+      const until = String(Math.floor(Date.now() / 1000) + 1);
+      const ev = await runCli(
+        ['-H', daemon.host, 'events', '--since', String(since), '--until', until, '--filter', 'type=volume', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}'],
+        { env },
+      );
+      expect(ev.code, ev.stderr).toBe(0);
+      expect(ev.stdout).toContain('volume create evvol\n');
+    });
+  });
+});
