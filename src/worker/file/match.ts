@@ -34,8 +34,16 @@ export function matchComponent(pattern: string, name: string): boolean {
   return re.test(name);
 }
 
+/**
+ * Regex escapes valid under the `u` flag, which rejects escapes it does not need: `-` may be
+ * escaped inside a class only (`code-server*.deb` must compile).
+ */
 function escapeRe(c: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(c) ? '\\' + c : c;
+  return /[\\^$.*+?()[\]{}|/]/.test(c) ? '\\' + c : c;
+}
+
+function escapeClassChar(c: string): string {
+  return /[\\^\]\[-]/.test(c) ? '\\' + c : c;
 }
 
 function bad(pattern: string): TbuildError {
@@ -76,10 +84,10 @@ function compile(pattern: string): RegExp {
         if (pattern[i] === '-' && pattern[i + 1] !== ']') {
           const hi = readClassChar(pattern, i + 1);
           if (hi.ch < lo.ch) throw bad(pattern);
-          cls += escapeRe(lo.ch) + '-' + escapeRe(hi.ch);
+          cls += escapeClassChar(lo.ch) + '-' + escapeClassChar(hi.ch);
           i = hi.next;
         } else {
-          cls += escapeRe(lo.ch);
+          cls += escapeClassChar(lo.ch);
         }
         n++;
       }
