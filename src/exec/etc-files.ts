@@ -28,8 +28,8 @@ export function resolvConfText(dns: NonNullable<RunSpec['dns']>, hostText: strin
   return lines.join('\n') + '\n';
 }
 
-export function hostsFile(hostname: string, extraHosts: string[] = [], address?: string): string {
-  const lines = [
+export function hostsFile(hostname: string, extraHosts: string[] = [], address?: string, style: 'docker' | 'buildkit' = 'docker'): string {
+  const lines = style === 'buildkit' ? [`127.0.0.1\tlocalhost ${hostname}`, '::1\tlocalhost ip6-localhost ip6-loopback'] : [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
     'fe00::0\tip6-localnet',
@@ -52,12 +52,12 @@ export function hostsFile(hostname: string, extraHosts: string[] = [], address?:
 export async function writeEtcFiles(
   dir: string,
   hostname: string,
-  spec: Pick<RunSpec, 'network' | 'extraHosts' | 'address' | 'dns'>,
+  spec: Pick<RunSpec, 'network' | 'extraHosts' | 'address' | 'dns' | 'hostsStyle'>,
 ): Promise<{ hosts: string; resolvConf: string; hostname: string }> {
   const paths = { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
   const resolv = spec.dns ? resolvConfText(spec.dns, await resolvConf('host')) : await resolvConf(spec.network);
   // Small writes on the start hot path: synchronous is cheaper than three threadpool hops.
-  writeFileSync(paths.hosts, hostsFile(hostname, spec.extraHosts, spec.address));
+  writeFileSync(paths.hosts, hostsFile(hostname, spec.extraHosts, spec.address, spec.hostsStyle));
   writeFileSync(paths.resolvConf, resolv);
   writeFileSync(paths.hostname, hostname + '\n');
   return paths;

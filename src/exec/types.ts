@@ -54,6 +54,11 @@ export interface RunSpec {
   extraHosts?: string[];
   /** The container's own address, written beside its hostname in /etc/hosts (Docker's bridge). */
   address?: string;
+  /**
+   * Whose /etc/hosts: `docker` (a container: hostname on its own line) or `buildkit` (a RUN step:
+   * `127.0.0.1 localhost buildkitsandbox`, so `hostname --fqdn` answers `localhost` as there).
+   */
+  hostsStyle?: 'docker' | 'buildkit';
   /** /etc/resolv.conf contents; default: the host's, minus loopback nameservers. */
   dns?: { servers?: string[]; search?: string[]; options?: string[] };
   /** Seccomp, capabilities, privileged mode, devices, ulimits, init (default: Docker's defaults). */

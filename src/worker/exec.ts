@@ -225,6 +225,7 @@ export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io
           mounts,
           ...net,
           hostname: 'buildkitsandbox',
+          hostsStyle: 'buildkit',
           ...(op.security === 'insecure' ? { security: { privileged: true } } : {}),
         },
         { stdout: sink('stdout', io, tail), stderr: sink('stderr', io, tail) },
