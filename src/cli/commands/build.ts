@@ -86,7 +86,10 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--build-arg <k=v>', 'build-time variable (repeatable)', collect)
     .option('--target <stage>', 'build this stage')
     .option('--no-cache', 'do not use the cache')
-    .option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma separated)', collect)
+    .addOption(
+      // commander reads `--no-X` as the negation of `--X`: name the attribute, start from a list.
+      new Option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma separated)').argParser(collect).default([]),
+    )
     .option('--secret <spec>', 'secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect)
     .addOption(new Option('--network <mode>', 'network for RUN steps: default (the bridge, NAT out), none (lo only) or host').choices(['default', 'none', 'host']).default('default'))
     .option('--allow <entitlement>', 'grant an entitlement: security.insecure (RUN --security=insecure), network.host', collect)
@@ -122,7 +125,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         tags,
         labels: keyValues(o.label as string[] | undefined, '--label', false),
         noCache: o.cache === false,
-        noCacheFilter: ((o.noCacheFilter as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean),
+        noCacheFilter: (Array.isArray(o.cacheFilter) ? (o.cacheFilter as string[]) : []).flatMap((s) => s.split(',')).filter(Boolean),
         secrets,
         network: (o.network as 'default' | 'none' | 'host') ?? 'default',
         allow: ((o.allow as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean).map(parseEntitlement),
