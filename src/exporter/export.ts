@@ -3,8 +3,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { ImageConfig, ImageRecord } from '../images/types.js';
 import { buildManifest } from '../images/manifest.js';
-import { saveDockerArchive } from '../images/docker-archive.js';
-import { saveOciLayout } from '../images/oci-layout.js';
+import { packDockerArchive } from '../images/docker-archive.js';
+import { packOciLayout } from '../images/oci-layout.js';
+import { normalizeTagReference } from '../images/reference.js';
 import { sha256, type Digest } from '../util/digest.js';
 import { writeStreamAtomic } from '../util/atomic.js';
 import { TbuildError } from '../errors.js';
@@ -49,11 +50,11 @@ export function exporterFor(spec: OutputSpec, env: OpEnv, stream: NodeJS.Writabl
     }
     case 'docker': {
       const to = destination(spec.dest, spec.type, stream);
-      return { export: async ({ name }: ExportInput) => write(to, await saveDockerArchive(parts, [spec.names?.[0] ?? name])) };
+      return { export: async (input: ExportInput) => write(to, await packDockerArchive(parts, [archiveItem(input, spec)])) };
     }
     case 'oci': {
       const to = destination(spec.dest, spec.type, stream);
-      return { export: async ({ name }: ExportInput) => write(to, await saveOciLayout(parts, [spec.names?.[0] ?? name])) };
+      return { export: async (input: ExportInput) => write(to, await packOciLayout(parts, [archiveItem(input, spec)])) };
     }
     case 'tar': {
       const to = destination(spec.dest, spec.type, stream);
@@ -80,6 +81,12 @@ export interface Exported {
 }
 
 /** Store the image (tagged with `tags`), then run every requested exporter. */
+/** The built image, named in the archive as the output or the first tag says (not via the store). */
+function archiveItem({ record, tags }: ExportInput, spec: OutputSpec): { record: ImageRecord; names: string[] } {
+  const name = ('names' in spec ? spec.names?.[0] : undefined) ?? tags[0];
+  return { record, names: name ? [normalizeTagReference(name)] : [] };
+}
+
 export async function exportResult(
   env: OpEnv,
   config: ImageConfig,
@@ -99,10 +106,18 @@ export async function exportResult(
   const exporters = outputs.map((o) => exporterFor(o, env, stream, push)).filter((e): e is Exporter => !!e);
   const names = [...tags];
   for (const o of outputs) if ((o.type === 'image' || o.type === 'docker' || o.type === 'oci') && o.names) names.push(...o.names);
-  const record = await parts.images.create({ config, layers: result.layers, names: [...new Set(names)] });
-  const info = await parts.content.info(record.id);
-  const digest = sha256(buildManifest({ digest: record.id, size: info?.size ?? 0 }, record.layers));
-  const name = tags[0] ?? record.id;
-  for (const e of exporters) await e.export({ record, result, name, tags });
-  return { record, digest };
+  // BuildKit's rule: only the image exporter puts the result in the store. The other exporters
+  // read it from there, so it is made for them and taken away again (unless it was already there).
+  const toStore = outputs.some((o) => o.type === 'image');
+  const before = toStore ? undefined : new Set((await parts.images.list()).map((i) => i.id));
+  const record = await parts.images.create({ config, layers: result.layers, names: toStore ? [...new Set(names)] : [] });
+  try {
+    const info = await parts.content.info(record.id);
+    const digest = sha256(buildManifest({ digest: record.id, size: info?.size ?? 0 }, record.layers));
+    const name = tags[0] ?? record.id;
+    for (const e of exporters) await e.export({ record, result, name, tags });
+    return { record, digest };
+  } finally {
+    if (before && !before.has(record.id)) await parts.images.remove(record.id, { force: true }).catch(() => {});
+  }
 }

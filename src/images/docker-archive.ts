@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { StagedArchive, archiveInvalid } from './archive-reader.js';
 import { commitPlans, parseConfig, parseNames, stagingRoot, type ArchiveContext, type LoadedImage, type LoadPlan } from './load-plan.js';
 import { planOciLayout } from './oci-layout.js';
-import { BlobWriter, addBuffer, nameAnnotations, packArchive, resolveSaveSet } from './archive-writer.js';
+import { BlobWriter, addBuffer, nameAnnotations, packArchive, resolveSaveSet, type SaveItem } from './archive-writer.js';
 import { MEDIA_TYPES } from './manifest.js';
 import { familiarName, familiarRepository, parseReference } from './reference.js';
 import { digestHex, sha256 } from '../util/digest.js';
@@ -78,7 +78,11 @@ function checkNamedDigest(member: string, content: string): void {
 
 /** `docker save`: the Docker 25+ layout (OCI layout plus `manifest.json` and `repositories`). */
 export async function saveDockerArchive(ctx: ArchiveContext, refs: string[]): Promise<Readable> {
-  const items = await resolveSaveSet(ctx, refs);
+  return packDockerArchive(ctx, await resolveSaveSet(ctx, refs));
+}
+
+/** The archive of images already resolved, with the names to give them in it. */
+export async function packDockerArchive(ctx: ArchiveContext, items: SaveItem[]): Promise<Readable> {
   return packArchive(async (pack) => {
     const blobs = new BlobWriter(pack, ctx);
     await blobs.dirs();

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { archiveInvalid, type StagedArchive } from './archive-reader.js';
 import { parseConfig, type ArchiveContext, type LoadPlan } from './load-plan.js';
-import { BlobWriter, addBuffer, nameAnnotations, packArchive, resolveSaveSet } from './archive-writer.js';
+import { BlobWriter, addBuffer, nameAnnotations, packArchive, resolveSaveSet, type SaveItem } from './archive-writer.js';
 import { MEDIA_TYPES, type Descriptor } from './manifest.js';
 import { normalizeTagReference } from './reference.js';
 import { digestHex, isDigest, sha256, type Digest } from '../util/digest.js';
@@ -134,7 +134,11 @@ export async function planOciLayout(archive: StagedArchive): Promise<LoadPlan[]>
 
 /** Save images as an OCI image layout tar (uncompressed layers). */
 export async function saveOciLayout(ctx: ArchiveContext, refs: string[]): Promise<Readable> {
-  const items = await resolveSaveSet(ctx, refs);
+  return packOciLayout(ctx, await resolveSaveSet(ctx, refs));
+}
+
+/** The archive of images already resolved, with the names to give them in it. */
+export async function packOciLayout(ctx: ArchiveContext, items: SaveItem[]): Promise<Readable> {
   return packArchive(async (pack) => {
     const blobs = new BlobWriter(pack, ctx);
     await blobs.dirs();
