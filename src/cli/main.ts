@@ -14,6 +14,12 @@ export function isFalse(v: unknown): boolean {
   return v === 'false' || v === '0';
 }
 
+/** Docker's hint after a usage error (unknown flag, missing argument): where the help is. */
+function pointToHelp(cmd: Command, path: string): void {
+  cmd.showHelpAfterError(`See '${path} --help'.`);
+  for (const sub of cmd.commands) pointToHelp(sub, `${path} ${sub.name()}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   let engine: EngineApi | undefined;
@@ -65,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   for (const register of await commandsFor(argv)) register(program, ctx);
   await lendToGroups(program, ctx, commandName(argv));
+  pointToHelp(program, 'tbuild');
 
   try {
     await program.parseAsync(argv);

@@ -60,7 +60,7 @@ export interface DockerfileArgOptions {
 export function dockerfileArgOptions(cmd: Command): Command {
   return cmd
     .argument('[context]', 'build context directory', '.')
-    .option('-f, --file <path>', 'Dockerfile path (default: <context>/Dockerfile)')
+    .option('-f, --file <path>', 'path of the Dockerfile (default: <context>/Dockerfile)')
     .option('--target <stage>', 'target stage')
     .option('--build-arg <key=value>', 'build-time variable (repeatable)', collect, [])
     .option('--format <format>', 'text or json', 'text');

@@ -18,7 +18,7 @@ export const registerArchiveCommands: RegisterCommand = (program, ctx) => {
 function addLoad(parent: Command, ctx: CliContext): void {
   parent
     .command('load')
-    .description('Load images from a tar archive (docker save or OCI layout; plain or compressed) or STDIN')
+    .description('load images from a tar archive (docker save or OCI layout; plain or compressed) or STDIN')
     .option('-i, --input <file>', 'read from a tar archive file instead of STDIN')
     .option('-q, --quiet', 'suppress the load output')
     .action(async (opts: { input?: string; quiet?: boolean }) => {
@@ -40,7 +40,7 @@ function addLoad(parent: Command, ctx: CliContext): void {
 function addSave(parent: Command, ctx: CliContext): void {
   parent
     .command('save')
-    .description('Save one or more images to a tar archive (streamed to STDOUT by default)')
+    .description('save one or more images to a tar archive (streamed to STDOUT by default)')
     .argument('<image...>')
     .option('-o, --output <file>', 'write to a file instead of STDOUT')
     .option('--format <format>', 'archive format: docker (docker load, skopeo docker-archive) or oci (OCI image layout)', 'docker')

@@ -79,10 +79,10 @@ function failureBlock(err: unknown): string {
 export const registerBuild: RegisterCommand = (program: Command, ctx) => {
   program
     .command('build')
-    .description('Build an image from a Dockerfile')
+    .description('build an image from a Dockerfile')
     .argument('<context>', 'context directory, or - for a tar on stdin')
     .option('-t, --tag <name>', 'name and optionally a tag (repeatable)', collect)
-    .option('-f, --file <path>', 'Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('-f, --file <path>', 'dockerfile (default: CONTEXT/Dockerfile)')
     .option('--build-arg <k=v>', 'build-time variable (repeatable)', collect)
     .option('--target <stage>', 'build this stage')
     .option('--no-cache', 'do not use the cache')

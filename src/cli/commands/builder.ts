@@ -7,10 +7,10 @@ import { askYesNo } from './images-df.js';
 
 /** `tbuild builder prune`: free the build cache, with Docker's flags and output. */
 export const registerBuilderCommands: RegisterCommand = (program, ctx) => {
-  const builder = program.command('builder').description('Manage the build cache');
+  const builder = program.command('builder').description('manage the build cache');
   builder
     .command('prune')
-    .description('Remove build cache')
+    .description('remove build cache')
     .option('-a, --all', 'remove all unused build cache, not just dangling results')
     .option('-f, --force', 'do not prompt for confirmation')
     .option('--filter <filter>', 'provide filter values (until=<duration>)', collect, [])

@@ -119,7 +119,7 @@ export async function eachContainer(ctx: CliContext, refs: string[], fn: (ref: s
 function addRun(program: Command, ctx: CliContext): void {
   addSecurityFlags(program
     .command('run'))
-    .description('Create and run a new container from an image (default network: the bridge, NAT out)')
+    .description('create and run a new container from an image (default network: the bridge, NAT out)')
     .argument('<image>')
     .argument('[command...]')
     .option('--rm', 'remove the container when it exits')
@@ -224,7 +224,7 @@ function addRun(program: Command, ctx: CliContext): void {
 function addPs(program: Command, ctx: CliContext, name: string): void {
   program
     .command(name)
-    .description('List containers')
+    .description('list containers')
     .option('-a, --all', 'show all containers (default: running only)')
     .option('-q, --quiet', 'only display container ids')
     .option('--no-trunc', 'do not truncate output')
@@ -255,7 +255,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
   parent = filtered(parent, only);
   parent
     .command('rm')
-    .description('Remove one or more containers')
+    .description('remove one or more containers')
     .argument('<container...>')
     .option('-f, --force', 'kill a running container first')
     .option('-v, --volumes', 'remove its anonymous volumes')
@@ -265,7 +265,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('stop')
-    .description('Stop running containers (SIGTERM, then SIGKILL after the timeout)')
+    .description('stop running containers (SIGTERM, then SIGKILL after the timeout)')
     .argument('<container...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
     .action(async (refs: string[], f: { time: string }) => {
@@ -274,7 +274,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('restart')
-    .description('Restart containers')
+    .description('restart containers')
     .argument('<container...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
     .action(async (refs: string[], f: { time: string }) => {
@@ -283,7 +283,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('kill')
-    .description('Send a signal to running containers')
+    .description('send a signal to running containers')
     .argument('<container...>')
     .option('-s, --signal <signal>', 'signal to send', 'KILL')
     .action(async (refs: string[], f: { signal: string }) => {
@@ -292,7 +292,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('start')
-    .description('Start stopped containers')
+    .description('start stopped containers')
     .argument('<container...>')
     .option('-a, --attach', 'attach stdout/stderr and propagate the exit code')
     .action(async (refs: string[], f: { attach?: boolean }) => {
@@ -307,15 +307,15 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('wait')
-    .description('Block until containers stop, then print their exit codes')
+    .description('block until containers stop, then print their exit codes')
     .argument('<container...>')
     .action(async (refs: string[]) => {
       const mgr = await manager(ctx);
       await eachContainer(ctx, refs, async (r) => String((await mgr.wait(r)).exitCode));
     });
   for (const [cmd, desc] of [
-    ['pause', 'Pause all processes within containers'],
-    ['unpause', 'Unpause all processes within containers'],
+    ['pause', 'pause all processes within containers'],
+    ['unpause', 'unpause all processes within containers'],
   ] as const) {
     parent
       .command(cmd)
@@ -328,7 +328,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
   }
   parent
     .command('rename')
-    .description('Rename a container')
+    .description('rename a container')
     .argument('<container>')
     .argument('<new-name>')
     .action(async (ref: string, name: string) => {
@@ -336,7 +336,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('logs')
-    .description('Fetch the logs of a container')
+    .description('fetch the logs of a container')
     .argument('<container>')
     .option('-f, --follow', 'follow log output')
     .option('-n, --tail <n>', 'number of lines from the end', 'all')
@@ -353,7 +353,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('top')
-    .description('Display the running processes of a container')
+    .description('display the running processes of a container')
     .argument('<container>')
     .argument('[ps-options...]')
     .action(async (ref: string, psArgs: string[]) => {
@@ -362,7 +362,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('exec')
-    .description('Run a command in a running container')
+    .description('run a command in a running container')
     .argument('<container>')
     .argument('<command...>')
     .option('-i, --interactive', 'forward stdin')
@@ -386,7 +386,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('prune')
-    .description('Remove all stopped containers')
+    .description('remove all stopped containers')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async () => {
       const r = await (await manager(ctx)).prune();
@@ -427,7 +427,7 @@ export const registerContainerCommands: RegisterCommand = (program, ctx) => {
   addRun(program, ctx);
   addPs(program, ctx, 'ps');
   addSimple(program, ctx, new Set(['rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec']));
-  const container = program.command('container').description('Manage containers').enablePositionalOptions();
+  const container = program.command('container').description('manage containers').enablePositionalOptions();
   addRun(container, ctx);
   addPs(container, ctx, 'ls');
   addSimple(container, ctx);

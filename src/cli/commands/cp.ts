@@ -25,7 +25,7 @@ const isDirMode = (mode: number) => (mode & 0o170000) === 0o040000;
 export const registerCp: RegisterCommand = (program, ctx) => {
   program
     .command('cp')
-    .description('Copy files between a container and the local filesystem (CONTAINER:SRC DEST or SRC CONTAINER:DEST)')
+    .description('copy files between a container and the local filesystem (CONTAINER:SRC DEST or SRC CONTAINER:DEST)')
     .argument('<src>')
     .argument('<dest>')
     .action(async (srcArg: string, destArg: string) => {

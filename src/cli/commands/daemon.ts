@@ -25,7 +25,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
 
   program
     .command('daemon')
-    .description('Serve the Docker Engine API (unix socket, and TCP with TLS) on this state root')
+    .description('serve the Docker Engine API (unix socket, and TCP with TLS) on this state root')
     .option('-H, --host <addr>', 'listen address, repeatable: unix:///path or tcp://host:port (default unix:///run/tbuild.sock)', collect)
     .option('--root <dir>', 'state root (default: the global --root, $TBUILD_ROOT or /var/lib/tbuild)')
     .addOption(new Option('--tlsverify', 'serve TCP over TLS and require client certificates signed by --tlscacert'))

@@ -22,7 +22,7 @@ function out(ctx: CliContext, text: string): void {
 
 /** `tbuild import`, `images`, `inspect`, `history`, `tag`, `rmi`, `df`, and the same under `image …`. */
 export const registerImageCommands: RegisterCommand = (program, ctx) => {
-  const image = program.command('image').description('Manage images');
+  const image = program.command('image').description('manage images');
   for (const [parent, names] of [
     [program, { ls: 'images', rm: 'rmi' }],
     [image, { ls: 'ls', rm: 'rm' }],
@@ -36,7 +36,7 @@ export const registerImageCommands: RegisterCommand = (program, ctx) => {
   }
   image
     .command('prune')
-    .description('Remove dangling images (with -a, every image no container uses)')
+    .description('remove dangling images (with -a, every image no container uses)')
     .option('-a, --all', 'remove all images not used by a container, not just dangling ones')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { all?: boolean; force?: boolean }) => {
@@ -52,7 +52,7 @@ export const registerImageCommands: RegisterCommand = (program, ctx) => {
     });
   program
     .command('df')
-    .description('Show disk usage (images, containers, local volumes, build cache)')
+    .description('show disk usage (images, containers, local volumes, build cache)')
     .option('--format <format>', 'output format: table or json')
     .action(async (opts: { format?: string }) => {
       const engine = await ctx.engine();
@@ -63,7 +63,7 @@ export const registerImageCommands: RegisterCommand = (program, ctx) => {
 function addImport(parent: Command, ctx: CliContext): void {
   parent
     .command('import')
-    .description('Create an image from a filesystem tarball ("-" reads stdin)')
+    .description('create an image from a filesystem tarball ("-" reads stdin)')
     .argument('<file>', 'rootfs tar (plain, gzip, bzip2, xz or zstd), or - for stdin')
     .argument('[reference]', 'NAME[:TAG] for the new image')
     .option('-c, --change <instruction>', 'apply a Dockerfile instruction to the image config', collect, [])
@@ -94,7 +94,7 @@ interface ListOptions {
 function addList(parent: Command, ctx: CliContext, name: string): void {
   parent
     .command(name)
-    .description('List images')
+    .description('list images')
     .argument('[repository]', 'show only images of REPOSITORY[:TAG]')
     .option('-a, --all', 'show all images (intermediate images are not kept, so the same as without)')
     .option('-q, --quiet', 'only show image IDs')
@@ -249,7 +249,7 @@ const IMAGE_HEADERS = {
 function addInspect(parent: Command, ctx: CliContext): void {
   parent
     .command('inspect')
-    .description('Display detailed information on images (or containers, as `docker inspect` does)')
+    .description('display detailed information on images (or containers, as `docker inspect` does)')
     .argument('<name...>', 'image or container')
     .option('-f, --format <template>', 'format the output using a Go template (or "json")')
     .option('--type <type>', 'only look for this type: image or container')
@@ -301,7 +301,7 @@ async function inspectOne(engine: EngineApi, ref: string, type: string | undefin
 function addHistory(parent: Command, ctx: CliContext): void {
   parent
     .command('history')
-    .description('Show the history of an image')
+    .description('show the history of an image')
     .argument('<image>')
     .option('--no-trunc', "don't truncate output")
     .option('-q, --quiet', 'only show image IDs')
@@ -341,7 +341,7 @@ function addHistory(parent: Command, ctx: CliContext): void {
 function addTag(parent: Command, ctx: CliContext): void {
   parent
     .command('tag')
-    .description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE')
+    .description('create a tag TARGET_IMAGE that refers to SOURCE_IMAGE')
     .argument('<source>', 'SOURCE_IMAGE[:TAG]')
     .argument('<target>', 'TARGET_IMAGE[:TAG]')
     .action(async (source: string, target: string) => {
@@ -353,7 +353,7 @@ function addTag(parent: Command, ctx: CliContext): void {
 function addRemove(parent: Command, ctx: CliContext, name: string): void {
   parent
     .command(name)
-    .description('Remove one or more images')
+    .description('remove one or more images')
     .argument('<image...>')
     .option('-f, --force', 'force removal of the image')
     .option('--no-prune', 'do not delete untagged parents (accepted; there are none)')

@@ -16,9 +16,10 @@ const labelsOf = (list: string[]) => Object.fromEntries(list.map((l) => [l.split
 
 /** `tbuild network …` and `tbuild port`, in Docker's words and output formats. */
 export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
-  const network = program.command('network').description('Manage networks');
+  const network = program.command('network').description('manage networks');
   network
     .command('create')
+    .description('create a network')
     .argument('<name>')
     .option('-d, --driver <driver>', 'only bridge', 'bridge')
     .option('--subnet <cidr>', 'IPv4 subnet (default: a free /24)')
@@ -42,6 +43,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     });
   network
     .command('ls')
+    .description('list networks')
     .alias('list')
     .option('-q, --quiet', 'only ids')
     .option('--no-trunc', 'full ids')
@@ -71,8 +73,9 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     });
   network
     .command('inspect')
+    .description('display detailed information on one or more networks')
     .argument('<network...>')
-    .option('-f, --format <template>', 'Go template')
+    .option('-f, --format <template>', 'go template')
     .action(async (refs: string[], f: { format?: string }) => {
       const api = await networks(ctx);
       const found = [];
@@ -85,6 +88,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     });
   network
     .command('rm')
+    .description('remove one or more networks')
     .alias('remove')
     .argument('<network...>')
     .action(async (refs: string[]) => {
@@ -96,6 +100,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     });
   network
     .command('prune')
+    .description('remove all unused networks')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async () => {
       const deleted = await (await networks(ctx)).prune();
@@ -103,6 +108,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     });
   network
     .command('connect')
+    .description('connect a container to a network')
     .argument('<network>')
     .argument('<container>')
     .option('--alias <name>', 'DNS alias on the network', collect, [])
@@ -114,6 +120,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     });
   network
     .command('disconnect')
+    .description('disconnect a container from a network')
     .argument('<network>')
     .argument('<container>')
     .option('-f, --force', 'force')
@@ -123,7 +130,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
 
   program
     .command('port')
-    .description("List a container's published ports")
+    .description("list a container's published ports")
     .argument('<container>')
     .argument('[port]', 'PORT[/PROTO]')
     .action(async (ref: string, port: string | undefined) => {

@@ -29,7 +29,7 @@ export async function cliRegistryAuth(ref: string): Promise<RequestAuth | undefi
 function addPull(parent: Command, ctx: CliContext): void {
   parent
     .command('pull')
-    .description('Download an image from a registry')
+    .description('download an image from a registry')
     .argument('<name>', 'NAME[:TAG|@DIGEST]')
     .option('--platform <p>', 'os/arch[/variant] to pull from a multi-platform image')
     .option('-q, --quiet', 'print only the image name')
@@ -50,7 +50,7 @@ function addPull(parent: Command, ctx: CliContext): void {
 function addPush(parent: Command, ctx: CliContext): void {
   parent
     .command('push')
-    .description('Upload an image to a registry')
+    .description('upload an image to a registry')
     .argument('<name>', 'NAME[:TAG]')
     .option('-q, --quiet', 'suppress the progress output')
     .action(async (name: string, o: { quiet?: boolean }) => {
@@ -72,7 +72,7 @@ async function readStdin(): Promise<string> {
 function addLogin(program: Command, ctx: CliContext): void {
   program
     .command('login')
-    .description('Log in to a registry (credentials are checked, then stored in $DOCKER_CONFIG/config.json)')
+    .description('log in to a registry (credentials are checked, then stored in $DOCKER_CONFIG/config.json)')
     .argument('[server]', 'registry host (default docker.io)')
     .option('-u, --username <user>', 'username')
     .option('-p, --password <password>', 'password or token (prefer --password-stdin)')
@@ -103,7 +103,7 @@ function addLogin(program: Command, ctx: CliContext): void {
 function addLogout(program: Command, ctx: CliContext): void {
   program
     .command('logout')
-    .description('Remove the stored credentials of a registry')
+    .description('remove the stored credentials of a registry')
     .argument('[server]', 'registry host (default docker.io)')
     .action(async (server: string | undefined) => {
       const { DockerConfigCredentials, normalizeServer } = await import('../../registry/credentials.js');

@@ -7,7 +7,7 @@ import { renderTemplate } from '../format/index.js';
 export const registerVersion: RegisterCommand = (program, ctx) => {
   program
     .command('version')
-    .description('Show the tbuild version information')
+    .description('show the tbuild version information')
     .option('-f, --format <format>', 'json, or a Go template')
     .action(async (opts: { format?: string }) => {
       const client = {

@@ -6,7 +6,7 @@ import { eachContainer } from './containers.js';
 
 /** `tbuild volume create|ls|inspect|rm|prune`: named volumes, which outlive their containers. */
 export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
-  const volume = program.command('volume').description('Manage named volumes');
+  const volume = program.command('volume').description('manage named volumes');
   const store = async () => {
     const v = (await ctx.engine()).volumes;
     if (!v) throw new TbuildError('TB_INTERNAL', 'this engine has no volume store');
@@ -14,6 +14,7 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
   };
   volume
     .command('create')
+    .description('create a volume')
     .argument('[name]')
     .option('-l, --label <k=v>', 'set a label', collect, [])
     .action(async (name: string | undefined, f: { label: string[] }) => {
@@ -22,6 +23,7 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
     });
   volume
     .command('ls')
+    .description('list volumes')
     .option('-q, --quiet', 'only names')
     .action(async (f: { quiet?: boolean }) => {
       const list = await (await store()).list();
@@ -30,6 +32,7 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
     });
   volume
     .command('inspect')
+    .description('display detailed information on one or more volumes')
     .argument('<name...>')
     .action(async (names: string[]) => {
       const s = await store();
@@ -42,6 +45,7 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
     });
   volume
     .command('rm')
+    .description('remove one or more volumes')
     .argument('<name...>')
     .option('-f, --force', 'remove even when in use')
     .action(async (names: string[], f: { force?: boolean }) => {
@@ -50,6 +54,7 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
     });
   volume
     .command('prune')
+    .description('remove unused volumes (anonymous ones; with -a every unused one)')
     .option('-a, --all', 'all unused volumes, not just anonymous ones')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (f: { all?: boolean }) => {

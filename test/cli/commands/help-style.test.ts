@@ -1,0 +1,27 @@
+import { describe, expect, test } from 'vitest';
+import { Command } from 'commander';
+import { COMMAND_MODULES } from '../../../src/cli/commands/index.js';
+import { lendToGroups } from '../../../src/cli/commands/groups.js';
+import type { CliContext } from '../../../src/cli/context.js';
+
+const ctx = {} as CliContext;
+
+function walk(cmd: Command, path: string, out: Array<{ where: string; text: string }>): void {
+  out.push({ where: path, text: cmd.description() });
+  for (const o of cmd.options) out.push({ where: `${path} ${o.flags}`, text: o.description });
+  for (const a of cmd.registeredArguments) if (a.description) out.push({ where: `${path} <${a.name()}>`, text: a.description });
+  for (const sub of cmd.commands) walk(sub, `${path} ${sub.name()}`, out);
+}
+
+describe('help texts in one style: imperative, lower-case first word, no trailing period', () => {
+  test('every command, flag and argument', async () => {
+    const program = new Command('tbuild');
+    for (const m of COMMAND_MODULES) (await m.load())(program, ctx);
+    await lendToGroups(program, ctx);
+    const texts: Array<{ where: string; text: string }> = [];
+    for (const c of program.commands) walk(c, `tbuild ${c.name()}`, texts);
+    expect(texts.length).toBeGreaterThan(200);
+    const bad = texts.filter(({ text }) => !text || /\.$/.test(text) || /^[A-Z][a-z]/.test(text));
+    expect(bad).toEqual([]);
+  });
+});
