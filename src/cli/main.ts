@@ -70,7 +70,8 @@ export async function main(argv: string[]): Promise<number> {
     stderr: process.stderr,
   };
   for (const register of await commandsFor(argv)) register(program, ctx);
-  await lendToGroups(program, ctx, commandName(argv));
+  const name = commandName(argv);
+  await lendToGroups(program, ctx, name === 'completion' ? undefined : name);
   pointToHelp(program, 'tbuild');
 
   try {

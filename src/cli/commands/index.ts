@@ -8,6 +8,8 @@ import type { RegisterCommand } from '../context.js';
  */
 export interface CommandModule {
   names: readonly string[];
+  /** Needs every other command registered too (completion reads the whole tree). */
+  loadsAll?: boolean;
   load: () => Promise<RegisterCommand>;
 }
 
@@ -31,6 +33,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['builder'], load: async () => (await import('./builder.js')).registerBuilderCommands },
   { names: ['volume'], load: async () => (await import('./volumes.js')).registerVolumeCommands },
   { names: ['network', 'port'], load: async () => (await import('./network.js')).registerNetworkCommands },
+  { names: ['completion', '__complete'], loadsAll: true, load: async () => (await import('./completion.js')).registerCompletion },
   { names: ['daemon'], load: async () => (await import('./daemon.js')).registerDaemon },
 ];
 
@@ -59,5 +62,5 @@ export function commandName(argv: readonly string[]): string | undefined {
 export async function commandsFor(argv: readonly string[]): Promise<RegisterCommand[]> {
   const name = commandName(argv);
   const owner = name === undefined ? undefined : COMMAND_MODULES.find((m) => m.names.includes(name));
-  return Promise.all((owner ? [owner] : COMMAND_MODULES).map((m) => m.load()));
+  return Promise.all((owner && !owner.loadsAll ? [owner] : COMMAND_MODULES).map((m) => m.load()));
 }

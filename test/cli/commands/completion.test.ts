@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { BUSYBOX_TAR, PROJECT_ROOT, runCli } from '../../support/cli.js';
+import { isRoot, tempDir } from '../../support/tmp.js';
+
+describe.runIf(isRoot)('tbuild completion', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let root: string;
+  let script: string;
+  let bin: string;
+
+  beforeAll(async () => {
+    tmp = await tempDir('tb-compl-');
+    root = join(tmp.path, 'root');
+    expect((await runCli(['load', '-i', BUSYBOX_TAR], { root })).code).toBe(0);
+    const r = await runCli(['completion', 'bash']);
+    expect(r.code, r.stderr).toBe(0);
+    script = join(tmp.path, 'tbuild.bash');
+    await writeFile(script, r.stdout);
+    bin = join(tmp.path, 'bin');
+    await mkdir(bin);
+    // The script calls `tbuild __complete …` at TAB time: the one on PATH, here the source tree's.
+    await writeFile(join(bin, 'tbuild'), `#!/bin/sh\nexec "${process.execPath}" --import tsx "${join(PROJECT_ROOT, 'src', 'cli.ts')}" "$@"\n`);
+    await chmod(join(bin, 'tbuild'), 0o755);
+  }, 120_000);
+  afterAll(async () => {
+    await tmp?.cleanup();
+  });
+
+  /** What bash offers for TAB after `words` (the last one being completed). */
+  async function complete(...words: string[]): Promise<string[]> {
+    const cmd = `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _tbuild; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    const { stdout } = await promisify(execFile)('bash', ['-c', cmd], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, TBUILD_ROOT: root, TBUILD_HOST: '' },
+    });
+    return stdout.split('\n').filter(Boolean).sort();
+  }
+
+  test('bash: commands, groups, flags and names from the store', async () => {
+    expect(await complete('tbuild', 'bu')).toEqual(['build', 'builder']);
+    expect(await complete('tbuild', 'image', 'l')).toEqual(['load', 'ls']);
+    expect(await complete('tbuild', 'build', '--ta')).toEqual(['--tag', '--target']);
+    expect(await complete('tbuild', '--root', '/x', 'rmi', '')).toEqual(['busybox:local']);
+    expect(await complete('tbuild', 'image', 'rm', 'busy')).toEqual(['busybox:local']);
+  }, 120_000);
+
+  test('zsh through bashcompinit, fish from the same tree, anything else refused', async () => {
+    const zsh = await runCli(['completion', 'zsh']);
+    expect(zsh.stdout).toMatch(/^#compdef tbuild\nautoload -U \+X bashcompinit && bashcompinit\n/);
+    const fish = await runCli(['completion', 'fish']);
+    expect(fish.stdout).toContain("complete -c tbuild -n '__fish_use_subcommand' -a '");
+    expect(fish.stdout).toContain("complete -c tbuild -n '__fish_seen_subcommand_from rmi' -a '(tbuild __complete images 2>/dev/null)'");
+    const bad = await runCli(['completion', 'tcsh']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('unsupported shell "tcsh"');
+  }, 120_000);
+});
