@@ -4,7 +4,8 @@ import type { CliContext, RegisterCommand } from '../context.js';
 import type { ContainerManager, ContainerRecord, CreateContainerOptions } from '../../containers/types.js';
 import type { Resources } from '../../exec/types.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
-import { since, table, ellipsis, humanDuration } from './images-format.js';
+import { table } from './images-format.js';
+import { addPs } from './ps.js';
 import { parseRestart, parseSize, parseVolume } from './container-flags.js';
 import { checkAddHost, parsePublish } from '../../network/ports.js';
 import { addSecurityFlags, securityFromFlags, type SecurityFlags } from './security-flags.js';
@@ -59,24 +60,6 @@ function resources(f: RunFlags): Resources | undefined {
 function envFlag(e: string): string {
   // `-e NAME` passes the caller's value through, as Docker does
   return e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`;
-}
-
-/** Docker's STATUS column. */
-export function statusText(c: ContainerRecord, now = Date.now()): string {
-  const s = c.state;
-  const ago = (iso: string) => humanDuration(Math.max(0, now - Date.parse(iso)));
-  switch (s.status) {
-    case 'running':
-      return `Up ${ago(s.startedAt)}`;
-    case 'paused':
-      return `Up ${ago(s.startedAt)} (Paused)`;
-    case 'exited':
-      return s.startedAt.startsWith('0001') && s.error ? 'Created' : `Exited (${s.exitCode}) ${ago(s.finishedAt)} ago`;
-    case 'created':
-      return 'Created';
-    default:
-      return s.status[0]!.toUpperCase() + s.status.slice(1);
-  }
 }
 
 /**
@@ -218,36 +201,6 @@ function addRun(program: Command, ctx: CliContext): void {
           });
         }
       }
-    });
-}
-
-function addPs(program: Command, ctx: CliContext, name: string): void {
-  program
-    .command(name)
-    .description('list containers')
-    .option('-a, --all', 'show all containers (default: running only)')
-    .option('-q, --quiet', 'only display container ids')
-    .option('--no-trunc', 'do not truncate output')
-    .action(async (f: { all?: boolean; quiet?: boolean; trunc?: boolean }) => {
-      const list = await (await manager(ctx)).list({ all: Boolean(f.all) });
-      const trunc = f.trunc !== false;
-      if (f.quiet) {
-        for (const c of list) ctx.stdout.write(`${trunc ? c.id.slice(0, 12) : c.id}\n`);
-        return;
-      }
-      const rows = list.map((c) => {
-        const cmd = [c.path, ...c.args].join(' ');
-        return [
-          trunc ? c.id.slice(0, 12) : c.id,
-          c.image,
-          `"${trunc ? ellipsis(cmd, 20) : cmd}"`,
-          since(c.created),
-          statusText(c),
-          (c.network?.ports ?? []).map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}${p.range > 1 ? `-${p.hostPort + p.range - 1}` : ''}->${p.containerPort}${p.range > 1 ? `-${p.containerPort + p.range - 1}` : ''}/${p.protocol}`).join(', '),
-          c.name,
-        ];
-      });
-      ctx.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
     });
 }
 

@@ -1,7 +1,7 @@
 import { collect } from '../options.js';
 import type { RegisterCommand } from '../context.js';
 import { TbuildError } from '../../errors.js';
-import { table } from './images-format.js';
+import { formatList } from '../format/index.js';
 import { eachContainer } from './containers.js';
 
 /** `tbuild volume create|ls|inspect|rm|prune`: named volumes, which outlive their containers. */
@@ -24,11 +24,51 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
   volume
     .command('ls')
     .description('list volumes')
-    .option('-q, --quiet', 'only names')
-    .action(async (f: { quiet?: boolean }) => {
-      const list = await (await store()).list();
-      if (f.quiet) for (const v of list) ctx.stdout.write(`${v.name}\n`);
-      else ctx.stdout.write(table(['DRIVER', 'VOLUME NAME'], list.map((v) => ['local', v.name])));
+    .option('-q, --quiet', 'only display volume names')
+    .option('-f, --filter <filter>', 'filter output (dangling=, driver=, label=, name=)', collect, [])
+    .option('--format <format>', 'table, json, or a Go template')
+    .action(async (f: { quiet?: boolean; filter: string[]; format?: string }) => {
+      const engine = await ctx.engine();
+      let list = await (await store()).list();
+      for (const spec of f.filter) {
+        const eq = spec.indexOf('=');
+        const key = eq > 0 ? spec.slice(0, eq) : spec;
+        const value = spec.slice(eq + 1);
+        if (key === 'name') list = list.filter((v) => v.name.includes(value));
+        else if (key === 'driver') list = list.filter(() => value === 'local');
+        else if (key === 'label') {
+          const [k, want] = value.split(/=(.*)/s);
+          list = list.filter((v) => k! in v.labels && (want === undefined || v.labels[k!] === want));
+        } else if (key === 'dangling') {
+          if (!['true', 'false', '1', '0'].includes(value)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter 'dangling=${value}'`);
+          const used = new Set<string>();
+          for (const c of await engine.containers.list({ all: true })) for (const m of c.options.mounts ?? []) if (m.type === 'volume') used.add(m.source);
+          list = list.filter((v) => !used.has(v.name) === (value === 'true' || value === '1'));
+        } else throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter '${key}' (dangling, driver, label, name)`);
+      }
+      if (f.quiet) {
+        for (const v of list) ctx.stdout.write(`${v.name}\n`);
+        return;
+      }
+      const rows = list.map((v) => ({
+        Name: v.name,
+        Driver: 'local',
+        Scope: 'local',
+        Mountpoint: v.mountpoint,
+        CreatedAt: v.createdAt,
+        Labels: Object.entries(v.labels)
+          .map(([k, x]) => `${k}=${x}`)
+          .join(','),
+        Label: (key: string) => v.labels[key] ?? '',
+        Links: 'N/A',
+        Size: 'N/A',
+      }));
+      ctx.stdout.write(
+        formatList(f.format, rows, {
+          table: 'table {{.Driver}}\t{{.Name}}',
+          headers: { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', CreatedAt: 'CREATED', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE' },
+        }),
+      );
     });
   volume
     .command('inspect')

@@ -37,7 +37,9 @@ function headerData(template: string, headers: Record<string, string>): Record<s
   const data: Record<string, unknown> = {};
   for (const m of template.matchAll(/\.([A-Za-z_]\w*)/g)) {
     const field = m[1]!;
-    data[field] = headers[field] ?? field.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+    const title = headers[field] ?? field.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+    // A function, so that method-style fields with arguments (`.Label "k"`) title their column too.
+    data[field] = () => title;
   }
   return data;
 }
