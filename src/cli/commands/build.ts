@@ -117,9 +117,15 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         secrets[id] = src;
       }
       const file = o.file as string | undefined;
+      if (file === '-' && contextArg === '-') {
+        throw new TbuildError('TB_INVALID_ARGUMENT', "can't use stdin for both the build context and the Dockerfile");
+      }
+      // `-f -`: the Dockerfile comes on stdin, the context from the directory.
+      const dockerfileText = file === '-' ? await readStdin() : undefined;
       const opts: BuildOptions = {
         context: contextArg === '-' ? { tar: process.stdin } : resolve(cwd, contextArg),
-        dockerfile: file === undefined ? undefined : resolve(cwd, file),
+        dockerfile: file === undefined || file === '-' ? undefined : file.startsWith('/') || contextArg !== '-' ? resolve(cwd, file) : file,
+        ...(dockerfileText !== undefined ? { dockerfileText } : {}),
         buildArgs: keyValues(o.buildArg as string[] | undefined, '--build-arg', true),
         target: o.target as string | undefined,
         tags,
@@ -168,3 +174,9 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
       }
     });
 };
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
