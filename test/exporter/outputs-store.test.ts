@@ -42,6 +42,10 @@ describe.runIf(isRoot)('local, tar, docker and oci outputs leave the image store
       expect(await images(), kind).toBe(before);
     }
     expect(await readFile(join(tmp.path, 'local', 'built'), 'utf8')).toBe('built\n');
+    // What the outputs were made from stays as build cache, and `builder du` shows it.
+    const du = await runCli(['builder', 'du'], { root });
+    expect(du.stdout).toMatch(/^ID +RECLAIMABLE +SIZE +LAST ACCESSED\n\S+ +true +\S+/);
+    expect(du.stdout).toMatch(/\nReclaimable:\t\S+\nTotal:\t\t\S+\n$/);
     expect(execFileSync('tar', ['tf', join(tmp.path, 'fs.tar')]).toString()).toMatch(/^(\.\/)?built$/m);
     const manifest = JSON.parse(execFileSync('tar', ['xOf', join(tmp.path, 'img.tar'), 'manifest.json']).toString()) as Array<{ RepoTags: string[] }>;
     expect(manifest[0]!.RepoTags).toEqual(['named:out']);
