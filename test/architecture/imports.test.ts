@@ -67,6 +67,8 @@ describe('module map', () => {
     const importers = files.filter((f) => (graph.get(f) ?? []).some((t) => rel(t) === 'engine.ts')).map(rel);
     // index.ts re-exports it for library users; the CLI opens it (lazily) when no daemon is selected.
     expect(importers.filter((f) => !['index.ts', 'cli/remote/wire.ts', 'cli/commands/daemon.ts'].includes(f))).toEqual([]);
+    // Settings are read for the composition root alone.
+    expect(files.filter((f) => (graph.get(f) ?? []).some((t) => rel(t) === 'engine-settings.ts')).map(rel)).toEqual(['engine.ts']);
   });
 
   test("BuildKit's layers stay apart", () => {
