@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { errorFromResponse } from '../../../src/cli/remote/client.js';
 import { recordFromApi } from '../../../src/cli/remote/images.js';
-import { createBody, containerFromApi } from '../../../src/cli/remote/containers.js';
+import { createBody, containerFromApi } from '../../../src/cli/remote/container-shapes.js';
 import { contextTar } from '../../../src/cli/remote/context-tar.js';
 import { createOptionsFromBody } from '../../../src/daemon/create-options.js';
 import { imageInspect, imageHistory } from '../../../src/api/shapes/images.js';
