@@ -205,7 +205,7 @@ export function parseDaemonConfig(text: string, file: string): DaemonConfig {
  * when it exists. A file named explicitly must exist.
  */
 export function loadDaemonConfig(explicit: string | undefined, env: NodeJS.ProcessEnv): DaemonConfig | undefined {
-  const named = explicit ?? env.TBUILD_CONFIG;
+  const named = explicit || env.TBUILD_CONFIG || undefined;
   const file = named ?? DEFAULT_CONFIG_FILE;
   let text: string;
   try {
