@@ -79,6 +79,7 @@ function failureBlock(err: unknown): string {
 export const registerBuild: RegisterCommand = (program: Command, ctx) => {
   program
     .command('build')
+    .addHelpText('after', '\nExamples:\n  tbuild build -t app:dev .\n  tbuild build -f docker/Dockerfile --target test --build-arg VERSION=1.2 .\n  tbuild build --secret id=npmrc,src=$HOME/.npmrc -o type=local,dest=out .\n  tar -cz . | tbuild build -t app -\n')
     .description('build an image from a Dockerfile')
     .argument('<context>', 'context directory, or - for a tar on stdin')
     .option('-t, --tag <name>', 'name and optionally a tag (repeatable)', collect)

@@ -103,6 +103,7 @@ function addRun(program: Command, ctx: CliContext): void {
   addSecurityFlags(program
     .command('run'))
     .description('create and run a new container from an image (default network: the bridge, NAT out)')
+    .addHelpText('after', '\nExamples:\n  tbuild run --rm -it busybox sh\n  tbuild run -d -p 8080:80 --name web nginx\n  tbuild run --rm -v data:/data -e MODE=test app:dev ./run-tests\n')
     .argument('<image>')
     .argument('[command...]')
     .option('--rm', 'remove the container when it exits')

@@ -19,6 +19,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
   const network = program.command('network').description('manage networks');
   network
     .command('create')
+    .addHelpText('after', '\nExamples:\n  tbuild network create backend\n  tbuild network create --subnet 10.240.7.0/24 --internal private\n  tbuild run -d --network backend --name db busybox sleep 1d\n')
     .description('create a network')
     .argument('<name>')
     .option('-d, --driver <driver>', 'only bridge', 'bridge')

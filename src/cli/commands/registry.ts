@@ -72,6 +72,7 @@ async function readStdin(): Promise<string> {
 function addLogin(program: Command, ctx: CliContext): void {
   program
     .command('login')
+    .addHelpText('after', '\nExamples:\n  tbuild login registry.example.com -u me --password-stdin < token.txt\n  tbuild login localhost:5000\n')
     .description('log in to a registry (credentials are checked, then stored in $DOCKER_CONFIG/config.json)')
     .argument('[server]', 'registry host (default docker.io)')
     .option('-u, --username <user>', 'username')

@@ -25,3 +25,12 @@ describe('help texts in one style: imperative, lower-case first word, no trailin
     expect(bad).toEqual([]);
   });
 });
+
+describe('examples in --help where Docker users look for them', () => {
+  test.each([['build'], ['run'], ['network', 'create'], ['login']])('%s', async (...words) => {
+    const { runCli } = await import('../../support/cli.js');
+    const r = await runCli([...words, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`\\nExamples:\\n  tbuild ${words.join(' ').replace('network create', 'network')}`));
+  });
+});
