@@ -1,5 +1,7 @@
 import { writeStreamAtomic } from '../../util/atomic.js';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { byteMeter } from '../progress/bytes.js';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
@@ -23,8 +25,10 @@ function addLoad(parent: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'suppress the load output')
     .action(async (opts: { input?: string; quiet?: boolean }) => {
       let input: Readable;
+      let total: number | undefined;
       if (opts.input) {
         input = createReadStream(opts.input);
+        total = (await stat(opts.input)).size;
       } else {
         if (process.stdin.isTTY) {
           throw new TbuildError('TB_INVALID_ARGUMENT', 'requested load from stdin, but stdin is empty');
@@ -32,7 +36,10 @@ function addLoad(parent: Command, ctx: CliContext): void {
         input = process.stdin;
       }
       const engine = await ctx.engine();
-      const lines = await engine.load(input);
+      const meter = byteMeter('Loading', ctx.stderr as NodeJS.WriteStream, { quiet: Boolean(opts.quiet), ...(total !== undefined ? { total } : {}) });
+      input.on('error', (err) => meter.counter.destroy(err));
+      const lines = await engine.load(input.pipe(meter.counter));
+      meter.done();
       if (!opts.quiet) for (const l of lines) ctx.stdout.write(`${l}\n`);
     });
 }
@@ -58,6 +65,9 @@ function addSave(parent: Command, ctx: CliContext): void {
         return;
       }
       // Into a temp file beside the target, renamed over it only when complete.
-      await writeStreamAtomic(opts.output, archive);
+      const meter = byteMeter('Saving', ctx.stderr as NodeJS.WriteStream);
+      archive.on('error', (err) => meter.counter.destroy(err));
+      await writeStreamAtomic(opts.output, archive.pipe(meter.counter));
+      meter.done();
     });
 }

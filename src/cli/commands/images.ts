@@ -1,4 +1,6 @@
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { byteMeter } from '../progress/bytes.js';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
@@ -71,13 +73,18 @@ function addImport(parent: Command, ctx: CliContext): void {
     .option('--platform <platform>', 'set the platform (os/arch[/variant])')
     .action(async (file: string, reference: string | undefined, opts: { change: string[]; message?: string; platform?: string }) => {
       const engine = await ctx.engine();
-      const input: Readable = file === '-' ? process.stdin : createReadStream(file);
+      const source: Readable = file === '-' ? process.stdin : createReadStream(file);
+      const total = file === '-' ? undefined : (await stat(file)).size;
+      const meter = byteMeter('Importing', ctx.stderr as NodeJS.WriteStream, total !== undefined ? { total } : {});
+      source.on('error', (err) => meter.counter.destroy(err));
+      const input: Readable = source.pipe(meter.counter);
       const img = await engine.importImage(input, {
         ...(reference ? { name: reference } : {}),
         changes: opts.change,
         ...(opts.message ? { message: opts.message } : {}),
         ...(opts.platform ? { platform: opts.platform } : {}),
       });
+      meter.done();
       out(ctx, `${img.id}\n`);
     });
 }
