@@ -1,7 +1,7 @@
 /**
  * The parts of the Docker CLI's own `$DOCKER_CONFIG/config.json` (default `~/.docker`) that
- * shape output and terminals: `psFormat`, `imagesFormat`, `detachKeys`. Credentials in the same
- * file belong to the registry module. A file that is not JSON is an error naming it, as Docker's.
+ * shape output: `psFormat` and `imagesFormat` (`detachKeys` waits for detach support). Credentials in
+ * the same file belong to the registry module. A file that is not JSON is an error naming it, as Docker's.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -11,7 +11,6 @@ import { TbuildError } from '../errors.js';
 export interface ClientConfig {
   psFormat?: string;
   imagesFormat?: string;
-  detachKeys?: string;
 }
 
 export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
@@ -33,9 +32,7 @@ export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
   const cfg: ClientConfig = {};
   const ps = pick('psFormat');
   const images = pick('imagesFormat');
-  const detach = pick('detachKeys');
   if (ps) cfg.psFormat = ps;
   if (images) cfg.imagesFormat = images;
-  if (detach) cfg.detachKeys = detach;
   return cfg;
 }

@@ -49,8 +49,10 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     .option('-q, --quiet', 'only ids')
     .option('--no-trunc', 'full ids')
     .option('--format <format>', 'table, json, or a Go template')
-    .action(async (f: { quiet?: boolean; trunc?: boolean; format?: string }) => {
-      const list = await (await networks(ctx)).list();
+    .option('-f, --filter <filter>', 'filter output (driver=, id=, label=, name=, scope=, type=custom|builtin)', collect, [])
+    .action(async (f: { quiet?: boolean; trunc?: boolean; format?: string; filter: string[] }) => {
+      let list = await (await networks(ctx)).list();
+      for (const spec of f.filter) list = filterNetworks(list, spec);
       const id = (n: Record<string, unknown>) => (f.trunc === false ? String(n.Id) : String(n.Id).slice(0, 12));
       if (f.quiet) for (const n of list) ctx.stdout.write(`${id(n)}\n`);
       else {
@@ -148,3 +150,35 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
       if (lines.length) ctx.stdout.write(lines.join('\n') + '\n');
     });
 };
+
+const BUILTIN_NETWORKS = new Set(['bridge', 'host', 'none']);
+
+/** Docker's `network ls --filter` names; any other is refused by name. */
+function filterNetworks(list: Array<Record<string, unknown>>, spec: string): Array<Record<string, unknown>> {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new TbuildError('TB_INVALID_ARGUMENT', `bad format of filter (expected name=value): ${spec}`);
+  const key = spec.slice(0, eq);
+  const value = spec.slice(eq + 1);
+  switch (key) {
+    case 'driver':
+      return list.filter((n) => n.Driver === value);
+    case 'id':
+      return list.filter((n) => String(n.Id).startsWith(value));
+    case 'name':
+      return list.filter((n) => String(n.Name).includes(value));
+    case 'scope':
+      return list.filter((n) => n.Scope === value);
+    case 'label': {
+      const [k, want] = value.split(/=(.*)/s);
+      return list.filter((n) => {
+        const labels = (n.Labels ?? {}) as Record<string, string>;
+        return k! in labels && (want === undefined || labels[k!] === want);
+      });
+    }
+    case 'type':
+      if (value !== 'custom' && value !== 'builtin') throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter 'type=${value}' (custom or builtin)`);
+      return list.filter((n) => BUILTIN_NETWORKS.has(String(n.Name)) === (value === 'builtin'));
+    default:
+      throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter '${key}' (driver, id, label, name, scope, type)`);
+  }
+}

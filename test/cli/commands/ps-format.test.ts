@@ -58,4 +58,13 @@ describe.runIf(isRoot)('ps and volume ls: --format, --filter, -n/-l/-s, and psFo
     const bad = await runCli(['volume', 'ls', '--filter', 'size=1'], { root, env });
     expect(bad.stderr).toContain("invalid filter 'size'");
   }, 120_000);
+
+  test('network ls: filters and templates', async () => {
+    const ls = (...args: string[]) => runCli(['network', 'ls', ...args], { root, env });
+    expect((await ls('--filter', 'type=builtin', '--format', '{{.Name}}')).stdout).toBe('bridge\nhost\nnone\n');
+    expect((await ls('--filter', 'driver=null', '--format', '{{.Name}} {{.Driver}}')).stdout).toBe('none null\n');
+    expect((await ls('--filter', 'type=custom', '-q')).stdout).toBe('');
+    const bad = await ls('--filter', 'dangling=true');
+    expect(bad.stderr).toContain("invalid filter 'dangling'");
+  }, 60_000);
 });
