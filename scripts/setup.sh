@@ -26,6 +26,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The clients the BuildKit-API tests drive tbuild with: the Docker CLI and its buildx plugin, as
+# Debian trixie packages them (CLI 26, buildx 0.13), unpacked privately so nothing on the host changes.
+CLIENTS=${TBUILD_CLIENTS_DIR:-/opt/tbuild-clients}
+if [ ! -x "$CLIENTS/usr/bin/docker" ] || [ ! -x "$CLIENTS/usr/libexec/docker/cli-plugins/docker-buildx" ]; then
+  if [ -x /opt/peer-docker26/usr/bin/docker ] && [ -x /opt/peer-docker26/usr/libexec/docker/cli-plugins/docker-buildx ]; then
+    CLIENTS=/opt/peer-docker26
+  elif [ "$(id -u)" -eq 0 ]; then
+    log "downloading docker-cli and docker-buildx (Debian trixie) into $CLIENTS"
+    apt_dir=$(mktemp -d)
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/debs" "$CLIENTS"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$apt_dir/sources.list"
+    apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir")
+    apt-get "${apt_opts[@]}" update -qq >/dev/null
+    (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" download docker-cli/trixie docker-buildx/trixie >/dev/null 2>&1)
+    for deb in "$apt_dir"/debs/*.deb; do dpkg -x "$deb" "$CLIENTS"; done
+    rm -rf "$apt_dir"
+  else
+    log "the Docker CLI with buildx is missing from $CLIENTS (run as root to fetch it)"
+  fi
+fi
+
 # npm packages from the lockfile; re-run npm ci only when the lockfile changed.
 stamp=node_modules/.tbuild-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)

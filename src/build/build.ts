@@ -91,7 +91,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       platform,
     }));
     const proxyEnv = PROXY_ARGS.filter((k) => Object.prototype.hasOwnProperty.call(buildArgs, k)).map((k) => `${k}=${buildArgs[k]}`);
-    const env: OpEnv = { parts, context, secrets: opts.secrets ?? {}, proxyEnv, tmp };
+    const env: OpEnv = { parts, context, secrets: opts.secrets ?? {}, proxyEnv, tmp, ...(opts.secretLookup ? { secretLookup: opts.secretLookup } : {}) };
     const def = converted.definition;
     let solved;
     try {

@@ -46,6 +46,8 @@ export interface BuildOptions {
   /** Stage names whose steps must not come from the cache. */
   noCacheFilter?: string[];
   secrets?: Record<string, SecretSource>;
+  /** Secrets not in `secrets`, fetched when a step mounts them (the daemon asks the buildx client's session). */
+  secretLookup?: (id: string) => Promise<Uint8Array | undefined>;
   /** Default network for RUN steps. */
   network?: 'default' | 'none' | 'host';
   /** Entitlements granted to this build (`--allow security.insecure`). */

@@ -14,6 +14,7 @@ import { registerContainerRoutes } from './routes/containers.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 import { registerEventRoutes } from './routes/events.js';
+import { registerBuildkitRoutes } from './routes/buildkit.js';
 import { registerNetworkRoutes } from './routes/networks.js';
 import { ContainerSessions } from './sessions.js';
 
@@ -43,6 +44,7 @@ export function createApp(svc: DaemonServices, opts: { log?: (line: string) => v
   registerVolumeRoutes(router, svc, events);
   registerEventRoutes(router, events);
   registerNetworkRoutes(router, svc, events);
+  registerBuildkitRoutes(router, svc);
   let inFlight = 0;
   const shutdown = new AbortController();
 
@@ -119,6 +121,7 @@ export function createApp(svc: DaemonServices, opts: { log?: (line: string) => v
     beginShutdown: () => shutdown.abort(),
     close() {
       sessions.close();
+      svc.buildkit?.close();
     },
   };
 }

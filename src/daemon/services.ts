@@ -4,6 +4,8 @@ import type { VolumeRecord as Volume, Volumes } from '../containers/types.js';
 import { loadImageArchive, saveDockerArchive } from '../images/docker-archive.js';
 import { importRootfs } from '../images/import.js';
 import { commitContainer } from '../containers/commit.js';
+import { ControlServer } from '../control/server.js';
+import { SERVER_VERSION } from '../api/wire/version.js';
 import type { DaemonServices, DaemonVolumes, VolumeInfo } from './types.js';
 
 function volumeInfo(v: Volume): VolumeInfo {
@@ -25,9 +27,11 @@ function volumesFor(store: Volumes): DaemonVolumes {
 }
 
 /** What the daemon serves for one engine. */
-export function servicesFor(engine: EngineApi & WorkerDeps): DaemonServices {
+export function servicesFor(engine: EngineApi & WorkerDeps, opts: { allowedEntitlements?: string[]; log?: (line: string) => void } = {}): DaemonServices {
   return {
     engine,
+    ...(opts.allowedEntitlements ? { allowedEntitlements: opts.allowedEntitlements } : {}),
+    buildkit: new ControlServer(engine, { version: SERVER_VERSION, ...(opts.log ? { log: opts.log } : {}), ...(opts.allowedEntitlements ? { allowedEntitlements: opts.allowedEntitlements } : {}) }),
     ...(engine.volumes ? { volumes: volumesFor(engine.volumes) } : {}),
     archives: {
       save: (refs) => saveDockerArchive(engine, refs),

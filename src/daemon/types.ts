@@ -1,5 +1,6 @@
 import type { NetworkApi } from '../api/types.js';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ImageRecord, ImageStore } from '../images/types.js';
 import type { ContainerManager } from '../containers/types.js';
 import type { BuildOptions, BuildResult } from '../build/types.js';
@@ -59,6 +60,15 @@ export interface DaemonArchives {
   commit?(container: string, opts: { ref?: string; changes: string[]; comment?: string; author?: string; pause?: boolean }): Promise<ImageRecord>;
 }
 
+/** BuildKit's gRPC API (buildx): connections the daemon has upgraded to h2c are handed over whole. */
+export interface BuildkitEndpoint {
+  /** `POST /grpc`: the client speaks gRPC to tbuild's control API on this socket. */
+  serve(socket: Duplex, head: Buffer): void;
+  /** `POST /session`: the client serves its session on this socket; the headers name it. */
+  attachSession(socket: Duplex, head: Buffer, headers: IncomingHttpHeaders): void;
+  close(): void;
+}
+
 /** Everything the daemon serves. Optional parts answer 501 until they are wired. */
 export interface DaemonServices {
   engine: DaemonEngine;
@@ -70,4 +80,6 @@ export interface DaemonServices {
   warnings?: string[];
   /** Entitlements builds may ask for (`--allow-insecure-entitlement`); none by default. */
   allowedEntitlements?: string[];
+  /** `/grpc` and `/session`; absent means buildx falls back (the endpoints answer 501). */
+  buildkit?: BuildkitEndpoint;
 }

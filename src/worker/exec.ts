@@ -72,7 +72,10 @@ async function cacheDir(env: OpEnv, m: Extract<ExecMount, { type: 'cache' }>, in
 
 async function secretValue(env: OpEnv, id: string): Promise<Buffer | undefined> {
   const s = env.secrets[id];
-  if (!s) return undefined;
+  if (!s) {
+    const fetched = await env.secretLookup?.(id);
+    return fetched ? Buffer.from(fetched) : undefined;
+  }
   if (s.data) return Buffer.from(s.data);
   if (s.env !== undefined) {
     const v = process.env[s.env];

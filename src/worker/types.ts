@@ -25,6 +25,8 @@ export interface OpEnv {
   parts: WorkerDeps;
   context: BuildContext;
   secrets: Record<string, SecretSource>;
+  /** Secrets not in `secrets`, asked of the client when a step mounts them (buildx's session). */
+  secretLookup?: (id: string) => Promise<Uint8Array | undefined>;
   /** Proxy build args (`HTTP_PROXY=…`) every RUN gets unless it sets them itself; outside all keys. */
   proxyEnv: string[];
   /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */

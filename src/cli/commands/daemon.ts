@@ -92,11 +92,13 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
         tls,
         insecureTcp,
         services: {
-          ...servicesFor(engine),
+          ...servicesFor(engine, {
+            allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement),
+            ...(flags.accessLog || process.env.TBUILD_DEBUG ? { log: (line: string) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`) } : {}),
+          }),
           ...(insecureTcp && list.some((h) => h.startsWith('tcp://'))
             ? { warnings: ['WARNING: API is accessible on plain TCP without encryption (--tls=false): anyone who can connect owns this machine'] }
-            : {}),
-          allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement) },
+            : {}) },
         log: (line) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`),
         shutdownGraceMs: Number(flags.shutdownTimeout ?? 10) * 1000,
         accessLog: Boolean(flags.accessLog),

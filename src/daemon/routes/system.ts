@@ -8,7 +8,8 @@ import { goArch } from '../../util/host-info.js';
 export function registerSystemRoutes(router: Router, svc: DaemonServices): void {
   const ping = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]) => {
     const res = ctx.res;
-    res.setHeader('Builder-Version', '1');
+    // `2`: buildx talks BuildKit's API on /grpc and /session (classic `POST /build` stays too).
+    res.setHeader('Builder-Version', svc.buildkit ? '2' : '1');
     res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
     res.setHeader('Pragma', 'no-cache');
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' });

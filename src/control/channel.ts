@@ -1,0 +1,52 @@
+/**
+ * An unbounded async-iterable queue: the request side of a client- or bidi-streaming call, which
+ * connect reads as an `AsyncIterable` while tbuild pushes messages as the other side asks for them.
+ */
+export class Channel<T> implements AsyncIterable<T> {
+  #items: T[] = [];
+  #waiting: ((r: IteratorResult<T>) => void) | undefined;
+  #closed = false;
+  #error: unknown;
+
+  push(item: T): void {
+    if (this.#closed) return;
+    const w = this.#waiting;
+    if (w) {
+      this.#waiting = undefined;
+      w({ value: item, done: false });
+    } else this.#items.push(item);
+  }
+
+  /** No more items; an error makes the reader's next `next()` throw it. */
+  close(error?: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#error = error;
+    const w = this.#waiting;
+    this.#waiting = undefined;
+    // A reader already waiting sees the end; an error reaches readers that come after.
+    if (w) w({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: () => {
+        if (this.#items.length) return Promise.resolve({ value: this.#items.shift() as T, done: false });
+        if (this.#closed) {
+          if (this.#error !== undefined) return Promise.reject(this.#error);
+          return Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve) => (this.#waiting = resolve));
+      },
+      return: () => {
+        this.close();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      // The consumer failed (connect calls this when the request stream cannot be sent): stop.
+      throw: (err?: unknown) => {
+        this.close();
+        return Promise.reject(err);
+      },
+    };
+  }
+}

@@ -1,0 +1,224 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { TbuildError } from '../errors.js';
+import { BuildJobs } from './build-jobs.js';
+import { toConnectError } from './errors.js';
+import { Control, type SolveRequest, UsageRecordSchema } from './gen/github.com/moby/buildkit/api/services/control/control_pb.js';
+import { BuildkitVersionSchema, WorkerRecordSchema } from './gen/github.com/moby/buildkit/api/types/worker_pb.js';
+import { LLBBridge } from './gen/github.com/moby/buildkit/frontend/gateway/pb/gateway_pb.js';
+import { PlatformSchema } from './gen/github.com/moby/buildkit/solver/pb/ops_pb.js';
+import { bridgeService } from './bridge.js';
+import { H2cServer } from './h2c.js';
+import { MAX_MESSAGE_BYTES, SessionRegistry } from './sessions.js';
+import { runSolve } from './solve.js';
+import type { FailureSite } from './errors.js';
+import { checkExporter, type ExporterRequest } from './solve-options.js';
+import type { ControlBackend, ControlServerOptions } from './types.js';
+
+/** The platform tbuild builds for: this host's. */
+export function hostPlatform(): { os: string; architecture: string; variant?: string } {
+  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
+  return { os: 'linux', architecture: arch };
+}
+
+const SESSION_WAIT_MS = 10_000;
+
+/**
+ * BuildKit's control API, served on connections the daemon has upgraded to h2c (`POST /grpc`) or
+ * on its own TCP/TLS listener, plus the client sessions (`POST /session`) builds call back.
+ */
+export class ControlServer {
+  readonly sessions = new SessionRegistry();
+  readonly jobs = new BuildJobs();
+  #backend: ControlBackend;
+  #opts: ControlServerOptions;
+  #h2c: H2cServer;
+  #handler: ReturnType<typeof connectNodeAdapter>;
+
+  constructor(backend: ControlBackend, opts: ControlServerOptions) {
+    this.#backend = backend;
+    this.#opts = opts;
+    this.#handler = connectNodeAdapter({
+      routes: (router: ConnectRouter) => {
+        router.service(Control, this.#control());
+        router.service(LLBBridge, bridgeService(this.jobs, this.#workers()));
+      },
+      interceptors: [
+        (next) => async (req) => {
+          const started = Date.now();
+          opts.log?.(`grpc ${req.url.replace(/^.*?\/\/[^/]*/, '')} start`);
+          try {
+            const res = await next(req);
+            opts.log?.(`grpc ${req.url.replace(/^.*?\/\/[^/]*/, '')} ok ${Date.now() - started}ms`);
+            return res;
+          } catch (err) {
+            opts.log?.(`grpc ${req.url.replace(/^.*?\/\/[^/]*/, '')} failed: ${(err as Error).message}${err instanceof ConnectError && err.details.length ? ` (${err.details.length} details)` : ''}`);
+            throw err;
+          }
+        },
+      ],
+      grpc: true,
+      grpcWeb: false,
+      connect: false,
+      readMaxBytes: MAX_MESSAGE_BYTES,
+    });
+    this.#h2c = new H2cServer(this.#handler);
+  }
+
+  /** The request handler, for an HTTP/2 server of its own (`--buildkit-addr`). */
+  get handler(): ReturnType<typeof connectNodeAdapter> {
+    return this.#handler;
+  }
+
+  serve(socket: Duplex, head: Buffer): void {
+    this.#h2c.accept(socket, head);
+  }
+
+  attachSession(socket: Duplex, head: Buffer, headers: IncomingHttpHeaders): void {
+    this.sessions.attach(socket, head, headers);
+  }
+
+  close(): void {
+    this.jobs.close();
+    this.sessions.close();
+    this.#h2c.close();
+  }
+
+  #workers() {
+    const p = hostPlatform();
+    const version = create(BuildkitVersionSchema, { package: 'github.com/tbuild/tbuild', version: `v${this.#opts.version}`, revision: 'tbuild' });
+    return () => [
+      create(WorkerRecordSchema, {
+        ID: 'tbuild',
+        Labels: { 'org.mobyproject.buildkit.worker.executor': 'runc', 'org.mobyproject.buildkit.worker.snapshotter': 'overlayfs', 'org.mobyproject.buildkit.worker.hostname': 'tbuild' },
+        platforms: [create(PlatformSchema, { OS: p.os, Architecture: p.architecture })],
+        BuildkitVersion: version,
+      }),
+    ];
+  }
+
+  #control(): Partial<ServiceImpl<typeof Control>> {
+    const backend = this.#backend;
+    const jobs = this.jobs;
+    const workers = this.#workers();
+    return {
+      info: async () => ({ buildkitVersion: workers()[0]!.BuildkitVersion }),
+      listWorkers: async () => ({ record: workers() }),
+      diskUsage: async () => {
+        const df = await backend.df();
+        return { record: (df.BuildCache ?? []).map(usageRecord) };
+      },
+      prune: async function* (req: { all: boolean; keepDuration: bigint; reservedSpace: bigint; filter: string[] }) {
+        if (req.filter.length) throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', `prune filters (${req.filter.join(', ')}) are not supported by tbuild`);
+        const before = new Map(((await backend.df()).BuildCache ?? []).map((r) => [r.ID, r]));
+        const res = await backend.pruneBuildCache({
+          all: req.all,
+          ...(req.keepDuration > 0n ? { until: `${Number(req.keepDuration / 1_000_000_000n)}s` } : {}),
+          ...(req.reservedSpace > 0n ? { keepStorage: Number(req.reservedSpace) } : {}),
+        });
+        for (const id of res.CachesDeleted) {
+          const r = before.get(id);
+          yield r ? usageRecord(r) : create(UsageRecordSchema, { ID: id });
+        }
+      },
+      status: async function* (this: void, req: { Ref: string }, ctx: HandlerContext) {
+        yield* abortable(jobs.get(req.Ref).subscribe(), ctx.signal);
+      },
+      solve: async (req: SolveRequest, ctx: HandlerContext) => this.#solve(req, ctx),
+    };
+  }
+
+  async #solve(req: SolveRequest, ctx: HandlerContext): Promise<{ ExporterResponse: Record<string, string> }> {
+    const refuse = (what: string) => {
+      throw new ConnectError(`${what} is not supported by tbuild`, Code.Unimplemented);
+    };
+    if (req.Definition && req.Definition.def.length) refuse('solving an LLB definition sent by the client');
+    if (Object.keys(req.FrontendInputs).length) refuse('frontend inputs');
+    if (req.Cache && (req.Cache.Imports.length || req.Cache.Exports.length || req.Cache.ImportRefsDeprecated.length || req.Cache.ExportRefDeprecated)) {
+      refuse(`cache import/export (${[...req.Cache.Imports, ...req.Cache.Exports].map((c) => c.Type).join(', ') || 'registry'})`);
+    }
+    if (req.SourcePolicy && req.SourcePolicy.rules.length) refuse('source policies');
+    if (req.EnableSessionExporter) refuse('session exporters');
+    if (req.Frontend !== '' && req.Frontend !== 'dockerfile.v0') refuse(`the frontend ${JSON.stringify(req.Frontend)}`);
+    const exporters: ExporterRequest[] = req.Exporters.length
+      ? req.Exporters.map((e) => ({ type: e.Type, attrs: { ...e.Attrs } }))
+      : req.ExporterDeprecated
+        ? [{ type: req.ExporterDeprecated, attrs: { ...req.ExporterAttrsDeprecated } }]
+        : [];
+    for (const e of exporters) checkExporter(e);
+    const allowed = this.#opts.allowedEntitlements ?? [];
+    for (const e of req.Entitlements) {
+      if (e !== 'network.host' && !allowed.includes(e)) {
+        throw new ConnectError(`entitlement ${e} is not allowed: start the daemon with --allow-insecure-entitlement ${e}`, Code.PermissionDenied);
+      }
+    }
+    const ref = req.Ref || `tbuild-${Date.now()}`;
+    const job = this.jobs.get(ref);
+    if (job.claimed) throw new ConnectError(`a build with ref ${ref} is already running`, Code.AlreadyExists);
+    job.claimed = true;
+    const failure: FailureSite = {};
+    try {
+      const session = await this.sessions.get(req.Session, SESSION_WAIT_MS, ctx.signal);
+      // Failures carry their site (vertex, Dockerfile range) both ways they reach the client:
+      // the bridge's Solve (which buildx prints) and this Solve.
+      const solve = (frontendAttrs: Record<string, string>) =>
+        runSolve({
+          backend: this.#backend,
+          job,
+          session,
+          frontendAttrs,
+          exporters,
+          entitlements: req.Entitlements,
+          hostPlatform: `${hostPlatform().os}/${hostPlatform().architecture}`,
+          signal: AbortSignal.any([ctx.signal, session.signal]),
+          failure,
+        }).catch((err: unknown) => {
+          throw toConnectError(err, failure);
+        });
+      let response: Record<string, string>;
+      if (req.Frontend === 'dockerfile.v0') response = await solve({ ...req.FrontendAttrs });
+      else response = await job.runGateway({ ...req.FrontendAttrs }, solve, AbortSignal.any([ctx.signal, session.signal]), exporters.length === 0);
+      return { ExporterResponse: response };
+    } catch (err) {
+      throw toConnectError(err, failure);
+    } finally {
+      this.jobs.finish(ref);
+    }
+  }
+}
+
+function usageRecord(r: { ID: string; Type: string; Description: string; InUse: boolean; Shared: boolean; Size: number; CreatedAt: string; LastUsedAt?: string; UsageCount: number; Parent?: string }) {
+  return create(UsageRecordSchema, {
+    ID: r.ID,
+    RecordType: r.Type,
+    Description: r.Description,
+    InUse: r.InUse,
+    Shared: r.Shared,
+    Size: BigInt(r.Size),
+    CreatedAt: timestampFromDate(new Date(r.CreatedAt)),
+    ...(r.LastUsedAt ? { LastUsedAt: timestampFromDate(new Date(r.LastUsedAt)) } : {}),
+    UsageCount: BigInt(r.UsageCount),
+    Parents: r.Parent ? [r.Parent] : [],
+  });
+}
+
+async function* abortable<T>(it: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const iter = it[Symbol.asyncIterator]();
+  const aborted = new Promise<IteratorResult<T>>((resolve) => {
+    if (signal.aborted) resolve({ value: undefined, done: true });
+    signal.addEventListener('abort', () => resolve({ value: undefined, done: true }), { once: true });
+  });
+  try {
+    for (;;) {
+      const r = await Promise.race([iter.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    await iter.return?.();
+  }
+}

@@ -1,0 +1,112 @@
+import type { BuildOptions } from '../build/types.js';
+import { TbuildError } from '../errors.js';
+import { parseEntitlement } from '../exec/security/entitlements.js';
+
+/**
+ * A Solve request's frontend attributes, exporters and entitlements as tbuild build options.
+ * Anything tbuild would not carry out is refused by name: an attribute that is dropped would build
+ * something other than what the user asked for.
+ */
+
+export interface ExporterRequest {
+  type: string;
+  attrs: Record<string, string>;
+}
+
+/** The build options a Solve asks for; the context and outputs are filled in once synced. */
+export interface SolvePlan {
+  options: Omit<BuildOptions, 'context' | 'outputs'>;
+  /** Client directory names: the Dockerfile's and the context's. */
+  dockerfileDir: string;
+  contextDir: string;
+  filename: string;
+}
+
+function unsupported(what: string): never {
+  throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', `${what} is not supported by tbuild`);
+}
+
+/** Frontend attributes buildx sends that change nothing tbuild does (or that tbuild does by default). */
+const NEUTRAL_ATTRS = new Set(['image-resolve-mode', 'contextsubdir', 'multi-platform', 'force-network-mode', 'call', 'requestid', 'cgroup-parent']);
+
+export function planSolve(attrs: Record<string, string>, entitlements: readonly string[], hostPlatform: string): SolvePlan {
+  const buildArgs: Record<string, string> = {};
+  const labels: Record<string, string> = {};
+  const options: SolvePlan['options'] = { buildArgs };
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('build-arg:')) buildArgs[k.slice('build-arg:'.length)] = v;
+    else if (k.startsWith('label:')) labels[k.slice('label:'.length)] = v;
+    else if (k.startsWith('context:')) unsupported(`the named build context "${k.slice('context:'.length)}" (--build-context)`);
+    else if (k.startsWith('attest:')) {
+      // buildx asks for provenance `mode=min` by default; tbuild records no attestations yet.
+      if (v && !/^(disabled=true|mode=min)?$/.test(v) && k !== 'attest:provenance') unsupported(`the ${k.slice(7)} attestation`);
+      if (k === 'attest:sbom' && v) unsupported('the sbom attestation');
+    }
+  }
+  if (Object.keys(labels).length) options.labels = labels;
+  const filename = attrs.filename || 'Dockerfile';
+  if (attrs.target) options.target = attrs.target;
+  if ('no-cache' in attrs) {
+    if (attrs['no-cache'] === '') options.noCache = true;
+    else options.noCacheFilter = attrs['no-cache']!.split(',').filter(Boolean);
+  }
+  if (attrs.platform) {
+    const platforms = attrs.platform.split(',').filter(Boolean);
+    if (platforms.length > 1) unsupported(`building for several platforms at once (${attrs.platform})`);
+    options.platform = platforms[0]!;
+    if (options.platform !== hostPlatform && !options.platform.startsWith(`${hostPlatform}/`)) {
+      unsupported(`building for platform ${options.platform} on this ${hostPlatform} host`);
+    }
+  }
+  if (attrs['add-hosts']) unsupported(`--add-host (${attrs['add-hosts']}) for builds`);
+  if (attrs['shm-size'] && attrs['shm-size'] !== '0') unsupported('--shm-size for builds');
+  if (attrs.ulimit) unsupported('--ulimit for builds');
+  if (attrs['call'] && attrs['call'] !== 'build') unsupported(`--call ${attrs.call}`);
+  if (attrs.requestid && attrs.requestid !== '') unsupported(`the frontend request ${attrs.requestid} (--print/--call)`);
+  const mode = attrs['force-network-mode'];
+  if (mode === 'none' || mode === 'host') options.network = mode;
+  else if (mode && mode !== 'default' && mode !== 'sandbox') unsupported(`network mode ${mode}`);
+  if (attrs['image-resolve-mode'] === 'pull') options.pull = true;
+  if (attrs.contextsubdir) unsupported('a context sub-directory (contextsubdir)');
+  if (attrs['cgroup-parent']) unsupported('--cgroup-parent for builds');
+  for (const k of Object.keys(attrs)) {
+    if (/^(build-arg|label|context|attest):/.test(k) || NEUTRAL_ATTRS.has(k)) continue;
+    if (['filename', 'target', 'no-cache', 'platform', 'add-hosts', 'shm-size', 'ulimit', 'dockerfilekey', 'contextkey'].includes(k)) continue;
+    unsupported(`the frontend attribute "${k}"`);
+  }
+  if (entitlements.length) options.allow = entitlements.map(parseEntitlement);
+  return { options, filename, dockerfileDir: attrs.dockerfilekey || 'dockerfile', contextDir: attrs.contextkey || 'context' };
+}
+
+/** The `name=` of an image exporter: a comma-separated list, as BuildKit reads it. */
+export function exporterNames(attrs: Record<string, string>): string[] {
+  return (attrs.name ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function truthy(v: string | undefined): boolean {
+  return v === '' || v === 'true' || v === '1';
+}
+
+/** Exporter attributes tbuild carries out, per exporter; any other is refused by name. */
+const KNOWN_ATTRS: Record<string, string[]> = {
+  image: ['name', 'push', 'unpack', 'store', 'dangling-name-prefix'],
+  moby: ['name', 'push', 'unpack', 'store', 'dangling-name-prefix'],
+  docker: ['name', 'dest'],
+  oci: ['name', 'dest'],
+  tar: ['dest'],
+  local: ['dest'],
+};
+
+export function checkExporter(e: ExporterRequest): void {
+  const known = KNOWN_ATTRS[e.type];
+  if (!known) unsupported(`the ${JSON.stringify(e.type)} exporter`);
+  for (const [k, v] of Object.entries(e.attrs)) {
+    if (!known!.includes(k)) unsupported(`the ${e.type} exporter's "${k}" option`);
+    if ((k === 'unpack' || k === 'store') && !truthy(v) && v !== '') unsupported(`${k}=${v}`);
+  }
+  if (e.attrs.push !== undefined && e.attrs.push !== 'false' && !truthy(e.attrs.push)) unsupported(`push=${e.attrs.push}`);
+}
+
+export function wantsPush(e: ExporterRequest): boolean {
+  return e.attrs.push !== undefined && truthy(e.attrs.push);
+}

@@ -1,0 +1,162 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OutputSpec, BuildResult } from '../build/types.js';
+import { TbuildError } from '../errors.js';
+import type { Digest } from '../util/digest.js';
+import type { BuildJob } from './build-jobs.js';
+import type { FailureSite } from './errors.js';
+import { syncDir, syncFromClient } from './diffcopy-receive.js';
+import { getSecret, sendDir, sendStream } from './session-calls.js';
+import { type ExporterRequest, exporterNames, planSolve, wantsPush } from './solve-options.js';
+import type { ClientSession, ControlBackend } from './types.js';
+
+/**
+ * One Solve carried out: the Dockerfile and context are synced from the client's session, the
+ * engine builds, and the exporters' results go to the image store or back to the client.
+ * Returns BuildKit's exporter response (what buildx writes to `--metadata-file` and `--iidfile`).
+ */
+export interface SolveInput {
+  backend: ControlBackend;
+  job: BuildJob;
+  session: ClientSession;
+  frontendAttrs: Record<string, string>;
+  exporters: ExporterRequest[];
+  entitlements: readonly string[];
+  hostPlatform: string;
+  signal: AbortSignal;
+  /** Filled in as the build goes: where it failed, for the error's details. */
+  failure: FailureSite;
+}
+
+function internalVertex(name: string): Digest {
+  return `sha256:${createHash('sha256').update(`tbuild-internal\0${name}\0${randomBytes(8).toString('hex')}`).digest('hex')}` as Digest;
+}
+
+/** Run `fn` as an `[internal]` vertex of the job's progress, as BuildKit shows its loads. */
+async function internal<T>(job: BuildJob, name: string, fn: (vertex: Digest) => Promise<T>): Promise<T> {
+  const id = internalVertex(name);
+  const started = Date.now();
+  job.progress({ type: 'vertex', vertex: { id, name, inputs: [], started } });
+  try {
+    const r = await fn(id);
+    job.progress({ type: 'vertex', vertex: { id, name, inputs: [], started, completed: Date.now() } });
+    return r;
+  } catch (err) {
+    job.progress({ type: 'vertex', vertex: { id, name, inputs: [], started, completed: Date.now(), error: (err as Error).message } });
+    throw err;
+  }
+}
+
+/** `.dockerignore` lines as fsutil exclude patterns. */
+function ignorePatterns(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
+export async function runSolve(input: SolveInput): Promise<Record<string, string>> {
+  const { backend, job, session, signal } = input;
+  const plan = planSolve(input.frontendAttrs, input.entitlements, input.hostPlatform);
+  const streams = input.exporters.filter((e) => ['tar', 'docker', 'oci'].includes(e.type));
+  if (streams.length > 1) throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', 'more than one exporter that streams back to the client is not supported by tbuild');
+  const tmp = join(backend.root, 'buildkit', 'tmp', randomBytes(8).toString('hex'));
+  await mkdir(tmp, { recursive: true, mode: 0o700 });
+  try {
+    const dfDir = join(tmp, 'dockerfile');
+    await internal(job, `[internal] load build definition from ${plan.filename}`, (vertex) =>
+      syncFromClient(session, {
+        dirName: plan.dockerfileDir,
+        dest: dfDir,
+        followPaths: [plan.filename, `${plan.filename}.dockerignore`],
+        includePatterns: [plan.filename, `${plan.filename}.dockerignore`],
+        signal,
+      }).then((r) => job.progress({ type: 'status', vertex, id: 'transferring dockerfile', name: 'transferring dockerfile', current: r.bytes, completed: true })),
+    );
+    const dockerfile = join(dfDir, plan.filename);
+    const dockerfileData = await readFile(dockerfile).catch(() => {
+      throw new TbuildError('TB_BUILDKIT_SYNC', `failed to read dockerfile: open ${plan.filename}: no such file or directory`);
+    });
+    input.failure.dockerfile = { name: plan.filename, data: dockerfileData };
+    const ignoreText = await internal(job, '[internal] load .dockerignore', async () => {
+      const own = await readFile(`${dockerfile}.dockerignore`, 'utf8').catch(() => undefined);
+      if (own !== undefined) return own;
+      const ignDir = join(tmp, 'ignore');
+      await syncFromClient(session, { dirName: plan.contextDir, dest: ignDir, followPaths: ['.dockerignore'], includePatterns: ['.dockerignore'], signal });
+      return readFile(join(ignDir, '.dockerignore'), 'utf8').catch(() => '');
+    });
+    const contextDir = syncDir(backend.root, session.sharedKey || session.id, plan.contextDir);
+    await internal(job, '[internal] load build context', async (vertex) => {
+      const report = (bytes: number, completed?: boolean) =>
+        job.progress({ type: 'status', vertex, id: 'transferring context', name: 'transferring context', current: bytes, ...(completed ? { completed } : {}) });
+      let last = 0;
+      const r = await syncFromClient(session, {
+        dirName: plan.contextDir,
+        dest: contextDir,
+        excludePatterns: ignorePatterns(ignoreText),
+        signal,
+        onBytes: (b) => {
+          if (b - last >= 1 << 20) report((last = b));
+        },
+      });
+      report(r.bytes, true);
+    });
+
+    const outputs: OutputSpec[] = [];
+    const localDirs: { index: number; dir: string }[] = [];
+    let stream: ReturnType<typeof sendStream> | undefined;
+    input.exporters.forEach((e, index) => {
+      if (e.type === 'image' || e.type === 'moby') outputs.push({ type: 'image', names: exporterNames(e.attrs), ...(wantsPush(e) ? { push: true } : {}) });
+      else if (e.type === 'local') {
+        const dir = join(tmp, `out-${index}`);
+        localDirs.push({ index, dir });
+        outputs.push({ type: 'local', dest: dir });
+      } else {
+        stream = sendStream(session, index, signal);
+        const names = exporterNames(e.attrs);
+        if (e.type === 'tar') outputs.push({ type: 'tar', dest: '-' });
+        else outputs.push({ type: e.type as 'docker' | 'oci', dest: '-', ...(names.length ? { names } : {}) });
+      }
+    });
+    let result: BuildResult;
+    try {
+      result = await backend.build({
+        ...plan.options,
+        context: contextDir,
+        dockerfile,
+        outputs: outputs.length ? outputs : [{ type: 'image', names: [] }],
+        ...(stream ? { outputStream: stream.writable } : {}),
+        secretLookup: (id) => getSecret(session, id, signal),
+        onProgress: (ev) => {
+          // The definition was loaded (and shown) above, from the client.
+          if (ev.type === 'vertex' && ev.vertex.name.startsWith('[internal] load build definition')) return;
+          if (ev.type === 'vertex' && ev.vertex.error) input.failure.vertex = ev.vertex.id;
+          job.progress(ev);
+        },
+        signal,
+      });
+    } catch (err) {
+      stream?.writable.destroy(err as Error);
+      throw err;
+    }
+    if (stream) {
+      await new Promise<void>((resolve) => stream!.writable.end(resolve));
+      await stream.done;
+    }
+    for (const { index, dir } of localDirs) await sendDir(session, index, dir, signal);
+    return exporterResponse(result, input.exporters);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function exporterResponse(result: BuildResult, exporters: ExporterRequest[]): Record<string, string> {
+  const res: Record<string, string> = {
+    'containerimage.config.digest': result.imageId,
+    'containerimage.digest': result.digest,
+  };
+  const names = exporters.filter((e) => e.type === 'image' || e.type === 'moby').flatMap((e) => exporterNames(e.attrs));
+  if (names.length) res['image.name'] = names.join(',');
+  return res;
+}
