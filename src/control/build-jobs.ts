@@ -33,8 +33,16 @@ export class BuildJob {
     for (const s of this.#subscribers) s.push(resp);
   }
 
+  #statusStarted = new Map<string, number>();
+
   progress(ev: ProgressEvent): void {
-    this.push(statusOf(ev));
+    let started: number | undefined;
+    if (ev.type === 'status') {
+      const key = `${ev.vertex}\0${ev.id}`;
+      started = this.#statusStarted.get(key) ?? Date.now();
+      this.#statusStarted.set(key, started);
+    }
+    this.push(statusOf(ev, started));
   }
 
   subscribe(): AsyncIterable<StatusResponse> {
@@ -153,7 +161,7 @@ function ts(ms: number | undefined) {
 }
 
 /** A tbuild progress event as BuildKit's StatusResponse, which buildx renders. */
-export function statusOf(ev: ProgressEvent): StatusResponse {
+export function statusOf(ev: ProgressEvent, started?: number): StatusResponse {
   switch (ev.type) {
     case 'vertex': {
       const v = ev.vertex;
@@ -185,6 +193,7 @@ export function statusOf(ev: ProgressEvent): StatusResponse {
             current: BigInt(Math.round(ev.current)),
             total: BigInt(Math.round(ev.total ?? 0)),
             timestamp: ts(Date.now()),
+            started: ts(started ?? Date.now()),
             completed: ev.completed ? ts(Date.now()) : undefined,
           }),
         ],

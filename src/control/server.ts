@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext, type Interceptor, type ServiceImpl } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { TbuildError } from '../errors.js';
 import { BuildJobs } from './build-jobs.js';
@@ -47,20 +47,8 @@ export class ControlServer {
         router.service(Control, this.#control());
         router.service(LLBBridge, bridgeService(this.jobs, this.#workers()));
       },
-      interceptors: [
-        (next) => async (req) => {
-          const started = Date.now();
-          opts.log?.(`grpc ${req.url.replace(/^.*?\/\/[^/]*/, '')} start`);
-          try {
-            const res = await next(req);
-            opts.log?.(`grpc ${req.url.replace(/^.*?\/\/[^/]*/, '')} ok ${Date.now() - started}ms`);
-            return res;
-          } catch (err) {
-            opts.log?.(`grpc ${req.url.replace(/^.*?\/\/[^/]*/, '')} failed: ${(err as Error).message}${err instanceof ConnectError && err.details.length ? ` (${err.details.length} details)` : ''}`);
-            throw err;
-          }
-        },
-      ],
+      // Outermost first: the log sees the status the client gets.
+      interceptors: [...(opts.log ? [callLog(opts.log)] : []), errorsAsStatus],
       grpc: true,
       grpcWeb: false,
       connect: false,
@@ -113,7 +101,8 @@ export class ControlServer {
         return { record: (df.BuildCache ?? []).map(usageRecord) };
       },
       prune: async function* (req: { all: boolean; keepDuration: bigint; reservedSpace: bigint; filter: string[] }) {
-        if (req.filter.length) throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', `prune filters (${req.filter.join(', ')}) are not supported by tbuild`);
+        const filters = req.filter.filter(Boolean);
+        if (filters.length) throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', `prune filters (${filters.join(', ')}) are not supported by tbuild`);
         const before = new Map(((await backend.df()).BuildCache ?? []).map((r) => [r.ID, r]));
         const res = await backend.pruneBuildCache({
           all: req.all,
@@ -189,6 +178,60 @@ export class ControlServer {
       this.jobs.finish(ref);
     }
   }
+}
+
+/** A tbuild error thrown by a handler reaches the client as its gRPC status, never as "internal error". */
+const errorsAsStatus: Interceptor = (next) => async (req) => {
+  try {
+    const res = await next(req);
+    if (!res.stream) return res;
+    const messages = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* messages;
+        } catch (err) {
+          throw toConnectError(err);
+        }
+      })(),
+    };
+  } catch (err) {
+    throw toConnectError(err);
+  }
+};
+
+/** One daemon-log line per call (`--access-log`), streams included: when it ended and how. */
+function callLog(log: (line: string) => void): Interceptor {
+  return (next) => async (req) => {
+    const started = Date.now();
+    const path = req.url.replace(/^.*?\/\/[^/]*/, '');
+    const failed = (err: unknown) => {
+      log(`grpc ${path} failed after ${Date.now() - started}ms: ${err instanceof Error ? err.message : String(err)}`);
+      return err;
+    };
+    try {
+      const res = await next(req);
+      if (!res.stream) {
+        log(`grpc ${path} ok ${Date.now() - started}ms`);
+        return res;
+      }
+      const messages = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* messages;
+            log(`grpc ${path} ended ${Date.now() - started}ms`);
+          } catch (err) {
+            throw failed(err);
+          }
+        })(),
+      };
+    } catch (err) {
+      throw failed(err);
+    }
+  };
 }
 
 function usageRecord(r: { ID: string; Type: string; Description: string; InUse: boolean; Shared: boolean; Size: number; CreatedAt: string; LastUsedAt?: string; UsageCount: number; Parent?: string }) {

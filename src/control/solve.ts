@@ -72,7 +72,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
         followPaths: [plan.filename, `${plan.filename}.dockerignore`],
         includePatterns: [plan.filename, `${plan.filename}.dockerignore`],
         signal,
-      }).then((r) => job.progress({ type: 'status', vertex, id: 'transferring dockerfile', name: 'transferring dockerfile', current: r.bytes, completed: true })),
+      }).then((r) => job.progress({ type: 'status', vertex, id: 'transferring dockerfile:', name: 'transferring dockerfile:', current: r.bytes, completed: true })),
     );
     const dockerfile = join(dfDir, plan.filename);
     const dockerfileData = await readFile(dockerfile).catch(() => {
@@ -89,7 +89,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
     const contextDir = syncDir(backend.root, session.sharedKey || session.id, plan.contextDir);
     await internal(job, '[internal] load build context', async (vertex) => {
       const report = (bytes: number, completed?: boolean) =>
-        job.progress({ type: 'status', vertex, id: 'transferring context', name: 'transferring context', current: bytes, ...(completed ? { completed } : {}) });
+        job.progress({ type: 'status', vertex, id: 'transferring context:', name: 'transferring context:', current: bytes, ...(completed ? { completed } : {}) });
       let last = 0;
       const r = await syncFromClient(session, {
         dirName: plan.contextDir,

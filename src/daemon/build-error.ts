@@ -32,8 +32,8 @@ function findCommand(err: TbuildError): string | undefined {
     if (Array.isArray(c) && c.every((x) => typeof x === 'string')) return c.join(' ');
     if (typeof c === 'string' && c) return c;
     // The solver's own wording names the command: `process "/bin/sh -c exit 3" did not complete…`
-    const m = /process "(.*)" did not complete successfully/s.exec(e.message);
-    if (m) return m[1];
+    const m = /process ("(?:[^"\\]|\\.)*") did not complete successfully/s.exec(e.message);
+    if (m) return JSON.parse(m[1]!) as string;
   }
   return undefined;
 }

@@ -237,7 +237,8 @@ export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io
       if (status.exitCode !== 0) {
         throw new TbuildError(
           'TB_EXEC_NONZERO',
-          `process "${op.args.join(' ')}" did not complete successfully: exit code: ${status.exitCode}`,
+          // Quoted as BuildKit quotes it (Go's %q), so quotes inside the command stay unambiguous.
+          `process ${JSON.stringify(op.args.join(' '))} did not complete successfully: exit code: ${status.exitCode}`,
           { details: { exitCode: status.exitCode, signal: status.signal, outputTail: tail.lines() } },
         );
       }

@@ -1,0 +1,162 @@
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startDaemon, type TestDaemon } from '../cli/remote/daemon.js';
+import { BUSYBOX_TAR, ensureBusyboxArchive } from '../support/busybox-image.js';
+import { buildxConfig, dockerBuildx } from '../support/buildx.js';
+import { isRoot, tempDir } from '../support/tmp.js';
+
+/**
+ * `docker build` as every current Docker package runs it: the CLI 26 with the buildx 0.13 plugin,
+ * talking BuildKit's gRPC API to a real `tbuild daemon` over `/grpc` and `/session`.
+ */
+describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let daemon: TestDaemon;
+  let config: string;
+  const dx = (args: string[], opts: { cwd?: string } = {}) => dockerBuildx(daemon.host, config, args, opts);
+  const ctx = (name: string, files: Record<string, string>) => {
+    const dir = join(tmp.path, name);
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(join(dir, path, '..'), { recursive: true });
+      writeFileSync(join(dir, path), content);
+    }
+    return dir;
+  };
+
+  beforeAll(async () => {
+    await ensureBusyboxArchive();
+    tmp = await tempDir('tb-buildx-');
+    daemon = await startDaemon(tmp.path, { daemonArgs: ['--access-log'] });
+    config = buildxConfig(tmp.path);
+    const load = await dx(['load', '-i', BUSYBOX_TAR]);
+    expect(load.code, load.stderr).toBe(0);
+  }, 120_000);
+  afterAll(async () => {
+    await daemon?.stop();
+    await tmp?.cleanup();
+  });
+
+  test('buildx sees the default builder on the docker driver, running, with its platform', async () => {
+    const r = await dx(['buildx', 'ls']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/default\*?\s+docker/);
+    expect(r.stdout).toMatch(/default\s+running\s+v[\d.]+-tbuild\s+linux\/amd64/);
+    const inspect = await dx(['buildx', 'inspect']);
+    expect(inspect.stdout).toMatch(/Driver:\s+docker/);
+  });
+
+  test('build -t with --build-arg, --target and -f; the image runs', async () => {
+    const dir = ctx('basic', {
+      'build/app.Dockerfile': 'FROM busybox:local AS base\nARG GREETING=hi\nRUN echo "$GREETING from buildx" > /greeting\nCOPY data.txt /data.txt\nFROM base AS other\nRUN false\n',
+      'data.txt': 'payload\n',
+    });
+    const r = await dx(['build', '-t', 'bx-basic', '--build-arg', 'GREETING=hello', '--target', 'base', '-f', join(dir, 'build/app.Dockerfile'), dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const run = await dx(['run', '--rm', 'bx-basic', 'cat', '/greeting', '/data.txt']);
+    expect(run.stdout).toBe('hello from buildx\npayload\n');
+  });
+
+  test('a 3,000-file context honours .dockerignore, and a rebuild after one change transfers only that file', async () => {
+    const files: Record<string, string> = { Dockerfile: 'FROM busybox:local\nCOPY . /app\nRUN ls /app/src | wc -l > /count\n', '.dockerignore': 'secret\n*.log\n', 'secret/key': 'no', 'debug.log': 'no' };
+    for (let i = 0; i < 3000; i++) files[`src/f${i}.txt`] = `file ${i}\n`;
+    const dir = ctx('big', files);
+    const first = await dx(['build', '--progress', 'plain', '-t', 'bx-big', dir]);
+    expect(first.code, first.stderr).toBe(0);
+    const run = await dx(['run', '--rm', 'bx-big', 'sh', '-c', 'cat /count; ls -A /app']);
+    expect(run.stdout.split('\n').map((s) => s.trim())).toEqual(['3000', '.dockerignore', 'Dockerfile', 'src', '']);
+    writeFileSync(join(dir, 'src/f7.txt'), 'changed!\n');
+    const second = await dx(['build', '--progress', 'plain', '-t', 'bx-big', dir]);
+    expect(second.code, second.stderr).toBe(0);
+    // Only the changed file's 9 bytes cross the session; the steps that do not read it stay cached.
+    expect(second.stderr).toMatch(/transferring context: 9B done/);
+    expect(second.stderr).toMatch(/\[1\/3\] FROM busybox:local\n#\d+ CACHED/);
+    expect(second.stderr).not.toMatch(/\[2\/3\] COPY[^\n]*\n#\d+ CACHED/);
+    expect((await dx(['run', '--rm', 'bx-big', 'cat', '/app/src/f7.txt'])).stdout).toBe('changed!\n');
+  }, 120_000);
+
+  test('a rebuild shows CACHED in plain progress', async () => {
+    const dir = ctx('cached', { Dockerfile: 'FROM busybox:local\nRUN echo once > /once\n' });
+    expect((await dx(['build', '-t', 'bx-cached', dir])).code).toBe(0);
+    const again = await dx(['build', '--progress', 'plain', '-t', 'bx-cached', dir]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/\[2\/2\] RUN echo once > \/once\n#\d+ CACHED/);
+  });
+
+  test('--secret reaches RUN --mount=type=secret and stays out of the image', async () => {
+    const dir = ctx('secret', { Dockerfile: 'FROM busybox:local\nRUN --mount=type=secret,id=token cat /run/secrets/token > /seen-length && wc -c < /run/secrets/token > /seen-length\n' });
+    writeFileSync(join(tmp.path, 'token.txt'), 's3cr3t-value');
+    const r = await dx(['build', '-t', 'bx-secret', '--secret', `id=token,src=${join(tmp.path, 'token.txt')}`, dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const run = await dx(['run', '--rm', 'bx-secret', 'sh', '-c', 'cat /seen-length; ls /run/secrets 2>&1 || true']);
+    expect(run.stdout.trim().split('\n')[0]!.trim()).toBe('12');
+    const save = await dx(['image', 'history', '--no-trunc', 'bx-secret']);
+    expect(save.stdout).not.toContain('s3cr3t-value');
+  });
+
+  test('-o type=local, -o type=tar, --iidfile and --metadata-file', async () => {
+    const dir = ctx('outputs', { Dockerfile: 'FROM busybox:local\nRUN echo out > /made\n' });
+    const local = join(tmp.path, 'out-local');
+    const r1 = await dx(['build', '-o', `type=local,dest=${local}`, dir]);
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(readFileSync(join(local, 'made'), 'utf8')).toBe('out\n');
+    expect(readdirSync(local)).toContain('bin');
+    const tarPath = join(tmp.path, 'out.tar');
+    const r2 = await dx(['build', '-o', `type=tar,dest=${tarPath}`, dir]);
+    expect(r2.code, r2.stderr).toBe(0);
+    const { execFileSync } = await import('node:child_process');
+    expect(execFileSync('tar', ['tf', tarPath]).toString().split('\n')).toContain('made');
+    const iid = join(tmp.path, 'iid');
+    const md = join(tmp.path, 'md.json');
+    const r3 = await dx(['build', '-t', 'bx-out', '--iidfile', iid, '--metadata-file', md, dir]);
+    expect(r3.code, r3.stderr).toBe(0);
+    const id = readFileSync(iid, 'utf8').trim();
+    const meta = JSON.parse(readFileSync(md, 'utf8')) as Record<string, string>;
+    expect(meta['containerimage.config.digest']).toBe(id);
+    expect(meta['image.name']).toBe('bx-out');
+    const inspect = await dx(['image', 'inspect', '-f', '{{.Id}}', 'bx-out']);
+    expect(inspect.stdout.trim()).toBe(id);
+  });
+
+  test('a failing RUN exits non-zero with the Dockerfile excerpt and the exit code', async () => {
+    const dir = ctx('fail', { Dockerfile: 'FROM busybox:local\nRUN echo before\nRUN sh -c "echo doomed >&2; exit 3"\n' });
+    const r = await dx(['build', '--progress', 'plain', dir]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Dockerfile:3');
+    expect(r.stderr).toMatch(/>>> RUN sh -c "echo doomed >&2; exit 3"/);
+    expect(r.stderr).toContain('doomed');
+    expect(r.stderr).toMatch(/ERROR: failed to solve: process "\/bin\/sh -c sh -c \\"echo doomed >&2; exit 3\\"" did not complete successfully: exit code: 3/);
+  });
+
+  test('what tbuild does not carry out is refused by name', async () => {
+    const dir = ctx('refuse', { Dockerfile: 'FROM busybox:local\n' });
+    const cases: [string[], RegExp][] = [
+      [['--platform', 'linux/arm64'], /platform linux\/arm64 .* not supported/],
+      [['--cache-to', 'type=inline'], /cache import\/export \(inline\) is not supported/],
+      [['--build-context', `extra=${dir}`], /named build context "extra"/],
+      [['--add-host', 'db:10.0.0.9'], /--add-host .* not supported/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await dx(['build', ...flags, dir]);
+      expect(r.code, flags.join(' ')).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
+  test('buildx du lists the build cache and buildx prune -af empties it', async () => {
+    const du = await dx(['buildx', 'du']);
+    expect(du.code, du.stderr).toBe(0);
+    expect(du.stdout).toMatch(/Total:\s+[\d.]+[kMG]?B/);
+    const prune = await dx(['buildx', 'prune', '-af']);
+    expect(prune.code, prune.stderr).toBe(0);
+    const after = await dx(['buildx', 'du']);
+    expect(after.stdout).toMatch(/Total:\s+0B/);
+  });
+
+  test('the classic builder still answers DOCKER_BUILDKIT=0', async () => {
+    const dir = ctx('classic', { Dockerfile: 'FROM busybox:local\nRUN echo classic > /c\n' });
+    const r = await dockerBuildx(daemon.host, config, ['build', '-t', 'bx-classic', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Successfully tagged bx-classic:latest');
+  });
+});
