@@ -1,5 +1,7 @@
 import { chmod, readFile, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { TbuildError } from '../errors.js';
 
 /**
@@ -15,7 +17,12 @@ export interface BuildkitListenerTls {
 
 type Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
 
-export async function listenBuildkit(handler: Handler, addr: string, tls?: BuildkitListenerTls): Promise<{ address: string; close(): Promise<void> }> {
+export async function listenBuildkit(
+  handler: Handler,
+  addr: string,
+  tls: BuildkitListenerTls | undefined,
+  priorKnowledge: (socket: Duplex) => void,
+): Promise<{ address: string; close(): Promise<void> }> {
   const m = /^(tcp|unix):\/\/(.+)$/.exec(addr);
   if (!m) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid --buildkit-addr ${addr}: expected tcp://HOST:PORT or unix:///path`);
   let server: http2.Http2Server | http2.Http2SecureServer;
@@ -28,6 +35,17 @@ export async function listenBuildkit(handler: Handler, addr: string, tls?: Build
       { ca: await readFile(tls.ca), cert: await readFile(tls.cert), key: await readFile(tls.key), requestCert: true, rejectUnauthorized: true, allowHTTP1: false, settings: { initialWindowSize: 4 << 20 } },
       handler,
     );
+    // buildx's remote driver does its own TLS without offering ALPN, then speaks HTTP/2 at once (as
+    // Go's gRPC server accepts): such a connection is served with prior knowledge.
+    server.on('unknownProtocol', (socket: TLSSocket) => {
+      if (socket.alpnProtocol === false) {
+        // Node's HTTP/2 session setup reads the socket's ALPN result to decide it may speak h2;
+        // the client's first bytes (the h2 preface) are what settle it here.
+        socket.alpnProtocol = 'h2';
+        priorKnowledge(socket);
+      }
+      else socket.destroy();
+    });
     listenArgs = [Number(hp[2]), hp[1]!];
   } else {
     server = http2.createServer({ settings: { initialWindowSize: 4 << 20 } }, handler);

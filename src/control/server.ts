@@ -1,13 +1,15 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type Interceptor, type ServiceImpl } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { TbuildError } from '../errors.js';
 import { BuildJobs } from './build-jobs.js';
+import { Channel } from './channel.js';
+import { listenBuildkit, type BuildkitListenerTls } from './listener.js';
 import { toConnectError } from './errors.js';
-import { Control, type SolveRequest, UsageRecordSchema } from './gen/github.com/moby/buildkit/api/services/control/control_pb.js';
+import { BytesMessageSchema, Control, type SolveRequest, UsageRecordSchema } from './gen/github.com/moby/buildkit/api/services/control/control_pb.js';
 import { BuildkitVersionSchema, WorkerRecordSchema } from './gen/github.com/moby/buildkit/api/types/worker_pb.js';
 import { LLBBridge } from './gen/github.com/moby/buildkit/frontend/gateway/pb/gateway_pb.js';
 import { PlatformSchema } from './gen/github.com/moby/buildkit/solver/pb/ops_pb.js';
@@ -70,7 +72,17 @@ export class ControlServer {
     this.sessions.attach(socket, head, headers);
   }
 
+  /** Serve on an address of its own (`--buildkit-addr`); returns how to stop. */
+  async listen(addr: string, tls?: BuildkitListenerTls): Promise<{ address: string; close(): Promise<void> }> {
+    const l = await listenBuildkit(this.#handler, addr, tls, (socket) => this.#h2c.accept(socket, Buffer.alloc(0)));
+    this.#listeners.push(l);
+    return l;
+  }
+
+  #listeners: { close(): Promise<void> }[] = [];
+
   close(): void {
+    for (const l of this.#listeners.splice(0)) void l.close();
     this.jobs.close();
     this.sessions.close();
     this.#h2c.close();
@@ -118,7 +130,46 @@ export class ControlServer {
         yield* abortable(jobs.get(req.Ref).subscribe(), ctx.signal);
       },
       solve: async (req: SolveRequest, ctx: HandlerContext) => this.#solve(req, ctx),
+      // The session over a gRPC stream (buildkitd's way, used by buildx's remote driver): the
+      // stream's bytes are a connection on which the client serves its session.
+      session: (requests: AsyncIterable<{ data: Uint8Array }>, ctx: HandlerContext) => this.#streamSession(requests, ctx),
     };
+  }
+
+  async *#streamSession(requests: AsyncIterable<{ data: Uint8Array }>, ctx: HandlerContext): AsyncGenerator<{ data: Uint8Array }> {
+    const out = new Channel<{ data: Uint8Array }>();
+    const conn = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        out.push(create(BytesMessageSchema, { data: chunk }));
+        cb();
+      },
+      final(cb) {
+        out.close();
+        cb();
+      },
+      destroy(err, cb) {
+        out.close();
+        cb(err);
+      },
+    });
+    void (async () => {
+      try {
+        for await (const m of requests) conn.push(m.data);
+        conn.push(null);
+      } catch (err) {
+        conn.destroy(err as Error);
+      }
+    })();
+    const headers: IncomingHttpHeaders = {};
+    for (const name of ['x-docker-expose-session-uuid', 'x-docker-expose-session-name', 'x-docker-expose-session-sharedkey', 'x-docker-expose-session-grpc-method']) {
+      const v = ctx.requestHeader.get(name);
+      if (v !== null) headers[name] = v;
+    }
+    this.sessions.attach(conn, Buffer.alloc(0), headers);
+    ctx.signal.addEventListener('abort', () => conn.destroy(), { once: true });
+    yield* out;
+    conn.destroy();
   }
 
   async #solve(req: SolveRequest, ctx: HandlerContext): Promise<{ ExporterResponse: Record<string, string> }> {

@@ -66,6 +66,8 @@ export interface BuildkitEndpoint {
   serve(socket: Duplex, head: Buffer): void;
   /** `POST /session`: the client serves its session on this socket; the headers name it. */
   attachSession(socket: Duplex, head: Buffer, headers: IncomingHttpHeaders): void;
+  /** The same API on an address of its own (`--buildkit-addr`): TCP with mutual TLS, or a unix socket. */
+  listen(addr: string, tls?: { ca: string; cert: string; key: string }): Promise<{ address: string; close(): Promise<void> }>;
   close(): void;
 }
 

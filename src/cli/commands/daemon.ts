@@ -38,6 +38,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
     .option('--shutdown-timeout <seconds>', 'how long a stop waits for requests in flight', '10')
     .option('--insecure-registry <host>', 'registry (host[:port] or CIDR) reached over plain HTTP or unverified TLS; repeatable (loopback always is)', collect)
     .option('--config-file <file>', 'settings in Docker daemon.json keys (default: $TBUILD_CONFIG, else /etc/tbuild/daemon.json when it exists)')
+    .option('--buildkit-addr <addr>', "also serve BuildKit's API on tcp://HOST:PORT (mutual TLS with --tlscacert/--tlscert/--tlskey) or unix:///path, for buildx's remote driver; repeatable", collect)
     .option('--registry-mirror <url>', 'mirror for docker.io pulls, tried before docker.io; repeatable', collect)
     .action(async (flags: DaemonFlags) => {
       const { Daemon, validateHosts } = await import('../../daemon/server.js');
@@ -86,23 +87,37 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
         ...(configFile ? { configFile } : {}),
         ...(Object.keys(registry).length ? { registry } : {}),
       });
+      const buildkitAddrs = (flags as { buildkitAddr?: string[] }).buildkitAddr ?? [];
+      // The BuildKit listener takes the daemon's certificates: TCP is mutual TLS or refused.
+      const buildkitTls = flags.tlscacert && flags.tlscert && flags.tlskey ? { ca: flags.tlscacert, cert: flags.tlscert, key: flags.tlskey } : undefined;
+      for (const a of buildkitAddrs) {
+        if (a.startsWith('tcp://') && !(flags.tlsverify && buildkitTls)) {
+          throw new TbuildError('TB_INVALID_ARGUMENT', `refusing to serve BuildKit's API on ${a} without mutual TLS: give --tlsverify --tlscacert --tlscert --tlskey`);
+        }
+      }
+      const services = {
+        ...servicesFor(engine, {
+          allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement),
+          ...(flags.accessLog || process.env.TBUILD_DEBUG ? { log: (line: string) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`) } : {}),
+        }),
+        ...(insecureTcp && list.some((h) => h.startsWith('tcp://'))
+          ? { warnings: ['WARNING: API is accessible on plain TCP without encryption (--tls=false): anyone who can connect owns this machine'] }
+          : {}),
+      };
       const daemon = await Daemon.start({
         hosts: list,
         root: engine.root,
         tls,
         insecureTcp,
-        services: {
-          ...servicesFor(engine, {
-            allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement),
-            ...(flags.accessLog || process.env.TBUILD_DEBUG ? { log: (line: string) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`) } : {}),
-          }),
-          ...(insecureTcp && list.some((h) => h.startsWith('tcp://'))
-            ? { warnings: ['WARNING: API is accessible on plain TCP without encryption (--tls=false): anyone who can connect owns this machine'] }
-            : {}) },
+        services,
         log: (line) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`),
         shutdownGraceMs: Number(flags.shutdownTimeout ?? 10) * 1000,
         accessLog: Boolean(flags.accessLog),
       });
+      for (const a of buildkitAddrs) {
+        const l = await services.buildkit!.listen(a, buildkitTls);
+        ctx.stderr.write(`${new Date().toISOString()} BuildKit API listen on ${l.address}\n`);
+      }
       // Last line of defence: a stream error some module left unhandled while serving one request
       // must not take down every other client (and the containers' event feed) with it.
       const onUncaught = (err: unknown) => ctx.stderr.write(`${new Date().toISOString()} internal error (request aborted): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
