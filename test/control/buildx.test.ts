@@ -1,10 +1,12 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startDaemon, type TestDaemon } from '../cli/remote/daemon.js';
 import { BUSYBOX_TAR, ensureBusyboxArchive } from '../support/busybox-image.js';
 import { buildxConfig, dockerBuildx } from '../support/buildx.js';
 import { isRoot, tempDir } from '../support/tmp.js';
+import { freePort, makeCerts } from '../support/certs.js';
 
 /**
  * `docker build` as every current Docker package runs it: the CLI 26 with the buildx 0.13 plugin,
@@ -152,6 +154,41 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     const after = await dx(['buildx', 'du']);
     expect(after.stdout).toMatch(/Total:\s+0B/);
   });
+
+  test('buildx create --driver remote to the mutual-TLS --buildkit-addr builds, and --load lands the image', async () => {
+    const certs = join(tmp.path, 'certs');
+    mkdirSync(certs);
+    await makeCerts(certs);
+    const port = await freePort();
+    const c = (f: string) => join(certs, f);
+    const remoteDir = join(tmp.path, 'remote-daemon');
+    mkdirSync(remoteDir);
+    const remote = await startDaemon(remoteDir, {
+      daemonArgs: ['--tlsverify', '--tlscacert', c('ca.pem'), '--tlscert', c('server-cert.pem'), '--tlskey', c('server-key.pem'), '--buildkit-addr', `tcp://127.0.0.1:${port}`],
+    });
+    try {
+      expect((await dockerBuildx(remote.host, config, ['load', '-i', BUSYBOX_TAR])).code).toBe(0);
+      const create = await dx(['buildx', 'create', '--name', 'tbremote', '--driver', 'remote', '--driver-opt', `cacert=${c('ca.pem')},cert=${c('cert.pem')},key=${c('key.pem')}`, `tcp://127.0.0.1:${port}`]);
+      expect(create.code, create.stderr).toBe(0);
+      const dir = ctx('remote', { Dockerfile: 'FROM busybox:local\nRUN echo built-remotely > /where\n' });
+      const r = await dx(['buildx', 'build', '--builder', 'tbremote', '--progress', 'plain', '-t', 'bx-remote', '--load', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/building with "tbremote" instance using remote driver/);
+      expect((await dx(['run', '--rm', 'bx-remote', 'cat', '/where'])).stdout).toBe('built-remotely\n');
+      // Without a client certificate the listener refuses the connection.
+      const outcome = await new Promise<string>((resolve) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(c('ca.pem')), ALPNProtocols: ['h2'] }, () => {
+          s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+        });
+        s.on('error', (e) => resolve(`error: ${e.message}`));
+        s.on('close', () => resolve('closed'));
+      });
+      expect(outcome).toMatch(/certificate|closed|reset/i);
+    } finally {
+      await dx(['buildx', 'rm', 'tbremote']);
+      await remote.stop();
+    }
+  }, 180_000);
 
   test('the classic builder still answers DOCKER_BUILDKIT=0', async () => {
     const dir = ctx('classic', { Dockerfile: 'FROM busybox:local\nRUN echo classic > /c\n' });
