@@ -7,6 +7,7 @@ import type { BuildDeps, BuildOptions, BuildResult, ProgressEvent, VertexStatus 
 import { TbuildError, isTbuildError, withRange } from '../errors.js';
 import { sha256, type Digest } from '../util/digest.js';
 import { logWriter, pruneLogs } from './logs.js';
+import { connect as netConnect } from 'node:net';
 import { parseDockerfile } from '../parser/parse.js';
 import { resolveDockerfile } from '../parser/resolve.js';
 import { PROXY_ARGS } from '../parser/scope.js';
@@ -62,6 +63,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
   );
   try {
     const dockerfile = parseDockerfile(context.dockerfileText, { file: displayFile });
+    checkSyntaxDirective(dockerfile, displayFile);
     const buildArgs = opts.buildArgs ?? {};
     for (const d of dockerfile.diagnostics) {
       if (d.severity !== 'error') onProgress({ type: 'warning', message: d.message, rule: d.rule, line: d.range?.startLine });
@@ -91,7 +93,19 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       platform,
     }));
     const proxyEnv = PROXY_ARGS.filter((k) => Object.prototype.hasOwnProperty.call(buildArgs, k)).map((k) => `${k}=${buildArgs[k]}`);
-    const env: OpEnv = { parts, context, secrets: opts.secrets ?? {}, proxyEnv, tmp, ...(opts.secretLookup ? { secretLookup: opts.secretLookup } : {}) };
+    const env: OpEnv = {
+      parts,
+      context,
+      secrets: opts.secrets ?? {},
+      proxyEnv,
+      tmp,
+      ...(opts.secretLookup ? { secretLookup: opts.secretLookup } : {}),
+      sshAgent: (id) => {
+        const agent = opts.ssh?.[id];
+        if (agent === undefined) return opts.sshLookup?.(id);
+        return typeof agent === 'string' ? () => netConnect(agent) : agent;
+      },
+    };
     const def = converted.definition;
     let solved;
     try {
@@ -170,6 +184,22 @@ function internalSteps(buildId: string, emit: (e: ProgressEvent) => void) {
       throw err;
     }
   };
+}
+
+/**
+ * `# syntax=` names the frontend that builds the file. The Dockerfile frontend's own images
+ * (`docker/dockerfile:1`, `…:1.7-labs`, by digest too) are what tbuild's built-in frontend
+ * implements; any other image would be a different language, which tbuild cannot run.
+ */
+function checkSyntaxDirective(df: Dockerfile, file: string): void {
+  const syntax = df.directives.syntax?.trim();
+  if (!syntax) return;
+  if (/^(docker\.io\/)?docker\/dockerfile(-upstream)?(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/.test(syntax)) return;
+  const line = df.source.split('\n').findIndex((l) => /^#\s*syntax\s*=/i.test(l)) + 1;
+  throw new TbuildError('TB_PARSE_DIRECTIVE', `syntax ${syntax}: tbuild builds Dockerfiles with its built-in frontend (docker/dockerfile) and cannot run other frontend images`, {
+    ...(line > 0 ? { range: { startLine: line, endLine: line } } : {}),
+    file,
+  });
 }
 
 /** The checks' findings; a bad `# check=` directive fails the build, a fault in a rule only warns less. */

@@ -46,6 +46,13 @@ export interface BuildOptions {
   /** Stage names whose steps must not come from the cache. */
   noCacheFilter?: string[];
   secrets?: Record<string, SecretSource>;
+  /**
+   * SSH agents by id for `RUN --mount=type=ssh` (`--ssh default`): an agent socket path, or a
+   * function opening a connection to the agent (the daemon's is the buildx client's, over its session).
+   */
+  ssh?: Record<string, string | (() => import('node:stream').Duplex)>;
+  /** Agents not in `ssh`, looked up when a step mounts them (the daemon asks the buildx client's session). */
+  sshLookup?: (id: string) => (() => import('node:stream').Duplex) | undefined;
   /** Secrets not in `secrets`, fetched when a step mounts them (the daemon asks the buildx client's session). */
   secretLookup?: (id: string) => Promise<Uint8Array | undefined>;
   /** Default network for RUN steps. */

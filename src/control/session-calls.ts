@@ -1,12 +1,13 @@
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Duplex, Writable } from 'node:stream';
 import { create, type DescMethodBiDiStreaming, type DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { TbuildError } from '../errors.js';
 import { Channel } from './channel.js';
 import { type BytesMessage, BytesMessageSchema, FileSend, FileSync } from './gen/github.com/moby/buildkit/session/filesync/filesync_pb.js';
 import { Secrets } from './gen/github.com/moby/buildkit/session/secrets/secrets_pb.js';
+import { BytesMessageSchema as SshBytesSchema, SSH } from './gen/github.com/moby/buildkit/session/sshforward/ssh_pb.js';
 import { StatSchema } from './gen/github.com/tonistiigi/fsutil/types/stat_pb.js';
 import { type Packet, PacketSchema, Packet_PacketType as T } from './gen/github.com/tonistiigi/fsutil/types/wire_pb.js';
 import { goModeOf } from './go-mode.js';
@@ -30,6 +31,42 @@ export async function getSecret(session: ClientSession, id: string, signal?: Abo
     if (err instanceof ConnectError && err.code === Code.NotFound) return undefined;
     throw err;
   }
+}
+
+/**
+ * The client's ssh agent `id` (`--ssh id`), as a function opening one connection to it over the
+ * session; undefined when the client forwards no agent.
+ */
+export function sshAgent(session: ClientSession, id: string): (() => Duplex) | undefined {
+  if (!session.methods.has('/moby.sshforward.v1.SSH/ForwardAgent')) return undefined;
+  return () => {
+    const out = new Channel<{ data: Uint8Array }>();
+    const conn = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        out.push(create(SshBytesSchema, { data: chunk }));
+        cb();
+      },
+      final(cb) {
+        out.close();
+        cb();
+      },
+      destroy(err, cb) {
+        out.close();
+        cb(err);
+      },
+    });
+    const responses = createClient(SSH, session.transport).forwardAgent(out, { headers: { 'buildkit.ssh.id': id }, signal: session.signal });
+    void (async () => {
+      try {
+        for await (const m of responses) conn.push(m.data);
+        conn.push(null);
+      } catch (err) {
+        conn.destroy(err as Error);
+      }
+    })();
+    return conn;
+  };
 }
 
 /** A byte stream to the client's exporter number `index` (`-o type=tar|docker|oci`): write, then end. */

@@ -9,7 +9,8 @@ import type { ContainerMount, RunSpec } from '../exec/types.js';
 import type { ExecMount, ExecOp } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
 import type { ExecIO } from '../solver/scheduler.js';
-import type { OpEnv } from './types.js';
+import { createServer, type Server } from 'node:net';
+import type { SshConnector, OpEnv } from './types.js';
 import { commitWork, openView, rand, scratchDir, withView } from './snapshot.js';
 import { lockFor } from './lock.js';
 
@@ -177,6 +178,24 @@ async function prepareMounts(
         }
         break;
       }
+      case 'ssh': {
+        const connect = env.sshAgent?.(m.id);
+        if (!connect) {
+          if (m.required) throw new TbuildError('TB_SSH_NOT_FOUND', `no SSH agent "${m.id}" was forwarded (--ssh ${m.id})`);
+          break;
+        }
+        const dir = await scratchDir(env, 'ssh-');
+        const sock = join(dir, 'agent.sock');
+        const server = await forwardSocket(sock, connect);
+        releases.push(async () => {
+          await new Promise<void>((r) => server.close(() => r()));
+          await rm(dir, { recursive: true, force: true });
+        });
+        await chown(sock, m.uid, m.gid);
+        await chmod(sock, m.mode);
+        out.push({ destination: m.target, type: 'bind', source: sock, options: ['rbind'] });
+        break;
+      }
     }
   }
   const byDir = new Map<string, typeof op.inline>();
@@ -189,6 +208,22 @@ async function prepareMounts(
     out.push({ destination: dest, type: 'bind', source: dir, options: ['rbind', 'ro'] });
   }
   return out;
+}
+
+/** A unix socket whose every connection is piped to a fresh connection to the agent. */
+async function forwardSocket(path: string, connect: SshConnector): Promise<Server> {
+  const server = createServer((conn) => {
+    const agent = connect();
+    conn.on('error', () => agent.destroy());
+    agent.on('error', () => conn.destroy());
+    conn.pipe(agent).pipe(conn);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  server.unref();
+  return server;
 }
 
 function withProxies(envList: string[], proxies: string[]): string[] {

@@ -20,6 +20,9 @@ export interface WorkerDeps {
   network?: NetworkManager;
 }
 
+/** Opens one connection to an ssh agent (each client of the forwarded socket gets its own). */
+export type SshConnector = () => import('node:stream').Duplex;
+
 /** What ops need from the build they run in. */
 export interface OpEnv {
   parts: WorkerDeps;
@@ -27,6 +30,8 @@ export interface OpEnv {
   secrets: Record<string, SecretSource>;
   /** Secrets not in `secrets`, asked of the client when a step mounts them (buildx's session). */
   secretLookup?: (id: string) => Promise<Uint8Array | undefined>;
+  /** A connection to the client's ssh agent by id (`--ssh ID`), for `RUN --mount=type=ssh`; undefined when the build has none by that id. */
+  sshAgent?: (id: string) => SshConnector | undefined;
   /** Proxy build args (`HTTP_PROXY=…`) every RUN gets unless it sets them itself; outside all keys. */
   proxyEnv: string[];
   /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */

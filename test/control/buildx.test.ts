@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -50,7 +50,7 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
 
   test('build -t with --build-arg, --target and -f; the image runs', async () => {
     const dir = ctx('basic', {
-      'build/app.Dockerfile': 'FROM busybox:local AS base\nARG GREETING=hi\nRUN echo "$GREETING from buildx" > /greeting\nCOPY data.txt /data.txt\nFROM base AS other\nRUN false\n',
+      'build/app.Dockerfile': '# syntax=docker/dockerfile:1.7\nFROM busybox:local AS base\nARG GREETING=hi\nRUN echo "$GREETING from buildx" > /greeting\nCOPY data.txt /data.txt\nFROM base AS other\nRUN false\n',
       'data.txt': 'payload\n',
     });
     const r = await dx(['build', '-t', 'bx-basic', '--build-arg', 'GREETING=hello', '--target', 'base', '-f', join(dir, 'build/app.Dockerfile'), dir]);
@@ -94,6 +94,33 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect(run.stdout.trim().split('\n')[0]!.trim()).toBe('12');
     const save = await dx(['image', 'history', '--no-trunc', 'bx-secret']);
     expect(save.stdout).not.toContain('s3cr3t-value');
+  });
+
+  test('--ssh default forwards the client\'s ssh-agent to RUN --mount=type=ssh', async () => {
+    // A real agent (ours, by PID) holding a fresh key, and the host's ssh-add with its libraries in
+    // the image to ask it for its keys from inside the step.
+    const { spawn, execFileSync } = await import('node:child_process');
+    const sock = join(tmp.path, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 50 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+      const key = join(tmp.path, 'id_test');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tbuild-ssh-test', '-f', key]);
+      execFileSync('ssh-add', [key], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      const dir = ctx('ssh', { Dockerfile: 'FROM busybox:local\nCOPY rootfs/ /\nRUN --mount=type=ssh ssh-add -l && echo "sock=$SSH_AUTH_SOCK"\n' });
+      const libs = execFileSync('ldd', ['/usr/bin/ssh-add']).toString().match(/\/lib[^\s]*/g) ?? [];
+      for (const f of ['/usr/bin/ssh-add', ...libs]) {
+        mkdirSync(join(dir, 'rootfs', f, '..'), { recursive: true });
+        copyFileSync(f, join(dir, 'rootfs', f));
+      }
+      const r = await dockerBuildx(daemon.host, config, ['build', '--progress', 'plain', '--ssh', 'default', dir], { env: { SSH_AUTH_SOCK: sock } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/ED25519/);
+      expect(r.stderr).toContain('tbuild-ssh-test');
+      expect(r.stderr).toContain('sock=/run/buildkit/ssh_agent.0');
+    } finally {
+      agent.kill('SIGTERM');
+    }
   });
 
   test('-o type=local, -o type=tar, --iidfile and --metadata-file', async () => {
@@ -143,6 +170,10 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
       expect(r.code, flags.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(message);
     }
+    const foreign = ctx('foreign-syntax', { Dockerfile: '# syntax=example.com/other/frontend:2\nFROM busybox:local\n' });
+    const r = await dx(['build', foreign]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/syntax example.com\/other\/frontend:2: tbuild builds Dockerfiles with its built-in frontend/);
   });
 
   test('buildx du lists the build cache and buildx prune -af empties it', async () => {

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
@@ -92,6 +93,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
       new Option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma separated)').argParser(collect).default([]),
     )
     .option('--secret <spec>', 'secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect)
+    .option('--ssh <spec>', 'ssh agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default: $SSH_AUTH_SOCK; repeatable)', collect)
     .addOption(new Option('--network <mode>', 'network for RUN steps: default (the bridge, NAT out), none (lo only) or host').choices(['default', 'none', 'host']).default('default'))
     .option('--allow <entitlement>', 'grant an entitlement: security.insecure (RUN --security=insecure), network.host', collect)
     .option('--max-parallelism <n>', 'steps run at once', (v) => Number.parseInt(v, 10))
@@ -117,6 +119,15 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         const [id, src] = parseSecret(s);
         secrets[id] = src;
       }
+      const ssh: Record<string, string> = {};
+      for (const spec of (o.ssh as string[] | undefined) ?? []) {
+        const [id, path] = spec.includes('=') ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : [spec, process.env.SSH_AUTH_SOCK ?? ''];
+        if (!id) throw new TbuildError('TB_INVALID_ARGUMENT', `--ssh ${spec}: an id is required`);
+        if (!path) throw new TbuildError('TB_INVALID_ARGUMENT', `--ssh ${spec}: no agent socket given and SSH_AUTH_SOCK is not set`);
+        const sock = resolve(cwd, path);
+        if (!statSync(sock, { throwIfNoEntry: false })?.isSocket()) throw new TbuildError('TB_INVALID_ARGUMENT', `--ssh ${spec}: ${sock} is not an agent socket (key files are not supported: add the key to an ssh-agent)`);
+        ssh[id] = sock;
+      }
       const file = o.file as string | undefined;
       if (file === '-' && contextArg === '-') {
         throw new TbuildError('TB_INVALID_ARGUMENT', "can't use stdin for both the build context and the Dockerfile");
@@ -134,6 +145,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         noCache: o.cache === false,
         noCacheFilter: (Array.isArray(o.cacheFilter) ? (o.cacheFilter as string[]) : []).flatMap((s) => s.split(',')).filter(Boolean),
         secrets,
+        ...(Object.keys(ssh).length ? { ssh } : {}),
         network: (o.network as 'default' | 'none' | 'host') ?? 'default',
         allow: ((o.allow as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean).map(parseEntitlement),
         maxParallelism: o.maxParallelism as number | undefined,

@@ -39,7 +39,7 @@ function runArgs(state: StageState, ins: RunInstruction): { args: string[]; inli
   return { args: [...shell, script], inline: [] };
 }
 
-function execMount(ctx: ConvertContext, state: StageState, spec: MountSpec, inputs: Digest[], pending: Array<Promise<void>>): ExecMount {
+function execMount(ctx: ConvertContext, state: StageState, spec: MountSpec, inputs: Digest[], pending: Array<Promise<void>>, sshIndex: number): ExecMount {
   const fromInput = (from: string | undefined): number | undefined => {
     if (from === undefined) return undefined;
     const index = inputs.length;
@@ -89,7 +89,15 @@ function execMount(ctx: ConvertContext, state: StageState, spec: MountSpec, inpu
       };
     }
     case 'ssh':
-      throw new TbuildError('TB_PARSE_MOUNT', 'RUN --mount=type=ssh is not supported');
+      return {
+        type: 'ssh',
+        target: target ?? `/run/buildkit/ssh_agent.${sshIndex}`,
+        id: spec.id || 'default',
+        required: spec.required ?? false,
+        mode: spec.mode ?? 0o600,
+        uid: spec.uid ?? 0,
+        gid: spec.gid ?? 0,
+      };
   }
 }
 
@@ -118,13 +126,19 @@ export async function convertRun(ctx: ConvertContext, state: StageState, ins: Ru
   const { args, inline } = runArgs(state, ins);
   const inputs: Digest[] = [state.vertex];
   const pending: Array<Promise<void>> = [];
-  const mounts = ins.mounts.map((raw) => execMount(ctx, state, parseMount(raw, (value) => state.scope.expand(value)), inputs, pending));
+  let sshCount = 0;
+  const mounts = ins.mounts.map((raw) => {
+    const spec = parseMount(raw, (value) => state.scope.expand(value));
+    return execMount(ctx, state, spec, inputs, pending, spec.type === 'ssh' ? sshCount++ : 0);
+  });
+  // As BuildKit: the first agent socket is where SSH_AUTH_SOCK points, unless the step set it.
+  const firstSsh = mounts.find((m) => m.type === 'ssh');
   await Promise.all(pending);
   const network = ins.network && ins.network !== 'default' ? ins.network : ctx.opts.network;
   const op: ExecOp = {
     type: 'exec',
     args,
-    env: runEnv(state),
+    env: firstSsh && !runEnv(state).some((e) => e.startsWith('SSH_AUTH_SOCK=')) ? [...runEnv(state), `SSH_AUTH_SOCK=${firstSsh.target}`] : runEnv(state),
     cwd: workdirOf(state),
     user: state.image.config.User ?? '',
     network,

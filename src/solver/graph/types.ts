@@ -40,7 +40,9 @@ export type ExecMount =
     }
   | { type: 'tmpfs'; target: string; size?: number }
   /** Only the id and where it goes: the secret's bytes never enter a digest, key, layer or log. */
-  | { type: 'secret'; target?: string; id: string; env?: string; required: boolean; mode: number; uid: number; gid: number };
+  | { type: 'secret'; target?: string; id: string; env?: string; required: boolean; mode: number; uid: number; gid: number }
+  /** An ssh-agent socket forwarded from the client (`--ssh ID`); like a secret, only its id is keyed. */
+  | { type: 'ssh'; target: string; id: string; required: boolean; mode: number; uid: number; gid: number };
 
 /** RUN: input 0 is the root filesystem; more inputs are mount sources. */
 export interface ExecOp {

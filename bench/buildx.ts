@@ -1,0 +1,137 @@
+/**
+ * `npm run bench -- buildx`: the same `docker buildx build` command (Docker CLI 26 + buildx 0.13)
+ * against `tbuild daemon` and, in the same run, against dockerd 26's BuildKit started by
+ * ../shared/bench/setup-peers.sh. Cold cases clear the builder's cache before each run; the
+ * ratio column compares like with like. Also: a 5,000-file context rebuilt after changing one
+ * file, where only the context transfer is timed (the `[internal] load build context` step).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, type BenchRow } from './types.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SHARED = join(here, '..', '..', 'shared');
+const CASES = join(SHARED, 'bench', 'cases');
+const BUSYBOX = join(SHARED, 'images', 'busybox-local.docker.tar');
+const PEERS = join(SHARED, 'bench', 'setup-peers.sh');
+const CLIENTS = [process.env.TBUILD_CLIENTS_DIR, '/opt/tbuild-clients', '/opt/peer-docker26'].find((d) => d && existsSync(join(d, 'usr/bin/docker')));
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const ENTRY = [join(here, '..', 'dist', 'cli.js')];
+
+interface Target {
+  name: string;
+  host: string;
+}
+
+function docker(t: Target, config: string, args: string[]): { secs: number; stderr: string } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(join(CLIENTS!, 'usr/bin/docker'), args, {
+    cwd: here,
+    env: { PATH: process.env.PATH, HOME: config, DOCKER_HOST: t.host, DOCKER_CONFIG: config, DOCKER_CLI_HINTS: 'false' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    maxBuffer: 64 << 20,
+  });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const stderr = r.stderr?.toString() ?? '';
+  if (r.status !== 0) throw new Error(`docker ${args.join(' ')} on ${t.name} failed (${r.status}): ${stderr.slice(-2000)}`);
+  return { secs, stderr };
+}
+
+async function startTbuild(dir: string): Promise<{ child: ChildProcess; target: Target }> {
+  const sock = join(dir, 'd.sock');
+  const child = spawn(process.execPath, [...ENTRY, 'daemon', '-H', `unix://${sock}`, '--root', join(dir, 'root')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!log.includes('daemon ready')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`daemon did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, target: { name: 'tbuild', host: `unix://${sock}` } };
+}
+
+/** Seconds the `[internal] load build context` step took, from buildx's plain progress. */
+function contextSeconds(stderr: string): number {
+  const m = /#(\d+) \[internal\] load build context\n/.exec(stderr);
+  if (!m) return NaN;
+  const done = new RegExp(`#${m[1]} DONE ([\\d.]+)s`).exec(stderr);
+  return done ? Number(done[1]) : NaN;
+}
+
+export async function bench(): Promise<BenchRow[]> {
+  if (!CLIENTS) return [{ area: 'buildx', name: 'skipped', value: NaN, unit: '', note: 'Docker CLI + buildx not installed (scripts/setup.sh)' }];
+  if (!existsSync(BUSYBOX)) return [{ area: 'buildx', name: 'skipped', value: NaN, unit: '', note: `no ${BUSYBOX}` }];
+  const dir = await mkdtemp('/tmp/tbx-bench-');
+  const config = join(dir, 'config');
+  mkdirSync(join(config, 'cli-plugins'), { recursive: true });
+  symlinkSync(join(CLIENTS, 'usr/libexec/docker/cli-plugins/docker-buildx'), join(config, 'cli-plugins', 'docker-buildx'));
+  writeFileSync(join(config, 'config.json'), '{}');
+  spawnSync('sh', [join(CASES, 'many-files', 'gen.sh')], { stdio: 'ignore' });
+  // A private copy: the cases that change files change this copy only.
+  const cases = join(dir, 'cases');
+  spawnSync('cp', ['-a', CASES, cases]);
+  const { child, target: tb } = await startTbuild(dir);
+  const targets: Target[] = [tb];
+  let startedPeers = false;
+  if (existsSync(PEERS) && process.env.BENCH_PEERS !== '0') {
+    const up = spawnSync('bash', [PEERS], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (up.status === 0) {
+      startedPeers = true;
+      targets.push({ name: 'dockerd 26 + BuildKit', host: 'unix:///run/peer-docker26.sock' });
+    }
+  }
+  const rows: BenchRow[] = [];
+  try {
+    for (const t of targets) docker(t, config, ['load', '-i', BUSYBOX]);
+    const plan: { name: string; path: string; cold: boolean; prep?: () => void }[] = [
+      { name: 'cold-simple', path: 'cold-simple', cold: true },
+      { name: 'many-files', path: 'many-files', cold: true },
+      { name: 'multistage-parallel', path: 'multistage-parallel', cold: true },
+      { name: 'cache-hit', path: 'cold-simple', cold: false },
+      { name: 'cache-bust-late', path: 'cold-simple', cold: false, prep: () => appendFileSync(join(cases, 'cold-simple', 'late.txt'), `${Date.now()}\n`) },
+    ];
+    for (const c of plan) {
+      const times = new Map<string, number[]>();
+      for (let i = 0; i < RUNS; i++) {
+        for (const t of targets) {
+          if (c.cold) docker(t, config, ['buildx', 'prune', '-af']);
+          else docker(t, config, ['buildx', 'build', '--network=host', '-q', '-t', `bx-${c.name}`, join(cases, c.path)]);
+          c.prep?.();
+          const { secs } = docker(t, config, ['buildx', 'build', '--network=host', '-q', '-t', `bx-${c.name}`, join(cases, c.path)]);
+          times.set(t.name, [...(times.get(t.name) ?? []), secs]);
+        }
+      }
+      const ours = median(times.get('tbuild')!);
+      const theirs = times.has('dockerd 26 + BuildKit') ? median(times.get('dockerd 26 + BuildKit')!) : NaN;
+      const ratio = ours / theirs;
+      rows.push({
+        area: 'buildx',
+        name: `${c.name} (docker buildx build)`,
+        value: ours,
+        unit: 's',
+        target: '<= 1.0x BuildKit',
+        ...(Number.isFinite(ratio) ? { met: ratio <= 1.0 } : {}),
+        note: Number.isFinite(theirs) ? `BuildKit ${theirs.toFixed(2)} s, ${ratio.toFixed(2)}x` : 'BuildKit not run',
+      });
+    }
+    // The 5,000-file context, rebuilt after one file changed: only the transfer of that file.
+    const changed = join(cases, 'many-files', 'files', 'dir07', 'f042.txt');
+    const transfer: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      docker(tb, config, ['buildx', 'build', '-q', '-t', 'bx-mf', join(cases, 'many-files')]);
+      appendFileSync(changed, `${i}\n`);
+      const { stderr } = docker(tb, config, ['buildx', 'build', '--progress', 'plain', '-t', 'bx-mf', join(cases, 'many-files')]);
+      transfer.push(contextSeconds(stderr));
+    }
+    const t = median(transfer);
+    rows.push({ area: 'buildx', name: '5,000-file context, one file changed: transfer', value: t, unit: 's', target: '<= 0.2 s', met: t <= 0.2 });
+  } finally {
+    child.kill('SIGTERM');
+    if (startedPeers) spawnSync('bash', [PEERS, '--stop'], { stdio: 'ignore' });
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
