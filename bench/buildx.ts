@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- buildx`: the same `docker buildx build` command (Docker CLI 26 + buildx 0.13)
  * against `tbuild daemon` and, in the same run, against dockerd 26's BuildKit started by
- * ../shared/bench/setup-peers.sh. Cold cases clear the builder's cache before each run; the
+ * ../shared/bench/setup-peers.sh. Cold cases run with `--no-cache` on both builders; the
  * ratio column compares like with like. Also: a 5,000-file context rebuilt after changing one
  * file, where only the context transfer is timed (the `[internal] load build context` step).
  */
@@ -97,10 +97,10 @@ export async function bench(): Promise<BenchRow[]> {
       const times = new Map<string, number[]>();
       for (let i = 0; i < RUNS; i++) {
         for (const t of targets) {
-          if (c.cold) docker(t, config, ['buildx', 'prune', '-af']);
-          else docker(t, config, ['buildx', 'build', '--network=host', '-q', '-t', `bx-${c.name}`, join(cases, c.path)]);
+          // Cold: every step re-runs (`--no-cache`) on both builders; base images stay loaded.
+          if (!c.cold) docker(t, config, ['buildx', 'build', '--network=host', '-q', '-t', `bx-${c.name}`, join(cases, c.path)]);
           c.prep?.();
-          const { secs } = docker(t, config, ['buildx', 'build', '--network=host', '-q', '-t', `bx-${c.name}`, join(cases, c.path)]);
+          const { secs } = docker(t, config, ['buildx', 'build', '--network=host', '-q', ...(c.cold ? ['--no-cache'] : []), '-t', `bx-${c.name}`, join(cases, c.path)]);
           times.set(t.name, [...(times.get(t.name) ?? []), secs]);
         }
       }
