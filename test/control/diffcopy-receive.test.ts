@@ -147,6 +147,16 @@ describe('DiffCopy receiver', () => {
     expect(existsSync(`${dest}.tbuild-sync.json`)).toBe(false);
   });
 
+  test('two builds syncing one directory of one session at once take turns and both get it whole', async () => {
+    const dest = join(tmp.path, 'shared');
+    script = { entries: [dir('d'), ...Array.from({ length: 40 }, (_, i) => file(`d/f${i}`, `content ${i}`))] };
+    const [a, b] = await Promise.all([syncFromClient(session, { dirName: 'context', dest }), syncFromClient(session, { dirName: 'context', dest })]);
+    // The first transfers everything; the second, serialized behind it, finds nothing to ask for.
+    expect([a.transferred, b.transferred].sort((x, y) => x - y)).toEqual([0, 40]);
+    expect(readdirSync(join(dest, 'd')).length).toBe(40);
+    expect(readFileSync(join(dest, 'd/f39'), 'utf8')).toBe('content 39');
+  });
+
   test('a session that cannot sync files is refused by name', async () => {
     const bare: ClientSession = { ...session, methods: new Set() };
     await expect(syncFromClient(bare, { dirName: 'context', dest: join(tmp.path, 'x') })).rejects.toThrow(/offers no file sync/);
