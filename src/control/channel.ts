@@ -1,3 +1,5 @@
+import { Duplex } from 'node:stream';
+
 /**
  * An unbounded async-iterable queue: the request side of a client- or bidi-streaming call, which
  * connect reads as an `AsyncIterable` while tbuild pushes messages as the other side asks for them.
@@ -49,4 +51,36 @@ export class Channel<T> implements AsyncIterable<T> {
       },
     };
   }
+}
+
+/**
+ * A byte connection carried by a bidi stream of byte messages (a session over `Control.Session`,
+ * an ssh-agent connection over `SSH.ForwardAgent`): writes become messages on `out`, messages from
+ * `incoming` become reads.
+ */
+export function byteStreamDuplex<T>(out: Channel<T>, wrap: (data: Uint8Array) => T, incoming: AsyncIterable<{ data: Uint8Array }>): Duplex {
+  const conn = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      out.push(wrap(chunk));
+      cb();
+    },
+    final(cb) {
+      out.close();
+      cb();
+    },
+    destroy(err, cb) {
+      out.close();
+      cb(err);
+    },
+  });
+  void (async () => {
+    try {
+      for await (const m of incoming) conn.push(m.data);
+      conn.push(null);
+    } catch (err) {
+      conn.destroy(err as Error);
+    }
+  })();
+  return conn;
 }

@@ -22,7 +22,6 @@ export class H2cServer {
       this.#sessions.add(s);
       s.on('close', () => this.#sessions.delete(s));
       s.on('error', () => s.destroy());
-      if (process.env.TBUILD_DEBUG_H2) s.on('stream', (_st, h) => process.stderr.write(`h2 stream ${String(h[':path'])}\n`));
     });
   }
 

@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type Interceptor, type ServiceImpl } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { TbuildError } from '../errors.js';
 import { BuildJobs } from './build-jobs.js';
-import { Channel } from './channel.js';
+import { byteStreamDuplex, Channel } from './channel.js';
 import { listenBuildkit, type BuildkitListenerTls } from './listener.js';
 import { toConnectError } from './errors.js';
 import { BytesMessageSchema, Control, type SolveRequest, UsageRecordSchema } from './gen/github.com/moby/buildkit/api/services/control/control_pb.js';
@@ -138,29 +138,7 @@ export class ControlServer {
 
   async *#streamSession(requests: AsyncIterable<{ data: Uint8Array }>, ctx: HandlerContext): AsyncGenerator<{ data: Uint8Array }> {
     const out = new Channel<{ data: Uint8Array }>();
-    const conn = new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        out.push(create(BytesMessageSchema, { data: chunk }));
-        cb();
-      },
-      final(cb) {
-        out.close();
-        cb();
-      },
-      destroy(err, cb) {
-        out.close();
-        cb(err);
-      },
-    });
-    void (async () => {
-      try {
-        for await (const m of requests) conn.push(m.data);
-        conn.push(null);
-      } catch (err) {
-        conn.destroy(err as Error);
-      }
-    })();
+    const conn = byteStreamDuplex(out, (data) => create(BytesMessageSchema, { data }), requests);
     const headers: IncomingHttpHeaders = {};
     for (const name of ['x-docker-expose-session-uuid', 'x-docker-expose-session-name', 'x-docker-expose-session-sharedkey', 'x-docker-expose-session-grpc-method']) {
       const v = ctx.requestHeader.get(name);

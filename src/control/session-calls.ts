@@ -1,10 +1,10 @@
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Duplex, Writable } from 'node:stream';
+import { type Duplex, Writable } from 'node:stream';
 import { create, type DescMethodBiDiStreaming, type DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { TbuildError } from '../errors.js';
-import { Channel } from './channel.js';
+import { byteStreamDuplex, Channel } from './channel.js';
 import { type BytesMessage, BytesMessageSchema, FileSend, FileSync } from './gen/github.com/moby/buildkit/session/filesync/filesync_pb.js';
 import { Secrets } from './gen/github.com/moby/buildkit/session/secrets/secrets_pb.js';
 import { BytesMessageSchema as SshBytesSchema, SSH } from './gen/github.com/moby/buildkit/session/sshforward/ssh_pb.js';
@@ -41,31 +41,8 @@ export function sshAgent(session: ClientSession, id: string): (() => Duplex) | u
   if (!session.methods.has('/moby.sshforward.v1.SSH/ForwardAgent')) return undefined;
   return () => {
     const out = new Channel<{ data: Uint8Array }>();
-    const conn = new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        out.push(create(SshBytesSchema, { data: chunk }));
-        cb();
-      },
-      final(cb) {
-        out.close();
-        cb();
-      },
-      destroy(err, cb) {
-        out.close();
-        cb(err);
-      },
-    });
     const responses = createClient(SSH, session.transport).forwardAgent(out, { headers: { 'buildkit.ssh.id': id }, signal: session.signal });
-    void (async () => {
-      try {
-        for await (const m of responses) conn.push(m.data);
-        conn.push(null);
-      } catch (err) {
-        conn.destroy(err as Error);
-      }
-    })();
-    return conn;
+    return byteStreamDuplex(out, (data) => create(SshBytesSchema, { data }), responses);
   };
 }
 

@@ -98,7 +98,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       const services = {
         ...servicesFor(engine, {
           allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement),
-          ...(flags.accessLog || process.env.TBUILD_DEBUG ? { log: (line: string) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`) } : {}),
+          ...(flags.accessLog ? { log: (line: string) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`) } : {}),
         }),
         ...(insecureTcp && list.some((h) => h.startsWith('tcp://'))
           ? { warnings: ['WARNING: API is accessible on plain TCP without encryption (--tls=false): anyone who can connect owns this machine'] }
