@@ -1,5 +1,5 @@
 import type { ImageRecord, ImageStore } from '../images/types.js';
-import type { Registries, RequestAuth, TransferProgress } from '../registry/types.js';
+import type { Credentials, Registries, RequestAuth, TransferProgress } from '../registry/types.js';
 import type { ProgressEvent } from '../solver/types.js';
 import { TbuildError, isTbuildError } from '../errors.js';
 import { sha256 } from '../util/digest.js';
@@ -9,6 +9,8 @@ export interface BaseImageOptions {
   pull?: boolean;
   /** Credentials per registry host (X-Registry-Config); else the engine's own. */
   auth?: RequestAuth[];
+  /** Credentials for a host not in `auth`, asked when a pull needs them (the buildx client's session). */
+  authLookup?: (host: string) => Promise<Credentials | undefined>;
   buildId: string;
   emit: (e: ProgressEvent) => void;
 }
@@ -55,7 +57,7 @@ async function pullBase(registries: Pick<Registries, 'pull'>, ref: string, opts:
     } catch {
       host = undefined;
     }
-    const auth = opts.auth?.find((a) => a.host === host);
+    const auth = await authFor(host, opts);
     const res = await registries.pull(ref, { onProgress, ...(auth ? { auth } : {}) });
     opts.emit({ type: 'vertex', vertex: { id, name, inputs: [], started, completed: Date.now() } });
     return res.image;
@@ -70,4 +72,13 @@ async function pullBase(registries: Pick<Registries, 'pull'>, ref: string, opts:
     }
     throw err;
   }
+}
+
+/** The credentials a request to `host` goes with: given ones first, then the lookup's. */
+export async function authFor(host: string | undefined, opts: Pick<BaseImageOptions, 'auth' | 'authLookup'>): Promise<RequestAuth | undefined> {
+  if (host === undefined) return undefined;
+  const given = opts.auth?.find((a) => a.host === host);
+  if (given) return given;
+  const credentials = await opts.authLookup?.(host);
+  return credentials ? { host, credentials } : undefined;
 }

@@ -1,4 +1,4 @@
-import { pullingLookup } from './base-images.js';
+import { authFor, pullingLookup } from './base-images.js';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { mountPointsUnder, unmount } from '../util/mount.js';
 import { join } from 'node:path';
@@ -81,7 +81,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     }
     const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
     const lookup = parts.registries
-      ? pullingLookup(parts.images, parts.registries, { pull: opts.pull, auth: opts.registryAuth, buildId, emit: onProgress })
+      ? pullingLookup(parts.images, parts.registries, { pull: opts.pull, auth: opts.registryAuth, ...(opts.registryAuthLookup ? { authLookup: opts.registryAuthLookup } : {}), buildId, emit: onProgress })
       : parts.images;
     if (opts.pull && !parts.registries) throw new TbuildError('TB_INVALID_ARGUMENT', '--pull: this engine has no registry access');
     const converted = await traced('convert', () => convert(resolved, lookup, {
@@ -126,7 +126,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     const push = async (name: string): Promise<void> => {
       const { parseReference } = await import('../images/reference.js');
       const host = parseReference(name).domain;
-      const auth = opts.registryAuth?.find((a) => a.host === host);
+      const auth = await authFor(host, { auth: opts.registryAuth, ...(opts.registryAuthLookup ? { authLookup: opts.registryAuthLookup } : {}) });
       await step(`pushing ${name} with docker`, () => registries!.push(name, { ...(auth ? { auth } : {}) }).then(() => undefined));
     };
     const { record, digest } = await step('exporting to image', () =>

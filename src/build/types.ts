@@ -5,7 +5,7 @@ import type { SolverShared } from '../solver/scheduler.js';
 import type { SecretSource } from '../session/types.js';
 import type { ImageRecord } from '../images/types.js';
 import type { WorkerDeps } from '../worker/types.js';
-import type { Registries, RequestAuth } from '../registry/types.js';
+import type { Credentials, Registries, RequestAuth } from '../registry/types.js';
 
 export type { ProgressEvent, StepTiming, VertexStatus } from '../solver/types.js';
 export type { SecretSource } from '../session/types.js';
@@ -71,6 +71,8 @@ export interface BuildOptions {
   pull?: boolean;
   /** Credentials per registry host for pulls and pushes (the daemon's X-Registry-Config). */
   registryAuth?: RequestAuth[];
+  /** Credentials for a registry host not in `registryAuth`, asked when a pull or push needs them (buildx's session). */
+  registryAuthLookup?: (host: string) => Promise<Credentials | undefined>;
   /** Where outputs with `dest: '-'` are written (the CLI gives its stdout); without it they are refused. */
   outputStream?: NodeJS.WritableStream;
 }

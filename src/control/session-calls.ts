@@ -6,6 +6,8 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { TbuildError } from '../errors.js';
 import { byteStreamDuplex, Channel } from './channel.js';
 import { type BytesMessage, BytesMessageSchema, FileSend, FileSync } from './gen/github.com/moby/buildkit/session/filesync/filesync_pb.js';
+import { Auth } from './gen/github.com/moby/buildkit/session/auth/auth_pb.js';
+import type { Credentials } from '../registry/types.js';
 import { Secrets } from './gen/github.com/moby/buildkit/session/secrets/secrets_pb.js';
 import { BytesMessageSchema as SshBytesSchema, SSH } from './gen/github.com/moby/buildkit/session/sshforward/ssh_pb.js';
 import { StatSchema } from './gen/github.com/tonistiigi/fsutil/types/stat_pb.js';
@@ -44,6 +46,17 @@ export function sshAgent(session: ClientSession, id: string): (() => Duplex) | u
     const responses = createClient(SSH, session.transport).forwardAgent(out, { headers: { 'buildkit.ssh.id': id }, signal: session.signal });
     return byteStreamDuplex(out, (data) => create(SshBytesSchema, { data }), responses);
   };
+}
+
+/**
+ * Registry credentials the client holds for `host` (its `docker login`s), as BuildKit asks its
+ * session's Auth service; undefined when it has none. Docker Hub goes by its v1 index name there.
+ */
+export async function getCredentials(session: ClientSession, host: string, signal?: AbortSignal): Promise<Credentials | undefined> {
+  if (!session.methods.has('/moby.filesync.v1.Auth/Credentials')) return undefined;
+  const res = await createClient(Auth, session.transport).credentials({ Host: host === 'docker.io' ? 'registry-1.docker.io' : host }, { signal });
+  if (!res.Secret) return undefined;
+  return res.Username ? { username: res.Username, password: res.Secret } : { identityToken: res.Secret };
 }
 
 /** A byte stream to the client's exporter number `index` (`-o type=tar|docker|oci`): write, then end. */

@@ -7,7 +7,7 @@ import type { Digest } from '../util/digest.js';
 import type { BuildJob } from './build-jobs.js';
 import type { FailureSite } from './errors.js';
 import { syncDir, syncFromClient } from './diffcopy-receive.js';
-import { getSecret, sendDir, sendStream, sshAgent } from './session-calls.js';
+import { getCredentials, getSecret, sendDir, sendStream, sshAgent } from './session-calls.js';
 import { type ExporterRequest, exporterNames, planSolve, wantsPush } from './solve-options.js';
 import type { ClientSession, ControlBackend } from './types.js';
 
@@ -129,6 +129,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
         ...(stream ? { outputStream: stream.writable } : {}),
         secretLookup: (id) => getSecret(session, id, signal),
         sshLookup: (id) => sshAgent(session, id),
+        registryAuthLookup: (host) => getCredentials(session, host, signal),
         onProgress: (ev) => {
           // The definition was loaded (and shown) above, from the client.
           if (ev.type === 'vertex' && ev.vertex.name.startsWith('[internal] load build definition')) return;

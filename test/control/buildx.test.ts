@@ -123,6 +123,36 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     }
   });
 
+  test('FROM a private registry image pulls with the client\'s docker login, asked over the session', async () => {
+    const { makeTestArchive, run, startRegistry } = await import('../support/registry.js');
+    // A TLS registry with htpasswd: no anonymous pulls. The daemon trusts its CA and holds no
+    // credentials of its own, so only the client's login (via the session's Auth) can open it.
+    const reg = await startRegistry('tls-basic');
+    const privDir = join(tmp.path, 'private-daemon');
+    mkdirSync(privDir);
+    process.env.TBUILD_REGISTRY_CERTS_DIR = reg.certsDir;
+    const priv = await startDaemon(privDir).finally(() => delete process.env.TBUILD_REGISTRY_CERTS_DIR);
+    const pd = (args: string[]) => dockerBuildx(priv.host, config, args);
+    try {
+      const archive = await makeTestArchive(tmp.path);
+      const copied = await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('dest'), `docker-archive:${archive.file}`, `docker://${reg.host}/test/private:1`]);
+      expect(copied.code, copied.stderr).toBe(0);
+      const dir = ctx('private', { Dockerfile: `FROM ${reg.host}/test/private:1\nRUN cat /hello.txt > /seen\n` });
+      const before = await pd(['build', dir]);
+      expect(before.code).not.toBe(0);
+      expect(before.stderr).toMatch(/unauthorized|authentication required|denied|credentials/i);
+      const login = await pd(['login', '-u', reg.user!.username, '-p', reg.user!.password, reg.host]);
+      expect(login.code, login.stderr).toBe(0);
+      const after = await pd(['build', '--progress', 'plain', '-t', 'bx-private', dir]);
+      expect(after.code, after.stderr).toBe(0);
+      expect(after.stderr).toContain(`[internal] pull ${reg.host}/test/private:1`);
+    } finally {
+      await pd(['logout', reg.host]);
+      await priv.stop();
+      await reg.stop();
+    }
+  }, 180_000);
+
   test('-o type=local, -o type=tar, --iidfile and --metadata-file', async () => {
     const dir = ctx('outputs', { Dockerfile: 'FROM busybox:local\nRUN echo out > /made\n' });
     const local = join(tmp.path, 'out-local');
