@@ -13,6 +13,7 @@ import { resolveDockerfile } from '../parser/resolve.js';
 import { PROXY_ARGS } from '../parser/scope.js';
 import { checkConfig, lintFailureMessage, runChecks } from '../parser/checks/index.js';
 import type { Diagnostic, Dockerfile } from '../parser/types.js';
+import type { ImageStore } from '../images/types.js';
 import { openContext } from '../session/open.js';
 import { convert } from '../frontend/dockerfile/index.js';
 import { solve } from '../solver/scheduler.js';
@@ -80,9 +81,10 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       });
     }
     const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
-    const lookup = parts.registries
+    const baseLookup = parts.registries
       ? pullingLookup(parts.images, parts.registries, { pull: opts.pull, auth: opts.registryAuth, ...(opts.registryAuthLookup ? { authLookup: opts.registryAuthLookup } : {}), buildId, emit: onProgress })
       : parts.images;
+    const lookup = await withNamedContexts(baseLookup, opts.namedContexts, dockerfile);
     if (opts.pull && !parts.registries) throw new TbuildError('TB_INVALID_ARGUMENT', '--pull: this engine has no registry access');
     const converted = await traced('convert', () => convert(resolved, lookup, {
       buildArgs,
@@ -184,6 +186,32 @@ function internalSteps(buildId: string, emit: (e: ProgressEvent) => void) {
       throw err;
     }
   };
+}
+
+/**
+ * Image lookups through `--build-context NAME=docker-image://REF`: a name matches as written or in
+ * its normalized form (`alpine` and `docker.io/library/alpine:latest` are one name). A named
+ * context that names a stage would replace that stage, which tbuild does not do: refused.
+ */
+async function withNamedContexts(images: Pick<ImageStore, 'get'>, named: Record<string, string> | undefined, df: Dockerfile): Promise<Pick<ImageStore, 'get'>> {
+  if (!named || !Object.keys(named).length) return images;
+  const { normalizeTagReference } = await import('../images/reference.js');
+  const norm = (s: string): string => {
+    try {
+      return normalizeTagReference(s);
+    } catch {
+      return s;
+    }
+  };
+  const map = new Map<string, string>();
+  for (const [name, ref] of Object.entries(named)) {
+    if (df.stages.some((st) => st.name?.toLowerCase() === name.toLowerCase())) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', `--build-context ${name}: names a stage of the Dockerfile; replacing a stage with a named context is not supported`);
+    }
+    map.set(name, ref);
+    map.set(norm(name), ref);
+  }
+  return { get: (ref) => images.get(map.get(ref) ?? map.get(norm(ref)) ?? ref) };
 }
 
 /**

@@ -39,6 +39,11 @@ export interface BuildOptions {
   /** Dockerfile text given directly (overrides `dockerfile` lookup; the name is still used in messages). */
   dockerfileText?: string;
   buildArgs?: Record<string, string>;
+  /**
+   * Named contexts (`--build-context NAME=docker-image://REF`): a `FROM NAME`, `COPY --from=NAME`
+   * or `RUN --mount=from=NAME` that names no stage uses image REF instead.
+   */
+  namedContexts?: Record<string, string>;
   target?: string;
   tags?: string[];
   labels?: Record<string, string>;

@@ -1,6 +1,7 @@
 import type { BuildOptions } from '../build/types.js';
 import { TbuildError } from '../errors.js';
 import { parseEntitlement } from '../exec/security/entitlements.js';
+import { namedContextImage } from '../build/named-context.js';
 
 /**
  * A Solve request's frontend attributes, exporters and entitlements as tbuild build options.
@@ -36,7 +37,11 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
   for (const [k, v] of Object.entries(attrs)) {
     if (k.startsWith('build-arg:')) buildArgs[k.slice('build-arg:'.length)] = v;
     else if (k.startsWith('label:')) labels[k.slice('label:'.length)] = v;
-    else if (k.startsWith('context:')) unsupported(`the named build context "${k.slice('context:'.length)}" (--build-context)`);
+    else if (k.startsWith('context:')) {
+      const name = k.slice('context:'.length);
+      if (!v.startsWith('docker-image://')) unsupported(`the named build context "${name}" of kind ${v.startsWith('local:') ? 'local directory' : (/^[a-z-]+:/.exec(v)?.[0] ?? v)} (--build-context; only docker-image://REF is)`);
+      (options.namedContexts ??= {})[name] = namedContextImage(name, v);
+    }
     else if (k.startsWith('attest:')) {
       // buildx asks for provenance `mode=min` by default; tbuild records no attestations yet.
       if (v && !/^(disabled=true|mode=min)?$/.test(v) && k !== 'attest:provenance') unsupported(`the ${k.slice(7)} attestation`);
@@ -58,6 +63,10 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
       unsupported(`building for platform ${options.platform} on this ${hostPlatform} host`);
     }
   }
+  // Capabilities the client requires of the frontend: tbuild's Dockerfile frontend takes named contexts.
+  for (const cap of (attrs['frontend.caps'] ?? '').split(',').filter(Boolean)) {
+    if (!/^moby\.buildkit\.frontend\.contexts(\+forward)?$/.test(cap)) unsupported(`the frontend capability ${cap}`);
+  }
   if (attrs['add-hosts']) unsupported(`--add-host (${attrs['add-hosts']}) for builds`);
   if (attrs['shm-size'] && attrs['shm-size'] !== '0') unsupported('--shm-size for builds');
   if (attrs.ulimit) unsupported('--ulimit for builds');
@@ -71,7 +80,7 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
   if (attrs['cgroup-parent']) unsupported('--cgroup-parent for builds');
   for (const k of Object.keys(attrs)) {
     if (/^(build-arg|label|context|attest):/.test(k) || NEUTRAL_ATTRS.has(k)) continue;
-    if (['filename', 'target', 'no-cache', 'platform', 'add-hosts', 'shm-size', 'ulimit', 'dockerfilekey', 'contextkey'].includes(k)) continue;
+    if (['filename', 'target', 'no-cache', 'platform', 'add-hosts', 'shm-size', 'ulimit', 'dockerfilekey', 'contextkey', 'frontend.caps'].includes(k)) continue;
     unsupported(`the frontend attribute "${k}"`);
   }
   if (entitlements.length) options.allow = entitlements.map(parseEntitlement);

@@ -32,6 +32,25 @@ describe.runIf(isRoot)('tbuild build (CLI)', () => {
     expect(r.stderr).toContain('process "/bin/sh -c echo tail-line && exit 3" did not complete successfully: exit code: 3');
   }, 60_000);
 
+  test('--build-context NAME=docker-image://REF stands in for FROM NAME and COPY --from=NAME; other kinds and stage names are refused', async () => {
+    const ctx = join(t.path, 'named');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM base\nCOPY --from=tools /bin/busybox /tools-busybox\nRUN test -x /tools-busybox && echo named-ok > /named\n');
+    const ok = await runCli(['build', '-t', 'named:1', '--build-context', 'base=docker-image://busybox:local', '--build-context', 'tools=docker-image://busybox:local', ctx], { root });
+    expect(ok.code, ok.stderr).toBe(0);
+    const run = await runCli(['run', '--rm', 'named:1', 'cat', '/named'], { root });
+    expect(run.stdout).toBe('named-ok\n');
+    // Without the named contexts, `base` is an image no one has.
+    const missing = await runCli(['build', ctx], { root });
+    expect(missing.code).not.toBe(0);
+    const local = await runCli(['build', '--build-context', `base=${ctx}`, ctx], { root });
+    expect(local.code).not.toBe(0);
+    expect(local.stderr).toMatch(/--build-context base=.*a local directory as a named context is not supported/);
+    await writeFile(join(ctx, 'Dockerfile.stage'), 'FROM busybox:local AS base\nFROM base\n');
+    const stage = await runCli(['build', '-f', join(ctx, 'Dockerfile.stage'), '--build-context', 'base=docker-image://busybox:local', ctx], { root });
+    expect(stage.stderr).toMatch(/names a stage of the Dockerfile/);
+  }, 120_000);
+
   test('-q prints the image id; --iidfile and --metadata-file are written; -t names the image', async () => {
     const ctx = join(t.path, 'ok');
     await mkdir(ctx, { recursive: true });
