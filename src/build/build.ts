@@ -14,6 +14,7 @@ import { PROXY_ARGS } from '../parser/scope.js';
 import { checkConfig, lintFailureMessage, runChecks } from '../parser/checks/index.js';
 import type { Diagnostic, Dockerfile } from '../parser/types.js';
 import type { ImageStore } from '../images/types.js';
+import type { BuildContext } from '../session/types.js';
 import { openContext } from '../session/open.js';
 import { convert } from '../frontend/dockerfile/index.js';
 import { solve } from '../solver/scheduler.js';
@@ -62,7 +63,12 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       }),
     ),
   );
+  const named: Record<string, BuildContext> = {};
   try {
+    for (const [name, dir] of Object.entries(opts.localContexts ?? {})) {
+      // Opened like the build context (its .dockerignore, the stat cache), with no Dockerfile of its own.
+      named[name] = await openContext(dir, { root: parts.root, dockerfile: join(dir, '.tbuild-no-dockerfile'), dockerfileText: '', signal: opts.signal });
+    }
     const dockerfile = parseDockerfile(context.dockerfileText, { file: displayFile });
     checkSyntaxDirective(dockerfile, displayFile);
     const buildArgs = opts.buildArgs ?? {};
@@ -92,6 +98,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       ...(opts.allow?.length ? { allow: opts.allow } : {}),
       file: displayFile,
       labels: opts.labels,
+      ...(opts.localContexts ? { localContexts: Object.keys(opts.localContexts) } : {}),
       platform,
     }));
     const proxyEnv = PROXY_ARGS.filter((k) => Object.prototype.hasOwnProperty.call(buildArgs, k)).map((k) => `${k}=${buildArgs[k]}`);
@@ -99,6 +106,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       parts,
       context,
       secrets: opts.secrets ?? {},
+      named,
       proxyEnv,
       tmp,
       ...(opts.secretLookup ? { secretLookup: opts.secretLookup } : {}),
@@ -144,6 +152,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     await logs.flush();
     await pruneLogs(logsRoot).catch(() => {});
     await traced('dispose', () => context.dispose().catch(() => {}));
+    for (const n of Object.values(named)) await n.dispose().catch(() => {});
     // idle RUN namespaces go with the build: nothing networked outlives it
     await parts.network?.close().catch(() => {});
     await removeScratch(tmp);

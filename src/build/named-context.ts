@@ -1,13 +1,14 @@
 import { TbuildError } from '../errors.js';
 
 /**
- * The image a `--build-context NAME=VALUE` names. BuildKit also takes local directories, git and
- * HTTP URLs, OCI layouts and other targets there; tbuild carries out `docker-image://` only, and
- * says so for the rest rather than building something else.
+ * What a `--build-context NAME=VALUE` names: an image (`docker-image://REF`) or a local directory
+ * (a path). BuildKit also takes git and HTTP URLs, OCI layouts and other targets there; tbuild says
+ * so for those rather than building something else.
  */
-export function namedContextImage(name: string, value: string): string {
+export function parseNamedContext(name: string, value: string): { image: string } | { dir: string } {
   const m = /^docker-image:\/\/(.+)$/.exec(value);
-  if (m) return m[1]!;
-  const kind = /^([a-z-]+):\/\//.exec(value)?.[1] ?? (/^(local|input|target):/.exec(value)?.[1] ?? 'a local directory');
-  throw new TbuildError('TB_INVALID_ARGUMENT', `--build-context ${name}=${value}: ${kind === 'a local directory' ? kind : `${kind} contexts`} as a named context is not supported by tbuild (only docker-image://REF)`);
+  if (m) return { image: m[1]! };
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(value)?.[1] ?? /^(local|input|target|oci-layout):/.exec(value)?.[1];
+  if (scheme) throw new TbuildError('TB_INVALID_ARGUMENT', `--build-context ${name}=${value}: ${scheme} contexts are not supported by tbuild (docker-image://REF and local directories are)`);
+  return { dir: value };
 }

@@ -44,6 +44,8 @@ export interface BuildOptions {
    * or `RUN --mount=from=NAME` that names no stage uses image REF instead.
    */
   namedContexts?: Record<string, string>;
+  /** Local named contexts (`--build-context NAME=DIR`): `COPY --from=NAME` reads DIR (its `.dockerignore` applies). */
+  localContexts?: Record<string, string>;
   target?: string;
   tags?: string[];
   labels?: Record<string, string>;

@@ -1,7 +1,6 @@
 import type { BuildOptions } from '../build/types.js';
 import { TbuildError } from '../errors.js';
 import { parseEntitlement } from '../exec/security/entitlements.js';
-import { namedContextImage } from '../build/named-context.js';
 
 /**
  * A Solve request's frontend attributes, exporters and entitlements as tbuild build options.
@@ -21,6 +20,8 @@ export interface SolvePlan {
   dockerfileDir: string;
   contextDir: string;
   filename: string;
+  /** Local named contexts: name → the client's directory name to sync. */
+  localContexts: Record<string, string>;
 }
 
 function unsupported(what: string): never {
@@ -34,13 +35,16 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
   const buildArgs: Record<string, string> = {};
   const labels: Record<string, string> = {};
   const options: SolvePlan['options'] = { buildArgs };
+  const localContexts: Record<string, string> = {};
   for (const [k, v] of Object.entries(attrs)) {
     if (k.startsWith('build-arg:')) buildArgs[k.slice('build-arg:'.length)] = v;
     else if (k.startsWith('label:')) labels[k.slice('label:'.length)] = v;
     else if (k.startsWith('context:')) {
       const name = k.slice('context:'.length);
-      if (!v.startsWith('docker-image://')) unsupported(`the named build context "${name}" of kind ${v.startsWith('local:') ? 'local directory' : (/^[a-z-]+:/.exec(v)?.[0] ?? v)} (--build-context; only docker-image://REF is)`);
-      (options.namedContexts ??= {})[name] = namedContextImage(name, v);
+      // buildx sends a directory as `local:DIRNAME`, synced from its session like the context.
+      if (v.startsWith('local:')) localContexts[name] = v.slice('local:'.length);
+      else if (v.startsWith('docker-image://')) (options.namedContexts ??= {})[name] = v.slice('docker-image://'.length);
+      else unsupported(`the named build context "${name}" of kind ${/^[a-z-]+:/.exec(v)?.[0] ?? v} (--build-context; docker-image:// and local directories are)`);
     }
     else if (k.startsWith('attest:')) {
       // buildx asks for provenance `mode=min` by default; tbuild records no attestations yet.
@@ -84,7 +88,7 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
     unsupported(`the frontend attribute "${k}"`);
   }
   if (entitlements.length) options.allow = entitlements.map(parseEntitlement);
-  return { options, filename, dockerfileDir: attrs.dockerfilekey || 'dockerfile', contextDir: attrs.contextkey || 'context' };
+  return { options, filename, dockerfileDir: attrs.dockerfilekey || 'dockerfile', contextDir: attrs.contextkey || 'context', localContexts };
 }
 
 /** The `name=` of an image exporter: a comma-separated list, as BuildKit reads it. */

@@ -103,6 +103,18 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
       report(r.bytes, true);
     });
 
+    const localContexts: Record<string, string> = {};
+    for (const [name, dirName] of Object.entries(plan.localContexts)) {
+      const dest = syncDir(backend.root, session.sharedKey || session.id, dirName);
+      await internal(job, `[internal] load build context ${name}`, async () => {
+        const ignDir = join(tmp, `ignore-${name}`);
+        await syncFromClient(session, { dirName, dest: ignDir, followPaths: ['.dockerignore'], includePatterns: ['.dockerignore'], signal });
+        const text = await readFile(join(ignDir, '.dockerignore'), 'utf8').catch(() => '');
+        await syncFromClient(session, { dirName, dest, excludePatterns: ignorePatterns(text), signal });
+      });
+      localContexts[name] = dest;
+    }
+
     const outputs: OutputSpec[] = [];
     const localDirs: { index: number; dir: string }[] = [];
     let stream: ReturnType<typeof sendStream> | undefined;
@@ -125,6 +137,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
         ...plan.options,
         context: contextDir,
         dockerfile,
+        ...(Object.keys(localContexts).length ? { localContexts } : {}),
         outputs: outputs.length ? outputs : [{ type: 'image', names: [] }],
         ...(stream ? { outputStream: stream.writable } : {}),
         secretLookup: (id) => getSecret(session, id, signal),

@@ -5,9 +5,11 @@ import type { OpEnv } from './types.js';
 import { commitWork, openView } from './snapshot.js';
 import { traced } from '../solver/trace.js';
 import { copyFiles, mkdirInRoot } from './file/index.js';
+import { namedTree } from './named.js';
 
 async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
   const fromInput = a.from.type === 'input' ? inputs[a.from.index]! : undefined;
+  const tree = a.from.type === 'named' ? namedTree(env, a.from.name) : env.context;
   const view = fromInput ? await traced('view', () => openView(env, fromInput)) : undefined;
   const chownView = a.chownFrom !== undefined ? await openView(env, inputs[a.chownFrom]!).catch(async (err: unknown) => {
     await view?.release();
@@ -16,8 +18,8 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
   try {
     return await commitWork(env, inputs[0]!, async (destRoot) => {
       await copyFiles({
-        srcRoot: view ? view.dir : env.context.dir,
-        ignore: view ? undefined : env.context.ignore,
+        srcRoot: view ? view.dir : tree.dir,
+        ignore: view ? undefined : tree.ignore,
         sources: a.sources,
         inline: a.inline,
         destRoot,

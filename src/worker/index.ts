@@ -2,6 +2,7 @@ import type { Vertex } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
 import type { ExecIO, VertexImpl } from '../solver/scheduler.js';
 import type { OpEnv } from './types.js';
+import { namedTree } from './named.js';
 import { execRun } from './exec.js';
 import { execFile } from './file.js';
 import { execSource } from './source.js';
@@ -17,12 +18,13 @@ export function engineOps(env: OpEnv): VertexImpl {
   return {
     async contentKey(vertex: Vertex, _inputs: VertexResult[], signal: AbortSignal): Promise<string | undefined> {
       const op = vertex.op;
-      if (op.type === 'file' && op.action.kind === 'copy' && op.action.from.type === 'context' && op.action.sources.length) {
+      if (op.type === 'file' && op.action.kind === 'copy' && (op.action.from.type === 'context' || op.action.from.type === 'named') && op.action.sources.length) {
         const { excludes, parents } = op.action;
+        const tree = op.action.from.type === 'named' ? namedTree(env, op.action.from.name) : env.context;
         // remote sources are refused when the step runs, with their own message
         const sources = op.action.sources.filter((s) => !isRemoteSource(s));
         if (!sources.length) return undefined;
-        return traced('checksum', () => checksumSources(env.context, sources, { excludes, parents, signal }));
+        return traced('checksum', () => checksumSources(tree, sources, { excludes, parents, signal }));
       }
       if (op.type === 'exec') {
         const binds = op.mounts.filter((m) => m.type === 'bind' && m.input === undefined).map((m) => (m as { source: string }).source);

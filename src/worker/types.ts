@@ -2,7 +2,7 @@ import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from '../c
 import type { Executor } from '../exec/types.js';
 import type { ImageStore } from '../images/types.js';
 import type { NetworkManager } from '../network/types.js';
-import type { BuildContext, SecretSource } from '../session/types.js';
+import type { SourceTree, BuildContext, SecretSource } from '../session/types.js';
 
 /**
  * The stores and executor of one state root: what ops (and the layers above them that commit
@@ -28,6 +28,8 @@ export interface OpEnv {
   parts: WorkerDeps;
   context: BuildContext;
   secrets: Record<string, SecretSource>;
+  /** Local named contexts (`--build-context NAME=DIR`) that `COPY --from=NAME` reads, opened like the build context. */
+  named?: Record<string, SourceTree>;
   /** Secrets not in `secrets`, asked of the client when a step mounts them (buildx's session). */
   secretLookup?: (id: string) => Promise<Uint8Array | undefined>;
   /** A connection to the client's ssh agent by id (`--ssh ID`), for `RUN --mount=type=ssh`; undefined when the build has none by that id. */

@@ -77,11 +77,13 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect((await dx(['run', '--rm', 'bx-big', 'cat', '/app/src/f7.txt'])).stdout).toBe('changed!\n');
   }, 120_000);
 
-  test('--build-context NAME=docker-image://REF stands in for FROM NAME', async () => {
-    const dir = ctx('named', { Dockerfile: 'FROM base\nCOPY --from=tools /bin/busybox /tools-busybox\nRUN echo named > /named\n' });
-    const r = await dx(['build', '-t', 'bx-named', '--build-context', 'base=docker-image://busybox:local', '--build-context', 'tools=docker-image://busybox:local', dir]);
+  test('--build-context NAME=docker-image://REF stands in for FROM NAME; NAME=DIR is synced for COPY --from', async () => {
+    const dir = ctx('named', { Dockerfile: 'FROM base\nCOPY --from=tools /bin/busybox /tools-busybox\nCOPY --from=extra . /extra/\nRUN echo named > /named\n' });
+    const extra = ctx('named-extra', { 'lib.txt': 'named dir\n', 'skip.txt': 'no', '.dockerignore': 'skip.txt\n' });
+    const r = await dx(['build', '-t', 'bx-named', '--build-context', 'base=docker-image://busybox:local', '--build-context', 'tools=docker-image://busybox:local', '--build-context', `extra=${extra}`, dir]);
     expect(r.code, r.stderr).toBe(0);
-    expect((await dx(['run', '--rm', 'bx-named', 'sh', '-c', 'cat /named; test -x /tools-busybox && echo tools'])).stdout).toBe('named\ntools\n');
+    const out = await dx(['run', '--rm', 'bx-named', 'sh', '-c', 'cat /named; test -x /tools-busybox && echo tools; ls -A /extra']);
+    expect(out.stdout).toBe('named\ntools\n.dockerignore\nlib.txt\n');
   });
 
   test('a rebuild shows CACHED in plain progress', async () => {
@@ -199,7 +201,7 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     const cases: [string[], RegExp][] = [
       [['--platform', 'linux/arm64'], /platform linux\/arm64 .* not supported/],
       [['--cache-to', 'type=inline'], /cache import\/export \(inline\) is not supported/],
-      [['--build-context', `extra=${dir}`], /named build context "extra" of kind local directory/],
+      [['--build-context', 'extra=https://example.com/x.tar'], /named build context "extra" of kind https:/],
       [['--add-host', 'db:10.0.0.9'], /--add-host .* not supported/],
     ];
     for (const [flags, message] of cases) {

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { namedContextImage } from '../../build/named-context.js';
+import { parseNamedContext } from '../../build/named-context.js';
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
@@ -94,7 +94,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
       new Option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma separated)').argParser(collect).default([]),
     )
     .option('--secret <spec>', 'secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect)
-    .option('--build-context <name=value>', 'named context: NAME=docker-image://REF (FROM/COPY --from=NAME use that image; repeatable)', collect)
+    .option('--build-context <name=value>', 'named context: NAME=docker-image://REF (FROM/COPY --from=NAME use that image) or NAME=DIR (COPY --from=NAME reads it); repeatable', collect)
     .option('--ssh <spec>', 'ssh agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default: $SSH_AUTH_SOCK; repeatable)', collect)
     .addOption(new Option('--network <mode>', 'network for RUN steps: default (the bridge, NAT out), none (lo only) or host').choices(['default', 'none', 'host']).default('default'))
     .option('--allow <entitlement>', 'grant an entitlement: security.insecure (RUN --security=insecure), network.host', collect)
@@ -131,10 +131,13 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         ssh[id] = sock;
       }
       const namedContexts: Record<string, string> = {};
+      const localContexts: Record<string, string> = {};
       for (const spec of (o.buildContext as string[] | undefined) ?? []) {
         const eq = spec.indexOf('=');
         if (eq <= 0) throw new TbuildError('TB_INVALID_ARGUMENT', `--build-context ${spec}: expected NAME=VALUE`);
-        namedContexts[spec.slice(0, eq)] = namedContextImage(spec.slice(0, eq), spec.slice(eq + 1));
+        const named = parseNamedContext(spec.slice(0, eq), spec.slice(eq + 1));
+        if ('image' in named) namedContexts[spec.slice(0, eq)] = named.image;
+        else localContexts[spec.slice(0, eq)] = resolve(cwd, named.dir);
       }
       const file = o.file as string | undefined;
       if (file === '-' && contextArg === '-') {
@@ -155,6 +158,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         secrets,
         ...(Object.keys(ssh).length ? { ssh } : {}),
         ...(Object.keys(namedContexts).length ? { namedContexts } : {}),
+        ...(Object.keys(localContexts).length ? { localContexts } : {}),
         network: (o.network as 'default' | 'none' | 'host') ?? 'default',
         allow: ((o.allow as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean).map(parseEntitlement),
         maxParallelism: o.maxParallelism as number | undefined,

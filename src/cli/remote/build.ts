@@ -113,7 +113,7 @@ class StepTracker {
 export async function remoteBuild(client: EngineClient, images: ImageStore, opts: BuildOptions): Promise<BuildResult> {
   if (opts.secrets && Object.keys(opts.secrets).length) throw unsupported('--secret');
   if ((opts.ssh && Object.keys(opts.ssh).length) || opts.sshLookup) throw unsupported('--ssh');
-  if (opts.namedContexts && Object.keys(opts.namedContexts).length) throw unsupported('--build-context');
+  if ((opts.namedContexts && Object.keys(opts.namedContexts).length) || (opts.localContexts && Object.keys(opts.localContexts).length)) throw unsupported('--build-context');
   if (opts.noCacheFilter?.length) throw unsupported('--no-cache-filter');
   for (const o of opts.outputs ?? []) if (o.type !== 'image') throw unsupported(`--output type=${o.type}`);
   const tags = [...(opts.tags ?? []), ...(opts.outputs ?? []).flatMap((o) => (o.type === 'image' ? (o.names ?? []) : []))];

@@ -16,6 +16,8 @@ export interface ConvertOptions {
   /** Extra labels for the target image (`--label`). */
   labels?: Record<string, string>;
   platform: { os: string; architecture: string; variant?: string };
+  /** Names of local named contexts (`--build-context NAME=DIR`): `COPY --from=NAME` reads that directory. */
+  localContexts?: readonly string[];
 }
 
 /** What every instruction handler gets: the graph being built and the stages converted so far. */
@@ -48,6 +50,9 @@ export class ConvertContext {
   async imageSource(ref: string, range?: SourceRange, stepName?: string): Promise<{ vertex: Digest; record: ImageRecord }> {
     const known = this.#imageVertices.get(ref);
     if (known) return known;
+    if (this.opts.localContexts?.includes(ref)) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', `${ref} is a local named context (--build-context): FROM cannot start from a directory in tbuild (use COPY --from=${ref})`, { range, file: this.opts.file });
+    }
     let record: ImageRecord | undefined;
     try {
       record = await this.images.get(ref);
@@ -70,6 +75,11 @@ export class ConvertContext {
     return out;
   }
 
+  /** True when `name` is a local named context and no stage (stages come first, as in BuildKit). */
+  isLocalContext(name: string): boolean {
+    return Boolean(this.opts.localContexts?.includes(name)) && this.stageIndex(name) === undefined;
+  }
+
   /** Stage index for a `--from` / `FROM` word naming a stage (by alias, case-insensitive, or index). */
   stageIndex(name: string): number | undefined {
     const lower = name.toLowerCase();
@@ -82,6 +92,9 @@ export class ConvertContext {
 
   /** The filesystem a `--from=` names: a converted stage's last vertex or a local image. */
   async fromSource(name: string, current: number, range?: SourceRange): Promise<Digest> {
+    if (this.isLocalContext(name)) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', `${name} is a local named context (--build-context): only COPY --from=${name} can read it in tbuild`, { range, file: this.opts.file });
+    }
     const idx = this.stageIndex(name);
     if (idx !== undefined) {
       const st = this.stages.get(idx);

@@ -34,7 +34,9 @@ export async function convertCopy(ctx: ConvertContext, state: StageState, ins: C
   }
   const inputs: Digest[] = [state.vertex];
   let from: CopyAction['from'] = { type: 'context' };
-  if (ins.from !== undefined) {
+  if (ins.from !== undefined && ctx.isLocalContext(ins.from)) {
+    from = { type: 'named', name: ins.from };
+  } else if (ins.from !== undefined) {
     inputs.push(await ctx.fromSource(ins.from, state.index, ins.range));
     from = { type: 'input', index: 1 };
   }

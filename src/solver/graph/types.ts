@@ -60,7 +60,8 @@ export interface ExecOp {
 }
 
 /** Where a COPY/ADD reads from. */
-export type CopyFrom = { type: 'context' } | { type: 'input'; index: number };
+/** Where COPY reads: the build context, an input's filesystem, or a local named context (`--build-context NAME=DIR`). */
+export type CopyFrom = { type: 'context' } | { type: 'input'; index: number } | { type: 'named'; name: string };
 
 export interface CopyAction {
   kind: 'copy';

@@ -32,7 +32,7 @@ describe.runIf(isRoot)('tbuild build (CLI)', () => {
     expect(r.stderr).toContain('process "/bin/sh -c echo tail-line && exit 3" did not complete successfully: exit code: 3');
   }, 60_000);
 
-  test('--build-context NAME=docker-image://REF stands in for FROM NAME and COPY --from=NAME; other kinds and stage names are refused', async () => {
+  test('--build-context NAME=docker-image://REF stands in for FROM NAME and COPY --from=NAME; NAME=DIR feeds COPY --from; other kinds and stage names are refused', async () => {
     const ctx = join(t.path, 'named');
     await mkdir(ctx, { recursive: true });
     await writeFile(join(ctx, 'Dockerfile'), 'FROM base\nCOPY --from=tools /bin/busybox /tools-busybox\nRUN test -x /tools-busybox && echo named-ok > /named\n');
@@ -43,9 +43,21 @@ describe.runIf(isRoot)('tbuild build (CLI)', () => {
     // Without the named contexts, `base` is an image no one has.
     const missing = await runCli(['build', ctx], { root });
     expect(missing.code).not.toBe(0);
-    const local = await runCli(['build', '--build-context', `base=${ctx}`, ctx], { root });
+    // A local directory: COPY --from reads it (its .dockerignore applies); FROM cannot start from it.
+    const extra = join(t.path, 'named-extra');
+    await mkdir(extra, { recursive: true });
+    await writeFile(join(extra, 'lib.txt'), 'from the named dir\n');
+    await writeFile(join(extra, 'skip.txt'), 'ignored\n');
+    await writeFile(join(extra, '.dockerignore'), 'skip.txt\n');
+    await writeFile(join(ctx, 'Dockerfile.local'), 'FROM busybox:local\nCOPY --from=extra . /extra/\n');
+    const fromDir = await runCli(['build', '-t', 'named:2', '-f', join(ctx, 'Dockerfile.local'), '--build-context', `extra=${extra}`, ctx], { root });
+    expect(fromDir.code, fromDir.stderr).toBe(0);
+    expect((await runCli(['run', '--rm', 'named:2', 'ls', '/extra'], { root })).stdout).toBe('lib.txt\n');
+    const local = await runCli(['build', '--build-context', `base=${extra}`, ctx], { root });
     expect(local.code).not.toBe(0);
-    expect(local.stderr).toMatch(/--build-context base=.*a local directory as a named context is not supported/);
+    expect(local.stderr).toMatch(/base is a local named context \(--build-context\): FROM cannot start from a directory/);
+    const git = await runCli(['build', '--build-context', 'base=https://github.com/x/y.git', ctx], { root });
+    expect(git.stderr).toMatch(/https contexts are not supported by tbuild/);
     await writeFile(join(ctx, 'Dockerfile.stage'), 'FROM busybox:local AS base\nFROM base\n');
     const stage = await runCli(['build', '-f', join(ctx, 'Dockerfile.stage'), '--build-context', 'base=docker-image://busybox:local', ctx], { root });
     expect(stage.stderr).toMatch(/names a stage of the Dockerfile/);
