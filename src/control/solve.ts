@@ -59,6 +59,7 @@ function ignorePatterns(text: string): string[] {
 export async function runSolve(input: SolveInput): Promise<Record<string, string>> {
   const { backend, job, session, signal } = input;
   const plan = planSolve(input.frontendAttrs, input.entitlements, input.hostPlatform);
+  for (const message of plan.warnings) job.progress({ type: 'warning', message });
   const streams = input.exporters.filter((e) => ['tar', 'docker', 'oci'].includes(e.type));
   if (streams.length > 1) throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', 'more than one exporter that streams back to the client is not supported by tbuild');
   const tmp = join(backend.root, 'buildkit', 'tmp', randomBytes(8).toString('hex'));

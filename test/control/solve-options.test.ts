@@ -1,0 +1,55 @@
+import { describe, expect, test } from 'vitest';
+import { checkExporter, planSolve } from '../../src/control/solve-options.js';
+import { isTbuildError } from '../../src/errors.js';
+
+/** Frontend attributes as buildx sends them, mapped to build options or refused by name. */
+describe('planSolve', () => {
+  const host = 'linux/amd64';
+
+  test('carries out the attributes buildx sends for a plain build', () => {
+    const plan = planSolve(
+      { filename: 'app.Dockerfile', target: 'prod', 'build-arg:A': '1', 'label:org.x': 'y', 'no-cache': 'base,deps', platform: 'linux/amd64', 'force-network-mode': 'host', 'image-resolve-mode': 'pull', 'context:lib': 'local:lib', 'context:alpine': 'docker-image://alpine:3.19' },
+      [],
+      host,
+    );
+    expect(plan.filename).toBe('app.Dockerfile');
+    expect(plan.options).toMatchObject({ target: 'prod', buildArgs: { A: '1' }, labels: { 'org.x': 'y' }, noCacheFilter: ['base', 'deps'], platform: 'linux/amd64', network: 'host', pull: true, namedContexts: { alpine: 'alpine:3.19' } });
+    expect(plan.localContexts).toEqual({ lib: 'lib' });
+    expect(plan.warnings).toEqual([]);
+    expect(planSolve({ 'no-cache': '' }, [], host).options.noCache).toBe(true);
+  });
+
+  test('buildx\'s default provenance request is a warning; any other attestation is refused', () => {
+    expect(planSolve({ 'attest:provenance': 'mode=min' }, [], host).warnings).toEqual([expect.stringContaining('does not produce provenance attestations')]);
+    expect(planSolve({ 'attest:provenance': 'disabled=true' }, [], host).warnings).toEqual([]);
+    for (const [k, v] of [['attest:provenance', 'mode=max'], ['attest:sbom', ''], ['attest:sbom', 'generator=x']]) {
+      expect(() => planSolve({ [k!]: v! }, [], host), `${k}=${v}`).toThrow(/attestation/);
+    }
+  });
+
+  test.each([
+    [{ platform: 'linux/arm64' }, /platform linux\/arm64/],
+    [{ platform: 'linux/amd64,linux/arm64' }, /several platforms/],
+    [{ 'add-hosts': 'db=10.0.0.1' }, /--add-host/],
+    [{ 'context:x': 'https://example.com/x.git' }, /named build context "x" of kind https:/],
+    [{ 'frontend.caps': 'moby.buildkit.frontend.subrequests' }, /frontend capability moby.buildkit.frontend.subrequests/],
+    [{ requestid: 'frontend.outline' }, /frontend.outline/],
+    [{ 'some-new-attr': '1' }, /frontend attribute "some-new-attr"/],
+  ])('refuses %o by name', (attrs, message) => {
+    let err: unknown;
+    try {
+      planSolve(attrs as Record<string, string>, [], host);
+    } catch (e) {
+      err = e;
+    }
+    expect(isTbuildError(err, 'TB_BUILDKIT_UNSUPPORTED')).toBe(true);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  test('exporter options: known ones pass, others are refused by name', () => {
+    expect(() => checkExporter({ type: 'image', attrs: { name: 'a,b', push: 'true' } })).not.toThrow();
+    expect(() => checkExporter({ type: 'image', attrs: { 'oci-mediatypes': 'true' } })).toThrow(/"oci-mediatypes" option/);
+    expect(() => checkExporter({ type: 'local', attrs: { dest: '/x', platform_split: 'true' } })).toThrow(/platform_split/);
+    expect(() => checkExporter({ type: 'registry', attrs: {} })).toThrow(/"registry" exporter/);
+  });
+});
