@@ -1,12 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two groups, one after the other. The network tests assert firewall behaviour (isolation between
+ * user networks, `--internal`): netavark's iptables chains are shared by every engine on the host,
+ * so they run after the rest, when no other test's engine is setting networks up or tearing them
+ * down beside them.
+ */
+const NETWORK = ['test/network/**/*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     // Root tests mount overlays and start runc containers; two cores cannot take many at once.
     maxWorkers: 2,
     testTimeout: 180_000,
     hookTimeout: 180_000,
+    projects: [
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: NETWORK, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'network', include: NETWORK, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -3,6 +3,7 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { ProgressEvent } from '../build/types.js';
 import { TbuildError } from '../errors.js';
 import { Channel } from './channel.js';
+import { PositionSchema, RangeSchema, SourceInfoSchema } from './gen/github.com/moby/buildkit/solver/pb/ops_pb.js';
 import { type StatusResponse, StatusResponseSchema, VertexLogSchema, VertexSchema, VertexStatusSchema, VertexWarningSchema } from './gen/github.com/moby/buildkit/api/services/control/control_pb.js';
 
 /**
@@ -35,6 +36,9 @@ export class BuildJob {
 
   #statusStarted = new Map<string, number>();
 
+  /** The Dockerfile, once synced: warnings with a line point into it. */
+  source?: { name: string; data: Uint8Array };
+
   progress(ev: ProgressEvent): void {
     let started: number | undefined;
     if (ev.type === 'status') {
@@ -42,7 +46,7 @@ export class BuildJob {
       started = this.#statusStarted.get(key) ?? Date.now();
       this.#statusStarted.set(key, started);
     }
-    this.push(statusOf(ev, started));
+    this.push(statusOf(ev, started, this.source));
   }
 
   subscribe(): AsyncIterable<StatusResponse> {
@@ -161,7 +165,7 @@ function ts(ms: number | undefined) {
 }
 
 /** A tbuild progress event as BuildKit's StatusResponse, which buildx renders. */
-export function statusOf(ev: ProgressEvent, started?: number): StatusResponse {
+export function statusOf(ev: ProgressEvent, started?: number, source?: { name: string; data: Uint8Array }): StatusResponse {
   switch (ev.type) {
     case 'vertex': {
       const v = ev.vertex;
@@ -198,10 +202,22 @@ export function statusOf(ev: ProgressEvent, started?: number): StatusResponse {
           }),
         ],
       });
-    case 'warning':
+    case 'warning': {
+      // BuildKit's check warnings read `RuleName: message`; with the Dockerfile and line, buildx
+      // prints where (`--debug` shows the excerpt).
+      const text = ev.rule && !ev.message.startsWith(`${ev.rule}:`) ? `${ev.rule}: ${ev.message}` : ev.message;
+      const short = ev.line ? `${text} (line ${ev.line})` : text;
+      const where =
+        source && ev.line
+          ? {
+              info: create(SourceInfoSchema, { filename: source.name, data: source.data, language: 'Dockerfile' }),
+              ranges: [create(RangeSchema, { start: create(PositionSchema, { line: ev.line }), end: create(PositionSchema, { line: ev.line }) })],
+            }
+          : {};
       return create(StatusResponseSchema, {
-        warnings: [create(VertexWarningSchema, { level: 1n, short: new TextEncoder().encode(ev.message), url: ev.rule ? `https://docs.docker.com/go/dockerfile/rule/${kebab(ev.rule)}/` : '' })],
+        warnings: [create(VertexWarningSchema, { level: 1n, short: new TextEncoder().encode(short), url: ev.rule ? `https://docs.docker.com/go/dockerfile/rule/${kebab(ev.rule)}/` : '', ...where })],
       });
+    }
   }
 }
 

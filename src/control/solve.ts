@@ -80,6 +80,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
       throw new TbuildError('TB_BUILDKIT_SYNC', `failed to read dockerfile: open ${plan.filename}: no such file or directory`);
     });
     input.failure.dockerfile = { name: plan.filename, data: dockerfileData };
+    job.source = input.failure.dockerfile;
     const ignoreText = await internal(job, '[internal] load .dockerignore', async () => {
       const own = await readFile(`${dockerfile}.dockerignore`, 'utf8').catch(() => undefined);
       if (own !== undefined) return own;

@@ -86,6 +86,14 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect(out.stdout).toBe('named\ntools\n.dockerignore\nlib.txt\n');
   });
 
+  test('build check warnings reach buildx with their rule and line', async () => {
+    const dir = ctx('warn', { Dockerfile: 'FROM busybox:local as base\nRUN true\n' });
+    const r = await dx(['build', '--progress', 'plain', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/1 warning found/);
+    expect(r.stderr).toMatch(/FromAsCasing: .*\(line 1\)/);
+  });
+
   test('a rebuild shows CACHED in plain progress', async () => {
     const dir = ctx('cached', { Dockerfile: 'FROM busybox:local\nRUN echo once > /once\n' });
     expect((await dx(['build', '-t', 'bx-cached', dir])).code).toBe(0);
