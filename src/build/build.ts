@@ -99,6 +99,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       file: displayFile,
       labels: opts.labels,
       ...(opts.localContexts ? { localContexts: Object.keys(opts.localContexts) } : {}),
+      ...(opts.addHosts?.length ? { extraHosts: opts.addHosts } : {}),
       platform,
     }));
     const proxyEnv = PROXY_ARGS.filter((k) => Object.prototype.hasOwnProperty.call(buildArgs, k)).map((k) => `${k}=${buildArgs[k]}`);

@@ -62,6 +62,8 @@ export interface BuildOptions {
   sshLookup?: (id: string) => (() => import('node:stream').Duplex) | undefined;
   /** Secrets not in `secrets`, fetched when a step mounts them (the daemon asks the buildx client's session). */
   secretLookup?: (id: string) => Promise<Uint8Array | undefined>;
+  /** `--add-host NAME:IP` for every RUN step (IP may be `host-gateway`: the host's address on the RUN network). */
+  addHosts?: string[];
   /** Default network for RUN steps. */
   network?: 'default' | 'none' | 'host';
   /** Entitlements granted to this build (`--allow security.insecure`). */

@@ -57,7 +57,16 @@ export class ControlServer {
       readMaxBytes: MAX_MESSAGE_BYTES,
     });
     this.#h2c = new H2cServer(this.#handler);
+    void backend.networks
+      ?.inspect('bridge')
+      .then((n) => {
+        const gw = (n.IPAM as { Config?: { Gateway?: string }[] } | undefined)?.Config?.[0]?.Gateway;
+        if (gw) this.#hostGateway = gw;
+      })
+      .catch(() => {});
   }
+
+  #hostGateway: string | undefined;
 
   /** The request handler, for an HTTP/2 server of its own (`--buildkit-addr`). */
   get handler(): ReturnType<typeof connectNodeAdapter> {
@@ -94,7 +103,13 @@ export class ControlServer {
     return () => [
       create(WorkerRecordSchema, {
         ID: 'tbuild',
-        Labels: { 'org.mobyproject.buildkit.worker.executor': 'runc', 'org.mobyproject.buildkit.worker.snapshotter': 'overlayfs', 'org.mobyproject.buildkit.worker.hostname': 'tbuild' },
+        Labels: {
+          'org.mobyproject.buildkit.worker.executor': 'runc',
+          'org.mobyproject.buildkit.worker.snapshotter': 'overlayfs',
+          'org.mobyproject.buildkit.worker.hostname': 'tbuild',
+          // dockerd's label: buildx resolves `--add-host NAME:host-gateway` from it.
+          ...(this.#hostGateway ? { 'org.mobyproject.buildkit.worker.moby.host-gateway-ip': this.#hostGateway } : {}),
+        },
         platforms: [create(PlatformSchema, { OS: p.os, Architecture: p.architecture })],
         BuildkitVersion: version,
       }),

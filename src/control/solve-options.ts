@@ -1,6 +1,7 @@
 import type { BuildOptions } from '../build/types.js';
 import { TbuildError } from '../errors.js';
 import { parseEntitlement } from '../exec/security/entitlements.js';
+import { checkAddHost } from '../network/ports.js';
 
 /**
  * A Solve request's frontend attributes, exporters and entitlements as tbuild build options.
@@ -78,7 +79,14 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
   for (const cap of (attrs['frontend.caps'] ?? '').split(',').filter(Boolean)) {
     if (!/^moby\.buildkit\.frontend\.contexts(\+forward)?$/.test(cap)) unsupported(`the frontend capability ${cap}`);
   }
-  if (attrs['add-hosts']) unsupported(`--add-host (${attrs['add-hosts']}) for builds`);
+  if (attrs['add-hosts']) {
+    // buildx sends `name=ip` pairs, comma-separated.
+    options.addHosts = attrs['add-hosts'].split(',').filter(Boolean).map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) unsupported(`the add-hosts entry ${pair}`);
+      return checkAddHost(`${pair.slice(0, eq)}:${pair.slice(eq + 1)}`);
+    });
+  }
   if (attrs['shm-size'] && attrs['shm-size'] !== '0') unsupported('--shm-size for builds');
   if (attrs.ulimit) unsupported('--ulimit for builds');
   if (attrs['call'] && attrs['call'] !== 'build') unsupported(`--call ${attrs.call}`);

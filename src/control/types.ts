@@ -18,6 +18,8 @@ export interface ControlBackend {
   build(opts: BuildOptions): Promise<BuildResult>;
   df(): Promise<SystemDf>;
   pruneBuildCache(opts: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
+  /** Networks, for the default bridge's gateway: what `host-gateway` means to buildx (it asks the worker's labels). */
+  readonly networks?: { inspect(ref: string): Promise<Record<string, unknown>> };
 }
 
 /** A client's session: a gRPC server on the client's side of a hijacked connection. */

@@ -235,12 +235,23 @@ function withProxies(envList: string[], proxies: string[]): string[] {
  * The RUN step's network: `default` is a namespace on the default bridge, made ready while the
  * mounts are prepared (and usually taken from the network manager's pool of idle ones).
  */
-async function runNetwork(env: OpEnv, op: ExecOp, releases: Release[]): Promise<Pick<RunSpec, 'network' | 'dns'>> {
-  if (op.network !== 'default') return { network: op.network };
+async function runNetwork(env: OpEnv, op: ExecOp, releases: Release[]): Promise<Pick<RunSpec, 'network' | 'dns' | 'extraHosts'>> {
+  // `host-gateway` is the host as the step sees it: its address on the bridge, or loopback on the host's network.
+  const hosts = (gateway: string | undefined) =>
+    op.extraHosts?.length
+      ? {
+          extraHosts: op.extraHosts.map((h) => {
+            if (!h.endsWith(':host-gateway')) return h;
+            if (!gateway) throw new TbuildError('TB_INVALID_ARGUMENT', `--add-host ${h}: host-gateway needs a network (this RUN has --network=none)`);
+            return `${h.slice(0, -'host-gateway'.length)}${gateway}`;
+          }),
+        }
+      : {};
+  if (op.network !== 'default') return { network: op.network, ...hosts(op.network === 'host' ? '127.0.0.1' : undefined) };
   if (!env.parts.network) throw new TbuildError('TB_NETWORK_BACKEND_MISSING', 'this engine has no network manager: RUN needs --network=none or host');
   const att = await env.parts.network.acquireDefault();
   releases.push(() => att.release());
-  return { network: { netns: att.netnsPath }, dns: { servers: att.dnsServers } };
+  return { network: { netns: att.netnsPath }, dns: { servers: att.dnsServers }, ...hosts(att.hostGateway) };
 }
 
 /** RUN: the command in a container on a writable snapshot of input 0; the upperdir becomes the layer. */

@@ -17,6 +17,7 @@ describe('planSolve', () => {
     expect(plan.localContexts).toEqual({ lib: 'lib' });
     expect(plan.warnings).toEqual([]);
     expect(planSolve({ 'no-cache': '' }, [], host).options.noCache).toBe(true);
+    expect(planSolve({ 'add-hosts': 'db=10.0.0.1,gw=host-gateway' }, [], host).options.addHosts).toEqual(['db:10.0.0.1', 'gw:host-gateway']);
   });
 
   test('buildx\'s default provenance request is a warning; any other attestation is refused', () => {
@@ -30,7 +31,7 @@ describe('planSolve', () => {
   test.each([
     [{ platform: 'linux/arm64' }, /platform linux\/arm64/],
     [{ platform: 'linux/amd64,linux/arm64' }, /several platforms/],
-    [{ 'add-hosts': 'db=10.0.0.1' }, /--add-host/],
+    [{ 'add-hosts': 'db' }, /add-hosts entry db/],
     [{ 'context:x': 'https://example.com/x.git' }, /named build context "x" of kind https:/],
     [{ 'frontend.caps': 'moby.buildkit.frontend.subrequests' }, /frontend capability moby.buildkit.frontend.subrequests/],
     [{ requestid: 'frontend.outline' }, /frontend.outline/],

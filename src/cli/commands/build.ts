@@ -1,3 +1,4 @@
+import { checkAddHost } from '../../network/ports.js';
 import { statSync } from 'node:fs';
 import { parseNamedContext } from '../../build/named-context.js';
 import { Option, type Command } from 'commander';
@@ -95,6 +96,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     )
     .option('--secret <spec>', 'secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect)
     .option('--build-context <name=value>', 'named context: NAME=docker-image://REF (FROM/COPY --from=NAME use that image) or NAME=DIR (COPY --from=NAME reads it); repeatable', collect)
+    .option('--add-host <host:ip>', 'add an /etc/hosts line to every RUN step (ip may be host-gateway); repeatable', collect)
     .option('--ssh <spec>', 'ssh agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default: $SSH_AUTH_SOCK; repeatable)', collect)
     .addOption(new Option('--network <mode>', 'network for RUN steps: default (the bridge, NAT out), none (lo only) or host').choices(['default', 'none', 'host']).default('default'))
     .option('--allow <entitlement>', 'grant an entitlement: security.insecure (RUN --security=insecure), network.host', collect)
@@ -160,6 +162,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         ...(Object.keys(namedContexts).length ? { namedContexts } : {}),
         ...(Object.keys(localContexts).length ? { localContexts } : {}),
         network: (o.network as 'default' | 'none' | 'host') ?? 'default',
+        ...((o.addHost as string[] | undefined)?.length ? { addHosts: (o.addHost as string[]).map(checkAddHost) } : {}),
         allow: ((o.allow as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean).map(parseEntitlement),
         maxParallelism: o.maxParallelism as number | undefined,
         platform: o.platform as string | undefined,

@@ -143,6 +143,7 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
       pull: opts.pull || undefined,
       labels: opts.labels && Object.keys(opts.labels).length ? JSON.stringify(opts.labels) : undefined,
       networkmode: opts.network && opts.network !== 'default' ? opts.network : undefined,
+      extrahosts: opts.addHosts?.length ? opts.addHosts : undefined,
       platform: opts.platform || undefined,
       allow: opts.allow?.length ? opts.allow : undefined,
       rm: true,

@@ -9,6 +9,7 @@ import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
 import { entitlementDenied, parseEntitlement } from '../../exec/security/entitlements.js';
 import { authsFromConfigHeader } from './registry.js';
+import { checkAddHost } from '../../network/ports.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
@@ -47,6 +48,9 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   const target = q.get('target');
   if (target) opts.target = target;
   if (labels && Object.keys(labels).length) opts.labels = labels;
+  // `docker build --add-host` (classic): `name:ip` entries.
+  const extraHosts = q.getAll('extrahosts').flatMap((s) => s.split(',')).filter(Boolean);
+  if (extraHosts.length) opts.addHosts = extraHosts.map(checkAddHost);
   const platform = q.get('platform');
   if (platform) opts.platform = platform;
   const allow = q.getAll('allow').flatMap((s) => s.split(',')).filter(Boolean);

@@ -16,6 +16,8 @@ export interface ConvertOptions {
   /** Extra labels for the target image (`--label`). */
   labels?: Record<string, string>;
   platform: { os: string; architecture: string; variant?: string };
+  /** `--add-host NAME:IP` for every RUN (IP may be `host-gateway`). */
+  extraHosts?: readonly string[];
   /** Names of local named contexts (`--build-context NAME=DIR`): `COPY --from=NAME` reads that directory. */
   localContexts?: readonly string[];
 }

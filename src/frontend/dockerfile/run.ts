@@ -142,6 +142,7 @@ export async function convertRun(ctx: ConvertContext, state: StageState, ins: Ru
     cwd: workdirOf(state),
     user: state.image.config.User ?? '',
     network,
+    ...(ctx.opts.extraHosts?.length ? { extraHosts: [...ctx.opts.extraHosts] } : {}),
     mounts,
     inline,
   };

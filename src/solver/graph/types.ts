@@ -53,6 +53,8 @@ export interface ExecOp {
   user: string;
   /** `default`: a namespace on the default bridge (NAT out), as BuildKit's default network. */
   network: 'default' | 'none' | 'host';
+  /** `--add-host NAME:IP` lines for /etc/hosts (IP may be `host-gateway`); part of the digest, as in BuildKit. */
+  extraHosts?: string[];
   mounts: ExecMount[];
   inline: InlineFile[];
   /** RUN --security=insecure (granted by the security.insecure entitlement): a privileged container. */
