@@ -107,6 +107,20 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect(r.stderr).toMatch(/FromAsCasing: .*\(line 1\)/);
   });
 
+  test('a finished build leaves no connection open: every /grpc and /session upgrade ends', async () => {
+    const dir = ctx('conns', { Dockerfile: 'FROM busybox:local\nRUN true\n' });
+    const before = (daemon.log().match(/POST \/(grpc|session) upgraded/g) ?? []).length;
+    expect((await dx(['build', '-q', dir])).code).toBe(0);
+    // The CLI has exited: each connection it upgraded is logged as ended (the daemon runs with --access-log).
+    let ended = 0;
+    for (let i = 0; i < 50 && ended < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ended = (daemon.log().match(/POST \/(grpc|session) upgraded/g) ?? []).length - before;
+    }
+    expect(ended).toBeGreaterThanOrEqual(2);
+    expect(daemon.log().slice(-4000)).not.toMatch(/upgraded \d{5,}/);
+  });
+
   test('a rebuild shows CACHED in plain progress', async () => {
     const dir = ctx('cached', { Dockerfile: 'FROM busybox:local\nRUN echo once > /once\n' });
     expect((await dx(['build', '-t', 'bx-cached', dir])).code).toBe(0);

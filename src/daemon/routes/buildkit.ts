@@ -16,6 +16,9 @@ export function registerBuildkitRoutes(router: Router, svc: DaemonServices): voi
     const { socket, head } = ctx.upgrade;
     if (kind === 'session' && !ctx.req.headers['x-docker-expose-session-uuid']) throw badRequest('a session needs an X-Docker-Expose-Session-Uuid header');
     socket.write('HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+    // The Engine API's sockets allow half-open connections, and HTTP/2 does not close on the
+    // peer's FIN: a client that exits would leave the connection (and its fd) open for good.
+    socket.once('end', () => socket.destroy());
     ctx.res.detachSocket(socket as never);
     if (kind === 'grpc') endpoint.serve(socket, head);
     else {
