@@ -19,7 +19,7 @@ import type { ClientSession } from './types.js';
 
 const EXPORTER_ID = 'buildkit-attachable-exporter-id';
 
-function require(session: ClientSession, method: string, what: string): void {
+function requireMethod(session: ClientSession, method: string, what: string): void {
   if (!session.methods.has(method)) throw new TbuildError('TB_BUILDKIT_SESSION', `the client's session does not offer ${what} (${method})`);
 }
 
@@ -61,7 +61,7 @@ export async function getCredentials(session: ClientSession, host: string, signa
 
 /** A byte stream to the client's exporter number `index` (`-o type=tar|docker|oci`): write, then end. */
 export function sendStream(session: ClientSession, index: number, signal?: AbortSignal): { writable: Writable; done: Promise<void> } {
-  require(session, '/moby.filesync.v1.FileSend/DiffCopy', 'receiving exported files');
+  requireMethod(session, '/moby.filesync.v1.FileSend/DiffCopy', 'receiving exported files');
   const out = new Channel<BytesMessage>();
   const responses = createClient(FileSend, session.transport).diffCopy(out, { headers: { [EXPORTER_ID]: String(index) }, signal });
   const done = (async () => {
@@ -129,7 +129,7 @@ async function walk(root: string, rel: string, out: Packet[], files: Listed[]): 
 
 /** Send directory `dir` to the client's exporter number `index` (`-o type=local,dest=…`). */
 export async function sendDir(session: ClientSession, index: number, dir: string, signal?: AbortSignal): Promise<void> {
-  require(session, '/moby.filesync.v1.FileSend/DiffCopy', 'receiving exported files');
+  requireMethod(session, '/moby.filesync.v1.FileSend/DiffCopy', 'receiving exported files');
   const stats: Packet[] = [];
   const files: Listed[] = [];
   await walk(dir, '', stats, files);

@@ -48,6 +48,12 @@ async function internal<T>(job: BuildJob, name: string, fn: (vertex: Digest) => 
   }
 }
 
+/** The `.dockerignore` of a client directory (empty when it has none), fetched alone into `scratch`. */
+async function clientDockerignore(session: ClientSession, dirName: string, scratch: string, signal: AbortSignal): Promise<string> {
+  await syncFromClient(session, { dirName, dest: scratch, followPaths: ['.dockerignore'], includePatterns: ['.dockerignore'], signal });
+  return readFile(join(scratch, '.dockerignore'), 'utf8').catch(() => '');
+}
+
 /** `.dockerignore` lines as fsutil exclude patterns. */
 function ignorePatterns(text: string): string[] {
   return text
@@ -84,9 +90,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
     const ignoreText = await internal(job, '[internal] load .dockerignore', async () => {
       const own = await readFile(`${dockerfile}.dockerignore`, 'utf8').catch(() => undefined);
       if (own !== undefined) return own;
-      const ignDir = join(tmp, 'ignore');
-      await syncFromClient(session, { dirName: plan.contextDir, dest: ignDir, followPaths: ['.dockerignore'], includePatterns: ['.dockerignore'], signal });
-      return readFile(join(ignDir, '.dockerignore'), 'utf8').catch(() => '');
+      return clientDockerignore(session, plan.contextDir, join(tmp, 'ignore'), signal);
     });
     const contextDir = syncDir(backend.root, session.sharedKey || session.id, plan.contextDir);
     await internal(job, '[internal] load build context', async (vertex) => {
@@ -109,9 +113,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
     for (const [name, dirName] of Object.entries(plan.localContexts)) {
       const dest = syncDir(backend.root, session.sharedKey || session.id, dirName);
       await internal(job, `[internal] load build context ${name}`, async () => {
-        const ignDir = join(tmp, `ignore-${name}`);
-        await syncFromClient(session, { dirName, dest: ignDir, followPaths: ['.dockerignore'], includePatterns: ['.dockerignore'], signal });
-        const text = await readFile(join(ignDir, '.dockerignore'), 'utf8').catch(() => '');
+        const text = await clientDockerignore(session, dirName, join(tmp, `ignore-${name}`), signal);
         await syncFromClient(session, { dirName, dest, excludePatterns: ignorePatterns(text), signal });
       });
       localContexts[name] = dest;
