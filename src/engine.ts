@@ -293,7 +293,8 @@ export class Engine implements BuildDeps, EngineApi {
     }
     const out: BuildCacheRecord[] = [];
     for await (const s of this.snapshots.walk()) {
-      if (s.kind !== 'committed' || imageSnaps.has(s.name)) continue;
+      // a container's init layer belongs to the container, not to the build cache
+      if (s.kind !== 'committed' || imageSnaps.has(s.name) || s.labels['tbuild.container']) continue;
       const size = (await this.snapshots.usage(s.name).catch(() => ({ size: 0 }))).size;
       out.push({ ID: s.name, Parent: s.parent, Type: 'regular', Description: s.labels['tbuild.description'] ?? '', InUse: false, Shared: false, Size: size, CreatedAt: s.created, UsageCount: 0 });
     }

@@ -40,9 +40,14 @@ export async function pruneBuildCache(snapshots: Snapshotter, cacheIndex: CacheI
   const committed = new Map<string, { parent?: string; created: number }>();
   const pinned = new Set<string>();
   for await (const s of snapshots.walk()) {
-    if (s.kind === 'committed') committed.set(s.name, { parent: s.parent, created: Date.parse(s.created) || 0 });
-    // what is being written or looked at right now stands on its parent
-    else if (s.parent) pinned.add(s.parent);
+    if (s.kind === 'committed') {
+      committed.set(s.name, { parent: s.parent, created: Date.parse(s.created) || 0 });
+      // a container's init layer goes with its container, never with the build cache
+      if (s.labels['tbuild.container']) pinned.add(s.name);
+    } else if (s.parent) {
+      // what is being written or looked at right now stands on its parent
+      pinned.add(s.parent);
+    }
   }
   const needed = new Set<string>();
   const stand = (name: string | undefined): void => {

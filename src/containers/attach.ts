@@ -41,12 +41,14 @@ export class AttachServer {
   readonly #server: Server;
   readonly #clients = new Set<Client>();
   readonly #stdinOnce: boolean;
+  readonly #tty: boolean;
   #firstClient!: () => void;
   readonly firstClient = new Promise<void>((r) => (this.#firstClient = r));
 
-  constructor(path: string, stdinOnce: boolean) {
+  constructor(path: string, opts: { stdinOnce: boolean; tty: boolean }) {
     this.path = path;
-    this.#stdinOnce = stdinOnce;
+    this.#stdinOnce = opts.stdinOnce;
+    this.#tty = opts.tty;
     this.#server = createServer({ allowHalfOpen: true }, (s) => this.#accept(s));
   }
 
@@ -81,7 +83,14 @@ export class AttachServer {
       this.#firstClient();
     });
     socket.on('end', () => {
-      if (client?.stdin && this.#stdinOnce) this.stdin.end();
+      if (!client?.stdin) return;
+      // Docker: with a tty, a client whose input ends detaches (the container's stdin stays open,
+      // so Ctrl-P Ctrl-Q in a client that then hangs up leaves the container running); without
+      // one, a `stdinOnce` container's stdin closes with its first client's.
+      if (this.#tty) {
+        this.#clients.delete(client);
+        socket.end();
+      } else if (this.#stdinOnce) this.stdin.end();
     });
     socket.on('close', () => {
       if (client) this.#clients.delete(client);

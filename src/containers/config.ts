@@ -20,6 +20,11 @@ export function mergeEnv(base: string[], over: string[]): string[] {
   return [...out.values()];
 }
 
+/** Docker gives a process with a tty `TERM=xterm` unless its env names a TERM. */
+export function withTerm(env: string[], tty: boolean): string[] {
+  return tty && !env.some((e) => e.startsWith('TERM=')) ? [...env, 'TERM=xterm'] : env;
+}
+
 /**
  * The command Docker would run: `--entrypoint` replaces the image's (and then drops the image's
  * Cmd); a given CMD replaces the image's Cmd; an entrypoint of `[""]` means none.

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { WorkerDeps } from '../worker/types.js';
 import { TbuildError } from '../errors.js';
 import { KEEP_LABEL } from '../cache/snapshotter.js';
+import { initLayerName, prepareInitLayer } from './init-layer.js';
 import type { ContainerRecord, CreateContainerOptions } from './types.js';
 import { effectiveCommand, mergeEnv, randomName, runtimeConfig } from './config.js';
 import type { Volumes } from '../volumes/types.js';
@@ -62,7 +63,8 @@ export async function createContainer(ctx: CreateContext, opts: CreateContainerO
   const snapshotKey = `ctr-${id}`;
   const top = img.layers.at(-1)?.snapshot;
   try {
-    await ctx.parts.snapshots.prepare(snapshotKey, top, { [KEEP_LABEL]: 'container', 'tbuild.container': id });
+    const init = await prepareInitLayer(ctx.parts.snapshots, id, top);
+    await ctx.parts.snapshots.prepare(snapshotKey, init, { [KEEP_LABEL]: 'container', 'tbuild.container': id });
     const rt = await runtimeConfig(id, opts, img, ctx.volumes, ctx.parts.network);
     const stored: StoredConfig = {
       id,
@@ -85,6 +87,7 @@ export async function createContainer(ctx: CreateContext, opts: CreateContainerO
     return ctx.created(stored);
   } catch (err) {
     await ctx.parts.snapshots.remove(snapshotKey).catch(() => {});
+    await ctx.parts.snapshots.remove(initLayerName(id)).catch(() => {});
     await removeDir(ctx.root, id);
     throw err;
   }

@@ -4,8 +4,8 @@ import { TbuildError } from '../errors.js';
 import { parsePs } from '../exec/ps.js';
 import type { ContainerRuntime } from '../exec/types.js';
 import type { ExitStatus } from '../exec/types.js';
-import type { AttachStreams, ExecOptions } from './types.js';
-import { mergeEnv } from './config.js';
+import type { ExecOptions, ExecStreams } from './types.js';
+import { mergeEnv, withTerm } from './config.js';
 import { containerDir, type StoredConfig, type StoredState } from './store.js';
 
 /**
@@ -19,7 +19,7 @@ export async function execInContainer(
   c: StoredConfig,
   s: StoredState,
   opts: ExecOptions,
-  io: AttachStreams & { stdio?: Duplex },
+  io: ExecStreams,
   /** Called once the checks pass, just before the process is started (the manager's event). */
   starting: () => void,
 ): Promise<ExitStatus> {
@@ -31,12 +31,14 @@ export async function execInContainer(
     join(containerDir(root, c.id), 'rootfs'),
     {
       args: opts.cmd,
-      env: mergeEnv([`HOSTNAME=${c.runtime.hostname}`, ...c.env], opts.env ?? []),
+      env: withTerm(mergeEnv([`HOSTNAME=${c.runtime.hostname}`, ...c.env], opts.env ?? []), Boolean(opts.tty)),
       cwd: opts.workingDir || c.workingDir || '/',
       user: opts.user ?? c.user,
       tty: Boolean(opts.tty),
+      ...(opts.tty && opts.consoleSize ? { consoleSize: opts.consoleSize } : {}),
     },
     {
+      ...(io.started ? { started: (pid: number) => io.started!({ pid, resize: (size) => control.resizeTty(pid, size) }) } : {}),
       ...(opts.attachStdin ? { stdin: io.stdin ?? io.stdio } : {}),
       ...(io.stdout ?? io.stdio ? { stdout: io.stdout ?? io.stdio } : {}),
       ...(io.stderr ?? io.stdio ? { stderr: io.stderr ?? io.stdio } : {}),

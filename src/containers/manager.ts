@@ -1,10 +1,11 @@
+import { initLayerName } from './init-layer.js';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
 import { TbuildError, isTbuildError, type ErrorCode, ERROR_CODES } from '../errors.js';
-import type { ContainerRuntime } from '../exec/types.js';
+import type { ContainerRuntime, TtySize } from '../exec/types.js';
 import type {
   AttachStreams,
   ContainerEvent,
@@ -16,7 +17,12 @@ import type {
   LogEntry,
   LogOptions,
   WaitCondition,
+  ExecStreams,
+  ContainerUpdate,
+  StatsSample,
 } from './types.js';
+import { emptySample, sampleStats } from './stats.js';
+import { updateContainer } from './update.js';
 import { attachClient, attachSocketPath } from './attach.js';
 import { ShimLauncher } from './shim-launcher.js';
 import { readJsonLog } from './logs.js';
@@ -133,8 +139,9 @@ export class LocalContainerManager implements ContainerManager {
     if (io) {
       const a = await attachClient(attachSocketPath(dir), io, { alive: () => pidAlive(shimPid) });
       this.#attached.set(c.id, a.done);
-      void a.done.finally(() => {
+      void a.done.then((status) => {
         if (this.#attached.get(c.id) === a.done) this.#attached.delete(c.id);
+        if (!status) io.detached?.();
       });
     }
     let st = await this.#records.until(c, (x) => x.status !== 'created' || x.error !== '' || !pidAlive(shimPid));
@@ -179,7 +186,7 @@ export class LocalContainerManager implements ContainerManager {
     }
     const a = await attachClient(attachSocketPath(containerDir(this.#root, c.id)), io, { alive: () => !!s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart) });
     this.#emit('attach', c);
-    await a.done;
+    if (!(await a.done)) io.detached?.();
   }
 
   async wait(ref: string, condition: WaitCondition = 'not-running'): Promise<{ exitCode: number }> {
@@ -306,9 +313,11 @@ export class LocalContainerManager implements ContainerManager {
     this.#removedExit.set(c.id, final.exitCode);
     if (this.#removedExit.size > 1000) this.#removedExit.delete(this.#removedExit.keys().next().value!);
     await this.#records.release(c.id);
-    await this.#parts.snapshots.remove(c.snapshotKey).catch((err: unknown) => {
-      if (!isTbuildError(err, 'TB_SNAPSHOT_NOT_FOUND')) throw err;
-    });
+    for (const key of [c.snapshotKey, initLayerName(c.id)]) {
+      await this.#parts.snapshots.remove(key).catch((err: unknown) => {
+        if (!isTbuildError(err, 'TB_SNAPSHOT_NOT_FOUND')) throw err;
+      });
+    }
     await removeDir(this.#root, c.id);
     if (opts.volumes) {
       for (const v of c.runtime.anonymousVolumes) await this.volumes.remove(v).catch(() => {});
@@ -408,7 +417,26 @@ export class LocalContainerManager implements ContainerManager {
     }
   }
 
-  async exec(ref: string, opts: ExecOptions, io: AttachStreams & { stdio?: Duplex }): Promise<{ exitCode: number }> {
+  async stats(ref: string): Promise<StatsSample> {
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
+    return s.status === 'running' || s.status === 'paused' ? sampleStats(s.pid) : emptySample();
+  }
+
+  async update(ref: string, changes: ContainerUpdate): Promise<void> {
+    const c = await this.#records.must(ref);
+    await writeConfig(this.#root, await updateContainer(this.#control, c, await this.#records.state(c), changes));
+  }
+
+  async resize(ref: string, size: TtySize): Promise<void> {
+    const c = await this.#records.must(ref);
+    const s = await this.#records.state(c);
+    if (s.status !== 'running' && s.status !== 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
+    if (!c.runtime.tty) throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} has no tty to resize (created without -t)`);
+    await this.#control.resizeTty(s.pid, size);
+  }
+
+  async exec(ref: string, opts: ExecOptions, io: ExecStreams): Promise<{ exitCode: number }> {
     const c = await this.#records.must(ref);
     const s = await this.#records.state(c);
     const st = await execInContainer(this.#control, this.#root, c, s, opts, io, () => this.#emit('exec_start', c, { execID: '' }));

@@ -16,6 +16,7 @@ import type { CreateContainerOptions } from './types.js';
 
 type RestartPolicy = NonNullable<CreateContainerOptions['restartPolicy']>;
 import type { ExitStatus } from '../exec/types.js';
+import { withTerm } from './config.js';
 import { AttachServer, attachSocketPath, FRAME_STDERR, FRAME_STDOUT } from './attach.js';
 import { JsonLogWriter } from './logs.js';
 import { processStart } from '../util/process.js';
@@ -55,7 +56,7 @@ export async function runShim(root: string, id: string): Promise<void> {
   await rm(join(dir, 'start.json'), { force: true });
   const rt = cfg.runtime;
   const rootfs = join(dir, 'rootfs');
-  const server = new AttachServer(attachSocketPath(dir), rt.stdinOnce);
+  const server = new AttachServer(attachSocketPath(dir), { stdinOnce: rt.stdinOnce, tty: rt.tty });
   let release: (() => Promise<void>) | undefined;
   let network: Attachment | undefined;
   let status: ExitStatus | undefined;
@@ -84,13 +85,20 @@ export async function runShim(root: string, id: string): Promise<void> {
       server.send(FRAME_STDERR, d);
     });
     const executor = createRuncExecutor({ root, runtime: req.runtime, ...(req.security ? { security: req.security } : {}) });
-    const env = cfg.env.some((e) => e.startsWith('HOSTNAME=')) ? cfg.env : [`HOSTNAME=${rt.hostname}`, ...cfg.env];
+    const env = withTerm(cfg.env.some((e) => e.startsWith('HOSTNAME=')) ? cfg.env : [`HOSTNAME=${rt.hostname}`, ...cfg.env], rt.tty);
     for (let backoff = 100; ; ) {
       const c = await executor.start(
         id,
         {
           rootfs,
-          process: { args: [cfg.path, ...cfg.args], env, cwd: cfg.workingDir || '/', user: cfg.user, tty: rt.tty },
+          process: {
+            args: [cfg.path, ...cfg.args],
+            env,
+            cwd: cfg.workingDir || '/',
+            user: cfg.user,
+            tty: rt.tty,
+            ...(rt.tty && cfg.options.consoleSize ? { consoleSize: cfg.options.consoleSize } : {}),
+          },
           mounts: rt.mounts,
           hostname: rt.hostname,
           ...runNetwork(rt, network),
@@ -115,7 +123,9 @@ export async function runShim(root: string, id: string): Promise<void> {
       });
       status = await c.wait();
       const now = await readState(root, id);
-      if (!shouldRestart(cfg.options.restartPolicy, status.exitCode, now.restartCount, existsSync(join(dir, STOP_MARKER)))) break;
+      // read afresh: `docker update --restart` may have changed the policy while it ran
+      const policy = (await readConfig(root, id))?.options.restartPolicy ?? cfg.options.restartPolicy;
+      if (!shouldRestart(policy, status.exitCode, now.restartCount, existsSync(join(dir, STOP_MARKER)))) break;
       await writeState(root, id, {
         ...now,
         status: 'restarting',

@@ -4,7 +4,7 @@ import type { ContainerRuntime } from '../exec/types.js';
 
 export type { Volumes, VolumeRecord } from '../volumes/types.js';
 import type { Readable, Writable, Duplex } from 'node:stream';
-import type { Resources } from '../exec/types.js';
+import type { Resources, TtySize } from '../exec/types.js';
 import type { AttachmentInfo, PortMapping } from '../network/types.js';
 import type { SecurityOptions } from '../exec/security/types.js';
 
@@ -66,6 +66,8 @@ export interface CreateContainerOptions {
   readonlyRootfs?: boolean;
   /** --security-opt, --cap-add/--cap-drop, --privileged, --device, --init, --ulimit, --shm-size. */
   security?: SecurityOptions;
+  /** With `tty`: the terminal's size at start (Docker's HostConfig.ConsoleSize). */
+  consoleSize?: TtySize;
 }
 
 export interface ContainerState {
@@ -106,6 +108,8 @@ export interface AttachStreams {
   stdin?: Readable;
   stdout?: Writable;
   stderr?: Writable;
+  /** Called when this attachment ends while the container runs on (a tty client's input ended). */
+  detached?: () => void;
 }
 
 export interface LogOptions {
@@ -136,6 +140,58 @@ export interface ExecOptions {
   user?: string;
   tty?: boolean;
   attachStdin?: boolean;
+  /** With `tty`: the terminal's size at start. */
+  consoleSize?: TtySize;
+}
+
+export interface ExecProcess {
+  /** Host pid (0 where the engine is remote). */
+  pid: number;
+  resize(size: TtySize): Promise<void>;
+}
+
+export type ExecStreams = AttachStreams & { stdio?: Duplex; started?: (p: ExecProcess) => void };
+
+export interface ContainerUpdate {
+  resources?: Resources & { memorySwap?: number };
+  restartPolicy?: CreateContainerOptions['restartPolicy'];
+}
+
+/** `docker stats` in Docker's JSON shape (what its CLI and dockerode compute from); see stats.ts. */
+export interface CpuStats {
+  cpu_usage: { total_usage: number; usage_in_kernelmode: number; usage_in_usermode: number; percpu_usage?: number[] };
+  system_cpu_usage: number;
+  online_cpus: number;
+  throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
+}
+
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+export interface NetworkStats {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+export interface StatsSample {
+  read: string;
+  pids_stats: { current?: number; limit?: number };
+  blkio_stats: { io_service_bytes_recursive: BlkioEntry[] | null; io_serviced_recursive: BlkioEntry[] | null; io_queue_recursive: null; io_service_time_recursive: null; io_wait_time_recursive: null; io_merged_recursive: null; io_time_recursive: null; sectors_recursive: null };
+  num_procs: number;
+  storage_stats: Record<string, never>;
+  cpu_stats: CpuStats;
+  memory_stats: { usage?: number; max_usage?: number; stats?: Record<string, number>; limit?: number; failcnt?: number };
+  networks?: Record<string, NetworkStats>;
 }
 
 export interface ContainerEvent {
@@ -184,8 +240,15 @@ export interface ContainerManager {
   getArchive(idOrName: string, path: string): Promise<{ tar: Readable; stat: { name: string; size: number; mode: number; mtime: string; linkTarget: string } }>;
   /** `docker cp` in: extract `tar` under `path`. Confined to the container root. */
   putArchive(idOrName: string, path: string, tar: Readable): Promise<void>;
-  exec(idOrName: string, opts: ExecOptions, io: AttachStreams & { stdio?: Duplex }): Promise<{ exitCode: number }>;
+  /** `started` is handed the exec'd process once it runs (its pid, and its terminal's resize). */
+  exec(idOrName: string, opts: ExecOptions, io: ExecStreams): Promise<{ exitCode: number }>;
+  /** Resize the terminal of a container created with a tty; SIGWINCH reaches its process. */
+  resize(idOrName: string, size: TtySize): Promise<void>;
   prune(): Promise<{ deleted: string[]; spaceReclaimed: number }>;
+  /** One sample of the container's counters (zeroes when it is not running). */
+  stats(idOrName: string): Promise<StatsSample>;
+  /** `docker update`: new limits (applied to the running container's cgroup) and restart policy. */
+  update(idOrName: string, changes: ContainerUpdate): Promise<void>;
   on(event: 'event', listener: (e: ContainerEvent) => void): void;
   close(): Promise<void>;
 }

@@ -12,6 +12,7 @@ import { registerImageRoutes } from './routes/images.js';
 import { registerRegistryRoutes } from './routes/registry.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerExecRoutes } from './routes/exec.js';
+import { registerContainerResourceRoutes } from './routes/container-resources.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerBuildkitRoutes } from './routes/buildkit.js';
@@ -41,6 +42,7 @@ export function createApp(svc: DaemonServices, opts: { log?: (line: string) => v
   registerImageRoutes(router, svc, events);
   registerContainerRoutes(router, svc, sessions);
   registerExecRoutes(router, svc, sessions);
+  registerContainerResourceRoutes(router, svc);
   registerVolumeRoutes(router, svc, events);
   registerEventRoutes(router, events);
   registerNetworkRoutes(router, svc, events);

@@ -57,7 +57,7 @@ const HANDLED = new Set([
   'Binds', 'Mounts', 'Tmpfs', 'NetworkMode', 'AutoRemove', 'Memory', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares',
   'PidsLimit', 'RestartPolicy', 'ReadonlyRootfs', 'SecurityOpt', 'CapAdd', 'CapDrop', 'Privileged', 'Devices', 'Init',
   'Ulimits', 'ShmSize', ...NETWORK_HOST_CONFIG,
-  // Client-side or display-only: the CLI writes the id file itself and resizes the tty after start.
+  // Client-side: the CLI writes the id file itself.
   'ContainerIDFile', 'ConsoleSize',
 ]);
 
@@ -151,6 +151,11 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
   if (Object.keys(resources).length) opts.resources = resources;
 
   if (hc.ReadonlyRootfs === true) opts.readonlyRootfs = true;
+  if (hc.ConsoleSize !== undefined && hc.ConsoleSize !== null) {
+    const cs = hc.ConsoleSize;
+    if (!Array.isArray(cs) || cs.length !== 2 || !cs.every((n) => Number.isInteger(n) && n >= 0)) throw badRequest('HostConfig.ConsoleSize must be [height, width]');
+    if (cs[0] && cs[1]) opts.consoleSize = { height: cs[0] as number, width: cs[1] as number };
+  }
   const security = securityFromHostConfig(hc);
   if (security) opts.security = security;
   refuseUnhandled(hc);

@@ -154,3 +154,13 @@ export function matchLabel(labels: Record<string, string> | undefined, spec: str
   const key = spec.slice(0, eq);
   return labels?.[key] === spec.slice(eq + 1);
 }
+
+/** `?h=ROWS&w=COLS` of the resize endpoints. */
+export function ttySizeFromQuery(q: URLSearchParams): { height: number; width: number } {
+  const height = Number(q.get('h') ?? NaN);
+  const width = Number(q.get('w') ?? NaN);
+  if (!Number.isInteger(height) || !Number.isInteger(width) || height < 0 || width < 0 || height > 65535 || width > 65535) {
+    throw badRequest(`invalid terminal size: h=${q.get('h') ?? ''} w=${q.get('w') ?? ''}`);
+  }
+  return { height, width };
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import type { ContainerManager, ExecOptions } from '../containers/types.js';
+import type { ContainerManager, ExecOptions, ExecProcess } from '../containers/types.js';
 import { TbuildError } from '../errors.js';
 import type { EventBus } from './events.js';
 
@@ -15,10 +15,14 @@ interface Attachment {
 export interface ExecRecord {
   id: string;
   containerId: string;
-  opts: ExecOptions & { attachStdout: boolean; attachStderr: boolean };
+  opts: ExecOptions & { attachStdout: boolean; attachStderr: boolean; detachKeys?: string };
   running: boolean;
   exitCode: number | null;
   pid: number;
+  /** The running process (set once it started). */
+  process?: ExecProcess;
+  /** A terminal size asked for before the process was running. */
+  pendingSize?: { height: number; width: number };
 }
 
 /**
@@ -58,9 +62,12 @@ export class ContainerSessions {
       });
       return;
     }
-    // The manager's attach ends once the container's exit and all output before it are delivered.
+    // The manager's attach ends once the container's exit and all output before it are delivered,
+    // or when this client detached (the container runs on).
     const exited = this.#containers.wait(c.id, 'not-running').catch(() => undefined);
-    await Promise.all([this.#containers.attach(c.id, io).catch(() => undefined), exited]);
+    let detached = false;
+    await this.#containers.attach(c.id, { ...io, detached: () => (detached = true) }).catch(() => undefined);
+    if (!detached) await exited;
   }
 
   /** Start a container, wiring any parked attachments to its stdio. */
@@ -84,8 +91,12 @@ export class ContainerSessions {
       stdout.once('end', one);
       stderr.once('end', one);
     });
+    // a tty client that detaches ends its attachment; the container runs on
+    const detached = () => {
+      for (const a of parked) a.done();
+    };
     try {
-      await this.#containers.start(c.id, { stdout, stderr, ...(stdin ? { stdin } : {}) });
+      await this.#containers.start(c.id, { stdout, stderr, ...(stdin ? { stdin } : {}), detached });
     } catch (err) {
       for (const a of parked) a.done();
       throw err;

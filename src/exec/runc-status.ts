@@ -38,7 +38,12 @@ export function exitStatus(code: number): ExitStatus {
  * them; any other runtime failure throws.
  */
 export async function runtimeError(runtime: string, bundle: string): Promise<ExitStatus | undefined> {
-  const text = await readFile(join(bundle, 'runc.log'), 'utf8').catch(() => '');
+  return runtimeLogError(runtime, join(bundle, 'runc.log'));
+}
+
+/** `runtimeError` for a log file at `logPath` (an exec has no bundle of its own). */
+export async function runtimeLogError(runtime: string, logPath: string): Promise<ExitStatus | undefined> {
+  const text = await readFile(logPath, 'utf8').catch(() => '');
   const errors = text
     .split('\n')
     .filter(Boolean)
@@ -53,8 +58,8 @@ export async function runtimeError(runtime: string, bundle: string): Promise<Exi
   if (!errors.length) return undefined;
   const msg = errors.map((e) => e.msg ?? '').join('; ');
   if (/executable file not found|no such file or directory/.test(msg) && /exec:|starting container process|start container process/.test(msg)) {
-    return { exitCode: 127 };
+    return { exitCode: 127, error: msg };
   }
-  if (/permission denied/.test(msg) && /exec:|container process/.test(msg)) return { exitCode: 126 };
+  if (/permission denied/.test(msg) && /exec:|container process/.test(msg)) return { exitCode: 126, error: msg };
   throw new TbuildError('TB_RUNTIME_FAILED', `${runtime}: ${msg}`, { details: { log: msg } });
 }

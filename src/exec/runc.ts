@@ -3,7 +3,8 @@ import { existsSync, readFileSync, rmSync, watch } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
-import type { ContainerRuntime, Executor, ExitStatus, ProcessIO, ProcessSpec, RunningContainer, RunSpec } from './types.js';
+import type { ContainerRuntime, Executor, ExitStatus, ProcessIO, ProcessSpec, RunningContainer, RunSpec, TtySize } from './types.js';
+import { resizeTty } from './tty.js';
 import { ociProcess, type HostRlimits, type OciProcess, type SpecContext } from './spec.js';
 import { resolveUser } from './user.js';
 import { cgroupDirs, hostRlimits, removeCgroup, wasOomKilled } from './cgroups.js';
@@ -12,7 +13,7 @@ import { removeStubs } from './stubs.js';
 import { CGROUP_PARENT, ID_RE, prepareBundle } from './runc-bundle.js';
 import { processStart } from '../util/process.js';
 import type { SecurityHostPaths } from './security/types.js';
-import { exitCodeOf, exitStatus, isSignalExit, runtimeError } from './runc-status.js';
+import { exitCodeOf, exitStatus, isSignalExit, runtimeError, runtimeLogError } from './runc-status.js';
 
 
 export interface RuncExecutorOptions {
@@ -104,6 +105,10 @@ class RuncExecutor implements Executor, ContainerRuntime {
     return new RuncContainer(this, l.id, l.spec.rootfs, pid, done);
   }
 
+  resizeTty(pid: number, size: TtySize): Promise<void> {
+    return resizeTty(pid, size, this.#runtime);
+  }
+
   async runtimeCommand(args: string[]): Promise<string> {
     const r = await this.#exec(args);
     if (r.code !== 0) {
@@ -178,7 +183,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
     const stdio: StdioOptions = [io.stdin || spec.process.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
     // In the foreground runc wants its own controlling terminal to give the container a pty;
     // `script` provides one and relays it over our pipes (stderr then joins stdout).
-    const child = spawn(...(spec.process.tty ? ttyWrap(this.#runtime, args) : [this.#runtime, args] as const), { stdio, cwd: bundle });
+    const child = spawn(...(spec.process.tty ? ttyWrap(this.#runtime, args, spec.process.consoleSize) : [this.#runtime, args] as const), { stdio, cwd: bundle });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', (e) => reject(this.#spawnError(e)));
       child.once('close', (code, signal) => resolve({ code, signal }));
@@ -302,23 +307,36 @@ class RuncExecutor implements Executor, ContainerRuntime {
     await writeFile(file, JSON.stringify(proc));
     try {
       const stdio: StdioOptions = [io.stdin || p.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
-      const args = ['--root', this.#runcRoot, 'exec', '--process', file, id];
-      const child = spawn(...(p.tty ? ttyWrap(this.#runtime, args) : ([this.#runtime, args] as const)), { stdio });
+      const args = ['--root', this.#runcRoot, '--log', `${file}.log`, '--log-format', 'json', 'exec', '--process', file];
+      if (io.started) args.push('--pid-file', `${file}.pid`);
+      args.push(id);
+      const child = spawn(...(p.tty ? ttyWrap(this.#runtime, args, p.consoleSize) : ([this.#runtime, args] as const)), { stdio });
+      if (io.started) void reportPid(`${file}.pid`, child, io.started);
       child.stdin?.on('error', () => {});
       if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
       if (io.stderr && child.stderr) child.stderr.pipe(io.stderr, { end: false });
       if (io.stdin && child.stdin) {
         child.stdin.on('error', () => {});
-        io.stdin.pipe(child.stdin);
+        // With a tty the end of the caller's input is a detach, not an EOF typed into the terminal.
+        io.stdin.pipe(child.stdin, { end: !p.tty });
       }
       const code = await new Promise<number>((resolve, reject) => {
         child.once('error', (e) => reject(this.#spawnError(e)));
         child.once('close', (c, s) => resolve(exitCodeOf(c, s)));
       });
       if (io.stdin && child.stdin) io.stdin.unpipe(child.stdin);
+      // runc exec exits 255 when it could not start the process; its log says why (Docker: 126/127)
+      if (code === 255) {
+        // Docker: any other failure to start an exec'd process is 126 as well
+        const failure = await runtimeLogError(this.#runtime, `${file}.log`).catch((e: Error) => ({ exitCode: 126, error: e.message }));
+        // runc has printed its message on the process's stderr already
+        if (failure) return failure;
+      }
       return exitStatus(code);
     } finally {
       await rm(file, { force: true });
+      await rm(`${file}.log`, { force: true });
+      await rm(`${file}.pid`, { force: true });
     }
   }
 }
@@ -331,9 +349,23 @@ function shellQuote(s: string): string {
  * Run the runtime under util-linux `script`, which gives it a controlling terminal. That outer pty
  * is made raw first, so only the container's own pty translates newlines and echoes input.
  */
-function ttyWrap(runtime: string, args: string[]): readonly [string, string[]] {
-  const cmd = `stty raw -echo 2>/dev/null; exec ${[runtime, ...args].map(shellQuote).join(' ')}`;
+function ttyWrap(runtime: string, args: string[], size?: TtySize): readonly [string, string[]] {
+  // runc gives the container's pty the size of its own terminal, at start and on SIGWINCH (resizeTty)
+  const dims = size && size.height > 0 && size.width > 0 ? ` rows ${Math.floor(size.height)} cols ${Math.floor(size.width)}` : '';
+  const cmd = `stty raw -echo${dims} 2>/dev/null; exec ${[runtime, ...args].map(shellQuote).join(' ')}`;
   return ['script', ['-qefc', cmd, '/dev/null']] as const;
+}
+
+/** Hand the exec'd process's pid to `started` once runc has written it (or give up when runc ends). */
+async function reportPid(file: string, child: ChildProcess, started: (pid: number) => void): Promise<void> {
+  for (let wait = 2; child.exitCode === null && child.signalCode === null; wait = Math.min(wait * 2, 20)) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.trim()) {
+      started(Number(text.trim()));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, wait));
+  }
 }
 
 function cancelled(id: string, cause?: unknown): TbuildError {

@@ -38,6 +38,13 @@ export interface ProcessSpec {
   /** As written in USER / -u: `name`, `uid`, `name:group`, `uid:gid`; '' means root. */
   user: string;
   tty?: boolean;
+  /** The terminal's first size (with `tty`); later changes go through `resizeTty`. */
+  consoleSize?: TtySize;
+}
+
+export interface TtySize {
+  height: number;
+  width: number;
 }
 
 /** Everything needed to run one container. Pure data: `buildOciSpec` turns it into a runtime spec. */
@@ -69,6 +76,8 @@ export interface ProcessIO {
   stdin?: Readable;
   stdout?: Writable;
   stderr?: Writable;
+  /** Told the process's host pid once it runs (an exec: for inspect and resize). */
+  started?: (pid: number) => void;
 }
 
 export interface ExitStatus {
@@ -77,6 +86,8 @@ export interface ExitStatus {
   signal?: string;
   /** True when the memory cgroup killed it. */
   oomKilled?: boolean;
+  /** The runtime's message when the command could not be started at all (exit 126/127). */
+  error?: string;
 }
 
 /** A started container; `wait` resolves once it exits and everything it held is released. */
@@ -126,4 +137,6 @@ export interface ContainerRuntime {
   sweep(): Promise<string[]>;
   /** `runc exec` a process into running container `id` whose rootfs is mounted at `rootfs`. */
   execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus>;
+  /** Resize the terminal of a process started with `tty` (its host pid); SIGWINCH reaches it. */
+  resizeTty(pid: number, size: TtySize): Promise<void>;
 }

@@ -42,7 +42,7 @@ describe('attach client', () => {
 
   test('with the real attach server: output-only clients finish with the exit status', async () => {
     tmp = await tempDir('tba-');
-    const srv = new AttachServer(join(tmp.path, 'attach.sock'), false);
+    const srv = new AttachServer(join(tmp.path, 'attach.sock'), { stdinOnce: false, tty: false });
     await srv.listen();
     const out = new PassThrough();
     const a = await attachClient(srv.path, { stdout: out });

@@ -190,6 +190,7 @@ export function createBody(o: CreateContainerOptions): Json {
       ...(o.dnsSearch?.length ? { DnsSearch: o.dnsSearch } : {}),
       ...(o.dnsOptions?.length ? { DnsOptions: o.dnsOptions } : {}),
       AutoRemove: Boolean(o.autoRemove),
+      ...(o.consoleSize ? { ConsoleSize: [o.consoleSize.height, o.consoleSize.width] } : {}),
       ...(mountsOf(o).length ? { Mounts: mountsOf(o).map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readonly })) } : {}),
       ...(tmpfsOf(o).length ? { Tmpfs: Object.fromEntries(tmpfsOf(o).map((m) => [m.target, (m.tmpfsOptions ?? []).join(',')])) } : {}),
       ...(o.readonlyRootfs ? { ReadonlyRootfs: true } : {}),

@@ -6,11 +6,15 @@ import type {
   ContainerRecord,
   CreateContainerOptions,
   ExecOptions,
+  ExecStreams,
+  ContainerUpdate,
+  StatsSample,
   LogEntry,
   LogOptions,
   WaitCondition,
 } from '../../containers/types.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
+import type { TtySize } from '../../exec/types.js';
 import type { EngineClient } from './client.js';
 import { pumpHijacked, demuxStream } from './streams.js';
 
@@ -218,7 +222,30 @@ export class RemoteContainers implements ContainerManager {
     await this.#client.call('PUT', this.#path(idOrName, 'archive'), { query: { path }, body: tar, headers: { 'Content-Type': 'application/x-tar' } });
   }
 
-  async exec(idOrName: string, opts: ExecOptions, io: AttachStreams): Promise<{ exitCode: number }> {
+  async stats(idOrName: string): Promise<StatsSample> {
+    return this.#client.json<StatsSample>('GET', this.#path(idOrName, 'stats'), { query: { stream: false, 'one-shot': true } });
+  }
+
+  async update(idOrName: string, changes: ContainerUpdate): Promise<void> {
+    const r = changes.resources ?? {};
+    await this.#client.json('POST', this.#path(idOrName, 'update'), {
+      body: {
+        ...(r.memory ? { Memory: r.memory } : {}),
+        ...(r.memorySwap ? { MemorySwap: r.memorySwap } : {}),
+        ...(r.cpuQuota ? { CpuQuota: r.cpuQuota } : {}),
+        ...(r.cpuPeriod ? { CpuPeriod: r.cpuPeriod } : {}),
+        ...(r.cpuShares ? { CpuShares: r.cpuShares } : {}),
+        ...(r.pidsLimit ? { PidsLimit: r.pidsLimit } : {}),
+        ...(changes.restartPolicy ? { RestartPolicy: { Name: changes.restartPolicy.name, MaximumRetryCount: changes.restartPolicy.maximumRetryCount ?? 0 } } : {}),
+      },
+    });
+  }
+
+  async resize(idOrName: string, size: TtySize): Promise<void> {
+    await this.#client.call('POST', this.#path(idOrName, 'resize'), { query: { h: size.height, w: size.width } });
+  }
+
+  async exec(idOrName: string, opts: ExecOptions, io: ExecStreams): Promise<{ exitCode: number }> {
     const { Id } = await this.#client.json<{ Id: string }>('POST', this.#path(idOrName, 'exec'), {
       body: {
         Cmd: opts.cmd,
@@ -231,7 +258,13 @@ export class RemoteContainers implements ContainerManager {
         AttachStderr: true,
       },
     });
-    const conn = await this.#client.hijack('POST', `/exec/${encodeURIComponent(Id)}/start`, { body: { Detach: false, Tty: Boolean(opts.tty) } });
+    const conn = await this.#client.hijack('POST', `/exec/${encodeURIComponent(Id)}/start`, {
+      body: { Detach: false, Tty: Boolean(opts.tty), ...(opts.consoleSize ? { ConsoleSize: [opts.consoleSize.height, opts.consoleSize.width] } : {}) },
+    });
+    io.started?.({
+      pid: 0,
+      resize: async (size) => void (await this.#client.call('POST', `/exec/${encodeURIComponent(Id)}/resize`, { query: { h: size.height, w: size.width } })),
+    });
     await pumpHijacked(conn, opts.attachStdin ? io : { ...io, stdin: undefined });
     const info = await this.#client.json<{ ExitCode: number | null }>('GET', `/exec/${encodeURIComponent(Id)}/json`);
     return { exitCode: info.ExitCode ?? 126 };

@@ -3,9 +3,10 @@ import type { ContainerRecord, WaitCondition } from '../../containers/types.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { ContainerSessions } from '../sessions.js';
-import { badRequest, boolParam, checkFilters, intParam, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
+import { badRequest, boolParam, ttySizeFromQuery, checkFilters, intParam, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
 import { createOptionsFromBody } from '../create-options.js';
 import { containerInspect, containerSummary } from '../../api/shapes/containers.js';
+import { parseDetachKeys, watchDetachKeys } from '../../util/detach-keys.js';
 import { hijack, readUpgradeJson } from '../hijack.js';
 import { framedWriter, STDERR, STDOUT } from '../../api/wire/multiplex.js';
 import { archiveStatHeader } from '../archive-stat.js';
@@ -106,12 +107,19 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
     const wantStdin = boolParam(ctx.query, 'stdin');
     const wantStdout = boolParam(ctx.query, 'stdout');
     const wantStderr = boolParam(ctx.query, 'stderr');
+    const detachKeys = tty ? parseDetachKeys(ctx.query.get('detachKeys') ?? undefined) : undefined;
     const stream = hijack(ctx, tty ? RAW : MULTIPLEXED);
     const stdout = wantStdout ? (tty ? stream.output : framedWriter(stream.output, STDOUT)) : undefined;
     const stderr = wantStderr ? (tty ? stream.output : framedWriter(stream.output, STDERR)) : undefined;
     // Without stdin, the client's half-close must not end anything.
-    const stdin = wantStdin && c.options.openStdin ? stream.input : undefined;
+    let stdin = wantStdin && c.options.openStdin ? stream.input : undefined;
     if (!stdin) stream.input.resume();
+    // Docker watches a tty client's input for the detach keys; their input then ends, which with a
+    // tty detaches this client and leaves the container and its stdin running.
+    if (stdin && detachKeys) {
+      const watched = watchDetachKeys(stdin, detachKeys, () => watched.end());
+      stdin = watched;
+    }
     try {
       await sessions.attach(c.id, { stdout, stderr, stdin });
     } finally {
@@ -240,7 +248,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
   });
 
   router.add('POST', '/containers/{id}/resize', async (ctx) => {
-    await containers.inspect(ctx.params.id!);
+    await containers.resize(ctx.params.id!, ttySizeFromQuery(ctx.query));
     sendStatus(ctx.res, 200);
   });
 

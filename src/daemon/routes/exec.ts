@@ -2,7 +2,10 @@ import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { ContainerSessions } from '../sessions.js';
 import { TbuildError } from '../../errors.js';
-import { badRequest, readJson, sendJson, sendStatus } from '../http.js';
+import { badRequest, readJson, sendJson, sendStatus, ttySizeFromQuery } from '../http.js';
+import { Writable, type Readable } from 'node:stream';
+import type { ExecProcess } from '../../containers/types.js';
+import { parseDetachKeys, watchDetachKeys } from '../../util/detach-keys.js';
 import { hijack, readUpgradeJson } from '../hijack.js';
 import { framedWriter, STDERR, STDOUT } from '../../api/wire/multiplex.js';
 
@@ -18,6 +21,10 @@ export function registerExecRoutes(router: Router, svc: DaemonServices, sessions
     const cmd = body.Cmd;
     if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((x) => typeof x === 'string')) throw badRequest('No exec command specified');
     const env = Array.isArray(body.Env) ? (body.Env as unknown[]).map(String) : undefined;
+    if (body.Privileged === true) throw badRequest('Privileged exec is not supported by tbuild');
+    const detachKeys = typeof body.DetachKeys === 'string' && body.DetachKeys ? body.DetachKeys : undefined;
+    if (detachKeys) parseDetachKeys(detachKeys);
+    const consoleSize = consoleSizeOf(body.ConsoleSize);
     const rec = sessions.createExec(c.id, {
       cmd: cmd as string[],
       env,
@@ -27,6 +34,8 @@ export function registerExecRoutes(router: Router, svc: DaemonServices, sessions
       attachStdin: Boolean(body.AttachStdin),
       attachStdout: body.AttachStdout !== false,
       attachStderr: body.AttachStderr !== false,
+      ...(detachKeys ? { detachKeys } : {}),
+      ...(consoleSize ? { consoleSize } : {}),
     });
     sendJson(ctx.res, 201, { Id: rec.id });
   });
@@ -37,33 +46,56 @@ export function registerExecRoutes(router: Router, svc: DaemonServices, sessions
     if (rec.running || rec.exitCode !== null) throw new TbuildError('TB_CONTAINER_STATE', `Error: Exec command ${rec.id} has already run`);
     rec.running = true;
     const tty = Boolean(body.Tty ?? rec.opts.tty);
+    const consoleSize = consoleSizeOf(body.ConsoleSize) ?? rec.opts.consoleSize;
+    const opts = { ...rec.opts, tty, ...(consoleSize ? { consoleSize } : {}) };
+    const started = (p: ExecProcess) => {
+      rec.pid = p.pid;
+      rec.process = p;
+      // a size the client sent before runc reported the pid
+      if (rec.pendingSize) void p.resize(rec.pendingSize).catch(() => {});
+      rec.pendingSize = undefined;
+    };
     const finish = (code: number) => {
       rec.running = false;
       rec.exitCode = code;
+      rec.process = undefined;
     };
     if (body.Detach) {
       sendStatus(ctx.res, 200);
-      containers.exec(rec.containerId, { ...rec.opts, tty, attachStdin: false }, {}).then(
+      containers.exec(rec.containerId, { ...opts, attachStdin: false }, { started }).then(
         (r) => finish(r.exitCode),
         () => finish(126),
       );
       return;
     }
     const stream = hijack(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
-    const stdout = rec.opts.attachStdout ? (tty ? stream.output : framedWriter(stream.output, STDOUT)) : undefined;
-    const stderr = rec.opts.attachStderr ? (tty ? stream.output : framedWriter(stream.output, STDERR)) : undefined;
-    const stdin = rec.opts.attachStdin ? stream.input : undefined;
+    // Once a client detached, what the process still writes has nowhere to go.
+    const output = detachable(stream.output);
+    const stdout = rec.opts.attachStdout ? (tty ? output.writable : framedWriter(output.writable, STDOUT)) : undefined;
+    const stderr = rec.opts.attachStderr ? (tty ? output.writable : framedWriter(output.writable, STDERR)) : undefined;
+    let stdin: Readable | undefined = rec.opts.attachStdin ? stream.input : undefined;
     if (!stdin) stream.input.resume();
+    // Docker: a tty client detaches with its detach keys or by ending its input; the process runs on.
+    let detach = () => {};
+    const detached = new Promise<void>((resolve) => (detach = resolve));
+    if (stdin && tty) {
+      stdin = watchDetachKeys(stdin, parseDetachKeys(rec.opts.detachKeys), detach);
+      stdin.once('end', detach);
+    }
+    const run = containers.exec(rec.containerId, opts, { stdin, stdout, stderr, started }).then(
+      ({ exitCode }) => finish(exitCode),
+      (err: unknown) => {
+        finish(126);
+        const text = `${err instanceof Error ? err.message : String(err)}\n`;
+        if (tty) output.writable.write(text);
+        else framedWriter(output.writable, STDERR).write(text);
+      },
+    );
     try {
-      const { exitCode } = await containers.exec(rec.containerId, { ...rec.opts, tty }, { stdin, stdout, stderr });
-      finish(exitCode);
-    } catch (err) {
-      finish(126);
-      const text = `${err instanceof Error ? err.message : String(err)}\n`;
-      if (tty) stream.output.write(text);
-      else framedWriter(stream.output, STDERR).write(text);
+      await Promise.race([run, detached]);
     } finally {
       await new Promise((r) => setImmediate(r));
+      output.drop();
       stream.close();
     }
   });
@@ -86,13 +118,40 @@ export function registerExecRoutes(router: Router, svc: DaemonServices, sessions
       OpenStdout: rec.opts.attachStdout,
       CanRemove: false,
       ContainerID: rec.containerId,
-      DetachKeys: '',
+      DetachKeys: rec.opts.detachKeys ?? '',
       Pid: rec.pid,
     });
   });
 
   router.add('POST', '/exec/{id}/resize', async (ctx) => {
-    sessions.getExec(ctx.params.id!);
+    const rec = sessions.getExec(ctx.params.id!);
+    const size = ttySizeFromQuery(ctx.query);
+    if (!rec.opts.tty) throw new TbuildError('TB_CONTAINER_STATE', `Exec ${rec.id} has no tty to resize`);
+    if (rec.process) await rec.process.resize(size);
+    // The client sends its first size as soon as the stream is up, a moment before runc reports
+    // the pid; it is applied then. (Holding the answer would delay the client's SIGWINCH watch.)
+    else if (rec.running) rec.pendingSize = size;
+    else throw new TbuildError('TB_CONTAINER_STATE', `Exec ${rec.id} is not running`);
     sendStatus(ctx.res, 200);
   });
+}
+
+/** `ConsoleSize: [height, width]` of exec create/start (absent or [0, 0]: not given). */
+function consoleSizeOf(v: unknown): { height: number; width: number } | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n) && n >= 0)) throw badRequest('ConsoleSize must be [height, width]');
+  const [height, width] = v as [number, number];
+  return height && width ? { height, width } : undefined;
+}
+
+/** A writable that passes on to `target` until `drop()`, then swallows what still comes. */
+function detachable(target: Writable): { writable: Writable; drop(): void } {
+  let dropped = false;
+  const writable = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (!dropped && !target.destroyed && !target.writableEnded) target.write(chunk);
+      cb();
+    },
+  });
+  return { writable, drop: () => void (dropped = true) };
 }

@@ -250,6 +250,25 @@ export class FakeContainerManager extends EventEmitter implements ContainerManag
     throw new Error('networks are not faked');
   }
 
+  async stats(idOrName: string): Promise<import('../../../src/containers/types.js').StatsSample> {
+    await this.inspect(idOrName);
+    throw new TbuildError('TB_NOT_IMPLEMENTED', 'the fake container manager has no cgroups');
+  }
+
+  async update(idOrName: string): Promise<void> {
+    await this.inspect(idOrName);
+    throw new TbuildError('TB_NOT_IMPLEMENTED', 'the fake container manager has no cgroups');
+  }
+
+  /** Sizes asked for, per container id (a fake has no terminal). */
+  readonly resizes: Array<{ id: string; height: number; width: number }> = [];
+
+  async resize(idOrName: string, size: { height: number; width: number }): Promise<void> {
+    const c = await this.inspect(idOrName);
+    if (!this.live.has(c.id)) throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
+    this.resizes.push({ id: c.id, ...size });
+  }
+
   async rename(idOrName: string, newName: string): Promise<void> {
     const c = await this.inspect(idOrName);
     c.name = newName;

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
+import { BUSYBOX_TAR } from '../support/cli.js';
+import { hasDocker } from './support/docker.js';
+import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+
+/** What dockerd adds to every container, and Docker's exit codes for commands that cannot run. */
+describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let d: ChildDaemon;
+
+  beforeAll(async () => {
+    tmp = await tempDir('tbf-');
+    d = await startChildDaemon(tmp.path);
+    expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (d) {
+      const ids = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
+      if (ids.length) await d.docker(['rm', '-f', '-v', ...ids]);
+      expect(await d.stop()).toBe(0);
+    }
+    expect(await mountsUnder(tmp.path)).toEqual([]);
+    await tmp.cleanup();
+  }, 60_000);
+
+  test('/.dockerenv and /etc/mtab → /proc/mounts exist, `df` works, and none of it is a change of the container', async () => {
+    const r = await d.docker(['run', '--name', 'files', 'busybox:local', 'sh', '-c', 'test -f /.dockerenv && readlink /etc/mtab && df / >/dev/null && echo df-ok']);
+    expect(r).toMatchObject({ code: 0, stdout: '/proc/mounts\ndf-ok\n' });
+    // Docker keeps them in the init layer: not in `docker diff`, not in a commit
+    expect((await d.docker(['diff', 'files'])).stdout).toBe('');
+    expect((await d.docker(['commit', 'files', 'files:1'])).code).toBe(0);
+    const saved = join(tmp.path, 'files.tar');
+    expect((await d.docker(['save', '-o', saved, 'files:1'])).code).toBe(0);
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', saved, 'manifest.json']).toString()) as Array<{ Layers: string[] }>;
+    const top = manifest[0]!.Layers.at(-1)!;
+    expect(execFileSync('sh', ['-c', `tar -xOf "$0" "$1" | tar -t`, saved, top]).toString()).toBe('');
+    // a container's own change still shows
+    await d.docker(['run', '--name', 'files2', 'busybox:local', 'sh', '-c', 'echo x > /etc/new']);
+    expect((await d.docker(['diff', 'files2'])).stdout).toBe('C /etc\nA /etc/new\n');
+  }, 60_000);
+
+  test('exec: 127 for a command not found, 126 for one that cannot be invoked, the command\'s own status otherwise', async () => {
+    expect((await d.docker(['run', '-d', '--name', 'target', 'busybox:local', 'sleep', '300'])).code).toBe(0);
+    const missing = await d.docker(['exec', 'target', 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toContain('executable file not found');
+    const notExec = await d.docker(['exec', 'target', '/etc/passwd']);
+    expect(notExec.code).toBe(126);
+    expect(notExec.stderr).toContain('permission denied');
+    expect((await d.docker(['exec', 'target', 'sh', '-c', 'exit 255'])).code).toBe(255);
+    expect((await d.docker(['exec', '-t', 'target', 'sh', '-c', 'echo $TERM'])).stdout).toBe('xterm\r\n');
+    expect((await d.docker(['exec', 'target', 'sh', '-c', 'echo "[$TERM]"'])).stdout).toBe('[]\n');
+  }, 60_000);
+
+  test('run: 127 and 126 as Docker', async () => {
+    expect((await d.docker(['run', '--rm', 'busybox:local', 'no-such-command'])).code).toBe(127);
+    expect((await d.docker(['run', '--rm', 'busybox:local', '/etc/passwd'])).code).toBe(126);
+    expect((await d.docker(['run', '--rm', '-t', 'busybox:local', 'sh', '-c', 'echo $TERM'])).stdout).toBe('xterm\r\n');
+    expect((await d.docker(['run', '--rm', '-t', '-e', 'TERM=vt100', 'busybox:local', 'sh', '-c', 'echo $TERM'])).stdout).toBe('vt100\r\n');
+  }, 60_000);
+});
