@@ -4,9 +4,11 @@ import type { ImageRecord } from '../images/types.js';
 import type { ContainerMount } from '../exec/types.js';
 import type { CreateContainerOptions } from './types.js';
 import type { Volumes } from '../volumes/types.js';
-import type { RuntimeConfig } from './store.js';
+import type { RuntimeConfig, StoredConfig } from './store.js';
+import { mkdir, stat } from 'node:fs/promises';
 import type { NetworkManager } from '../network/types.js';
 import { exposedToMapping } from '../network/ports.js';
+import { effectiveHealth } from './health.js';
 
 /** Merge the image's env with the create options': a later KEY replaces an earlier one in place. */
 export function mergeEnv(base: string[], over: string[]): string[] {
@@ -39,18 +41,35 @@ export function effectiveCommand(opts: CreateContainerOptions, img: ImageRecord 
   return full;
 }
 
-/** Resolve `-v`/`--mount` specs (and the image's VOLUMEs) into runtime mounts, creating volumes. */
+/**
+ * Resolve `-v`/`--mount` specs, `--volumes-from` and the image's VOLUMEs into runtime mounts,
+ * creating volumes (and, for `-v`, missing host directories as Docker does).
+ */
 export async function resolveMounts(
   opts: CreateContainerOptions,
   img: ImageRecord | undefined,
   volumes: Volumes,
-): Promise<{ mounts: ContainerMount[]; volumes: string[]; anonymous: string[] }> {
+  from: StoredConfig[] = [],
+): Promise<{ mounts: ContainerMount[]; volumes: string[]; anonymous: string[]; noCopy: string[] }> {
   const mounts: ContainerMount[] = [];
   const names: string[] = [];
   const anonymous: string[] = [];
+  const noCopy: string[] = [];
   const specs = [...(opts.mounts ?? [])];
+  const targets = new Set(specs.map((s) => s.target));
+  // Docker: a container's own mounts win over those it inherits, which win over the image's VOLUMEs
+  for (const [i, src] of from.entries()) {
+    const mode = (opts.volumesFrom?.[i] ?? '').split(':')[1];
+    for (const m of src.runtime.mounts) {
+      if (m.type !== 'bind' || targets.has(m.destination)) continue;
+      const ro = mode === 'ro' || (mode !== 'rw' && m.options.includes('ro'));
+      mounts.push({ ...m, options: [...m.options.filter((o) => o !== 'ro' && o !== 'rw'), ...(ro ? ['ro'] : [])] });
+      targets.add(m.destination);
+    }
+    names.push(...src.runtime.volumes);
+  }
   for (const target of Object.keys(img?.config.config.Volumes ?? {})) {
-    if (!specs.some((s) => s.target === target)) specs.push({ type: 'volume', source: '', target, readonly: false });
+    if (!targets.has(target)) specs.push({ type: 'volume', source: '', target, readonly: false });
   }
   for (const m of specs) {
     if (!m.target.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount path: '${m.target}' mount path must be absolute`);
@@ -60,15 +79,20 @@ export async function resolveMounts(
       mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', ...ro, ...(m.tmpfsOptions ?? [])] });
     } else if (m.type === 'bind') {
       if (!m.source.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount config for type "bind": bind source path must be absolute`);
-      mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', ...ro] });
+      if (!(await stat(m.source).catch(() => undefined))) {
+        if (!m.createSource) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+        await mkdir(m.source, { recursive: true, mode: 0o755 });
+      }
+      mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', m.propagation ?? 'rprivate', ...ro] });
     } else {
-      const { volume } = await volumes.create(m.source || undefined, {}, !m.source);
+      const { volume } = await volumes.create(m.source || undefined, m.volumeLabels ?? {}, !m.source);
       names.push(volume.name);
       if (!m.source) anonymous.push(volume.name);
+      if (m.noCopy) noCopy.push(m.target);
       mounts.push({ destination: m.target, type: 'bind', source: volume.mountpoint, options: ['rbind', 'rprivate', ...ro] });
     }
   }
-  return { mounts, volumes: names, anonymous };
+  return { mounts, volumes: [...new Set(names)], anonymous, noCopy };
 }
 
 export async function runtimeConfig(
@@ -77,9 +101,11 @@ export async function runtimeConfig(
   img: ImageRecord | undefined,
   volumes: Volumes,
   networks?: NetworkManager,
+  from: StoredConfig[] = [],
 ): Promise<RuntimeConfig> {
   const net = await networkConfig(id, opts, img, networks);
-  const m = await resolveMounts(opts, img, volumes);
+  const m = await resolveMounts(opts, img, volumes, from);
+  const health = effectiveHealth(opts.healthcheck, img?.config.config.Healthcheck);
   return {
     ...net,
     hostname: opts.hostname ?? (net.network === 'host' ? osHostname() : id.slice(0, 12)),
@@ -90,6 +116,8 @@ export async function runtimeConfig(
     stdinOnce: Boolean(opts.stdinOnce),
     volumes: m.volumes,
     anonymousVolumes: m.anonymous,
+    ...(m.noCopy.length ? { noCopy: m.noCopy } : {}),
+    ...(health ? { healthcheck: health } : {}),
     ...(img?.config.config.StopSignal ? { stopSignal: img.config.config.StopSignal } : {}),
     ...(opts.readonlyRootfs ? { readonlyRootfs: true } : {}),
     ...(opts.security ? { security: opts.security } : {}),

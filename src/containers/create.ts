@@ -46,6 +46,19 @@ export interface CreateContext {
   created(stored: StoredConfig): Promise<ContainerRecord>;
 }
 
+/** `--volumes-from CTR[:ro|:rw]` → the containers, by name, id or id prefix. */
+function volumesFrom(refs: string[], all: StoredConfig[]): StoredConfig[] {
+  return refs.map((ref) => {
+    const [name = '', mode] = ref.split(':');
+    if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mode for volumes-from: ${mode}`);
+    const r = name.replace(/^\//, '');
+    const hits = all.filter((c) => c.name === r || c.id === r);
+    const byPrefix = hits.length ? hits : /^[a-f0-9]+$/.test(r) ? all.filter((c) => c.id.startsWith(r)) : [];
+    if (byPrefix.length !== 1) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${name}`);
+    return byPrefix[0]!;
+  });
+}
+
 /**
  * Write a new container's directory, snapshot, state and config. On any failure the snapshot and
  * the directory are removed, so a failed create leaves nothing behind.
@@ -65,7 +78,7 @@ export async function createContainer(ctx: CreateContext, opts: CreateContainerO
   try {
     const init = await prepareInitLayer(ctx.parts.snapshots, id, top);
     await ctx.parts.snapshots.prepare(snapshotKey, init, { [KEEP_LABEL]: 'container', 'tbuild.container': id });
-    const rt = await runtimeConfig(id, opts, img, ctx.volumes, ctx.parts.network);
+    const rt = await runtimeConfig(id, opts, img, ctx.volumes, ctx.parts.network, volumesFrom(opts.volumesFrom ?? [], ctx.all));
     const stored: StoredConfig = {
       id,
       name,

@@ -1,4 +1,5 @@
 import { initLayerName } from './init-layer.js';
+import { watchHealth } from './health.js';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -129,6 +130,8 @@ export class LocalContainerManager implements ContainerManager {
     const dir = containerDir(this.#root, c.id);
     // A previous shim may still be closing its attach socket, which the new one will reuse.
     for (let i = 0; i < 100 && s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart); i++) await new Promise((r) => setTimeout(r, 50));
+    // Docker's `-v /host:/ctr` makes a missing host directory at each start, not only at create
+    for (const m of c.options.mounts ?? []) if (m.type === 'bind' && m.createSource) await mkdir(m.source, { recursive: true, mode: 0o755 });
     const rootfsMounts = await this.#parts.snapshots.mounts(c.snapshotKey);
     await writeState(this.#root, c.id, { ...s, status: 'created', error: '', errorCode: undefined });
     const sp = this.#control.securityPaths;
@@ -157,6 +160,10 @@ export class LocalContainerManager implements ContainerManager {
     }
     this.#emit('start', c);
     void this.#watchExit(c, s.finishedAt);
+    if (c.runtime.healthcheck) {
+      const running = async () => !this.#records.closed && (await this.#records.state(c).catch(() => undefined))?.status === 'running';
+      void watchHealth(this.#root, c.id, running, (status) => this.#emit(`health_status: ${status}`, c)).catch(() => {});
+    }
   }
 
   /**

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
 import type { ContainerRuntime } from '../exec/types.js';
 import { isMountPoint, unmount } from '../util/mount.js';
-import type { ContainerRecord } from './types.js';
+import { readHealth } from './health.js';
+import type { ContainerRecord, MountPoint } from './types.js';
 import type { NetworkManager } from '../network/types.js';
 import { containerDir, listIds, readConfig, readState, writeState, type StoredConfig, type StoredState } from './store.js';
 
@@ -13,6 +14,26 @@ import { containerDir, listIds, readConfig, readState, writeState, type StoredCo
  * reconciled with reality (a shim that died, a frozen cgroup), so every process that opens the
  * state root, a restarted daemon included, sees the same truth.
  */
+/** Docker's `.Mounts` from the resolved runtime mounts (volumes are the ones under `<root>/volumes`). */
+function mountPointsOf(root: string, c: StoredConfig): MountPoint[] {
+  const volumes = join(root, 'volumes') + '/';
+  const out: MountPoint[] = [];
+  for (const m of c.runtime.mounts) {
+    if (m.type !== 'bind') continue;
+    const ro = m.options.includes('ro');
+    const spec = c.options.mounts?.find((s) => s.target === m.destination);
+    if (m.source.startsWith(volumes)) {
+      const name = m.source.slice(volumes.length).split('/')[0]!;
+      const named = spec?.type === 'volume' && spec.source !== '';
+      out.push({ type: 'volume', name, source: m.source, destination: m.destination, mode: ro ? 'ro' : named ? 'z' : '', rw: !ro, propagation: '' });
+    } else {
+      const propagation = m.options.find((o) => /^r?(private|shared|slave)$/.test(o)) ?? 'rprivate';
+      out.push({ type: 'bind', source: m.source, destination: m.destination, mode: ro ? 'ro' : '', rw: !ro, propagation });
+    }
+  }
+  return out;
+}
+
 export class ContainerRecords {
   readonly #root: string;
   readonly #control: ContainerRuntime;
@@ -100,7 +121,8 @@ export class ContainerRecords {
     const { shimPid: _p, shimStart: _s, errorCode: _e, ...state } = s;
     const live = s.status === 'running' || s.status === 'paused' || s.status === 'restarting';
     const net = live && c.runtime.attach ? await this.#network?.status(c.id).catch(() => undefined) : undefined;
-    return { ...rest, state, ...(net ? { network: { endpoints: net.endpoints, ports: net.ports, netnsPath: net.netnsPath } } : {}) };
+    const health = c.runtime.healthcheck ? await readHealth(this.#root, c.id) : undefined;
+    return { ...rest, state, mountPoints: mountPointsOf(this.#root, c), ...(health ? { health } : {}), ...(net ? { network: { endpoints: net.endpoints, ports: net.ports, netnsPath: net.netnsPath } } : {}) };
   }
 
   /** Whatever a dead container might still hold: runc state, the rootfs mount. */

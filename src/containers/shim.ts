@@ -17,6 +17,7 @@ import type { CreateContainerOptions } from './types.js';
 type RestartPolicy = NonNullable<CreateContainerOptions['restartPolicy']>;
 import type { ExitStatus } from '../exec/types.js';
 import { withTerm } from './config.js';
+import { monitorHealth } from './health.js';
 import { AttachServer, attachSocketPath, FRAME_STDERR, FRAME_STDOUT } from './attach.js';
 import { JsonLogWriter } from './logs.js';
 import { processStart } from '../util/process.js';
@@ -70,7 +71,7 @@ export async function runShim(root: string, id: string): Promise<void> {
     if (mounted.status === 'fulfilled') release = mounted.value;
     if (mounted.status === 'rejected') throw mounted.reason;
     if (attached.status === 'rejected') throw attached.reason;
-    await populateVolumes(root, rootfs, rt.mounts);
+    await populateVolumes(root, rootfs, rt.mounts.filter((m) => !rt.noCopy?.includes(m.destination)));
     if (req.waitAttach) {
       await Promise.race([server.firstClient, new Promise((r) => setTimeout(r, 30_000))]);
     }
@@ -121,7 +122,11 @@ export async function runShim(root: string, id: string): Promise<void> {
         startedAt: new Date(startedAt).toISOString(),
         finishedAt: '0001-01-01T00:00:00Z',
       });
+      const health = rt.healthcheck
+        ? monitorHealth({ root, id, rootfs, runtime: executor, config: rt.healthcheck, process: { env, cwd: cfg.workingDir || '/', user: cfg.user } })
+        : undefined;
       status = await c.wait();
+      await health?.stop();
       const now = await readState(root, id);
       // read afresh: `docker update --restart` may have changed the policy while it ran
       const policy = (await readConfig(root, id))?.options.restartPolicy ?? cfg.options.restartPolicy;

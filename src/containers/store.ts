@@ -4,7 +4,7 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import type { Mount } from '../cache/types.js';
 import type { ContainerMount, NetworkMode, Resources } from '../exec/types.js';
 import type { SecurityHostPaths, SecurityOptions } from '../exec/security/types.js';
-import type { ContainerRecord, ContainerState } from './types.js';
+import type { ContainerRecord, ContainerState, HealthConfig } from './types.js';
 import type { EndpointRequest, PortMapping } from '../network/types.js';
 
 /** What the shim needs beyond the record to run the container (resolved at create/start). */
@@ -24,6 +24,10 @@ export interface RuntimeConfig {
   /** Names of volumes this container mounts (for `volume rm` in-use checks and `rm -v`). */
   volumes: string[];
   anonymousVolumes: string[];
+  /** The effective healthcheck (the container's over the image's). */
+  healthcheck?: HealthConfig;
+  /** Destinations of volumes mounted with `nocopy`: not filled from the image. */
+  noCopy?: string[];
   stopSignal?: string;
   readonlyRootfs?: boolean;
   security?: SecurityOptions;

@@ -25,6 +25,14 @@ export interface VolumeMountSpec {
   readonly: boolean;
   /** `--tmpfs PATH:OPTS` mount options (size=, mode=, noexec, ...). */
   tmpfsOptions?: string[];
+  /** Bind propagation (default rprivate). */
+  propagation?: 'rprivate' | 'private' | 'rshared' | 'shared' | 'rslave' | 'slave';
+  /** A volume that stays empty instead of getting a copy of the image's content there. */
+  noCopy?: boolean;
+  /** `-v /host:/ctr`: a missing host directory is created (Docker's `-v`; `--mount` refuses instead). */
+  createSource?: boolean;
+  /** Labels of a volume this mount creates. */
+  volumeLabels?: Record<string, string>;
 }
 
 export interface CreateContainerOptions {
@@ -68,6 +76,40 @@ export interface CreateContainerOptions {
   security?: SecurityOptions;
   /** With `tty`: the terminal's size at start (Docker's HostConfig.ConsoleSize). */
   consoleSize?: TtySize;
+  /** `--volumes-from CTR[:ro|:rw]`: that container's bind and volume mounts. */
+  volumesFrom?: string[];
+  /** `--health-*` (merged over the image's HEALTHCHECK; `Test: ["NONE"]` is --no-healthcheck). */
+  healthcheck?: HealthConfig;
+}
+
+/** Docker's `Healthcheck` (durations in ns); `Test: ["NONE"]` switches an image's off. */
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+/** Docker's `State.Health`. */
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }>;
+}
+
+export interface MountPoint {
+  type: 'bind' | 'volume';
+  /** Volume name (volumes only). */
+  name?: string;
+  /** Host path. */
+  source: string;
+  destination: string;
+  /** Docker's mode string: `ro`, `z` (a named volume), or ''. */
+  mode: string;
+  rw: boolean;
+  propagation: string;
 }
 
 export interface ContainerState {
@@ -100,6 +142,10 @@ export interface ContainerRecord {
   /** Snapshot key of the writable layer. */
   snapshotKey: string;
   logPath: string;
+  /** The healthcheck's state while one is configured (Docker's `State.Health`). */
+  health?: HealthState;
+  /** Bind and volume mounts as resolved at create (volume names and host paths), Docker's `.Mounts`. */
+  mountPoints?: MountPoint[];
   /** Where the running container is attached (addresses, published ports); absent when not running. */
   network?: Pick<AttachmentInfo, 'endpoints' | 'ports' | 'netnsPath'>;
 }
@@ -195,7 +241,7 @@ export interface StatsSample {
 }
 
 export interface ContainerEvent {
-  action: 'create' | 'start' | 'die' | 'destroy' | 'stop' | 'kill' | 'pause' | 'unpause' | 'restart' | 'rename' | 'attach' | 'exec_start' | 'exec_die';
+  action: 'create' | 'start' | 'die' | 'destroy' | 'stop' | 'kill' | 'pause' | 'unpause' | 'restart' | 'rename' | 'attach' | 'exec_start' | 'exec_die' | 'health_status: healthy' | 'health_status: unhealthy';
   id: string;
   attributes: Record<string, string>;
 }

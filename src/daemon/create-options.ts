@@ -1,5 +1,6 @@
 import type { CreateContainerOptions, VolumeMountSpec } from '../containers/types.js';
 import { badRequest } from './http.js';
+import { parseVolumeSpec, PROPAGATIONS, type Propagation } from '../containers/volume-spec.js';
 import { securityFromHostConfig } from '../exec/security/host-config.js';
 import { NETWORK_HOST_CONFIG, networkFromBody } from './create-network.js';
 
@@ -30,17 +31,13 @@ function obj(v: unknown, field: string): Json {
   return v as Json;
 }
 
-/** `-v src:dst[:opts]`: an absolute source is a bind, anything else names a volume. */
+/** A `Binds` entry (`-v src:dst[:opts]`); see containers/volume-spec.ts. */
 export function parseBind(spec: string): VolumeMountSpec {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[1]) throw badRequest(`invalid volume specification: '${spec}'`);
-  const [source, target, mode = ''] = parts as [string, string, string?];
-  if (!target.startsWith('/')) throw badRequest(`invalid volume specification: '${spec}': mount path must be absolute`);
-  const opts = mode.split(',').filter(Boolean);
-  for (const o of opts) if (!['ro', 'rw', 'z', 'Z', 'rprivate', 'private', 'rshared', 'shared', 'rslave', 'slave', 'nocopy'].includes(o)) throw badRequest(`invalid mode: ${o}`);
-  return { type: source.startsWith('/') ? 'bind' : 'volume', source, target, readonly: opts.includes('ro') };
+  if (spec.split(':').length < 2) throw badRequest(`invalid volume specification: '${spec}'`);
+  return parseVolumeSpec(spec);
 }
 
+/** One `HostConfig.Mounts[]` entry (`--mount`); options it does not carry out are refused by name. */
 function parseMount(m: unknown): VolumeMountSpec {
   const o = obj(m, 'Mounts[]');
   const type = o.Type ?? 'volume';
@@ -49,14 +46,54 @@ function parseMount(m: unknown): VolumeMountSpec {
   if (!target || !target.startsWith('/')) throw badRequest('Mounts[].Target must be an absolute path');
   const source = str(o.Source, 'Mounts[].Source') ?? '';
   if (type === 'bind' && !source.startsWith('/')) throw badRequest('invalid mount config for type "bind": bind source path must be absolute');
-  return { type, source, target, readonly: Boolean(o.ReadOnly) };
+  if (type === 'tmpfs' && source) throw badRequest('invalid mount config for type "tmpfs": source must not be specified');
+  const spec: VolumeMountSpec = { type, source, target, readonly: Boolean(o.ReadOnly) };
+  const bindOpts = obj(o.BindOptions, 'Mounts[].BindOptions');
+  const volumeOpts = obj(o.VolumeOptions, 'Mounts[].VolumeOptions');
+  const tmpfsOpts = obj(o.TmpfsOptions, 'Mounts[].TmpfsOptions');
+  if (type !== 'bind' && !isUnset(bindOpts)) throw badRequest(`invalid mount config for type "${type}": BindOptions apply to bind mounts only`);
+  if (type !== 'volume' && !isUnset(volumeOpts)) throw badRequest(`invalid mount config for type "${type}": VolumeOptions apply to volumes only`);
+  if (type !== 'tmpfs' && !isUnset(tmpfsOpts)) throw badRequest(`invalid mount config for type "${type}": TmpfsOptions apply to tmpfs mounts only`);
+  for (const [k, v] of Object.entries(bindOpts)) {
+    if (k === 'Propagation' && v) {
+      if (!(PROPAGATIONS as readonly unknown[]).includes(v)) throw badRequest(`invalid propagation mode: ${String(v)}`);
+      spec.propagation = v as Propagation;
+    } else if (k === 'CreateMountpoint' && v === true) spec.createSource = true;
+    else if (!isUnset(v)) throw badRequest(`Mounts[].BindOptions.${k} is not supported by tbuild`);
+  }
+  for (const [k, v] of Object.entries(volumeOpts)) {
+    if (k === 'NoCopy' && v === true) spec.noCopy = true;
+    else if (k === 'Labels' && !isUnset(v)) spec.volumeLabels = Object.fromEntries(Object.entries(obj(v, 'Mounts[].VolumeOptions.Labels')).map(([a, b]) => [a, String(b)]));
+    else if (k === 'DriverConfig' && !isUnset(v)) {
+      const name = (v as Json).Name;
+      if (name !== undefined && name !== '' && name !== 'local') throw badRequest(`volume driver ${String(name)} is not supported`);
+      if (!isUnset((v as Json).Options)) throw badRequest('Mounts[].VolumeOptions.DriverConfig.Options are not supported by tbuild');
+    } else if (!isUnset(v)) throw badRequest(`Mounts[].VolumeOptions.${k} is not supported by tbuild`);
+  }
+  const tmpfsOptions: string[] = [];
+  for (const [k, v] of Object.entries(tmpfsOpts)) {
+    if (k === 'SizeBytes' && !isUnset(v)) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw badRequest('Mounts[].TmpfsOptions.SizeBytes must be a non-negative integer');
+      tmpfsOptions.push(`size=${v}`);
+    } else if (k === 'Mode' && !isUnset(v)) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0o7777) throw badRequest('Mounts[].TmpfsOptions.Mode must be a file mode');
+      tmpfsOptions.push(`mode=${v.toString(8)}`);
+    } else if (!isUnset(v)) throw badRequest(`Mounts[].TmpfsOptions.${k} is not supported by tbuild`);
+  }
+  if (tmpfsOptions.length) spec.tmpfsOptions = tmpfsOptions;
+  for (const k of Object.keys(o)) {
+    if (!['Type', 'Source', 'Target', 'ReadOnly', 'BindOptions', 'VolumeOptions', 'TmpfsOptions', 'Consistency'].includes(k) && !isUnset(o[k])) {
+      throw badRequest(`Mounts[].${k} is not supported by tbuild`);
+    }
+  }
+  return spec;
 }
 
 /** HostConfig fields this daemon carries out (createOptionsFromBody reads each of them). */
 const HANDLED = new Set([
   'Binds', 'Mounts', 'Tmpfs', 'NetworkMode', 'AutoRemove', 'Memory', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares',
   'PidsLimit', 'RestartPolicy', 'ReadonlyRootfs', 'SecurityOpt', 'CapAdd', 'CapDrop', 'Privileged', 'Devices', 'Init',
-  'Ulimits', 'ShmSize', ...NETWORK_HOST_CONFIG,
+  'Ulimits', 'ShmSize', 'VolumesFrom', ...NETWORK_HOST_CONFIG,
   // Client-side: the CLI writes the id file itself.
   'ContainerIDFile', 'ConsoleSize',
 ]);
@@ -86,6 +123,31 @@ function refuseUnhandled(hc: Json): void {
   }
 }
 
+/** `Config.Healthcheck` (durations in ns, as Docker's API has them), checked as Docker checks them. */
+function healthcheckFromBody(h: Json): NonNullable<CreateContainerOptions['healthcheck']> {
+  const out: NonNullable<CreateContainerOptions['healthcheck']> = {};
+  const test = strList(h.Test, 'Healthcheck.Test');
+  if (test?.length) {
+    if (!['NONE', 'CMD', 'CMD-SHELL'].includes(test[0]!)) throw badRequest(`Healthcheck.Test must start with NONE, CMD or CMD-SHELL (got ${test[0]})`);
+    out.Test = test;
+  }
+  const ms = 1_000_000;
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const) {
+    const v = h[k];
+    if (v === undefined || v === null || v === 0) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw badRequest(`Healthcheck.${k} must be a duration in nanoseconds`);
+    // Docker's floor for the durations it accepts
+    if (v < ms) throw badRequest(`${k} in Healthcheck cannot be less than 1ms`);
+    out[k] = v;
+  }
+  if (h.Retries !== undefined && h.Retries !== null && h.Retries !== 0) {
+    if (typeof h.Retries !== 'number' || !Number.isInteger(h.Retries) || h.Retries < 0) throw badRequest('Retries in Healthcheck cannot be negative');
+    out.Retries = h.Retries;
+  }
+  for (const k of Object.keys(h)) if (!['Test', 'Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'].includes(k)) throw badRequest(`Healthcheck.${k} is not supported by tbuild`);
+  return out;
+}
+
 /** `POST /containers/create` body → the container manager's options. Unhandled HostConfig fields are refused. */
 export function createOptionsFromBody(body: Json, name: string | undefined): CreateContainerOptions {
   const image = str(body.Image, 'Image');
@@ -111,6 +173,8 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
   if (body.Tty) opts.tty = true;
   if (body.OpenStdin) opts.openStdin = true;
   if (body.StdinOnce) opts.stdinOnce = true;
+  const hc0 = obj(body.Healthcheck, 'Healthcheck');
+  if (Object.keys(hc0).length) opts.healthcheck = healthcheckFromBody(hc0);
   const labels = obj(body.Labels, 'Labels');
   if (Object.keys(labels).length) opts.labels = Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, String(v)]));
   const ports = Object.keys(obj(body.ExposedPorts, 'ExposedPorts'));
@@ -127,7 +191,19 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
     const tmpfsOptions = String(o ?? '').split(',').filter(Boolean);
     mounts.push({ type: 'tmpfs', source: '', target, readonly: tmpfsOptions.includes('ro'), ...(tmpfsOptions.length ? { tmpfsOptions } : {}) });
   }
+  // `-v /path` (no source) arrives as Config.Volumes: an anonymous volume, as an image's VOLUME is
+  for (const target of Object.keys(obj(body.Volumes, 'Volumes'))) {
+    if (!target.startsWith('/')) throw badRequest(`invalid volume specification: '${target}': mount path must be absolute`);
+    if (!mounts.some((m) => m.target === target)) mounts.push({ type: 'volume', source: '', target, readonly: false });
+  }
+  const seen = new Set<string>();
+  for (const m of mounts) {
+    if (seen.has(m.target)) throw badRequest(`Duplicate mount point: ${m.target}`);
+    seen.add(m.target);
+  }
   if (mounts.length) opts.mounts = mounts;
+  const from = strList(hc.VolumesFrom, 'HostConfig.VolumesFrom');
+  if (from?.length) opts.volumesFrom = from;
 
   networkFromBody(body, hc, opts);
   if (hc.AutoRemove) opts.autoRemove = true;

@@ -23,6 +23,7 @@ function volumesFor(store: Volumes): DaemonVolumes {
     inspect: async (name) => volumeInfo(await store.inspect(name)),
     remove: (name, force) => store.remove(name, force),
     prune: (opts) => store.prune(opts),
+    inUse: (name) => store.inUse(name),
   };
 }
 

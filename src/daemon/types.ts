@@ -42,8 +42,10 @@ export interface DaemonVolumes {
   list(): Promise<VolumeInfo[]>;
   inspect(name: string): Promise<VolumeInfo>;
   remove(name: string, force: boolean): Promise<void>;
-  /** Unused volumes: anonymous ones only, unless `all`. */
-  prune(opts: { all?: boolean }): Promise<{ deleted: string[]; spaceReclaimed: number }>;
+  /** Unused volumes: anonymous ones only, unless `all`; with `labels`, those matching every filter. */
+  prune(opts: { all?: boolean; labels?: string[] }): Promise<{ deleted: string[]; spaceReclaimed: number }>;
+  /** Whether a container mounts it (the `dangling` filter). */
+  inUse(name: string): Promise<boolean>;
   /** Bytes used, for `system df`; optional. */
   usage?(name: string): Promise<number>;
 }

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TbuildError } from '../errors.js';
@@ -8,6 +8,36 @@ import type { VolumeRecord, Volumes } from '../containers/types.js';
 export type Volume = VolumeRecord;
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Bytes of the files under `dir` (hard links once), as Docker counts a volume's size. */
+export async function contentBytes(dir: string): Promise<number> {
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        await walk(p);
+        continue;
+      }
+      const st = await lstat(p).catch(() => undefined);
+      if (!st || seen.has(`${st.dev}:${st.ino}`)) continue;
+      seen.add(`${st.dev}:${st.ino}`);
+      total += st.size;
+    }
+  };
+  await walk(dir);
+  return total;
+}
+
+/** `KEY`, `KEY=VALUE`, and their negations `!KEY`… (how the daemon hands on `label!=` filters). */
+function labelMatches(labels: Record<string, string>, spec: string): boolean {
+  const negate = spec.startsWith('!');
+  const s = negate ? spec.slice(1) : spec;
+  const eq = s.indexOf('=');
+  const hit = eq < 0 ? s in labels : labels[s.slice(0, eq)] === s.slice(eq + 1);
+  return negate ? !hit : hit;
+}
 
 /** The volume store of a state root (the Engine opens one and hands it to the container manager). */
 export function openVolumeStore(root: string): VolumeStore {
@@ -97,14 +127,21 @@ export class VolumeStore implements Volumes {
   }
 
   /** Remove volumes no container uses (Docker ≥ 23 prunes only anonymous ones unless `all`). */
-  async prune(opts: { all?: boolean } = {}): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  async inUse(name: string): Promise<boolean> {
+    return (await this.#inUse(name)).length > 0;
+  }
+
+  async prune(opts: { all?: boolean; labels?: string[] } = {}): Promise<{ deleted: string[]; spaceReclaimed: number }> {
     const deleted: string[] = [];
+    let spaceReclaimed = 0;
     for (const v of await this.list()) {
       if (!opts.all && !v.anonymous) continue;
+      if (!(opts.labels ?? []).every((spec) => labelMatches(v.labels, spec))) continue;
       if ((await this.#inUse(v.name)).length) continue;
+      spaceReclaimed += await contentBytes(v.mountpoint);
       await this.remove(v.name, true);
       deleted.push(v.name);
     }
-    return { deleted, spaceReclaimed: 0 };
+    return { deleted, spaceReclaimed };
   }
 }

@@ -18,8 +18,13 @@ export interface Volumes {
   list(): Promise<VolumeRecord[]>;
   /** TB_VOLUME_IN_USE while a container mounts it, unless `force`. */
   remove(name: string, force?: boolean): Promise<void>;
-  /** Unused anonymous volumes (all unused ones with `all`). */
-  prune(opts?: { all?: boolean }): Promise<{ deleted: string[]; spaceReclaimed: number }>;
+  /**
+   * Unused anonymous volumes (all unused ones with `all`); with `labels` (Docker's `label=KEY`,
+   * `label=KEY=VALUE`, `label!=…` filters) only those matching every one. Returns the bytes freed.
+   */
+  prune(opts?: { all?: boolean; labels?: string[] }): Promise<{ deleted: string[]; spaceReclaimed: number }>;
+  /** Whether a container mounts it. */
+  inUse(name: string): Promise<boolean>;
   /** Who mounts a volume: consulted before remove/prune (the composition root wires the container manager in). */
   setInUseCheck(check: (name: string) => Promise<string[]>): void;
 }

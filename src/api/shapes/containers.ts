@@ -1,7 +1,9 @@
-import type { ContainerRecord, CreateContainerOptions, VolumeMountSpec } from '../../containers/types.js';
+import type { ContainerRecord, CreateContainerOptions, MountPoint, VolumeMountSpec } from '../../containers/types.js';
 import type { ContainerConfig } from '../../images/types.js';
 import { humanDuration, unixSeconds, ZERO_TIME } from '../../util/time.js';
 import { securityToHostConfig } from '../../exec/security/host-config.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../../exec/spec.js';
+import { volumeSpecString } from '../../containers/volume-spec.js';
 import { digestHex, sha256 } from '../../util/digest.js';
 import type { Endpoint, PortMapping } from '../../network/types.js';
 
@@ -11,7 +13,8 @@ export function statusText(c: ContainerRecord, now = Date.now()): string {
   const since = (iso: string) => humanDuration(Math.max(0, now - Date.parse(iso)));
   switch (s.status) {
     case 'running':
-      return `Up ${since(s.startedAt)}`;
+      // Docker: `Up 5 seconds (healthy)`, `(health: starting)` while it starts
+      return `Up ${since(s.startedAt)}${c.health ? (c.health.Status === 'starting' ? ' (health: starting)' : ` (${c.health.Status})`) : ''}`;
     case 'paused':
       return `Up ${since(s.startedAt)} (Paused)`;
     case 'restarting':
@@ -29,6 +32,17 @@ export function statusText(c: ContainerRecord, now = Date.now()): string {
 
 export function commandText(c: ContainerRecord): string {
   return [c.path, ...c.args].join(' ');
+}
+
+/** Docker's `.Mounts` entry: the resolved mount when the record has it, else what was asked for. */
+function mountPointShape(m: MountPoint): Record<string, unknown> {
+  return m.type === 'volume'
+    ? { Type: 'volume', Name: m.name, Source: m.source, Destination: m.destination, Driver: 'local', Mode: m.mode, RW: m.rw, Propagation: m.propagation }
+    : { Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.mode, RW: m.rw, Propagation: m.propagation };
+}
+
+function mountsOf(c: ContainerRecord): Array<Record<string, unknown>> {
+  return c.mountPoints ? c.mountPoints.map(mountPointShape) : (c.options.mounts ?? []).filter((m) => m.type !== 'tmpfs').map(mountShape);
 }
 
 function mountShape(m: VolumeMountSpec): Record<string, unknown> {
@@ -141,40 +155,108 @@ export function containerSummary(c: ContainerRecord, now = Date.now()): Record<s
     Status: statusText(c, now),
     HostConfig: { NetworkMode: networkMode(c.options) },
     NetworkSettings: { Networks: networksOf(c) },
-    Mounts: (c.options.mounts ?? []).map(mountShape),
+    Mounts: mountsOf(c),
   };
 }
 
+/**
+ * Docker's `HostConfig`, every key Docker 26 returns in its order, with Docker's defaults for what
+ * tbuild does not set (testdata/docker26 holds dockerd 26's own answers; a test compares keys).
+ */
 function hostConfig(o: CreateContainerOptions): Record<string, unknown> {
   const r = o.resources ?? {};
-  const binds = (o.mounts ?? [])
-    .filter((m) => m.type !== 'tmpfs')
-    .map((m) => `${m.source}:${m.target}${m.readonly ? ':ro' : ''}`);
+  // `-v` entries with a source, as given; anonymous volumes are Config.Volumes, `--mount`s are Mounts
+  const binds = (o.mounts ?? []).map((m) => (m.type !== 'tmpfs' && m.source && (m.type === 'volume' || m.createSource) ? volumeSpecString(m) : undefined)).filter((b): b is string => !!b);
+  const given = (o.mounts ?? []).filter((m) => m.type !== 'tmpfs' && !(m.source && (m.type === 'volume' || m.createSource)) && m.source);
+  const sec = securityToHostConfig(o.security);
+  const privileged = Boolean(o.security?.privileged);
   return {
     Binds: binds.length ? binds : null,
+    ContainerIDFile: '',
+    LogConfig: { Type: 'json-file', Config: {} },
     NetworkMode: networkMode(o),
     PortBindings: portMap(o.ports ?? [], true),
-    PublishAllPorts: Boolean(o.publishAll),
-    Dns: o.dns ?? [],
-    DnsSearch: o.dnsSearch ?? [],
-    DnsOptions: o.dnsOptions ?? [],
-    ExtraHosts: o.extraHosts ?? null,
     RestartPolicy: { Name: o.restartPolicy?.name ?? 'no', MaximumRetryCount: o.restartPolicy?.maximumRetryCount ?? 0 },
     AutoRemove: Boolean(o.autoRemove),
     VolumeDriver: '',
-    VolumesFrom: null,
-    LogConfig: { Type: 'json-file', Config: {} },
-    ...securityToHostConfig(o.security),
+    VolumesFrom: o.volumesFrom?.length ? o.volumesFrom : null,
+    ConsoleSize: o.consoleSize ? [o.consoleSize.height, o.consoleSize.width] : [0, 0],
+    CapAdd: sec.CapAdd,
+    CapDrop: sec.CapDrop,
+    CgroupnsMode: 'host',
+    Dns: o.dns ?? [],
+    DnsOptions: o.dnsOptions ?? [],
+    DnsSearch: o.dnsSearch ?? [],
+    ExtraHosts: o.extraHosts ?? null,
+    GroupAdd: null,
+    IpcMode: 'private',
+    Cgroup: '',
+    Links: null,
+    OomScoreAdj: 0,
+    PidMode: '',
+    Privileged: privileged,
+    PublishAllPorts: Boolean(o.publishAll),
     ReadonlyRootfs: Boolean(o.readonlyRootfs),
-    Tmpfs: Object.fromEntries((o.mounts ?? []).filter((m) => m.type === 'tmpfs').map((m) => [m.target, (m.tmpfsOptions ?? []).join(',')])),
+    SecurityOpt: sec.SecurityOpt,
+    UTSMode: '',
+    UsernsMode: '',
+    ShmSize: sec.ShmSize,
+    Runtime: 'runc',
+    Isolation: '',
+    CpuShares: r.cpuShares ?? 0,
     Memory: r.memory ?? 0,
     NanoCpus: r.cpuQuota && r.cpuPeriod ? Math.round((r.cpuQuota / r.cpuPeriod) * 1e9) : 0,
-    CpuShares: r.cpuShares ?? 0,
+    CgroupParent: '',
+    BlkioWeight: 0,
+    BlkioWeightDevice: [],
+    BlkioDeviceReadBps: [],
+    BlkioDeviceWriteBps: [],
+    BlkioDeviceReadIOps: [],
+    BlkioDeviceWriteIOps: [],
     CpuPeriod: r.cpuPeriod ?? 0,
     CpuQuota: r.cpuQuota ?? 0,
+    CpuRealtimePeriod: 0,
+    CpuRealtimeRuntime: 0,
+    CpusetCpus: '',
+    CpusetMems: '',
+    Devices: sec.Devices,
+    DeviceCgroupRules: null,
+    DeviceRequests: null,
+    MemoryReservation: 0,
+    // tbuild gives a memory-limited container no swap: its memory+swap limit is the memory limit
+    MemorySwap: r.memory ?? 0,
+    MemorySwappiness: null,
+    OomKillDisable: false,
     PidsLimit: r.pidsLimit ?? null,
-    Mounts: (o.mounts ?? []).map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readonly })),
+    Ulimits: sec.Ulimits,
+    CpuCount: 0,
+    CpuPercent: 0,
+    IOMaximumIOps: 0,
+    IOMaximumBandwidth: 0,
+    ...(given.length ? { Mounts: given.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readonly })) } : {}),
+    ...(o.security?.init ? { Init: true } : {}),
+    ...(tmpfsOf(o) ? { Tmpfs: tmpfsOf(o) } : {}),
+    MaskedPaths: privileged ? null : MASKED_PATHS,
+    ReadonlyPaths: privileged ? null : READONLY_PATHS,
   };
+}
+
+/** Docker's Config.Volumes: the image's VOLUMEs and the container's anonymous volumes (`-v /path`). */
+function volumesOf(o: CreateContainerOptions, image: ContainerConfig | undefined): Record<string, Record<string, never>> | null {
+  const out: Record<string, Record<string, never>> = { ...(image?.Volumes ?? {}) };
+  for (const m of o.mounts ?? []) if (m.type === 'volume' && !m.source) out[m.target] = {};
+  return Object.keys(out).length ? out : null;
+}
+
+/** Docker shows the container's healthcheck merged over the image's (`NONE` included). */
+function healthOf(o: CreateContainerOptions, image: ContainerConfig | undefined): ContainerConfig['Healthcheck'] {
+  if (!o.healthcheck && !image?.Healthcheck) return undefined;
+  return { ...(image?.Healthcheck ?? {}), ...(o.healthcheck ?? {}) };
+}
+
+function tmpfsOf(o: CreateContainerOptions): Record<string, string> | undefined {
+  const t = (o.mounts ?? []).filter((m) => m.type === 'tmpfs');
+  return t.length ? Object.fromEntries(t.map((m) => [m.target, (m.tmpfsOptions ?? []).join(',')])) : undefined;
 }
 
 /** `GET /containers/{id}/json`. `image` is the image's config, for the effective Config block. */
@@ -203,6 +285,7 @@ export function containerInspect(c: ContainerRecord, image: ContainerConfig | un
       Error: s.error,
       StartedAt: s.startedAt || ZERO_TIME,
       FinishedAt: s.finishedAt || ZERO_TIME,
+      ...(c.health ? { Health: c.health } : {}),
     },
     Image: c.imageId,
     ResolvConfPath: '',
@@ -219,7 +302,7 @@ export function containerInspect(c: ContainerRecord, image: ContainerConfig | un
     ExecIDs: execIds.length ? execIds : null,
     HostConfig: hostConfig(o),
     GraphDriver: { Name: 'overlay2', Data: null },
-    Mounts: (o.mounts ?? []).map(mountShape),
+    Mounts: mountsOf(c),
     Config: {
       Hostname: o.hostname ?? c.id.slice(0, 12),
       Domainname: '',
@@ -234,12 +317,13 @@ export function containerInspect(c: ContainerRecord, image: ContainerConfig | un
       Env: c.env,
       Cmd: o.cmd ?? (o.entrypoint ? null : (image?.Cmd ?? null)),
       Image: c.image,
-      Volumes: image?.Volumes ?? null,
+      Volumes: volumesOf(o, image),
       WorkingDir: c.workingDir,
       Entrypoint: o.entrypoint ?? image?.Entrypoint ?? null,
       OnBuild: null,
       Labels: { ...(image?.Labels ?? {}), ...(o.labels ?? {}) },
       StopSignal: image?.StopSignal,
+      ...(healthOf(o, image) ? { Healthcheck: healthOf(o, image) } : {}),
     },
     NetworkSettings: networkSettings(c),
   };

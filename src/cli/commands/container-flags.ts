@@ -1,5 +1,7 @@
 /** Docker's `run` flag syntaxes: sizes, volume specs, restart policies. */
-import type { CreateContainerOptions, VolumeMountSpec } from '../../containers/types.js';
+import type { CreateContainerOptions, HealthConfig, VolumeMountSpec } from '../../containers/types.js';
+import { parseVolumeSpec } from '../../containers/volume-spec.js';
+import { parseGoDuration } from '../../parser/duration.js';
 import { TbuildError } from '../../errors.js';
 
 /** Docker's RAMInBytes: a number with an optional b/k/m/g/t (binary) suffix. */
@@ -12,12 +14,7 @@ export function parseSize(s: string): number {
 
 /** `-v SRC:DST[:ro]`, `-v NAME:DST`, `-v DST` (anonymous volume). */
 export function parseVolume(spec: string): VolumeMountSpec {
-  const parts = spec.split(':');
-  if (parts.length === 1) return { type: 'volume', source: '', target: parts[0]!, readonly: false };
-  const [source, target, mode = ''] = parts as [string, string, string?];
-  if (parts.length > 3 || !target?.startsWith('/')) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid volume specification: '${spec}'`);
-  const ro = mode.split(',').includes('ro');
-  return { type: source.startsWith('/') ? 'bind' : 'volume', source, target, readonly: ro };
+  return parseVolumeSpec(spec);
 }
 
 export function parseRestart(s: string): NonNullable<CreateContainerOptions['restartPolicy']> {
@@ -29,4 +26,45 @@ export function parseRestart(s: string): NonNullable<CreateContainerOptions['res
     throw new TbuildError('TB_INVALID_ARGUMENT', `invalid restart policy: ${s}`);
   }
   return { name, ...(max !== undefined ? { maximumRetryCount: Number(max) } : {}) };
+}
+
+/** `--health-*` and `--no-healthcheck` (commander's `--no-` form sets `healthcheck: false`). */
+export interface HealthFlags {
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  healthStartInterval?: string;
+  healthcheck?: boolean;
+}
+
+export function healthFlags(f: HealthFlags): HealthConfig | undefined {
+  const given = f.healthCmd !== undefined || f.healthInterval || f.healthTimeout || f.healthRetries || f.healthStartPeriod || f.healthStartInterval;
+  if (f.healthcheck === false) {
+    if (given) throw new TbuildError('TB_INVALID_ARGUMENT', '--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!given) return undefined;
+  const dur = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const ns = parseGoDuration(v);
+    if (ns === undefined || ns < 0) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid argument "${v}" for "${flag}" flag: not a duration`);
+    return ns || undefined;
+  };
+  const h: HealthConfig = {};
+  if (f.healthCmd !== undefined) h.Test = ['CMD-SHELL', f.healthCmd];
+  const interval = dur('--health-interval', f.healthInterval);
+  const timeout = dur('--health-timeout', f.healthTimeout);
+  const startPeriod = dur('--health-start-period', f.healthStartPeriod);
+  const startInterval = dur('--health-start-interval', f.healthStartInterval);
+  if (interval) h.Interval = interval;
+  if (timeout) h.Timeout = timeout;
+  if (startPeriod) h.StartPeriod = startPeriod;
+  if (startInterval) h.StartInterval = startInterval;
+  if (f.healthRetries !== undefined) {
+    if (!/^\d+$/.test(f.healthRetries)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid argument "${f.healthRetries}" for "--health-retries" flag`);
+    if (Number(f.healthRetries)) h.Retries = Number(f.healthRetries);
+  }
+  return h;
 }

@@ -6,7 +6,7 @@ import type { Resources } from '../../exec/types.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
 import { table } from './images-format.js';
 import { addPs } from './ps.js';
-import { parseRestart, parseSize, parseVolume } from './container-flags.js';
+import { healthFlags, parseRestart, parseSize, parseVolume } from './container-flags.js';
 import { checkAddHost, parsePublish } from '../../network/ports.js';
 import { addSecurityFlags, securityFromFlags, type SecurityFlags } from './security-flags.js';
 
@@ -26,6 +26,14 @@ interface RunFlags extends SecurityFlags {
   pidsLimit?: string;
   entrypoint?: string;
   volume: string[];
+  volumesFrom: string[];
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  healthStartInterval?: string;
+  healthcheck?: boolean;
   interactive?: boolean;
   tty?: boolean;
   hostname?: string;
@@ -127,7 +135,15 @@ function addRun(program: Command, ctx: CliContext): void {
     .option('--cpu-shares <n>', 'relative CPU weight')
     .option('--pids-limit <n>', 'maximum number of processes')
     .option('--entrypoint <cmd>', 'override the image entrypoint')
-    .option('-v, --volume <spec>', 'bind mount or volume: SRC:DST[:ro]', collect, [])
+    .option('-v, --volume <spec>', 'bind mount or volume: SRC:DST[:ro], or /DST for an anonymous volume', collect, [])
+    .option('--volumes-from <container[:ro|:rw]>', 'mount the volumes and binds of another container', collect, [])
+    .option('--health-cmd <command>', 'command to run to check health (through /bin/sh -c)')
+    .option('--health-interval <duration>', 'time between health checks (e.g. 30s)')
+    .option('--health-timeout <duration>', 'longest a health check may run')
+    .option('--health-retries <n>', 'failures in a row that make it unhealthy')
+    .option('--health-start-period <duration>', 'start-up time during which failures do not count')
+    .option('--health-start-interval <duration>', 'time between checks during the start period')
+    .option('--no-healthcheck', "disable the image's HEALTHCHECK")
     .option('-i, --interactive', 'keep stdin open and forward it')
     .option('-t, --tty', 'allocate a pseudo-TTY')
     .option('-h, --hostname <name>', 'container host name')
@@ -160,6 +176,8 @@ function addRun(program: Command, ctx: CliContext): void {
         ...(f.ip ? { ip: f.ip } : {}),
         ...(f.networkAlias.length ? { networkAliases: f.networkAlias } : {}),
         ...(mounts.length ? { mounts } : {}),
+        ...(f.volumesFrom.length ? { volumesFrom: f.volumesFrom } : {}),
+        ...(healthFlags(f) ? { healthcheck: healthFlags(f)! } : {}),
         tty: Boolean(f.tty),
         openStdin: Boolean(f.interactive),
         stdinOnce: Boolean(f.interactive) && !f.detach,

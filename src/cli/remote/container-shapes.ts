@@ -3,6 +3,7 @@
  * `/containers/json` say becomes a `ContainerRecord`; `CreateContainerOptions` becomes the body of
  * `POST /containers/create`. Kept apart from the client so the shapes can be read on their own.
  */
+import { parseVolumeSpec, volumeSpecString } from '../../containers/volume-spec.js';
 import type {
   ContainerRecord,
   ContainerStatus,
@@ -82,12 +83,19 @@ export function containerFromApi(j: Json): ContainerRecord {
   const hc = (j.HostConfig ?? {}) as Json;
   const st = (j.State ?? {}) as Json;
   const name = str(j.Name).replace(/^\//, '');
-  const mounts: VolumeMountSpec[] = ((hc.Mounts as Json[] | null) ?? []).map((m) => ({
-    type: (m.Type as VolumeMountSpec['type']) ?? 'volume',
-    source: str(m.Source),
-    target: str(m.Target),
-    readonly: Boolean(m.ReadOnly),
-  }));
+  // `-v` entries (Binds), `--mount`s (HostConfig.Mounts), then anonymous volumes (Config.Volumes)
+  const mounts: VolumeMountSpec[] = [
+    ...((hc.Binds as string[] | null) ?? []).map(parseVolumeSpec),
+    ...((hc.Mounts as Json[] | null) ?? []).map((m) => ({
+      type: (m.Type as VolumeMountSpec['type']) ?? 'volume',
+      source: str(m.Source),
+      target: str(m.Target),
+      readonly: Boolean(m.ReadOnly),
+    })),
+  ];
+  for (const target of Object.keys((cfg.Volumes as Json | null) ?? {})) {
+    if (!mounts.some((m) => m.target === target)) mounts.push({ type: 'volume', source: '', target, readonly: false });
+  }
   const net = str(hc.NetworkMode);
   const rp = (hc.RestartPolicy ?? {}) as Json;
   const resources: NonNullable<CreateContainerOptions['resources']> = {};
@@ -151,8 +159,28 @@ export function containerFromApi(j: Json): ContainerRecord {
 }
 
 /** Mounts sent as HostConfig.Mounts; --tmpfs ones (with options) go in HostConfig.Tmpfs. */
+/** Mounts that need `--mount` form (the rest go as `-v` strings: Binds, or Volumes for anonymous ones). */
 function mountsOf(o: CreateContainerOptions): VolumeMountSpec[] {
-  return (o.mounts ?? []).filter((m) => !m.tmpfsOptions);
+  return (o.mounts ?? []).filter((m) => !(m.type === 'tmpfs' && m.tmpfsOptions) && volumeSpecString(m) === undefined);
+}
+
+function bindsOf(o: CreateContainerOptions): string[] {
+  return (o.mounts ?? []).map((m) => (m.type === 'volume' && !m.source ? undefined : volumeSpecString(m))).filter((b): b is string => b !== undefined);
+}
+
+function anonymousOf(o: CreateContainerOptions): string[] {
+  return (o.mounts ?? []).filter((m) => m.type === 'volume' && !m.source && volumeSpecString(m) !== undefined).map((m) => m.target);
+}
+
+function mountBody(m: VolumeMountSpec): Json {
+  return {
+    Type: m.type,
+    Source: m.source,
+    Target: m.target,
+    ReadOnly: m.readonly,
+    ...(m.type === 'bind' && (m.propagation || m.createSource) ? { BindOptions: { ...(m.propagation ? { Propagation: m.propagation } : {}), ...(m.createSource ? { CreateMountpoint: true } : {}) } } : {}),
+    ...(m.type === 'volume' && (m.noCopy || m.volumeLabels) ? { VolumeOptions: { ...(m.noCopy ? { NoCopy: true } : {}), ...(m.volumeLabels ? { Labels: m.volumeLabels } : {}) } } : {}),
+  };
 }
 
 function tmpfsOf(o: CreateContainerOptions): VolumeMountSpec[] {
@@ -177,6 +205,8 @@ export function createBody(o: CreateContainerOptions): Json {
     AttachStdout: true,
     AttachStderr: true,
     ...(o.labels ? { Labels: o.labels } : {}),
+    ...(o.healthcheck ? { Healthcheck: o.healthcheck } : {}),
+    ...(anonymousOf(o).length ? { Volumes: Object.fromEntries(anonymousOf(o).map((t) => [t, {}])) } : {}),
     ...(o.exposedPorts?.length ? { ExposedPorts: Object.fromEntries(o.exposedPorts.map((p) => [p, {}])) } : {}),
     ...(o.networkAliases?.length || o.ip
       ? { NetworkingConfig: { EndpointsConfig: { [o.network && o.network !== 'default' ? o.network : 'bridge']: { ...(o.networkAliases?.length ? { Aliases: o.networkAliases } : {}), ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) } } } }
@@ -191,7 +221,9 @@ export function createBody(o: CreateContainerOptions): Json {
       ...(o.dnsOptions?.length ? { DnsOptions: o.dnsOptions } : {}),
       AutoRemove: Boolean(o.autoRemove),
       ...(o.consoleSize ? { ConsoleSize: [o.consoleSize.height, o.consoleSize.width] } : {}),
-      ...(mountsOf(o).length ? { Mounts: mountsOf(o).map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readonly })) } : {}),
+      ...(bindsOf(o).length ? { Binds: bindsOf(o) } : {}),
+      ...(mountsOf(o).length ? { Mounts: mountsOf(o).map(mountBody) } : {}),
+      ...(o.volumesFrom?.length ? { VolumesFrom: o.volumesFrom } : {}),
       ...(tmpfsOf(o).length ? { Tmpfs: Object.fromEntries(tmpfsOf(o).map((m) => [m.target, (m.tmpfsOptions ?? []).join(',')])) } : {}),
       ...(o.readonlyRootfs ? { ReadonlyRootfs: true } : {}),
       ...(o.security ? securityToHostConfig(o.security) : {}),

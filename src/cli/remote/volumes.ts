@@ -45,11 +45,19 @@ export class RemoteVolumes implements Volumes {
     await this.#client.call('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force: force ? '1' : undefined } });
   }
 
-  async prune(opts: { all?: boolean } = {}): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  async prune(opts: { all?: boolean; labels?: string[] } = {}): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+    const filters: Record<string, string[]> = {};
+    if (opts.all) filters.all = ['true'];
+    for (const l of opts.labels ?? []) (l.startsWith('!') ? (filters['label!'] ??= []) : (filters.label ??= [])).push(l.replace(/^!/, ''));
     const r = await this.#client.json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/volumes/prune', {
-      query: opts.all ? { filters: JSON.stringify({ all: ['true'] }) } : {},
+      query: Object.keys(filters).length ? { filters: JSON.stringify(filters) } : {},
     });
     return { deleted: r.VolumesDeleted ?? [], spaceReclaimed: r.SpaceReclaimed };
+  }
+
+  async inUse(name: string): Promise<boolean> {
+    const r = await this.#client.json<{ Volumes: ApiVolume[] | null }>('GET', '/volumes', { query: { filters: JSON.stringify({ dangling: ['false'], name: [name] }) } });
+    return (r.Volumes ?? []).some((v) => v.Name === name);
   }
 
   /** The daemon checks use itself. */

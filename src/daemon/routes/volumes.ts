@@ -8,13 +8,6 @@ export function registerVolumeRoutes(router: Router, svc: DaemonServices, events
     if (!svc.volumes) throw Object.assign(new Error('volumes are not supported by this daemon yet'), { statusCode: 501 });
     return svc.volumes;
   };
-  const inUse = async (): Promise<Set<string>> => {
-    const set = new Set<string>();
-    for (const c of await svc.engine.containers.list({ all: true })) {
-      for (const m of c.options.mounts ?? []) if (m.type === 'volume') set.add(m.source);
-    }
-    return set;
-  };
 
   router.add('GET', '/volumes', async (ctx) => {
     const filters = parseFilters(ctx.query);
@@ -22,9 +15,10 @@ export function registerVolumeRoutes(router: Router, svc: DaemonServices, events
     let list = await volumes().list();
     const dangling = filters.get('dangling');
     if (dangling?.length) {
-      const used = await inUse();
+      // anonymous volumes count too: the store asks the containers' resolved mounts
       const want = dangling[0] === 'true' || dangling[0] === '1';
-      list = list.filter((v) => !used.has(v.Name) === want);
+      const used = await Promise.all(list.map((v) => volumes().inUse(v.Name)));
+      list = list.filter((_, i) => !used[i] === want);
     }
     const names = filters.get('name');
     if (names?.length) list = list.filter((v) => names.some((n) => v.Name.includes(n)));
@@ -50,10 +44,11 @@ export function registerVolumeRoutes(router: Router, svc: DaemonServices, events
 
   router.add('POST', '/volumes/prune', async (ctx) => {
     const filters = parseFilters(ctx.query);
-    checkFilters(filters, ['all', 'label']);
+    checkFilters(filters, ['all', 'label', 'label!']);
     // API ≥ 1.42 prunes anonymous volumes only, unless `all=true` (docker volume prune -a).
     const all = (filters.get('all') ?? []).some((v) => v === 'true' || v === '1');
-    const { deleted, spaceReclaimed } = await volumes().prune({ all });
+    const labels = [...(filters.get('label') ?? []), ...(filters.get('label!') ?? []).map((l) => `!${l}`)];
+    const { deleted, spaceReclaimed } = await volumes().prune({ all, labels });
     for (const name of deleted) events.publish('volume', 'destroy', name, { driver: 'local' });
     sendJson(ctx.res, 200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: spaceReclaimed });
   });

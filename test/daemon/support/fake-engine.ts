@@ -158,6 +158,10 @@ export class FakeVolumes implements DaemonVolumes {
     await this.inspect(name);
     this.vols.delete(name);
   }
+  async inUse(_name: string) {
+    return false;
+  }
+
   async prune(_opts: { all?: boolean }) {
     const deleted = [...this.vols.keys()];
     this.vols.clear();
