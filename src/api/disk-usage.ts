@@ -22,7 +22,7 @@ export interface DiskUsageSources {
 function uniqueSize(img: ImageRecord, all: ImageRecord[]): number {
   let size = 0;
   for (const l of img.layers) {
-    if (!all.some((o) => o.id !== img.id && o.layers.some((x) => x.diffId === l.diffId))) size += l.size;
+    if (!all.some((o) => o.id !== img.id && o.layers.some((x) => x.diffId === l.diffId))) size += l.contentSize ?? l.size;
   }
   return size;
 }

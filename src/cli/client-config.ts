@@ -1,6 +1,6 @@
 /**
  * The parts of the Docker CLI's own `$DOCKER_CONFIG/config.json` (default `~/.docker`) that
- * shape output: `psFormat` and `imagesFormat` (`detachKeys` waits for detach support). Credentials in
+ * shape the CLI: `psFormat`, `imagesFormat`, `statsFormat` and `detachKeys`. Credentials in
  * the same file belong to the registry module. A file that is not JSON is an error naming it, as Docker's.
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,9 @@ import { TbuildError } from '../errors.js';
 export interface ClientConfig {
   psFormat?: string;
   imagesFormat?: string;
+  statsFormat?: string;
+  /** The default of `--detach-keys` (Docker's syntax, e.g. `ctrl-p,ctrl-q`). */
+  detachKeys?: string;
 }
 
 export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
@@ -34,5 +37,9 @@ export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
   const images = pick('imagesFormat');
   if (ps) cfg.psFormat = ps;
   if (images) cfg.imagesFormat = images;
+  const stats = pick('statsFormat');
+  if (stats) cfg.statsFormat = stats;
+  const keys = pick('detachKeys');
+  if (keys) cfg.detachKeys = keys;
   return cfg;
 }

@@ -110,6 +110,9 @@ export class Daemon {
             key: await readFile(opts.tls.key),
             requestCert: true,
             rejectUnauthorized: true,
+            // As node:http's server is: a client's half-close (the Docker CLI shuts its TCP write
+            // side when stdin ends) must leave our side open for the output still to come.
+            allowHalfOpen: true,
           }
         : undefined;
       // node:https pulls in the TLS stack (~1 MB resident): load it only when TLS is configured.

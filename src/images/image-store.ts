@@ -1,3 +1,4 @@
+import { contentBytes } from '../util/content-size.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
@@ -128,6 +129,12 @@ export class LocalImageStore implements ImageStore {
 
   // ───────────── mutations ─────────────
 
+  /** A layer's own files (its snapshot's upper directory), Docker's size for it. */
+  async #contentSize(snapshot: string): Promise<number | undefined> {
+    const dir = await this.#snapshots.layerDir(snapshot).catch(() => undefined);
+    return dir === undefined ? undefined : contentBytes(dir);
+  }
+
   async create(image: NewImage): Promise<ImageRecord> {
     const names = (image.names ?? []).map(normalizeTagReference);
     const repoDigests = (image.repoDigests ?? []).map(normalizeRepoDigest);
@@ -152,12 +159,16 @@ export class LocalImageStore implements ImageStore {
       const record: StoredRecord = {
         id,
         manifest: man.digest,
-        layers: image.layers.map((l) => ({ diffId: l.diffId, size: l.size, snapshot: l.snapshot })),
+        layers: await Promise.all(
+          image.layers.map(async (l) => ({ diffId: l.diffId, size: l.size, snapshot: l.snapshot, contentSize: l.contentSize ?? (await this.#contentSize(l.snapshot)) })),
+        ),
         repoDigests: [...new Set([...(existing?.repoDigests ?? []), ...repoDigests])],
         created: existing?.created ?? new Date().toISOString(),
       };
       // Keep the layers of an existing record: they may be shared with a container or a build already.
-      if (existing && existing.layers.length === record.layers.length) record.layers = existing.layers;
+      if (existing && existing.layers.length === record.layers.length) {
+        record.layers = existing.layers.map((l, i) => ({ ...l, contentSize: l.contentSize ?? record.layers[i]!.contentSize }));
+      }
       await this.#files.writeRecord(record);
       const repos = await this.#files.readRepositories();
       if (names.length) {

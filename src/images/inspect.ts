@@ -10,7 +10,7 @@ export { shortId } from '../util/digest.js';
  */
 
 export function imageSize(img: ImageRecord): number {
-  return img.layers.reduce((n, l) => n + l.size, 0);
+  return img.layers.reduce((n, l) => n + (l.contentSize ?? l.size), 0);
 }
 
 function createdOf(img: ImageRecord): string {
@@ -123,7 +123,8 @@ export function imageHistory(img: ImageRecord): HistoryRow[] {
     ? img.config.history
     : img.layers.map(() => ({ created: img.config.created, created_by: '', empty_layer: false }));
   for (const h of history) {
-    const size = h.empty_layer ? 0 : (img.layers[layer++]?.size ?? 0);
+    const l = h.empty_layer ? undefined : img.layers[layer++];
+    const size = l ? (l.contentSize ?? l.size) : 0;
     rows.push({
       Id: '<missing>',
       Created: unixSeconds(h.created),

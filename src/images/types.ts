@@ -48,10 +48,12 @@ export interface ImageConfig {
 
 export interface ImageLayer {
   diffId: Digest;
-  /** Uncompressed size. */
+  /** Uncompressed size (of the layer tar: what manifests describe). */
   size: number;
   /** Committed snapshot holding this layer and (through parents) all layers below it. */
   snapshot: string;
+  /** Bytes of the files in the layer, as Docker reports layer and image sizes (set by the image store). */
+  contentSize?: number;
 }
 
 /** An image as the local store keeps it. `id` is the config digest, as Docker shows it. */

@@ -1,4 +1,5 @@
-import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { contentBytes } from '../util/content-size.js';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TbuildError } from '../errors.js';
@@ -8,27 +9,6 @@ import type { VolumeRecord, Volumes } from '../containers/types.js';
 export type Volume = VolumeRecord;
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
-/** Bytes of the files under `dir` (hard links once), as Docker counts a volume's size. */
-export async function contentBytes(dir: string): Promise<number> {
-  const seen = new Set<string>();
-  let total = 0;
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        await walk(p);
-        continue;
-      }
-      const st = await lstat(p).catch(() => undefined);
-      if (!st || seen.has(`${st.dev}:${st.ino}`)) continue;
-      seen.add(`${st.dev}:${st.ino}`);
-      total += st.size;
-    }
-  };
-  await walk(dir);
-  return total;
-}
 
 /** `KEY`, `KEY=VALUE`, and their negations `!KEY`… (how the daemon hands on `label!=` filters). */
 function labelMatches(labels: Record<string, string>, spec: string): boolean {

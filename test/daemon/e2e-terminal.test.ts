@@ -60,9 +60,15 @@ describe.runIf(hasDocker && isRoot && hasScript)('terminals through the Docker C
       t.type("trap 'echo winch-$(stty size | tr \" \" x)' WINCH; while :; do sleep 0.1; done\r");
       await new Promise((r) => setTimeout(r, 500));
       t.resize(40, 120);
-      await t.waitFor(/winch-40x120/);
+      await t.waitFor(/winch-\d+x\d+/);
       t.type('\x03');
       await t.waitFor(/\^C\r\n\/ # /);
+      // the size travels CLI → daemon → runc asynchronously, as with Docker: ask until it landed
+      for (let i = 0; i < 20 && !/\r\n40 120\r\n/.test(t.output()); i++) {
+        t.type('stty size\r');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(t.output()).toMatch(/\r\n40 120\r\n/);
       t.type('\x10\x11');
       expect(await t.exited).toBe(0);
     } finally {

@@ -12,7 +12,8 @@ import { humanSize } from '../../src/cli/commands/images-format.js';
 const BB = busyboxFacts();
 const BUSYBOX_ID = BB.id;
 const SHORT = BB.id.slice(7, 19);
-const SIZE = humanSize(BB.size);
+// Docker's size: the files in the layer, not its tar
+const SIZE = humanSize(BB.contentSize);
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let dir: { path: string; cleanup: () => Promise<void> };
@@ -58,7 +59,7 @@ describe('image commands', () => {
       RepoTags: ['busybox:local'],
       Architecture: 'amd64',
       Os: 'linux',
-      Size: BB.size,
+      Size: BB.contentSize,
       GraphDriver: { Name: 'overlay2' },
       RootFS: { Type: 'layers', Layers: [BB.diffId] },
       Config: { Cmd: ['/bin/sh'] },

@@ -50,6 +50,8 @@ export interface BusyboxFacts {
   diffId: string;
   /** Uncompressed layer size in bytes. */
   size: number;
+  /** Bytes of the layer's files and symlinks (hard links once): Docker's size of the image. */
+  contentSize: number;
 }
 
 let facts: BusyboxFacts | undefined;
@@ -64,6 +66,12 @@ export function busyboxFacts(): BusyboxFacts {
   const diffId = (JSON.parse(config.toString()) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids[0]!;
   const layerLine = list.split('\n').find((l) => l.endsWith(` ${entry.Layers[0]}`))!;
   const size = Number(layerLine.trim().split(/\s+/)[2]);
-  facts = { id: `sha256:${createHash('sha256').update(config).digest('hex')}`, diffId, size };
+  let contentSize = 0;
+  // the layer's own listing: regular files by size, symlinks by the length of their target
+  for (const line of execFileSync('sh', ['-c', 'tar -xOf "$0" "$1" | tar -tv', BUSYBOX_TAR, entry.Layers[0]!], { encoding: 'utf8' }).split('\n')) {
+    if (line.startsWith('-')) contentSize += Number(line.trim().split(/\s+/)[2]);
+    else if (line.startsWith('l')) contentSize += Buffer.byteLength(line.slice(line.lastIndexOf(' -> ') + 4));
+  }
+  facts = { id: `sha256:${createHash('sha256').update(config).digest('hex')}`, diffId, size, contentSize };
   return facts;
 }

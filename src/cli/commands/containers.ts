@@ -1,4 +1,5 @@
 import { collect } from '../options.js';
+import { openTerminal, proxySignals } from '../terminal.js';
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
 import type { ContainerManager, ContainerRecord, CreateContainerOptions } from '../../containers/types.js';
@@ -27,6 +28,7 @@ interface RunFlags extends SecurityFlags {
   entrypoint?: string;
   volume: string[];
   volumesFrom: string[];
+  detachKeys?: string;
   healthCmd?: string;
   healthInterval?: string;
   healthTimeout?: string;
@@ -146,6 +148,7 @@ function addRun(program: Command, ctx: CliContext): void {
     .option('--no-healthcheck', "disable the image's HEALTHCHECK")
     .option('-i, --interactive', 'keep stdin open and forward it')
     .option('-t, --tty', 'allocate a pseudo-TTY')
+    .option('--detach-keys <keys>', 'key sequence that detaches from the container (default ctrl-p,ctrl-q)')
     .option('-h, --hostname <name>', 'container host name')
     .option('-l, --label <k=v>', 'set a label', collect, [])
     .option('--restart <policy>', 'no, always, unless-stopped, on-failure[:max-retries]')
@@ -190,6 +193,8 @@ function addRun(program: Command, ctx: CliContext): void {
         throw new TbuildError('TB_INVALID_ARGUMENT', `invalid pull option: '${f.pull}': must be one of "always", "missing" or "never"`);
       }
       const mgr = await manager(ctx);
+      const term = f.detach ? undefined : openTerminal({ tty: Boolean(f.tty), interactive: Boolean(f.interactive), detachKeys: f.detachKeys ?? ctx.config.detachKeys });
+      if (term?.size) opts.consoleSize = term.size;
       let rec: ContainerRecord | undefined;
       try {
         await pullForRun(ctx, image, f.pull ?? 'missing');
@@ -202,23 +207,38 @@ function addRun(program: Command, ctx: CliContext): void {
         await mgr.start(rec.id, {
           stdout: ctx.stdout as NodeJS.WritableStream & import('node:stream').Writable,
           stderr: ctx.stderr as NodeJS.WritableStream & import('node:stream').Writable,
-          ...(f.interactive ? { stdin: process.stdin } : {}),
+          ...(term?.stdin ? { stdin: term.stdin } : {}),
         });
       } catch (err) {
+        term?.restore();
         ctx.setExitCode(125); // Docker's "the daemon could not run it" status
         if (rec && f.rm) await mgr.remove(rec.id, { force: true, volumes: true }).catch(() => {});
         throw err;
       }
+      const id = rec.id;
+      term!.onResize((size) => void mgr.resize(id, size).catch(() => {}));
+      // Docker's --sig-proxy: an interrupt stops the container (and --rm then removes it), not only the CLI
+      const unproxy = proxySignals((sig) => void mgr.kill(id, sig).catch(() => {}));
+      let detached = false;
       try {
-        const { exitCode } = await mgr.wait(rec.id);
-        ctx.setExitCode(exitCode);
+        const exit = await Promise.race([mgr.wait(id), term!.detached.then(() => undefined)]);
+        if (exit) ctx.setExitCode(exit.exitCode);
+        else detached = true;
       } finally {
+        unproxy();
+        term!.restore();
         if (f.interactive) process.stdin.pause();
-        if (f.rm) {
-          await mgr.remove(rec.id, { force: true, volumes: true }).catch((err: unknown) => {
+        if (f.rm && !detached) {
+          await mgr.remove(id, { force: true, volumes: true }).catch((err: unknown) => {
             if (!isTbuildError(err, 'TB_CONTAINER_NOT_FOUND')) throw err;
           });
         }
+      }
+      // Detached: the container runs on; in a daemonless engine there is nobody left to honour --rm
+      if (detached) {
+        if (f.rm && !ctx.host()) ctx.stderr.write(`tbuild: detached from ${id.slice(0, 12)}; remove it with tbuild rm -f once done (--rm needs a daemon to act after the CLI exits)\n`);
+        // the attachment and the engine's watches of a container that runs on must not hold the CLI
+        process.exit(0);
       }
     });
 }
@@ -338,23 +358,43 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     .argument('<container>')
     .argument('<command...>')
     .option('-i, --interactive', 'forward stdin')
+    .option('-t, --tty', 'allocate a pseudo-TTY')
+    .option('--detach-keys <keys>', 'key sequence that detaches (default ctrl-p,ctrl-q)')
     .option('-u, --user <user>', 'user[:group]')
     .option('-w, --workdir <dir>', 'working directory')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect, [])
     .passThroughOptions()
-    .action(async (ref: string, command: string[], f: { interactive?: boolean; user?: string; workdir?: string; env: string[] }) => {
+    .action(async (ref: string, command: string[], f: { interactive?: boolean; tty?: boolean; detachKeys?: string; user?: string; workdir?: string; env: string[] }) => {
       const mgr = await manager(ctx);
-      const { exitCode } = await mgr.exec(
+      const term = openTerminal({ tty: Boolean(f.tty), interactive: Boolean(f.interactive), detachKeys: f.detachKeys ?? ctx.config.detachKeys });
+      const run = mgr.exec(
         ref,
-        { cmd: command, env: f.env.map(envFlag), ...(f.user ? { user: f.user } : {}), ...(f.workdir ? { workingDir: f.workdir } : {}), attachStdin: Boolean(f.interactive) },
+        {
+          cmd: command,
+          env: f.env.map(envFlag),
+          ...(f.user ? { user: f.user } : {}),
+          ...(f.workdir ? { workingDir: f.workdir } : {}),
+          attachStdin: Boolean(f.interactive),
+          tty: Boolean(f.tty),
+          ...(term.size ? { consoleSize: term.size } : {}),
+        },
         {
           stdout: ctx.stdout as import('node:stream').Writable,
           stderr: ctx.stderr as import('node:stream').Writable,
-          ...(f.interactive ? { stdin: process.stdin } : {}),
+          ...(term.stdin ? { stdin: term.stdin } : {}),
+          started: (p) => term.onResize((size) => void p.resize(size).catch(() => {})),
         },
       );
-      if (f.interactive) process.stdin.pause();
-      ctx.setExitCode(exitCode);
+      let r: { exitCode: number } | undefined;
+      try {
+        r = await Promise.race([run, term.detached.then(() => undefined)]);
+      } finally {
+        term.restore();
+        if (f.interactive) process.stdin.pause();
+      }
+      // detached: the exec'd process runs on, and nothing here may wait for it
+      if (!r) process.exit(0);
+      ctx.setExitCode(r.exitCode);
     });
   parent
     .command('prune')

@@ -26,6 +26,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     names: ['run', 'ps', 'rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec', 'container'],
     load: async () => (await import('./containers.js')).registerContainerCommands,
   },
+  { names: ['attach', 'stats', 'update'], load: async () => (await import('./container-live.js')).registerLiveContainerCommands },
   { names: ['pull', 'push', 'login', 'logout'], load: async () => (await import('./registry.js')).registerRegistryCommands },
   { names: ['cp'], load: async () => (await import('./cp.js')).registerCp },
   { names: ['info', 'events', 'system'], load: async () => (await import('./system.js')).registerSystemCommands },

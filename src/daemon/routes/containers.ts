@@ -154,6 +154,8 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
     const tail = !tailRaw || tailRaw === 'all' ? 'all' : Number(tailRaw);
     if (tail !== 'all' && (!Number.isInteger(tail) || tail < 0)) throw badRequest(`invalid tail: ${tailRaw}`);
     const timestamps = boolParam(q, 'timestamps');
+    // --details adds the log's extra attributes (log-opt labels/env, of which tbuild sets none) and a space
+    const details = boolParam(q, 'details') ? ' ' : '';
     const since = intParam(q, 'since');
     const until = intParam(q, 'until');
     const iter = containers.logs(c.id, { follow: boolParam(q, 'follow'), stdout: stdoutOn, stderr: stderrOn, tail, timestamps, since, until: until || undefined });
@@ -162,7 +164,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
     const out = tty ? ctx.res : undefined;
     const outs = tty ? undefined : { [STDOUT]: framedWriter(ctx.res, STDOUT), [STDERR]: framedWriter(ctx.res, STDERR) };
     for await (const entry of untilAborted(iter, ctx.signal)) {
-      const line = timestamps ? `${entry.time} ${entry.log}` : entry.log;
+      const line = timestamps ? `${entry.time} ${details}${entry.log}` : `${details}${entry.log}`;
       if (out) out.write(line);
       else outs![entry.stream === 'stderr' ? STDERR : STDOUT].write(line);
     }

@@ -13,7 +13,12 @@ describe('run flag parsing', () => {
     expect(parseSize('1g')).toBe(1024 ** 3);
     expect(parseSize('512')).toBe(512);
     expect(() => parseSize('lots')).toThrow('invalid size');
-    expect(parseVolume('/h:/c:ro')).toEqual({ type: 'bind', source: '/h', target: '/c', readonly: true });
+    expect(parseVolume('/h:/c:ro')).toEqual({ type: 'bind', source: '/h', target: '/c', readonly: true, createSource: true });
+    expect(parseVolume('/h:/c:rshared')).toEqual({ type: 'bind', source: '/h', target: '/c', readonly: false, createSource: true, propagation: 'rshared' });
+    expect(parseVolume('data:/c:nocopy')).toEqual({ type: 'volume', source: 'data', target: '/c', readonly: false, noCopy: true });
+    expect(() => parseVolume('/h:/c:nocopy')).toThrow('nocopy applies to volumes');
+    expect(() => parseVolume('data:/c:rshared')).toThrow('applies to bind mounts');
+    expect(() => parseVolume('/h:/c:ro,rw')).toThrow('invalid mode');
     expect(parseVolume('data:/c')).toEqual({ type: 'volume', source: 'data', target: '/c', readonly: false });
     expect(parseVolume('/anon')).toEqual({ type: 'volume', source: '', target: '/anon', readonly: false });
   });
