@@ -118,7 +118,7 @@ export async function runtimeConfig(
     anonymousVolumes: m.anonymous,
     ...(m.noCopy.length ? { noCopy: m.noCopy } : {}),
     ...(health ? { healthcheck: health } : {}),
-    ...(img?.config.config.StopSignal ? { stopSignal: img.config.config.StopSignal } : {}),
+    ...(opts.stopSignal || img?.config.config.StopSignal ? { stopSignal: opts.stopSignal ?? img!.config.config.StopSignal! } : {}),
     ...(opts.readonlyRootfs ? { readonlyRootfs: true } : {}),
     ...(opts.security ? { security: opts.security } : {}),
   };

@@ -221,7 +221,7 @@ export class LocalContainerManager implements ContainerManager {
     return { exitCode: s.exitCode };
   }
 
-  async stop(ref: string, timeoutSeconds = 10): Promise<void> {
+  async stop(ref: string, timeoutSeconds?: number): Promise<void> {
     const c = await this.#records.must(ref);
     const s = await this.#records.state(c);
     if (!isLive(s.status)) return;
@@ -236,7 +236,7 @@ export class LocalContainerManager implements ContainerManager {
     await this.#signal(c, sig);
     const stopped = await Promise.race([
       this.#records.until(c, (x) => x.status === 'exited').then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), Math.max(0, timeoutSeconds) * 1000).unref()),
+      new Promise<boolean>((r) => setTimeout(() => r(false), Math.max(0, timeoutSeconds ?? c.options.stopTimeout ?? 10) * 1000).unref()),
     ]);
     if (!stopped) {
       await this.#signal(c, 'SIGKILL');
@@ -269,7 +269,7 @@ export class LocalContainerManager implements ContainerManager {
     await this.#signal(c, signal);
   }
 
-  async restart(ref: string, timeoutSeconds = 10): Promise<void> {
+  async restart(ref: string, timeoutSeconds?: number): Promise<void> {
     const c = await this.#records.must(ref);
     await this.stop(c.id, timeoutSeconds);
     await this.start(c.id);
@@ -410,7 +410,7 @@ export class LocalContainerManager implements ContainerManager {
       return { tar: r.tar, stat: r.stat };
     } catch (err) {
       await release();
-      throw err;
+      throw namedMissing(err, ref);
     }
   }
 
@@ -419,6 +419,8 @@ export class LocalContainerManager implements ContainerManager {
     const release = await this.#hold(c);
     try {
       await putArchive(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'), path, tar);
+    } catch (err) {
+      throw namedMissing(err, ref);
     } finally {
       await release();
     }
@@ -465,3 +467,8 @@ export class LocalContainerManager implements ContainerManager {
   }
 }
 
+/** Docker's `Could not find the file PATH in container NAME`: the archive code knows the path, not the name. */
+function namedMissing(err: unknown, ref: string): unknown {
+  if (!isTbuildError(err, 'TB_CONTAINER_NOT_FOUND') || !err.message.endsWith(' in container')) return err;
+  return new TbuildError('TB_CONTAINER_NOT_FOUND', `${err.message} ${ref}`);
+}

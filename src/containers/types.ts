@@ -78,6 +78,9 @@ export interface CreateContainerOptions {
   consoleSize?: TtySize;
   /** `--volumes-from CTR[:ro|:rw]`: that container's bind and volume mounts. */
   volumesFrom?: string[];
+  /** `--stop-signal` (over the image's STOPSIGNAL) and `--stop-timeout` (seconds; default 10). */
+  stopSignal?: string;
+  stopTimeout?: number;
   /** `--health-*` (merged over the image's HEALTHCHECK; `Test: ["NONE"]` is --no-healthcheck). */
   healthcheck?: HealthConfig;
 }

@@ -123,6 +123,21 @@ function refuseUnhandled(hc: Json): void {
   }
 }
 
+/** Top-level (Config) fields read by createOptionsFromBody; the Attach* ones are the client's business. */
+const CONFIG_HANDLED = new Set([
+  'Image', 'Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'User', 'Hostname', 'Tty', 'OpenStdin', 'StdinOnce', 'Labels',
+  'ExposedPorts', 'Volumes', 'Healthcheck', 'StopSignal', 'StopTimeout', 'HostConfig', 'NetworkingConfig',
+  'AttachStdin', 'AttachStdout', 'AttachStderr',
+]);
+
+/** A Config field set to something tbuild would not carry out (`--domainname`, `--mac-address`, …) is a 400 naming it. */
+function refuseUnhandledConfig(body: Json): void {
+  for (const [k, v] of Object.entries(body)) {
+    if (CONFIG_HANDLED.has(k) || isUnset(v)) continue;
+    throw badRequest(`${k} is not supported by tbuild (got ${JSON.stringify(v).slice(0, 80)})`);
+  }
+}
+
 /** `Config.Healthcheck` (durations in ns, as Docker's API has them), checked as Docker checks them. */
 function healthcheckFromBody(h: Json): NonNullable<CreateContainerOptions['healthcheck']> {
   const out: NonNullable<CreateContainerOptions['healthcheck']> = {};
@@ -173,6 +188,13 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
   if (body.Tty) opts.tty = true;
   if (body.OpenStdin) opts.openStdin = true;
   if (body.StdinOnce) opts.stdinOnce = true;
+  const stopSignal = str(body.StopSignal, 'StopSignal');
+  if (stopSignal) opts.stopSignal = stopSignal;
+  if (body.StopTimeout !== undefined && body.StopTimeout !== null) {
+    if (typeof body.StopTimeout !== 'number' || !Number.isInteger(body.StopTimeout)) throw badRequest('StopTimeout must be an integer number of seconds');
+    opts.stopTimeout = body.StopTimeout;
+  }
+  refuseUnhandledConfig(body);
   const hc0 = obj(body.Healthcheck, 'Healthcheck');
   if (Object.keys(hc0).length) opts.healthcheck = healthcheckFromBody(hc0);
   const labels = obj(body.Labels, 'Labels');

@@ -62,4 +62,20 @@ describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', (
     expect((await d.docker(['run', '--rm', '-t', 'busybox:local', 'sh', '-c', 'echo $TERM'])).stdout).toBe('xterm\r\n');
     expect((await d.docker(['run', '--rm', '-t', '-e', 'TERM=vt100', 'busybox:local', 'sh', '-c', 'echo $TERM'])).stdout).toBe('vt100\r\n');
   }, 60_000);
+
+  test('--stop-signal and --stop-timeout are kept and used; Config fields tbuild does not carry out are refused; cp names what is missing; logs --details', async () => {
+    const r = await d.docker(['run', '-d', '--name', 'stopper', '--stop-signal', 'SIGINT', '--stop-timeout', '3', 'busybox:local', 'sh', '-c', 'trap "echo got-int; exit 0" INT; while :; do sleep 0.1; done']);
+    expect(r.code).toBe(0);
+    expect((await d.docker(['inspect', '-f', '{{.Config.StopSignal}} {{.Config.StopTimeout}}', 'stopper'])).stdout).toBe('SIGINT 3\n');
+    expect((await d.docker(['stop', 'stopper'])).code).toBe(0);
+    expect((await d.docker(['logs', 'stopper'])).stdout).toBe('got-int\n');
+    expect((await d.docker(['inspect', '-f', '{{.State.ExitCode}}', 'stopper'])).stdout).toBe('0\n');
+    const refused = await d.docker(['run', '--rm', '--domainname', 'example.org', 'busybox:local', 'true']);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toContain('Domainname is not supported by tbuild');
+    const cp = await d.docker(['cp', 'stopper:/no/such/file', join(tmp.path, 'out')]);
+    expect(cp.code).not.toBe(0);
+    expect(cp.stderr).toContain('Could not find the file /no/such/file in container stopper');
+    expect((await d.docker(['logs', '--details', 'stopper'])).stdout).toBe(' got-int\n');
+  }, 60_000);
 });

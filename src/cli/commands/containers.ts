@@ -29,6 +29,8 @@ interface RunFlags extends SecurityFlags {
   volume: string[];
   volumesFrom: string[];
   detachKeys?: string;
+  stopSignal?: string;
+  stopTimeout?: string;
   healthCmd?: string;
   healthInterval?: string;
   healthTimeout?: string;
@@ -51,6 +53,11 @@ interface RunFlags extends SecurityFlags {
   networkAlias: string[];
   link: string[];
   pull?: string;
+}
+
+function stopTimeoutFlag(v: string): number {
+  if (!/^-?\d+$/.test(v)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid argument "${v}" for "--stop-timeout" flag`);
+  return Number(v);
 }
 
 function resources(f: RunFlags): Resources | undefined {
@@ -149,6 +156,8 @@ function addRun(program: Command, ctx: CliContext): void {
     .option('-i, --interactive', 'keep stdin open and forward it')
     .option('-t, --tty', 'allocate a pseudo-TTY')
     .option('--detach-keys <keys>', 'key sequence that detaches from the container (default ctrl-p,ctrl-q)')
+    .option('--stop-signal <signal>', 'signal that stops the container (default: the image\'s STOPSIGNAL, else SIGTERM)')
+    .option('--stop-timeout <seconds>', 'seconds to wait after the stop signal before SIGKILL (default 10)')
     .option('-h, --hostname <name>', 'container host name')
     .option('-l, --label <k=v>', 'set a label', collect, [])
     .option('--restart <policy>', 'no, always, unless-stopped, on-failure[:max-retries]')
@@ -181,6 +190,8 @@ function addRun(program: Command, ctx: CliContext): void {
         ...(mounts.length ? { mounts } : {}),
         ...(f.volumesFrom.length ? { volumesFrom: f.volumesFrom } : {}),
         ...(healthFlags(f) ? { healthcheck: healthFlags(f)! } : {}),
+        ...(f.stopSignal ? { stopSignal: f.stopSignal } : {}),
+        ...(f.stopTimeout !== undefined ? { stopTimeout: stopTimeoutFlag(f.stopTimeout) } : {}),
         tty: Boolean(f.tty),
         openStdin: Boolean(f.interactive),
         stdinOnce: Boolean(f.interactive) && !f.detach,
@@ -259,10 +270,10 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     .command('stop')
     .description('stop running containers (SIGTERM, then SIGKILL after the timeout)')
     .argument('<container...>')
-    .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
-    .action(async (refs: string[], f: { time: string }) => {
+    .option('-t, --time <seconds>', "seconds to wait before killing (default: the container's --stop-timeout, else 10)")
+    .action(async (refs: string[], f: { time?: string }) => {
       const mgr = await manager(ctx);
-      await eachContainer(ctx, refs, (r) => mgr.stop(r, Number(f.time)));
+      await eachContainer(ctx, refs, (r) => mgr.stop(r, f.time === undefined ? undefined : stopTimeoutFlag(f.time)));
     });
   parent
     .command('restart')

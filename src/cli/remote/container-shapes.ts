@@ -206,6 +206,8 @@ export function createBody(o: CreateContainerOptions): Json {
     AttachStderr: true,
     ...(o.labels ? { Labels: o.labels } : {}),
     ...(o.healthcheck ? { Healthcheck: o.healthcheck } : {}),
+    ...(o.stopSignal ? { StopSignal: o.stopSignal } : {}),
+    ...(o.stopTimeout !== undefined ? { StopTimeout: o.stopTimeout } : {}),
     ...(anonymousOf(o).length ? { Volumes: Object.fromEntries(anonymousOf(o).map((t) => [t, {}])) } : {}),
     ...(o.exposedPorts?.length ? { ExposedPorts: Object.fromEntries(o.exposedPorts.map((p) => [p, {}])) } : {}),
     ...(o.networkAliases?.length || o.ip
