@@ -152,7 +152,7 @@ export function monitorHealth(opts: {
  * events) until `running()` says it stopped. A light poll of health.json: the shim, another
  * process, writes it.
  */
-export async function watchHealth(root: string, id: string, running: () => Promise<boolean>, changed: (status: 'healthy' | 'unhealthy') => void, everyMs = 500): Promise<void> {
+export async function watchHealth(root: string, id: string, running: () => Promise<boolean>, changed: (status: 'healthy' | 'unhealthy') => void, everyMs = 200): Promise<void> {
   let last: string | undefined;
   while (await running()) {
     const h = await readHealth(root, id);

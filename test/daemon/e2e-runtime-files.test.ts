@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { BUSYBOX_TAR } from '../support/cli.js';
 import { hasDocker } from './support/docker.js';
@@ -77,5 +78,17 @@ describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', (
     expect(cp.code).not.toBe(0);
     expect(cp.stderr).toContain('Could not find the file /no/such/file in container stopper');
     expect((await d.docker(['logs', '--details', 'stopper'])).stdout).toBe(' got-int\n');
+  }, 60_000);
+
+  test('sizes as Docker reports them: a 6-byte COPY is a 6B layer; the image is its files, not its tars', async () => {
+    const ctx = join(tmp.path, 'six');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'six.txt'), 'hello\n');
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:local\nCOPY six.txt /six.txt\n');
+    expect((await d.docker(['build', '-q', '-t', 'six', ctx])).code).toBe(0);
+    const rows = (await d.docker(['history', '--format', '{{.CreatedBy}}|{{.Size}}', 'six'])).stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/COPY .*six.txt.*\|6B$/);
+    const bytes = async (ref: string) => Number((await d.docker(['image', 'inspect', '-f', '{{.Size}}', ref])).stdout);
+    expect((await bytes('six')) - (await bytes('busybox:local'))).toBe(6);
   }, 60_000);
 });

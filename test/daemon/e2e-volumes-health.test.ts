@@ -86,9 +86,10 @@ describe.runIf(hasDocker && isRoot)('volumes, healthchecks and inspect as Docker
     expect(sick.FailingStreak).toBeGreaterThanOrEqual(2);
     expect(sick.Log.length).toBeLessThanOrEqual(5);
     expect(sick.Log.at(-1).ExitCode).toBe(1);
-    const ev = await d.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=hc', '--format', '{{.Action}}']);
-    expect(ev.stdout).toContain('health_status: healthy\n');
-    expect(ev.stdout).toContain('health_status: unhealthy\n');
+    const events = async () => (await d.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'container=hc', '--format', '{{.Action}}'])).stdout;
+    // the event follows the state change within the monitor's poll
+    await until(async () => (await events()).includes('health_status: unhealthy\n'));
+    expect(await events()).toContain('health_status: healthy\n');
     // an image's HEALTHCHECK is used, and --no-healthcheck switches it off
     const ctx = join(tmp.path, 'hcimg');
     await mkdir(ctx);
