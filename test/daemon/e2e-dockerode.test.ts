@@ -170,4 +170,26 @@ describe.runIf(isRoot)('dockerode against tbuild daemon (real engine)', () => {
     const saved = await collect(await docker.getImage('dode-commit:1').get());
     expect(saved.length).toBeGreaterThan(1024);
   }, 60_000);
+
+  test('stats (one-shot and a stream), update, resize and exec inspect through dockerode', async () => {
+    const c = await docker.createContainer({ Image: 'busybox:local', Cmd: ['sleep', '300'], Tty: true, HostConfig: { Memory: 64 * 1024 * 1024 } });
+    await c.start();
+    const one = (await c.stats({ stream: false })) as unknown as { memory_stats: { limit: number; usage: number }; cpu_stats: { cpu_usage: { total_usage: number } }; precpu_stats: { cpu_usage: { total_usage: number } }; pids_stats: { current: number } };
+    expect(one.memory_stats.limit).toBe(64 * 1024 * 1024);
+    expect(one.memory_stats.usage).toBeGreaterThan(0);
+    expect(one.pids_stats.current).toBe(1);
+    expect(one.cpu_stats.cpu_usage.total_usage).toBeGreaterThanOrEqual(one.precpu_stats.cpu_usage.total_usage);
+    const stream = (await c.stats({ stream: true })) as unknown as Readable;
+    const first = await new Promise<Record<string, unknown>>((resolve) => stream.once('data', (d: Buffer) => resolve(JSON.parse(d.toString().split('\n')[0]!) as Record<string, unknown>)));
+    (stream as unknown as { destroy(): void }).destroy();
+    expect(first).toHaveProperty('memory_stats');
+    await c.update({ Memory: 96 * 1024 * 1024, MemorySwap: 96 * 1024 * 1024 });
+    expect((await c.inspect()).HostConfig.Memory).toBe(96 * 1024 * 1024);
+    await c.resize({ h: 30, w: 90 });
+    const exec = await c.exec({ Cmd: ['sh', '-c', 'stty size'], Tty: true, AttachStdout: true });
+    const out = await exec.start({ hijack: true, Tty: true, ConsoleSize: [25, 75] } as never);
+    expect((await collect(out)).toString()).toBe('25 75\r\n');
+    expect((await exec.inspect()).ExitCode).toBe(0);
+    await c.remove({ force: true });
+  }, 60_000);
 });
