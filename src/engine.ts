@@ -1,3 +1,4 @@
+import { contentBytes } from './util/content-size.js';
 import { mkdir } from 'node:fs/promises';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from './cache/types.js';
 import type { ContainerRuntime, Executor } from './exec/types.js';
@@ -32,7 +33,6 @@ import { importRootfs } from './images/import.js';
 import { pruneImages } from './images/prune.js';
 import { imageInspect, type GraphDriverDirs } from './images/inspect.js';
 import { familiarName } from './images/reference.js';
-import { diskUsage } from './cache/usage.js';
 import { systemDf } from './api/disk-usage.js';
 import { DEFAULT_ROOT, TBUILD_VERSION } from './defaults.js';
 
@@ -278,8 +278,9 @@ export class Engine implements BuildDeps, EngineApi {
       images: this.images,
       containers: this.containers,
       volumes: this.volumes,
-      volumeSize: async (name) => (await diskUsage((await this.volumes!.inspect(name)).mountpoint)).size,
-      containerSize: async (c) => (await this.snapshots.usage(c.snapshotKey)).size,
+      // Docker's sizes: the bytes of the files (overlay2's DiffSize), not the blocks they take
+      volumeSize: async (name) => contentBytes((await this.volumes!.inspect(name)).mountpoint),
+      containerSize: async (c) => contentBytes(await this.snapshots.layerDir(c.snapshotKey)),
       buildCache: (images) => this.#buildCache(images),
     });
   }

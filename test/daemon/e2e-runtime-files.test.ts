@@ -90,5 +90,10 @@ describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', (
     expect(rows[0]).toMatch(/COPY .*six.txt.*\|6B$/);
     const bytes = async (ref: string) => Number((await d.docker(['image', 'inspect', '-f', '{{.Size}}', ref])).stdout);
     expect((await bytes('six')) - (await bytes('busybox:local'))).toBe(6);
+    // containers and volumes too: the bytes written, not the blocks they take
+    expect((await d.docker(['run', '--name', 'writer', '-v', 'sized:/v', 'busybox:local', 'sh', '-c', 'echo 12345 > /f; head -c 3000 /dev/zero > /v/f'])).code).toBe(0);
+    expect((await d.docker(['ps', '-a', '-s', '--filter', 'name=writer', '--format', '{{.Size}}'])).stdout).toMatch(/^6B \(virtual [\d.]+MB\)\n$/);
+    const df = JSON.parse((await d.docker(['system', 'df', '-v', '--format', '{{json .}}'])).stdout) as { Volumes: Array<{ Name: string; Size: string }> };
+    expect(df.Volumes.find((v) => v.Name === 'sized')?.Size).toBe('3kB');
   }, 60_000);
 });

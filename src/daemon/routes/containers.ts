@@ -68,7 +68,14 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
     const limit = intParam(ctx.query, 'limit');
     if (limit && limit > 0) list = list.slice(0, limit);
     const now = Date.now();
-    sendJson(ctx.res, 200, list.map((c) => ({ ...containerSummary(c, now), ...(boolParam(ctx.query, 'size') ? { SizeRw: 0, SizeRootFs: 0 } : {}) })));
+    // `ps -s`: the writable layer's files and, with the image's, the whole root (Docker's SizeRw/SizeRootFs)
+    const sizes = new Map<string, { SizeRw: number; SizeRootFs: number }>();
+    if (boolParam(ctx.query, 'size')) {
+      const df = await svc.engine.df();
+      const imageSize = new Map((df.Images ?? []).map((i) => [i.Id, i.Size]));
+      for (const c of df.Containers ?? []) sizes.set(c.Id, { SizeRw: c.SizeRw ?? 0, SizeRootFs: (c.SizeRw ?? 0) + (imageSize.get(String(c.ImageID ?? '')) ?? 0) });
+    }
+    sendJson(ctx.res, 200, list.map((c) => ({ ...containerSummary(c, now), ...(sizes.get(c.id) ?? {}) })));
   });
 
   router.add('POST', '/containers/create', async (ctx) => {
