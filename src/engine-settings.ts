@@ -3,6 +3,7 @@
  * every module below gets values, not the environment. Precedence: option (a flag) > environment
  * variable > settings file > default, with the source of each remembered for `tbuild info`.
  */
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { NetworkSettings } from './network/manager.js';
 import type { RegistryOptions } from './registry/types.js';
@@ -30,6 +31,8 @@ export interface EngineOptions {
    * of `userPool` (`$TBUILD_NETWORK_POOL`, default 10.233.0.0/16).
    */
   network?: { bridge?: string; subnet?: string; userPool?: string };
+  /** Resolvers for RUN steps and containers on the default network (`$TBUILD_DNS`, daemon.json `dns`, …). */
+  dns?: { servers?: string[]; search?: string[]; options?: string[] };
   /**
    * How registries are reached. Default: `$TBUILD_INSECURE_REGISTRIES` (comma-separated hosts or
    * CIDRs allowed over plain HTTP; loopback always is), `$TBUILD_REGISTRY_CERTS_DIR` (default
@@ -117,12 +120,20 @@ export function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.e
     subnet: pick('bip', opts.network?.subnet, 'TBUILD_BRIDGE_SUBNET', file?.bridgeSubnet),
     userPool: pick('default-address-pools', opts.network?.userPool, 'TBUILD_NETWORK_POOL', file?.addressPool),
   };
+  const dnsServers = pick('dns', opts.dns?.servers, 'TBUILD_DNS', file?.dns?.servers);
+  const dnsSearch = pick('dns-search', opts.dns?.search, 'TBUILD_DNS_SEARCH', file?.dns?.search);
+  const dnsOptions = pick('dns-opts', opts.dns?.options, 'TBUILD_DNS_OPTS', file?.dns?.options);
+  const asList = (v: string | string[] | undefined) => (typeof v === 'string' ? listSetting(v) : v);
+  const dns = dnsServers || dnsSearch || dnsOptions
+    ? { ...(dnsServers ? { servers: asList(dnsServers)! } : {}), ...(dnsSearch ? { search: asList(dnsSearch)! } : {}), ...(dnsOptions ? { options: asList(dnsOptions)! } : {}) }
+    : undefined;
+  for (const ip of dns?.servers ?? []) if (!isIP(ip)) throw new TbuildError('TB_INVALID_ARGUMENT', `dns: "${ip}" is not an IP address`);
   const gcFromFile = file?.builderGc?.enabled && file.builderGc.keepStorage !== undefined ? { keepStorage: file.builderGc.keepStorage } : undefined;
   const gc = pick('builder.gc', opts.gc, undefined, gcFromFile);
   if (file?.builderGc?.enabled && file.builderGc.keepStorage === undefined) {
     throw new TbuildError('TB_CONFIG_INVALID', `${file.file}: "builder.gc" is enabled without "defaultKeepStorage"; say how much cache to keep, such as "20GB"`);
   }
   const dockerConfig = env.DOCKER_CONFIG;
-  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile, gc, sources, file };
+  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile, gc, sources, file, dns };
 }
 

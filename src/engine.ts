@@ -47,7 +47,7 @@ interface RootParts extends WorkerDeps {
   runtime: ContainerRuntime;
 }
 
-async function openRoot(root: string, runtime: string, net: NetworkSettings, seccompProfile?: string): Promise<RootParts> {
+async function openRoot(root: string, runtime: string, net: NetworkSettings, seccompProfile?: string, dns?: RootParts['dns']): Promise<RootParts> {
   await mkdir(root, { recursive: true, mode: 0o711 });
   const content = await openContentStore(root);
   const snapshots = await openSnapshotter(root);
@@ -57,13 +57,13 @@ async function openRoot(root: string, runtime: string, net: NetworkSettings, sec
   // One runc object: the build path sees it as an Executor, containers as a ContainerRuntime.
   const runc = createRuncExecutor({ root, runtime, ...(seccompProfile ? { security: { seccompProfile } } : {}) });
   const network = await openNetworkManager(net);
-  return { root, content, snapshots, layers, cacheIndex, images, executor: runc, runtime: runc, network };
+  return { root, content, snapshots, layers, cacheIndex, images, executor: runc, runtime: runc, network, ...(dns ? { dns } : {}) };
 }
 
 /** The stores and executor of one state root, without containers or the solver (tests use it alone). */
 export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineParts> {
   const s = settings(opts);
-  const { runtime: _runtime, ...parts } = await openRoot(s.root, s.runtime, s.network, s.seccompProfile);
+  const { runtime: _runtime, ...parts } = await openRoot(s.root, s.runtime, s.network, s.seccompProfile, s.dns);
   return parts;
 }
 
@@ -85,6 +85,7 @@ export class Engine implements BuildDeps, EngineApi {
   readonly executor: Executor;
   readonly runtime: ContainerRuntime;
   readonly network?: NetworkManager;
+  readonly dns?: RootParts['dns'];
   /** Networks in the Docker API's shapes (the CLI's and daemon's view of `network`). */
   readonly networks?: NetworkApi;
   readonly containers: ContainerManager;
@@ -110,6 +111,7 @@ export class Engine implements BuildDeps, EngineApi {
     this.executor = parts.executor;
     this.runtime = parts.runtime;
     this.network = parts.network;
+    if (parts.dns) this.dns = parts.dns;
     this.containers = containers;
     if (parts.network) this.networks = new LocalNetworks(parts.network, containers);
     this.volumes = volumes;
@@ -119,7 +121,7 @@ export class Engine implements BuildDeps, EngineApi {
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const s = settings(opts);
-    const parts = await openRoot(s.root, s.runtime, s.network, s.seccompProfile);
+    const parts = await openRoot(s.root, s.runtime, s.network, s.seccompProfile, s.dns);
     // What crashed processes held (namespaces, netavark state, address leases) goes first.
     await parts.network?.reconcile();
     const volumes = openVolumeStore(parts.root);

@@ -4,6 +4,7 @@
  * dropped would leave a machine configured differently from what its file says.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { TbuildError } from '../errors.js';
 import type { DaemonConfig } from './types.js';
 
@@ -11,9 +12,6 @@ export const DEFAULT_CONFIG_FILE = '/etc/tbuild/daemon.json';
 
 /** Docker keys that exist there but have no meaning (or no implementation) in tbuild. */
 const DOCKER_ONLY = new Set([
-  'dns',
-  'dns-opts',
-  'dns-search',
   'runtimes',
   'default-runtime',
   'storage-driver',
@@ -52,6 +50,9 @@ const KNOWN = new Set([
   'default-address-pools',
   'bip',
   'bridge',
+  'dns',
+  'dns-search',
+  'dns-opts',
   'seccomp-profile',
   'builder',
   'features',
@@ -155,6 +156,18 @@ export function parseDaemonConfig(text: string, file: string): DaemonConfig {
         break;
       case 'registry-mirrors':
         cfg.registryMirrors = strings(file, key, v);
+        break;
+      case 'dns': {
+        const servers = strings(file, key, v);
+        for (const ip of servers) if (!isIP(ip)) throw bad(file, key, `holds "${ip}", which is not an IP address`);
+        cfg.dns = { ...cfg.dns, servers };
+        break;
+      }
+      case 'dns-search':
+        cfg.dns = { ...cfg.dns, search: strings(file, key, v) };
+        break;
+      case 'dns-opts':
+        cfg.dns = { ...cfg.dns, options: strings(file, key, v) };
         break;
       case 'default-address-pools':
         cfg.addressPool = addressPool(file, v);

@@ -21,8 +21,16 @@ export interface DaemonConfig {
   bridgeSubnet?: string;
   bridge?: string;
   seccompProfile?: string;
+  /** `dns`, `dns-search`, `dns-opts`: the resolv.conf of containers and RUN steps that name none (user networks keep their own DNS). */
+  dns?: DnsDefaults;
   /** `builder.gc`: keep the build cache under `keepStorage` bytes after every build. */
   builderGc?: { enabled: boolean; keepStorage?: number };
+}
+
+export interface DnsDefaults {
+  servers?: string[];
+  search?: string[];
+  options?: string[];
 }
 
 /** Where a setting's value came from, as `tbuild info` reports it. */

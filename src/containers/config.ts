@@ -102,8 +102,9 @@ export async function runtimeConfig(
   volumes: Volumes,
   networks?: NetworkManager,
   from: StoredConfig[] = [],
+  defaultDns?: RuntimeConfig['dns'],
 ): Promise<RuntimeConfig> {
-  const net = await networkConfig(id, opts, img, networks);
+  const net = await networkConfig(id, opts, img, networks, defaultDns);
   const m = await resolveMounts(opts, img, volumes, from);
   const health = effectiveHealth(opts.healthcheck, img?.config.config.Healthcheck);
   return {
@@ -134,6 +135,7 @@ async function networkConfig(
   opts: CreateContainerOptions,
   img: ImageRecord | undefined,
   networks: NetworkManager | undefined,
+  defaultDns?: RuntimeConfig['dns'],
 ): Promise<Pick<RuntimeConfig, 'network' | 'attach' | 'dns' | 'extraHosts'>> {
   const mode = !opts.network || opts.network === 'default' ? 'bridge' : opts.network;
   const ports = [...(opts.ports ?? [])];
@@ -148,20 +150,23 @@ async function networkConfig(
     ...(opts.dnsSearch?.length ? { search: opts.dnsSearch } : {}),
     ...(opts.dnsOptions?.length ? { options: opts.dnsOptions } : {}),
   };
-  const common = { ...(Object.keys(dns).length ? { dns } : {}), ...(opts.extraHosts?.length ? { extraHosts: opts.extraHosts } : {}) };
+  let common = { ...(Object.keys(dns).length ? { dns } : {}), ...(opts.extraHosts?.length ? { extraHosts: opts.extraHosts } : {}) };
+  // the engine's `dns` setting (daemon.json), for a network without DNS of its own, unless --dns names servers
+  const withDefault = () => (defaultDns && !opts.dns?.length ? { ...common, dns: { ...defaultDns, ...dns } } : common);
   if (mode === 'none' || mode === 'host') {
     if (ports.length && mode === 'host') throw new TbuildError('TB_INVALID_ARGUMENT', 'conflicting options: port publishing and the container type network mode');
     if (opts.networkAliases?.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'network-scoped aliases are only supported for user-defined networks');
     if (opts.ip) throw new TbuildError('TB_INVALID_ARGUMENT', 'user specified IP address is supported only when connecting to networks with user configured subnets');
     // Docker accepts -p with --network none and publishes nothing; so do we, but say it loudly instead of silently
     if (ports.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'port publishing needs a network: --network none has none');
-    return { network: mode, ...common };
+    return { network: mode, ...(mode === 'none' ? withDefault() : common) };
   }
   if (mode.startsWith('container:')) throw new TbuildError('TB_NOT_IMPLEMENTED', `network mode ${mode} is not supported`);
   if (!networks) throw new TbuildError('TB_NETWORK_BACKEND_MISSING', `network ${mode} needs the engine's network manager`);
   const net = await networks.inspect(mode === 'bridge' ? networks.defaultNetwork : mode);
   if (net.builtin && opts.networkAliases?.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'network-scoped aliases are only supported for user-defined networks');
   const aliases = net.builtin ? [] : [...(opts.networkAliases ?? []), id.slice(0, 12)];
+  if (net.builtin) common = withDefault();
   return {
     network: 'none',
     attach: { networks: [{ network: net.id, aliases, ...(opts.ip ? { ip: opts.ip } : {}) }], ports },

@@ -78,7 +78,7 @@ export async function createContainer(ctx: CreateContext, opts: CreateContainerO
   try {
     const init = await prepareInitLayer(ctx.parts.snapshots, id, top);
     await ctx.parts.snapshots.prepare(snapshotKey, init, { [KEEP_LABEL]: 'container', 'tbuild.container': id });
-    const rt = await runtimeConfig(id, opts, img, ctx.volumes, ctx.parts.network, volumesFrom(opts.volumesFrom ?? [], ctx.all));
+    const rt = await runtimeConfig(id, opts, img, ctx.volumes, ctx.parts.network, volumesFrom(opts.volumesFrom ?? [], ctx.all), ctx.parts.dns);
     const stored: StoredConfig = {
       id,
       name,

@@ -251,7 +251,9 @@ async function runNetwork(env: OpEnv, op: ExecOp, releases: Release[]): Promise<
   if (!env.parts.network) throw new TbuildError('TB_NETWORK_BACKEND_MISSING', 'this engine has no network manager: RUN needs --network=none or host');
   const att = await env.parts.network.acquireDefault();
   releases.push(() => att.release());
-  return { network: { netns: att.netnsPath }, dns: { servers: att.dnsServers }, ...hosts(att.hostGateway) };
+  // the engine's `dns` setting stands in for the host's resolvers where the network has no DNS of its own
+  const dns = att.dnsServers.length ? { servers: att.dnsServers } : (env.parts.dns ?? { servers: [] });
+  return { network: { netns: att.netnsPath }, dns, ...hosts(att.hostGateway) };
 }
 
 /** RUN: the command in a container on a writable snapshot of input 0; the upperdir becomes the layer. */

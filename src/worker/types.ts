@@ -18,6 +18,8 @@ export interface WorkerDeps {
   executor: Executor;
   /** Namespaces and networks (netavark); optional so engine look-alikes without a root fit. */
   network?: NetworkManager;
+  /** daemon.json's `dns`/`dns-search`/`dns-opts`: resolv.conf for RUN steps and containers on the default network that name none. */
+  dns?: import('../exec/types.js').RunSpec['dns'];
 }
 
 /** Opens one connection to an ssh agent (each client of the forwarded socket gets its own). */

@@ -35,6 +35,8 @@ describe('daemon.json in Docker keys', () => {
   it.each([
     [{ 'no-such-key': 1 }, '"no-such-key" is not a known setting'],
     [{ 'log-driver': 'journald' }, '"log-driver" is a Docker daemon setting that tbuild does not carry out'],
+    [{ dns: ['1.2.3.4', 'dns.example'] }, '"dns" holds "dns.example", which is not an IP address'],
+    [{ 'dns-search': 'corp.example' }, '"dns-search" must be a list of strings'],
     [{ hosts: 'unix:///x' }, '"hosts" must be a list of strings'],
     [{ builder: { gc: { policy: [] } } }, '"builder.gc.policy" is not supported by tbuild'],
     [{ features: { 'containerd-snapshotter': true } }, '"features.containerd-snapshotter" is not supported'],

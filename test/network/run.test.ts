@@ -120,4 +120,26 @@ describe.runIf(isRoot)('RUN steps and containers on the default bridge', () => {
     const again = await cli(['build', '-q', await context('FROM busybox:local\nRUN true\n')]);
     expect(again.code, again.stderr).toBe(0);
   });
+
+  test("daemon.json's dns, dns-search and dns-opts reach RUN steps and containers that name none; --dns still wins", async () => {
+    const config = join(tmp.path, 'daemon.json');
+    await writeFile(config, JSON.stringify({ dns: ['192.0.2.53'], 'dns-search': ['corp.example'], 'dns-opts': ['ndots:2'] }));
+    const withFile = (args: string[]) => runCli(args, { root, env: { ...env, TBUILD_CONFIG: config } });
+    const ctx = await context('FROM busybox:local\nRUN cat /etc/resolv.conf\n');
+    const b1 = await withFile(['build', '--progress', 'plain', '--no-cache', ctx]);
+    expect(b1.code, b1.stderr).toBe(0);
+    expect(b1.stderr).toContain('nameserver 192.0.2.53');
+    expect(b1.stderr).toContain('search corp.example');
+    expect(b1.stderr).toContain('options ndots:2');
+    const r1 = await withFile(['run', '--rm', 'busybox:local', 'cat', '/etc/resolv.conf']);
+    expect(r1.stdout).toContain('nameserver 192.0.2.53');
+    expect(r1.stdout).toContain('search corp.example');
+    const r2 = await withFile(['run', '--rm', '--dns', '198.51.100.7', 'busybox:local', 'cat', '/etc/resolv.conf']);
+    expect(r2.stdout).toContain('nameserver 198.51.100.7');
+    expect(r2.stdout).not.toContain('192.0.2.53');
+    await writeFile(config, JSON.stringify({ dns: ['not-an-ip'] }));
+    const bad = await withFile(['run', '--rm', 'busybox:local', 'true']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('"dns" holds "not-an-ip", which is not an IP address');
+  }, 120_000);
 });
