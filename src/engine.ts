@@ -1,3 +1,5 @@
+import { BuildRecordStore } from './records/store.js';
+import type { BuildRecords } from './records/types.js';
 import { contentBytes } from './util/content-size.js';
 import { mkdir } from 'node:fs/promises';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from './cache/types.js';
@@ -99,10 +101,13 @@ export class Engine implements BuildDeps, EngineApi {
   readonly sourceDateEpoch?: number;
   /** Pull, push and login checks against registries. */
   readonly registries: Registries;
+  /** What every build on this root left behind: steps, timings, whole logs. */
+  readonly records: BuildRecords;
 
   private constructor(parts: RootParts, containers: ContainerManager, volumes: Volumes, solver: SolverShared, registries: Registries, sourceDateEpoch?: number) {
     this.registries = registries;
     this.root = parts.root;
+    this.records = new BuildRecordStore(parts.root);
     this.content = parts.content;
     this.snapshots = parts.snapshots;
     this.layers = parts.layers;
@@ -186,8 +191,28 @@ export class Engine implements BuildDeps, EngineApi {
     const { build } = await import('./build/build.js');
     const started = Date.now();
     this.#buildsRunning.set(started, (this.#buildsRunning.get(started) ?? 0) + 1);
+    // Every build leaves a record (steps, timings, whole logs): `tbuild builds`, GET /tbuild/builds
+    const recorder = await this.records.start({
+      dockerfile: options.dockerfile ?? 'Dockerfile',
+      ...(options.dockerfileText !== undefined ? { dockerfileText: options.dockerfileText } : {}),
+      ...(options.target ? { target: options.target } : {}),
+      args: options.buildArgs ?? {},
+      tags: options.tags ?? [],
+    });
+    const onProgress = options.onProgress;
     try {
-      return await build(this, options);
+      const result = await build(this, {
+        ...options,
+        onProgress: (e) => {
+          recorder.event(e);
+          onProgress?.(e);
+        },
+      });
+      await recorder.finish({ result: { imageId: result.imageId, digest: result.digest } });
+      return result;
+    } catch (err) {
+      await recorder.finish({ error: err as Error }).catch(() => {});
+      throw err;
     } finally {
       const left = (this.#buildsRunning.get(started) ?? 1) - 1;
       if (left) this.#buildsRunning.set(started, left);

@@ -87,6 +87,8 @@ export interface EngineApi {
   events?(opts: EventsRequest): AsyncIterable<Record<string, unknown>>;
   /** Free build cache (`docker builder prune`): Docker's `/build/prune` answer. */
   pruneBuildCache(opts?: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
+  /** Build records (`tbuild builds`): the embedded engine's own; a daemon serves its at `GET /tbuild/builds`. */
+  readonly records?: import('../records/types.js').BuildRecords;
   close(): Promise<void>;
 }
 

@@ -13,6 +13,7 @@ import { registerRegistryRoutes } from './routes/registry.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerContainerResourceRoutes } from './routes/container-resources.js';
+import { registerRecordRoutes } from './routes/records.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerBuildkitRoutes } from './routes/buildkit.js';
@@ -43,6 +44,7 @@ export function createApp(svc: DaemonServices, opts: { log?: (line: string) => v
   registerContainerRoutes(router, svc, sessions);
   registerExecRoutes(router, svc, sessions);
   registerContainerResourceRoutes(router, svc);
+  registerRecordRoutes(router, svc);
   registerVolumeRoutes(router, svc, events);
   registerEventRoutes(router, events);
   registerNetworkRoutes(router, svc, events);

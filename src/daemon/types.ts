@@ -21,6 +21,8 @@ export interface DaemonEngine {
   info(): Promise<Record<string, unknown>>;
   /** `POST /build/prune`. */
   pruneBuildCache(opts: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
+  /** `GET /tbuild/builds…`: the records builds leave (absent on engines that keep none). */
+  readonly records?: import('../records/types.js').BuildRecords;
   /** Pull, push, login checks; absent on engines without registry access (then those routes answer 501). */
   readonly registries?: Registries;
 }

@@ -6,6 +6,7 @@ import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { BUSYBOX_TAR } from '../support/cli.js';
 import { hasDocker } from './support/docker.js';
 import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+import { request } from './support/raw.js';
 
 /** What dockerd adds to every container, and Docker's exit codes for commands that cannot run. */
 describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', () => {
@@ -90,6 +91,13 @@ describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', (
     expect(rows[0]).toMatch(/COPY .*six.txt.*\|6B$/);
     const bytes = async (ref: string) => Number((await d.docker(['image', 'inspect', '-f', '{{.Size}}', ref])).stdout);
     expect((await bytes('six')) - (await bytes('busybox:local'))).toBe(6);
+    // the build left its record, served at tbuild's own endpoint
+    const list = (await request(d.socket, 'GET', '/tbuild/builds')).json<Array<{ id: string; status: string; stepsTotal: number }>>();
+    expect(list[0]).toMatchObject({ status: 'completed' });
+    const rec = (await request(d.socket, 'GET', `/tbuild/builds/${list[0]!.id}`)).json<{ tags: string[]; steps: Array<{ name: string }> }>();
+    expect(rec.tags).toEqual(['six']);
+    expect(rec.steps.some((st) => st.name.includes('COPY'))).toBe(true);
+    expect((await request(d.socket, 'GET', '/tbuild/builds/nope1234')).status).toBe(404);
     // containers and volumes too: the bytes written, not the blocks they take
     expect((await d.docker(['run', '--name', 'writer', '-v', 'sized:/v', 'busybox:local', 'sh', '-c', 'echo 12345 > /f; head -c 3000 /dev/zero > /v/f'])).code).toBe(0);
     expect((await d.docker(['ps', '-a', '-s', '--filter', 'name=writer', '--format', '{{.Size}}'])).stdout).toMatch(/^6B \(virtual [\d.]+MB\)\n$/);

@@ -1,0 +1,204 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { TbuildError } from '../errors.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import type { ProgressEvent } from '../solver/types.js';
+import type { BuildRecord, BuildRecorder, BuildRecords, BuildRecordSummary, StepRecord } from './types.js';
+
+/** Retention: the newest 100 builds, or those of the last 30 days, whichever keeps more. */
+export const DEFAULT_KEEP = 100;
+export const DEFAULT_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * `<root>/builds/<id>/record.json` (rewritten atomically as steps end, so a crash leaves the last
+ * consistent view) and `logs/<step>.log` (appended as output arrives, whole).
+ */
+export class BuildRecordStore implements BuildRecords {
+  readonly #dir: string;
+  readonly #retention: { keep: number; maxAgeMs: number };
+
+  constructor(root: string, retention: { keep?: number; maxAgeMs?: number } = {}) {
+    this.#dir = join(root, 'builds');
+    this.#retention = { keep: retention.keep ?? DEFAULT_KEEP, maxAgeMs: retention.maxAgeMs ?? DEFAULT_MAX_AGE_MS };
+  }
+
+  async start(meta: { dockerfile: string; dockerfileText?: string; target?: string; args: Record<string, string>; tags: string[] }): Promise<BuildRecorder> {
+    // time-ordered ids: a listing sorts by name
+    const id = `${Date.now().toString(36).padStart(9, '0')}${randomBytes(6).toString('hex')}`;
+    const dir = join(this.#dir, id);
+    await mkdir(join(dir, 'logs'), { recursive: true });
+    const record: BuildRecord = {
+      id,
+      startedAt: new Date().toISOString(),
+      status: 'running',
+      dockerfile: { name: meta.dockerfile, ...(meta.dockerfileText !== undefined ? { digest: `sha256:${createHash('sha256').update(meta.dockerfileText).digest('hex')}` } : {}) },
+      ...(meta.target ? { target: meta.target } : {}),
+      args: meta.args,
+      tags: meta.tags,
+      steps: [],
+    };
+    await writeJsonAtomic(join(dir, 'record.json'), record);
+    void this.prune().catch(() => {});
+    return new Recorder(dir, record);
+  }
+
+  async #ids(): Promise<string[]> {
+    return (await readdir(this.#dir).catch(() => [] as string[])).filter((n) => /^[0-9a-z]{21}$/.test(n)).sort().reverse();
+  }
+
+  async #resolve(ref: string): Promise<string> {
+    const ids = await this.#ids();
+    const id = ref === 'last' ? ids[0] : ids.find((i) => i === ref) ?? (ref.length >= 6 ? singlePrefix(ids, ref) : undefined);
+    if (!id) throw new TbuildError('TB_BUILD_RECORD_NOT_FOUND', ref === 'last' ? 'no build recorded yet' : `no such build: ${ref}`);
+    return id;
+  }
+
+  async list(): Promise<BuildRecordSummary[]> {
+    const out: BuildRecordSummary[] = [];
+    for (const id of await this.#ids()) {
+      const r = await this.#read(id).catch(() => undefined);
+      if (!r) continue;
+      out.push({
+        id: r.id,
+        startedAt: r.startedAt,
+        ...(r.durationMs !== undefined ? { durationMs: r.durationMs } : {}),
+        status: r.status,
+        ...(r.result ? { result: r.result.imageId } : {}),
+        stepsCached: r.steps.filter((s) => s.cached).length,
+        stepsTotal: r.steps.length,
+      });
+    }
+    return out;
+  }
+
+  async #read(id: string): Promise<BuildRecord> {
+    return JSON.parse(await readFile(join(this.#dir, id, 'record.json'), 'utf8')) as BuildRecord;
+  }
+
+  async get(ref: string): Promise<BuildRecord> {
+    return this.#read(await this.#resolve(ref));
+  }
+
+  async logs(ref: string, step?: number): Promise<Readable> {
+    const id = await this.#resolve(ref);
+    const r = await this.#read(id);
+    if (step !== undefined) {
+      const s = r.steps.find((x) => x.index === step);
+      if (!s) throw new TbuildError('TB_BUILD_RECORD_NOT_FOUND', `build ${id} has no step ${step} (it has ${r.steps.length})`);
+      if (!s.logBytes) return Readable.from([]);
+      return logStream(join(this.#dir, id, 'logs', `${step}.log`));
+    }
+    const out = new PassThrough();
+    void (async () => {
+      for (const s of r.steps) {
+        if (!s.logBytes) continue;
+        for await (const chunk of logStream(join(this.#dir, id, 'logs', `${s.index}.log`))) if (!out.write(chunk)) await new Promise((res) => out.once('drain', res));
+      }
+      out.end();
+    })().catch((err: unknown) => out.destroy(err as Error));
+    return out;
+  }
+
+  async remove(ref: string): Promise<void> {
+    await rm(join(this.#dir, await this.#resolve(ref)), { recursive: true, force: true });
+  }
+
+  async prune(opts: { keep?: number; maxAgeMs?: number; all?: boolean } = {}): Promise<string[]> {
+    const keep = opts.all ? 0 : (opts.keep ?? this.#retention.keep);
+    const maxAge = opts.all ? 0 : (opts.maxAgeMs ?? this.#retention.maxAgeMs);
+    const removed: string[] = [];
+    const now = Date.now();
+    for (const [i, id] of (await this.#ids()).entries()) {
+      if (i < keep) continue;
+      const started = parseInt(id.slice(0, 9), 36);
+      if (now - started < maxAge) continue;
+      const r = await this.#read(id).catch(() => undefined);
+      if (r?.status === 'running' && !opts.all) continue;
+      await rm(join(this.#dir, id), { recursive: true, force: true });
+      removed.push(id);
+    }
+    return removed;
+  }
+}
+
+function singlePrefix(ids: string[], ref: string): string | undefined {
+  const hits = ids.filter((i) => i.startsWith(ref));
+  return hits.length === 1 ? hits[0] : undefined;
+}
+
+function logStream(path: string): Readable {
+  return createReadStream(path).on('error', () => {});
+}
+
+/** Follows one build's progress into its record and log files. */
+class Recorder implements BuildRecorder {
+  readonly id: string;
+  readonly #dir: string;
+  readonly #record: BuildRecord;
+  readonly #steps = new Map<string, StepRecord>();
+  readonly #logs = new Map<number, WriteStream>();
+  #saving: Promise<void> = Promise.resolve();
+
+  constructor(dir: string, record: BuildRecord) {
+    this.#dir = dir;
+    this.#record = record;
+    this.id = record.id;
+  }
+
+  #step(vertex: string, name: string): StepRecord {
+    let s = this.#steps.get(vertex);
+    if (!s) {
+      s = { index: this.#steps.size + 1, vertex, name, cached: false, logBytes: 0 };
+      this.#steps.set(vertex, s);
+      this.#record.steps.push(s);
+    }
+    return s;
+  }
+
+  #save(): void {
+    const snapshot = JSON.parse(JSON.stringify(this.#record)) as BuildRecord;
+    this.#saving = this.#saving.then(() => writeJsonAtomic(join(this.#dir, 'record.json'), snapshot)).catch(() => {});
+  }
+
+  event(e: ProgressEvent): void {
+    if (e.type === 'vertex') {
+      const v = e.vertex;
+      const s = this.#step(v.id, v.name);
+      s.name = v.name;
+      if (v.cached) s.cached = true;
+      if (v.started && !s.startedAt) s.startedAt = new Date(v.started).toISOString();
+      if (v.error) s.error = v.error;
+      if (v.completed && !s.completedAt) {
+        s.completedAt = new Date(v.completed).toISOString();
+        if (v.started) s.durationMs = v.completed - v.started;
+        this.#save();
+      }
+    } else if (e.type === 'log') {
+      const s = this.#steps.get(e.vertex);
+      if (!s) return;
+      let w = this.#logs.get(s.index);
+      if (!w) {
+        w = createWriteStream(join(this.#dir, 'logs', `${s.index}.log`), { flags: 'a' });
+        w.on('error', () => {});
+        this.#logs.set(s.index, w);
+      }
+      w.write(e.data);
+      s.logBytes += e.data.byteLength;
+    }
+  }
+
+  async finish(outcome: { result?: { imageId: string; digest: string }; error?: Error }): Promise<void> {
+    await Promise.all([...this.#logs.values()].map((w) => new Promise<void>((res) => w.end(() => res()))));
+    const ended = Date.now();
+    this.#record.endedAt = new Date(ended).toISOString();
+    this.#record.durationMs = ended - Date.parse(this.#record.startedAt);
+    this.#record.status = outcome.error ? 'failed' : 'completed';
+    if (outcome.result) this.#record.result = outcome.result;
+    if (outcome.error) this.#record.error = outcome.error.message;
+    this.#save();
+    await this.#saving;
+  }
+}

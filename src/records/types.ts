@@ -1,0 +1,72 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Build records: every build (CLI, library, daemon `/build`, buildx) leaves one in the state root,
+ * with each step's timing, cache hit, error and its whole output (never clipped), so a build can
+ * be looked at after the fact. Stored by `records/store.ts` under `<root>/builds/<id>/`.
+ */
+
+export interface StepRecord {
+  /** 1-based, in the order the steps started. */
+  index: number;
+  /** The vertex digest. */
+  vertex: string;
+  /** `[2/4] RUN make` style name. */
+  name: string;
+  cached: boolean;
+  /** ISO times; absent when the step never started. */
+  startedAt?: string;
+  completedAt?: string;
+  durationMs?: number;
+  error?: string;
+  /** Bytes of output kept in the step's log file. */
+  logBytes: number;
+}
+
+export interface BuildRecord {
+  id: string;
+  startedAt: string;
+  endedAt?: string;
+  durationMs?: number;
+  status: 'running' | 'completed' | 'failed';
+  /** The Dockerfile's name as given and the sha256 of its text. */
+  dockerfile: { name: string; digest?: string };
+  target?: string;
+  /** Build arg names and values (secrets are never build args; they are not recorded). */
+  args: Record<string, string>;
+  tags: string[];
+  result?: { imageId: string; digest: string };
+  error?: string;
+  steps: StepRecord[];
+}
+
+export interface BuildRecordSummary {
+  id: string;
+  startedAt: string;
+  durationMs?: number;
+  status: BuildRecord['status'];
+  result?: string;
+  stepsCached: number;
+  stepsTotal: number;
+}
+
+/** What a running build reports to its record. */
+export interface BuildRecorder {
+  readonly id: string;
+  /** The build's progress events (vertex starts/ends, logs). */
+  event(e: import('../solver/types.js').ProgressEvent): void;
+  finish(outcome: { result?: { imageId: string; digest: string }; error?: Error }): Promise<void>;
+}
+
+export interface BuildRecords {
+  start(meta: { dockerfile: string; dockerfileText?: string; target?: string; args: Record<string, string>; tags: string[] }): Promise<BuildRecorder>;
+  /** Newest first. */
+  list(): Promise<BuildRecordSummary[]>;
+  /** `last` is the newest; an id prefix of 6+ characters works. TB_BUILD_RECORD_NOT_FOUND otherwise. */
+  get(ref: string): Promise<BuildRecord>;
+  /** One step's whole output (`step` 1-based), or every step's in order. */
+  logs(ref: string, step?: number): Promise<Readable>;
+  remove(ref: string): Promise<void>;
+  /** Keep the newest `keep` and those younger than `maxAgeMs`; returns the ids removed. */
+  prune(opts?: { keep?: number; maxAgeMs?: number; all?: boolean }): Promise<string[]>;
+}
