@@ -278,14 +278,21 @@ describe.runIf(hasDocker && isRoot)('docker CLI against tbuild daemon (real engi
       s.on('error', () => {});
     });
     // The build notices, fails and cleans up; give it a moment. Nothing new may remain but
-    // empty directories and the solver's build log records.
+    // empty directories, the solver's build log records and the failed build's own record.
     const leftovers = async () =>
       (await listTree(d.root)).filter(
-        (p) => !before.includes(p) && !p.startsWith(join(d.root, 'logs')) && !statSync(p, { throwIfNoEntry: false })?.isDirectory(),
+        (p) =>
+          !before.includes(p) &&
+          !p.startsWith(join(d.root, 'logs')) &&
+          !p.startsWith(join(d.root, 'builds') + '/') &&
+          !statSync(p, { throwIfNoEntry: false })?.isDirectory(),
       );
     for (let i = 0; i < 40 && (await leftovers()).length; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await leftovers()).toEqual([]);
     expect((await d.docker(['image', 'inspect', 'cutoff'])).code).toBe(1);
+    // the record says it failed (it is the one thing a failed build keeps)
+    const last = (await request(d.socket, 'GET', '/tbuild/builds/last')).json<{ status: string }>();
+    expect(last.status).toBe('failed');
     expect((await request(d.socket, 'GET', '/_ping')).status).toBe(200);
   }, 30_000);
 

@@ -1,3 +1,4 @@
+import { StepTimer, chromeTrace } from '../../records/trace.js';
 import { checkAddHost } from '../../network/ports.js';
 import { statSync } from 'node:fs';
 import { parseNamedContext } from '../../build/named-context.js';
@@ -107,6 +108,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--pull', 'always pull base images from their registries, even when stored')
     .option('--iidfile <file>', 'write the image id to the file')
     .option('--metadata-file <file>', 'write build result metadata (JSON) to the file')
+    .option('--trace <file>', 'write the steps as Chrome trace events (Perfetto, chrome://tracing), one track per parallel lane')
     .option('--label <k=v>', 'image label (repeatable)', collect)
     .option('--platform <p>', 'target platform (only the host one, linux/amd64)')
     .option('-q, --quiet', 'print only the image id')
@@ -147,6 +149,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
       }
       // `-f -`: the Dockerfile comes on stdin, the context from the directory.
       const dockerfileText = file === '-' ? await readStdin() : undefined;
+      const timer = o.trace ? new StepTimer() : undefined;
       const opts: BuildOptions = {
         context: contextArg === '-' ? { tar: process.stdin } : resolve(cwd, contextArg),
         dockerfile: file === undefined || file === '-' ? undefined : file.startsWith('/') || contextArg !== '-' ? resolve(cwd, file) : file,
@@ -169,8 +172,15 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         outputs: [...((o.output as string[] | undefined) ?? []).map(parseOutput), ...(o.push ? [{ type: 'image' as const, push: true }] : [])],
         ...(o.pull ? { pull: true } : {}),
         outputStream: ctx.stdout,
-        onProgress: (e) => renderer.event(e),
+        onProgress: (e) => {
+          renderer.event(e);
+          timer?.event(e);
+        },
         signal: abort.signal,
+      };
+      // written whether the build succeeds or fails: a failed build's timing is worth looking at too
+      const writeTrace = async () => {
+        if (timer) await writeJsonAtomic(resolve(cwd, o.trace as string), chromeTrace(timer.steps()));
       };
       try {
         const engine = await ctx.engine();
@@ -185,6 +195,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
           }
         }
         if (o.quiet) ctx.stdout.write(`${result.imageId}\n`);
+        await writeTrace();
         if (o.iidfile) await writeFileAtomic(resolve(cwd, o.iidfile as string), result.imageId);
         if (o.metadataFile) {
           const meta = {
@@ -197,6 +208,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
       } catch (err) {
         renderer.done();
         ctx.stderr.write(failureBlock(err));
+        await writeTrace().catch(() => {});
         throw err;
       } finally {
         process.removeListener('SIGINT', onSigint);

@@ -1,5 +1,5 @@
 import { describe, test, expect, beforeAll, afterAll } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir, isRoot, mountsUnder } from '../../support/tmp.js';
 import { runCli, BUSYBOX_TAR } from '../../support/cli.js';
@@ -60,5 +60,27 @@ describe.runIf(isRoot)('tbuild builds: the record every build leaves', () => {
     expect((await cli(['builds', 'prune', '-a'])).stdout).toBe('Removed 1 build record\n');
     expect((await cli(['builds', 'ls', '--format', 'json'])).stdout).toBe('');
     expect((await cli(['builds', 'logs', 'last'])).stderr).toContain('no build recorded yet');
+  }, 120_000);
+
+  test('build --trace writes Chrome trace events: a complete event per step, parallel stages on their own lanes', async () => {
+    const ctx = await context(
+      'par',
+      'FROM busybox:local AS a\nRUN sleep 1 && echo a > /a\nFROM busybox:local AS b\nRUN sleep 1 && echo b > /b\nFROM busybox:local\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n',
+    );
+    const trace = join(tmp.path, 'trace.json');
+    const b = await cli(['build', '-q', '--no-cache', '--network', 'none', '--trace', trace, ctx]);
+    expect(b.code, b.stderr).toBe(0);
+    const doc = JSON.parse(await readFile(trace, 'utf8')) as { traceEvents: Array<{ name: string; ph: string; ts: number; dur: number; tid: number; cat: string }> };
+    const steps = doc.traceEvents.filter((e) => e.ph === 'X');
+    for (const name of ['RUN sleep 1 && echo a', 'RUN sleep 1 && echo b', 'COPY --from=a', 'COPY --from=b']) expect(steps.some((e) => e.name.includes(name))).toBe(true);
+    for (const e of steps) {
+      expect(e.ts).toBeGreaterThanOrEqual(0);
+      expect(e.dur).toBeGreaterThanOrEqual(0);
+    }
+    const runs = steps.filter((e) => e.name.includes('RUN sleep 1'));
+    expect(runs[0]!.dur).toBeGreaterThanOrEqual(900_000);
+    // the two stages ran at once, so they sit on different lanes
+    expect(new Set(runs.map((e) => e.tid)).size).toBe(2);
+    expect(doc.traceEvents.some((e) => e.ph === 'M' && e.name === 'thread_name')).toBe(true);
   }, 120_000);
 });

@@ -41,7 +41,7 @@ describe.runIf(isRoot)('tbuild completion', () => {
   }
 
   test('bash: commands, groups, flags and names from the store', async () => {
-    expect(await complete('tbuild', 'bu')).toEqual(['build', 'builder']);
+    expect(await complete('tbuild', 'bu')).toEqual(['build', 'builder', 'builds']);
     expect(await complete('tbuild', 'image', 'l')).toEqual(['load', 'ls']);
     expect(await complete('tbuild', 'build', '--ta')).toEqual(['--tag', '--target']);
     expect(await complete('tbuild', '--root', '/x', 'rmi', '')).toEqual(['busybox:local']);
