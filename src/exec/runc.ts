@@ -311,7 +311,15 @@ class RuncExecutor implements Executor, ContainerRuntime {
       if (io.started) args.push('--pid-file', `${file}.pid`);
       args.push(id);
       const child = spawn(...(p.tty ? ttyWrap(this.#runtime, args, p.consoleSize) : ([this.#runtime, args] as const)), { stdio });
-      if (io.started) void reportPid(`${file}.pid`, child, io.started);
+      let reported = false;
+      const started = io.started
+        ? (pid: number) => {
+            if (reported) return;
+            reported = true;
+            io.started!(pid);
+          }
+        : undefined;
+      if (started) void reportPid(`${file}.pid`, child, started);
       child.stdin?.on('error', () => {});
       if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
       if (io.stderr && child.stderr) child.stderr.pipe(io.stderr, { end: false });
@@ -325,6 +333,11 @@ class RuncExecutor implements Executor, ContainerRuntime {
         child.once('close', (c, s) => resolve(exitCodeOf(c, s)));
       });
       if (io.stdin && child.stdin) io.stdin.unpipe(child.stdin);
+      // a process that ended before the pid file was polled still had a pid (exec inspect shows it)
+      if (started && !reported) {
+        const pid = Number((await readFile(`${file}.pid`, 'utf8').catch(() => '')).trim());
+        if (pid) started(pid);
+      }
       // runc exec exits 255 when it could not start the process; its log says why (Docker: 126/127)
       if (code === 255) {
         // Docker: any other failure to start an exec'd process is 126 as well
