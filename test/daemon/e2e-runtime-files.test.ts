@@ -2,32 +2,25 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
-import { BUSYBOX_TAR } from '../support/cli.js';
+import { isRoot } from '../support/tmp.js';
 import { hasDocker } from './support/docker.js';
-import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+import type { ChildDaemon } from './support/child-daemon.js';
+import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
 /** What dockerd adds to every container, and Docker's exit codes for commands that cannot run. */
 describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const fx = busyboxDaemon('tbf-');
   let d: ChildDaemon;
+  beforeAll(() => {
+    d = fx.d;
+  });
+  const tmp = {
+    get path() {
+      return fx.dir;
+    },
+  };
 
-  beforeAll(async () => {
-    tmp = await tempDir('tbf-');
-    d = await startChildDaemon(tmp.path);
-    expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (d) {
-      const ids = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-      if (ids.length) await d.docker(['rm', '-f', '-v', ...ids]);
-      expect(await d.stop()).toBe(0);
-    }
-    expect(await mountsUnder(tmp.path)).toEqual([]);
-    await tmp.cleanup();
-  }, 60_000);
 
   test('/.dockerenv and /etc/mtab → /proc/mounts exist, `df` works, and none of it is a change of the container', async () => {
     const r = await d.docker(['run', '--name', 'files', 'busybox:local', 'sh', '-c', 'test -f /.dockerenv && readlink /etc/mtab && df / >/dev/null && echo df-ok']);

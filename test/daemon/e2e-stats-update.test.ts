@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
-import { BUSYBOX_TAR } from '../support/cli.js';
+import { isRoot } from '../support/tmp.js';
 import { hasDocker } from './support/docker.js';
-import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+import type { ChildDaemon } from './support/child-daemon.js';
+import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
 /** The container's cgroup directory for `controller`, from its init process (cgroup v1 or v2). */
@@ -29,24 +29,17 @@ function parseSize(s: string): number {
 }
 
 describe.runIf(hasDocker && isRoot)('docker stats and docker update against tbuild daemon', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const fx = busyboxDaemon('tbs-');
   let d: ChildDaemon;
+  beforeAll(() => {
+    d = fx.d;
+  });
+  const tmp = {
+    get path() {
+      return fx.dir;
+    },
+  };
 
-  beforeAll(async () => {
-    tmp = await tempDir('tbs-');
-    d = await startChildDaemon(tmp.path);
-    expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (d) {
-      const ids = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-      if (ids.length) await d.docker(['rm', '-f', '-v', ...ids]);
-      expect(await d.stop()).toBe(0);
-    }
-    expect(await mountsUnder(tmp.path)).toEqual([]);
-    await tmp.cleanup();
-  }, 60_000);
 
   test('stats --no-stream: memory limit, pids and CPU agree with the cgroup', async () => {
     expect((await d.docker(['run', '-d', '--name', 'busy', '-m', '64m', '--pids-limit', '20', 'busybox:local', 'sh', '-c', 'sleep 1000 & sleep 1000 & while :; do :; done'])).code).toBe(0);

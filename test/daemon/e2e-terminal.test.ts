@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
-import { BUSYBOX_TAR } from '../support/cli.js';
+import { isRoot } from '../support/tmp.js';
 import { spawnPty } from '../support/pty.js';
 import { hasDocker } from './support/docker.js';
-import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+import type { ChildDaemon } from './support/child-daemon.js';
+import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
 const hasScript = existsSync('/usr/bin/script');
@@ -29,26 +29,19 @@ async function rawAttach(socket: string, id: string, query: string): Promise<{ s
 
 /** The stock Docker CLI in a real terminal against `tbuild daemon`: sizes, resizes, TERM, detaching. */
 describe.runIf(hasDocker && isRoot && hasScript)('terminals through the Docker CLI', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const fx = busyboxDaemon('tbt-');
   let d: ChildDaemon;
+  beforeAll(() => {
+    d = fx.d;
+  });
+  const tmp = {
+    get path() {
+      return fx.dir;
+    },
+  };
   const env = () => ({ PATH: process.env.PATH ?? '', HOME: join(tmp.path, 'docker-config'), DOCKER_HOST: d.host, DOCKER_CONFIG: join(tmp.path, 'docker-config'), DOCKER_CLI_HINTS: 'false' });
   const status = async (name: string) => (await d.docker(['inspect', '-f', '{{.State.Status}}', name])).stdout.trim();
 
-  beforeAll(async () => {
-    tmp = await tempDir('tbt-');
-    d = await startChildDaemon(tmp.path);
-    expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (d) {
-      const ids = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-      if (ids.length) await d.docker(['rm', '-f', '-v', ...ids]);
-      expect(await d.stop()).toBe(0);
-    }
-    expect(await mountsUnder(tmp.path)).toEqual([]);
-    await tmp.cleanup();
-  }, 60_000);
 
   test('run -it: the terminal size, TERM=xterm, a resize reaches the process, Ctrl-P Ctrl-Q detaches', async () => {
     const t = spawnPty(['docker', 'run', '-it', '--name', 'term1', 'busybox:local', 'sh'], { env: env(), rows: 30, cols: 100 });

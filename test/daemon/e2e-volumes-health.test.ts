@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
-import { BUSYBOX_TAR, PROJECT_ROOT } from '../support/cli.js';
+import { isRoot } from '../support/tmp.js';
+import { PROJECT_ROOT } from '../support/cli.js';
 import { hasDocker } from './support/docker.js';
-import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+import type { ChildDaemon } from './support/child-daemon.js';
+import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
 type Json = Record<string, any>;
@@ -20,24 +21,17 @@ async function until(fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
 }
 
 describe.runIf(hasDocker && isRoot)('volumes, healthchecks and inspect as Docker 26 has them', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const fx = busyboxDaemon('tbv-');
   let d: ChildDaemon;
+  beforeAll(() => {
+    d = fx.d;
+  });
+  const tmp = {
+    get path() {
+      return fx.dir;
+    },
+  };
 
-  beforeAll(async () => {
-    tmp = await tempDir('tbv-');
-    d = await startChildDaemon(tmp.path);
-    expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (d) {
-      const ids = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-      if (ids.length) await d.docker(['rm', '-f', '-v', ...ids]);
-      expect(await d.stop()).toBe(0);
-    }
-    expect(await mountsUnder(tmp.path)).toEqual([]);
-    await tmp.cleanup();
-  }, 60_000);
 
   test('inspect has the keys dockerd 26 returns: a plain container, and one with volumes, limits and a healthcheck', async () => {
     const bindsrc = join(tmp.path, 'bindsrc');

@@ -7,13 +7,13 @@ import type { Resources } from '../../exec/types.js';
 import { TbuildError, isTbuildError } from '../../errors.js';
 import { table } from './images-format.js';
 import { addPs } from './ps.js';
-import { healthFlags, parseRestart, parseSize, parseVolume } from './container-flags.js';
+import { healthFlags, parseRestart, parseSize, parseVolume, type HealthFlags } from './container-flags.js';
 import { checkAddHost, parsePublish } from '../../network/ports.js';
 import { addSecurityFlags, securityFromFlags, type SecurityFlags } from './security-flags.js';
 
 export { parseRestart, parseSize, parseVolume };
 
-interface RunFlags extends SecurityFlags {
+interface RunFlags extends SecurityFlags, HealthFlags {
   rm?: boolean;
   detach?: boolean;
   name?: string;
@@ -31,13 +31,6 @@ interface RunFlags extends SecurityFlags {
   detachKeys?: string;
   stopSignal?: string;
   stopTimeout?: string;
-  healthCmd?: string;
-  healthInterval?: string;
-  healthTimeout?: string;
-  healthRetries?: string;
-  healthStartPeriod?: string;
-  healthStartInterval?: string;
-  healthcheck?: boolean;
   interactive?: boolean;
   tty?: boolean;
   hostname?: string;
