@@ -27,7 +27,9 @@ function currentSize(): TtySize | undefined {
 export function openTerminal(opts: { tty: boolean; interactive: boolean; detachKeys?: string }): LocalTerminal {
   let detach: () => void = () => {};
   const detached = new Promise<void>((resolve) => (detach = resolve));
-  const keys = opts.tty && opts.interactive ? parseDetachKeys(opts.detachKeys) : undefined;
+  // checked whenever given (a typo is an error), watched only where Docker watches them: -it
+  const parsed = parseDetachKeys(opts.detachKeys);
+  const keys = opts.tty && opts.interactive ? parsed : undefined;
   const input = process.stdin;
   const raw = opts.tty && opts.interactive && input.isTTY;
   let restored = false;

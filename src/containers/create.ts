@@ -5,6 +5,7 @@ import type { WorkerDeps } from '../worker/types.js';
 import { TbuildError } from '../errors.js';
 import { KEEP_LABEL } from '../cache/snapshotter.js';
 import { initLayerName, prepareInitLayer } from './init-layer.js';
+import { matchConfig } from './records.js';
 import type { ContainerRecord, CreateContainerOptions } from './types.js';
 import { effectiveCommand, mergeEnv, randomName, runtimeConfig } from './config.js';
 import type { Volumes } from '../volumes/types.js';
@@ -51,11 +52,9 @@ function volumesFrom(refs: string[], all: StoredConfig[]): StoredConfig[] {
   return refs.map((ref) => {
     const [name = '', mode] = ref.split(':');
     if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new TbuildError('TB_INVALID_ARGUMENT', `invalid mode for volumes-from: ${mode}`);
-    const r = name.replace(/^\//, '');
-    const hits = all.filter((c) => c.name === r || c.id === r);
-    const byPrefix = hits.length ? hits : /^[a-f0-9]+$/.test(r) ? all.filter((c) => c.id.startsWith(r)) : [];
-    if (byPrefix.length !== 1) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${name}`);
-    return byPrefix[0]!;
+    const c = matchConfig(all, name);
+    if (!c) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${name}`);
+    return c;
   });
 }
 

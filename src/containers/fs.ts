@@ -1,5 +1,5 @@
 import { lstat, mkdir, readdir, readlink, rmdir } from 'node:fs/promises';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
@@ -108,11 +108,13 @@ export async function getArchive(
   key: string,
   rootfs: string,
   path: string,
+  /** The container as the user named it, for Docker's "not found" message. */
+  containerName: string,
 ): Promise<{ tar: Readable; stat: { name: string; size: number; mode: number; mtime: string; linkTarget: string }; done: Promise<unknown> }> {
   return withMerged(parts, key, rootfs, async (dir) => {
     const host = await resolveInRoot(dir, path, { followFinal: !path.endsWith('/') ? false : true });
     const st = await lstat(host).catch(() => undefined);
-    if (!st) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `Could not find the file ${path} in container`);
+    if (!st) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `Could not find the file ${path} in container ${containerName}`);
     const name = basename(posix.normalize('/' + path)) || '/';
     const linkTarget = st.isSymbolicLink() ? await readlink(host) : '';
     const target = st.isSymbolicLink() && path.endsWith('/') ? await resolveInRoot(dir, path) : host;
@@ -140,11 +142,11 @@ export async function getArchive(
 }
 
 /** `docker cp` in: extract `tarStream` into directory `path` of the container (confined). */
-export async function putArchive(parts: Parts, key: string, rootfs: string, path: string, tarStream: Readable): Promise<void> {
+export async function putArchive(parts: Parts, key: string, rootfs: string, path: string, tarStream: Readable, containerName: string): Promise<void> {
   await withMerged(parts, key, rootfs, async (dir) => {
     const host = await resolveInRoot(dir, path);
     const st = await lstat(host).catch(() => undefined);
-    if (!st) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `Could not find the file ${path} in container`);
+    if (!st) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `Could not find the file ${path} in container ${containerName}`);
     if (!st.isDirectory()) throw new TbuildError('TB_INVALID_ARGUMENT', `extraction point is not a directory`);
     // A plain archive, not a layer: `.wh.x` is a file, and absolute links resolve against the container root.
     await applyTar(tarStream, host, { whiteouts: false, root: dir });

@@ -1,12 +1,11 @@
 import { initLayerName } from './init-layer.js';
+import { ContainerQueries } from './queries.js';
 import { watchHealth } from './health.js';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable, Duplex } from 'node:stream';
 import { TbuildError, isTbuildError, type ErrorCode, ERROR_CODES } from '../errors.js';
-import type { ContainerRuntime, TtySize } from '../exec/types.js';
 import type {
   AttachStreams,
   ContainerEvent,
@@ -15,25 +14,16 @@ import type {
   ContainerRecord,
   CreateContainerOptions,
   ExecOptions,
-  LogEntry,
-  LogOptions,
   WaitCondition,
   ExecStreams,
-  ContainerUpdate,
-  StatsSample,
 } from './types.js';
-import { emptySample, sampleStats } from './stats.js';
-import { updateContainer } from './update.js';
 import { attachClient, attachSocketPath } from './attach.js';
 import { ShimLauncher } from './shim-launcher.js';
-import { readJsonLog } from './logs.js';
 import type { Volumes } from '../volumes/types.js';
 import { ContainerRecords, isLive, pidAlive, shimAlive } from './records.js';
-import { Freezer } from '../exec/security/freeze.js';
-import { containerChanges, containerExport, getArchive, putArchive } from './fs.js';
 import { containerDir, removeDir, writeConfig, writeJsonReplace, writeState, STOP_MARKER, type StartRequest, type StoredConfig } from './store.js';
 import { checkName, createContainer } from './create.js';
-import { execInContainer, topOfContainer } from './exec.js';
+import { execInContainer } from './exec.js';
 import { connectContainer, disconnectContainer } from './networks.js';
 
 /** Open the container manager for a state root (reconciles containers whose shim has died). */
@@ -43,50 +33,41 @@ export async function openContainerManager(deps: ContainerDeps): Promise<LocalCo
   return m;
 }
 
-export class LocalContainerManager implements ContainerManager {
+export class LocalContainerManager extends ContainerQueries implements ContainerManager {
   readonly volumes: Volumes;
-  readonly #parts: ContainerDeps;
-  readonly #root: string;
   readonly #runtime: string;
-  readonly #control: ContainerRuntime;
-  readonly #records: ContainerRecords;
   readonly #events = new EventEmitter();
   /** Output of attachments made by this process, drained before `wait` reports an exit. */
   readonly #attached = new Map<string, Promise<unknown>>();
   /** Final exit codes of containers this process removed, for `wait(id, 'removed')`. */
   readonly #removedExit = new Map<string, number>();
   readonly #removing = new Map<string, Promise<void>>();
-  #freezer!: Freezer;
   readonly #shims: ShimLauncher;
 
   constructor(parts: ContainerDeps) {
-    this.#parts = parts;
-    this.#root = parts.root;
+    super(parts);
     this.volumes = parts.volumes;
-    this.#control = parts.runtime;
-    this.#freezer = new Freezer((args) => this.#control.runtimeCommand(args));
-    this.#runtime = this.#control.runtime;
-    this.#records = new ContainerRecords(parts.root, this.#control, parts.network);
+    this.#runtime = this.control.runtime;
     this.#shims = new ShimLauncher(parts.root);
   }
 
   async init(): Promise<void> {
-    await mkdir(join(this.#root, 'containers'), { recursive: true });
-    await this.#control.sweep().catch(() => []);
-    for (const c of await this.#records.configs()) {
-      const s = await this.#records.state(c);
+    await mkdir(join(this.root, 'containers'), { recursive: true });
+    await this.control.sweep().catch(() => []);
+    for (const c of await this.records.configs()) {
+      const s = await this.records.state(c);
       if (s.status === 'exited' && c.options.autoRemove) await this.remove(c.id, { force: true, volumes: true }).catch(() => {});
     }
   }
 
   /** Names of containers that mount volume `name` (the volume store asks before removing it). */
   volumeUsers(name: string): Promise<string[]> {
-    return this.#records.volumeUsers(name);
+    return this.records.volumeUsers(name);
   }
 
   /** A container that uses image `imageId`, if any (the image store asks before removing it). */
   imageUser(imageId: string): ReturnType<ContainerRecords['imageUser']> {
-    return this.#records.imageUser(imageId);
+    return this.records.imageUser(imageId);
   }
 
   on(event: 'event', listener: (e: ContainerEvent) => void): void {
@@ -98,7 +79,7 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async close(): Promise<void> {
-    this.#records.closed = true;
+    this.records.closed = true;
     this.#shims.close();
     await Promise.allSettled([...this.#attached.values()]);
   }
@@ -108,14 +89,14 @@ export class LocalContainerManager implements ContainerManager {
   async create(opts: CreateContainerOptions): Promise<ContainerRecord> {
     return createContainer(
       {
-        root: this.#root,
-        parts: this.#parts,
+        root: this.root,
+        parts: this.parts,
         volumes: this.volumes,
-        all: await this.#records.configs(),
+        all: await this.records.configs(),
         prewarm: () => this.#shims.prewarm(),
         created: (stored) => {
           this.#emit('create', stored);
-          return this.#records.record(stored);
+          return this.records.record(stored);
         },
       },
       opts,
@@ -123,18 +104,18 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async start(ref: string, io?: AttachStreams): Promise<void> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
+    const c = await this.records.must(ref);
+    const s = await this.records.state(c);
     if (s.status === 'running' || s.status === 'restarting') return;
     if (s.status === 'paused') throw new TbuildError('TB_CONTAINER_STATE', `cannot start a paused container, try unpause instead`);
-    const dir = containerDir(this.#root, c.id);
+    const dir = containerDir(this.root, c.id);
     // A previous shim may still be closing its attach socket, which the new one will reuse.
     for (let i = 0; i < 100 && s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart); i++) await new Promise((r) => setTimeout(r, 50));
     // Docker's `-v /host:/ctr` makes a missing host directory at each start, not only at create
     for (const m of c.options.mounts ?? []) if (m.type === 'bind' && m.createSource) await mkdir(m.source, { recursive: true, mode: 0o755 });
-    const rootfsMounts = await this.#parts.snapshots.mounts(c.snapshotKey);
-    await writeState(this.#root, c.id, { ...s, status: 'created', error: '', errorCode: undefined });
-    const sp = this.#control.securityPaths;
+    const rootfsMounts = await this.parts.snapshots.mounts(c.snapshotKey);
+    await writeState(this.root, c.id, { ...s, status: 'created', error: '', errorCode: undefined });
+    const sp = this.control.securityPaths;
     const req: StartRequest = { runtime: this.#runtime, rootfsMounts, waitAttach: Boolean(io), ...(sp ? { security: sp } : {}) };
     await writeJsonReplace(join(dir, 'start.json'), req);
     await rm(join(dir, STOP_MARKER), { force: true });
@@ -147,9 +128,9 @@ export class LocalContainerManager implements ContainerManager {
         if (!status) io.detached?.();
       });
     }
-    let st = await this.#records.until(c, (x) => x.status !== 'created' || x.error !== '' || !pidAlive(shimPid));
+    let st = await this.records.until(c, (x) => x.status !== 'created' || x.error !== '' || !pidAlive(shimPid));
     // the shim may have finished between the state read and the liveness check
-    if (st.status === 'created' && !st.error) st = await this.#records.state(c);
+    if (st.status === 'created' && !st.error) st = await this.records.state(c);
     if (st.status === 'created' && !st.error) {
       const log = await readFile(join(dir, 'shim.log'), 'utf8').catch(() => '');
       throw new TbuildError('TB_RUNTIME_FAILED', `container monitor exited before starting the container: ${log.trim().split('\n').slice(-5).join('\n')}`);
@@ -161,8 +142,8 @@ export class LocalContainerManager implements ContainerManager {
     this.#emit('start', c);
     void this.#watchExit(c, s.finishedAt);
     if (c.runtime.healthcheck) {
-      const running = async () => !this.#records.closed && (await this.#records.state(c).catch(() => undefined))?.status === 'running';
-      void watchHealth(this.#root, c.id, running, (status) => this.#emit(`health_status: ${status}`, c)).catch(() => {});
+      const running = async () => !this.records.closed && (await this.records.state(c).catch(() => undefined))?.status === 'running';
+      void watchHealth(this.root, c.id, running, (status) => this.#emit(`health_status: ${status}`, c)).catch(() => {});
     }
   }
 
@@ -176,7 +157,7 @@ export class LocalContainerManager implements ContainerManager {
 
   /** Emit `die` (and honour --rm) when a container this process started exits. */
   async #watchExit(c: StoredConfig, previousFinish: string): Promise<void> {
-    const s = await this.#records.until(c, (x) => x.status === 'exited' && x.finishedAt !== previousFinish, true).catch(() => undefined);
+    const s = await this.records.until(c, (x) => x.status === 'exited' && x.finishedAt !== previousFinish, true).catch(() => undefined);
     if (!s) return;
     this.#emit('die', c, { exitCode: String(s.exitCode) });
     if (c.options.autoRemove) {
@@ -186,23 +167,23 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async attach(ref: string, io: AttachStreams): Promise<void> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
+    const c = await this.records.must(ref);
+    const s = await this.records.state(c);
     if (s.status !== 'running' && s.status !== 'paused') {
       throw new TbuildError('TB_CONTAINER_STATE', `You cannot attach to a stopped container, start it first`);
     }
-    const a = await attachClient(attachSocketPath(containerDir(this.#root, c.id)), io, { alive: () => !!s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart) });
+    const a = await attachClient(attachSocketPath(containerDir(this.root, c.id)), io, { alive: () => !!s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart) });
     this.#emit('attach', c);
     if (!(await a.done)) io.detached?.();
   }
 
   async wait(ref: string, condition: WaitCondition = 'not-running'): Promise<{ exitCode: number }> {
-    const c = await this.#records.must(ref);
+    const c = await this.records.must(ref);
     if (condition === 'removed') {
-      const stateFile = join(containerDir(this.#root, c.id), 'state.json');
-      let last = await this.#records.state(c);
+      const stateFile = join(containerDir(this.root, c.id), 'state.json');
+      let last = await this.records.state(c);
       try {
-        await this.#records.until(c, (s) => {
+        await this.records.until(c, (s) => {
           // a read that raced the removal yields an empty state, not the container's
           if (existsSync(stateFile)) last = s;
           return false;
@@ -212,56 +193,56 @@ export class LocalContainerManager implements ContainerManager {
         throw err;
       }
     }
-    const first = await this.#records.state(c);
+    const first = await this.records.state(c);
     const s =
       condition === 'next-exit'
-        ? await this.#records.until(c, (x) => x.status === 'exited' && x.finishedAt !== first.finishedAt)
-        : await this.#records.until(c, (x) => x.status !== 'running' && x.status !== 'paused');
+        ? await this.records.until(c, (x) => x.status === 'exited' && x.finishedAt !== first.finishedAt)
+        : await this.records.until(c, (x) => x.status !== 'running' && x.status !== 'paused');
     await this.#attached.get(c.id);
     return { exitCode: s.exitCode };
   }
 
   async stop(ref: string, timeoutSeconds?: number): Promise<void> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
+    const c = await this.records.must(ref);
+    const s = await this.records.state(c);
     if (!isLive(s.status)) return;
     await this.#requestStop(c);
     if (s.status === 'restarting') {
-      await this.#records.until(c, (x) => x.status === 'exited');
+      await this.records.until(c, (x) => x.status === 'exited');
       this.#emit('stop', c);
       return;
     }
     const sig = c.runtime.stopSignal ?? 'SIGTERM';
-    if (s.status === 'paused') await this.#control.runtimeCommand(['resume', c.id]).catch(() => {});
+    if (s.status === 'paused') await this.control.runtimeCommand(['resume', c.id]).catch(() => {});
     await this.#signal(c, sig);
-    const stopped = await Promise.race([
-      this.#records.until(c, (x) => x.status === 'exited').then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), Math.max(0, timeoutSeconds ?? c.options.stopTimeout ?? 10) * 1000).unref()),
-    ]);
+    // Docker: a negative timeout waits for the stop signal to work, however long it takes
+    const timeout = timeoutSeconds ?? c.options.stopTimeout ?? 10;
+    const exited = this.records.until(c, (x) => x.status === 'exited').then(() => true);
+    const stopped = timeout < 0 ? await exited : await Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => r(false), timeout * 1000).unref())]);
     if (!stopped) {
       await this.#signal(c, 'SIGKILL');
-      await this.#records.until(c, (x) => x.status === 'exited');
+      await this.records.until(c, (x) => x.status === 'exited');
     }
     this.#emit('stop', c);
   }
 
   /** Tell the shim that the user stopped the container, so its restart policy does not apply. */
   async #requestStop(c: StoredConfig): Promise<void> {
-    await writeFile(join(containerDir(this.#root, c.id), STOP_MARKER), '').catch(() => {});
+    await writeFile(join(containerDir(this.root, c.id), STOP_MARKER), '').catch(() => {});
   }
 
   async #signal(c: StoredConfig, signal: string): Promise<void> {
     const sig = /^\d+$/.test(signal) ? signal : signal.toUpperCase().replace(/^SIG/, '');
     this.#emit('kill', c, { signal: sig });
-    await this.#control.runtimeCommand(['kill', c.id, sig]).catch((err: unknown) => {
+    await this.control.runtimeCommand(['kill', c.id, sig]).catch((err: unknown) => {
       // already gone between the state check and the kill: nothing left to signal
       if (!/not running|does not exist|container not running/.test((err as Error).message)) throw err;
     });
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
+    const c = await this.records.must(ref);
+    const s = await this.records.state(c);
     if (s.status !== 'running' && s.status !== 'paused') {
       throw new TbuildError('TB_CONTAINER_STATE', `Cannot kill container: ${ref}: Container ${c.id} is not running`);
     }
@@ -270,30 +251,30 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async restart(ref: string, timeoutSeconds?: number): Promise<void> {
-    const c = await this.#records.must(ref);
+    const c = await this.records.must(ref);
     await this.stop(c.id, timeoutSeconds);
     await this.start(c.id);
     this.#emit('restart', c);
   }
 
   async pause(ref: string): Promise<void> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
+    const c = await this.records.must(ref);
+    const s = await this.records.state(c);
     if (s.status !== 'running') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
-    await this.#control.runtimeCommand(['pause', c.id]);
+    await this.control.runtimeCommand(['pause', c.id]);
     this.#emit('pause', c);
   }
 
   async unpause(ref: string): Promise<void> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
+    const c = await this.records.must(ref);
+    const s = await this.records.state(c);
     if (s.status !== 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not paused`);
-    await this.#control.runtimeCommand(['resume', c.id]);
+    await this.control.runtimeCommand(['resume', c.id]);
     this.#emit('unpause', c);
   }
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
-    const c = await this.#records.must(ref);
+    const c = await this.records.must(ref);
     // `run --rm` removes from two sides (the caller and the exit watcher): one removal does the work
     const busy = this.#removing.get(c.id);
     if (busy) return busy;
@@ -303,7 +284,7 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async #remove(c: StoredConfig, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
-    const s = await this.#records.state(c);
+    const s = await this.records.state(c);
     if (isLive(s.status)) {
       if (!opts.force) {
         throw new TbuildError(
@@ -312,20 +293,20 @@ export class LocalContainerManager implements ContainerManager {
         );
       }
       await this.#requestStop(c);
-      if (s.status === 'paused') await this.#control.runtimeCommand(['resume', c.id]).catch(() => {});
+      if (s.status === 'paused') await this.control.runtimeCommand(['resume', c.id]).catch(() => {});
       if (s.status !== 'restarting') await this.#signal(c, 'SIGKILL');
-      await this.#records.until(c, (x) => x.status === 'exited');
+      await this.records.until(c, (x) => x.status === 'exited');
     }
-    const final = await this.#records.state(c);
+    const final = await this.records.state(c);
     this.#removedExit.set(c.id, final.exitCode);
     if (this.#removedExit.size > 1000) this.#removedExit.delete(this.#removedExit.keys().next().value!);
-    await this.#records.release(c.id);
+    await this.records.release(c.id);
     for (const key of [c.snapshotKey, initLayerName(c.id)]) {
-      await this.#parts.snapshots.remove(key).catch((err: unknown) => {
+      await this.parts.snapshots.remove(key).catch((err: unknown) => {
         if (!isTbuildError(err, 'TB_SNAPSHOT_NOT_FOUND')) throw err;
       });
     }
-    await removeDir(this.#root, c.id);
+    await removeDir(this.root, c.id);
     if (opts.volumes) {
       for (const v of c.runtime.anonymousVolumes) await this.volumes.remove(v).catch(() => {});
     }
@@ -333,122 +314,30 @@ export class LocalContainerManager implements ContainerManager {
   }
 
   async rename(ref: string, newName: string): Promise<void> {
-    const c = await this.#records.must(ref);
+    const c = await this.records.must(ref);
     const name = newName.replace(/^\//, '');
-    checkName(name, newName, await this.#records.configs(), c.id);
+    checkName(name, newName, await this.records.configs(), c.id);
     const old = c.name;
-    await writeConfig(this.#root, { ...c, name });
+    await writeConfig(this.root, { ...c, name });
     this.#emit('rename', { ...c, name }, { oldName: `/${old}` });
   }
 
   async connectNetwork(ref: string, network: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
-    await connectContainer(this.#root, this.#parts.network, c, s.status === 'running' || s.status === 'paused', network, opts);
+    const c = await this.records.must(ref);
+    const s = await this.records.state(c);
+    await connectContainer(this.root, this.parts.network, c, s.status === 'running' || s.status === 'paused', network, opts);
   }
 
   async disconnectNetwork(ref: string, network: string): Promise<void> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
-    await disconnectContainer(this.#root, this.#parts.network, c, s.status === 'running' || s.status === 'paused', network);
-  }
-
-  async get(ref: string): Promise<ContainerRecord | undefined> {
-    const c = await this.#records.find(ref);
-    return c ? this.#records.record(c) : undefined;
-  }
-
-  async inspect(ref: string): Promise<ContainerRecord> {
-    return this.#records.record(await this.#records.must(ref));
-  }
-
-  async list(opts: { all?: boolean } = {}): Promise<ContainerRecord[]> {
-    const out: ContainerRecord[] = [];
-    for (const c of await this.#records.configs()) {
-      const r = await this.#records.record(c);
-      if (opts.all || r.state.status === 'running' || r.state.status === 'paused') out.push(r);
-    }
-    return out.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
-  }
-
-  async *logs(ref: string, opts: LogOptions): AsyncIterable<LogEntry> {
-    const c = await this.#records.must(ref);
-    const running = async () => {
-      if (!existsSync(containerDir(this.#root, c.id))) return false;
-      const s = await this.#records.state(c);
-      return isLive(s.status) || (s.status === 'created' && existsSync(join(containerDir(this.#root, c.id), 'start.json')));
-    };
-    yield* readJsonLog(c.logPath, opts, running);
-  }
-
-  async top(ref: string, psArgs = '-ef'): Promise<{ titles: string[]; processes: string[][] }> {
-    const c = await this.#records.must(ref);
-    return topOfContainer(this.#control, c, await this.#records.state(c), psArgs);
-  }
-
-  async changes(ref: string): Promise<Array<{ Path: string; Kind: 0 | 1 | 2 }>> {
-    const c = await this.#records.must(ref);
-    return containerChanges(this.#parts.snapshots, c.snapshotKey);
-  }
-
-  async export(ref: string): Promise<Readable> {
-    const c = await this.#records.must(ref);
-    return containerExport(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'));
-  }
-
-  /** Freeze a running container for a copy (see exec/security/freeze.ts). */
-  #hold(c: StoredConfig): Promise<() => Promise<void>> {
-    return this.#freezer.hold(c.id, async () => (await this.#records.state(c)).status === 'running');
-  }
-
-  async getArchive(ref: string, path: string): ReturnType<ContainerManager['getArchive']> {
-    const c = await this.#records.must(ref);
-    const release = await this.#hold(c);
-    try {
-      const r = await getArchive(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'), path);
-      void r.done.finally(release);
-      return { tar: r.tar, stat: r.stat };
-    } catch (err) {
-      await release();
-      throw namedMissing(err, ref);
-    }
-  }
-
-  async putArchive(ref: string, path: string, tar: Readable): Promise<void> {
-    const c = await this.#records.must(ref);
-    const release = await this.#hold(c);
-    try {
-      await putArchive(this.#parts, c.snapshotKey, join(containerDir(this.#root, c.id), 'rootfs'), path, tar);
-    } catch (err) {
-      throw namedMissing(err, ref);
-    } finally {
-      await release();
-    }
-  }
-
-  async stats(ref: string): Promise<StatsSample> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
-    return s.status === 'running' || s.status === 'paused' ? sampleStats(s.pid) : emptySample();
-  }
-
-  async update(ref: string, changes: ContainerUpdate): Promise<void> {
-    const c = await this.#records.must(ref);
-    await writeConfig(this.#root, await updateContainer(this.#control, c, await this.#records.state(c), changes));
-  }
-
-  async resize(ref: string, size: TtySize): Promise<void> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
-    if (s.status !== 'running' && s.status !== 'paused') throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} is not running`);
-    if (!c.runtime.tty) throw new TbuildError('TB_CONTAINER_STATE', `Container ${c.id} has no tty to resize (created without -t)`);
-    await this.#control.resizeTty(s.pid, size);
+    const c = await this.records.must(ref);
+    const s = await this.records.state(c);
+    await disconnectContainer(this.root, this.parts.network, c, s.status === 'running' || s.status === 'paused', network);
   }
 
   async exec(ref: string, opts: ExecOptions, io: ExecStreams): Promise<{ exitCode: number }> {
-    const c = await this.#records.must(ref);
-    const s = await this.#records.state(c);
-    const st = await execInContainer(this.#control, this.#root, c, s, opts, io, () => this.#emit('exec_start', c, { execID: '' }));
+    const c = await this.records.must(ref);
+    const s = await this.records.state(c);
+    const st = await execInContainer(this.control, this.root, c, s, opts, io, () => this.#emit('exec_start', c, { execID: '' }));
     this.#emit('exec_die', c, { exitCode: String(st.exitCode) });
     return { exitCode: st.exitCode };
   }
@@ -456,19 +345,13 @@ export class LocalContainerManager implements ContainerManager {
   async prune(): Promise<{ deleted: string[]; spaceReclaimed: number }> {
     const deleted: string[] = [];
     let spaceReclaimed = 0;
-    for (const c of await this.#records.configs()) {
-      const s = await this.#records.state(c);
+    for (const c of await this.records.configs()) {
+      const s = await this.records.state(c);
       if (s.status === 'running' || s.status === 'paused') continue;
-      spaceReclaimed += (await this.#parts.snapshots.usage(c.snapshotKey).catch(() => ({ size: 0 }))).size;
+      spaceReclaimed += (await this.parts.snapshots.usage(c.snapshotKey).catch(() => ({ size: 0 }))).size;
       await this.remove(c.id);
       deleted.push(c.id);
     }
     return { deleted, spaceReclaimed };
   }
-}
-
-/** Docker's `Could not find the file PATH in container NAME`: the archive code knows the path, not the name. */
-function namedMissing(err: unknown, ref: string): unknown {
-  if (!isTbuildError(err, 'TB_CONTAINER_NOT_FOUND') || !err.message.endsWith(' in container')) return err;
-  return new TbuildError('TB_CONTAINER_NOT_FOUND', `${err.message} ${ref}`);
 }

@@ -14,6 +14,17 @@ import { containerDir, listIds, readConfig, readState, writeState, type StoredCo
  * reconciled with reality (a shim that died, a frozen cgroup), so every process that opens the
  * state root, a restarted daemon included, sees the same truth.
  */
+/** Docker's lookup among `all`: full id, name (with or without `/`), or a unique id prefix. */
+export function matchConfig(all: StoredConfig[], ref: string): StoredConfig | undefined {
+  const r = ref.replace(/^\//, '');
+  const exact = all.find((c) => c.id === r || c.name === r);
+  if (exact) return exact;
+  if (!/^[a-f0-9]+$/.test(r)) return undefined;
+  const hits = all.filter((c) => c.id.startsWith(r));
+  if (hits.length > 1) throw new TbuildError('TB_INVALID_ARGUMENT', `multiple containers found with provided prefix: ${r}`);
+  return hits[0];
+}
+
 /** Docker's `.Mounts` from the resolved runtime mounts (volumes are the ones under `<root>/volumes`). */
 function mountPointsOf(root: string, c: StoredConfig): MountPoint[] {
   const volumes = join(root, 'volumes') + '/';
@@ -78,15 +89,7 @@ export class ContainerRecords {
       const c = await readConfig(this.#root, r);
       if (c) return c;
     }
-    const all = await this.configs();
-    const byName = all.find((c) => c.name === r);
-    if (byName) return byName;
-    if (/^[a-f0-9]+$/.test(r)) {
-      const hits = all.filter((c) => c.id.startsWith(r));
-      if (hits.length > 1) throw new TbuildError('TB_INVALID_ARGUMENT', `multiple containers found with provided prefix: ${r}`);
-      return hits[0];
-    }
-    return undefined;
+    return matchConfig(await this.configs(), r);
   }
 
   async must(ref: string): Promise<StoredConfig> {

@@ -155,25 +155,27 @@ export async function sampleStats(pid: number): Promise<StatsSample> {
     s.blkio_stats = blkio(bytes, ops);
     return s;
   }
-  const cpuacct = dirs.v1.get('cpuacct');
-  const cpuDir = dirs.v1.get('cpu');
-  const memory = dirs.v1.get('memory');
-  const pidsDir = dirs.v1.get('pids');
-  const blk = dirs.v1.get('blkio');
+  // a controller this process cannot see (not mounted) reads as absent
+  const at = (controller: string, file: string) => {
+    const dir = dirs.v1.get(controller);
+    return dir === undefined ? undefined : join(dir, file);
+  };
+  const readText = (c: string, f: string) => (at(c, f) ? text(at(c, f)!) : undefined);
+  const readNum = (c: string, f: string) => (at(c, f) ? num(at(c, f)!) : undefined);
   const [usage, percpu, cpuStat, throttle, mem, maxMem, limit, failcnt, memStat, pids, pidsMax, ioBytes, ioOps] = await Promise.all([
-    cpuacct ? num(join(cpuacct, 'cpuacct.usage')) : undefined,
-    cpuacct ? text(join(cpuacct, 'cpuacct.usage_percpu')) : undefined,
-    cpuacct ? text(join(cpuacct, 'cpuacct.stat')) : undefined,
-    cpuDir ? text(join(cpuDir, 'cpu.stat')) : undefined,
-    memory ? num(join(memory, 'memory.usage_in_bytes')) : undefined,
-    memory ? num(join(memory, 'memory.max_usage_in_bytes')) : undefined,
-    memory ? num(join(memory, 'memory.limit_in_bytes')) : undefined,
-    memory ? num(join(memory, 'memory.failcnt')) : undefined,
-    memory ? text(join(memory, 'memory.stat')) : undefined,
-    pidsDir ? num(join(pidsDir, 'pids.current')) : undefined,
-    pidsDir ? num(join(pidsDir, 'pids.max')) : undefined,
-    blk ? text(join(blk, 'blkio.throttle.io_service_bytes_recursive')) : undefined,
-    blk ? text(join(blk, 'blkio.throttle.io_serviced_recursive')) : undefined,
+    readNum('cpuacct', 'cpuacct.usage'),
+    readText('cpuacct', 'cpuacct.usage_percpu'),
+    readText('cpuacct', 'cpuacct.stat'),
+    readText('cpu', 'cpu.stat'),
+    readNum('memory', 'memory.usage_in_bytes'),
+    readNum('memory', 'memory.max_usage_in_bytes'),
+    readNum('memory', 'memory.limit_in_bytes'),
+    readNum('memory', 'memory.failcnt'),
+    readText('memory', 'memory.stat'),
+    readNum('pids', 'pids.current'),
+    readNum('pids', 'pids.max'),
+    readText('blkio', 'blkio.throttle.io_service_bytes_recursive'),
+    readText('blkio', 'blkio.throttle.io_serviced_recursive'),
   ]);
   const ticks = keyValues(cpuStat);
   const t = keyValues(throttle);

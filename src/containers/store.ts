@@ -1,6 +1,8 @@
 import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { writeJsonAtomic, writeJsonReplace } from '../util/atomic.js';
+
+export { writeJsonReplace };
 import type { Mount } from '../cache/types.js';
 import type { ContainerMount, NetworkMode, Resources } from '../exec/types.js';
 import type { SecurityHostPaths, SecurityOptions } from '../exec/security/types.js';
@@ -98,24 +100,6 @@ export async function writeConfig(root: string, c: StoredConfig): Promise<void> 
 
 export async function writeState(root: string, id: string, s: StoredState): Promise<void> {
   await writeJsonReplace(join(containerDir(root, id), 'state.json'), s);
-}
-
-let seq = 0;
-
-/**
- * Atomic (temp file + rename) but not fsynced: state.json and start.json are rewritten on every
- * start and exit, and after a crash they are reconciled anyway (a dead shim means exited), so
- * durability is not worth an fsync on the start path. Readers never see a torn file.
- */
-export async function writeJsonReplace(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.${process.pid}.${seq++}.tmp`;
-  try {
-    await writeFile(tmp, JSON.stringify(value));
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
 }
 
 /** Ids of all containers with a config (a dir without one is a create that never finished). */

@@ -202,7 +202,7 @@ export interface ExecProcess {
 export type ExecStreams = AttachStreams & { stdio?: Duplex; started?: (p: ExecProcess) => void };
 
 export interface ContainerUpdate {
-  resources?: Resources & { memorySwap?: number };
+  resources?: Resources;
   restartPolicy?: CreateContainerOptions['restartPolicy'];
 }
 

@@ -22,12 +22,18 @@ export async function updateContainer(control: ContainerRuntime, c: StoredConfig
     if (!memory) throw new TbuildError('TB_INVALID_ARGUMENT', 'You should always set the Memory limit when using Memoryswap limit');
     if (r.memorySwap < memory) throw new TbuildError('TB_INVALID_ARGUMENT', 'Minimum memoryswap limit should be larger than memory limit, see usage');
   }
+  // without swap accounting the kernel has no memory+swap limit to set: say so rather than drop it
+  if (r.memorySwap !== undefined && r.memorySwap !== 0 && !cgroupInfo().swapAccounting) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', 'MemorySwap cannot be set: this host has no swap accounting (cgroup memory.memsw / memory.swap.max)');
+  }
   if (changes.restartPolicy && changes.restartPolicy.name !== 'no' && c.options.autoRemove) {
     throw new TbuildError('TB_INVALID_ARGUMENT', 'Restart policy cannot be updated because AutoRemove is enabled for the container');
   }
-  const { memorySwap, ...plain } = r;
+  const { memorySwap } = r;
   const resources: Resources = { ...(c.options.resources ?? {}) };
-  for (const [k, v] of Object.entries(plain) as Array<[keyof Resources, number | undefined]>) if (v) resources[k] = v;
+  for (const [k, v] of Object.entries(r) as Array<[keyof Resources, number | undefined]>) if (v) resources[k] = v;
+  // a new memory limit without a swap limit means no swap, as at create
+  if (r.memory && memorySwap === undefined) delete resources.memorySwap;
   if (r.cpuQuota && !resources.cpuPeriod) resources.cpuPeriod = 100_000;
 
   if (s.status === 'running' || s.status === 'paused') {
@@ -36,7 +42,7 @@ export async function updateContainer(control: ContainerRuntime, c: StoredConfig
       args.push('--memory', String(r.memory));
       // tbuild runs containers without swap (memsw = memory) unless a swap limit is given
       if (cgroupInfo().swapAccounting) args.push('--memory-swap', String(memorySwap ?? r.memory));
-    } else if (memorySwap !== undefined && cgroupInfo().swapAccounting) {
+    } else if (memorySwap !== undefined) {
       args.push('--memory-swap', String(memorySwap));
     }
     if (r.cpuQuota) args.push('--cpu-quota', String(r.cpuQuota), '--cpu-period', String(resources.cpuPeriod ?? 100_000));

@@ -1,5 +1,5 @@
 import type { CreateContainerOptions, VolumeMountSpec } from '../containers/types.js';
-import { badRequest } from './http.js';
+import { badRequest, consoleSizeParam } from './http.js';
 import { parseVolumeSpec, PROPAGATIONS, type Propagation } from '../containers/volume-spec.js';
 import { securityFromHostConfig } from '../exec/security/host-config.js';
 import { NETWORK_HOST_CONFIG, networkFromBody } from './create-network.js';
@@ -246,11 +246,8 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
   if (Object.keys(resources).length) opts.resources = resources;
 
   if (hc.ReadonlyRootfs === true) opts.readonlyRootfs = true;
-  if (hc.ConsoleSize !== undefined && hc.ConsoleSize !== null) {
-    const cs = hc.ConsoleSize;
-    if (!Array.isArray(cs) || cs.length !== 2 || !cs.every((n) => Number.isInteger(n) && n >= 0)) throw badRequest('HostConfig.ConsoleSize must be [height, width]');
-    if (cs[0] && cs[1]) opts.consoleSize = { height: cs[0] as number, width: cs[1] as number };
-  }
+  const consoleSize = consoleSizeParam(hc.ConsoleSize, 'HostConfig.ConsoleSize');
+  if (consoleSize) opts.consoleSize = consoleSize;
   const security = securityFromHostConfig(hc);
   if (security) opts.security = security;
   refuseUnhandled(hc);

@@ -164,3 +164,11 @@ export function ttySizeFromQuery(q: URLSearchParams): { height: number; width: n
   }
   return { height, width };
 }
+
+/** `ConsoleSize: [height, width]` of container create and exec create/start; absent or [0, 0] is not given. */
+export function consoleSizeParam(v: unknown, field: string): { height: number; width: number } | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n) && n >= 0)) throw badRequest(`${field} must be [height, width]`);
+  const [height, width] = v as [number, number];
+  return height && width ? { height, width } : undefined;
+}

@@ -242,7 +242,7 @@ export function buildOciSpec(spec: RunSpec, ctx: SpecContext): OciSpec {
   const resources: OciResources = { devices: DEVICE_RULES.map((d) => ({ ...d })) };
   const r = spec.resources;
   if (r?.memory) {
-    resources.memory = { limit: r.memory, ...(ctx.swapAccounting ? { swap: r.memory } : {}) };
+    resources.memory = { limit: r.memory, ...(ctx.swapAccounting ? { swap: r.memorySwap ?? r.memory } : {}) };
   }
   if (r && (r.cpuShares || r.cpuQuota || r.cpuPeriod)) {
     resources.cpu = {

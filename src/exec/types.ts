@@ -21,6 +21,8 @@ export type NetworkMode = 'none' | 'host' | { netns: string };
 export interface Resources {
   /** Bytes. */
   memory?: number;
+  /** Memory plus swap, bytes (-1: unlimited swap); default: the memory limit, so no swap. */
+  memorySwap?: number;
   /** CPU shares (relative weight, Docker's --cpu-shares). */
   cpuShares?: number;
   /** --cpus N is quota = N * period. */

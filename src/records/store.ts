@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { TbuildError } from '../errors.js';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { writeJsonReplace } from '../util/atomic.js';
 import type { ProgressEvent } from '../solver/types.js';
 import type { BuildRecord, BuildRecorder, BuildRecords, BuildRecordSummary, StepRecord } from './types.js';
 
@@ -13,8 +13,9 @@ export const DEFAULT_KEEP = 100;
 export const DEFAULT_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
 
 /**
- * `<root>/builds/<id>/record.json` (rewritten atomically as steps end, so a crash leaves the last
- * consistent view) and `logs/<step>.log` (appended as output arrives, whole).
+ * `<root>/builds/<id>/record.json` (replaced as steps end, so a crash leaves the last consistent
+ * view; not fsynced: a record is worth no disk flush on every build's path) and `logs/<step>.log`
+ * (appended as output arrives, whole).
  */
 export class BuildRecordStore implements BuildRecords {
   readonly #dir: string;
@@ -40,7 +41,7 @@ export class BuildRecordStore implements BuildRecords {
       tags: meta.tags,
       steps: [],
     };
-    await writeJsonAtomic(join(dir, 'record.json'), record);
+    await writeJsonReplace(join(dir, 'record.json'), record);
     void this.prune().catch(() => {});
     return new Recorder(dir, record);
   }
@@ -164,7 +165,7 @@ class Recorder implements BuildRecorder {
 
   #save(): void {
     const snapshot = JSON.parse(JSON.stringify(this.#record)) as BuildRecord;
-    this.#saving = this.#saving.then(() => writeJsonAtomic(join(this.#dir, 'record.json'), snapshot)).catch(() => {});
+    this.#saving = this.#saving.then(() => writeJsonReplace(join(this.#dir, 'record.json'), snapshot)).catch(() => {});
   }
 
   event(e: ProgressEvent): void {

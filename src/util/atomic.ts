@@ -1,4 +1,4 @@
-import { open, rename, mkdir, unlink } from 'node:fs/promises';
+import { open, rename, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -73,5 +73,23 @@ export async function fsyncDir(dir: string): Promise<void> {
     // some filesystems refuse fsync on directories; the rename is still atomic
   } finally {
     await fh.close();
+  }
+}
+
+let seq = 0;
+
+/**
+ * Atomic (temp file + rename) but not fsynced: state.json and start.json are rewritten on every
+ * start and exit, and after a crash they are reconciled anyway (a dead shim means exited), so
+ * durability is not worth an fsync on the start path. Readers never see a torn file.
+ */
+export async function writeJsonReplace(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.${seq++}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(value));
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
   }
 }

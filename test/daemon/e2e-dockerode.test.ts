@@ -186,6 +186,14 @@ describe.runIf(isRoot)('dockerode against tbuild daemon (real engine)', () => {
     await c.update({ Memory: 96 * 1024 * 1024, MemorySwap: 96 * 1024 * 1024 });
     expect((await c.inspect()).HostConfig.Memory).toBe(96 * 1024 * 1024);
     await c.resize({ h: 30, w: 90 });
+    // the size reaches the container's terminal (runc follows it asynchronously)
+    const ttySize = async () => {
+      const e = await c.exec({ Cmd: ['stty', '-F', '/proc/1/fd/0', 'size'], AttachStdout: true, AttachStderr: true });
+      return demuxBuffer(await collect(await e.start({ hijack: true }))).stdout;
+    };
+    let size = '';
+    for (let i = 0; i < 20 && size !== '30 90\n'; i++, await new Promise((r) => setTimeout(r, 100))) size = await ttySize();
+    expect(size).toBe('30 90\n');
     const exec = await c.exec({ Cmd: ['sh', '-c', 'echo from-exec'], AttachStdout: true });
     const out = await exec.start({ hijack: true });
     expect(demuxBuffer(await collect(out)).stdout).toBe('from-exec\n');

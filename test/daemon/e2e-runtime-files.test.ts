@@ -1,25 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { isRoot } from '../support/tmp.js';
 import { hasDocker } from './support/docker.js';
-import type { ChildDaemon } from './support/child-daemon.js';
 import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
 /** What dockerd adds to every container, and Docker's exit codes for commands that cannot run. */
 describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', () => {
-  const fx = busyboxDaemon('tbf-');
-  let d: ChildDaemon;
-  beforeAll(() => {
-    d = fx.d;
-  });
-  const tmp = {
-    get path() {
-      return fx.dir;
-    },
-  };
+  const d = busyboxDaemon('tbf-');
 
 
   test('/.dockerenv and /etc/mtab → /proc/mounts exist, `df` works, and none of it is a change of the container', async () => {
@@ -28,7 +18,7 @@ describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', (
     // Docker keeps them in the init layer: not in `docker diff`, not in a commit
     expect((await d.docker(['diff', 'files'])).stdout).toBe('');
     expect((await d.docker(['commit', 'files', 'files:1'])).code).toBe(0);
-    const saved = join(tmp.path, 'files.tar');
+    const saved = join(d.dir, 'files.tar');
     expect((await d.docker(['save', '-o', saved, 'files:1'])).code).toBe(0);
     const manifest = JSON.parse(execFileSync('tar', ['-xOf', saved, 'manifest.json']).toString()) as Array<{ Layers: string[] }>;
     const top = manifest[0]!.Layers.at(-1)!;
@@ -68,14 +58,21 @@ describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', (
     const refused = await d.docker(['run', '--rm', '--domainname', 'example.org', 'busybox:local', 'true']);
     expect(refused.code).toBe(125);
     expect(refused.stderr).toContain('Domainname is not supported by tbuild');
-    const cp = await d.docker(['cp', 'stopper:/no/such/file', join(tmp.path, 'out')]);
+    const cp = await d.docker(['cp', 'stopper:/no/such/file', join(d.dir, 'out')]);
     expect(cp.code).not.toBe(0);
     expect(cp.stderr).toContain('Could not find the file /no/such/file in container stopper');
     expect((await d.docker(['logs', '--details', 'stopper'])).stdout).toBe(' got-int\n');
+    // a negative stop timeout waits for the signal to work, however long: no SIGKILL after 2 s
+    expect((await d.docker(['run', '-d', '--name', 'patient', '--stop-timeout', '-1', 'busybox:local', 'sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done'])).code).toBe(0);
+    const stopping = d.docker(['stop', 'patient']);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await d.docker(['inspect', '-f', '{{.State.Status}}', 'patient'])).stdout).toBe('running\n');
+    expect((await d.docker(['kill', 'patient'])).code).toBe(0);
+    expect((await stopping).code).toBe(0);
   }, 60_000);
 
   test('sizes as Docker reports them: a 6-byte COPY is a 6B layer; the image is its files, not its tars', async () => {
-    const ctx = join(tmp.path, 'six');
+    const ctx = join(d.dir, 'six');
     await mkdir(ctx, { recursive: true });
     await writeFile(join(ctx, 'six.txt'), 'hello\n');
     await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:local\nCOPY six.txt /six.txt\n');

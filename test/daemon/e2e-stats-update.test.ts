@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRoot } from '../support/tmp.js';
 import { hasDocker } from './support/docker.js';
-import type { ChildDaemon } from './support/child-daemon.js';
 import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
@@ -29,16 +28,7 @@ function parseSize(s: string): number {
 }
 
 describe.runIf(hasDocker && isRoot)('docker stats and docker update against tbuild daemon', () => {
-  const fx = busyboxDaemon('tbs-');
-  let d: ChildDaemon;
-  beforeAll(() => {
-    d = fx.d;
-  });
-  const tmp = {
-    get path() {
-      return fx.dir;
-    },
-  };
+  const d = busyboxDaemon('tbs-');
 
 
   test('stats --no-stream: memory limit, pids and CPU agree with the cgroup', async () => {
@@ -115,6 +105,9 @@ describe.runIf(hasDocker && isRoot)('docker stats and docker update against tbui
     expect(quota).toMatch(/^50000( 100000)?$/);
     const hc = await d.docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}', 'busy']);
     expect(hc.stdout.trim()).toBe(`${128 * 1024 * 1024} 50`);
+    // the swap limit is kept (inspect) and set (memory+swap in the cgroup)
+    expect((await d.docker(['inspect', '-f', '{{.HostConfig.MemorySwap}}', 'busy'])).stdout.trim()).toBe(String(256 * 1024 * 1024));
+    if (!v2) expect(Number((await readFile(join(mem, 'memory.memsw.limit_in_bytes'), 'utf8')).trim())).toBe(256 * 1024 * 1024);
     // the stats limit follows
     const s = (await request(d.socket, 'GET', '/containers/busy/stats?stream=false&one-shot=true')).json<Record<string, any>>();
     expect(s.memory_stats.limit).toBe(128 * 1024 * 1024);

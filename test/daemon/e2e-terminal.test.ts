@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { isRoot } from '../support/tmp.js';
 import { spawnPty } from '../support/pty.js';
 import { hasDocker } from './support/docker.js';
-import type { ChildDaemon } from './support/child-daemon.js';
 import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
@@ -29,17 +28,8 @@ async function rawAttach(socket: string, id: string, query: string): Promise<{ s
 
 /** The stock Docker CLI in a real terminal against `tbuild daemon`: sizes, resizes, TERM, detaching. */
 describe.runIf(hasDocker && isRoot && hasScript)('terminals through the Docker CLI', () => {
-  const fx = busyboxDaemon('tbt-');
-  let d: ChildDaemon;
-  beforeAll(() => {
-    d = fx.d;
-  });
-  const tmp = {
-    get path() {
-      return fx.dir;
-    },
-  };
-  const env = () => ({ PATH: process.env.PATH ?? '', HOME: join(tmp.path, 'docker-config'), DOCKER_HOST: d.host, DOCKER_CONFIG: join(tmp.path, 'docker-config'), DOCKER_CLI_HINTS: 'false' });
+  const d = busyboxDaemon('tbt-');
+  const env = () => ({ PATH: process.env.PATH ?? '', HOME: join(d.dir, 'docker-config'), DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' });
   const status = async (name: string) => (await d.docker(['inspect', '-f', '{{.State.Status}}', name])).stdout.trim();
 
 

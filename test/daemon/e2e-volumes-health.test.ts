@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRoot } from '../support/tmp.js';
 import { PROJECT_ROOT } from '../support/cli.js';
 import { hasDocker } from './support/docker.js';
-import type { ChildDaemon } from './support/child-daemon.js';
 import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
@@ -21,20 +20,11 @@ async function until(fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
 }
 
 describe.runIf(hasDocker && isRoot)('volumes, healthchecks and inspect as Docker 26 has them', () => {
-  const fx = busyboxDaemon('tbv-');
-  let d: ChildDaemon;
-  beforeAll(() => {
-    d = fx.d;
-  });
-  const tmp = {
-    get path() {
-      return fx.dir;
-    },
-  };
+  const d = busyboxDaemon('tbv-');
 
 
   test('inspect has the keys dockerd 26 returns: a plain container, and one with volumes, limits and a healthcheck', async () => {
-    const bindsrc = join(tmp.path, 'bindsrc');
+    const bindsrc = join(d.dir, 'bindsrc');
     await mkdir(bindsrc);
     expect((await d.docker(['create', '--name', 'plain', '--network', 'none', 'busybox:local', 'true'])).code).toBe(0);
     const full = await d.docker(['run', '-d', '--name', 'full', '--network', 'none', '-v', '/anon', '-v', 'named26:/n', '-v', `${bindsrc}:/b:ro`, '-m', '64m', '--cpus', '0.5', '--pids-limit', '20', '--health-cmd', 'true', '--health-interval', '1s', 'busybox:local', 'sleep', '100']);
@@ -86,7 +76,7 @@ describe.runIf(hasDocker && isRoot)('volumes, healthchecks and inspect as Docker
     await until(async () => (await events()).includes('health_status: unhealthy\n'));
     expect(await events()).toContain('health_status: healthy\n');
     // an image's HEALTHCHECK is used, and --no-healthcheck switches it off
-    const ctx = join(tmp.path, 'hcimg');
+    const ctx = join(d.dir, 'hcimg');
     await mkdir(ctx);
     await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:local\nHEALTHCHECK --interval=300ms CMD true\n');
     expect((await d.docker(['build', '-q', '-t', 'hcimg', ctx])).code).toBe(0);
@@ -100,7 +90,7 @@ describe.runIf(hasDocker && isRoot)('volumes, healthchecks and inspect as Docker
   }, 90_000);
 
   test('-v /anon is an anonymous volume (gone with rm -v); a missing -v host dir is made; --mount refuses one; --volumes-from; tmpfs size', async () => {
-    const made = join(tmp.path, 'made', 'deep');
+    const made = join(d.dir, 'made', 'deep');
     const run = await d.docker(['run', '--name', 'anon', '-v', '/anon', '-v', `${made}:/m`, 'busybox:local', 'sh', '-c', 'echo a > /anon/f; echo m > /m/f']);
     expect(run.code).toBe(0);
     expect(readFileSync(join(made, 'f'), 'utf8')).toBe('m\n');
@@ -111,7 +101,7 @@ describe.runIf(hasDocker && isRoot)('volumes, healthchecks and inspect as Docker
     expect((await d.docker(['volume', 'ls', '-q', '--filter', 'dangling=false'])).stdout).toContain(vol);
     expect((await d.docker(['rm', '-v', 'anon'])).code).toBe(0);
     expect(existsSync(join(d.root, 'volumes', vol))).toBe(false);
-    const missing = await d.docker(['run', '--rm', '--mount', `type=bind,src=${join(tmp.path, 'nothere')},dst=/x`, 'busybox:local', 'true']);
+    const missing = await d.docker(['run', '--rm', '--mount', `type=bind,src=${join(d.dir, 'nothere')},dst=/x`, 'busybox:local', 'true']);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('bind source path does not exist');
     const tmpfs = await d.docker(['run', '--rm', '--mount', 'type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=0700', 'busybox:local', 'sh', '-c', 'stat -c %a /t; grep " /t " /proc/mounts']);

@@ -224,7 +224,7 @@ function hostConfig(o: CreateContainerOptions): Record<string, unknown> {
     DeviceRequests: null,
     MemoryReservation: 0,
     // tbuild gives a memory-limited container no swap: its memory+swap limit is the memory limit
-    MemorySwap: r.memory ?? 0,
+    MemorySwap: r.memorySwap ?? r.memory ?? 0,
     MemorySwappiness: null,
     OomKillDisable: false,
     PidsLimit: r.pidsLimit ?? null,

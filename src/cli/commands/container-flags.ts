@@ -68,3 +68,13 @@ export function healthFlags(f: HealthFlags): HealthConfig | undefined {
   }
   return h;
 }
+
+export function stopTimeoutFlag(v: string): number {
+  if (!/^-?\d+$/.test(v)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid argument "${v}" for "--stop-timeout" flag`);
+  return Number(v);
+}
+
+export function envFlag(e: string): string {
+  // `-e NAME` passes the caller's value through, as Docker does
+  return e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`;
+}

@@ -2,7 +2,7 @@ import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { ContainerSessions } from '../sessions.js';
 import { TbuildError } from '../../errors.js';
-import { badRequest, readJson, sendJson, sendStatus, ttySizeFromQuery } from '../http.js';
+import { badRequest, consoleSizeParam, readJson, sendJson, sendStatus, ttySizeFromQuery } from '../http.js';
 import { Writable, type Readable } from 'node:stream';
 import type { ExecProcess } from '../../containers/types.js';
 import { parseDetachKeys, watchDetachKeys } from '../../util/detach-keys.js';
@@ -24,7 +24,7 @@ export function registerExecRoutes(router: Router, svc: DaemonServices, sessions
     if (body.Privileged === true) throw badRequest('Privileged exec is not supported by tbuild');
     const detachKeys = typeof body.DetachKeys === 'string' && body.DetachKeys ? body.DetachKeys : undefined;
     if (detachKeys) parseDetachKeys(detachKeys);
-    const consoleSize = consoleSizeOf(body.ConsoleSize);
+    const consoleSize = consoleSizeParam(body.ConsoleSize, 'ConsoleSize');
     const rec = sessions.createExec(c.id, {
       cmd: cmd as string[],
       env,
@@ -46,7 +46,7 @@ export function registerExecRoutes(router: Router, svc: DaemonServices, sessions
     if (rec.running || rec.exitCode !== null) throw new TbuildError('TB_CONTAINER_STATE', `Error: Exec command ${rec.id} has already run`);
     rec.running = true;
     const tty = Boolean(body.Tty ?? rec.opts.tty);
-    const consoleSize = consoleSizeOf(body.ConsoleSize) ?? rec.opts.consoleSize;
+    const consoleSize = consoleSizeParam(body.ConsoleSize, 'ConsoleSize') ?? rec.opts.consoleSize;
     const opts = { ...rec.opts, tty, ...(consoleSize ? { consoleSize } : {}) };
     const started = (p: ExecProcess) => {
       rec.pid = p.pid;
@@ -134,14 +134,6 @@ export function registerExecRoutes(router: Router, svc: DaemonServices, sessions
     else throw new TbuildError('TB_CONTAINER_STATE', `Exec ${rec.id} is not running`);
     sendStatus(ctx.res, 200);
   });
-}
-
-/** `ConsoleSize: [height, width]` of exec create/start (absent or [0, 0]: not given). */
-function consoleSizeOf(v: unknown): { height: number; width: number } | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n) && n >= 0)) throw badRequest('ConsoleSize must be [height, width]');
-  const [height, width] = v as [number, number];
-  return height && width ? { height, width } : undefined;
 }
 
 /** A writable that passes on to `target` until `drop()`, then swallows what still comes. */

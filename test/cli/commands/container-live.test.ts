@@ -70,6 +70,9 @@ describe.runIf(isRoot)('tbuild attach, stats, update, exec -t, run -it (embedded
     expect(u).toMatchObject({ code: 0, stdout: 'lv\n' });
     expect((await cli(['stats', '--no-stream', '--format', '{{.MemUsage}}', 'lv'])).stdout).toMatch(/\/ 96MiB\n$/);
     expect((await cli(['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}', 'lv'])).stdout).toBe('always\n');
+    const badKeys = await cli(['run', '-d', '--detach-keys', 'ctrl-!', 'busybox:local', 'true']);
+    expect(badKeys.code).not.toBe(0);
+    expect(badKeys.stderr).toContain('Invalid detach keys (ctrl-!)');
     const none = await cli(['update', 'lv']);
     expect(none.code).not.toBe(0);
     expect(none.stderr).toContain('provide one or more flags');

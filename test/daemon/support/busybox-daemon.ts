@@ -8,7 +8,7 @@ import { startChildDaemon, type ChildDaemon } from './child-daemon.js';
  * end every container goes, the daemon stops cleanly and nothing stays mounted. `extraArgs` are
  * daemon flags; `prepare` runs on the temp dir first (certificates, config files).
  */
-export function busyboxDaemon(prefix: string, opts: { extraArgs?: (dir: string) => string[] | Promise<string[]> } = {}): { readonly d: ChildDaemon; readonly dir: string } {
+export function busyboxDaemon(prefix: string, opts: { extraArgs?: (dir: string) => string[] | Promise<string[]> } = {}): ChildDaemon & { readonly dir: string } {
   let tmp: Awaited<ReturnType<typeof tempDir>> | undefined;
   let daemon: ChildDaemon | undefined;
   beforeAll(async () => {
@@ -27,12 +27,25 @@ export function busyboxDaemon(prefix: string, opts: { extraArgs?: (dir: string) 
       await tmp.cleanup();
     }
   }, 60_000);
+  // the daemon exists only once beforeAll has run: everything is looked up on use
   return {
-    get d() {
-      return daemon!;
+    get child() {
+      return daemon!.child;
+    },
+    get host() {
+      return daemon!.host;
+    },
+    get socket() {
+      return daemon!.socket;
+    },
+    get root() {
+      return daemon!.root;
     },
     get dir() {
       return tmp!.path;
     },
+    log: () => daemon!.log(),
+    docker: (args, o) => daemon!.docker(args, o),
+    stop: () => daemon!.stop(),
   };
 }
