@@ -11,7 +11,7 @@ import type { BuildDeps, BuildOptions, BuildResult } from './build/types.js';
 import type { WorkerDeps } from './worker/types.js';
 import type { NetworkManager } from './network/types.js';
 import { openNetworkManager, type NetworkSettings } from './network/manager.js';
-import type { Registries } from './registry/types.js';
+import type { Registries, RegistryClientSource } from './registry/types.js';
 import { RegistryAccess } from './registry/access.js';
 import { openContentStore } from './cache/content-store.js';
 import { openSnapshotter } from './cache/snapshotter.js';
@@ -101,11 +101,14 @@ export class Engine implements BuildDeps, EngineApi {
   readonly sourceDateEpoch?: number;
   /** Pull, push and login checks against registries. */
   readonly registries: Registries;
+  /** Registry clients for builds' remote caches (`--cache-to/--cache-from`). */
+  readonly registryClients: RegistryClientSource;
   /** What every build on this root left behind: steps, timings, whole logs. */
   readonly records: BuildRecords;
 
-  private constructor(parts: RootParts, containers: ContainerManager, volumes: Volumes, solver: SolverShared, registries: Registries, sourceDateEpoch?: number) {
+  private constructor(parts: RootParts, containers: ContainerManager, volumes: Volumes, solver: SolverShared, registries: RegistryAccess, sourceDateEpoch?: number) {
     this.registries = registries;
+    this.registryClients = registries;
     this.root = parts.root;
     this.records = new BuildRecordStore(parts.root);
     this.content = parts.content;

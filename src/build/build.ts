@@ -17,7 +17,10 @@ import type { ImageStore } from '../images/types.js';
 import type { BuildContext } from '../session/types.js';
 import { openContext } from '../session/open.js';
 import { convert } from '../frontend/dockerfile/index.js';
-import { solve } from '../solver/scheduler.js';
+import { solve, type Solved } from '../solver/scheduler.js';
+import type { CacheExportItem } from '../remotecache/export.js';
+import { cacheMountPath } from '../cache/cache-mounts.js';
+import { existsSync } from 'node:fs';
 import { engineOps } from '../worker/index.js';
 import type { Definition } from '../solver/graph/types.js';
 import type { OpEnv } from '../worker/types.js';
@@ -64,6 +67,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     ),
   );
   const named: Record<string, BuildContext> = {};
+  const cleanups: Array<() => Promise<void>> = [];
   try {
     for (const [name, dir] of Object.entries(opts.localContexts ?? {})) {
       // Opened like the build context (its .dockerignore, the stat cache), with no Dockerfile of its own.
@@ -118,9 +122,15 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       },
     };
     const def = converted.definition;
+    const ops = engineOps(env);
+    const remote = await openRemoteCaches(parts, opts, onProgress);
+    if (remote) cleanups.push(() => remote.close());
+    const imported = remote && opts.cacheFrom?.length ? await remote.importAll(opts.cacheFrom, step) : undefined;
+    if (imported?.mounts.length) await imported.restoreMounts(cacheMountIds(def));
     let solved;
     try {
-      solved = await traced('solve', () => solve(def, [converted.target.vertex], engineOps(env), parts.cacheIndex, parts.solver, {
+      solved = await traced('solve', () => solve(def, [converted.target.vertex], ops, parts.cacheIndex, parts.solver, {
+        ...(imported?.size ? { imported } : {}),
         noCache: opts.noCache,
         noCacheFilter: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())),
         maxParallelism: opts.maxParallelism,
@@ -131,6 +141,12 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       throw attachVertex(err, def.meta, displayFile, dockerfile.source);
     }
     const { config, result } = imageConfig(converted.target, solved.results, new Date(), opts.sourceDateEpoch ?? parts.sourceDateEpoch);
+    const root = converted.target.vertex;
+    const itemsFor = (mode: 'min' | 'max') => cacheItems(def, solved, root, mode, (d) => ops.cacheable(def.vertices.get(d)!));
+    if (opts.cacheTo?.some((c) => c.type === 'inline')) {
+      const { inlineCache, INLINE_CACHE_KEY } = await import('../remotecache/inline.js');
+      (config as unknown as Record<string, unknown>)[INLINE_CACHE_KEY] = inlineCache(itemsFor('min'), result.layers.map((l) => l.diffId));
+    }
     const outputs = opts.outputs?.length ? opts.outputs : [{ type: 'image' as const }];
     const registries = parts.registries;
     // Each push is its own step, its layers' bytes shown as BuildKit shows them.
@@ -143,6 +159,16 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     const { record, digest } = await step('exporting to image', () =>
       traced('export', () => exportResult(env, config, result, opts.tags ?? [], outputs, opts.outputStream, registries ? push : undefined)),
     );
+    for (const spec of opts.cacheTo ?? []) {
+      if (spec.type === 'inline') continue;
+      const label = spec.type === 'registry' ? 'registry' : 'client directory';
+      try {
+        await step(`exporting cache to ${label}`, () => remote!.export(spec, itemsFor(spec.mode), spec.cacheMounts ? existingMounts(parts.root, cacheMountIds(def)) : []));
+      } catch (err) {
+        if (!spec.ignoreError || isTbuildError(err, 'TB_BUILD_CANCELLED')) throw err;
+        onProgress({ type: 'warning', message: `cache export to ${describeSpec(spec)} failed (ignore-error=true): ${(err as Error).message}` });
+      }
+    }
     return { imageId: record.id, digest, image: record, steps: solved.steps };
   } catch (err) {
     if (isTbuildError(err) && err.range && err.details.source === undefined) {
@@ -150,6 +176,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     }
     throw err;
   } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
     await logs.flush();
     await pruneLogs(logsRoot).catch(() => {});
     await traced('dispose', () => context.dispose().catch(() => {}));
@@ -261,4 +288,52 @@ function attachVertex(err: unknown, meta: Definition['meta'], file: string, sour
   (e.details as Record<string, unknown>).step ??= m.name;
   (e.details as Record<string, unknown>).source ??= source;
   return e;
+}
+
+/** The registry clients and caches of `--cache-from`/`--cache-to`, when the build asked for any. */
+async function openRemoteCaches(parts: BuildDeps, opts: BuildOptions, emit: (e: ProgressEvent) => void) {
+  if (!opts.cacheFrom?.length && !opts.cacheTo?.some((c) => c.type !== 'inline')) return undefined;
+  const { BuildCaches } = await import('../remotecache/session.js');
+  return new BuildCaches({
+    store: parts,
+    ...(parts.registryClients ? { clients: parts.registryClients } : {}),
+    auth: (host) => authFor(host, { auth: opts.registryAuth, ...(opts.registryAuthLookup ? { authLookup: opts.registryAuthLookup } : {}) }),
+    warn: (message) => emit({ type: 'warning', message }),
+  });
+}
+
+function describeSpec(spec: { type: string; ref?: string; dest?: string }): string {
+  return spec.ref ?? spec.dest ?? spec.type;
+}
+
+/** Every `RUN --mount=type=cache` id the build's steps use. */
+function cacheMountIds(def: Definition): string[] {
+  const ids = new Set<string>();
+  for (const v of def.vertices.values()) {
+    if (v.op.type !== 'exec') continue;
+    for (const m of v.op.mounts) if (m.type === 'cache') ids.add(m.id);
+  }
+  return [...ids];
+}
+
+function existingMounts(root: string, ids: string[]): Array<{ id: string; dir: string }> {
+  return ids.map((id) => ({ id, dir: cacheMountPath(root, id) })).filter((m) => existsSync(m.dir));
+}
+
+/**
+ * What a cache export records: `mode=max` every cacheable step the build solved with its layers,
+ * `mode=min` the layers of the final stage's steps only (those that end up in the image) and the
+ * identity of every other step, so an importer computes the same keys without running them.
+ */
+function cacheItems(def: Definition, solved: Solved, root: Digest, mode: 'min' | 'max', cacheable: (d: Digest) => boolean): CacheExportItem[] {
+  const finalStages = new Set(def.meta.get(root)?.stages ?? []);
+  const items: CacheExportItem[] = [];
+  for (const [d, key] of solved.keys) {
+    const result = solved.results.get(d);
+    if (!result?.link || !cacheable(d)) continue;
+    // before the final stage, min records only the identity: dependents' keys stay reachable
+    const inFinal = (def.meta.get(d)?.stages ?? []).some((s) => finalStages.has(s));
+    items.push({ key, result, ...(mode === 'min' && !inFinal ? { identityOnly: true } : {}) });
+  }
+  return items;
 }

@@ -5,7 +5,8 @@ import type { SolverShared } from '../solver/scheduler.js';
 import type { SecretSource } from '../session/types.js';
 import type { ImageRecord } from '../images/types.js';
 import type { WorkerDeps } from '../worker/types.js';
-import type { Credentials, Registries, RequestAuth } from '../registry/types.js';
+import type { Credentials, Registries, RegistryClientSource, RequestAuth } from '../registry/types.js';
+import type { CacheExportSpec, CacheImportSpec } from '../remotecache/types.js';
 
 export type { ProgressEvent, StepTiming, VertexStatus } from '../solver/types.js';
 export type { SecretSource } from '../session/types.js';
@@ -20,6 +21,8 @@ export interface BuildDeps extends WorkerDeps {
   sourceDateEpoch?: number;
   /** Registry access: base images missing from the store are pulled, `push` outputs pushed. Without it neither is possible. */
   registries?: Pick<Registries, 'pull' | 'push'>;
+  /** Registry clients for remote build caches (`--cache-to/--cache-from type=registry`). */
+  registryClients?: RegistryClientSource;
 }
 
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'rawjson' | 'quiet';
@@ -82,6 +85,10 @@ export interface BuildOptions {
   registryAuth?: RequestAuth[];
   /** Credentials for a registry host not in `registryAuth`, asked when a pull or push needs them (buildx's session). */
   registryAuthLookup?: (host: string) => Promise<Credentials | undefined>;
+  /** `--cache-to`: where this build's cache records and layers are exported (after the image). */
+  cacheTo?: CacheExportSpec[];
+  /** `--cache-from`: caches whose records this build may use (fetched lazily). */
+  cacheFrom?: CacheImportSpec[];
   /** Where outputs with `dest: '-'` are written (the CLI gives its stdout); without it they are refused. */
   outputStream?: NodeJS.WritableStream;
 }

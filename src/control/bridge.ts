@@ -41,7 +41,8 @@ export function bridgeService(jobs: BuildJobs, workers: () => WorkerRecord[]): P
       if (req.Definition && req.Definition.def.length) unsupported('solving an LLB definition');
       if (req.Frontend !== 'dockerfile.v0') unsupported(`the frontend ${JSON.stringify(req.Frontend)}`);
       if (Object.keys(req.FrontendInputs).length) unsupported('frontend inputs');
-      if (req.CacheImports.length) unsupported(`cache imports (${req.CacheImports.map((c) => c.Type).join(', ')})`);
+      // buildx repeats the Control Solve's cache imports here; those are carried out by the build
+      if (req.CacheImports.length && !jobOf(ctx).cacheImports) unsupported(`cache imports given only to the frontend (${req.CacheImports.map((c) => c.Type).join(', ')})`);
       if (req.SourcePolicies.length) unsupported('source policies');
       if (req.Evaluate) unsupported('evaluate-only solves');
       const gateway = await jobOf(ctx).waitGateway(GATEWAY_WAIT_MS);

@@ -20,6 +20,8 @@ export class BuildJob {
   gateway?: GatewayBuild;
   /** True once a `Control.Solve` owns this ref. */
   claimed = false;
+  /** Cache imports the Control Solve carries out (the gateway's own list mirrors them). */
+  cacheImports = 0;
   #gatewayWaiters = new Set<() => void>();
   /** Aborted when the job's Solve ends (its status streams end with it). */
   readonly done = new AbortController();

@@ -1,3 +1,5 @@
+import { cacheSpecFromAttrs, parseCacheTo, refuseLocalOverApi } from '../remotecache/spec.js';
+import type { CacheExportSpec, CacheImportSpec } from '../remotecache/types.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
@@ -171,9 +173,7 @@ export class ControlServer {
     };
     if (req.Definition && req.Definition.def.length) refuse('solving an LLB definition sent by the client');
     if (Object.keys(req.FrontendInputs).length) refuse('frontend inputs');
-    if (req.Cache && (req.Cache.Imports.length || req.Cache.Exports.length || req.Cache.ImportRefsDeprecated.length || req.Cache.ExportRefDeprecated)) {
-      refuse(`cache import/export (${[...req.Cache.Imports, ...req.Cache.Exports].map((c) => c.Type).join(', ') || 'registry'})`);
-    }
+    const cache = cacheOptions(req);
     if (req.SourcePolicy && req.SourcePolicy.rules.length) refuse('source policies');
     if (req.EnableSessionExporter) refuse('session exporters');
     if (req.Frontend !== '' && req.Frontend !== 'dockerfile.v0') refuse(`the frontend ${JSON.stringify(req.Frontend)}`);
@@ -193,6 +193,7 @@ export class ControlServer {
     const job = this.jobs.get(ref);
     if (job.claimed) throw new ConnectError(`a build with ref ${ref} is already running`, Code.AlreadyExists);
     job.claimed = true;
+    job.cacheImports = cache.cacheFrom.length;
     const failure: FailureSite = {};
     try {
       const session = await this.sessions.get(req.Session, SESSION_WAIT_MS, ctx.signal);
@@ -205,6 +206,7 @@ export class ControlServer {
           session,
           frontendAttrs,
           exporters,
+          cache,
           entitlements: req.Entitlements,
           hostPlatform: `${hostPlatform().os}/${hostPlatform().architecture}`,
           signal: AbortSignal.any([ctx.signal, session.signal]),
@@ -307,5 +309,33 @@ async function* abortable<T>(it: AsyncIterable<T>, signal: AbortSignal): AsyncGe
     }
   } finally {
     await iter.return?.();
+  }
+}
+
+/**
+ * `--cache-from`/`--cache-to` as buildx sends them (Control Solve's CacheOptions, or the
+ * `cache-imports` frontend attribute in gateway builds). Local caches travel through the client's
+ * session content store, which tbuild does not serve: refused by name.
+ */
+function cacheOptions(req: SolveRequest): { cacheFrom: CacheImportSpec[]; cacheTo: CacheExportSpec[] } {
+  try {
+    const imports = req.Cache?.Imports.map((c) => ({ type: c.Type, attrs: { ...c.Attrs } })) ?? [];
+    if (!imports.length && req.FrontendAttrs['cache-imports']) {
+      const listed = JSON.parse(req.FrontendAttrs['cache-imports']) as Array<{ Type?: string; Attrs?: Record<string, string> }>;
+      for (const c of Array.isArray(listed) ? listed : []) imports.push({ type: c.Type ?? '', attrs: c.Attrs ?? {} });
+    }
+    // a local cache comes as a session content store (its attributes are the store's id): refuse by type first
+    const parse = <T extends CacheImportSpec | CacheExportSpec>(dir: 'from' | 'to', type: string, attrs: Record<string, string>): T =>
+      refuseLocalOverApi((type === 'local' ? { type: 'local', src: '', dest: '', tag: '' } : cacheSpecFromAttrs(dir, type, attrs)) as T, `--cache-${dir}`);
+    const cacheFrom = [
+      ...imports.map((c) => parse<CacheImportSpec>('from', c.type, c.attrs)),
+      ...(req.Cache?.ImportRefsDeprecated ?? []).map((ref) => ({ type: 'registry' as const, ref })),
+    ];
+    const cacheTo = (req.Cache?.Exports ?? []).map((c) => parse<CacheExportSpec>('to', c.Type, { ...c.Attrs }));
+    if (req.Cache?.ExportRefDeprecated) cacheTo.push(parseCacheTo(`type=registry,ref=${req.Cache.ExportRefDeprecated}`));
+    return { cacheFrom, cacheTo };
+  } catch (err) {
+    if (err instanceof ConnectError) throw err;
+    throw new ConnectError((err as Error).message, Code.InvalidArgument);
   }
 }

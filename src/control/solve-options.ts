@@ -99,7 +99,7 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
   if (attrs['cgroup-parent']) unsupported('--cgroup-parent for builds');
   for (const k of Object.keys(attrs)) {
     if (/^(build-arg|label|context|attest):/.test(k) || NEUTRAL_ATTRS.has(k)) continue;
-    if (['filename', 'target', 'no-cache', 'platform', 'add-hosts', 'shm-size', 'ulimit', 'dockerfilekey', 'contextkey', 'frontend.caps'].includes(k)) continue;
+    if (['filename', 'target', 'no-cache', 'platform', 'add-hosts', 'shm-size', 'ulimit', 'dockerfilekey', 'contextkey', 'frontend.caps', 'cache-imports'].includes(k)) continue;
     unsupported(`the frontend attribute "${k}"`);
   }
   if (entitlements.length) options.allow = entitlements.map(parseEntitlement);

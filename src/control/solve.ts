@@ -1,3 +1,4 @@
+import type { CacheExportSpec, CacheImportSpec } from '../remotecache/types.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ export interface SolveInput {
   session: ClientSession;
   frontendAttrs: Record<string, string>;
   exporters: ExporterRequest[];
+  /** `--cache-from`/`--cache-to`, parsed. */
+  cache?: { cacheFrom: CacheImportSpec[]; cacheTo: CacheExportSpec[] };
   entitlements: readonly string[];
   hostPlatform: string;
   signal: AbortSignal;
@@ -143,6 +146,8 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
         dockerfile,
         ...(Object.keys(localContexts).length ? { localContexts } : {}),
         outputs: outputs.length ? outputs : [{ type: 'image', names: [] }],
+        ...(input.cache?.cacheFrom.length ? { cacheFrom: input.cache.cacheFrom } : {}),
+        ...(input.cache?.cacheTo.length ? { cacheTo: input.cache.cacheTo } : {}),
         ...(stream ? { outputStream: stream.writable } : {}),
         secretLookup: (id) => getSecret(session, id, signal),
         sshLookup: (id) => sshAgent(session, id),

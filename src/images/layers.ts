@@ -127,6 +127,7 @@ async function importKnown(
   const { stream } = await decompress(await src.open());
   let writer: IngestWriter | undefined;
   let key: string | undefined;
+  let applying: Promise<unknown> | undefined;
   try {
     const sinks: Array<{ push(chunk: Buffer): Promise<void> }> = [];
     if (!blob) {
@@ -142,6 +143,7 @@ async function importKnown(
       const dir = await parts.snapshots.layerDir(key);
       pt = new PassThrough();
       applied = parts.layers.applyTar(pt, dir, { allowDevices: true });
+      applying = applied;
       // A refused layer (hostile entry, bad tar) stops the copy instead of reading it to the end.
       let applyErr: unknown;
       applied.catch((err: unknown) => {
@@ -186,6 +188,8 @@ async function importKnown(
   } catch (err) {
     stream.destroy();
     await writer?.abort().catch(() => {});
+    // the extraction may still be writing into the snapshot: let it stop before removing it
+    await applying?.catch(() => {});
     if (key) await parts.snapshots.remove(key).catch(() => {});
     throw err;
   }

@@ -1,4 +1,4 @@
-import type { CredentialStore, Credentials, DistributionInfo, PulledImage, PullRequest, PushedImage, PushRequest, Registries, RegistryClient, RegistryOptions, RequestAuth } from './types.js';
+import type { RegistryClientSource, CredentialStore, Credentials, DistributionInfo, PulledImage, PullRequest, PushedImage, PushRequest, Registries, RegistryClient, RegistryOptions, RequestAuth } from './types.js';
 import type { PullTarget } from './pull.js';
 
 /**
@@ -6,7 +6,7 @@ import type { PullTarget } from './pull.js';
  * tokens cached for the engine's life), or a short-lived one for credentials given with a request.
  * The client and the pull/push code load on first use: most commands never touch a registry.
  */
-export class RegistryAccess implements Registries {
+export class RegistryAccess implements Registries, RegistryClientSource {
   readonly #target: PullTarget;
   readonly #opts: RegistryOptions;
   readonly #stored: () => Promise<CredentialStore>;
@@ -54,6 +54,10 @@ export class RegistryAccess implements Registries {
     } finally {
       await release();
     }
+  }
+
+  openClient(auth?: RequestAuth): Promise<{ client: RegistryClient; release: () => Promise<void> }> {
+    return this.#client(auth);
   }
 
   async checkLogin(host: string, credentials: Credentials): Promise<void> {

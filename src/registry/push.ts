@@ -86,7 +86,7 @@ export async function pushImage(source: PushSource, registry: RegistryClient, in
   return { name, tag: ref.tag, digest, size: bytes.length };
 }
 
-async function pushLayer(
+export async function pushLayer(
   source: PushSource,
   pusher: Pusher,
   blobs: BlobMap,

@@ -187,3 +187,8 @@ export interface Registries {
   distribution(ref: string, auth?: RequestAuth): Promise<DistributionInfo>;
   close(): Promise<void>;
 }
+
+/** A registry client for one piece of work (credentials given for it, or the stored ones); `release` when done. */
+export interface RegistryClientSource {
+  openClient(auth?: RequestAuth): Promise<{ client: RegistryClient; release: () => Promise<void> }>;
+}

@@ -6,7 +6,7 @@ import { TbuildError, isTbuildError } from '../errors.js';
 import type { CacheIndex } from '../cache/types.js';
 import type { Definition, Vertex } from './graph/types.js';
 import type { ProgressEvent, StepTiming } from './types.js';
-import { recordToResult, resultToRecord, type VertexResult } from './result.js';
+import { identityRecord, recordToResult, resultToRecord, type ResultSource, type VertexResult } from './result.js';
 
 /** Per-vertex behaviour the scheduler calls; the scheduler itself knows nothing about containers. */
 export interface VertexImpl {
@@ -56,10 +56,15 @@ export interface SolveOptions {
   maxParallelism?: number;
   signal?: AbortSignal;
   onProgress?: (e: ProgressEvent) => void;
+  /** Imported caches (`--cache-from`), asked when the local index has no record for a key. */
+  imported?: ResultSource;
 }
 
 export interface Solved {
+  /** Every vertex's result; the roots' are materialized, others may still be pending (imported). */
   results: Map<Digest, VertexResult>;
+  /** Every vertex's cache key (what a cache export records). */
+  keys: Map<Digest, Digest>;
   steps: StepTiming[];
 }
 
@@ -86,6 +91,10 @@ export async function solve(
   const emit = opts.onProgress ?? (() => {});
   const keys = new Map<Digest, Promise<{ key: Digest; result: VertexResult }>>();
   const results = new Map<Digest, VertexResult>();
+  const cacheKeys = new Map<Digest, Digest>();
+  const materializing = new Map<Digest, Promise<VertexResult>>();
+  /** Steps known only by identity (imported without layers): how to run each when it is needed after all. */
+  const rebuilders = new Map<Digest, () => Promise<VertexResult>>();
   const steps: StepTiming[] = [];
   let firstError: unknown;
   const joined = new Set<SharedJob>();
@@ -114,7 +123,7 @@ export async function solve(
     const name = meta?.name ?? vertex.op.type;
     const inputs = await Promise.all(vertex.inputs.map(visit));
     if (signal.aborted) throw cancelled();
-    const inputResults = inputs.map((i) => i.result);
+    let inputResults = inputs.map((i) => i.result);
     const status = { id: d, name, inputs: vertex.inputs };
     const started = Date.now();
     let extra: string | undefined;
@@ -126,18 +135,40 @@ export async function solve(
       throw err;
     }
     const key = cacheKey(d, inputs.map((i) => i.key), extra);
+    cacheKeys.set(d, key);
     const cacheable = impl.cacheable(vertex);
     const skipCache = opts.noCache || (meta?.stages ?? []).some((s) => opts.noCacheFilter?.has(s.toLowerCase()));
     if (cacheable && !skipCache) {
       const rec = await cacheIndex.get(key);
-      const hit = rec && recordToResult(rec);
-      if (hit && (await impl.valid(hit))) {
+      const local = rec && recordToResult(rec);
+      const hit = local && (await impl.valid(local)) ? local : await opts.imported?.lookup(key);
+      if (hit) {
         emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), cached: true } });
         steps.push({ vertex: d, name, cached: true, duration: Date.now() - started });
-        results.set(d, hit);
-        return { key: linkKey(key, hit), result: hit };
+        const linked = { ...hit, link: hit.link ?? linkKey(key, hit) };
+        results.set(d, linked);
+        if (linked.pending) {
+          rebuilders.set(d, async () => {
+            const ready = await Promise.all(vertex.inputs.map((input, i) => materialize(input, inputResults[i]!)));
+            const again = Date.now();
+            emit({ type: 'vertex', vertex: { ...status, started: again } });
+            try {
+              const made = await execShared(vertex, key, ready, cacheable, d, linked.link);
+              emit({ type: 'vertex', vertex: { ...status, started: again, completed: Date.now() } });
+              steps.push({ vertex: d, name, cached: false, duration: Date.now() - again });
+              return made;
+            } catch (err) {
+              emit({ type: 'vertex', vertex: { ...status, started: again, completed: Date.now(), error: (err as Error).message } });
+              throw err;
+            }
+          });
+        }
+        return { key: linked.link, result: linked };
       }
     }
+    // a step runs on real filesystems: inputs known only from an imported cache are fetched now
+    inputResults = await Promise.all(vertex.inputs.map((input, i) => materialize(input, inputResults[i]!)));
+    if (signal.aborted) throw cancelled();
     emit({ type: 'vertex', vertex: { ...status, started } });
     try {
       const result = await execShared(vertex, key, inputResults, cacheable, d);
@@ -148,7 +179,7 @@ export async function solve(
       emit({ type: 'vertex', vertex: { ...status, started, completed, cached } });
       steps.push({ vertex: d, name, cached, duration: completed - started });
       results.set(d, result);
-      return { key: linkKey(key, result), result };
+      return { key: result.link!, result };
     } catch (err) {
       const message = isTbuildError(err, 'TB_BUILD_CANCELLED') ? 'cancelled' : (err as Error).message;
       emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), error: message } });
@@ -157,7 +188,7 @@ export async function solve(
   };
 
   /** Run once per cache key across builds; each build holds a reference until it stops waiting. */
-  const execShared = (vertex: Vertex, key: Digest, inputs: VertexResult[], cacheable: boolean, d: Digest): Promise<VertexResult> => {
+  const execShared = (vertex: Vertex, key: Digest, inputs: VertexResult[], cacheable: boolean, d: Digest, link?: Digest): Promise<VertexResult> => {
     const log = (stream: 'stdout' | 'stderr', data: Uint8Array): void =>
       emit({ type: 'log', vertex: d, stream, data, timestamp: Date.now() });
     let job = shared.inflight.get(key);
@@ -171,7 +202,8 @@ export async function solve(
       const promise = queue
         .add(async () => {
           if (jobController.signal.aborted) throw cancelled();
-          const result = await impl.exec(vertex, inputs, { signal: jobController.signal, log: broadcast });
+          const made = await impl.exec(vertex, inputs, { signal: jobController.signal, log: broadcast });
+          const result: VertexResult = { ...made, link: link ?? linkKey(key, made) };
           if (cacheable) await cacheIndex.set(resultToRecord(key, result));
           return result;
         })
@@ -220,6 +252,55 @@ export async function solve(
     });
   };
 
+  /** Fetch an imported result's layers once, and record it locally so the next build hits here. */
+  const materialize = (d: Digest, r: VertexResult): Promise<VertexResult> => {
+    if (!r.pending) return Promise.resolve(r);
+    let p = materializing.get(d);
+    if (!p) {
+      const pending = r.pending;
+      const rebuild = rebuilders.get(d);
+      const rebuildOr = (err: unknown): Promise<VertexResult> => (rebuild ? rebuild() : Promise.reject(err));
+      // an imported cache that cannot deliver (blob gone, bytes wrong) costs the step's time, not the build
+      const made = pending.materialize
+        ? pending.materialize(signal).catch((err: unknown) => {
+            if (signal.aborted || isTbuildError(err, 'TB_BUILD_CANCELLED')) throw err;
+            emit({ type: 'warning', message: `imported cache for ${def.meta.get(d)?.name ?? d} is unusable (${(err as Error).message}): running the step` });
+            return rebuildOr(err);
+          })
+        : rebuildOr(new TbuildError('TB_INTERNAL', `no way to materialize ${d}`));
+      p = made.then(async (m) => {
+        const done: VertexResult = { ...m, link: r.link, ...(r.created ? { created: r.created } : {}) };
+        delete done.pending;
+        const key = cacheKeys.get(d);
+        if (key) await cacheIndex.set(resultToRecord(key, done));
+        results.set(d, done);
+        await adoptPrefixes(done);
+        return done;
+      });
+      p.catch(() => {});
+      materializing.set(d, p);
+    }
+    return p;
+  };
+
+  /**
+   * Imported results whose layers are the bottom of a chain just applied are on disk now too:
+   * they become local results (and records), so the next build hits them without any import.
+   */
+  const adoptPrefixes = async (chain: VertexResult): Promise<void> => {
+    const ids = chain.layers.map((l) => l.diffId);
+    for (const [v, r] of results) {
+      const wanted = r.pending?.materialize ? r.pending.diffIds : undefined;
+      if (!wanted || materializing.has(v) || wanted.length > ids.length || wanted.some((x, i) => ids[i] !== x)) continue;
+      const layers = chain.layers.slice(0, wanted.length);
+      const adopted: VertexResult = { layers, ...(layers.length ? { snapshot: layers.at(-1)!.snapshot } : {}), link: r.link, ...(r.created ? { created: r.created } : {}) };
+      materializing.set(v, Promise.resolve(adopted));
+      results.set(v, adopted);
+      const key = cacheKeys.get(v);
+      if (key) await cacheIndex.set(resultToRecord(key, adopted));
+    }
+  };
+
   try {
     const all = [...def.vertices.keys()].filter((d) => reachable(def, roots).has(d));
     const settled = all.map((d) =>
@@ -231,11 +312,23 @@ export async function solve(
       }),
     );
     await Promise.all(settled);
+    if (firstError === undefined) {
+      await Promise.all(roots.map((r) => (results.has(r) ? materialize(r, results.get(r)!) : undefined))).catch((err: unknown) => {
+        firstError = err;
+      });
+    }
+    if (firstError === undefined) {
+      // what stayed imported is remembered by identity: the next build here keys its steps the same
+      for (const [v, r] of results) {
+        const key = cacheKeys.get(v);
+        if (r.pending && key && !materializing.has(v)) await cacheIndex.set(identityRecord(key, r));
+      }
+    }
     // jobs nobody else waits for were aborted: let them release containers and mounts first
     await Promise.allSettled([...joined].filter((j) => j.waiters === 0).map((j) => j.promise));
     if (firstError !== undefined) throw firstError;
     if (opts.signal?.aborted) throw cancelled();
-    return { results, steps };
+    return { results, keys: cacheKeys, steps };
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }

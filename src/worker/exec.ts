@@ -1,3 +1,4 @@
+import { cacheMountPath } from '../cache/cache-mounts.js';
 import { chmod, chown, cp, mkdir, readFile, rename, rm, writeFile, lstat } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -42,7 +43,7 @@ const inUse = new Map<string, number>();
 
 /** Cache mounts live outside every snapshot, so they never reach a layer or a key. */
 async function cacheDir(env: OpEnv, m: Extract<ExecMount, { type: 'cache' }>, inputs: VertexResult[]): Promise<string> {
-  const dir = join(env.parts.root, 'cache', 'mounts', digestHex(sha256(m.id)).slice(0, 32));
+  const dir = cacheMountPath(env.parts.root, m.id);
   const existed = await lstat(dir).then(() => true, () => false);
   if (!existed) {
     // made complete beside its final name, then renamed: a crash never leaves a half-seeded cache

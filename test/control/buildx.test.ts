@@ -197,6 +197,33 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     }
   }, 180_000);
 
+  test('--cache-to type=inline with --push; --cache-from IMAGE on a fresh daemon takes every step from it', async () => {
+    const { makeTestArchive, run, startRegistry } = await import('../support/registry.js');
+    const reg = await startRegistry('plain');
+    const freshDir = join(tmp.path, 'cache-daemon');
+    mkdirSync(freshDir);
+    const fresh = await startDaemon(freshDir);
+    try {
+      const archive = await makeTestArchive(tmp.path);
+      const base = `${reg.host}/test/busybox:1`;
+      const copied = await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('dest'), `docker-archive:${archive.file}`, `docker://${base}`]);
+      expect(copied.code, copied.stderr).toBe(0);
+      const dir = ctx('remote-cache', { Dockerfile: `FROM ${base}\nRUN od -An -N8 -tx1 /dev/urandom > /at\n` });
+      const name = `${reg.host}/bx/cached:1`;
+      const first = await dx(['build', '--progress', 'plain', '--cache-to', 'type=inline', '--push', '-t', name, dir]);
+      expect(first.code, first.stderr).toBe(0);
+      const second = await dockerBuildx(fresh.host, config, ['build', '--progress', 'plain', '--cache-from', name, '-t', 'bx-cached', dir]);
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).toContain(`importing cache manifest from ${name}`);
+      expect(second.stderr).toMatch(/\[2\/2\] RUN od[^\n]*\n#\d+ CACHED/);
+      const at = (h: string, image: string) => dockerBuildx(h, config, ['run', '--rm', image, 'cat', '/at']).then((r) => r.stdout);
+      expect(await at(fresh.host, 'bx-cached')).toBe(await at(daemon.host, name));
+    } finally {
+      await fresh.stop();
+      await reg.stop();
+    }
+  }, 180_000);
+
   test('-o type=local, -o type=tar, --iidfile and --metadata-file', async () => {
     const dir = ctx('outputs', { Dockerfile: 'FROM busybox:local\nRUN echo out > /made\n' });
     const local = join(tmp.path, 'out-local');
@@ -235,7 +262,6 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     const dir = ctx('refuse', { Dockerfile: 'FROM busybox:local\n' });
     const cases: [string[], RegExp][] = [
       [['--platform', 'linux/arm64'], /platform linux\/arm64 .* not supported/],
-      [['--cache-to', 'type=inline'], /cache import\/export \(inline\) is not supported/],
       [['--build-context', 'extra=https://example.com/x.tar'], /named build context "extra" of kind https:/],
     ];
     for (const [flags, message] of cases) {
@@ -279,6 +305,24 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/building with "tbremote" instance using remote driver/);
       expect((await dx(['run', '--rm', 'bx-remote', 'cat', '/where'])).stdout).toBe('built-remotely\n');
+      // The remote builder exports its cache to a registry; the docker-driver daemon imports it.
+      const { startRegistry } = await import('../support/registry.js');
+      const reg = await startRegistry('plain');
+      try {
+        const cached = ctx('remote-cached', { Dockerfile: 'FROM busybox:local\nRUN od -An -N8 -tx1 /dev/urandom > /at\n' });
+        const ref = `${reg.host}/bx/cache:max`;
+        const exported = await dx(['buildx', 'build', '--builder', 'tbremote', '--progress', 'plain', '--cache-to', `type=registry,ref=${ref},mode=max`, cached]);
+        expect(exported.code, exported.stderr).toBe(0);
+        expect(exported.stderr).toMatch(/exporting cache to registry[^\n]*\n(#\d+ [^\n]*\n)*#\d+ DONE/);
+        const imported = await dx(['build', '--progress', 'plain', '--cache-from', `type=registry,ref=${ref}`, '-t', 'bx-remote-cached', cached]);
+        expect(imported.code, imported.stderr).toBe(0);
+        expect(imported.stderr).toMatch(/\[2\/2\] RUN od[^\n]*\n#\d+ CACHED/);
+        const local = await dx(['buildx', 'build', '--builder', 'tbremote', '--cache-to', `type=local,dest=${join(tmp.path, 'bx-local-cache')}`, cached]);
+        expect(local.code).not.toBe(0);
+        expect(local.stderr).toMatch(/--cache-to type=local is not supported through a daemon/);
+      } finally {
+        await reg.stop();
+      }
       // Without a client certificate the listener refuses the connection.
       const outcome = await new Promise<string>((resolve) => {
         const s = tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(c('ca.pem')), ALPNProtocols: ['h2'] }, () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { runCli } from '../support/cli.js';
 import { join } from 'node:path';
 import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { hasDocker } from '../daemon/support/docker.js';
@@ -86,6 +87,34 @@ describe.runIf(hasDocker && isRoot)('docker CLI pull/push/login through tbuild d
     expect(ran.stdout).toBe('hello from the registry test\n');
     expect(ran.stderr).toContain(`Unable to find image '${other}' locally`);
   });
+
+  test('remote cache through the daemon: tbuild -H exports with the login, the classic `docker build --cache-from` imports', async () => {
+    // logged in by the first test: both CLIs send the credentials of this config
+    const env = { DOCKER_CONFIG: join(tmp.path, 'docker-config'), TBUILD_HOST: d.host };
+    const context = join(tmp.path, 'cache-ctx');
+    await mkdir(context, { recursive: true });
+    await writeFile(join(context, 'Dockerfile'), `FROM ${src}\nRUN od -An -N8 -tx1 /dev/urandom > /at\n`);
+    const ref = `${reg.host}/cache/through-daemon:max`;
+    const name = `${reg.host}/cache/inline:1`;
+    const built = await runCli(['build', '--cache-to', `type=registry,ref=${ref},mode=max`, '--cache-to', 'type=inline', '--push', '-t', name, context], { env });
+    expect(built.code, built.stderr).toBe(0);
+    const at = (await d.docker(['run', '--rm', name, 'cat', '/at'])).stdout;
+    expect(at).toMatch(/^( [0-9a-f]{2}){8}\n$/);
+    // forget everything the build left here
+    expect((await d.docker(['rmi', name])).code).toBe(0);
+    expect((await d.docker(['builder', 'prune', '-af'])).code).toBe(0);
+    for (const from of [ref, name]) {
+      const again = await d.docker(['build', '--cache-from', from, '-t', 'cached:1', context], { env: { DOCKER_BUILDKIT: '0' } });
+      expect(again.code, again.stderr).toBe(0);
+      expect((await d.docker(['run', '--rm', 'cached:1', 'cat', '/at'])).stdout).toBe(at);
+      expect((await d.docker(['rmi', 'cached:1'])).code).toBe(0);
+      expect((await d.docker(['builder', 'prune', '-af'])).code).toBe(0);
+    }
+    // a local directory is the daemon's own filesystem: refused by name
+    const local = await runCli(['build', '--cache-to', `type=local,dest=${join(tmp.path, 'x')}`, context], { env });
+    expect(local.code).not.toBe(0);
+    expect(local.stderr).toMatch(/--cache-to type=local is not supported through a daemon/);
+  }, 180_000);
 
   test('unknown images and unreachable registries are errors naming them', async () => {
     const missing = await d.docker(['pull', `${reg.host}/test/busybox:nope`]);

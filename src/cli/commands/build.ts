@@ -1,3 +1,4 @@
+import { parseCacheFrom, parseCacheTo } from '../../remotecache/spec.js';
 import { StepTimer, chromeTrace } from '../../records/trace.js';
 import { checkAddHost } from '../../network/ports.js';
 import { statSync } from 'node:fs';
@@ -105,6 +106,8 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'tty', 'plain', 'rawjson', 'quiet']).default('auto'))
     .option('-o, --output <spec>', 'type=image[,push=true]|registry|docker|oci|tar|local,dest=PATH,name=N (repeatable)', collect)
     .option('--push', 'push the image to its registry (shorthand for --output type=registry)')
+    .option('--cache-to <spec>', 'export the build cache: type=registry,ref=R[,mode=min|max][,image-manifest=true][,oci-mediatypes=true][,cache-mounts=true] | type=local,dest=DIR | type=inline (repeatable)', collect)
+    .option('--cache-from <spec>', 'import a build cache: REF, type=registry,ref=R or type=local,src=DIR (repeatable)', collect)
     .option('--pull', 'always pull base images from their registries, even when stored')
     .option('--iidfile <file>', 'write the image id to the file')
     .option('--metadata-file <file>', 'write build result metadata (JSON) to the file')
@@ -171,6 +174,8 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         platform: o.platform as string | undefined,
         outputs: [...((o.output as string[] | undefined) ?? []).map(parseOutput), ...(o.push ? [{ type: 'image' as const, push: true }] : [])],
         ...(o.pull ? { pull: true } : {}),
+        ...((o.cacheTo as string[] | undefined)?.length ? { cacheTo: (o.cacheTo as string[]).map(localPath(cwd, parseCacheTo)) } : {}),
+        ...((o.cacheFrom as string[] | undefined)?.length ? { cacheFrom: (o.cacheFrom as string[]).map(localPath(cwd, parseCacheFrom)) } : {}),
         outputStream: ctx.stdout,
         onProgress: (e) => {
           renderer.event(e);
@@ -220,4 +225,16 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Parse a cache spec; a `type=local` directory is relative to where the command was run. */
+function localPath<T extends { type: string; dest?: string; src?: string }>(cwd: string, parse: (s: string) => T): (s: string) => T {
+  return (s) => {
+    const spec = parse(s);
+    if (spec.type === 'local') {
+      if (spec.dest !== undefined) spec.dest = resolve(cwd, spec.dest);
+      if (spec.src !== undefined) spec.src = resolve(cwd, spec.src);
+    }
+    return spec;
+  };
 }

@@ -1,3 +1,6 @@
+import { registryConfigHeader } from './registries.js';
+import type { RequestAuth } from '../../registry/types.js';
+import { formatCacheSpec, refuseLocalOverApi } from '../../remotecache/spec.js';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -116,6 +119,8 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
   if ((opts.namedContexts && Object.keys(opts.namedContexts).length) || (opts.localContexts && Object.keys(opts.localContexts).length)) throw unsupported('--build-context');
   if (opts.noCacheFilter?.length) throw unsupported('--no-cache-filter');
   for (const o of opts.outputs ?? []) if (o.type !== 'image') throw unsupported(`--output type=${o.type}`);
+  const cacheFrom = (opts.cacheFrom ?? []).map((c) => formatCacheSpec(refuseLocalOverApi(c, '--cache-from')));
+  const cacheTo = (opts.cacheTo ?? []).map((c) => formatCacheSpec(refuseLocalOverApi(c, '--cache-to')));
   const tags = [...(opts.tags ?? []), ...(opts.outputs ?? []).flatMap((o) => (o.type === 'image' ? (o.names ?? []) : []))];
 
   const contextDir = typeof opts.context === 'string' ? opts.context : undefined;
@@ -146,10 +151,13 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
       extrahosts: opts.addHosts?.length ? opts.addHosts : undefined,
       platform: opts.platform || undefined,
       allow: opts.allow?.length ? opts.allow : undefined,
+      cachefrom: cacheFrom.length ? JSON.stringify(cacheFrom) : undefined,
+      // tbuild's own parameter: the classic API has no cache export
+      cacheto: cacheTo.length ? JSON.stringify(cacheTo) : undefined,
       rm: true,
     },
     body,
-    headers: { 'Content-Type': 'application/x-tar' },
+    headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(await cacheRegistryAuth(opts)) },
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   try {
@@ -185,4 +193,18 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
   const image = await images.get(imageId);
   // The classic stream carries no manifest digest; the config digest stands in for it.
   return { imageId, digest: imageId, ...(image ? { image } : {}), steps: steps.steps };
+}
+
+/** This user's credentials for the registries the build's caches live on (the daemon has its own otherwise). */
+async function cacheRegistryAuth(opts: BuildOptions): Promise<RequestAuth[]> {
+  const refs = [...(opts.cacheFrom ?? []), ...(opts.cacheTo ?? [])].flatMap((c) => (c.type === 'registry' ? [c.ref] : []));
+  if (!refs.length) return [];
+  const [{ parseReference }, { DockerConfigCredentials }] = await Promise.all([import('../../images/reference.js'), import('../../registry/credentials.js')]);
+  const store = new DockerConfigCredentials();
+  const out: RequestAuth[] = [];
+  for (const host of new Set(refs.map((r) => parseReference(r).domain))) {
+    const credentials = await store.get(host);
+    if (credentials) out.push({ host, credentials });
+  }
+  return out;
 }

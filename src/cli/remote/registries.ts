@@ -13,14 +13,24 @@ import { transferProgress } from '../../api/wire/transfer.js';
 /** X-Registry-Auth: base64url of Docker's AuthConfig JSON. */
 export function registryAuthHeader(auth: RequestAuth | undefined): Record<string, string> {
   if (!auth) return {};
+  return { 'X-Registry-Auth': Buffer.from(JSON.stringify(authConfig(auth))).toString('base64url') };
+}
+
+/** X-Registry-Config (POST /build): base64url of a map from registry host to AuthConfig. */
+export function registryConfigHeader(auths: readonly RequestAuth[]): Record<string, string> {
+  if (!auths.length) return {};
+  const map = Object.fromEntries(auths.map((a) => [a.host, authConfig(a)]));
+  return { 'X-Registry-Config': Buffer.from(JSON.stringify(map)).toString('base64url') };
+}
+
+function authConfig(auth: RequestAuth): Record<string, string> {
   const c = auth.credentials;
-  const json = {
+  return {
     ...(c.username !== undefined ? { username: c.username, password: c.password ?? '' } : {}),
     ...(c.identityToken ? { identitytoken: c.identityToken } : {}),
     ...(c.registryToken ? { registrytoken: c.registryToken } : {}),
     serveraddress: auth.host,
   };
-  return { 'X-Registry-Auth': Buffer.from(JSON.stringify(json)).toString('base64url') };
 }
 
 /** The coded error behind a registry failure the daemon reported in its stream or answer. */

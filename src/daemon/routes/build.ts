@@ -1,3 +1,4 @@
+import { parseCacheFrom, parseCacheTo, refuseLocalOverApi } from '../../remotecache/spec.js';
 import { PassThrough } from 'node:stream';
 import type { BuildOptions, ProgressEvent } from '../../build/types.js';
 import type { RequestContext } from '../http.js';
@@ -56,9 +57,16 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   const allow = q.getAll('allow').flatMap((s) => s.split(',')).filter(Boolean);
   if (allow.length) opts.allow = allow.map(parseEntitlement);
   if (boolParam(q, 'pull')) opts.pull = true;
-  // The CLI always sends `cachefrom` (often `[]`): a non-empty list is a request not carried out.
+  // The CLI always sends `cachefrom` (often `[]`). Each entry is an image or a BuildKit cache spec,
+  // as dockerd's BuildKit reads them; `cacheto` is tbuild's own (the classic API has no cache export).
   const cacheFrom = jsonParam<unknown[]>(q, 'cachefrom');
-  if (Array.isArray(cacheFrom) && cacheFrom.length) throw badRequest(`cache-from (${cacheFrom.join(', ')}) is not supported by this builder yet`);
+  const cacheTo = jsonParam<unknown[]>(q, 'cacheto');
+  try {
+    if (Array.isArray(cacheFrom) && cacheFrom.length) opts.cacheFrom = cacheFrom.map((c) => refuseLocalOverApi(parseCacheFrom(String(c)), '--cache-from'));
+    if (Array.isArray(cacheTo) && cacheTo.length) opts.cacheTo = cacheTo.map((c) => refuseLocalOverApi(parseCacheTo(String(c)), '--cache-to'));
+  } catch (err) {
+    throw badRequest((err as Error).message);
+  }
   return opts;
 }
 

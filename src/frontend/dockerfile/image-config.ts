@@ -1,5 +1,5 @@
 import type { HistoryEntry, ImageConfig } from '../../images/types.js';
-import type { VertexResult } from '../../solver/result.js';
+import { resultDiffIds, type VertexResult } from '../../solver/result.js';
 import type { Digest } from '../../util/digest.js';
 import { TbuildError } from '../../errors.js';
 import type { StageState } from './index.js';
@@ -25,7 +25,7 @@ export function imageConfig(
     if (layer) {
       const mine = results.get(layer.vertex);
       const parent = results.get(layer.parent);
-      const added = !!mine && !!parent && mine.layers.length > parent.layers.length;
+      const added = !!mine && !!parent && resultDiffIds(mine).length > resultDiffIds(parent).length;
       if (!added) entry.empty_layer = true;
       else delete entry.empty_layer;
       if (added && mine.created) last = mine.created;

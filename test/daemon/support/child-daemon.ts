@@ -11,7 +11,7 @@ export interface ChildDaemon {
   socket: string;
   root: string;
   log(): string;
-  docker(args: string[], opts?: { input?: string | Buffer; cwd?: string; timeoutMs?: number }): Promise<DockerResult>;
+  docker(args: string[], opts?: { input?: string | Buffer; cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<DockerResult>;
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
