@@ -97,7 +97,8 @@ export async function bench(): Promise<BenchRow[]> {
       const b = median(theirs);
       return { area: 'registry', name: nm, value: a, unit: 's', target: '<= 1.0x skopeo', met: a <= b, note: `skopeo ${what} ${b.toFixed(2)} s, ratio ${(a / b).toFixed(2)}; ${LAYERS} layers, ${mb} MB; median of ${RUNS}` };
     };
-    return [row('push', push, skPush, 'copy docker-archive → registry'), row('pull', pull, skPull, 'copy registry → dir (no unpack)')];
+    const { remoteCacheRows } = await import('./remote-cache.js');
+    return [row('push', push, skPush, 'copy docker-archive → registry'), row('pull', pull, skPull, 'copy registry → dir (no unpack)'), ...(await remoteCacheRows())];
   } finally {
     await rm(base, { recursive: true, force: true });
   }

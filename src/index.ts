@@ -15,3 +15,5 @@ export type { ImageRecord, ImageConfig, ContainerConfig, HistoryEntry } from './
 export { TbuildError, isTbuildError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { parseDockerfile } from './parser/parse.js';
+export { parseCacheTo, parseCacheFrom } from './remotecache/spec.js';
+export type { CacheExportSpec, CacheImportSpec } from './remotecache/types.js';

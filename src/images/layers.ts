@@ -1,3 +1,4 @@
+import { verifyingStream } from '../util/verify-stream.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { BlobInfo, ContentStore, LayerConverter, Snapshotter, IngestWriter } from '../cache/types.js';
@@ -53,7 +54,8 @@ interface Undo {
 async function fanOut(input: Readable, sinks: Array<{ push(chunk: Buffer): Promise<void> }>): Promise<void> {
   for await (const chunk of input) {
     const c = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    for (const s of sinks) await s.push(c);
+    // both consumers at once: the blob write and the extraction overlap instead of taking turns
+    await Promise.all(sinks.map((s) => s.push(c)));
   }
 }
 
@@ -248,8 +250,14 @@ export async function ensureLayerBlob(parts: LayerParts, layer: ImageLayer): Pro
   return parts.content.ingest(parts.layers.tarFromDir(dir), { expected: layer.diffId });
 }
 
-/** The layer tar of one image layer, for `save` and `push`. */
+/**
+ * The layer tar of one image layer, for `save` and `push`: the kept blob, or (a built layer has
+ * none) the tar made again from its snapshot as it streams, checked against the diffID and size,
+ * without writing and syncing a copy first.
+ */
 export async function exportLayer(parts: LayerParts, layer: ImageLayer): Promise<{ stream: Readable; size: number }> {
-  const info = await ensureLayerBlob(parts, layer);
-  return { stream: parts.content.createReadStream(layer.diffId), size: info.size };
+  const have = await parts.content.info(layer.diffId);
+  if (have) return { stream: parts.content.createReadStream(layer.diffId), size: have.size };
+  const dir = await parts.snapshots.layerDir(layer.snapshot);
+  return { stream: verifyingStream(parts.layers.tarFromDir(dir), { digest: layer.diffId, size: layer.size }), size: layer.size };
 }

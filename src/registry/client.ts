@@ -1,3 +1,4 @@
+import { verifyingStream } from '../util/verify-stream.js';
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { TbuildError, isTbuildError } from '../errors.js';
@@ -102,21 +103,7 @@ export function verified(source: AsyncIterable<Buffer>, desc: Descriptor, onByte
       throw bodyError(host, err);
     }
   }
-  async function* check(): AsyncGenerator<Buffer> {
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of read()) {
-      size += chunk.length;
-      if (size > desc.size) throw new TbuildError('TB_CONTENT_SIZE_MISMATCH', `blob ${desc.digest} is longer than its ${desc.size} bytes`);
-      hash.update(chunk);
-      onBytes?.(chunk.length);
-      yield chunk;
-    }
-    if (size !== desc.size) throw new TbuildError('TB_CONTENT_SIZE_MISMATCH', `blob ${desc.digest} has ${size} bytes, want ${desc.size}`);
-    const got = `sha256:${hash.digest('hex')}`;
-    if (got !== desc.digest) throw new TbuildError('TB_CONTENT_DIGEST_MISMATCH', `blob ${desc.digest} does not match its digest (got ${got})`);
-  }
-  return Readable.from(check(), { objectMode: false });
+  return verifyingStream(read(), desc, onBytes);
 }
 
 async function readLimited(res: HttpResponse, limit: number, what: string): Promise<Buffer> {

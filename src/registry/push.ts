@@ -1,4 +1,4 @@
-import { createGzip } from 'node:zlib';
+import { layerGzip } from '../util/gzip.js';
 import PQueue from 'p-queue';
 import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
 import type { ImageLayer, ImageStore } from '../images/types.js';
@@ -19,9 +19,6 @@ export interface PushSource {
 }
 
 export type PushOptions = Omit<PushRequest, 'auth'>;
-
-/** gzip level for pushed layers: zlib's default, as Docker and BuildKit use. */
-const GZIP_LEVEL = 6;
 
 const GZIP_TYPES: ReadonlySet<string> = new Set([MT.dockerLayerGzip, MT.ociLayerGzip]);
 
@@ -121,19 +118,17 @@ export async function pushLayer(
   }
   // 3. Compress and upload in one pass.
   const { stream, size } = await exportLayer(source, layer);
-  const gzip = createGzip({ level: GZIP_LEVEL });
-  stream.on('error', (err) => gzip.destroy(err));
   let read = 0;
   let last = 0;
-  stream.on('data', (c: Buffer) => {
-    read += c.length;
-    if (read - last >= size / 100 || read === size) {
-      last = read;
-      progress({ id, status: 'Pushing', current: read, total: size });
-    }
-  });
-  stream.pipe(gzip);
-  const pushed = await pusher.pushStream(gzip);
+  const pushed = await pusher.pushStream(
+    layerGzip(stream, (n) => {
+      read += n;
+      if (read - last >= size / 100 || read === size) {
+        last = read;
+        progress({ id, status: 'Pushing', current: read, total: size });
+      }
+    }),
+  );
   const blob = { digest: pushed.digest, size: pushed.size, mediaType: MT.dockerLayerGzip };
   await blobs.add(layer.diffId, blob, repo).catch(() => {});
   progress({ id, status: 'Pushed' });

@@ -1,4 +1,4 @@
-import { createGzip } from 'node:zlib';
+import { layerGzip } from '../util/gzip.js';
 import PQueue from 'p-queue';
 import type { PushSource } from '../registry/push.js';
 import { pushLayer } from '../registry/push.js';
@@ -116,10 +116,7 @@ export async function exportCache(
   const mounts: NonNullable<CacheConfig['mounts']> = [];
   const mountDescs: Descriptor[] = [];
   for (const m of format.mounts ?? []) {
-    const gzip = createGzip({ level: 6 });
-    const tar = source.layers.tarFromDir(m.dir);
-    tar.on('error', (err) => gzip.destroy(err));
-    const pushed = await target.pusher.pushStream(tar.pipe(gzip));
+    const pushed = await target.pusher.pushStream(layerGzip(source.layers.tarFromDir(m.dir)));
     const mediaType = format.ociMediaTypes ? MT.ociLayerGzip : MT.dockerLayerGzip;
     mounts.push({ id: m.id, blob: pushed.digest, size: pushed.size, mediaType });
     mountDescs.push({ mediaType, digest: pushed.digest, size: pushed.size, annotations: { [CACHE_MOUNT_ANNOTATION]: m.id } });

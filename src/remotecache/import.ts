@@ -2,13 +2,13 @@ import { mkdir, rename, rm, lstat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { PullTarget } from '../registry/pull.js';
 import { resolveImageManifest } from '../registry/pull.js';
+import { importLayers } from '../images/layers.js';
 import { hostPlatform, INDEX_TYPES, LAYER_TYPES, MANIFEST_TYPES, type ImageIndex, type ImageManifest } from '../registry/media-types.js';
 import type { Descriptor, Fetcher, Resolved } from '../registry/types.js';
-import { importLayers } from '../images/layers.js';
 import { cacheMountPath } from '../cache/cache-mounts.js';
-import type { PendingResult, ResultSource, VertexResult } from '../solver/result.js';
-import { TbuildError } from '../errors.js';
-import { isDigest, type Digest } from '../util/digest.js';
+import type { PendingResult, ResultSource, TransferStatus, VertexResult } from '../solver/result.js';
+import { TbuildError, isTbuildError } from '../errors.js';
+import { isDigest, shortId, type Digest } from '../util/digest.js';
 import { CACHE_CONFIG_TYPE, INLINE_CACHE_KEY, type CacheConfig, type InlineCache, type RemoteLayer } from './types.js';
 
 /** Marks our cache manifest inside an index (`image-manifest=false`). */
@@ -65,12 +65,35 @@ export class ImportedCache implements ResultSource {
     const pending: PendingResult = chain
       ? {
           diffIds: chain.map((l) => l.diffId),
-          async materialize(signal: AbortSignal): Promise<VertexResult> {
+          async materialize(signal: AbortSignal, onStatus?: (s: TransferStatus) => void): Promise<VertexResult> {
             if (signal.aborted) throw new TbuildError('TB_BUILD_CANCELLED', 'build cancelled');
+            // streamed straight into the snapshots (on a near registry this beats downloading
+            // to files first, as a pull does), each blob's bytes reported under the step
+            let opened: Descriptor | undefined;
             const layers = await importLayers(
               target,
-              chain.map((l) => ({ diffId: l.diffId, open: () => rec.fetcher.blob(l.blob) })),
-            );
+              chain.map((l) => ({
+                diffId: l.diffId,
+                open: async () => {
+                  opened = l.blob;
+                  const id = `sha256:${shortId(l.blob.digest)}`;
+                  let current = 0;
+                  let last = 0;
+                  const stream = await rec.fetcher.blob(l.blob, (n) => {
+                    current += n;
+                    if (current - last >= l.blob.size / 20 || current === l.blob.size) {
+                      last = current;
+                      onStatus?.({ id, current, total: l.blob.size, ...(current === l.blob.size ? { completed: true } : {}) });
+                    }
+                  });
+                  return stream;
+                },
+              })),
+            ).catch((err: unknown) => {
+              // name the blob: a corrupt one fails while decoding, before its digest could be checked
+              if (!opened || !(err instanceof Error) || err.message.includes(opened.digest)) throw err;
+              throw new TbuildError(isTbuildError(err) ? err.code : 'TB_ARCHIVE_INVALID', `cache blob ${opened.digest}: ${err.message}`, { cause: err });
+            });
             return { snapshot: layers.at(-1)?.snapshot, layers };
           },
         }

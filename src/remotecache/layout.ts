@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TbuildError } from '../errors.js';
+import { verifyingStream } from '../util/verify-stream.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { digestHex, isDigest, sha256, type Digest } from '../util/digest.js';
 import type { Descriptor, Fetcher, Pusher, Resolved } from '../registry/types.js';
@@ -45,25 +46,6 @@ async function readIndex(dir: string, must: boolean): Promise<LayoutIndex> {
   }
 }
 
-function verifying(desc: Descriptor, onBytes?: (n: number) => void): Transform {
-  const hash = createHash('sha256');
-  let size = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      onBytes?.(chunk.length);
-      cb(null, chunk);
-    },
-    flush(cb) {
-      const got = `sha256:${hash.digest('hex')}`;
-      if (size !== desc.size) return cb(new TbuildError('TB_CONTENT_SIZE_MISMATCH', `blob ${desc.digest}: ${size} bytes, want ${desc.size}`));
-      if (got !== desc.digest) return cb(new TbuildError('TB_CONTENT_DIGEST_MISMATCH', `blob ${desc.digest}: content hashes to ${got}`));
-      cb();
-    },
-  });
-}
-
 export class LayoutFetcher implements Fetcher {
   constructor(readonly dir: string) {}
 
@@ -86,10 +68,7 @@ export class LayoutFetcher implements Fetcher {
     await stat(path).catch(() => {
       throw new TbuildError('TB_REGISTRY_NOT_FOUND', `cache ${this.dir}: blob ${desc.digest} is missing`);
     });
-    const check = verifying(desc, onBytes);
-    const src = createReadStream(path);
-    src.on('error', (err) => check.destroy(err));
-    return src.pipe(check);
+    return verifyingStream(createReadStream(path), desc, onBytes);
   }
 
   async blobBytes(desc: Descriptor): Promise<Buffer> {

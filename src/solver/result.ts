@@ -37,7 +37,15 @@ export interface PendingResult {
    * `mode=min` export records the steps before the final stage that way): then the step runs
    * again when something needs its files, keeping the identity its dependents were keyed by.
    */
-  materialize?(signal: AbortSignal): Promise<VertexResult>;
+  materialize?(signal: AbortSignal, onStatus?: (s: TransferStatus) => void): Promise<VertexResult>;
+}
+
+/** Progress of one blob a materialize fetches (shown under the step, as BuildKit shows lazy blobs). */
+export interface TransferStatus {
+  id: string;
+  current: number;
+  total?: number;
+  completed?: boolean;
 }
 
 /** Results beyond the local cache index (imported caches), asked when the index has no record. */

@@ -261,10 +261,29 @@ export async function solve(
       const rebuild = rebuilders.get(d);
       const rebuildOr = (err: unknown): Promise<VertexResult> => (rebuild ? rebuild() : Promise.reject(err));
       // an imported cache that cannot deliver (blob gone, bytes wrong) costs the step's time, not the build
+      const name = def.meta.get(d)?.name ?? d;
+      // fetching is a step of its own in the progress: the cached step it serves has already ended
+      const fetching = { id: digestOf({ fetch: d }), name: `importing cached layers of ${name}`, inputs: [d] };
+      const fetch = (m: NonNullable<typeof pending.materialize>): Promise<VertexResult> => {
+        const started = Date.now();
+        emit({ type: 'vertex', vertex: { ...fetching, started } });
+        return m(signal, (st) =>
+          emit({ type: 'status', vertex: fetching.id, id: st.id, name: st.id, current: st.current, ...(st.total !== undefined ? { total: st.total } : {}), ...(st.completed ? { completed: true } : {}) }),
+        ).then(
+          (r) => {
+            emit({ type: 'vertex', vertex: { ...fetching, started, completed: Date.now() } });
+            return r;
+          },
+          (err: unknown) => {
+            emit({ type: 'vertex', vertex: { ...fetching, started, completed: Date.now(), error: (err as Error).message } });
+            throw err;
+          },
+        );
+      };
       const made = pending.materialize
-        ? pending.materialize(signal).catch((err: unknown) => {
+        ? fetch(pending.materialize.bind(pending)).catch((err: unknown) => {
             if (signal.aborted || isTbuildError(err, 'TB_BUILD_CANCELLED')) throw err;
-            emit({ type: 'warning', message: `imported cache for ${def.meta.get(d)?.name ?? d} is unusable (${(err as Error).message}): running the step` });
+            emit({ type: 'warning', message: `imported cache for ${name} is unusable (${(err as Error).message}): running the step` });
             return rebuildOr(err);
           })
         : rebuildOr(new TbuildError('TB_INTERNAL', `no way to materialize ${d}`));

@@ -54,7 +54,7 @@ export async function decompress(input: Readable, what = 'layer'): Promise<{ str
   const source = Readable.from(all(), { objectMode: false });
   if (compression === 'none') return { stream: source, compression };
   if (compression === 'gzip') {
-    const gunzip = createGunzip();
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     const out = new PassThrough();
     pipeline(source, gunzip, out).catch((err: Error) =>
       out.destroy(new TbuildError('TB_TAR_FORMAT', `gzip stream is corrupt: ${err.message}`, { cause: err })),
