@@ -211,8 +211,10 @@ async function removeScratch(tmp: string): Promise<void> {
  * `[internal]` and `exporting to image` vertices.
  */
 function internalSteps(buildId: string, emit: (e: ProgressEvent) => void) {
+  let n = 0;
   return async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const vertex: VertexStatus = { id: sha256(`${buildId}\0${name}`), name, inputs: [], started: Date.now() };
+    // two steps of one name (two cache exports) are two vertices
+    const vertex: VertexStatus = { id: sha256(`${buildId}\0${name}\0${n++}`), name, inputs: [], started: Date.now() };
     emit({ type: 'vertex', vertex: { ...vertex } });
     try {
       const out = await fn();

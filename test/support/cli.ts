@@ -19,13 +19,16 @@ export interface CliResult {
  * Run the tbuild CLI from source (through tsx, so tests never depend on a stale dist/).
  * `root` becomes `--root`.
  */
+const TSX_LOADER = import.meta.resolve('tsx');
+
 export function runCli(
   args: string[],
   opts: { root?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   const full = [
     '--import',
-    'tsx',
+    // resolved here, so a command run from another working directory still finds the loader
+    TSX_LOADER,
     join(PROJECT_ROOT, 'src', 'cli.ts'),
     ...(opts.root ? ['--root', opts.root] : []),
     ...args,
