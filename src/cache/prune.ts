@@ -30,7 +30,10 @@ export interface BuildCachePruned {
 export async function pruneBuildCache(snapshots: Snapshotter, cacheIndex: CacheIndex, opts: BuildCachePruneOptions): Promise<BuildCachePruned> {
   const now = opts.now ?? Date.now();
   const records = new Map<string, { keys: string[]; lastUsed: number }>();
+  // records of imported results known by identity only hold no files: they go with `all`
+  const identities: string[] = [];
   for await (const r of cacheIndex.walk()) {
+    if (!r.snapshot && r.meta?.identity === true) identities.push(r.key);
     if (!r.snapshot) continue;
     const e = records.get(r.snapshot) ?? { keys: [], lastUsed: 0 };
     e.keys.push(r.key);
@@ -94,6 +97,12 @@ export async function pruneBuildCache(snapshots: Snapshotter, cacheIndex: CacheI
     await snapshots.remove(n);
     out.removed.push(n);
     out.spaceReclaimed += size;
+  }
+  if (opts.all && opts.olderThanMs === undefined && opts.keepBytes === undefined) {
+    for (const key of identities) {
+      await cacheIndex.delete(key as never);
+      out.records++;
+    }
   }
   return out;
 }

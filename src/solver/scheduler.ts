@@ -141,7 +141,12 @@ export async function solve(
     if (cacheable && !skipCache) {
       const rec = await cacheIndex.get(key);
       const local = rec && recordToResult(rec);
-      const hit = local && (await impl.valid(local)) ? local : await opts.imported?.lookup(key);
+      let hit = local && (await impl.valid(local)) ? local : undefined;
+      // a local record of identity only gives way to an imported one that has the layers
+      if (opts.imported && (!hit || (hit.pending && !hit.pending.materialize))) {
+        const imported = await opts.imported.lookup(key);
+        if (imported && (!hit || imported.pending?.materialize)) hit = imported;
+      }
       if (hit) {
         emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), cached: true } });
         steps.push({ vertex: d, name, cached: true, duration: Date.now() - started });

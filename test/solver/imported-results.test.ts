@@ -104,6 +104,39 @@ describe('imported results', () => {
     expect(second.keys.get(final)).toBe(first.keys.get(final));
   });
 
+  test('what stayed imported is remembered by identity; a later import with layers is fetched, not re-run; prune -a forgets it', async () => {
+    const g = new GraphBuilder();
+    const base = scratch(g);
+    const builder = g.add(run(['make']), [base], { name: 'make', stages: ['builder'] });
+    const other = g.add(run(['prepare']), [base], { name: 'prepare', stages: ['final'] });
+    // like COPY --from=builder: make's files are read, its layers are not in the result's chain
+    const final = g.add(run(['install']), [other, builder], { name: 'install', stages: ['final'] });
+    const def = g.definition('Dockerfile', '');
+    const a = await root();
+    const first = await solve(def, [final], fakeOps(a.exec), a.index, a.shared);
+    const b = await root();
+    const fetched: Digest[] = [];
+    // first import: all hits, only the final result fetched; make is remembered by identity
+    await solve(def, [final], fakeOps(b.exec), b.index, b.shared, { imported: source(exported(first.keys, first.results), fetched) });
+    const remembered = await b.index.get(first.keys.get(builder)!);
+    expect(remembered?.meta).toMatchObject({ identity: true, link: first.results.get(builder)!.link });
+    // the install step's own record is gone (pruned elsewhere, say): with the import again, make's
+    // layers come from the cache instead of make running
+    await b.index.delete(first.keys.get(final)!);
+    const entries = exported(first.keys, first.results);
+    entries.delete(first.keys.get(final)!);
+    await solve(def, [final], fakeOps(b.exec), b.index, b.shared, { imported: source(entries, fetched) });
+    expect(b.exec.runs.map((r) => r.args.join(' '))).toEqual(['install']);
+    // prepare's layers were the bottom of the fetched result, so they are local already
+    expect(fetched).toEqual([first.keys.get(final), first.keys.get(builder)]);
+    // builder prune -a: identity records hold no files and go too
+    const { pruneBuildCache } = await import('../../src/cache/prune.js');
+    await b.index.set({ key: first.keys.get(builder)!, meta: { identity: true, link: first.results.get(builder)!.link, diffIds: [] }, created: new Date().toISOString() });
+    const snapshots = { walk: async function* () {}, usage: async () => ({ size: 0, inodes: 0 }), remove: async () => {} } as never;
+    await pruneBuildCache(snapshots, b.index, { all: true, keep: [] });
+    expect(await b.index.get(first.keys.get(builder)!)).toBeUndefined();
+  });
+
   test('an imported result that cannot be fetched runs the step instead, with a warning', async () => {
     const g = new GraphBuilder();
     const tip = chain(g, scratch(g), ['echo', 'x']);
