@@ -37,6 +37,15 @@ export function isLayerSnapshotName(name: string): boolean {
   return isDigest(name);
 }
 
+export interface ImportOptions {
+  /**
+   * Keep each layer's uncompressed tar as a blob (default). Without it only the snapshots are
+   * made, and `exportLayer` makes the tar again from them (checked against the diffID): for build
+   * cache, whose layers were made by the same tar writer and come back byte for byte.
+   */
+  keepBlobs?: boolean;
+}
+
 export interface LayerSource {
   /** The layer's diffID when known (archives, pulls): the uncompressed stream must hash to it. */
   diffId?: Digest;
@@ -87,7 +96,8 @@ function tmpKey(): string {
  * Without a known diffID (import), the layer is the tar regenerated from what was applied.
  * On failure everything this call created is removed again.
  */
-export async function importLayers(parts: LayerParts, sources: readonly LayerSource[]): Promise<ImageLayer[]> {
+export async function importLayers(parts: LayerParts, sources: readonly LayerSource[], opts: ImportOptions = {}): Promise<ImageLayer[]> {
+  const keepBlobs = opts.keepBlobs ?? true;
   const undo: Undo = { snapshots: [], blobs: [] };
   const out: ImageLayer[] = [];
   let parentChain: Digest | undefined;
@@ -95,7 +105,7 @@ export async function importLayers(parts: LayerParts, sources: readonly LayerSou
   try {
     for (const src of sources) {
       const layer = src.diffId
-        ? await importKnown(parts, src, src.diffId, parentChain, parentSnap, undo)
+        ? await importKnown(parts, src, src.diffId, parentChain, parentSnap, undo, keepBlobs)
         : await importUnknown(parts, src, parentChain, parentSnap, undo);
       parentChain = nextChainId(parentChain, layer.diffId);
       parentSnap = layer.snapshot;
@@ -120,11 +130,13 @@ async function importKnown(
   parentChain: Digest | undefined,
   parentSnap: string | undefined,
   undo: Undo,
+  keepBlob: boolean,
 ): Promise<ImageLayer> {
   const name = layerSnapshotName(nextChainId(parentChain, diffId));
   const haveSnap = await parts.snapshots.exists(name);
   const blob = await parts.content.info(diffId);
   if (haveSnap && blob) return { diffId, size: blob.size, snapshot: name };
+  if (haveSnap && !keepBlob) return { diffId, size: await layerSize(parts, name, diffId), snapshot: name };
 
   const { stream } = await decompress(await src.open());
   let writer: IngestWriter | undefined;
@@ -132,12 +144,12 @@ async function importKnown(
   let applying: Promise<unknown> | undefined;
   try {
     const sinks: Array<{ push(chunk: Buffer): Promise<void> }> = [];
-    if (!blob) {
+    if (!blob && keepBlob) {
       writer = await parts.content.writer({ expected: diffId });
       const w = writer;
       sinks.push({ push: (c) => w.write(c) });
     }
-    let applied: Promise<{ diffId: Digest }> | undefined;
+    let applied: Promise<{ diffId: Digest; size: number }> | undefined;
     let pt: PassThrough | undefined;
     if (!haveSnap) {
       key = tmpKey();
@@ -173,6 +185,7 @@ async function importKnown(
       }
     }
     let info: BlobInfo | undefined = blob;
+    if (!info && !writer) info = { digest: diffId, size: applied ? (await applied).size : 0 };
     if (writer) {
       info = await writer.commit().catch((err: unknown) => {
         throw isTbuildError(err, 'TB_CONTENT_DIGEST_MISMATCH')
@@ -222,6 +235,13 @@ async function importUnknown(
     if (key) await parts.snapshots.remove(key).catch(() => {});
     throw err;
   }
+}
+
+/** The uncompressed size of a layer kept only as a snapshot (its tar made again, counted, not kept). */
+async function layerSize(parts: LayerParts, snapshot: string, diffId: Digest): Promise<number> {
+  const desc = await parts.layers.describeDir(await parts.snapshots.layerDir(snapshot));
+  if (desc.diffId !== diffId) throw new TbuildError('TB_ARCHIVE_INVALID', `snapshot ${snapshot} no longer matches layer ${diffId}`);
+  return desc.size;
 }
 
 /** Commit `key` as `name`, or drop it when an identical stack was committed meanwhile. */

@@ -222,7 +222,8 @@ export class Transport {
   async close(): Promise<void> {
     const agents = [...this.#agents.values()];
     this.#agents.clear();
-    for (const a of agents) await (await a).close().catch(() => {});
+    // an agent whose set-up failed (a bad certs.d) was reported to its request; nothing to close
+    for (const a of agents) await a.then((agent) => agent.close(), () => {}).catch(() => {});
   }
 }
 

@@ -89,6 +89,8 @@ export class ImportedCache implements ResultSource {
                   return stream;
                 },
               })),
+              // build cache layers come back byte for byte from their snapshots: no second copy
+              { keepBlobs: false },
             ).catch((err: unknown) => {
               // name the blob: a corrupt one fails while decoding, before its digest could be checked
               if (!opened || !(err instanceof Error) || err.message.includes(opened.digest)) throw err;

@@ -10,10 +10,11 @@ import { tempDir } from './tmp.js';
  * A real Debian `docker-registry` (distribution 2.8) on 127.0.0.1, on a free port, with its
  * storage in a temporary directory, in three forms: plain HTTP; TLS (a test CA, trusted through a
  * certs.d directory) with htpasswd Basic auth; Bearer tokens from a small token issuer here, whose
- * signing certificate the registry's `auth.token.rootcertbundle` trusts.
+ * signing certificate the registry's `auth.token.rootcertbundle` trusts; TLS that asks every client
+ * for a certificate signed by the test CA (`http.tls.clientcas`), given in certs.d as Docker lays it out.
  */
 
-export type RegistryKind = 'plain' | 'tls-basic' | 'token';
+export type RegistryKind = 'plain' | 'tls-basic' | 'token' | 'tls-client-cert';
 
 export interface TestRegistry {
   kind: RegistryKind;
@@ -141,6 +142,16 @@ export async function startRegistry(kind: RegistryKind = 'plain'): Promise<TestR
     execFileSync('htpasswd', ['-Bbc', join(tmp.path, 'htpasswd'), TEST_USER.username, TEST_USER.password], { stdio: 'ignore' });
     lines.push('auth:', '  htpasswd:', '    realm: tbuild-test', `    path: ${join(tmp.path, 'htpasswd')}`);
     user = TEST_USER;
+  } else if (kind === 'tls-client-cert') {
+    const { makeCerts: makeMutualCerts } = await import('./certs.js');
+    const dir = join(tmp.path, 'mtls');
+    await mkdir(dir);
+    await makeMutualCerts(dir);
+    caFile = join(certsDir, host, 'ca.crt');
+    await writeFile(caFile, await readFile(join(dir, 'ca.pem')));
+    await writeFile(join(certsDir, host, 'client.cert'), await readFile(join(dir, 'cert.pem')));
+    await writeFile(join(certsDir, host, 'client.key'), await readFile(join(dir, 'key.pem')));
+    lines.push('  tls:', `    certificate: ${join(dir, 'server-cert.pem')}`, `    key: ${join(dir, 'server-key.pem')}`, '    clientcas:', `      - ${join(dir, 'ca.pem')}`);
   } else if (kind === 'token') {
     const service = 'tbuild-test-registry';
     const t = await startTokenIssuer(tmp.path, service);
@@ -165,8 +176,14 @@ export async function startRegistry(kind: RegistryKind = 'plain'): Promise<TestR
     await tmp.cleanup();
   };
   // Wait for /v2/ to answer (200 or 401), polling: the machine may be loaded.
-  const scheme = kind === 'tls-basic' ? 'https' : 'http';
-  const agent = new Agent({ connect: { rejectUnauthorized: false } });
+  const tls = kind === 'tls-basic' || kind === 'tls-client-cert';
+  const scheme = tls ? 'https' : 'http';
+  const agent = new Agent({
+    connect: {
+      rejectUnauthorized: false,
+      ...(kind === 'tls-client-cert' ? { cert: await readFile(join(certsDir, host, 'client.cert')), key: await readFile(join(certsDir, host, 'client.key')) } : {}),
+    },
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) {
@@ -196,7 +213,7 @@ export async function startRegistry(kind: RegistryKind = 'plain'): Promise<TestR
     tokenRequests: issuer?.requests ?? [],
     storage,
     skopeoFlags(side) {
-      const f = [kind === 'tls-basic' ? `--${side}-cert-dir=${join(certsDir, host)}` : `--${side}-tls-verify=false`];
+      const f = [tls ? `--${side}-cert-dir=${join(certsDir, host)}` : `--${side}-tls-verify=false`];
       if (user) f.push(`--${side}-creds=${user.username}:${user.password}`);
       return f;
     },
