@@ -1,8 +1,9 @@
 import type { ImageRecord, ImageStore } from '../images/types.js';
-import type { Credentials, Registries, RequestAuth, TransferProgress } from '../registry/types.js';
+import type { Credentials, Registries, RegistryClientSource, RequestAuth, TransferProgress } from '../registry/types.js';
+import type { LazyBase } from '../worker/types.js';
 import type { ProgressEvent } from '../solver/types.js';
 import { TbuildError, isTbuildError } from '../errors.js';
-import { sha256 } from '../util/digest.js';
+import { sha256, type Digest } from '../util/digest.js';
 
 export interface BaseImageOptions {
   /** `--pull`: fetch every base image from its registry, even when one is stored. */
@@ -13,6 +14,11 @@ export interface BaseImageOptions {
   authLookup?: (host: string) => Promise<Credentials | undefined>;
   buildId: string;
   emit: (e: ProgressEvent) => void;
+  /**
+   * Resolve a missing image on its registry (config and layer list only) and pull its layers when
+   * a step first needs them, as BuildKit does. Without it a missing image is pulled at once.
+   */
+  lazy?: { clients: RegistryClientSource; bases: Map<Digest, LazyBase>; images: Pick<ImageStore, 'get' | 'tag'> };
 }
 
 /**
@@ -30,14 +36,86 @@ export function pullingLookup(images: Pick<ImageStore, 'get'>, registries: Pick<
     }
     return p;
   };
+  const resolves = new Map<string, Promise<ImageRecord | undefined>>();
+  const resolveOnce = (ref: string, lazy: NonNullable<BaseImageOptions['lazy']>): Promise<ImageRecord | undefined> => {
+    let p = resolves.get(ref);
+    if (!p) {
+      p = resolveBase(ref, lazy, registries, opts);
+      resolves.set(ref, p);
+    }
+    return p;
+  };
   return {
     async get(ref) {
       // An id (or id prefix) names a local image only.
       if (/^(sha256:)?[0-9a-f]{12,64}$/.test(ref)) return images.get(ref);
       if (opts.pull) return pullOnce(ref);
-      return (await images.get(ref)) ?? pullOnce(ref);
+      const local = await images.get(ref);
+      if (local) return local;
+      return opts.lazy ? resolveOnce(ref, opts.lazy) : pullOnce(ref);
     },
   };
+}
+
+/**
+ * `[internal] load metadata for REF`: the image's config from its registry, no layers. The build
+ * plans on it; its layers are pulled (exactly that image, by digest) when a step needs them.
+ */
+async function resolveBase(ref: string, lazy: NonNullable<BaseImageOptions['lazy']>, registries: Pick<Registries, 'pull'>, opts: BaseImageOptions): Promise<ImageRecord | undefined> {
+  const name = `[internal] load metadata for ${ref}`;
+  const id = sha256(`${opts.buildId}\0${name}`);
+  const started = Date.now();
+  opts.emit({ type: 'vertex', vertex: { id, name, inputs: [], started } });
+  try {
+    const [{ parseReference }, { resolveImage }] = await Promise.all([import('../images/reference.js'), import('../registry/pull.js')]);
+    const host = parseReference(ref).domain;
+    const auth = await authFor(host, opts);
+    const { client, release } = await lazy.clients.openClient(auth);
+    const resolved = await resolveImage(client, ref).finally(release);
+    opts.emit({ type: 'vertex', vertex: { id, name, inputs: [], started, completed: Date.now() } });
+    // the same image under another name is here already
+    const local = await lazy.images.get(resolved.id);
+    if (local) return local;
+    let pulled: Promise<ImageRecord> | undefined;
+    lazy.bases.set(resolved.id, {
+      ref,
+      diffIds: resolved.diffIds,
+      ...(resolved.config.created ? { created: resolved.config.created } : {}),
+      pull: (onStatus) => {
+        pulled ??= (async () => {
+          const res = await registries.pull(resolved.pinned, {
+            ...(auth ? { auth } : {}),
+            onProgress: (p) => {
+              if (p.id === undefined || p.current === undefined) return;
+              onStatus?.({ id: `sha256:${p.id}`, current: p.current, ...(p.total !== undefined ? { total: p.total, completed: p.current === p.total } : {}) });
+            },
+          });
+          if (res.image.id !== resolved.id) {
+            throw new TbuildError('TB_REGISTRY_PROTOCOL', `${ref}: ${resolved.pinned} gave image ${res.image.id}, not the ${resolved.id} it resolved to`);
+          }
+          // as an eager pull would have left it: under the name the Dockerfile used
+          await lazy.images.tag(res.image.id, ref).catch(() => {});
+          return res.image;
+        })();
+        return pulled;
+      },
+    });
+    return { id: resolved.id, config: resolved.config, layers: [], names: [], repoDigests: [resolved.pinned], created: new Date().toISOString() };
+  } catch (err) {
+    opts.emit({ type: 'vertex', vertex: { id, name, inputs: [], started, completed: Date.now(), error: (err as Error).message } });
+    throw baseError(err, ref);
+  }
+}
+
+function baseError(err: unknown, ref: string): unknown {
+  // "Not in the store, not on its registry" reads best as the image not being found.
+  if (isTbuildError(err, 'TB_REGISTRY_NOT_FOUND')) {
+    return new TbuildError('TB_IMAGE_NOT_FOUND', `${ref}: not in the local store, and ${err.message}`, { cause: err, details: { ref } });
+  }
+  if (isTbuildError(err)) {
+    return new TbuildError(err.code, `failed to resolve source metadata for ${ref}: ${err.message}`, { cause: err, details: { ...err.details, ref } });
+  }
+  return err;
 }
 
 async function pullBase(registries: Pick<Registries, 'pull'>, ref: string, opts: BaseImageOptions): Promise<ImageRecord | undefined> {
@@ -63,14 +141,7 @@ async function pullBase(registries: Pick<Registries, 'pull'>, ref: string, opts:
     return res.image;
   } catch (err) {
     opts.emit({ type: 'vertex', vertex: { id, name, inputs: [], started, completed: Date.now(), error: (err as Error).message } });
-    // "Not in the store, not on its registry" reads best as the image not being found.
-    if (isTbuildError(err, 'TB_REGISTRY_NOT_FOUND')) {
-      throw new TbuildError('TB_IMAGE_NOT_FOUND', `${ref}: not in the local store, and ${err.message}`, { cause: err, details: { ref } });
-    }
-    if (isTbuildError(err)) {
-      throw new TbuildError(err.code, `failed to resolve source metadata for ${ref}: ${err.message}`, { cause: err, details: { ...err.details, ref } });
-    }
-    throw err;
+    throw baseError(err, ref);
   }
 }
 

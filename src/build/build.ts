@@ -23,7 +23,7 @@ import { cacheMountPath } from '../cache/cache-mounts.js';
 import { existsSync } from 'node:fs';
 import { engineOps } from '../worker/index.js';
 import type { Definition } from '../solver/graph/types.js';
-import type { OpEnv } from '../worker/types.js';
+import type { LazyBase, OpEnv } from '../worker/types.js';
 import { exportResult } from '../exporter/export.js';
 import { imageConfig } from '../frontend/dockerfile/image-config.js';
 import { traced } from '../solver/trace.js';
@@ -91,8 +91,16 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       });
     }
     const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
+    const lazyBases = new Map<Digest, LazyBase>();
     const baseLookup = parts.registries
-      ? pullingLookup(parts.images, parts.registries, { pull: opts.pull, auth: opts.registryAuth, ...(opts.registryAuthLookup ? { authLookup: opts.registryAuthLookup } : {}), buildId, emit: onProgress })
+      ? pullingLookup(parts.images, parts.registries, {
+          pull: opts.pull,
+          auth: opts.registryAuth,
+          ...(opts.registryAuthLookup ? { authLookup: opts.registryAuthLookup } : {}),
+          buildId,
+          emit: onProgress,
+          ...(parts.registryClients ? { lazy: { clients: parts.registryClients, bases: lazyBases, images: parts.images } } : {}),
+        })
       : parts.images;
     const lookup = await withNamedContexts(baseLookup, opts.namedContexts, dockerfile);
     if (opts.pull && !parts.registries) throw new TbuildError('TB_INVALID_ARGUMENT', '--pull: this engine has no registry access');
@@ -114,6 +122,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       named,
       proxyEnv,
       tmp,
+      lazyBases,
       ...(opts.secretLookup ? { secretLookup: opts.secretLookup } : {}),
       sshAgent: (id) => {
         const agent = opts.ssh?.[id];

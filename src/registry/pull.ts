@@ -67,6 +67,37 @@ export async function resolveImageManifest(fetcher: Fetcher, top: Resolved, plat
   throw new TbuildError('TB_REGISTRY_PROTOCOL', `${name}: indexes nested too deeply`);
 }
 
+/** What a name resolves to on its registry, without any layer: enough to plan a build on it. */
+export interface ResolvedImage {
+  /** Config digest (the image id). */
+  id: Digest;
+  config: ImageConfig;
+  /** `repository@sha256:…` of the top-level manifest: pulls later get exactly this image. */
+  pinned: string;
+  diffIds: Digest[];
+}
+
+/** Resolve `input` to its image config on the registry (index → platform), layers untouched. */
+export async function resolveImage(registry: RegistryClient, input: string, platform: Platform = hostPlatform()): Promise<ResolvedImage> {
+  const ref = pullReference(input);
+  const display = familiarName(ref);
+  const fetcher = registry.fetcher({ domain: ref.domain, path: ref.path });
+  const top = await fetcher.manifest(ref.digest ?? ref.tag!).catch((err: unknown) => {
+    if (isTbuildError(err, 'TB_REGISTRY_NOT_FOUND')) {
+      throw new TbuildError('TB_REGISTRY_NOT_FOUND', `manifest for ${display} not found: ${err.message}`, { cause: err, details: err.details });
+    }
+    throw err;
+  });
+  const { manifest } = await resolveImageManifest(fetcher, top, platform, display);
+  const configJson = (await fetcher.blobBytes(manifest.config)).toString();
+  const config = parseJson<ImageConfig>(Buffer.from(configJson), `config of ${display}`);
+  const diffIds = config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length || !diffIds.every((d) => isDigest(d))) {
+    throw new TbuildError('TB_REGISTRY_PROTOCOL', `${display}: config rootfs.diff_ids do not match the manifest's ${manifest.layers.length} layers`);
+  }
+  return { id: sha256(configJson), config, pinned: `${repositoryName(ref)}@${top.descriptor.digest}`, diffIds: diffIds as Digest[] };
+}
+
 /** `busybox` → parsed reference with `latest` added when it has neither tag nor digest. */
 export function pullReference(input: string): Reference {
   const ref = parseReference(input);

@@ -32,6 +32,8 @@ export interface VertexResult {
 export interface PendingResult {
   /** Layers of the result, bottom-up, as the imported cache describes them. */
   diffIds: Digest[];
+  /** How fetching it is shown (default `importing cached layers of STEP`). */
+  label?: string;
   /**
    * Fetch and apply the layers. Absent when the cache knows only the result's identity (a
    * `mode=min` export records the steps before the final stage that way): then the step runs

@@ -92,6 +92,8 @@ export async function solve(
   const keys = new Map<Digest, Promise<{ key: Digest; result: VertexResult }>>();
   const results = new Map<Digest, VertexResult>();
   const cacheKeys = new Map<Digest, Digest>();
+  /** Vertices whose results go in the cache index (sources are never recorded). */
+  const recorded = new Set<Digest>();
   const materializing = new Map<Digest, Promise<VertexResult>>();
   /** Steps known only by identity (imported without layers): how to run each when it is needed after all. */
   const rebuilders = new Map<Digest, () => Promise<VertexResult>>();
@@ -137,6 +139,7 @@ export async function solve(
     const key = cacheKey(d, inputs.map((i) => i.key), extra);
     cacheKeys.set(d, key);
     const cacheable = impl.cacheable(vertex);
+    if (cacheable) recorded.add(d);
     const skipCache = opts.noCache || (meta?.stages ?? []).some((s) => opts.noCacheFilter?.has(s.toLowerCase()));
     if (cacheable && !skipCache) {
       const rec = await cacheIndex.get(key);
@@ -268,7 +271,7 @@ export async function solve(
       // an imported cache that cannot deliver (blob gone, bytes wrong) costs the step's time, not the build
       const name = def.meta.get(d)?.name ?? d;
       // fetching is a step of its own in the progress: the cached step it serves has already ended
-      const fetching = { id: digestOf({ fetch: d }), name: `importing cached layers of ${name}`, inputs: [d] };
+      const fetching = { id: digestOf({ fetch: d }), name: pending.label ?? `importing cached layers of ${name}`, inputs: [d] };
       const fetch = (m: NonNullable<typeof pending.materialize>): Promise<VertexResult> => {
         const started = Date.now();
         emit({ type: 'vertex', vertex: { ...fetching, started } });
@@ -296,7 +299,7 @@ export async function solve(
         const done: VertexResult = { ...m, link: r.link, ...(r.created ? { created: r.created } : {}) };
         delete done.pending;
         const key = cacheKeys.get(d);
-        if (key) await cacheIndex.set(resultToRecord(key, done));
+        if (key && recorded.has(d)) await cacheIndex.set(resultToRecord(key, done));
         results.set(d, done);
         await adoptPrefixes(done);
         return done;
@@ -321,7 +324,7 @@ export async function solve(
       materializing.set(v, Promise.resolve(adopted));
       results.set(v, adopted);
       const key = cacheKeys.get(v);
-      if (key) await cacheIndex.set(resultToRecord(key, adopted));
+      if (key && recorded.has(v)) await cacheIndex.set(resultToRecord(key, adopted));
     }
   };
 
@@ -345,7 +348,7 @@ export async function solve(
       // what stayed imported is remembered by identity: the next build here keys its steps the same
       for (const [v, r] of results) {
         const key = cacheKeys.get(v);
-        if (r.pending && key && !materializing.has(v)) await cacheIndex.set(identityRecord(key, r));
+        if (r.pending && key && recorded.has(v) && !materializing.has(v)) await cacheIndex.set(identityRecord(key, r));
       }
     }
     // jobs nobody else waits for were aborted: let them release containers and mounts first

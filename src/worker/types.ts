@@ -1,6 +1,8 @@
+import type { Digest } from '../util/digest.js';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from '../cache/types.js';
 import type { Executor } from '../exec/types.js';
-import type { ImageStore } from '../images/types.js';
+import type { ImageRecord, ImageStore } from '../images/types.js';
+import type { TransferStatus } from '../solver/result.js';
 import type { NetworkManager } from '../network/types.js';
 import type { SourceTree, BuildContext, SecretSource } from '../session/types.js';
 
@@ -40,4 +42,15 @@ export interface OpEnv {
   proxyEnv: string[];
   /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */
   tmp: string;
+  /** Base images resolved on their registry but not pulled yet (by image id): pulled when a step needs their files. */
+  lazyBases?: Map<Digest, LazyBase>;
+}
+
+/** A `FROM` image known from its registry (config and layer list), whose layers are fetched on first use. */
+export interface LazyBase {
+  ref: string;
+  diffIds: Digest[];
+  created?: string;
+  /** Pull it (exactly the resolved image) into the store; progress per layer. */
+  pull(onStatus?: (s: TransferStatus) => void): Promise<ImageRecord>;
 }

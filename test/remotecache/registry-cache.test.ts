@@ -98,6 +98,11 @@ describe('remote build cache', () => {
     expect(b.events.some((e) => e.type === 'status' && fetching?.type === 'vertex' && e.vertex === fetching.vertex.id && e.completed)).toBe(true);
     expect(b.imageId).toBe(a.imageId);
     expect(await fileIn(second, 'app:b', '/final-at')).toBe(await fileIn(first, 'app:a', '/final-at'));
+    // the base image was only resolved (its config), never pulled: every step came from the cache
+    const names = b.events.flatMap((e) => (e.type === 'vertex' ? [e.vertex.name] : []));
+    expect(names).toContain(`[internal] load metadata for ${base}`);
+    expect(names).not.toContain(`[internal] pull ${base}`);
+    expect(await second.images.get(base)).toBeUndefined();
     // lazy: only the result's layers were fetched; the builder stage's layer stayed in the registry
     const secondLayers = new Set((await second.images.resolve('app:b')).layers.map((l) => l.diffId));
     const builderChains: string[] = [];
@@ -130,6 +135,9 @@ describe('remote build cache', () => {
     const b = await build(second, { context: await ctxDir({ Dockerfile: twoStages(), 'app.txt': 'v2\n' }), tags: ['app:v2'], cacheFrom: [parseCacheFrom(`type=registry,ref=${ref}`)] });
     expect(ran(b.events).sort()).toEqual(['[stage-1 2/4] COPY app.txt /app.txt', '[stage-1 3/4] COPY --from=builder /built-at /built-at', '[stage-1 4/4] RUN od -An -N8 -tx1 /dev/urandom > /final-at'].sort());
     expect(await fileIn(second, 'app:v2', '/app.txt')).toBe('v2\n');
+    // a step that runs needs the base's files: now it is pulled, as a step of its own
+    expect(b.events.some((e) => e.type === 'vertex' && e.vertex.name === `[internal] pull ${base}` && e.vertex.completed && !e.vertex.error)).toBe(true);
+    expect(await second.images.get(base)).toBeDefined();
   }, 180_000);
 
   test('mode=min exports only the final stage: the builder stage runs again elsewhere', async () => {
