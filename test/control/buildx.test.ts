@@ -197,7 +197,7 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     }
   }, 180_000);
 
-  test('--cache-to type=inline with --push; --cache-from IMAGE on a fresh daemon takes every step from it', async () => {
+  test('--cache-to type=inline with --push, and type=registry; --cache-from on a fresh daemon takes every step from them', async () => {
     const { makeTestArchive, run, startRegistry } = await import('../support/registry.js');
     const reg = await startRegistry('plain');
     const freshDir = join(tmp.path, 'cache-daemon');
@@ -218,6 +218,16 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
       expect(second.stderr).toMatch(/\[2\/2\] RUN od[^\n]*\n#\d+ CACHED/);
       const at = (h: string, image: string) => dockerBuildx(h, config, ['run', '--rm', image, 'cat', '/at']).then((r) => r.stdout);
       expect(await at(fresh.host, 'bx-cached')).toBe(await at(daemon.host, name));
+      // the worker advertises its snapshotter, so buildx's docker driver offers registry caches too
+      const ref = `${reg.host}/bx/cache:max`;
+      const maxDir = ctx('remote-cache-max', { Dockerfile: `FROM ${base}\nRUN od -An -N8 -tx1 /dev/urandom > /at\nRUN cp /at /again\n` });
+      const exported = await dx(['build', '--progress', 'plain', '--cache-to', `type=registry,ref=${ref},mode=max`, '-t', 'bx-max', maxDir]);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stderr).toContain('exporting cache to registry');
+      const imported = await dockerBuildx(fresh.host, config, ['build', '--progress', 'plain', '--cache-from', `type=registry,ref=${ref}`, '-t', 'bx-max', maxDir]);
+      expect(imported.code, imported.stderr).toBe(0);
+      expect(imported.stderr).toMatch(/\[3\/3\] RUN cp[^\n]*\n#\d+ CACHED/);
+      expect(await at(fresh.host, 'bx-max')).toBe(await at(daemon.host, 'bx-max'));
     } finally {
       await fresh.stop();
       await reg.stop();
