@@ -6,6 +6,16 @@ import { commitWork, openView } from './snapshot.js';
 import { traced } from '../solver/trace.js';
 import { copyFiles, mkdirInRoot } from './file/index.js';
 import { namedTree } from './named.js';
+import { downloadOnce, isHttpSource, parseChecksum } from './file/http-source.js';
+import { TbuildError } from '../errors.js';
+import { resolveInRoot } from '../util/confine.js';
+import { stat } from 'node:fs/promises';
+import { posix } from 'node:path';
+
+async function isDir(root: string, dest: string, workdir: string): Promise<boolean> {
+  const abs = dest.startsWith('/') ? dest : posix.join('/', workdir, dest);
+  return stat(await resolveInRoot(root, abs)).then((s) => s.isDirectory(), () => false);
+}
 
 async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
   const fromInput = a.from.type === 'input' ? inputs[a.from.index]! : undefined;
@@ -15,13 +25,13 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
     await view?.release();
     throw err;
   }) : undefined;
+  // ADD of URLs: each downloaded (once per build) into a directory of its own, then copied from there
+  const urls = a.add && !view ? a.sources.filter(isHttpSource) : [];
+  const downloads = await Promise.all(urls.map((u) => downloadOnce(env, u, env.tmp, io.signal, a.checksum ? parseChecksum(a.checksum) : undefined)));
+  const localSources = a.sources.filter((s) => !urls.includes(s));
   try {
     return await commitWork(env, inputs[0]!, async (destRoot) => {
-      await copyFiles({
-        srcRoot: view ? view.dir : tree.dir,
-        ignore: view ? undefined : tree.ignore,
-        sources: a.sources,
-        inline: a.inline,
+      const common = {
         destRoot,
         dest: a.dest,
         workdir: a.workdir,
@@ -31,8 +41,25 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
         parents: a.parents,
         excludes: a.excludes,
         add: a.add,
-        unpack: a.unpack,
         signal: io.signal,
+      };
+      if (downloads.length) {
+        const total = a.sources.length + a.inline.length;
+        if (total > 1 && !/(\/|^\.|\/\.)$/.test(a.dest) && !(await isDir(destRoot, a.dest, a.workdir))) {
+          throw new TbuildError('TB_COPY_DEST_NOT_DIR', 'When using COPY with more than one source file, the destination must be a directory and end with a /', { details: { dest: a.dest } });
+        }
+        // a downloaded archive is a file, never unpacked (as Docker and BuildKit do)
+        for (const d of downloads) await copyFiles({ ...common, srcRoot: d.dir, sources: [d.name], inline: [], unpack: false, ...(total > 1 ? { dest: a.dest.endsWith('/') ? a.dest : `${a.dest}/` } : {}) });
+        if (!localSources.length && !a.inline.length) return;
+      }
+      await copyFiles({
+        ...common,
+        srcRoot: view ? view.dir : tree.dir,
+        ignore: view ? undefined : tree.ignore,
+        sources: localSources,
+        inline: a.inline,
+        unpack: a.unpack,
+        ...(downloads.length && a.sources.length + a.inline.length > 1 ? { dest: a.dest.endsWith('/') ? a.dest : `${a.dest}/` } : {}),
       });
     });
   } finally {

@@ -9,6 +9,7 @@ import { execSource } from './source.js';
 import { execMerge } from './merge.js';
 import { checksumSources } from '../session/checksum.js';
 import { isRemoteSource } from './file/index.js';
+import { downloadOnce, isHttpSource } from './file/http-source.js';
 import { traced } from '../solver/trace.js';
 
 export type { OpEnv } from './types.js';
@@ -21,10 +22,16 @@ export function engineOps(env: OpEnv): VertexImpl {
       if (op.type === 'file' && op.action.kind === 'copy' && (op.action.from.type === 'context' || op.action.from.type === 'named') && op.action.sources.length) {
         const { excludes, parents } = op.action;
         const tree = op.action.from.type === 'named' ? namedTree(env, op.action.from.name) : env.context;
-        // remote sources are refused when the step runs, with their own message
+        // ADD of a URL is keyed by what it downloads (or by its --checksum, without downloading);
+        // other remote sources are refused when the step runs, with their own message
+        const urls = op.action.add ? op.action.sources.filter(isHttpSource) : [];
+        const remote = await Promise.all(
+          urls.map(async (u) => `${u}=${op.action.kind === 'copy' && op.action.checksum ? op.action.checksum : (await downloadOnce(env, u, env.tmp, signal)).digest}`),
+        );
         const sources = op.action.sources.filter((s) => !isRemoteSource(s));
-        if (!sources.length) return undefined;
-        return traced('checksum', () => checksumSources(tree, sources, { excludes, parents, signal }));
+        const local = sources.length ? await traced('checksum', () => checksumSources(tree, sources, { excludes, parents, signal })) : undefined;
+        if (!remote.length) return local;
+        return JSON.stringify({ local: local ?? null, remote });
       }
       if (op.type === 'exec') {
         const binds = op.mounts.filter((m) => m.type === 'bind' && m.input === undefined).map((m) => (m as { source: string }).source);

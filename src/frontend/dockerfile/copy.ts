@@ -4,6 +4,8 @@ import type { CopyInstruction, WorkdirInstruction } from '../../parser/types.js'
 import type { CopyAction, FileOp } from '../../solver/graph/types.js';
 import type { ConvertContext } from './context.js';
 import { workdirOf, type StageState } from './state.js';
+import { isHttpSource, parseChecksum } from '../../worker/file/http-source.js';
+import { TbuildError } from '../../errors.js';
 
 function heredocName(word: string): string | undefined {
   const m = /^<<-?(["']?)([^"'\s]+)\1$/.exec(word);
@@ -40,6 +42,16 @@ export async function convertCopy(ctx: ConvertContext, state: StageState, ins: C
     inputs.push(await ctx.fromSource(ins.from, state.index, ins.range));
     from = { type: 'input', index: 1 };
   }
+  const checksum = ins.checksum !== undefined ? scope.expand(ins.checksum) : undefined;
+  if (checksum !== undefined) {
+    parseChecksum(checksum);
+    if (!sources.length || sources.some((s) => !isHttpSource(s)) || inline.length) {
+      throw new TbuildError('TB_INVALID_ARGUMENT', "checksum can't be specified for non-HTTP(S) sources", { range: ins.range });
+    }
+  }
+  if (ins.keepGitDir !== undefined) {
+    throw new TbuildError('TB_ADD_REMOTE_UNSUPPORTED', 'ADD --keep-git-dir: git sources are not supported by this builder', { range: ins.range });
+  }
   const dest = scope.expand(ins.dest);
   const action: CopyAction = {
     kind: 'copy',
@@ -54,6 +66,7 @@ export async function convertCopy(ctx: ConvertContext, state: StageState, ins: C
     link: ins.link,
     add: ins.kind === 'ADD',
     unpack: ins.unpack,
+    ...(checksum !== undefined ? { checksum } : {}),
     inline,
   };
   const parent = state.vertex;

@@ -80,8 +80,10 @@ export interface CopyAction {
   parents: boolean;
   excludes: string[];
   link: boolean;
-  /** ADD semantics: local tar archives are extracted. */
+  /** ADD semantics: local tar archives are extracted, http(s) sources are downloaded. */
   add: boolean;
+  /** `ADD --checksum=sha256:…` for http(s) sources: the download must hash to it (and it keys the step). */
+  checksum?: string;
   unpack?: boolean;
   /** Heredoc files (`COPY <<EOF /dest`), content already expanded when the heredoc allows it. */
   inline: Array<{ name: string; content: string }>;
