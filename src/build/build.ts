@@ -114,6 +114,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       ...(opts.addHosts?.length ? { extraHosts: opts.addHosts } : {}),
       platform,
     }));
+    const epoch = sourceDateEpoch(opts, buildArgs, parts.sourceDateEpoch);
     const proxyEnv = PROXY_ARGS.filter((k) => Object.prototype.hasOwnProperty.call(buildArgs, k)).map((k) => `${k}=${buildArgs[k]}`);
     const env: OpEnv = {
       parts,
@@ -123,6 +124,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       proxyEnv,
       tmp,
       lazyBases,
+      ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
       ...(opts.secretLookup ? { secretLookup: opts.secretLookup } : {}),
       sshAgent: (id) => {
         const agent = opts.ssh?.[id];
@@ -149,7 +151,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     } catch (err) {
       throw attachVertex(err, def.meta, displayFile, dockerfile.source);
     }
-    const { config, result } = imageConfig(converted.target, solved.results, new Date(), opts.sourceDateEpoch ?? parts.sourceDateEpoch);
+    const { config, result } = imageConfig(converted.target, solved.results, new Date(), epoch);
     const root = converted.target.vertex;
     const itemsFor = (mode: 'min' | 'max') => cacheItems(def, solved, root, mode, (d) => ops.cacheable(def.vertices.get(d)!));
     if (opts.cacheTo?.some((c) => c.type === 'inline')) {
@@ -347,4 +349,16 @@ function cacheItems(def: Definition, solved: Solved, root: Digest, mode: 'min' |
     items.push({ key, result, ...(mode === 'min' && !inFinal ? { identityOnly: true } : {}) });
   }
   return items;
+}
+
+/**
+ * SOURCE_DATE_EPOCH for this build: the build's own, else the `--build-arg SOURCE_DATE_EPOCH=…`
+ * BuildKit 0.13 reads, else the engine's. It sets the image's times and clamps new layers' mtimes.
+ */
+function sourceDateEpoch(opts: BuildOptions, buildArgs: Record<string, string>, engine: number | undefined): number | undefined {
+  if (opts.sourceDateEpoch !== undefined) return opts.sourceDateEpoch;
+  const arg = buildArgs.SOURCE_DATE_EPOCH;
+  if (arg === undefined || arg === '') return engine;
+  if (!/^\d+$/.test(arg)) throw new TbuildError('TB_INVALID_ARGUMENT', `--build-arg SOURCE_DATE_EPOCH=${arg}: want seconds since 1970 (digits only)`);
+  return Number(arg);
 }

@@ -117,10 +117,10 @@ function truthy(v: string | undefined): boolean {
 
 /** Exporter attributes tbuild carries out, per exporter; any other is refused by name. */
 const KNOWN_ATTRS: Record<string, string[]> = {
-  image: ['name', 'push', 'unpack', 'store', 'dangling-name-prefix'],
-  moby: ['name', 'push', 'unpack', 'store', 'dangling-name-prefix'],
-  docker: ['name', 'dest'],
-  oci: ['name', 'dest'],
+  image: ['name', 'push', 'unpack', 'store', 'dangling-name-prefix', 'rewrite-timestamp'],
+  moby: ['name', 'push', 'unpack', 'store', 'dangling-name-prefix', 'rewrite-timestamp'],
+  docker: ['name', 'dest', 'rewrite-timestamp'],
+  oci: ['name', 'dest', 'rewrite-timestamp'],
   tar: ['dest'],
   local: ['dest'],
 };
@@ -131,6 +131,8 @@ export function checkExporter(e: ExporterRequest): void {
   for (const [k, v] of Object.entries(e.attrs)) {
     if (!known!.includes(k)) unsupported(`the ${e.type} exporter's "${k}" option`);
     if ((k === 'unpack' || k === 'store') && !truthy(v) && v !== '') unsupported(`${k}=${v}`);
+    // with SOURCE_DATE_EPOCH tbuild always clamps new layers' times: only the default can be asked for
+    if (k === 'rewrite-timestamp' && !truthy(v)) unsupported(`${k}=${v} (tbuild always rewrites timestamps when SOURCE_DATE_EPOCH is set)`);
   }
   if (e.attrs.push !== undefined && e.attrs.push !== 'false' && !truthy(e.attrs.push)) unsupported(`push=${e.attrs.push}`);
 }

@@ -16,28 +16,35 @@ export type { OpEnv } from './types.js';
 
 /** The solver's per-op behaviour on a real engine: the one place that reaches into exec and cache. */
 export function engineOps(env: OpEnv): VertexImpl {
+  /** What the op reads beyond its inputs: context files (COPY, bind mounts), downloads (ADD URL). */
+  const opContentKey = async (vertex: Vertex, _inputs: VertexResult[], signal: AbortSignal): Promise<string | undefined> => {
+    const op = vertex.op;
+    if (op.type === 'file' && op.action.kind === 'copy' && (op.action.from.type === 'context' || op.action.from.type === 'named') && op.action.sources.length) {
+      const { excludes, parents } = op.action;
+      const tree = op.action.from.type === 'named' ? namedTree(env, op.action.from.name) : env.context;
+      // ADD of a URL is keyed by what it downloads (or by its --checksum, without downloading);
+      // other remote sources are refused when the step runs, with their own message
+      const urls = op.action.add ? op.action.sources.filter(isHttpSource) : [];
+      const remote = await Promise.all(
+        urls.map(async (u) => `${u}=${op.action.kind === 'copy' && op.action.checksum ? op.action.checksum : (await downloadOnce(env, u, env.tmp, signal)).digest}`),
+      );
+      const sources = op.action.sources.filter((s) => !isRemoteSource(s));
+      const local = sources.length ? await traced('checksum', () => checksumSources(tree, sources, { excludes, parents, signal })) : undefined;
+      if (!remote.length) return local;
+      return JSON.stringify({ local: local ?? null, remote });
+    }
+    if (op.type === 'exec') {
+      const binds = op.mounts.filter((m) => m.type === 'bind' && m.input === undefined).map((m) => (m as { source: string }).source);
+      if (binds.length) return checksumSources(env.context, binds, { signal });
+    }
+    return undefined;
+  };
   return {
-    async contentKey(vertex: Vertex, _inputs: VertexResult[], signal: AbortSignal): Promise<string | undefined> {
-      const op = vertex.op;
-      if (op.type === 'file' && op.action.kind === 'copy' && (op.action.from.type === 'context' || op.action.from.type === 'named') && op.action.sources.length) {
-        const { excludes, parents } = op.action;
-        const tree = op.action.from.type === 'named' ? namedTree(env, op.action.from.name) : env.context;
-        // ADD of a URL is keyed by what it downloads (or by its --checksum, without downloading);
-        // other remote sources are refused when the step runs, with their own message
-        const urls = op.action.add ? op.action.sources.filter(isHttpSource) : [];
-        const remote = await Promise.all(
-          urls.map(async (u) => `${u}=${op.action.kind === 'copy' && op.action.checksum ? op.action.checksum : (await downloadOnce(env, u, env.tmp, signal)).digest}`),
-        );
-        const sources = op.action.sources.filter((s) => !isRemoteSource(s));
-        const local = sources.length ? await traced('checksum', () => checksumSources(tree, sources, { excludes, parents, signal })) : undefined;
-        if (!remote.length) return local;
-        return JSON.stringify({ local: local ?? null, remote });
-      }
-      if (op.type === 'exec') {
-        const binds = op.mounts.filter((m) => m.type === 'bind' && m.input === undefined).map((m) => (m as { source: string }).source);
-        if (binds.length) return checksumSources(env.context, binds, { signal });
-      }
-      return undefined;
+    async contentKey(vertex: Vertex, inputs: VertexResult[], signal: AbortSignal): Promise<string | undefined> {
+      const own = await opContentKey(vertex, inputs, signal);
+      // layers made under SOURCE_DATE_EPOCH differ (clamped times): they are other results
+      if (env.sourceDateEpoch === undefined || (vertex.op.type !== 'exec' && vertex.op.type !== 'file' && vertex.op.type !== 'merge')) return own;
+      return JSON.stringify({ epoch: env.sourceDateEpoch, own: own ?? null });
     },
     cacheable: (vertex) => vertex.op.type !== 'source',
     async valid(result: VertexResult): Promise<boolean> {

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { TbuildError } from '../errors.js';
 import type { VertexResult } from '../solver/result.js';
 import type { OpEnv } from './types.js';
-import { rand } from './snapshot.js';
+import { describeLayer, rand } from './snapshot.js';
 
 const run = promisify(execFile);
 
@@ -14,7 +14,7 @@ const run = promisify(execFile);
  * does not depend on it.
  */
 export async function execMerge(env: OpEnv, base: VertexResult, top: VertexResult): Promise<VertexResult> {
-  const { snapshots, layers } = env.parts;
+  const { snapshots } = env.parts;
   let result = base;
   for (const layer of top.layers) {
     const key = `m-${rand()}`;
@@ -29,7 +29,7 @@ export async function execMerge(env: OpEnv, base: VertexResult, top: VertexResul
       });
       name = `l-${rand()}`;
       await snapshots.commit(name, key);
-      const desc = await layers.describeDir(await snapshots.layerDir(name));
+      const desc = await describeLayer(env, await snapshots.layerDir(name));
       result = {
         snapshot: name,
         layers: [...result.layers, { diffId: desc.diffId, size: desc.size, snapshot: name }],

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mountAll } from '../util/mount.js';
 import type { VertexResult } from '../solver/result.js';
 import type { OpEnv } from './types.js';
+import type { Digest } from '../util/digest.js';
 import { traced } from '../solver/trace.js';
 
 export const rand = (): string => randomBytes(6).toString('hex');
@@ -48,7 +49,7 @@ export async function commitWork(env: OpEnv, parent: VertexResult, fn: (rootfs: 
     const name = `l-${rand()}`;
     await traced('commit', () => snapshots.commit(name, key));
     committed = name;
-    const desc = await traced('describe', async () => layers.describeDir(await snapshots.layerDir(name)));
+    const desc = await traced('describe', async () => describeLayer(env, await snapshots.layerDir(name)));
     committed = undefined;
     return {
       snapshot: name,
@@ -61,6 +62,18 @@ export async function commitWork(env: OpEnv, parent: VertexResult, fn: (rootfs: 
   } finally {
     await dropMountPoint(dir);
   }
+}
+
+/**
+ * The diffID and size of a new layer. With SOURCE_DATE_EPOCH, every mtime after it is clamped to
+ * it in the layer's tar (BuildKit's rewrite-timestamp), and that tar is kept as the layer's blob:
+ * the snapshot keeps the real times, so the tar could not be made again from it.
+ */
+export async function describeLayer(env: OpEnv, dir: string): Promise<{ diffId: Digest; size: number }> {
+  const { content, layers } = env.parts;
+  if (env.sourceDateEpoch === undefined) return layers.describeDir(dir);
+  const info = await content.ingest(layers.tarFromDir(dir, { sourceDateEpoch: env.sourceDateEpoch }));
+  return { diffId: info.digest, size: info.size };
 }
 
 /** A read-only view of `result` (an empty directory for scratch), mounted until `release`. */

@@ -42,6 +42,8 @@ export interface OpEnv {
   proxyEnv: string[];
   /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */
   tmp: string;
+  /** SOURCE_DATE_EPOCH (seconds): new layers' mtimes are clamped to it; it is part of their steps' keys. */
+  sourceDateEpoch?: number;
   /** Base images resolved on their registry but not pulled yet (by image id): pulled when a step needs their files. */
   lazyBases?: Map<Digest, LazyBase>;
 }
