@@ -12,7 +12,7 @@ import { parseDockerfile } from '../parser/parse.js';
 import { resolveDockerfile } from '../parser/resolve.js';
 import { PROXY_ARGS } from '../parser/scope.js';
 import { checkConfig, lintFailureMessage, runChecks } from '../parser/checks/index.js';
-import type { Diagnostic, Dockerfile } from '../parser/types.js';
+import type { Diagnostic, Dockerfile, ResolvedDockerfile } from '../parser/types.js';
 import type { ImageStore } from '../images/types.js';
 import type { BuildContext } from '../session/types.js';
 import { openContext } from '../session/open.js';
@@ -28,6 +28,7 @@ import { exportResult } from '../exporter/export.js';
 import { imageConfig } from '../frontend/dockerfile/image-config.js';
 import { traced } from '../solver/trace.js';
 import { processAlive } from '../util/process.js';
+import { normalizeTagReference } from '../images/reference.js';
 
 /** Only the host platform: there is no emulation to run another architecture's RUN steps. */
 function hostPlatform(spec: string | undefined): { os: string; architecture: string } {
@@ -43,6 +44,14 @@ function hostPlatform(spec: string | undefined): { os: string; architecture: str
  */
 export async function build(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult> {
   const platform = hostPlatform(opts.platform);
+  // a bad -t fails now, not after every step has run
+  for (const name of [...(opts.tags ?? []), ...(opts.outputs ?? []).flatMap((o) => ('names' in o ? (o.names ?? []) : []))]) {
+    try {
+      normalizeTagReference(name);
+    } catch (err) {
+      throw new TbuildError('TB_REFERENCE_INVALID', `invalid tag ${JSON.stringify(name)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const buildId = randomBytes(8).toString('hex');
   const tmp = join(parts.root, 'tmp', `b-${process.pid}-${buildId}`);
   await sweepStaleScratch(join(parts.root, 'tmp'));
@@ -91,6 +100,8 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       });
     }
     const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
+    const unconsumed = unconsumedArgs(resolved, buildArgs);
+    if (unconsumed.length) onProgress({ type: 'warning', message: `One or more build-args [${unconsumed.join(' ')}] were not consumed` });
     const lazyBases = new Map<Digest, LazyBase>();
     const baseLookup = parts.registries
       ? pullingLookup(parts.images, parts.registries, {
@@ -361,4 +372,14 @@ function sourceDateEpoch(opts: BuildOptions, buildArgs: Record<string, string>, 
   if (arg === undefined || arg === '') return engine;
   if (!/^\d+$/.test(arg)) throw new TbuildError('TB_INVALID_ARGUMENT', `--build-arg SOURCE_DATE_EPOCH=${arg}: want seconds since 1970 (digits only)`);
   return Number(arg);
+}
+
+/** Build args no ARG of the built stages declares (BuildKit's warning); its own args never count. */
+function unconsumedArgs(resolved: ResolvedDockerfile, buildArgs: Record<string, string>): string[] {
+  const declared = new Set<string>(resolved.dockerfile.globalArgs.flatMap((a) => a.args.map((d) => d.key)));
+  for (const i of resolved.needed) {
+    for (const ins of resolved.stages[i]!.stage.instructions) if (ins.kind === 'ARG') for (const d of ins.args) declared.add(d.key);
+  }
+  const builtin = (k: string) => PROXY_ARGS.includes(k) || k.startsWith('BUILDKIT_') || k === 'SOURCE_DATE_EPOCH';
+  return Object.keys(buildArgs).filter((k) => !declared.has(k) && !builtin(k)).sort();
 }
