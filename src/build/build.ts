@@ -29,6 +29,7 @@ import { imageConfig } from '../frontend/dockerfile/image-config.js';
 import { traced } from '../solver/trace.js';
 import { processAlive } from '../util/process.js';
 import { normalizeTagReference } from '../images/reference.js';
+import { parseUlimit } from '../exec/security/apply.js';
 
 /** Only the host platform: there is no emulation to run another architecture's RUN steps. */
 function hostPlatform(spec: string | undefined): { os: string; architecture: string } {
@@ -44,6 +45,9 @@ function hostPlatform(spec: string | undefined): { os: string; architecture: str
  */
 export async function build(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult> {
   const platform = hostPlatform(opts.platform);
+  if (opts.shmSize !== undefined && !(Number.isSafeInteger(opts.shmSize) && opts.shmSize > 0)) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `--shm-size ${opts.shmSize}: want a positive number of bytes`);
+  }
   // a bad -t fails now, not after every step has run
   for (const name of [...(opts.tags ?? []), ...(opts.outputs ?? []).flatMap((o) => ('names' in o ? (o.names ?? []) : []))]) {
     try {
@@ -136,6 +140,9 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       tmp,
       lazyBases,
       ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+      ...(opts.shmSize !== undefined || opts.ulimits?.length
+        ? { runLimits: { ...(opts.shmSize !== undefined ? { shmSize: opts.shmSize } : {}), ...(opts.ulimits?.length ? { ulimits: opts.ulimits.map(parseUlimit) } : {}) } }
+        : {}),
       ...(opts.secretLookup ? { secretLookup: opts.secretLookup } : {}),
       sshAgent: (id) => {
         const agent = opts.ssh?.[id];

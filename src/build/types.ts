@@ -67,6 +67,10 @@ export interface BuildOptions {
   secretLookup?: (id: string) => Promise<Uint8Array | undefined>;
   /** `--add-host NAME:IP` for every RUN step (IP may be `host-gateway`: the host's address on the RUN network). */
   addHosts?: string[];
+  /** `--shm-size`: bytes of /dev/shm in every RUN step (default 64 MiB, as BuildKit). */
+  shmSize?: number;
+  /** `--ulimit name=soft[:hard]` for every RUN step. */
+  ulimits?: string[];
   /** Default network for RUN steps. */
   network?: 'default' | 'none' | 'host';
   /** Entitlements granted to this build (`--allow security.insecure`). */

@@ -87,8 +87,12 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
       return checkAddHost(`${pair.slice(0, eq)}:${pair.slice(eq + 1)}`);
     });
   }
-  if (attrs['shm-size'] && attrs['shm-size'] !== '0') unsupported('--shm-size for builds');
-  if (attrs.ulimit) unsupported('--ulimit for builds');
+  if (attrs['shm-size'] && attrs['shm-size'] !== '0') {
+    if (!/^\d+$/.test(attrs['shm-size'])) unsupported(`--shm-size ${attrs['shm-size']}`);
+    options.shmSize = Number(attrs['shm-size']);
+  }
+  // buildx sends `--ulimit` values comma-separated, each `name=soft:hard`
+  if (attrs.ulimit) options.ulimits = attrs.ulimit.split(',').filter(Boolean);
   if (attrs['call'] && attrs['call'] !== 'build') unsupported(`--call ${attrs.call}`);
   if (attrs.requestid && attrs.requestid !== '') unsupported(`the frontend request ${attrs.requestid} (--print/--call)`);
   const mode = attrs['force-network-mode'];

@@ -278,7 +278,7 @@ export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io
           ...net,
           hostname: 'buildkitsandbox',
           hostsStyle: 'buildkit',
-          ...(op.security === 'insecure' ? { security: { privileged: true } } : {}),
+          ...(op.security === 'insecure' || env.runLimits ? { security: { ...(op.security === 'insecure' ? { privileged: true } : {}), ...env.runLimits } } : {}),
         },
         { stdout: sink('stdout', io, tail), stderr: sink('stderr', io, tail) },
         io.signal,

@@ -42,9 +42,12 @@ export function engineOps(env: OpEnv): VertexImpl {
   return {
     async contentKey(vertex: Vertex, inputs: VertexResult[], signal: AbortSignal): Promise<string | undefined> {
       const own = await opContentKey(vertex, inputs, signal);
-      // layers made under SOURCE_DATE_EPOCH differ (clamped times): they are other results
-      if (env.sourceDateEpoch === undefined || (vertex.op.type !== 'exec' && vertex.op.type !== 'file' && vertex.op.type !== 'merge')) return own;
-      return JSON.stringify({ epoch: env.sourceDateEpoch, own: own ?? null });
+      // layers made under SOURCE_DATE_EPOCH differ (clamped times): they are other results; a RUN
+      // step's /dev/shm size and ulimits are part of what it is, as in BuildKit's ExecOp
+      const epoch = env.sourceDateEpoch !== undefined && ['exec', 'file', 'merge'].includes(vertex.op.type) ? env.sourceDateEpoch : undefined;
+      const limits = vertex.op.type === 'exec' ? env.runLimits : undefined;
+      if (epoch === undefined && limits === undefined) return own;
+      return JSON.stringify({ own: own ?? null, ...(epoch !== undefined ? { epoch } : {}), ...(limits ? { limits } : {}) });
     },
     cacheable: (vertex) => vertex.op.type !== 'source',
     async valid(result: VertexResult): Promise<boolean> {

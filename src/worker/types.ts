@@ -3,6 +3,7 @@ import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from '../c
 import type { Executor } from '../exec/types.js';
 import type { ImageRecord, ImageStore } from '../images/types.js';
 import type { TransferStatus } from '../solver/result.js';
+import type { Ulimit } from '../exec/security/types.js';
 import type { NetworkManager } from '../network/types.js';
 import type { SourceTree, BuildContext, SecretSource } from '../session/types.js';
 
@@ -42,6 +43,8 @@ export interface OpEnv {
   proxyEnv: string[];
   /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */
   tmp: string;
+  /** `--shm-size` and `--ulimit` for every RUN step (part of RUN steps' keys, as in BuildKit's ExecOp). */
+  runLimits?: { shmSize?: number; ulimits?: Ulimit[] };
   /** SOURCE_DATE_EPOCH (seconds): new layers' mtimes are clamped to it; it is part of their steps' keys. */
   sourceDateEpoch?: number;
   /** Base images resolved on their registry but not pulled yet (by image id): pulled when a step needs their files. */

@@ -41,6 +41,24 @@ describe.runIf(isRoot)('build args and tags', () => {
     expect(warnings).toContain('One or more build-args [AAA ONLY_OTHER ZED] were not consumed');
   }, 120_000);
 
+  test('--shm-size and --ulimit reach every RUN step, and key it', async () => {
+    const dir = join(tmp.path, 'limits');
+    await mkdir(dir);
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox:local\nRUN df -k /dev/shm | tail -1 > /shm && ulimit -n > /nofile && ulimit -Hn > /nofile-hard\n');
+    const out = join(tmp.path, 'limits-out');
+    await engine.build({ context: dir, network: 'none', shmSize: 128 * 1024 * 1024, ulimits: ['nofile=1024:2048'], outputs: [{ type: 'local', dest: out }] });
+    const { readFile } = await import('node:fs/promises');
+    expect((await readFile(join(out, 'shm'), 'utf8')).split(/\s+/)[1]).toBe(String(128 * 1024));
+    expect(await readFile(join(out, 'nofile'), 'utf8')).toBe('1024\n');
+    expect(await readFile(join(out, 'nofile-hard'), 'utf8')).toBe('2048\n');
+    // other limits are another step: not taken from the cache
+    const events: ProgressEvent[] = [];
+    await engine.build({ context: dir, network: 'none', ulimits: ['nofile=512:512'], outputs: [{ type: 'local', dest: join(tmp.path, 'limits-out2') }], onProgress: (e) => events.push(e) });
+    expect(events.some((e) => e.type === 'vertex' && e.vertex.name.includes('RUN df') && e.vertex.completed && !e.vertex.cached)).toBe(true);
+    expect(await readFile(join(tmp.path, 'limits-out2', 'nofile'), 'utf8')).toBe('512\n');
+    await expect(engine.build({ context: dir, ulimits: ['nofile=lots'] })).rejects.toThrow(/invalid ulimit argument: nofile=lots/);
+  }, 120_000);
+
   test('a bad -t fails before any step runs, naming it', async () => {
     const events: ProgressEvent[] = [];
     const err = await engine.build({ context: ctx, tags: ['Not/Lower:Case'], network: 'none', onProgress: (e) => events.push(e) }).catch((e: unknown) => e);

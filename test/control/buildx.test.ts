@@ -99,6 +99,16 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect((await dx(['run', '--rm', 'bx-addhost2', 'cat', '/hosts'])).stdout).toMatch(/^10\.0\.0\.7\s+db$/m);
   });
 
+  test('--shm-size and --ulimit reach RUN steps (buildx) and the classic builder', async () => {
+    const dir = ctx('limits', { Dockerfile: 'FROM busybox:local\nRUN df -k /dev/shm | tail -1 | awk \'{print $2}\' > /shm && ulimit -n > /nofile\n' });
+    const r = await dx(['build', '--shm-size', '256m', '--ulimit', 'nofile=1500:1600', '-t', 'bx-limits', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await dx(['run', '--rm', 'bx-limits', 'cat', '/shm', '/nofile'])).stdout).toBe(`${256 * 1024}\n1500\n`);
+    const classic = await dockerBuildx(daemon.host, config, ['build', '--shm-size', '96m', '--ulimit', 'nofile=700:800', '-t', 'bx-limits-classic', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    expect(classic.code, classic.stderr).toBe(0);
+    expect((await dx(['run', '--rm', 'bx-limits-classic', 'cat', '/shm', '/nofile'])).stdout).toBe(`${96 * 1024}\n700\n`);
+  }, 120_000);
+
   test('build check warnings reach buildx with their rule and line', async () => {
     const dir = ctx('warn', { Dockerfile: 'FROM busybox:local as base\nRUN true\n' });
     const r = await dx(['build', '--progress', 'plain', dir]);

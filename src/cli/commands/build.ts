@@ -1,3 +1,4 @@
+import { parseSize } from './container-flags.js';
 import { parseCacheFrom, parseCacheTo } from '../../remotecache/spec.js';
 import { StepTimer, chromeTrace } from '../../records/trace.js';
 import { checkAddHost } from '../../network/ports.js';
@@ -106,6 +107,8 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'tty', 'plain', 'rawjson', 'quiet']).default('auto'))
     .option('-o, --output <spec>', 'type=image[,push=true]|registry|docker|oci|tar|local,dest=PATH,name=N (repeatable)', collect)
     .option('--push', 'push the image to its registry (shorthand for --output type=registry)')
+    .option('--shm-size <bytes>', 'size of /dev/shm in RUN steps (e.g. 128m; default 64m)')
+    .option('--ulimit <name=soft[:hard]>', 'ulimit for RUN steps (repeatable)', collect)
     .option('--cache-to <spec>', 'export the build cache: type=registry,ref=R[,mode=min|max][,image-manifest=true][,oci-mediatypes=true][,cache-mounts=true] | type=local,dest=DIR | type=inline (repeatable)', collect)
     .option('--cache-from <spec>', 'import a build cache: REF, type=registry,ref=R or type=local,src=DIR (repeatable)', collect)
     .option('--pull', 'always pull base images from their registries, even when stored')
@@ -174,6 +177,8 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         platform: o.platform as string | undefined,
         outputs: [...((o.output as string[] | undefined) ?? []).map(parseOutput), ...(o.push ? [{ type: 'image' as const, push: true }] : [])],
         ...(o.pull ? { pull: true } : {}),
+        ...(o.shmSize !== undefined ? { shmSize: parseSize(o.shmSize as string) } : {}),
+        ...((o.ulimit as string[] | undefined)?.length ? { ulimits: o.ulimit as string[] } : {}),
         ...((o.cacheTo as string[] | undefined)?.length ? { cacheTo: (o.cacheTo as string[]).map(localPath(cwd, parseCacheTo)) } : {}),
         ...((o.cacheFrom as string[] | undefined)?.length ? { cacheFrom: (o.cacheFrom as string[]).map(localPath(cwd, parseCacheFrom)) } : {}),
         outputStream: ctx.stdout,

@@ -1,4 +1,5 @@
 import { registryConfigHeader } from './registries.js';
+import { parseUlimit } from '../../exec/security/apply.js';
 import type { RequestAuth } from '../../registry/types.js';
 import { formatCacheSpec, refuseLocalOverApi } from '../../remotecache/spec.js';
 import { readFile } from 'node:fs/promises';
@@ -151,6 +152,8 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
       extrahosts: opts.addHosts?.length ? opts.addHosts : undefined,
       platform: opts.platform || undefined,
       allow: opts.allow?.length ? opts.allow : undefined,
+      shmsize: opts.shmSize !== undefined ? String(opts.shmSize) : undefined,
+      ulimits: opts.ulimits?.length ? JSON.stringify(opts.ulimits.map(ulimitJson)) : undefined,
       cachefrom: cacheFrom.length ? JSON.stringify(cacheFrom) : undefined,
       // tbuild's own parameter: the classic API has no cache export
       cacheto: cacheTo.length ? JSON.stringify(cacheTo) : undefined,
@@ -207,4 +210,10 @@ async function cacheRegistryAuth(opts: BuildOptions): Promise<RequestAuth[]> {
     if (credentials) out.push({ host, credentials });
   }
   return out;
+}
+
+/** `name=soft[:hard]` as the Engine API's `{Name, Soft, Hard}`. */
+function ulimitJson(spec: string): { Name: string; Soft: number; Hard: number } {
+  const u = parseUlimit(spec);
+  return { Name: u.name, Soft: u.soft, Hard: u.hard };
 }

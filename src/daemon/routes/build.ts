@@ -57,6 +57,14 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
   const allow = q.getAll('allow').flatMap((s) => s.split(',')).filter(Boolean);
   if (allow.length) opts.allow = allow.map(parseEntitlement);
   if (boolParam(q, 'pull')) opts.pull = true;
+  // `docker build --shm-size` and `--ulimit` (classic API: bytes, and [{Name,Soft,Hard}])
+  const shm = q.get('shmsize');
+  if (shm && shm !== '0') {
+    if (!/^\d+$/.test(shm)) throw badRequest(`invalid shmsize ${shm}`);
+    opts.shmSize = Number(shm);
+  }
+  const ulimits = jsonParam<Array<{ Name?: unknown; Soft?: unknown; Hard?: unknown }>>(q, 'ulimits');
+  if (Array.isArray(ulimits) && ulimits.length) opts.ulimits = ulimits.map((u) => `${String(u.Name)}=${Number(u.Soft)}:${Number(u.Hard)}`);
   // The CLI always sends `cachefrom` (often `[]`). Each entry is an image or a BuildKit cache spec,
   // as dockerd's BuildKit reads them; `cacheto` is tbuild's own (the classic API has no cache export).
   const cacheFrom = jsonParam<unknown[]>(q, 'cachefrom');
