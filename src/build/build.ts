@@ -19,6 +19,7 @@ import { openContext } from '../session/open.js';
 import { convert } from '../frontend/dockerfile/index.js';
 import { solve, type Solved } from '../solver/scheduler.js';
 import type { CacheExportItem } from '../remotecache/export.js';
+import { describeCache } from '../remotecache/spec.js';
 import { cacheMountPath } from '../cache/cache-mounts.js';
 import { existsSync } from 'node:fs';
 import { engineOps } from '../worker/index.js';
@@ -195,7 +196,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
         await step(`exporting cache to ${label}`, () => remote!.export(spec, itemsFor(spec.mode), spec.cacheMounts ? existingMounts(parts.root, cacheMountIds(def)) : []));
       } catch (err) {
         if (!spec.ignoreError || isTbuildError(err, 'TB_BUILD_CANCELLED')) throw err;
-        onProgress({ type: 'warning', message: `cache export to ${describeSpec(spec)} failed (ignore-error=true): ${(err as Error).message}` });
+        onProgress({ type: 'warning', message: `cache export to ${describeCache(spec)} failed (ignore-error=true): ${(err as Error).message}` });
       }
     }
     return { imageId: record.id, digest, image: record, steps: solved.steps };
@@ -331,10 +332,6 @@ async function openRemoteCaches(parts: BuildDeps, opts: BuildOptions, emit: (e: 
     auth: (host) => authFor(host, { auth: opts.registryAuth, ...(opts.registryAuthLookup ? { authLookup: opts.registryAuthLookup } : {}) }),
     warn: (message) => emit({ type: 'warning', message }),
   });
-}
-
-function describeSpec(spec: { type: string; ref?: string; dest?: string }): string {
-  return spec.ref ?? spec.dest ?? spec.type;
 }
 
 /** Every `RUN --mount=type=cache` id the build's steps use. */

@@ -7,6 +7,7 @@ import type { Digest } from '../util/digest.js';
 import { ImportedCache, importCache } from './import.js';
 import { exportCache, type CacheExportItem, type CacheTarget } from './export.js';
 import { LayoutFetcher, LayoutPusher } from './layout.js';
+import { describeCache } from './spec.js';
 import type { CacheExportSpec, CacheImportSpec } from './types.js';
 
 export interface RemoteCacheEnv {
@@ -16,13 +17,6 @@ export interface RemoteCacheEnv {
   /** Credentials for a registry host, when the build was given some. */
   auth(host: string): Promise<RequestAuth | undefined>;
   warn(message: string): void;
-}
-
-/** How a spec is shown in progress and messages (`registry 127.0.0.1:5000/app:cache`). */
-export function describeCache(spec: CacheImportSpec | CacheExportSpec): string {
-  if (spec.type === 'registry') return spec.ref;
-  if (spec.type === 'local') return 'dest' in spec ? spec.dest : spec.src;
-  return 'inline';
 }
 
 /**

@@ -145,3 +145,10 @@ export function refuseLocalOverApi<T extends CacheExportSpec | CacheImportSpec>(
   }
   return spec;
 }
+
+/** How a spec is shown in progress and messages: the reference or the directory. */
+export function describeCache(spec: CacheImportSpec | CacheExportSpec): string {
+  if (spec.type === 'registry') return spec.ref;
+  if (spec.type === 'local') return 'dest' in spec ? spec.dest : spec.src;
+  return 'inline';
+}
