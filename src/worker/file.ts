@@ -7,6 +7,7 @@ import { traced } from '../solver/trace.js';
 import { copyFiles, mkdirInRoot } from './file/index.js';
 import { namedTree } from './named.js';
 import { downloadOnce, isHttpSource, parseChecksum } from './file/http-source.js';
+import { checkoutGitOnce, parseGitSource, resolveGitOnce } from './file/git-source.js';
 import { TbuildError } from '../errors.js';
 import { resolveInRoot } from '../util/confine.js';
 import { stat } from 'node:fs/promises';
@@ -26,9 +27,17 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
     throw err;
   }) : undefined;
   // ADD of URLs: each downloaded (once per build) into a directory of its own, then copied from there
-  const urls = a.add && !view ? a.sources.filter(isHttpSource) : [];
+  const gits = a.add && !view ? a.sources.filter((s) => parseGitSource(s)) : [];
+  const urls = a.add && !view ? a.sources.filter((s) => isHttpSource(s) && !gits.includes(s)) : [];
   const downloads = await Promise.all(urls.map((u) => downloadOnce(env, u, env.tmp, io.signal, a.checksum ? parseChecksum(a.checksum) : undefined)));
-  const localSources = a.sources.filter((s) => !urls.includes(s));
+  // a git source: its commit checked out (shallow), its tree (or #ref:subdir) copied like a directory
+  const checkouts = await Promise.all(
+    gits.map(async (g) => {
+      const src = parseGitSource(g)!;
+      return checkoutGitOnce(env, src, await resolveGitOnce(env, src), env.tmp, a.keepGitDir === true);
+    }),
+  );
+  const localSources = a.sources.filter((s) => !urls.includes(s) && !gits.includes(s));
   try {
     return await commitWork(env, inputs[0]!, async (destRoot) => {
       const common = {
@@ -50,8 +59,11 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
         }
         // a downloaded archive is a file, never unpacked (as Docker and BuildKit do)
         for (const d of downloads) await copyFiles({ ...common, srcRoot: d.dir, sources: [d.name], inline: [], unpack: false, ...(total > 1 ? { dest: a.dest.endsWith('/') ? a.dest : `${a.dest}/` } : {}) });
-        if (!localSources.length && !a.inline.length) return;
       }
+      for (const dir of checkouts) {
+        await copyFiles({ ...common, srcRoot: dir, sources: ['.'], inline: [], unpack: false, dest: a.dest.endsWith('/') ? a.dest : `${a.dest}/` });
+      }
+      if ((downloads.length || checkouts.length) && !localSources.length && !a.inline.length) return;
       await copyFiles({
         ...common,
         srcRoot: view ? view.dir : tree.dir,
@@ -59,7 +71,7 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
         sources: localSources,
         inline: a.inline,
         unpack: a.unpack,
-        ...(downloads.length && a.sources.length + a.inline.length > 1 ? { dest: a.dest.endsWith('/') ? a.dest : `${a.dest}/` } : {}),
+        ...((downloads.length || checkouts.length) && a.sources.length + a.inline.length > 1 ? { dest: a.dest.endsWith('/') ? a.dest : `${a.dest}/` } : {}),
       });
     });
   } finally {

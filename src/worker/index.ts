@@ -10,6 +10,7 @@ import { execMerge } from './merge.js';
 import { checksumSources } from '../session/checksum.js';
 import { isRemoteSource } from './file/index.js';
 import { downloadOnce, isHttpSource } from './file/http-source.js';
+import { parseGitSource, resolveGitOnce } from './file/git-source.js';
 import { traced } from '../solver/trace.js';
 
 export type { OpEnv } from './types.js';
@@ -24,10 +25,14 @@ export function engineOps(env: OpEnv): VertexImpl {
       const tree = op.action.from.type === 'named' ? namedTree(env, op.action.from.name) : env.context;
       // ADD of a URL is keyed by what it downloads (or by its --checksum, without downloading);
       // other remote sources are refused when the step runs, with their own message
-      const urls = op.action.add ? op.action.sources.filter(isHttpSource) : [];
-      const remote = await Promise.all(
-        urls.map(async (u) => `${u}=${op.action.kind === 'copy' && op.action.checksum ? op.action.checksum : (await downloadOnce(env, u, env.tmp, signal)).digest}`),
-      );
+      const action = op.action;
+      const gits = action.add ? action.sources.filter((s) => parseGitSource(s)) : [];
+      const urls = action.add ? action.sources.filter((s) => isHttpSource(s) && !gits.includes(s)) : [];
+      const remote = await Promise.all([
+        ...urls.map(async (u) => `${u}=${action.checksum ? action.checksum : (await downloadOnce(env, u, env.tmp, signal)).digest}`),
+        // a git source is keyed by the commit its ref names now
+        ...gits.map(async (g) => `${g}=${await resolveGitOnce(env, parseGitSource(g)!)}${action.keepGitDir ? '+.git' : ''}`),
+      ]);
       const sources = op.action.sources.filter((s) => !isRemoteSource(s));
       const local = sources.length ? await traced('checksum', () => checksumSources(tree, sources, { excludes, parents, signal })) : undefined;
       if (!remote.length) return local;

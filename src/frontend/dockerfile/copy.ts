@@ -5,6 +5,7 @@ import type { CopyAction, FileOp } from '../../solver/graph/types.js';
 import type { ConvertContext } from './context.js';
 import { workdirOf, type StageState } from './state.js';
 import { isHttpSource, parseChecksum } from '../../worker/file/http-source.js';
+import { parseGitSource } from '../../worker/file/git-source.js';
 import { TbuildError } from '../../errors.js';
 
 function heredocName(word: string): string | undefined {
@@ -45,12 +46,12 @@ export async function convertCopy(ctx: ConvertContext, state: StageState, ins: C
   const checksum = ins.checksum !== undefined ? scope.expand(ins.checksum) : undefined;
   if (checksum !== undefined) {
     parseChecksum(checksum);
-    if (!sources.length || sources.some((s) => !isHttpSource(s)) || inline.length) {
+    if (!sources.length || sources.some((s) => !isHttpSource(s) || parseGitSource(s)) || inline.length) {
       throw new TbuildError('TB_INVALID_ARGUMENT', "checksum can't be specified for non-HTTP(S) sources", { range: ins.range });
     }
   }
-  if (ins.keepGitDir !== undefined) {
-    throw new TbuildError('TB_ADD_REMOTE_UNSUPPORTED', 'ADD --keep-git-dir: git sources are not supported by this builder', { range: ins.range });
+  if (ins.keepGitDir !== undefined && !sources.some((s) => parseGitSource(s))) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', 'ADD --keep-git-dir applies to git sources only, and this ADD has none', { range: ins.range });
   }
   const dest = scope.expand(ins.dest);
   const action: CopyAction = {
@@ -67,6 +68,7 @@ export async function convertCopy(ctx: ConvertContext, state: StageState, ins: C
     add: ins.kind === 'ADD',
     unpack: ins.unpack,
     ...(checksum !== undefined ? { checksum } : {}),
+    ...(ins.keepGitDir ? { keepGitDir: true } : {}),
     inline,
   };
   const parent = state.vertex;

@@ -82,6 +82,8 @@ export interface CopyAction {
   link: boolean;
   /** ADD semantics: local tar archives are extracted, http(s) sources are downloaded. */
   add: boolean;
+  /** `ADD --keep-git-dir`: git sources keep their `.git`. */
+  keepGitDir?: boolean;
   /** `ADD --checksum=sha256:…` for http(s) sources: the download must hash to it (and it keys the step). */
   checksum?: string;
   unpack?: boolean;

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
+import { BUSYBOX_TAR } from '../support/cli.js';
+import { freePort } from '../support/certs.js';
+import { Engine } from '../../src/engine.js';
+import type { ProgressEvent } from '../../src/build/types.js';
+
+/**
+ * `ADD <git URL>[#ref[:subdir]] /dst` against a `git daemon` on 127.0.0.1 started here: the commit
+ * the ref names is checked out shallowly, keyed by that commit, `.git` only with --keep-git-dir.
+ */
+describe.runIf(isRoot)('ADD from git', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let engine: Engine;
+  let daemon: ChildProcess;
+  let repoUrl: string;
+  let repo: string;
+  const g = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { env: { PATH: process.env.PATH, HOME: tmp.path, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' } }).toString().trim();
+
+  beforeAll(async () => {
+    tmp = await tempDir('tb-addgit-');
+    engine = await Engine.open({ root: join(tmp.path, 'root') });
+    await engine.load(createReadStream(BUSYBOX_TAR));
+    const base = join(tmp.path, 'repos');
+    repo = join(base, 'app.git');
+    await mkdir(join(repo, 'sub'), { recursive: true });
+    g('init', '-q', '-b', 'main');
+    await writeFile(join(repo, 'README'), 'v1\n');
+    await writeFile(join(repo, 'sub', 'inner.txt'), 'inner v1\n');
+    g('add', '.');
+    g('commit', '-q', '-m', 'one');
+    g('tag', '-a', 'v1.0', '-m', 'release');
+    await writeFile(join(repo, 'README'), 'v2\n');
+    g('commit', '-q', '-am', 'two');
+    await writeFile(join(repo, '.git', 'git-daemon-export-ok'), '');
+    const port = await freePort();
+    daemon = spawn('git', ['daemon', '--reuseaddr', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${base}`, '--export-all', base], { stdio: 'ignore' });
+    repoUrl = `git://127.0.0.1:${port}/app.git`;
+    for (let i = 0; i < 100; i++) {
+      try {
+        execFileSync('git', ['ls-remote', repoUrl], { stdio: 'ignore' });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    daemon?.kill();
+    await engine?.close();
+    expect(await mountsUnder(tmp.path)).toEqual([]);
+    await tmp.cleanup();
+  }, 60_000);
+
+  let n = 0;
+  async function build(dockerfile: string) {
+    const ctx = join(tmp.path, `ctx-${n}`);
+    const out = join(tmp.path, `out-${n++}`);
+    await mkdir(ctx);
+    await writeFile(join(ctx, 'Dockerfile'), dockerfile);
+    const events: ProgressEvent[] = [];
+    await engine.build({ context: ctx, outputs: [{ type: 'local', dest: out }], network: 'none', onProgress: (e) => events.push(e) });
+    const ran = events.flatMap((e) => (e.type === 'vertex' && e.vertex.completed && !e.vertex.cached && e.vertex.name.includes('ADD') ? [e.vertex.name] : []));
+    return { out, ran };
+  }
+
+  test('the default branch, a tag, a subdir; .git only with --keep-git-dir', async () => {
+    const { out } = await build(`FROM busybox:local\nADD ${repoUrl} /head\nADD ${repoUrl}#v1.0 /tag\nADD ${repoUrl}#main:sub /sub\nADD --keep-git-dir=true ${repoUrl}#v1.0 /withgit\n`);
+    expect(await readFile(join(out, 'head/README'), 'utf8')).toBe('v2\n');
+    expect((await readdir(join(out, 'head'))).sort()).toEqual(['README', 'sub']);
+    expect(await readFile(join(out, 'tag/README'), 'utf8')).toBe('v1\n');
+    expect(await readdir(join(out, 'sub'))).toEqual(['inner.txt']);
+    expect((await readdir(join(out, 'withgit'))).sort()).toEqual(['.git', 'README', 'sub']);
+  }, 120_000);
+
+  test('keyed by the commit: unchanged ref hits the cache, a new commit runs again', async () => {
+    const df = `FROM busybox:local\nADD ${repoUrl}#main /app\n`;
+    await build(df);
+    expect((await build(df)).ran).toEqual([]);
+    await writeFile(join(repo, 'README'), 'v3\n');
+    g('commit', '-q', '-am', 'three');
+    const again = await build(df);
+    expect(again.ran).toEqual([`[2/2] ADD ${repoUrl}#main /app`]);
+    expect(await readFile(join(again.out, 'app/README'), 'utf8')).toBe('v3\n');
+  }, 120_000);
+
+  test('an unknown ref and an unreachable repository are named', async () => {
+    await expect(build(`FROM busybox:local\nADD ${repoUrl}#no-such-branch /x\n`)).rejects.toThrow(/no ref no-such-branch/);
+    const closed = await freePort();
+    await expect(build(`FROM busybox:local\nADD git://127.0.0.1:${closed}/nothing.git /x\n`)).rejects.toThrow(new RegExp(`git ls-remote git://127\\.0\\.0\\.1:${closed}/nothing\\.git`));
+    await expect(build('FROM busybox:local\nADD --keep-git-dir=true Dockerfile /x\n')).rejects.toThrow(/--keep-git-dir applies to git sources only/);
+  }, 120_000);
+});
