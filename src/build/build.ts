@@ -30,6 +30,7 @@ import { imageConfig } from '../frontend/dockerfile/image-config.js';
 import { traced } from '../solver/trace.js';
 import { processAlive } from '../util/process.js';
 import { normalizeTagReference } from '../images/reference.js';
+import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/file/git-source.js';
 import { parseUlimit } from '../exec/security/apply.js';
 
 /** Only the host platform: there is no emulation to run another architecture's RUN steps. */
@@ -70,9 +71,17 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
   const file = opts.dockerfile ?? 'Dockerfile';
   const displayFile = file.split('/').pop() || 'Dockerfile';
   const step = internalSteps(buildId, onProgress);
+  // a git URL context (`https://host/repo.git#ref:subdir`, `git://…`): that commit, checked out shallowly
+  const git = typeof opts.context === 'string' ? parseGitSource(opts.context) : undefined;
+  const contextInput = git
+    ? await step(`[internal] load git source ${opts.context as string}`, async () => checkoutGit(git, await resolveGitCommit(git), tmp, false)).catch(async (err: unknown) => {
+        await removeScratch(tmp);
+        throw err;
+      })
+    : opts.context;
   const context = await step(`[internal] load build definition from ${displayFile}`, () =>
     traced('context', () =>
-      openContext(opts.context, {
+      openContext(contextInput, {
         root: parts.root,
         dockerfile: opts.dockerfile,
         dockerfileText: opts.dockerfileText,

@@ -35,7 +35,10 @@ export type OutputSpec =
   | { type: 'local'; dest: string };
 
 export interface BuildOptions {
-  /** Context directory, or a tar stream of one (plain/gzip/bzip2/xz), as `tbuild build -` and POST /build send. */
+  /**
+   * Context directory, a git URL (`https://host/repo.git#ref:subdir`, `git://…`, `git@…`: that commit,
+   * checked out shallowly), or a tar stream of one (plain/gzip/bzip2/xz), as `tbuild build -` and POST /build send.
+   */
   context: string | { tar: Readable };
   /** Dockerfile path: absolute, or relative to the context. Default `Dockerfile`. */
   dockerfile?: string;

@@ -89,6 +89,26 @@ describe.runIf(isRoot)('ADD from git', () => {
     expect(await readFile(join(again.out, 'app/README'), 'utf8')).toBe('v3\n');
   }, 120_000);
 
+  test('a git URL as the build context: the Dockerfile and files of that commit (#ref:subdir), -f inside it', async () => {
+    await mkdir(join(repo, 'svc'), { recursive: true });
+    await writeFile(join(repo, 'svc', 'Dockerfile'), 'FROM busybox:local\nCOPY inner.txt /got.txt\n');
+    await writeFile(join(repo, 'svc', 'inner.txt'), 'from the repo\n');
+    await writeFile(join(repo, 'svc', 'other.Dockerfile'), 'FROM busybox:local\nCOPY inner.txt /other.txt\n');
+    g('add', '.');
+    g('commit', '-q', '-m', 'svc');
+    const out = join(tmp.path, 'git-ctx-out');
+    await engine.build({ context: `${repoUrl}#main:svc`, outputs: [{ type: 'local', dest: out }], network: 'none' });
+    expect(await readFile(join(out, 'got.txt'), 'utf8')).toBe('from the repo\n');
+    const { runCli } = await import('../support/cli.js');
+    const cliRoot = join(tmp.path, 'root-cli');
+    expect((await runCli(['load', '-i', BUSYBOX_TAR], { root: cliRoot })).code).toBe(0);
+    const cliOut = join(tmp.path, 'git-ctx-cli');
+    const r = await runCli(['build', '--progress', 'plain', '-f', 'other.Dockerfile', '--network', 'none', '-o', `type=local,dest=${cliOut}`, `${repoUrl}#main:svc`], { root: cliRoot });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`[internal] load git source ${repoUrl}#main:svc`);
+    expect(await readFile(join(cliOut, 'other.txt'), 'utf8')).toBe('from the repo\n');
+  }, 120_000);
+
   test('an unknown ref and an unreachable repository are named', async () => {
     await expect(build(`FROM busybox:local\nADD ${repoUrl}#no-such-branch /x\n`)).rejects.toThrow(/no ref no-such-branch/);
     const closed = await freePort();

@@ -1,5 +1,6 @@
 import { parseSize } from './container-flags.js';
 import { parseCacheFrom, parseCacheTo } from '../../remotecache/spec.js';
+import { parseGitSource } from '../../worker/file/git-source.js';
 import { StepTimer, chromeTrace } from '../../records/trace.js';
 import { checkAddHost } from '../../network/ports.js';
 import { statSync } from 'node:fs';
@@ -157,8 +158,9 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
       const dockerfileText = file === '-' ? await readStdin() : undefined;
       const timer = o.trace ? new StepTimer() : undefined;
       const opts: BuildOptions = {
-        context: contextArg === '-' ? { tar: process.stdin } : resolve(cwd, contextArg),
-        dockerfile: file === undefined || file === '-' ? undefined : file.startsWith('/') || contextArg !== '-' ? resolve(cwd, file) : file,
+        // a git URL context stays a URL; -f is then a path inside the repository
+        context: contextArg === '-' ? { tar: process.stdin } : parseGitSource(contextArg) ? contextArg : resolve(cwd, contextArg),
+        dockerfile: file === undefined || file === '-' ? undefined : file.startsWith('/') || (contextArg !== '-' && !parseGitSource(contextArg)) ? resolve(cwd, file) : file,
         ...(dockerfileText !== undefined ? { dockerfileText } : {}),
         buildArgs: keyValues(o.buildArg as string[] | undefined, '--build-arg', true),
         target: o.target as string | undefined,
