@@ -210,6 +210,13 @@ describe('remote build cache', () => {
     const context = await ctxDir({ Dockerfile: `FROM ${base}\nRUN true\n` });
     const b = await build(await freshEngine(), { context, cacheFrom: [parseCacheFrom(`${reg.host}/cache/none:missing`)] });
     expect(b.events.some((e) => e.type === 'warning' && /cache import from .*none:missing skipped: .*not found/i.test(e.message))).toBe(true);
+    // an export that cannot reach its registry fails the build naming it, unless ignore-error=true
+    const { freePort } = await import('../support/certs.js');
+    const dead = `127.0.0.1:${await freePort()}`;
+    const engine = await freshEngine();
+    await expect(build(engine, { context, cacheTo: [parseCacheTo(`type=registry,ref=${dead}/c/x:1`)] })).rejects.toThrow(new RegExp(dead.replace(/\./g, '\\.')));
+    const ignored = await build(engine, { context, cacheTo: [parseCacheTo(`type=registry,ref=${dead}/c/x:1,ignore-error=true`)] });
+    expect(ignored.events.some((e) => e.type === 'warning' && e.message.includes(`cache export to ${dead}/c/x:1 failed (ignore-error=true)`))).toBe(true);
     expect(() => parseCacheTo('type=registry,ref=x,compression-level=3')).toThrow(/compression-level/);
     expect(() => parseCacheTo('type=gha')).toThrow(/gha/);
     expect(() => parseCacheTo('type=registry,ref=x,mode=all')).toThrow(/mode=all/);
