@@ -33,7 +33,8 @@ export async function pruneBuildCache(snapshots: Snapshotter, cacheIndex: CacheI
   // records of imported results known by identity only hold no files: they go with `all`
   const identities: string[] = [];
   for await (const r of cacheIndex.walk()) {
-    if (!r.snapshot && r.meta?.identity === true) identities.push(r.key);
+    // (and the small records of what a step read, kept for miss reasons)
+    if (!r.snapshot && (r.meta?.identity === true || r.meta?.reads !== undefined)) identities.push(r.key);
     if (!r.snapshot) continue;
     const e = records.get(r.snapshot) ?? { keys: [], lastUsed: 0 };
     e.keys.push(r.key);

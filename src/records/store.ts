@@ -174,6 +174,7 @@ class Recorder implements BuildRecorder {
       const s = this.#step(v.id, v.name);
       s.name = v.name;
       if (v.cached) s.cached = true;
+      if (v.reason) s.reason = v.reason;
       if (v.started && !s.startedAt) s.startedAt = new Date(v.started).toISOString();
       if (v.error) s.error = v.error;
       if (v.completed && !s.completedAt) {

@@ -14,6 +14,8 @@ export interface StepRecord {
   /** `[2/4] RUN make` style name. */
   name: string;
   cached: boolean;
+  /** Why the step ran instead of coming from the cache (cacheable steps that ran). */
+  reason?: string;
   /** ISO times; absent when the step never started. */
   startedAt?: string;
   completedAt?: string;

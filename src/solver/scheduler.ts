@@ -4,6 +4,7 @@ import { cacheKey } from './cachekey.js';
 import { digestOf } from '../util/digest.js';
 import { TbuildError, isTbuildError } from '../errors.js';
 import type { CacheIndex } from '../cache/types.js';
+import { MissReasons } from './miss-reasons.js';
 import type { Definition, Vertex } from './graph/types.js';
 import type { ProgressEvent, StepTiming } from './types.js';
 import { identityRecord, recordToResult, resultToRecord, type ResultSource, type VertexResult } from './result.js';
@@ -174,10 +175,11 @@ export async function solve(
         return { key: linked.link, result: linked };
       }
     }
+    const reason = cacheable ? await reasons.reason(d, inputs.map((i) => i.key), extra, skipCache, meta?.stages ?? [], steps) : undefined;
     // a step runs on real filesystems: inputs known only from an imported cache are fetched now
     inputResults = await Promise.all(vertex.inputs.map((input, i) => materialize(input, inputResults[i]!)));
     if (signal.aborted) throw cancelled();
-    emit({ type: 'vertex', vertex: { ...status, started } });
+    emit({ type: 'vertex', vertex: { ...status, started, ...(reason ? { reason } : {}) } });
     try {
       const result = await execShared(vertex, key, inputResults, cacheable, d);
       const completed = Date.now();
@@ -212,7 +214,10 @@ export async function solve(
           if (jobController.signal.aborted) throw cancelled();
           const made = await impl.exec(vertex, inputs, { signal: jobController.signal, log: broadcast });
           const result: VertexResult = { ...made, link: link ?? linkKey(key, made) };
-          if (cacheable) await cacheIndex.set(resultToRecord(key, result));
+          if (cacheable) {
+            await cacheIndex.set(resultToRecord(key, result));
+            await reasons.ran(d);
+          }
           return result;
         })
         .then((r) => r as VertexResult);
@@ -259,6 +264,8 @@ export async function solve(
       );
     });
   };
+
+  const reasons = new MissReasons(def, impl, cacheIndex, opts);
 
   /** Fetch an imported result's layers once, and record it locally so the next build hits here. */
   const materialize = (d: Digest, r: VertexResult): Promise<VertexResult> => {

@@ -19,6 +19,8 @@ export interface VertexStatus {
   started?: number;
   completed?: number;
   cached?: boolean;
+  /** Why a cacheable step ran instead of coming from the cache (set when it starts). */
+  reason?: string;
   error?: string;
 }
 
