@@ -297,7 +297,8 @@ export async function solve(
       };
       const made = pending.materialize
         ? fetch(pending.materialize.bind(pending)).catch((err: unknown) => {
-            if (signal.aborted || isTbuildError(err, 'TB_BUILD_CANCELLED')) throw err;
+            // a base image that cannot be pulled has no step to fall back on: its error is the build's
+            if (signal.aborted || isTbuildError(err, 'TB_BUILD_CANCELLED') || !rebuild) throw err;
             emit({ type: 'warning', message: `imported cache for ${name} is unusable (${(err as Error).message}): running the step` });
             return rebuildOr(err);
           })
