@@ -12,7 +12,7 @@ import { parseDockerfile } from '../parser/parse.js';
 import { resolveDockerfile } from '../parser/resolve.js';
 import { PROXY_ARGS } from '../parser/scope.js';
 import { checkConfig, lintFailureMessage, runChecks } from '../parser/checks/index.js';
-import type { Diagnostic, Dockerfile, ResolvedDockerfile } from '../parser/types.js';
+import type { Diagnostic, Dockerfile } from '../parser/types.js';
 import type { ImageStore } from '../images/types.js';
 import type { BuildContext } from '../session/types.js';
 import { openContext } from '../session/open.js';
@@ -30,7 +30,10 @@ import { imageConfig } from '../frontend/dockerfile/image-config.js';
 import { traced } from '../solver/trace.js';
 import { processAlive } from '../util/process.js';
 import { normalizeTagReference } from '../images/reference.js';
+import { sourceDateEpoch, unconsumedArgs } from './args.js';
 import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/file/git-source.js';
+import { download, isHttpSource } from '../worker/file/http-source.js';
+import { createReadStream } from 'node:fs';
 import { parseUlimit } from '../exec/security/apply.js';
 
 /** Only the host platform: there is no emulation to run another architecture's RUN steps. */
@@ -72,9 +75,15 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
   const displayFile = file.split('/').pop() || 'Dockerfile';
   const step = internalSteps(buildId, onProgress);
   // a git URL context (`https://host/repo.git#ref:subdir`, `git://…`): that commit, checked out shallowly
+  // or a tarball URL (plain or compressed), downloaded into the build's scratch
   const git = typeof opts.context === 'string' ? parseGitSource(opts.context) : undefined;
-  const contextInput = git
-    ? await step(`[internal] load git source ${opts.context as string}`, async () => checkoutGit(git, await resolveGitCommit(git), tmp, false)).catch(async (err: unknown) => {
+  const tarball = typeof opts.context === 'string' && !git && isHttpSource(opts.context) ? opts.context : undefined;
+  const contextInput = git || tarball
+    ? await step(`[internal] load ${git ? 'git source' : 'remote context'} ${opts.context as string}`, async () => {
+        if (git) return checkoutGit(git, await resolveGitCommit(git), tmp, false);
+        const got = await download(tarball!, tmp, opts.signal, undefined, 'context');
+        return { tar: createReadStream(join(got.dir, got.name)) };
+      }).catch(async (err: unknown) => {
         await removeScratch(tmp);
         throw err;
       })
@@ -373,26 +382,4 @@ function cacheItems(def: Definition, solved: Solved, root: Digest, mode: 'min' |
     items.push({ key, result, ...(mode === 'min' && !inFinal ? { identityOnly: true } : {}) });
   }
   return items;
-}
-
-/**
- * SOURCE_DATE_EPOCH for this build: the build's own, else the `--build-arg SOURCE_DATE_EPOCH=…`
- * BuildKit 0.13 reads, else the engine's. It sets the image's times and clamps new layers' mtimes.
- */
-function sourceDateEpoch(opts: BuildOptions, buildArgs: Record<string, string>, engine: number | undefined): number | undefined {
-  if (opts.sourceDateEpoch !== undefined) return opts.sourceDateEpoch;
-  const arg = buildArgs.SOURCE_DATE_EPOCH;
-  if (arg === undefined || arg === '') return engine;
-  if (!/^\d+$/.test(arg)) throw new TbuildError('TB_INVALID_ARGUMENT', `--build-arg SOURCE_DATE_EPOCH=${arg}: want seconds since 1970 (digits only)`);
-  return Number(arg);
-}
-
-/** Build args no ARG of the built stages declares (BuildKit's warning); its own args never count. */
-function unconsumedArgs(resolved: ResolvedDockerfile, buildArgs: Record<string, string>): string[] {
-  const declared = new Set<string>(resolved.dockerfile.globalArgs.flatMap((a) => a.args.map((d) => d.key)));
-  for (const i of resolved.needed) {
-    for (const ins of resolved.stages[i]!.stage.instructions) if (ins.kind === 'ARG') for (const d of ins.args) declared.add(d.key);
-  }
-  const builtin = (k: string) => PROXY_ARGS.includes(k) || k.startsWith('BUILDKIT_') || k === 'SOURCE_DATE_EPOCH';
-  return Object.keys(buildArgs).filter((k) => !declared.has(k) && !builtin(k)).sort();
 }

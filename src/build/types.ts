@@ -37,7 +37,7 @@ export type OutputSpec =
 export interface BuildOptions {
   /**
    * Context directory, a git URL (`https://host/repo.git#ref:subdir`, `git://…`, `git@…`: that commit,
-   * checked out shallowly), or a tar stream of one (plain/gzip/bzip2/xz), as `tbuild build -` and POST /build send.
+   * checked out shallowly), an http(s) URL of a context tarball (downloaded), or a tar stream of one (plain/gzip/bzip2/xz), as `tbuild build -` and POST /build send.
    */
   context: string | { tar: Readable };
   /** Dockerfile path: absolute, or relative to the context. Default `Dockerfile`. */

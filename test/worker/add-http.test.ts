@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createServer, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,8 +25,15 @@ describe.runIf(isRoot)('ADD from http(s)', () => {
   let version = 'v1';
   const archive = Buffer.from('pretend this is a tarball, it must stay packed\n');
 
+  let contextTar = Buffer.alloc(0);
+
   beforeAll(async () => {
     tmp = await tempDir('tb-addhttp-');
+    const src = join(tmp.path, 'remote-ctx');
+    await mkdir(src);
+    await writeFile(join(src, 'Dockerfile'), 'FROM busybox:local\nCOPY msg.txt /msg.txt\n');
+    await writeFile(join(src, 'msg.txt'), 'from a tarball URL\n');
+    contextTar = execFileSync('tar', ['-cz', '-C', src, '.']);
     engine = await Engine.open({ root: join(tmp.path, 'root') });
     await engine.load(createReadStream(BUSYBOX_TAR));
     server = createServer((req, res) => {
@@ -40,6 +48,9 @@ describe.runIf(isRoot)('ADD from http(s)', () => {
       } else if (url === '/download?id=7') {
         res.writeHead(200, { 'content-disposition': 'attachment; filename="report.csv"' });
         res.end('a,b\n');
+      } else if (url === '/context.tar.gz') {
+        res.writeHead(200, { 'content-type': 'application/gzip' });
+        res.end(contextTar);
       } else if (url === '/pkg.tar.gz') {
         res.writeHead(200);
         res.end(archive);
@@ -107,6 +118,13 @@ describe.runIf(isRoot)('ADD from http(s)', () => {
     expect(hits).toBe(before);
     const bad = `sha256:${'0'.repeat(64)}`;
     await expect(build(`FROM busybox:local\nADD --checksum=${bad} ${base}/file.txt /x.txt\n`)).rejects.toThrow(`digest mismatch: expected ${bad}, got ${good}`);
+  }, 120_000);
+
+  test('a tarball URL as the build context', async () => {
+    const out = join(tmp.path, 'tarball-ctx-out');
+    await engine.build({ context: `${base}/context.tar.gz`, outputs: [{ type: 'local', dest: out }], network: 'none' });
+    expect(await readFile(join(out, 'msg.txt'), 'utf8')).toBe('from a tarball URL\n');
+    await expect(engine.build({ context: `${base}/missing.tar.gz` })).rejects.toThrow(`context ${base}/missing.tar.gz: 404 Not Found`);
   }, 120_000);
 
   test('bad input: a 404 and a dead host are named; --checksum on a local file, --keep-git-dir without a git source, other algorithms are refused', async () => {

@@ -159,8 +159,8 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
       const timer = o.trace ? new StepTimer() : undefined;
       const opts: BuildOptions = {
         // a git URL context stays a URL; -f is then a path inside the repository
-        context: contextArg === '-' ? { tar: process.stdin } : parseGitSource(contextArg) ? contextArg : resolve(cwd, contextArg),
-        dockerfile: file === undefined || file === '-' ? undefined : file.startsWith('/') || (contextArg !== '-' && !parseGitSource(contextArg)) ? resolve(cwd, file) : file,
+        context: contextArg === '-' ? { tar: process.stdin } : isUrlContext(contextArg) ? contextArg : resolve(cwd, contextArg),
+        dockerfile: file === undefined || file === '-' ? undefined : file.startsWith('/') || (contextArg !== '-' && !isUrlContext(contextArg)) ? resolve(cwd, file) : file,
         ...(dockerfileText !== undefined ? { dockerfileText } : {}),
         buildArgs: keyValues(o.buildArg as string[] | undefined, '--build-arg', true),
         target: o.target as string | undefined,
@@ -244,4 +244,9 @@ function localPath<T extends { type: string; dest?: string; src?: string }>(cwd:
     }
     return spec;
   };
+}
+
+/** A git URL or an http(s) tarball URL: a context the engine fetches itself. */
+function isUrlContext(arg: string): boolean {
+  return parseGitSource(arg) !== undefined || /^https?:\/\//i.test(arg);
 }

@@ -120,7 +120,7 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
   if ((opts.ssh && Object.keys(opts.ssh).length) || opts.sshLookup) throw unsupported('--ssh');
   if ((opts.namedContexts && Object.keys(opts.namedContexts).length) || (opts.localContexts && Object.keys(opts.localContexts).length)) throw unsupported('--build-context');
   if (opts.noCacheFilter?.length) throw unsupported('--no-cache-filter');
-  if (typeof opts.context === 'string' && parseGitSource(opts.context)) throw unsupported('a git URL as the build context');
+  if (typeof opts.context === 'string' && (parseGitSource(opts.context) || /^https?:\/\//i.test(opts.context))) throw unsupported('a git or tarball URL as the build context');
   for (const o of opts.outputs ?? []) if (o.type !== 'image') throw unsupported(`--output type=${o.type}`);
   const cacheFrom = (opts.cacheFrom ?? []).map((c) => formatCacheSpec(refuseLocalOverApi(c, '--cache-from')));
   const cacheTo = (opts.cacheTo ?? []).map((c) => formatCacheSpec(refuseLocalOverApi(c, '--cache-to')));

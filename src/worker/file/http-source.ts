@@ -45,23 +45,23 @@ function fileName(url: URL, disposition: string | null): string {
  * from Last-Modified), hashing it on the way; with `checksum`, a different digest is an error
  * naming both. Redirects are followed; a status other than 2xx is an error naming it.
  */
-export async function download(url: string, tmp: string, signal?: AbortSignal, checksum?: Digest): Promise<Downloaded> {
+export async function download(url: string, tmp: string, signal?: AbortSignal, checksum?: Digest, label = 'ADD'): Promise<Downloaded> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new TbuildError('TB_INVALID_ARGUMENT', `ADD ${url}: not a valid URL`);
+    throw new TbuildError('TB_INVALID_ARGUMENT', `${label} ${url}: not a valid URL`);
   }
   const stall = AbortSignal.timeout(STALL_MS);
   let res: Response;
   try {
     res = await fetch(parsed, { redirect: 'follow', signal: signal ? AbortSignal.any([signal, stall]) : stall });
   } catch (err) {
-    throw new TbuildError('TB_ADD_HTTP', `ADD ${url}: ${(err as Error).name === 'TimeoutError' ? `no answer within ${STALL_MS / 1000} s` : ((err as { cause?: Error }).cause?.message ?? (err as Error).message)}`, { cause: err });
+    throw new TbuildError('TB_ADD_HTTP', `${label} ${url}: ${(err as Error).name === 'TimeoutError' ? `no answer within ${STALL_MS / 1000} s` : ((err as { cause?: Error }).cause?.message ?? (err as Error).message)}`, { cause: err });
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => {});
-    throw new TbuildError('TB_ADD_HTTP', `ADD ${url}: ${res.status} ${res.statusText}`.trimEnd(), { details: { status: res.status } });
+    throw new TbuildError('TB_ADD_HTTP', `${label} ${url}: ${res.status} ${res.statusText}`.trimEnd(), { details: { status: res.status } });
   }
   const dir = join(tmp, `http-${sha256(url).slice(7, 23)}-${Math.random().toString(16).slice(2, 8)}`);
   await mkdir(dir, { recursive: true });
@@ -69,7 +69,7 @@ export async function download(url: string, tmp: string, signal?: AbortSignal, c
   const hash = createHash('sha256');
   let last = Date.now();
   const idle = setInterval(() => {
-    if (Date.now() - last > STALL_MS) body.destroy(new TbuildError('TB_ADD_HTTP', `ADD ${url}: the download stalled for ${STALL_MS / 1000} s`));
+    if (Date.now() - last > STALL_MS) body.destroy(new TbuildError('TB_ADD_HTTP', `${label} ${url}: the download stalled for ${STALL_MS / 1000} s`));
   }, 1000);
   const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
   try {
@@ -86,13 +86,13 @@ export async function download(url: string, tmp: string, signal?: AbortSignal, c
     );
   } catch (err) {
     if (err instanceof TbuildError) throw err;
-    throw new TbuildError('TB_ADD_HTTP', `ADD ${url}: ${(err as Error).message}`, { cause: err });
+    throw new TbuildError('TB_ADD_HTTP', `${label} ${url}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearInterval(idle);
   }
   const digest = `sha256:${hash.digest('hex')}` as Digest;
   if (checksum && digest !== checksum) {
-    throw new TbuildError('TB_ADD_CHECKSUM_MISMATCH', `ADD ${url}: digest mismatch: expected ${checksum}, got ${digest}`, { details: { expected: checksum, got: digest } });
+    throw new TbuildError('TB_ADD_CHECKSUM_MISMATCH', `${label} ${url}: digest mismatch: expected ${checksum}, got ${digest}`, { details: { expected: checksum, got: digest } });
   }
   const modified = Date.parse(res.headers.get('last-modified') ?? '');
   if (Number.isFinite(modified)) await utimes(join(dir, name), modified / 1000, modified / 1000);
