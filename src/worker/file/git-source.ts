@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { TbuildError } from '../../errors.js';
 import { resolveInRoot } from '../../util/confine.js';
 import { sha256 } from '../../util/digest.js';
+import { oncePerBuild } from './once-per-build.js';
 
 const run = promisify(execFile);
 
@@ -85,27 +86,10 @@ export async function checkoutGit(src: GitSource, commit: string, tmp: string, k
 }
 
 /** One resolution and one checkout per source per build: the cache key and the copy share them. */
-const perBuild = new WeakMap<object, Map<string, Promise<string>>>();
-
-function once(build: object, key: string, fn: () => Promise<string>): Promise<string> {
-  let map = perBuild.get(build);
-  if (!map) {
-    map = new Map();
-    perBuild.set(build, map);
-  }
-  let p = map.get(key);
-  if (!p) {
-    p = fn();
-    map.set(key, p);
-    p.catch(() => map!.delete(key));
-  }
-  return p;
-}
-
 export function resolveGitOnce(build: object, src: GitSource): Promise<string> {
-  return once(build, `resolve\0${src.remote}\0${src.ref ?? ''}`, () => resolveGitCommit(src));
+  return oncePerBuild(build, `resolve\0${src.remote}\0${src.ref ?? ''}`, () => resolveGitCommit(src));
 }
 
 export function checkoutGitOnce(build: object, src: GitSource, commit: string, tmp: string, keepGitDir: boolean): Promise<string> {
-  return once(build, `checkout\0${src.remote}\0${commit}\0${src.subdir ?? ''}\0${keepGitDir}`, () => checkoutGit(src, commit, tmp, keepGitDir));
+  return oncePerBuild(build, `checkout\0${src.remote}\0${commit}\0${src.subdir ?? ''}\0${keepGitDir}`, () => checkoutGit(src, commit, tmp, keepGitDir));
 }

@@ -6,6 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TbuildError } from '../../errors.js';
 import { sha256, type Digest } from '../../util/digest.js';
+import { oncePerBuild } from './once-per-build.js';
 
 /** `ADD https://…`: a source fetched over HTTP(S). Git sources stay refused. */
 export function isHttpSource(src: string): boolean {
@@ -100,20 +101,6 @@ export async function download(url: string, tmp: string, signal?: AbortSignal, c
 }
 
 /** One download per URL per build: the cache key and the copy share it. */
-const perBuild = new WeakMap<object, Map<string, Promise<Downloaded>>>();
-
 export function downloadOnce(build: object, url: string, tmp: string, signal?: AbortSignal, checksum?: Digest): Promise<Downloaded> {
-  let map = perBuild.get(build);
-  if (!map) {
-    map = new Map();
-    perBuild.set(build, map);
-  }
-  let p = map.get(url);
-  if (!p) {
-    p = download(url, tmp, signal, checksum);
-    map.set(url, p);
-    // a failed download is tried again by the next step that needs it
-    p.catch(() => map!.delete(url));
-  }
-  return p;
+  return oncePerBuild(build, `download\0${url}`, () => download(url, tmp, signal, checksum));
 }
