@@ -31,7 +31,8 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number
   return secs;
 }
 
-async function startDaemon(dir: string): Promise<{ child: ChildProcess; host: string; stop: () => Promise<void> }> {
+/** `tbuild daemon` from dist/ on `<dir>/d.sock` with its root in `<dir>/root` (the other benches use it too). */
+export async function startDaemon(dir: string): Promise<{ child: ChildProcess; host: string; stop: () => Promise<void> }> {
   const sock = join(dir, 'd.sock');
   const child = spawn(process.execPath, [...ENTRY, 'daemon', '-H', `unix://${sock}`, '--root', join(dir, 'root')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';

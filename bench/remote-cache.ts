@@ -7,13 +7,14 @@
  * store or a BuildKit container, neither available offline), so the side-by-side row is
  * `type=inline`; tbuild's own `type=registry,mode=max` round trip is timed with its CLI.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../test/support/registry.js';
 import { median, type BenchRow } from './types.js';
+import { startDaemon } from './daemon.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SHARED = join(here, '..', '..', 'shared');
@@ -32,18 +33,6 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-async function startTbuild(dir: string): Promise<{ child: ChildProcess; host: string }> {
-  const sock = join(dir, 'd.sock');
-  const child = spawn(process.execPath, [CLI, 'daemon', '-H', `unix://${sock}`, '--root', join(dir, 'root')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!log.includes('daemon ready')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`daemon did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, host: `unix://${sock}` };
-}
 
 export async function remoteCacheRows(): Promise<BenchRow[]> {
   const skipped = (why: string): BenchRow[] => [{ area: 'registry', name: 'remote cache round trip', value: NaN, unit: 's', note: `skipped: ${why}` }];
@@ -58,7 +47,7 @@ export async function remoteCacheRows(): Promise<BenchRow[]> {
   mkdirSync(ctx);
   const runs = Array.from({ length: LAYERS }, (_, i) => `RUN head -c ${LAYER_MB * 1_000_000} /dev/urandom > /layer-${i}`);
   writeFileSync(join(ctx, 'Dockerfile'), `FROM busybox:local\n${runs.join('\n')}\n`);
-  const { child, host: tbHost } = await startTbuild(dir);
+  const { host: tbHost, stop: stopTbuild } = await startDaemon(dir);
   const targets = [{ name: 'tbuild', host: tbHost }];
   let startedPeers = false;
   if (existsSync(PEERS) && process.env.BENCH_PEERS !== '0' && spawnSync('bash', [PEERS], { stdio: 'ignore' }).status === 0) {
@@ -122,7 +111,7 @@ export async function remoteCacheRows(): Promise<BenchRow[]> {
       note: `export ${median(maxExport).toFixed(2)} s + import ${median(maxImport).toFixed(2)} s; BuildKit needs the containerd store or a BuildKit container for this (not run); ${mb}`,
     });
   } finally {
-    child.kill('SIGTERM');
+    await stopTbuild();
     await reg.stop();
     if (startedPeers) spawnSync('bash', [PEERS, '--stop'], { stdio: 'ignore' });
     await rm(dir, { recursive: true, force: true });
