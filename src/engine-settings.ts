@@ -50,8 +50,12 @@ export interface EngineOptions {
    * /etc/tbuild/daemon.json when it exists. Flags and environment variables win over it.
    */
   configFile?: string;
-  /** Keep the build cache under this many bytes after every build (daemon.json `builder.gc`). */
-  gc?: { keepStorage: number };
+  /**
+   * After every build, trim the build cache back under `keepStorage` bytes (daemon.json
+   * `builder.gc`); without a size, BuildKit's kind of default: 10% of the state root's filesystem,
+   * at most 20 GB. `false` (`"enabled": false`): never collect on its own.
+   */
+  gc?: { keepStorage?: number } | false;
 }
 
 function listSetting(v: string | undefined): string[] {
@@ -128,11 +132,9 @@ export function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.e
     ? { ...(dnsServers ? { servers: asList(dnsServers)! } : {}), ...(dnsSearch ? { search: asList(dnsSearch)! } : {}), ...(dnsOptions ? { options: asList(dnsOptions)! } : {}) }
     : undefined;
   for (const ip of dns?.servers ?? []) if (!isIP(ip)) throw new TbuildError('TB_INVALID_ARGUMENT', `dns: "${ip}" is not an IP address`);
-  const gcFromFile = file?.builderGc?.enabled && file.builderGc.keepStorage !== undefined ? { keepStorage: file.builderGc.keepStorage } : undefined;
-  const gc = pick('builder.gc', opts.gc, undefined, gcFromFile);
-  if (file?.builderGc?.enabled && file.builderGc.keepStorage === undefined) {
-    throw new TbuildError('TB_CONFIG_INVALID', `${file.file}: "builder.gc" is enabled without "defaultKeepStorage"; say how much cache to keep, such as "20GB"`);
-  }
+  const fileGc = file?.builderGc;
+  const gcFromFile = fileGc === undefined ? undefined : fileGc.enabled ? { ...(fileGc.keepStorage !== undefined ? { keepStorage: fileGc.keepStorage } : {}) } : false;
+  const gc = pick<{ keepStorage?: number } | false>('builder.gc', opts.gc, undefined, gcFromFile, {});
   const dockerConfig = env.DOCKER_CONFIG;
   return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile, gc, sources, file, dns };
 }

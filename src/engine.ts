@@ -2,6 +2,8 @@ import { BuildRecordStore } from './records/store.js';
 import type { BuildRecords } from './records/types.js';
 import { contentBytes } from './util/content-size.js';
 import { mkdir } from 'node:fs/promises';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from './cache/types.js';
 import type { ContainerRuntime, Executor } from './exec/types.js';
 import type { ImageStore } from './images/types.js';
@@ -27,7 +29,7 @@ import type { Readable } from 'node:stream';
 import type { ImageRecord } from './images/types.js';
 import { LocalNetworks } from './api/networks.js';
 import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
-import { pruneBuildCache } from './cache/prune.js';
+import { defaultKeepStorage, pruneBuildCache } from './cache/prune.js';
 import { parseGoDuration } from './parser/duration.js';
 import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
 import { saveOciLayout } from './images/oci-layout.js';
@@ -41,6 +43,8 @@ import { DEFAULT_ROOT, TBUILD_VERSION } from './defaults.js';
 export { DEFAULT_ROOT };
 export type { EngineOptions } from './engine-settings.js';
 import { settings, type EngineOptions } from './engine-settings.js';
+import type { VerifyOptions, VerifyReport } from './verify/types.js';
+import { liveBuildStarts, sweepDeadScratch } from './verify/scratch.js';
 
 /** The stores and executor of one state root (what the worker layer is given). */
 export type EngineParts = WorkerDeps;
@@ -77,6 +81,22 @@ export async function openEngineParts(opts: EngineOptions = {}): Promise<EngineP
  * const engine = await Engine.open({ root: '/tmp/tb' });
  * const { imageId } = await engine.build({ context: './app', tags: ['app:dev'] });
  */
+/**
+ * At most one automatic collection a minute per state root, whichever process's build ends: each
+ * one measures every cached layer it may drop, and builds end far more often than caches grow.
+ */
+function claimGcTurn(root: string): boolean {
+  const stamp = join(root, 'cache', 'gc-last');
+  const last = statSync(stamp, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (Date.now() - last < 60_000) return false;
+  try {
+    writeFileSync(stamp, `${process.pid}\n`);
+  } catch {
+    return false;
+  }
+  return true;
+}
+
 export class Engine implements BuildDeps, EngineApi {
   readonly root: string;
   readonly content: ContentStore;
@@ -130,8 +150,10 @@ export class Engine implements BuildDeps, EngineApi {
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const s = settings(opts);
     const parts = await openRoot(s.root, s.runtime, s.network, s.seccompProfile, s.dns);
-    // What crashed processes held (namespaces, netavark state, address leases) goes first.
+    // What crashed processes held (namespaces, netavark state, address leases, scratch with
+    // mounts and secrets' tmpfs in it) goes first.
     await parts.network?.reconcile();
+    await sweepDeadScratch(parts.root);
     const volumes = openVolumeStore(parts.root);
     const containers = await openContainerManager({ ...parts, volumes });
     // Stores ask the container manager before removing what a container still uses.
@@ -151,11 +173,11 @@ export class Engine implements BuildDeps, EngineApi {
   /** One automatic collection at a time; builds that finish meanwhile share the next. */
   #gcRunning?: Promise<void>;
 
-  /** daemon.json's `builder.gc`: after a build, trim the cache back under the kept size. */
+  /** The GC policy (daemon.json's `builder.gc`, on by default): after a build, trim the cache back under the kept size. */
   #collectGarbage(): void {
-    const keep = this.#settings?.gc?.keepStorage;
-    if (keep === undefined || this.#gcRunning) return;
-    this.#gcRunning = this.pruneBuildCache({ keepStorage: keep })
+    const gc = this.#settings?.gc;
+    if (gc === false || this.#gcRunning || !claimGcTurn(this.root)) return;
+    this.#gcRunning = (async () => this.pruneBuildCache({ keepStorage: gc?.keepStorage ?? (await defaultKeepStorage(this.root)) }))()
       .then(() => undefined, () => undefined)
       .finally(() => {
         this.#gcRunning = undefined;
@@ -241,6 +263,14 @@ export class Engine implements BuildDeps, EngineApi {
     };
   }
 
+  async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+    const { verifyStore } = await import('./verify/verify.js');
+    const images = this.images;
+    const check = images.check?.bind(images);
+    if (!check) throw new TbuildError('TB_NOT_IMPLEMENTED', 'this image store cannot be verified');
+    return verifyStore({ root: this.root, content: this.content, snapshots: this.snapshots, cacheIndex: this.cacheIndex, images: { check, list: () => images.list() } }, opts);
+  }
+
   async pruneBuildCache(opts: BuildCachePruneRequest = {}): Promise<BuildCachePruneResult> {
     let olderThanMs: number | undefined;
     if (opts.until !== undefined) {
@@ -250,7 +280,8 @@ export class Engine implements BuildDeps, EngineApi {
     }
     const keep: string[] = [];
     for (const img of await this.images.list()) for (const l of img.layers) keep.push(l.snapshot);
-    const running = [...this.#buildsRunning.keys()];
+    // builds of this engine, and of every other live process on the root
+    const running = [...this.#buildsRunning.keys(), ...(await liveBuildStarts(this.root))];
     const r = await pruneBuildCache(this.snapshots, this.cacheIndex, {
       all: opts.all,
       olderThanMs,
@@ -334,6 +365,8 @@ export class Engine implements BuildDeps, EngineApi {
 
   /** Stop background work (container monitors keep running in their own processes). */
   async close(): Promise<void> {
+    // A collection cut off half way is safe, but one that finishes frees what it promised.
+    await this.#gcRunning;
     await this.registries.close();
     await this.containers.close();
     await this.network?.close();

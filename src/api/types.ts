@@ -6,6 +6,7 @@ import type { ContainerManager } from '../containers/types.js';
 import type { Volumes } from '../volumes/types.js';
 import type { BuildOptions, BuildResult } from '../build/types.js';
 import type { Registries } from '../registry/types.js';
+import type { VerifyOptions, VerifyReport } from '../verify/types.js';
 
 export type { PruneResult, ImportOptions };
 
@@ -87,6 +88,11 @@ export interface EngineApi {
   events?(opts: EventsRequest): AsyncIterable<Record<string, unknown>>;
   /** Free build cache (`docker builder prune`): Docker's `/build/prune` answer. */
   pruneBuildCache(opts?: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
+  /**
+   * `tbuild system verify [--repair]`: blobs, snapshots, images, names, cache records and what
+   * dead processes left; with `repair` the orphans are removed. A daemon answers `POST /tbuild/system/verify`.
+   */
+  verify(opts?: VerifyOptions): Promise<VerifyReport>;
   /** Build records (`tbuild builds`): the embedded engine's own; a daemon serves its at `GET /tbuild/builds`. */
   readonly records?: import('../records/types.js').BuildRecords;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { authFor, pullingLookup } from './base-images.js';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { mountPointsUnder, unmount } from '../util/mount.js';
+import { startBuildScratch, sweepDeadScratch } from '../verify/scratch.js';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { BuildDeps, BuildOptions, BuildResult, ProgressEvent, VertexStatus } from './types.js';
@@ -28,7 +29,6 @@ import type { LazyBase, OpEnv } from '../worker/types.js';
 import { exportResult } from '../exporter/export.js';
 import { imageConfig } from '../frontend/dockerfile/image-config.js';
 import { traced } from '../solver/trace.js';
-import { processAlive } from '../util/process.js';
 import { normalizeTagReference } from '../images/reference.js';
 import { sourceDateEpoch, unconsumedArgs } from './args.js';
 import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/file/git-source.js';
@@ -62,8 +62,8 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     }
   }
   const buildId = randomBytes(8).toString('hex');
-  const tmp = join(parts.root, 'tmp', `b-${process.pid}-${buildId}`);
-  await sweepStaleScratch(join(parts.root, 'tmp'));
+  await sweepDeadScratch(parts.root);
+  const tmp = await startBuildScratch(parts.root, buildId);
   const logsRoot = join(parts.root, 'logs');
   const logs = logWriter(join(logsRoot, buildId));
   const userProgress = opts.onProgress ?? (() => {});
@@ -97,7 +97,10 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
         signal: opts.signal,
       }),
     ),
-  );
+  ).catch(async (err: unknown) => {
+    await removeScratch(tmp);
+    throw err;
+  });
   const named: Record<string, BuildContext> = {};
   const cleanups: Array<() => Promise<void>> = [];
   try {
@@ -232,16 +235,6 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     // idle RUN namespaces go with the build: nothing networked outlives it
     await parts.network?.close().catch(() => {});
     await removeScratch(tmp);
-  }
-}
-
-/** Scratch spaces of builds whose process died (killed mid-step) still hold mounts: release them. */
-async function sweepStaleScratch(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const n of names) {
-    const m = /^b-(\d+)-[0-9a-f]+$/.exec(n);
-    if (!m || processAlive(Number(m[1]))) continue;
-    await removeScratch(join(dir, n));
   }
 }
 

@@ -1,4 +1,12 @@
+import { statfs } from 'node:fs/promises';
 import type { CacheIndex, Snapshotter } from './types.js';
+import { isTbuildError } from '../errors.js';
+
+/** The automatic GC's size when none is configured: 10% of the filesystem holding `root`, at most 20 GB. */
+export async function defaultKeepStorage(root: string): Promise<number> {
+  const fs = await statfs(root);
+  return Math.min(Math.floor(fs.blocks * fs.bsize * 0.1), 20e9);
+}
 
 export interface BuildCachePruneOptions {
   /** Every build result no image or container uses; without it, only results no cache record points at. */
@@ -91,11 +99,18 @@ export async function pruneBuildCache(snapshots: Snapshotter, cacheIndex: CacheI
   const out: BuildCachePruned = { removed: [], records: 0, spaceReclaimed: 0 };
   for (const n of removable) {
     const size = (await snapshots.usage(n).catch(() => ({ size: 0 }))).size;
+    try {
+      await snapshots.remove(n);
+    } catch (err) {
+      // Another process built on it, or removed it, since we looked: it is not ours to take now.
+      if (isTbuildError(err, 'TB_SNAPSHOT_STATE') || isTbuildError(err, 'TB_SNAPSHOT_NOT_FOUND')) continue;
+      throw err;
+    }
+    // After the snapshot: a crash in between leaves records that miss, never a hit on nothing.
     for (const key of records.get(n)?.keys ?? []) {
       await cacheIndex.delete(key as never);
       out.records++;
     }
-    await snapshots.remove(n);
     out.removed.push(n);
     out.spaceReclaimed += size;
   }

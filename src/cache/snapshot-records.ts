@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdirSync, readFileSync } from 'node:fs';
-import { rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, open, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { fsyncDir, isAbandonedTemp, tempBeside, writeJsonAtomic } from '../util/atomic.js';
 import type { SnapshotInfo, SnapshotKind } from './types.js';
 
 /**
@@ -22,6 +21,14 @@ export interface SnapshotRecord {
   /** The process that made an active or view snapshot: only a dead one's are swept. */
   pid?: number;
 }
+
+/**
+ * A label that keeps an active or view snapshot across restarts. Without it, an active or view
+ * snapshot found at open time whose creating process has died was left by a build that crashed,
+ * and is swept. A container whose rootfs is an active snapshot and that must survive a daemon
+ * restart sets this label.
+ */
+export const KEEP_LABEL = 'tbuild.keep';
 
 /** In the metadata directory: the snapshots directory has been given the top-directory flag. */
 export const SPREAD_MARKER = 'spread';
@@ -43,7 +50,8 @@ export async function loadRecords(meta: string): Promise<SnapshotRecord[]> {
     const p = join(meta, n);
     if (n === SPREAD_MARKER) continue;
     if (!/^\d+\.json$/.test(n)) {
-      await rm(p, { force: true });
+      // Other processes write records into this directory too: only a dead writer's temp goes.
+      if (isAbandonedTemp(n)) await rm(p, { force: true });
       continue;
     }
     try {
@@ -57,11 +65,48 @@ export async function loadRecords(meta: string): Promise<SnapshotRecord[]> {
   return out;
 }
 
+/** Read one record as it is on disk now; undefined when it is gone or unreadable. */
+export function readRecord(meta: string, id: number): SnapshotRecord | undefined {
+  try {
+    const rec = JSON.parse(readFileSync(recordPath(meta, id), 'utf8')) as SnapshotRecord;
+    return typeof rec.id === 'number' && typeof rec.name === 'string' ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Create the record of a new snapshot under its id, only if no process has taken that id: the
+ * whole file is written aside and hard-linked into place (link fails if the name exists), so the
+ * id is claimed and the record readable in one step. False when the id was taken.
+ */
+export async function createRecord(meta: string, rec: SnapshotRecord, durable: boolean): Promise<boolean> {
+  const path = recordPath(meta, rec.id);
+  const tmp = tempBeside(path);
+  try {
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(JSON.stringify(rec, null, 2) + '\n');
+      if (durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await link(tmp, path);
+    if (durable) await fsyncDir(meta);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
+}
+
 /** Replace the record atomically; `durable`: also wait until it is on disk. */
 export async function writeRecord(meta: string, rec: SnapshotRecord, durable: boolean): Promise<void> {
   const path = recordPath(meta, rec.id);
   if (durable) return writeJsonAtomic(path, rec);
-  const tmp = join(meta, `.${rec.id}.json.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempBeside(path);
   try {
     await writeFile(tmp, JSON.stringify(rec, null, 2) + '\n');
     await rename(tmp, path);

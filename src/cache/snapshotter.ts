@@ -1,24 +1,21 @@
-import { mkdir, readdir, rm, unlink, rename, access } from 'node:fs/promises';
+import { mkdir, readdir, rm, unlink, rename, access, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TbuildError } from '../errors.js';
 import { diskUsage } from './usage.js';
 import { warmFsHelper } from './fsops.js';
 import { processAlive } from '../util/process.js';
-import { ensureSpread, info, loadRecords, recordPath, writeRecord, type SnapshotRecord } from './snapshot-records.js';
+import { ownedName, ownerAlive } from '../util/owned-temp.js';
+import { KEEP_LABEL, createRecord, ensureSpread, info, loadRecords, readRecord, recordPath, writeRecord, type SnapshotRecord } from './snapshot-records.js';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { LowerDirs, overlayMount } from './snapshot-mounts.js';
-import type { Mount, SnapshotInfo, Snapshotter, Usage } from './types.js';
+import type { Mount, SnapshotInfo, Snapshotter, StoreProblem, Usage } from './types.js';
+import { checkSnapshots } from './snapshot-check.js';
 
 // Callers import the depth limits from here (they are part of this snapshotter's behaviour).
 export { MAX_DIRECT_LAYERS, FLATTEN_STEP } from './snapshot-mounts.js';
 
-/**
- * A label that keeps an active or view snapshot across restarts. Without it, an active or view
- * snapshot found at open time whose creating process has died was left by a build that crashed,
- * and is swept. A container whose rootfs is an active snapshot and that must survive a daemon
- * restart sets this label.
- */
-export const KEEP_LABEL = 'tbuild.keep';
+export { KEEP_LABEL };
 
 export async function openSnapshotter(root: string): Promise<Snapshotter> {
   const s = new OverlaySnapshotter(join(resolve(root), 'snapshots'));
@@ -38,6 +35,12 @@ export class OverlaySnapshotter implements Snapshotter {
    * and only the disk work is awaited. Names being committed to are reserved here meanwhile.
    */
   readonly #reserved = new Set<string>();
+  /** Snapshots of ours whose record may not be on disk yet: a refresh must not drop them. */
+  readonly #creating = new Set<SnapshotRecord>();
+  /** Records this snapshotter made (the rest came from disk and may be another process's). */
+  readonly #mine = new WeakSet<SnapshotRecord>();
+  /** The metadata directory's mtime when the maps were last brought up to date with it. */
+  #refreshedAt?: bigint;
   readonly #busy = new Map<string, Promise<void>>();
   readonly #lowers: LowerDirs;
 
@@ -65,6 +68,7 @@ export class OverlaySnapshotter implements Snapshotter {
   async init(): Promise<void> {
     await mkdir(this.#meta, { recursive: true });
     await ensureSpread(this.#dir, this.#meta);
+    this.#refreshedAt = statSync(this.#meta, { bigint: true }).mtimeNs;
     for (const rec of await loadRecords(this.#meta)) {
       this.#byId.set(rec.id, rec);
       this.#byName.set(rec.name, rec);
@@ -82,10 +86,14 @@ export class OverlaySnapshotter implements Snapshotter {
         await quietly(this.#removeRecord(rec));
       }
     }
-    // Directories with no metadata: a prepare or remove interrupted half way.
+    // Directories with no metadata: a prepare or remove interrupted half way. A record is always
+    // made before its directory, so a directory whose record is not on disk now is nobody's;
+    // temp and trash directories name their owner, and only a dead owner's go.
     for (const n of await readdir(this.#dir)) {
       if (!/^\d+$/.test(n)) {
-        if (n.startsWith('.')) await quietly(rm(join(this.#dir, n), { recursive: true, force: true }));
+        if (n.startsWith('.') && !ownerAlive(n.slice(1), n.startsWith('.new-') ? 'new' : 'trash')) {
+          await quietly(rm(join(this.#dir, n), { recursive: true, force: true }));
+        }
         continue;
       }
       const id = Number(n);
@@ -93,8 +101,50 @@ export class OverlaySnapshotter implements Snapshotter {
       // A half-built flattened copy (.flat-tmp) inside a live snapshot is not swept here: the next
       // flatten of that snapshot clears it first, and removing the snapshot removes it. Checking
       // every snapshot would make each CLI start O(snapshots).
-      if (!this.#byId.has(id)) await quietly(rm(join(this.#dir, n), { recursive: true, force: true }));
+      if (!this.#byId.has(id) && !existsSync(recordPath(this.#meta, id))) {
+        await quietly(rm(join(this.#dir, n), { recursive: true, force: true }));
+      }
     }
+  }
+
+  /**
+   * Bring the maps up to date with the records on disk: other processes (a daemon and any number
+   * of embedded CLIs share a root) make, commit and remove snapshots too. Cheap when nothing
+   * changed (one stat of the metadata directory, whose mtime moves with every record made,
+   * committed or removed).
+   */
+  #refresh(): void {
+    const mtime = statSync(this.#meta, { bigint: true }).mtimeNs;
+    if (mtime === this.#refreshedAt) return;
+    this.#refreshedAt = mtime;
+    const onDisk = new Set<number>();
+    for (const n of readdirSync(this.#meta)) {
+      const m = /^(\d+)\.json$/.exec(n);
+      if (!m) continue;
+      const id = Number(m[1]);
+      onDisk.add(id);
+      this.#nextId = Math.max(this.#nextId, id + 1);
+      const known = this.#byId.get(id);
+      // Committed records never change, nor do ours; another's active one may have been committed since.
+      if (known && (known.kind === 'committed' || this.#mine.has(known))) continue;
+      const rec = readRecord(this.#meta, id);
+      if (!rec) continue;
+      if (known && this.#byName.get(known.name) === known) this.#byName.delete(known.name);
+      this.#byId.set(id, rec);
+      // Two processes may commit the same content under one name; the first one seen stands.
+      if (!this.#byName.has(rec.name)) this.#byName.set(rec.name, rec);
+    }
+    for (const rec of [...this.#byId.values()]) {
+      if (onDisk.has(rec.id) || this.#creating.has(rec)) continue;
+      this.#byId.delete(rec.id);
+      if (this.#byName.get(rec.name) === rec) this.#byName.delete(rec.name);
+    }
+  }
+
+  /** `#get`, looking on disk for a snapshot another process made since. */
+  #find(key: string): SnapshotRecord {
+    if (!this.#byName.has(key)) this.#refresh();
+    return this.#get(key);
   }
 
   #hasChildren(rec: SnapshotRecord): boolean {
@@ -113,6 +163,7 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async #create(kind: 'active' | 'view', key: string, parent: string | undefined, labels: Record<string, string>): Promise<Mount[]> {
+    if (parent !== undefined && !this.#byName.has(parent)) this.#refresh();
     if (this.#byName.has(key) || this.#reserved.has(key)) {
       throw new TbuildError('TB_SNAPSHOT_EXISTS', `snapshot ${JSON.stringify(key)} already exists`);
     }
@@ -138,23 +189,46 @@ export class OverlaySnapshotter implements Snapshotter {
     // In the maps before any I/O: the key is taken and the parent cannot be removed meanwhile.
     this.#byId.set(rec.id, rec);
     this.#byName.set(key, rec);
+    this.#creating.add(rec);
+    this.#mine.add(rec);
     return this.#perKey(key, async () => {
-      let made = false;
+      let claimed = false;
       try {
-        await this.#makeDirs(rec, kind === 'active');
-        made = true;
-        // A snapshot that is not kept is swept after a crash whatever its record says, so its
-        // record need not reach the disk before we go on; a kept one's must.
-        await writeRecord(this.#meta, rec, KEEP_LABEL in rec.labels);
+        await this.#claim(rec, kind === 'active');
+        claimed = true;
         return await this.#mountsOf(rec);
       } catch (err) {
         if (this.#byName.get(key) === rec) this.#byName.delete(key);
-        this.#byId.delete(rec.id);
-        await unlink(recordPath(this.#meta, rec.id)).catch(() => {});
-        if (made) await rm(join(this.#dir, String(rec.id)), { recursive: true, force: true }).catch(() => {});
+        if (this.#byId.get(rec.id) === rec) this.#byId.delete(rec.id);
+        if (claimed) {
+          await unlink(recordPath(this.#meta, rec.id)).catch(() => {});
+          await rm(join(this.#dir, String(rec.id)), { recursive: true, force: true }).catch(() => {});
+        }
         throw err;
+      } finally {
+        this.#creating.delete(rec);
       }
     });
+  }
+
+  /**
+   * Take an id no other process holds: its record first (created exclusively), then its
+   * directory. A snapshot that is not kept is swept after a crash whatever its record says, so
+   * its record need not reach the disk before we go on; a kept one's must.
+   */
+  async #claim(rec: SnapshotRecord, active: boolean): Promise<void> {
+    for (;;) {
+      if (await createRecord(this.#meta, rec, KEEP_LABEL in rec.labels)) {
+        if (await this.#makeDirs(rec.id, active)) return;
+        // A directory left under this id by a crash (or being removed right now): skip the id.
+        await unlink(recordPath(this.#meta, rec.id)).catch(() => {});
+      }
+      // Another process took the id: learn what it made, then take the next free one.
+      if (this.#byId.get(rec.id) === rec) this.#byId.delete(rec.id);
+      this.#refresh();
+      rec.id = this.#nextId++;
+      this.#byId.set(rec.id, rec);
+    }
   }
 
   /**
@@ -164,27 +238,18 @@ export class OverlaySnapshotter implements Snapshotter {
    * not in one where many inodes were deleted in the last minutes (which ext4 without a journal
    * scans past on every create, making a 5,000-file COPY take seconds instead of a tenth).
    */
-  async #makeDirs(rec: SnapshotRecord, active: boolean): Promise<void> {
-    const tmp = join(this.#dir, `.new-${randomBytes(8).toString('hex')}`);
+  async #makeDirs(id: number, active: boolean): Promise<boolean> {
+    const tmp = join(this.#dir, `.${ownedName('new', randomBytes(8).toString('hex'))}`);
     await mkdir(tmp);
     try {
       await mkdir(join(tmp, 'fs'));
       if (active) await mkdir(join(tmp, 'work'));
-      for (;;) {
-        try {
-          await rename(tmp, join(this.#dir, String(rec.id)));
-          return;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
-        }
-        // Another process left a directory under this id: take the next free one.
-        this.#byId.delete(rec.id);
-        rec.id = this.#nextId++;
-        this.#byId.set(rec.id, rec);
-      }
+      await rename(tmp, join(this.#dir, String(id)));
+      return true;
     } catch (err) {
       await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
       throw err;
     }
   }
@@ -198,7 +263,7 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async mounts(key: string): Promise<Mount[]> {
-    const rec = this.#get(key);
+    const rec = this.#find(key);
     if (rec.kind === 'committed') {
       throw new TbuildError('TB_SNAPSHOT_STATE', `snapshot ${JSON.stringify(key)} is committed; view or prepare on top of it`);
     }
@@ -221,6 +286,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const out: number[] = [];
     let cur: number | undefined = id;
     while (cur !== undefined) {
+      if (!this.#byId.has(cur)) this.#refresh();
       const rec = this.#byId.get(cur);
       if (!rec) throw new TbuildError('TB_SNAPSHOT_NOT_FOUND', `snapshot id ${cur} is missing from the chain of ${id}`);
       out.push(cur);
@@ -233,6 +299,7 @@ export class OverlaySnapshotter implements Snapshotter {
     return this.#perKey(key, async () => {
       const rec = this.#get(key);
       if (rec.kind !== 'active') throw new TbuildError('TB_SNAPSHOT_STATE', `snapshot ${JSON.stringify(key)} is ${rec.kind}, not active`);
+      this.#refresh();
       if (this.#byName.has(name) || this.#reserved.has(name)) {
         throw new TbuildError('TB_SNAPSHOT_EXISTS', `snapshot ${JSON.stringify(name)} already exists`);
       }
@@ -254,6 +321,8 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async remove(key: string): Promise<void> {
     return this.#perKey(key, async () => {
+      // Children made by other processes count too.
+      this.#refresh();
       const rec = this.#get(key);
       if (this.#hasChildren(rec)) {
         throw new TbuildError('TB_SNAPSHOT_STATE', `snapshot ${JSON.stringify(key)} is the parent of other snapshots`);
@@ -266,47 +335,81 @@ export class OverlaySnapshotter implements Snapshotter {
   async #removeRecord(rec: SnapshotRecord): Promise<void> {
     // Out of the maps first (synchronously), so no new child can pick it as parent meanwhile.
     this.#byId.delete(rec.id);
-    this.#byName.delete(rec.name);
+    const named = this.#byName.get(rec.name) === rec;
+    if (named) this.#byName.delete(rec.name);
     try {
       await unlink(recordPath(this.#meta, rec.id));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.#byId.set(rec.id, rec);
-        this.#byName.set(rec.name, rec);
+        if (named) this.#byName.set(rec.name, rec);
         throw err;
       }
     }
     const dir = join(this.#dir, String(rec.id));
     // Renamed aside first so a crash mid-delete leaves a dot-dir the next open sweeps, never a
     // half-deleted directory under a live id.
-    const trash = join(this.#dir, `.trash-${rec.id}-${randomBytes(4).toString('hex')}`);
+    const trash = join(this.#dir, `.${ownedName('trash')}`);
     await rename(dir, trash).catch(() => {});
     await rm(trash, { recursive: true, force: true });
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
-    return info(this.#get(key));
+    return info(this.#find(key));
   }
 
   async exists(key: string): Promise<boolean> {
+    const rec = this.#byName.get(key);
+    if (!rec) {
+      this.#refresh();
+      return this.#byName.has(key);
+    }
+    // Another process may have removed it since we learned of it (a prune beside our build).
+    if (this.#creating.has(rec) || existsSync(recordPath(this.#meta, rec.id))) return true;
+    this.#refresh();
     return this.#byName.has(key);
   }
 
   async usage(key: string): Promise<Usage> {
-    return diskUsage(this.#fs(this.#get(key).id));
+    const rec = this.#find(key);
+    if (rec.kind !== 'committed') return diskUsage(this.#fs(rec.id));
+    // A committed layer never changes: its size is counted once and kept beside it, so the
+    // automatic GC after every build reads one small file per layer instead of walking them all.
+    const memo = join(this.#dir, String(rec.id), 'usage.json');
+    try {
+      return JSON.parse(readFileSync(memo, 'utf8')) as Usage;
+    } catch {
+      const u = await diskUsage(this.#fs(rec.id));
+      await writeFile(memo, JSON.stringify(u)).catch(() => {});
+      return u;
+    }
   }
 
   async *walk(): AsyncIterable<SnapshotInfo> {
+    this.#refresh();
     for (const rec of [...this.#byId.values()].sort((a, b) => a.id - b.id)) yield info(rec);
   }
 
   async layerDir(key: string): Promise<string> {
-    const dir = this.#fs(this.#get(key).id);
+    const dir = this.#fs(this.#find(key).id);
     await access(dir);
     return dir;
   }
 
+  async check(opts: { repair: boolean }): Promise<StoreProblem[]> {
+    this.#refresh();
+    return checkSnapshots(
+      {
+        dir: this.#dir,
+        meta: this.#meta,
+        records: () => [...this.#byId.values()].filter((r) => !this.#creating.has(r)),
+        remove: (rec) => this.#perKey(rec.name, () => this.#removeRecord(rec)),
+      },
+      opts.repair,
+    );
+  }
+
   async chain(key: string): Promise<string[]> {
-    return this.#idChain(this.#get(key).id).map((id) => this.#byId.get(id)!.name);
+    return this.#idChain(this.#find(key).id).map((id) => this.#byId.get(id)!.name);
   }
 }

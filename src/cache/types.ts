@@ -103,6 +103,11 @@ export interface Snapshotter {
   layerDir(key: string): Promise<string>;
   /** Parent chain from this snapshot down to the root layer: [self, parent, grandparent, …]. */
   chain(key: string): Promise<string[]>;
+  /**
+   * Every record's parent and directory, directories without records, snapshots left by dead
+   * processes, duplicate names, temp files; `repair` removes the orphans among them.
+   */
+  check(opts: { repair: boolean }): Promise<StoreProblem[]>;
 }
 
 // ───────────────────────── layers ─────────────────────────
@@ -166,6 +171,21 @@ export interface CacheRecord {
   meta?: Record<string, unknown>;
   created: string;
   lastUsed?: string;
+}
+
+// ───────────────────────── checks (`tbuild system verify`) ─────────────────────────
+
+/** One thing found wrong in the state root. */
+export interface StoreProblem {
+  /** Stable kind, such as `blob-digest` or `snapshot-orphan`. */
+  kind: string;
+  /** What it is about: a digest, a snapshot, an image id, a name, a path. */
+  subject: string;
+  detail: string;
+  /** An orphan nothing refers to: `--repair` removes it. Others need a person (or a rebuild). */
+  repairable: boolean;
+  /** `--repair` removed it. */
+  repaired?: boolean;
 }
 
 /** Persistent, crash-safe map from cache key to result. */

@@ -1,4 +1,5 @@
 import type { CacheExportSpec, CacheImportSpec } from '../remotecache/types.js';
+import { ownedName, sweepDeadOwners } from '../util/owned-temp.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,7 +72,9 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
   for (const message of plan.warnings) job.progress({ type: 'warning', message });
   const streams = input.exporters.filter((e) => ['tar', 'docker', 'oci'].includes(e.type));
   if (streams.length > 1) throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', 'more than one exporter that streams back to the client is not supported by tbuild');
-  const tmp = join(backend.root, 'buildkit', 'tmp', randomBytes(8).toString('hex'));
+  // Named after this process, so a start after a crash removes what a dead daemon left here.
+  await sweepDeadOwners(join(backend.root, 'buildkit', 'tmp'), 'solve');
+  const tmp = join(backend.root, 'buildkit', 'tmp', ownedName('solve'));
   await mkdir(tmp, { recursive: true, mode: 0o700 });
   try {
     const dfDir = join(tmp, 'dockerfile');

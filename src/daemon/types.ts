@@ -6,6 +6,7 @@ import type { ContainerManager } from '../containers/types.js';
 import type { BuildOptions, BuildResult } from '../build/types.js';
 import type { BuildCachePruneRequest, BuildCachePruneResult, SystemDf } from '../api/types.js';
 import type { Registries } from '../registry/types.js';
+import type { VerifyOptions, VerifyReport } from '../verify/types.js';
 
 /** The part of `Engine` the daemon uses; tests hand it a double. */
 export interface DaemonEngine {
@@ -21,6 +22,8 @@ export interface DaemonEngine {
   info(): Promise<Record<string, unknown>>;
   /** `POST /build/prune`. */
   pruneBuildCache(opts: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
+  /** `POST /tbuild/system/verify`; absent on engines without a local store. */
+  verify?(opts: VerifyOptions): Promise<VerifyReport>;
   /** `GET /tbuild/builds…`: the records builds leave (absent on engines that keep none). */
   readonly records?: import('../records/types.js').BuildRecords;
   /** Pull, push, login checks; absent on engines without registry access (then those routes answer 501). */

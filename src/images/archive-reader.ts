@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { ownedName } from '../util/owned-temp.js';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
@@ -16,6 +16,9 @@ interface StagedFile {
   /** sha256 of the bytes as stored in the archive. */
   digest: Digest;
 }
+
+/** Prefix of one load's staging directory (an `ownedName`: swept at open once its process is gone). */
+export const LOAD_STAGING = 'load';
 
 export function archiveInvalid(message: string, cause?: unknown): TbuildError {
   return new TbuildError('TB_ARCHIVE_INVALID', message, cause === undefined ? {} : { cause });
@@ -45,7 +48,7 @@ export class StagedArchive {
 
   /** Read `input` (plain or compressed tar) into a new staging dir under `tmpRoot`. */
   static async read(input: Readable, tmpRoot: string): Promise<StagedArchive> {
-    const dir = join(tmpRoot, `load-${randomBytes(8).toString('hex')}`);
+    const dir = join(tmpRoot, ownedName(LOAD_STAGING));
     await mkdir(dir, { recursive: true });
     const archive = new StagedArchive(dir);
     try {

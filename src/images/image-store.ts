@@ -1,12 +1,16 @@
 import { contentBytes } from '../util/content-size.js';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
+import type { ContentStore, LayerConverter, Snapshotter, StoreProblem } from '../cache/types.js';
+import { checkImages } from './image-check.js';
 import type { ImageConfig, ImageInUseCheck, ImageRecord, ImageStore, ImageUser, NewImage } from './types.js';
 import { canonicalJson, type Digest } from '../util/digest.js';
 import { TbuildError } from '../errors.js';
 import { normalizeTagReference, parseReference, repositoryName, formatReference } from './reference.js';
-import { IMPORT_LABEL } from './layers.js';
+import { stagingRoot } from './load-plan.js';
+import { LOAD_STAGING } from './archive-reader.js';
+import { sweepDeadOwners } from '../util/owned-temp.js';
+import { withFileLock } from '../util/file-lock.js';
 import { buildManifest } from './manifest.js';
 import { ImageFiles, type Repositories, type StoredRecord } from './image-records.js';
 import { findImage, type Resolution } from './image-lookup.js';
@@ -54,14 +58,10 @@ export class LocalImageStore implements ImageStore {
 
   async init(): Promise<void> {
     await mkdir(this.#files.records, { recursive: true });
-    // Archives staged by a load that never finished (the state root lock admits one engine).
-    await rm(join(this.#dir, 'tmp'), { recursive: true, force: true });
-    // Temporary snapshots of an import that crashed: nothing can refer to them.
-    const stale: string[] = [];
-    for await (const s of this.#snapshots.walk()) {
-      if (s.kind === 'active' && s.labels[IMPORT_LABEL]) stale.push(s.name);
-    }
-    for (const s of stale) await this.#snapshots.remove(s).catch(() => {});
+    // Archives staged by loads whose process died. Other live processes may be loading into this
+    // root right now; their staging is theirs. (The snapshotter's own sweep takes the active
+    // snapshots a crashed import left.)
+    await sweepDeadOwners(stagingRoot(join(this.#dir, '..')), LOAD_STAGING);
   }
 
   setInUseCheck(check: ImageInUseCheck): void {
@@ -72,9 +72,13 @@ export class LocalImageStore implements ImageStore {
     return this.#inUse(imageId);
   }
 
-  /** Serialize mutations: names and records are read-modify-written. */
+  /**
+   * Serialize mutations: names and records are read-modify-written. In this process through a
+   * queue (one lock helper at a time), across processes sharing the root through `images/lock`.
+   */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
+    const locked = () => withFileLock(join(this.#dir, 'lock'), fn);
+    const run = this.#queue.then(locked, locked);
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -218,6 +222,14 @@ export class LocalImageStore implements ImageStore {
     delete repos.tags[normalized];
     await this.#files.writeRepositories(repos);
     return normalized;
+  }
+
+  /** `system verify`'s look at names, records, their blobs and snapshots (see image-check.ts). */
+  check(opts: { repair: boolean }): Promise<StoreProblem[]> {
+    return checkImages(
+      { files: this.#files, content: this.#content, snapshots: this.#snapshots, exclusive: (fn) => this.#exclusive(fn) },
+      opts.repair,
+    );
   }
 
   async remove(ref: string, opts: { force?: boolean } = {}): Promise<Array<{ Untagged?: string; Deleted?: string }>> {

@@ -1,4 +1,5 @@
 import type { Digest } from '../util/digest.js';
+import type { StoreProblem } from '../cache/types.js';
 
 /** The `config` object of an OCI/Docker image config (Docker's field names). */
 export interface ContainerConfig {
@@ -101,6 +102,8 @@ export type ImageInUseCheck = (imageId: Digest) => Promise<ImageUser | undefined
  */
 export interface ImageStore {
   get(ref: string): Promise<ImageRecord | undefined>;
+  /** `system verify`'s look at names, records, their blobs and layer snapshots (the local store only). */
+  check?(opts: { repair: boolean }): Promise<StoreProblem[]>;
   /** Like `get`, but throws TB_IMAGE_NOT_FOUND (`No such image: <ref>`). */
   resolve(ref: string): Promise<ImageRecord>;
   list(): Promise<ImageRecord[]>;

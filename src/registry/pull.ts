@@ -1,8 +1,7 @@
 import PQueue from 'p-queue';
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { processAlive } from '../util/process.js';
+import { mkdir, rm } from 'node:fs/promises';
+import { ownedName, sweepDeadOwners } from '../util/owned-temp.js';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
@@ -176,13 +175,6 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
 }
 
 /** Downloads left by pulls whose process died. */
-async function sweepDeadPulls(dir: string): Promise<void> {
-  for (const n of await readdir(dir).catch(() => [] as string[])) {
-    const m = /^pull-(\d+)-[0-9a-f]+$/.exec(n);
-    if (m && !processAlive(Number(m[1]))) await rm(join(dir, n), { recursive: true, force: true }).catch(() => {});
-  }
-}
-
 /**
  * Download the layers not already applied (into the content store, verified, several at once),
  * then apply all of them in order. The downloaded compressed blobs are dropped afterwards: the
@@ -207,8 +199,8 @@ async function fetchLayers(
   // never fsynced: they live only until their layer is applied), several at once; each layer is
   // applied as soon as its own download is done, while later ones are still arriving.
   const tmpRoot = join(target.root, 'registry', 'tmp');
-  await sweepDeadPulls(tmpRoot);
-  const scratch = join(tmpRoot, `pull-${process.pid}-${randomBytes(6).toString('hex')}`);
+  await sweepDeadOwners(tmpRoot, 'pull');
+  const scratch = join(tmpRoot, ownedName('pull'));
   await mkdir(scratch, { recursive: true });
   const queue = new PQueue({ concurrency: Math.max(1, concurrency) });
   descs.forEach((d, i) => progress({ id: shortId(d.digest), status: present[i] ? 'Already exists' : 'Pulling fs layer' }));

@@ -1,4 +1,5 @@
-import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { ownedName } from '../util/owned-temp.js';
 import { checkDockerfileSize } from '../parser/parse.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import { text as readAllText } from 'node:stream/consumers';
@@ -46,9 +47,11 @@ export async function openContext(src: ContextSource, opts: OpenContextOptions):
   if (typeof src === 'string') return openDir(resolve(src), opts);
   const tmpBase = join(resolve(opts.root), 'tmp');
   await mkdir(tmpBase, { recursive: true, mode: 0o700 });
-  const dir = await mkdtemp(join(tmpBase, 'ctx-'));
+  // Named after this process: a build's sweep removes what a dead process left (build.ts).
+  const dir = join(tmpBase, ownedName('ctx'));
+  await mkdir(dir, { mode: 0o700 });
   try {
-    // mkdtemp makes it 0700; a bind-mounted context must be readable by a non-root USER.
+    // Made 0700; a bind-mounted context must be readable by a non-root USER.
     await chmod(dir, 0o755);
     const inlineDockerfile = await extractContext(src.tar, dir, opts.signal);
     const dockerfilePath = await resolveInRoot(dir, opts.dockerfile ?? 'Dockerfile');

@@ -1,4 +1,5 @@
-import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { ownedName } from '../util/owned-temp.js';
 import { basename, join, resolve } from 'node:path';
 import { resolveInRoot } from '../util/confine.js';
 import { copyFiles } from '../worker/file/copy.js';
@@ -23,7 +24,8 @@ export async function contextView(ctx: BuildContext, root: string, source = '.')
   if (!hasPatterns) return { dir: await resolveInRoot(ctx.dir, source), release: async () => {} };
   const base = join(resolve(root), 'tmp');
   await mkdir(base, { recursive: true, mode: 0o700 });
-  const dir = await mkdtemp(join(base, 'ctxview-'));
+  const dir = join(base, ownedName('ctxview'));
+  await mkdir(dir, { mode: 0o700 });
   let released = false;
   const release = async (): Promise<void> => {
     if (released) return;

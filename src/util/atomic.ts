@@ -1,12 +1,25 @@
 import { open, rename, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { ownedName, ownerAlive } from './owned-temp.js';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-function tempBeside(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+/** A temp file beside `path` that names its owner, so another process's sweep can tell whose it is. */
+export function tempBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${ownedName(TEMP_PREFIX)}.tmp`);
+}
+
+const TEMP_PREFIX = 't';
+
+/**
+ * Whether `name` is a temp file of `tempBeside` (or an older unowned `.….tmp`) whose writer is
+ * gone. A live writer's temp file is about to be renamed into place: removing it breaks the write.
+ */
+export function isAbandonedTemp(name: string): boolean {
+  if (!name.startsWith('.') || !name.endsWith('.tmp')) return false;
+  const owner = /\.(t-\d+\.\d+-[0-9a-f]+)\.tmp$/.exec(name);
+  return !owner || !ownerAlive(owner[1]!, TEMP_PREFIX);
 }
 
 /**

@@ -170,7 +170,13 @@ async function prepareMounts(
         if (m.env) extraEnv.push(`${m.env}=${value.toString('utf8')}`);
         if (m.target) {
           const dir = await scratchDir(env, 's-');
-          releases.push(() => rm(dir, { recursive: true, force: true }));
+          // On a tmpfs of its own: the value never reaches a disk, and a crash leaves only a
+          // mount, which the next build's sweep (or `system verify --repair`) unmounts.
+          const unmountSecret = await mountAll([{ type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'mode=0700', `size=${Math.max(4096, value.length + 4096)}`] }], dir);
+          releases.push(async () => {
+            await unmountSecret();
+            await rm(dir, { recursive: true, force: true });
+          });
           const file = join(dir, 'secret');
           await writeFile(file, value, { mode: m.mode });
           await chown(file, m.uid, m.gid);

@@ -2,7 +2,7 @@ import { busyboxFacts } from '../support/busybox-image.js';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { tempDir, mountsUnder } from '../support/tmp.js';
@@ -323,6 +323,12 @@ describe('images made from snapshots (the build path)', () => {
     await mkdir(join(dir.path, 'images', 'tmp', 'load-dead'), { recursive: true });
     await writeFile(join(dir.path, 'images', 'tmp', 'load-dead', '0'), 'half an archive');
     await ctx.snapshots.prepare('import-dead', undefined, { 'tbuild.image-store/importing': '1' });
+    // as if the process that made it had crashed (a live one's import is left alone)
+    const meta = join(dir.path, 'snapshots', 'metadata');
+    for (const n of (await readdir(meta)).filter((x) => /^\d+\.json$/.test(x))) {
+      const rec = JSON.parse(await readFile(join(meta, n), 'utf8')) as { name: string; pid?: number };
+      if (rec.name === 'import-dead') await writeFile(join(meta, n), JSON.stringify({ ...rec, pid: spawnSync('true').pid }));
+    }
     const again = await openStore(dir.path);
     expect(await readdir(join(dir.path, 'images', 'tmp')).catch(() => [])).toEqual([]);
     expect(await again.snapshots.exists('import-dead')).toBe(false);

@@ -6,8 +6,9 @@ import { Template } from '../format/index.js';
 import { askYesNo, renderDiskUsage } from './images-df.js';
 import { humanSize } from './images-format.js';
 import { renderInfo } from './info-text.js';
+import { addVerify } from './verify.js';
 
-/** `tbuild info`, `tbuild events` and the `system` group (`df`, `prune`, `events`, `info`), as Docker's. */
+/** `tbuild info`, `tbuild events` and the `system` group (`df`, `prune`, `events`, `info`, as Docker's; `verify`). */
 export const registerSystemCommands: RegisterCommand = (program, ctx) => {
   addInfo(program, ctx);
   addEvents(program, ctx);
@@ -24,6 +25,7 @@ export const registerSystemCommands: RegisterCommand = (program, ctx) => {
       renderDiskUsage(await (await ctx.engine()).df(), ctx, opts.format);
     });
   addPrune(system, ctx);
+  addVerify(system, ctx);
 };
 
 function addInfo(parent: Command, ctx: CliContext): void {

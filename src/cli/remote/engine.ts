@@ -11,6 +11,7 @@ import { RemoteContainers } from './containers.js';
 import { RemoteNetworks } from './networks.js';
 import { remoteBuild } from './build.js';
 import { RemoteRegistries } from './registries.js';
+import type { VerifyOptions, VerifyReport } from '../../verify/types.js';
 
 /**
  * The engine the CLI talks to when a daemon answers: the same `images`, `containers` and `build`
@@ -165,6 +166,11 @@ export class RemoteEngine implements EngineApi {
       },
     });
     return { CachesDeleted: r.CachesDeleted ?? [], SpaceReclaimed: r.SpaceReclaimed ?? 0 };
+  }
+
+  /** `POST /tbuild/system/verify`. */
+  verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+    return this.client.json<VerifyReport>('POST', '/tbuild/system/verify', { query: { repair: opts.repair ? '1' : undefined } });
   }
 
   async df(): Promise<SystemDf> {

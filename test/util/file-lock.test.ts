@@ -1,0 +1,50 @@
+import { describe, expect, test } from 'vitest';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { tempDir } from '../support/tmp.js';
+import { lockFile, withFileLock } from '../../src/util/file-lock.js';
+
+describe('file locks shared by processes (flock)', () => {
+  test('a second holder waits for the first; shared holders do not', async () => {
+    const dir = await tempDir('tb-flock-');
+    try {
+      const path = join(dir.path, 'a.lock');
+      const order: string[] = [];
+      const first = await lockFile(path);
+      const second = withFileLock(path, async () => {
+        order.push('second');
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      order.push('first done');
+      first.release();
+      await second;
+      expect(order).toEqual(['first done', 'second']);
+      const a = await lockFile(path, { shared: true });
+      const b = await lockFile(path, { shared: true });
+      a.release();
+      b.release();
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  test('a process killed while holding the lock leaves nothing held', async () => {
+    const dir = await tempDir('tb-flock-');
+    try {
+      const path = join(dir.path, 'b.lock');
+      // Another process takes the lock through the same helper and is then killed by SIGKILL.
+      const holder = spawn(process.execPath, [
+        '--import',
+        import.meta.resolve('tsx'),
+        '-e',
+        `import(${JSON.stringify(new URL('../../src/util/file-lock.ts', import.meta.url).href)}).then(async (m) => { await m.lockFile(${JSON.stringify(path)}); console.log('held'); setInterval(() => {}, 1000); });`,
+      ], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => holder.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve()));
+      holder.kill('SIGKILL');
+      const lock = await lockFile(path);
+      lock.release();
+    } finally {
+      await dir.cleanup();
+    }
+  }, 30_000);
+});
