@@ -177,7 +177,8 @@ export class Engine implements BuildDeps, EngineApi {
   #collectGarbage(): void {
     const gc = this.#settings?.gc;
     if (gc === false || this.#gcRunning || !claimGcTurn(this.root)) return;
-    this.#gcRunning = (async () => this.pruneBuildCache({ keepStorage: gc?.keepStorage ?? (await defaultKeepStorage(this.root)) }))()
+    // Every result counts against the budget (BuildKit's last GC rule), newest kept first.
+    this.#gcRunning = (async () => this.pruneBuildCache({ all: true, keepStorage: gc?.keepStorage ?? (await defaultKeepStorage(this.root)) }))()
       .then(() => undefined, () => undefined)
       .finally(() => {
         this.#gcRunning = undefined;

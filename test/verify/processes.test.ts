@@ -37,6 +37,13 @@ describe.runIf(isRoot)('many processes, one store', () => {
     expect(r.verify.problems).toEqual([]);
   }, 300_000);
 
+  test('system verify through the daemon', async () => {
+    const r = await runCli(['system', 'verify', '--repair', '--format', 'json'], { env: { TBUILD_HOST: daemon.host } });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ problems: [], images: expect.any(Number) });
+    expect((await runCli(['system', 'verify'], { env: { TBUILD_HOST: daemon.host } })).stdout).toContain('No problems found');
+  }, 60_000);
+
   test('kill -9 mid-build and mid-load: nothing leaks, the secret never reaches the disk, the next build is right', async () => {
     const root = join(tmp.path, 'crash-root');
     const r = await crashCampaign({
