@@ -16,7 +16,7 @@ import { openNetworkManager, type NetworkSettings } from './network/manager.js';
 import type { Registries, RegistryClientSource } from './registry/types.js';
 import { RegistryAccess } from './registry/access.js';
 import { openContentStore } from './cache/content-store.js';
-import { openSnapshotter } from './cache/snapshotter.js';
+import { DEBUG_LABEL, openSnapshotter } from './cache/snapshotter.js';
 import { layerConverter } from './cache/layer/index.js';
 import { openCacheIndex } from './cache/cache-index.js';
 import { openImageStore } from './images/image-store.js';
@@ -215,6 +215,7 @@ export class Engine implements BuildDeps, EngineApi {
     // Loaded on first build: the frontend, solver, ops and p-queue are ~50 modules a daemon that is
     // only serving container/image requests never needs, and they weigh on its idle memory.
     const { build } = await import('./build/build.js');
+    await this.#dropDebugState();
     const started = Date.now();
     this.#buildsRunning.set(started, (this.#buildsRunning.get(started) ?? 0) + 1);
     // Every build leaves a record (steps, timings, whole logs): `tbuild builds`, GET /tbuild/builds
@@ -245,6 +246,18 @@ export class Engine implements BuildDeps, EngineApi {
       else this.#buildsRunning.delete(started);
       this.#collectGarbage();
     }
+  }
+
+  /**
+   * What failed RUN steps kept for `tbuild debug` lasts until the next build of the root: drop
+   * it, except what builds still running (here or in another process) may have just kept.
+   */
+  async #dropDebugState(): Promise<void> {
+    const running = [...this.#buildsRunning.keys(), ...(await liveBuildStarts(this.root))];
+    const before = running.length ? Math.min(...running) : Number.POSITIVE_INFINITY;
+    const old: string[] = [];
+    for await (const s of this.snapshots.walk()) if (s.labels[DEBUG_LABEL] && Date.parse(s.created) < before) old.push(s.name);
+    for (const name of old) await this.snapshots.remove(name).catch(() => {});
   }
 
   /** Start times of this engine's running builds: a prune leaves what they made alone. */

@@ -1,12 +1,13 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { TbuildError } from '../errors.js';
 import { fsyncDir } from '../util/atomic.js';
 import { digestHex, isDigest, type Digest } from '../util/digest.js';
 import type { BlobInfo, ContentStore, IngestOptions, IngestWriter } from './types.js';
 import { processAlive } from '../util/process.js';
+import { isNoSpace, noSpaceError } from '../util/no-space.js';
 
 /** Open (creating if needed) the content store under `<root>/content/`, sweeping abandoned ingests. */
 export async function openContentStore(root: string): Promise<ContentStore> {
@@ -201,9 +202,16 @@ class FileIngestWriter implements IngestWriter {
     this.#hash.update(chunk);
     this.#size += chunk.length;
     let off = 0;
-    while (off < chunk.length) {
-      const { bytesWritten } = await this.#fh.write(chunk, off, chunk.length - off);
-      off += bytesWritten;
+    try {
+      while (off < chunk.length) {
+        const { bytesWritten } = await this.#fh.write(chunk, off, chunk.length - off);
+        off += bytesWritten;
+      }
+    } catch (err) {
+      if (!isNoSpace(err)) throw err;
+      // nothing half-written stays: the temp file goes now
+      await this.abort();
+      throw noSpaceError(`a blob into the content store (${dirname(this.#blobs)})`, err);
     }
   }
 
@@ -238,7 +246,7 @@ class FileIngestWriter implements IngestWriter {
     } catch (err) {
       await this.#fh.close().catch(() => {});
       await unlink(this.#tmp).catch(() => {});
-      throw err;
+      throw isNoSpace(err) ? noSpaceError(`a blob into the content store (${dirname(this.#blobs)})`, err) : err;
     }
   }
 

@@ -30,6 +30,9 @@ export interface SnapshotRecord {
  */
 export const KEEP_LABEL = 'tbuild.keep';
 
+/** A failed RUN step's files, kept (committed) for `tbuild debug` until the next build of the root. */
+export const DEBUG_LABEL = 'tbuild.debug';
+
 /** In the metadata directory: the snapshots directory has been given the top-directory flag. */
 export const SPREAD_MARKER = 'spread';
 

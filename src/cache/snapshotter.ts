@@ -6,7 +6,7 @@ import { diskUsage } from './usage.js';
 import { warmFsHelper } from './fsops.js';
 import { processAlive } from '../util/process.js';
 import { ownedName, ownerAlive } from '../util/owned-temp.js';
-import { KEEP_LABEL, createRecord, ensureSpread, info, loadRecords, readRecord, recordPath, writeRecord, type SnapshotRecord } from './snapshot-records.js';
+import { DEBUG_LABEL, KEEP_LABEL, createRecord, ensureSpread, info, loadRecords, readRecord, recordPath, writeRecord, type SnapshotRecord } from './snapshot-records.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { LowerDirs, overlayMount } from './snapshot-mounts.js';
 import type { Mount, SnapshotInfo, Snapshotter, StoreProblem, Usage } from './types.js';
@@ -15,7 +15,7 @@ import { checkSnapshots } from './snapshot-check.js';
 // Callers import the depth limits from here (they are part of this snapshotter's behaviour).
 export { MAX_DIRECT_LAYERS, FLATTEN_STEP } from './snapshot-mounts.js';
 
-export { KEEP_LABEL };
+export { KEEP_LABEL, DEBUG_LABEL };
 
 export async function openSnapshotter(root: string): Promise<Snapshotter> {
   const s = new OverlaySnapshotter(join(resolve(root), 'snapshots'));

@@ -71,9 +71,26 @@ export abstract class ContainerQueries {
     return containerChanges(this.parts.snapshots, c.snapshotKey);
   }
 
+  /** A running container stays frozen until its tar is read to the end (or dropped), as for a copy. */
   async export(ref: string): Promise<Readable> {
     const c = await this.records.must(ref);
-    return containerExport(this.parts, c.snapshotKey, join(containerDir(this.root, c.id), 'rootfs'));
+    const release = await this.#hold(c);
+    try {
+      const tar = await containerExport(this.parts, c.snapshotKey, join(containerDir(this.root, c.id), 'rootfs'));
+      let released = false;
+      const done = (): void => {
+        if (released) return;
+        released = true;
+        void release();
+      };
+      tar.once('end', done);
+      tar.once('close', done);
+      tar.once('error', done);
+      return tar;
+    } catch (err) {
+      await release();
+      throw err;
+    }
   }
 
   /** Freeze a running container for a copy (see exec/security/freeze.ts). */

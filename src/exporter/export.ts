@@ -14,6 +14,7 @@ import type { VertexResult } from '../solver/result.js';
 import type { OpEnv } from '../worker/types.js';
 import { withView } from '../worker/snapshot.js';
 import type { Destination, Exporter, ExportInput } from './types.js';
+import { writing } from '../util/no-space.js';
 
 async function write(dest: Destination, stream: Readable): Promise<void> {
   if ('stream' in dest) await pipeline(stream, dest.stream, { end: false });
@@ -66,7 +67,7 @@ export function exporterFor(spec: OutputSpec, env: OpEnv, stream: NodeJS.Writabl
         export: async ({ result }: ExportInput) => {
           await mkdir(spec.dest, { recursive: true });
           await withView(env, result, (dir) =>
-            cp(dir, spec.dest, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true }),
+            writing(`the local output ${spec.dest}`, () => cp(dir, spec.dest, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true })),
           );
         },
       };

@@ -6,7 +6,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { TbuildError } from '../errors.js';
 import { writeJsonReplace } from '../util/atomic.js';
 import type { ProgressEvent } from '../solver/types.js';
-import type { BuildRecord, BuildRecorder, BuildRecords, BuildRecordSummary, StepRecord } from './types.js';
+import type { BuildRecord, BuildRecorder, BuildRecords, BuildRecordSummary, StepDebugState, StepRecord } from './types.js';
 
 /** Retention: the newest 100 builds, or those of the last 30 days, whichever keeps more. */
 export const DEFAULT_KEEP = 100;
@@ -177,6 +177,7 @@ class Recorder implements BuildRecorder {
       if (v.reason) s.reason = v.reason;
       if (v.started && !s.startedAt) s.startedAt = new Date(v.started).toISOString();
       if (v.error) s.error = v.error;
+      if (v.debug) s.debug = v.debug as unknown as StepDebugState;
       if (v.completed && !s.completedAt) {
         s.completedAt = new Date(v.completed).toISOString();
         if (v.started) s.durationMs = v.completed - v.started;

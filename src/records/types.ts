@@ -21,8 +21,22 @@ export interface StepRecord {
   completedAt?: string;
   durationMs?: number;
   error?: string;
+  /**
+   * A failed RUN's state, kept until the next build of the root: its layers (the last one holds
+   * what the step wrote before it failed) and its process settings. `tbuild debug` starts a
+   * container in it.
+   */
+  debug?: StepDebugState;
   /** Bytes of output kept in the step's log file. */
   logBytes: number;
+}
+
+export interface StepDebugState {
+  layers: Array<{ diffId: string; size: number; snapshot: string }>;
+  env: string[];
+  cwd: string;
+  user: string;
+  args: string[];
 }
 
 export interface BuildRecord {

@@ -192,7 +192,8 @@ export async function solve(
       return { key: result.link!, result };
     } catch (err) {
       const message = isTbuildError(err, 'TB_BUILD_CANCELLED') ? 'cancelled' : (err as Error).message;
-      emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), error: message } });
+      const debug = isTbuildError(err) ? (err.details.debug as Record<string, unknown> | undefined) : undefined;
+      emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), error: message, ...(debug ? { debug } : {}) } });
       throw err;
     }
   };

@@ -22,6 +22,8 @@ export interface VertexStatus {
   /** Why a cacheable step ran instead of coming from the cache (set when it starts). */
   reason?: string;
   error?: string;
+  /** What a failed op left to look into (a failed RUN's filesystem and process: `tbuild debug`). */
+  debug?: Record<string, unknown>;
 }
 
 export type ProgressEvent =

@@ -4,6 +4,7 @@ import { ownedName, ownerAlive } from './owned-temp.js';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isNoSpace, noSpaceError } from './no-space.js';
 
 /** A temp file beside `path` that names its owner, so another process's sweep can tell whose it is. */
 export function tempBeside(path: string): string {
@@ -30,14 +31,16 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = tempBeside(path);
-  const fh = await open(tmp, 'w', mode);
+  const fh = await open(tmp, 'w', mode).catch((err: unknown) => {
+    throw isNoSpace(err) ? noSpaceError(path, err) : err;
+  });
   try {
     await fh.writeFile(data);
     await fh.sync();
   } catch (err) {
     await fh.close();
     await unlink(tmp).catch(() => {});
-    throw err;
+    throw isNoSpace(err) ? noSpaceError(path, err) : err;
   }
   await fh.close();
   try {
@@ -68,7 +71,7 @@ export async function writeStreamAtomic(path: string, stream: Readable, mode = 0
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => {});
-    throw err;
+    throw isNoSpace(err) ? noSpaceError(path, err) : err;
   }
   await fsyncDir(dir);
 }

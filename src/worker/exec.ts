@@ -2,7 +2,7 @@ import { cacheMountPath } from '../cache/cache-mounts.js';
 import { chmod, chown, cp, mkdir, readFile, rename, rm, writeFile, lstat } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { TbuildError } from '../errors.js';
+import { TbuildError, isTbuildError } from '../errors.js';
 import { sha256, digestHex } from '../util/digest.js';
 import { resolveInRoot } from '../util/confine.js';
 import { mountAll } from '../util/mount.js';
@@ -266,7 +266,16 @@ async function runNetwork(env: OpEnv, op: ExecOp, releases: Release[]): Promise<
 /** RUN: the command in a container on a writable snapshot of input 0; the upperdir becomes the layer. */
 export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
   const tail = new Tail();
-  return commitWork(env, inputs[0]!, async (rootfs) => {
+  return commitWork(env, inputs[0]!, runIn(env, op, inputs, io, tail), { keepFailed: (err) => isTbuildError(err, 'TB_EXEC_NONZERO') }).catch((err: unknown) => {
+    // What `tbuild debug` starts a shell with: the step's own settings, never a secret's value
+    // (secrets given as env are not in op.env).
+    if (isTbuildError(err) && err.details.debug) Object.assign(err.details.debug as object, { env: op.env, cwd: op.cwd, user: op.user, args: op.args });
+    throw err;
+  });
+}
+
+function runIn(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO, tail: Tail): (rootfs: string) => Promise<void> {
+  return async (rootfs) => {
     const releases: Release[] = [];
     try {
       const extraEnv: string[] = [];
@@ -300,5 +309,5 @@ export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io
     } finally {
       for (const r of releases.reverse()) await r().catch(() => {});
     }
-  });
+  };
 }

@@ -6,6 +6,9 @@ import type { VertexResult } from '../solver/result.js';
 import type { OpEnv } from './types.js';
 import type { Digest } from '../util/digest.js';
 import { traced } from '../solver/trace.js';
+import { writing } from '../util/no-space.js';
+import { isTbuildError } from '../errors.js';
+import { DEBUG_LABEL } from '../cache/snapshotter.js';
 
 export const rand = (): string => randomBytes(6).toString('hex');
 
@@ -29,7 +32,12 @@ async function dropMountPoint(dir: string): Promise<void> {
  * layer. A step that changed nothing keeps the parent (no empty layer, as BuildKit drops them).
  * On any failure the active snapshot is removed: nothing half-written stays behind.
  */
-export async function commitWork(env: OpEnv, parent: VertexResult, fn: (rootfs: string) => Promise<void>): Promise<VertexResult> {
+export async function commitWork(
+  env: OpEnv,
+  parent: VertexResult,
+  fn: (rootfs: string) => Promise<void>,
+  opts: { keepFailed?: (err: unknown) => boolean } = {},
+): Promise<VertexResult> {
   const { snapshots, layers } = env.parts;
   const key = `a-${rand()}`;
   const mounts = await traced('prepare', () => snapshots.prepare(key, parent.snapshot));
@@ -38,7 +46,7 @@ export async function commitWork(env: OpEnv, parent: VertexResult, fn: (rootfs: 
   try {
     const release = await traced('mount', () => mountAll(mounts, dir));
     try {
-      await traced('work', () => fn(dir));
+      await traced('work', () => writing("the step's new layer", () => fn(dir)));
     } finally {
       await traced('unmount', () => release());
     }
@@ -57,10 +65,31 @@ export async function commitWork(env: OpEnv, parent: VertexResult, fn: (rootfs: 
       created: new Date().toISOString(),
     };
   } catch (err) {
+    // A failed step's files, kept as a layer of their own for `tbuild debug` (until the next build).
+    if (committed === undefined && isTbuildError(err) && opts.keepFailed?.(err) && (await snapshots.exists(key))) {
+      const kept = await keepForDebug(env, parent, key).catch(() => undefined);
+      if (kept) {
+        err.details.debug = { layers: kept };
+        throw err;
+      }
+    }
     await snapshots.remove(committed ?? key).catch(() => {});
     throw err;
   } finally {
     await dropMountPoint(dir);
+  }
+}
+
+async function keepForDebug(env: OpEnv, parent: VertexResult, key: string): Promise<VertexResult['layers']> {
+  const { snapshots, layers } = env.parts;
+  const name = `dbg-${rand()}`;
+  await snapshots.commit(name, key, { [DEBUG_LABEL]: '1' });
+  try {
+    const desc = await layers.describeDir(await snapshots.layerDir(name));
+    return [...parent.layers.map((l) => ({ diffId: l.diffId, size: l.size, snapshot: l.snapshot })), { diffId: desc.diffId, size: desc.size, snapshot: name }];
+  } catch (err) {
+    await snapshots.remove(name).catch(() => {});
+    throw err;
   }
 }
 

@@ -108,4 +108,26 @@ describe.runIf(isRoot)('docker cp against a symlink-swapping container', () => {
     // the race was really run: both sides of the flip were hit
     expect(seen.get('realdir') ?? 0).toBeGreaterThan(0);
   }, 300_000);
+
+  test('docker export of a running container holds it frozen until the tar is read', async () => {
+    const ctr = await api.createContainer({ Image: 'busybox:local', Cmd: ['sh', '-c', 'echo alive > /alive; sleep 600'] });
+    await ctr.start();
+    try {
+      for (let i = 0; i < 600 && !(await ctr.infoArchive({ path: '/alive' }).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+      const tar = (await ctr.export()) as unknown as NodeJS.ReadableStream;
+      // frozen while the tar is being made (the freezer shows as paused, as for docker cp)
+      expect((await ctr.inspect()).State.Paused).toBe(true);
+      const bytes = await readAll(tar);
+      expect(bytes.includes(Buffer.from('alive\n'))).toBe(true);
+      let paused = true;
+      for (let i = 0; i < 100 && paused; i++) {
+        paused = (await ctr.inspect()).State.Paused;
+        if (paused) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(paused).toBe(false);
+      expect((await ctr.inspect()).State.Running).toBe(true);
+    } finally {
+      await ctr.remove({ force: true });
+    }
+  }, 120_000);
 });

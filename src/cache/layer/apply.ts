@@ -29,6 +29,7 @@ import { decompress } from './decompress.js';
 import { readTar, type TarEntryHeader } from './tar-reader.js';
 import type { ApplyTarOptions, LayerDescriptor } from '../types.js';
 import type { Digest } from '../../util/digest.js';
+import { isNoSpace, noSpaceError } from '../../util/no-space.js';
 
 const S_IFIFO = 0o010000;
 
@@ -132,7 +133,8 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
     if (err instanceof TbuildError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     // The machine's fault, not the archive's: say so, or the user hunts for a bad tar.
-    if (['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'EROFS'].includes(code)) {
+    if (isNoSpace(err)) throw noSpaceError(`a layer into ${dir}`, err);
+    if (['EIO', 'EMFILE', 'ENFILE', 'EROFS'].includes(code)) {
       throw new TbuildError('TB_INTERNAL', `extracting layer into ${dir}: ${(err as Error).message}`, { cause: err });
     }
     throw new TbuildError('TB_TAR_FORMAT', `cannot extract layer tar: ${(err as Error).message}`, { cause: err });

@@ -119,7 +119,11 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--label <k=v>', 'image label (repeatable)', collect)
     .option('--platform <p>', 'target platform (only the host one, linux/amd64)')
     .option('-q, --quiet', 'print only the image id')
+    .option('--debug-on-failure', 'when a RUN fails, open a shell in the state it left (tbuild debug last) if the terminal is interactive')
     .action(async (contextArg: string, o: Record<string, unknown>) => {
+      if (o.debugOnFailure && ctx.host()) {
+        throw new TbuildError('TB_INVALID_ARGUMENT', '--debug-on-failure needs the embedded engine (--root, the daemon\'s data root), not -H');
+      }
       const cwd = process.cwd();
       const tags = (o.tag as string[] | undefined) ?? [];
       const mode: ProgressMode = o.quiet ? 'quiet' : (o.progress as ProgressMode);
@@ -221,6 +225,14 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         renderer.done();
         ctx.stderr.write(failureBlock(err));
         await writeTrace().catch(() => {});
+        if (o.debugOnFailure && isTbuildError(err, 'TB_EXEC_NONZERO')) {
+          if (process.stdin.isTTY && process.stdout.isTTY) {
+            const { debugStep } = await import('./debug.js');
+            await debugStep(ctx, 'last', [], {}).catch((e: unknown) => ctx.stderr.write(`debug: ${(e as Error).message}\n`));
+          } else {
+            ctx.stderr.write('--debug-on-failure: not an interactive terminal; `tbuild debug last` starts a container in the failed step\'s state\n');
+          }
+        }
         throw err;
       } finally {
         process.removeListener('SIGINT', onSigint);

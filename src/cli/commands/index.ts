@@ -18,6 +18,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['outline'], load: async () => (await import('./outline.js')).registerOutline },
   { names: ['build'], load: async () => (await import('./build.js')).registerBuild },
   { names: ['builds'], load: async () => (await import('./builds.js')).registerBuildsCommands },
+  { names: ['debug'], load: async () => (await import('./debug.js')).registerDebug },
   {
     names: ['image', 'import', 'images', 'inspect', 'history', 'tag', 'rmi', 'df'],
     load: async () => (await import('./images.js')).registerImageCommands,

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isRoot, mountsUnder, tempDir } from '../../support/tmp.js';
+import { BUSYBOX_TAR, runCli } from '../../support/cli.js';
+
+/** `tbuild debug`: a container in the state a failed RUN left. */
+describe.runIf(isRoot)('tbuild debug', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let root: string;
+  let ctx: string;
+  const cli = (args: string[]) => runCli(args, { root });
+
+  beforeAll(async () => {
+    tmp = await tempDir('tb-debug-');
+    root = join(tmp.path, 'root');
+    ctx = join(tmp.path, 'ctx');
+    await mkdir(ctx);
+    expect((await cli(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
+  }, 60_000);
+
+  afterAll(async () => {
+    expect(await mountsUnder(tmp.path)).toEqual([]);
+    await tmp.cleanup();
+  });
+
+  test('the files, env and workdir of a failed RUN, until the next build', async () => {
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:local\nWORKDIR /work\nENV STAGE=failing\nRUN echo partial > marker && exit 1\n');
+    const failed = await cli(['build', '--network', 'none', ctx]);
+    expect(failed.code).not.toBe(0);
+    const id = JSON.parse((await cli(['builds', 'inspect', 'last', '--format', 'json'])).stdout).id as string;
+
+    const r = await cli(['debug', '--network', 'none', 'last', 'sh', '-c', 'cat marker; echo $STAGE; pwd']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('partial\nfailing\n/work\n');
+    expect(r.code).toBe(0);
+    // the container's exit status is the command's; the temporary image is gone afterwards
+    expect((await cli(['debug', '--network', 'none', id, 'sh', '-c', 'exit 3'])).code).toBe(3);
+    expect((await cli(['images', '--format', '{{.Repository}}'])).stdout).not.toContain('tbuild-debug');
+
+    const noState = await cli(['debug', '--step', '1', id]);
+    expect(noState.code).not.toBe(0);
+    expect(noState.stderr).toMatch(/step 1 \(.*\) kept no state: only a failed RUN step does/);
+
+    // the next build of the root drops it
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:local\nRUN true\n');
+    expect((await cli(['build', '--network', 'none', ctx])).code).toBe(0);
+    const gone = await cli(['debug', '--network', 'none', id, 'true']);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toMatch(/the state of step \d+ \(.*RUN echo partial.*\) is gone/);
+    const none = await cli(['debug', 'last']);
+    expect(none.stderr).toMatch(/has no failed RUN step to debug/);
+    const v = await cli(['system', 'verify']);
+    expect(v.stdout).toContain('No problems found');
+  }, 180_000);
+});
