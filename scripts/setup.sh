@@ -11,7 +11,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # python3 (os.setxattr, os.mknod for whiteouts); iproute2 brings up loopback in network=none containers; util-linux mounts;
 # netavark, aardvark-dns and iptables plumb container networks (bridge, NAT, published ports, DNS).
 # docker-registry (distribution 2.8), apache2-utils (htpasswd) and openssl run the registries the registry tests push to and pull from.
-PKGS=(runc busybox-static git skopeo xz-utils bzip2 zstd python3 iproute2 util-linux procps golang-github-containers-common tini docker-registry apache2-utils openssl netavark aardvark-dns iptables)
+PKGS=(runc busybox-static git skopeo xz-utils bzip2 zstd python3 iproute2 util-linux procps golang-github-containers-common tini docker-registry apache2-utils openssl netavark aardvark-dns iptables chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -173,6 +173,7 @@ class Recorder implements BuildRecorder {
       const v = e.vertex;
       const s = this.#step(v.id, v.name);
       s.name = v.name;
+      if (v.inputs.length && !s.inputs) s.inputs = [...v.inputs];
       if (v.cached) s.cached = true;
       if (v.reason) s.reason = v.reason;
       if (v.started && !s.startedAt) s.startedAt = new Date(v.started).toISOString();

@@ -13,6 +13,8 @@ export interface StepRecord {
   vertex: string;
   /** `[2/4] RUN make` style name. */
   name: string;
+  /** Vertex digests of the steps it builds on (for the report's critical path). */
+  inputs?: string[];
   cached: boolean;
   /** Why the step ran instead of coming from the cache (cacheable steps that ran). */
   reason?: string;

@@ -4,6 +4,8 @@ import type { BuildRecords } from '../../records/types.js';
 import { TbuildError } from '../../errors.js';
 import { formatList, renderTemplate } from '../format/index.js';
 import { humanDuration } from '../../util/time.js';
+import { resolve } from 'node:path';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 /** `tbuild builds …`: what every build left behind (steps, timings, whole logs). */
 
@@ -55,6 +57,33 @@ function addBuilds(program: Command, ctx: CliContext): void {
       if (f.step !== undefined && !/^\d+$/.test(f.step)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid step "${f.step}": want a step number`);
       const stream = await (await records(ctx)).logs(ref, f.step === undefined ? undefined : Number(f.step));
       for await (const chunk of stream) ctx.stdout.write(chunk as Buffer);
+    });
+  builds
+    .command('report')
+    .description('one self-contained HTML page for a build: summary, a waterfall of its steps with the critical path, why each ran, outputs')
+    .argument('<build>')
+    .option('-o, --output <file>', 'write it here (default: standard output)')
+    .action(async (ref: string, f: { output?: string }) => {
+      const { renderReport, REPORT_LOG_LIMIT } = await import('../../records/report.js');
+      const store = await records(ctx);
+      const record = await store.get(ref);
+      const logs = new Map<number, { text: string; cut: boolean }>();
+      for (const s of record.steps) {
+        if (!s.logBytes) continue;
+        const chunks: Buffer[] = [];
+        let got = 0;
+        const stream = await store.logs(record.id, s.index);
+        for await (const c of stream) {
+          chunks.push(c as Buffer);
+          got += (c as Buffer).length;
+          if (got >= REPORT_LOG_LIMIT) break;
+        }
+        (stream as { destroy?: () => void }).destroy?.();
+        logs.set(s.index, { text: Buffer.concat(chunks).subarray(0, REPORT_LOG_LIMIT).toString('utf8'), cut: s.logBytes > REPORT_LOG_LIMIT });
+      }
+      const html = renderReport({ record, logs });
+      if (f.output) await writeFileAtomic(resolve(f.output), html);
+      else ctx.stdout.write(html);
     });
   builds
     .command('rm')
