@@ -7,6 +7,7 @@ import { askYesNo, renderDiskUsage } from './images-df.js';
 import { humanSize } from './images-format.js';
 import { renderInfo } from './info-text.js';
 import { addVerify } from './verify.js';
+import { renderDiskUsageVerbose } from './df-verbose.js';
 
 /** `tbuild info`, `tbuild events` and the `system` group (`df`, `prune`, `events`, `info`, as Docker's; `verify`). */
 export const registerSystemCommands: RegisterCommand = (program, ctx) => {
@@ -21,8 +22,9 @@ export const registerSystemCommands: RegisterCommand = (program, ctx) => {
     .option('-v, --verbose', 'show detailed information on space usage')
     .option('--format <format>', 'table or json')
     .action(async (opts: { format?: string; verbose?: boolean }) => {
-      if (opts.verbose) throw new TbuildError('TB_INVALID_ARGUMENT', 'system df -v is not supported by tbuild yet (use tbuild df --format json for every item)');
-      renderDiskUsage(await (await ctx.engine()).df(), ctx, opts.format);
+      const df = await (await ctx.engine()).df();
+      if (opts.verbose) renderDiskUsageVerbose(df, ctx, opts.format);
+      else renderDiskUsage(df, ctx, opts.format);
     });
   addPrune(system, ctx);
   addVerify(system, ctx);

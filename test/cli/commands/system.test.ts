@@ -70,6 +70,16 @@ describe.runIf(isRoot)('info, system, settings file and Docker second names', ()
     expect(ci.stderr).toContain('No such container: busybox:local');
     const df = await runCli(['system', 'df'], { root, env });
     expect(df.stdout).toMatch(/^TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE\nImages +1 /);
+    // -v: every item in Docker's four tables
+    const ctr = await runCli(['run', '-d', '--name', 'dfv', '--network', 'none', 'busybox:local', 'sleep', '30'], { root, env });
+    expect(ctr.code, ctr.stderr).toBe(0);
+    const v = await runCli(['system', 'df', '-v'], { root, env });
+    expect((await runCli(['rm', '-f', 'dfv'], { root, env })).code).toBe(0);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/^Images space usage:\n\nREPOSITORY +TAG +IMAGE ID +CREATED +SIZE +SHARED SIZE +UNIQUE SIZE +CONTAINERS\nbusybox +local +[0-9a-f]{12} +.+ago +\S+ +\S+ +\S+ +1\n/);
+    expect(v.stdout).toMatch(/\nContainers space usage:\n\nCONTAINER ID +IMAGE +COMMAND +LOCAL VOLUMES +SIZE +CREATED +STATUS +NAMES\n[0-9a-f]{12} +busybox:local +"sleep 30" +0 +\S+ +.+ago +Up .+ +dfv\n/);
+    expect(v.stdout).toMatch(/\nLocal Volumes space usage:\n\nVOLUME NAME +LINKS +SIZE\n/);
+    expect(v.stdout).toMatch(/\nBuild cache usage: \S+\n\nCACHE ID +CACHE TYPE +SIZE +CREATED +LAST USED +USAGE +SHARED\n/);
     const prune = await runCli(['system', 'prune', '-f'], { root, env });
     expect(prune.code, prune.stderr).toBe(0);
     expect(prune.stdout).toMatch(/Total reclaimed space: \S+\n$/);
