@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ContentStore, LayerConverter, Snapshotter, StoreProblem } from '../cache/types.js';
 import { checkImages } from './image-check.js';
 import type { ImageConfig, ImageInUseCheck, ImageRecord, ImageStore, ImageUser, NewImage } from './types.js';
-import { canonicalJson, type Digest } from '../util/digest.js';
+import { canonicalJson, sha256, type Digest } from '../util/digest.js';
 import { TbuildError } from '../errors.js';
 import { normalizeTagReference, parseReference, repositoryName, formatReference } from './reference.js';
 import { stagingRoot } from './load-plan.js';
@@ -142,6 +142,10 @@ export class LocalImageStore implements ImageStore {
   async create(image: NewImage): Promise<ImageRecord> {
     const names = (image.names ?? []).map(normalizeTagReference);
     const repoDigests = (image.repoDigests ?? []).map(normalizeRepoDigest);
+    // A build that hit the cache makes the image it made last time, under the names it has: then
+    // there is nothing to write and no lock to take (the cross-process lock costs a helper process).
+    const same = await this.#alreadyThere(image.configJson ?? canonicalJson(image.config), image.layers, names, repoDigests);
+    if (same) return same;
     return this.#exclusive(async () => {
       // With exact bytes given, they are the truth (they become the id); check the layers against them.
       const truth = image.configJson ? (JSON.parse(image.configJson) as ImageConfig) : image.config;
@@ -183,8 +187,22 @@ export class LocalImageStore implements ImageStore {
     });
   }
 
+  async #alreadyThere(configJson: string, layers: NewImage['layers'], names: string[], repoDigests: string[]): Promise<ImageRecord | undefined> {
+    const existing = await this.#files.readRecord(sha256(configJson));
+    if (!existing || existing.layers.length !== layers.length || layers.some((l, i) => existing.layers[i]!.snapshot !== l.snapshot)) return undefined;
+    if (repoDigests.some((d) => !existing.repoDigests.includes(d))) return undefined;
+    if (!(await this.#content.info(existing.id)) || !(await this.#content.info(existing.manifest))) return undefined;
+    const repos = await this.#files.readRepositories();
+    if (names.some((n) => repos.tags[n] !== existing.id)) return undefined;
+    return this.#toImage(existing, repos);
+  }
+
   async tag(ref: string, name: string): Promise<void> {
     const normalized = normalizeTagReference(name);
+    // already so: nothing to change, no lock to take
+    const now = await this.#files.readRepositories();
+    const target = await this.#find(ref, now);
+    if (target && now.tags[normalized] === target.record.id) return;
     return this.#exclusive(async () => {
       const repos = await this.#files.readRepositories();
       const found = await this.#find(ref, repos);

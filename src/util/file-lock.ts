@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TbuildError } from '../errors.js';
 
 /**
- * A lock shared by every process on the machine: flock(2) on `path`, held by util-linux's `flock`
- * on our behalf. Node has no flock of its own; the helper holds the lock until its stdin closes,
- * which also happens when this process dies (even by SIGKILL), so a crash never leaves a lock
- * behind and no sweep or timeout is needed.
+ * A lock shared by every process on the machine: flock(2) on `path`. Node has no flock of its
+ * own, so util-linux's `flock` takes it on a descriptor we open and hand it (`flock -x 3`): the
+ * lock belongs to our open file, so it is ours once the helper exits, and it goes when we close
+ * the file — or when this process dies, even by SIGKILL. No sweep or timeout is ever needed.
  *
  * Within one process two holders of the same path are two open files, so they exclude each other
  * like two processes do: never take a lock you already hold.
@@ -18,22 +19,26 @@ export interface FileLock {
 
 export async function lockFile(path: string, opts: { shared?: boolean } = {}): Promise<FileLock> {
   await mkdir(dirname(path), { recursive: true });
+  const fd = openSync(path, 'a', 0o600);
   return new Promise((resolve, reject) => {
-    // `read` returns when our end of the pipe closes; the shell then exits and flock with it.
-    const child = spawn('flock', [opts.shared ? '-s' : '-x', path, 'sh', '-c', 'echo held; read _'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    child.stdin.on('error', () => {});
+    const fail = (message: string, cause?: unknown) => {
+      closeSync(fd);
+      reject(new TbuildError('TB_LOCK_FAILED', `cannot lock ${path}: ${message}`, cause ? { cause } : {}));
+    };
+    const child = spawn('flock', [opts.shared ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
     const err: Buffer[] = [];
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    let held = false;
-    child.stdout.once('data', () => {
-      held = true;
-      resolve({ release: () => child.stdin.end() });
-    });
-    child.on('error', (e) => reject(new TbuildError('TB_LOCK_FAILED', `cannot lock ${path}: ${e.message} (util-linux's flock is needed)`, { cause: e })));
-    child.on('close', (code) => {
-      if (!held) reject(new TbuildError('TB_LOCK_FAILED', `cannot lock ${path}: flock exited ${code}: ${Buffer.concat(err).toString().trim()}`));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => fail(`${e.message} (util-linux's flock is needed)`, e));
+    child.on('exit', (code) => {
+      if (code !== 0) return fail(`flock exited ${code}: ${Buffer.concat(err).toString().trim()}`);
+      let released = false;
+      resolve({
+        release: () => {
+          if (released) return;
+          released = true;
+          closeSync(fd);
+        },
+      });
     });
   });
 }
