@@ -78,8 +78,8 @@ try {
       start: (args) => startCliProcess([CLI, '--root', root, ...args], { TBUILD_HOST: '' }),
     });
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
-    report('crash', !r.secretFiles.length && !r.verify.problems.length && !r.mounts.length && !r.scratch.length && r.rebuilt === 'data\nok\n',
-      `${r.kills} kills in ${secs}s: ${r.mounts.length} mounts and ${r.scratch.length} scratch entries left, ${r.secretFiles.length} secret files on disk, verify ${r.verify.problems.length} problems, next build ${JSON.stringify(r.rebuilt)}`);
+    report('crash', !r.secretFiles.length && !r.verify.problems.length && !r.mounts.length && !r.scratch.length && r.rebuilt === 'data\nok\n' && r.committedContainer === 'running',
+      `${r.kills} kills in ${secs}s: ${r.mounts.length} mounts and ${r.scratch.length} scratch entries left, ${r.secretFiles.length} secret files on disk, verify ${r.verify.problems.length} problems, next build ${JSON.stringify(r.rebuilt)}, the container commits were killed on is ${r.committedContainer}`);
     for (const f of [...r.mounts, ...r.scratch, ...r.secretFiles, ...r.verify.problems.map((p) => `${p.kind} ${p.subject}`)]) console.log(`     ${f}`);
   }
 } finally {

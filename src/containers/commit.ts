@@ -5,6 +5,7 @@ import { applyChange } from '../images/changes.js';
 import { chainIds, IMPORT_LABEL, layerSnapshotName, nextChainId } from '../images/layers.js';
 import { normalizeTagReference } from '../images/reference.js';
 import { isTbuildError } from '../errors.js';
+import { clearFrozen, markFrozen } from './frozen-by.js';
 
 export interface CommitOptions {
   ref?: string;
@@ -37,7 +38,14 @@ export async function commitContainer(engine: CommitDeps, ref: string, opts: Com
 
   const running = c.state.status === 'running';
   const pause = running && opts.pause !== false;
-  if (pause) await engine.containers.pause(c.id);
+  if (pause) {
+    // recorded first: if this process dies while the container is paused, the next open resumes it
+    await markFrozen(engine.root, c.id);
+    await engine.containers.pause(c.id).catch(async (err: unknown) => {
+      await clearFrozen(engine.root, c.id);
+      throw err;
+    });
+  }
   let key: string | undefined = `commit-${randomBytes(8).toString('hex')}`;
   try {
     const top = img.layers.at(-1)?.snapshot;
@@ -78,6 +86,9 @@ export async function commitContainer(engine: CommitDeps, ref: string, opts: Com
     });
   } finally {
     if (key) await engine.snapshots.remove(key).catch(() => {});
-    if (pause) await engine.containers.unpause(c.id).catch(() => {});
+    if (pause) {
+      await engine.containers.unpause(c.id).catch(() => {});
+      await clearFrozen(engine.root, c.id);
+    }
   }
 }

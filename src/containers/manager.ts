@@ -25,6 +25,7 @@ import { containerDir, removeDir, writeConfig, writeJsonReplace, writeState, STO
 import { checkName, createContainer } from './create.js';
 import { execInContainer } from './exec.js';
 import { connectContainer, disconnectContainer } from './networks.js';
+import { thawAbandoned } from './frozen-by.js';
 
 /** Open the container manager for a state root (reconciles containers whose shim has died). */
 export async function openContainerManager(deps: ContainerDeps): Promise<LocalContainerManager> {
@@ -54,6 +55,8 @@ export class LocalContainerManager extends ContainerQueries implements Container
   async init(): Promise<void> {
     await mkdir(join(this.root, 'containers'), { recursive: true });
     await this.control.sweep().catch(() => []);
+    // containers a killed copy, export or commit left frozen
+    await thawAbandoned(this.root, (await this.records.configs()).map((c) => c.id), (id) => this.control.runtimeCommand(['resume', id]));
     for (const c of await this.records.configs()) {
       const s = await this.records.state(c);
       if (s.status === 'exited' && c.options.autoRemove) await this.remove(c.id, { force: true, volumes: true }).catch(() => {});

@@ -12,6 +12,7 @@ import { containerChanges, containerExport, getArchive, putArchive } from './fs.
 import { emptySample, sampleStats } from './stats.js';
 import { topOfContainer } from './exec.js';
 import { containerDir, writeConfig, type StoredConfig } from './store.js';
+import { clearFrozen, markFrozen } from './frozen-by.js';
 
 /**
  * What is read from containers, and done to them without changing their lifecycle: records,
@@ -30,7 +31,10 @@ export abstract class ContainerQueries {
     this.root = parts.root;
     this.control = parts.runtime;
     this.records = new ContainerRecords(parts.root, parts.runtime, parts.network);
-    this.#freezer = new Freezer((args) => this.control.runtimeCommand(args));
+    this.#freezer = new Freezer((args) => this.control.runtimeCommand(args), {
+      frozen: (id) => markFrozen(this.root, id),
+      thawed: (id) => clearFrozen(this.root, id),
+    });
   }
 
   async get(ref: string): Promise<ContainerRecord | undefined> {

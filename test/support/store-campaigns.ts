@@ -82,6 +82,8 @@ export interface CrashResult {
   secretFiles: string[];
   /** What the build printed when run again after the campaign (it should say `ok`). */
   rebuilt: string;
+  /** The state of the container commits were killed on, after the next open (it should run). */
+  committedContainer: string;
 }
 
 /**
@@ -111,9 +113,15 @@ export async function crashCampaign(opts: {
   );
   const r0 = await cli(['load', '-i', opts.busyboxTar]);
   if (r0.code !== 0) throw new Error(`setup: ${r0.stderr}`);
+  // a running container with 32 MB of its own, so a commit of it takes a moment
+  const ctr = await cli(['run', '-d', '--name', 'crash-ctr', '--network', 'none', 'busybox:local', 'sh', '-c', 'head -c 33554432 /dev/urandom > /big && touch /ready && sleep 3600']);
+  if (ctr.code !== 0) throw new Error(`setup: ${ctr.stderr}`);
+  for (let i = 0; i < 300 && (await cli(['exec', 'crash-ctr', 'test', '-e', '/ready'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
   const secretFiles = new Set<string>();
   for (let k = 0; k < opts.kills; k++) {
-    const args = k % 3 === 2
+    const args = k % 4 === 3
+      ? ['commit', 'crash-ctr', `crash-commit${k}:x`]
+      : k % 4 === 2
       ? ['load', '-i', opts.busyboxTar]
       : ['build', '-q', '--network', 'none', '--secret', `id=s,src=${join(dir, 'secret.txt')}`, '--build-arg', `N=${k}`, '-t', `crash${k}:x`, ctx];
     const child = opts.start(args);
@@ -132,6 +140,8 @@ export async function crashCampaign(opts: {
   // let go of their mounts before the next open sweeps.
   await waitForRuncToFinish(root);
   const v = await cli(['system', 'verify', '--format', 'json']);
+  const committedContainer = JSON.parse((await cli(['inspect', '--format', '{{json .State.Status}}', 'crash-ctr'])).stdout || '""') as string;
+  await cli(['rm', '-f', 'crash-ctr']);
   const scratch: string[] = [];
   for (const d of [['tmp'], ['images', 'tmp'], ['content', 'ingest']]) {
     for (const n of await readdir(join(root, ...d)).catch(() => [] as string[])) scratch.push(join(...d, n));
@@ -146,6 +156,7 @@ export async function crashCampaign(opts: {
     scratch,
     secretFiles: [...secretFiles],
     rebuilt: out.code === 0 ? out.stdout : `exit ${out.code}: ${out.stderr}`,
+    committedContainer,
   };
 }
 

@@ -49,7 +49,7 @@ describe.runIf(isRoot)('many processes, one store', () => {
     const r = await crashCampaign({
       dir: tmp.path,
       root,
-      kills: 4,
+      kills: 8,
       busyboxTar: BUSYBOX_TAR,
       cli: (args) => runCli(args, { root, env: { TBUILD_HOST: '' } }),
       start: (args) => startCliProcess(['--import', import.meta.resolve('tsx'), join(PROJECT_ROOT, 'src', 'cli.ts'), '--root', root, ...args], { TBUILD_HOST: '' }),
@@ -59,5 +59,6 @@ describe.runIf(isRoot)('many processes, one store', () => {
     expect(r.mounts).toEqual([]);
     expect(r.scratch).toEqual([]);
     expect(r.rebuilt).toBe('data\nok\n');
+    expect(r.committedContainer).toBe('running');
   }, 300_000);
 });

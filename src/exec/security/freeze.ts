@@ -11,8 +11,12 @@ export class Freezer {
   /** A thaw in progress: a new hold waits for it, or it would take our own freeze for a user's pause and skip freezing. */
   readonly #thawing = new Map<string, Promise<void>>();
 
-  constructor(runtimeCommand: (args: string[]) => Promise<string>) {
+  /** Told before a freeze and after its thaw (so a crash between them can be undone by the next process). */
+  readonly #hooks: { frozen?: (id: string) => Promise<void>; thawed?: (id: string) => Promise<void> };
+
+  constructor(runtimeCommand: (args: string[]) => Promise<string>, hooks: { frozen?: (id: string) => Promise<void>; thawed?: (id: string) => Promise<void> } = {}) {
     this.#runtime = runtimeCommand;
+    this.#hooks = hooks;
   }
 
   /**
@@ -30,6 +34,8 @@ export class Freezer {
         count: 0,
         frozen: running().then(async (yes) => {
           if (!yes) return false;
+          // said before the freeze: a crash right after it must still be undone
+          await this.#hooks.frozen?.(id).catch(() => {});
           await this.#runtime(['pause', id]);
           return true;
         }),
@@ -59,6 +65,7 @@ export class Freezer {
           () => {},
           () => {},
         )
+        .then(() => this.#hooks.thawed?.(id).catch(() => {}))
         .then(() => {
           if (this.#thawing.get(id) === thaw) this.#thawing.delete(id);
         });
