@@ -234,6 +234,10 @@ export class Engine implements BuildDeps, EngineApi {
           recorder.event(e);
           onProgress?.(e);
         },
+        onDockerfile: (text) => {
+          recorder.dockerfile(text);
+          options.onDockerfile?.(text);
+        },
       });
       await recorder.finish({ result: { imageId: result.imageId, digest: result.digest } });
       return result;

@@ -101,6 +101,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     await removeScratch(tmp);
     throw err;
   });
+  opts.onDockerfile?.(context.dockerfileText);
   const named: Record<string, BuildContext> = {};
   const cleanups: Array<() => Promise<void>> = [];
   try {

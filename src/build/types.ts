@@ -83,6 +83,8 @@ export interface BuildOptions {
   /** Default `[{ type: 'image' }]`. */
   outputs?: OutputSpec[];
   onProgress?: (event: ProgressEvent) => void;
+  /** Called once with the Dockerfile's text when it has been read (from the context, a URL, or `dockerfileText`). */
+  onDockerfile?: (text: string) => void;
   signal?: AbortSignal;
   /** `SOURCE_DATE_EPOCH` for this build (seconds): image and history times, clamped layer mtimes. */
   sourceDateEpoch?: number;

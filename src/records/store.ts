@@ -168,6 +168,12 @@ class Recorder implements BuildRecorder {
     this.#saving = this.#saving.then(() => writeJsonReplace(join(this.#dir, 'record.json'), snapshot)).catch(() => {});
   }
 
+  dockerfile(text: string): void {
+    if (this.#record.dockerfile.digest) return;
+    this.#record.dockerfile.digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    this.#save();
+  }
+
   event(e: ProgressEvent): void {
     if (e.type === 'vertex') {
       const v = e.vertex;

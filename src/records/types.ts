@@ -73,6 +73,8 @@ export interface BuildRecorder {
   readonly id: string;
   /** The build's progress events (vertex starts/ends, logs). */
   event(e: import('../solver/types.js').ProgressEvent): void;
+  /** The Dockerfile as the build read it (its digest goes in the record). */
+  dockerfile(text: string): void;
   finish(outcome: { result?: { imageId: string; digest: string }; error?: Error }): Promise<void>;
 }
 

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
 import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { BUSYBOX_TAR, runCli } from '../support/cli.js';
 
@@ -42,6 +43,9 @@ describe.runIf(isRoot)('build report', () => {
     const html = await readFile(report, 'utf8');
     const record = JSON.parse((await cli(['builds', 'inspect', 'last', '--format', 'json'])).stdout) as { id: string; steps: Array<{ index: number; name: string }> };
     expect(html).toContain(`<code>${record.id}</code>`);
+    // the Dockerfile was read from the context: its digest is recorded all the same
+    const dockerfile = await readFile(join(tmp.path, 'ctx', 'Dockerfile'));
+    expect(JSON.parse((await cli(['builds', 'inspect', 'last', '--format', 'json'])).stdout).dockerfile.digest).toBe(`sha256:${createHash('sha256').update(dockerfile).digest('hex')}`);
     expect(html).toMatch(/<tr><th>FLAVOUR<\/th><td><code>mint<\/code><\/td><\/tr>/);
     const svg = html.slice(html.indexOf('<svg id="waterfall"'), html.indexOf('</svg>'));
     const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
