@@ -3,7 +3,8 @@
  * test/verify/processes.test.ts). `npm run stress -- concurrency` or `-- crash` runs one.
  *   concurrency: 40 CLI processes mixing build, tag, rmi, load, save and prune on one root beside
  *                a daemon (STRESS_PROCESSES);
- *   crash:       kill -9 of the CLI at 50 points of builds (with a secret) and loads (STRESS_KILLS).
+ *   crash:       kill -9 of the CLI at 50 points of builds (with a secret), loads, commits, and pushes
+ *                and pulls against a local docker-registry (STRESS_KILLS).
  * Prints the figures and exits 1 if a target is missed.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { concurrencyCampaign, crashCampaign, startCliProcess } from '../test/support/store-campaigns.js';
 import type { CliResult } from '../test/support/cli.js';
 import { startDaemon } from '../bench/daemon.js';
+import { startRegistry } from '../test/support/registry.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', 'dist', 'cli.js');
@@ -68,19 +70,25 @@ try {
   }
   if (!only.length || only.includes('crash')) {
     const root = join(dir, 'crash-root');
-    const t0 = Date.now();
-    const r = await crashCampaign({
-      dir,
-      root,
-      kills: Number(process.env.STRESS_KILLS ?? 50),
-      busyboxTar,
-      cli: (args) => cli(['--root', root, ...args], { TBUILD_HOST: '' }),
-      start: (args) => startCliProcess([CLI, '--root', root, ...args], { TBUILD_HOST: '' }),
-    });
-    const secs = ((Date.now() - t0) / 1000).toFixed(1);
-    report('crash', !r.secretFiles.length && !r.verify.problems.length && !r.mounts.length && !r.scratch.length && r.rebuilt === 'data\nok\n' && r.committedContainer === 'running',
-      `${r.kills} kills in ${secs}s: ${r.mounts.length} mounts and ${r.scratch.length} scratch entries left, ${r.secretFiles.length} secret files on disk, verify ${r.verify.problems.length} problems, next build ${JSON.stringify(r.rebuilt)}, the container commits were killed on is ${r.committedContainer}`);
-    for (const f of [...r.mounts, ...r.scratch, ...r.secretFiles, ...r.verify.problems.map((p) => `${p.kind} ${p.subject}`)]) console.log(`     ${f}`);
+    const registry = await startRegistry('plain');
+    try {
+      const t0 = Date.now();
+      const r = await crashCampaign({
+        registry: registry.host,
+        dir,
+        root,
+        kills: Number(process.env.STRESS_KILLS ?? 50),
+        busyboxTar,
+        cli: (args) => cli(['--root', root, ...args], { TBUILD_HOST: '' }),
+        start: (args) => startCliProcess([CLI, '--root', root, ...args], { TBUILD_HOST: '' }),
+      });
+      const secs = ((Date.now() - t0) / 1000).toFixed(1);
+      report('crash', !r.secretFiles.length && !r.verify.problems.length && !r.mounts.length && !r.scratch.length && r.rebuilt === 'data\nok\n' && r.committedContainer === 'running',
+        `${r.kills} kills in ${secs}s: ${r.mounts.length} mounts and ${r.scratch.length} scratch entries left, ${r.secretFiles.length} secret files on disk, verify ${r.verify.problems.length} problems, next build ${JSON.stringify(r.rebuilt)}, the container commits were killed on is ${r.committedContainer}`);
+      for (const f of [...r.mounts, ...r.scratch, ...r.secretFiles, ...r.verify.problems.map((p) => `${p.kind} ${p.subject}`)]) console.log(`     ${f}`);
+    } finally {
+      await registry.stop();
+    }
   }
 } finally {
   await rm(dir, { recursive: true, force: true }).catch(() => {});

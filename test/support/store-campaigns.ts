@@ -99,6 +99,8 @@ export async function crashCampaign(opts: {
   kills: number;
   busyboxTar: string;
   random?: () => number;
+  /** A plain registry on loopback (`127.0.0.1:PORT`): pushes and pulls are killed too. */
+  registry?: string;
 }): Promise<CrashResult> {
   const { dir, root, cli } = opts;
   const random = opts.random ?? Math.random;
@@ -117,9 +119,25 @@ export async function crashCampaign(opts: {
   const ctr = await cli(['run', '-d', '--name', 'crash-ctr', '--network', 'none', 'busybox:local', 'sh', '-c', 'head -c 33554432 /dev/urandom > /big && touch /ready && sleep 3600']);
   if (ctr.code !== 0) throw new Error(`setup: ${ctr.stderr}`);
   for (let i = 0; i < 300 && (await cli(['exec', 'crash-ctr', 'test', '-e', '/ready'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+  const remote = opts.registry ? `${opts.registry}/crash/big` : undefined;
+  if (remote) {
+    // an image with a 20 MB layer in the registry, to push again under new names and to pull
+    const big = join(dir, 'crash-big');
+    await mkdir(big, { recursive: true });
+    await writeFile(join(big, 'Dockerfile'), 'FROM busybox:local\nRUN head -c 20000000 /dev/urandom > /big\n');
+    for (const args of [['build', '-q', '--network', 'none', '-t', `${remote}:seed`, big], ['push', `${remote}:seed`]]) {
+      const r = await cli(args);
+      if (r.code !== 0) throw new Error(`setup: tbuild ${args.join(' ')}: ${r.stderr}`);
+    }
+  }
   const secretFiles = new Set<string>();
   for (let k = 0; k < opts.kills; k++) {
-    const args = k % 4 === 3
+    if (remote && k % 6 === 5) await cli(['rmi', `${remote}:seed`]);
+    const args = remote && k % 6 === 4
+      ? (await cli(['tag', `${remote}:seed`, `${remote}:k${k}`]), ['push', `${remote}:k${k}`])
+      : remote && k % 6 === 5
+      ? ['pull', `${remote}:seed`]
+      : k % 4 === 3
       ? ['commit', 'crash-ctr', `crash-commit${k}:x`]
       : k % 4 === 2
       ? ['load', '-i', opts.busyboxTar]
@@ -143,7 +161,7 @@ export async function crashCampaign(opts: {
   const committedContainer = JSON.parse((await cli(['inspect', '--format', '{{json .State.Status}}', 'crash-ctr'])).stdout || '""') as string;
   await cli(['rm', '-f', 'crash-ctr']);
   const scratch: string[] = [];
-  for (const d of [['tmp'], ['images', 'tmp'], ['content', 'ingest']]) {
+  for (const d of [['tmp'], ['images', 'tmp'], ['content', 'ingest'], ['registry', 'tmp']]) {
     for (const n of await readdir(join(root, ...d)).catch(() => [] as string[])) scratch.push(join(...d, n));
   }
   const mounts = await mountsUnder(root);
