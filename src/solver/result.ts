@@ -27,6 +27,11 @@ export interface VertexResult {
    * runs on it, and the build's final result; a chain of cache hits never downloads a byte.
    */
   pending?: PendingResult;
+  /**
+   * What the op that made it knows of its process (a RUN's env, workdir, user, command), for
+   * `tbuild debug --step`. Only for a step that ran in this build; never kept in cache records.
+   */
+  debug?: Record<string, unknown>;
 }
 
 export interface PendingResult {

@@ -186,7 +186,8 @@ export async function solve(
       // sources (a local image, scratch) are never looked up, yet reused as they are: show them as
       // BuildKit shows a resolved local base, CACHED, unless the build said --no-cache
       const cached = !cacheable && !skipCache;
-      emit({ type: 'vertex', vertex: { ...status, started, completed, cached } });
+      const debug = result.debug ? { ...result.debug, layers: result.layers.map((l) => ({ diffId: l.diffId, size: l.size, snapshot: l.snapshot })) } : undefined;
+      emit({ type: 'vertex', vertex: { ...status, started, completed, cached, ...(debug ? { debug } : {}) } });
       steps.push({ vertex: d, name, cached, duration: completed - started });
       results.set(d, result);
       return { key: result.link!, result };
@@ -214,7 +215,10 @@ export async function solve(
         .add(async () => {
           if (jobController.signal.aborted) throw cancelled();
           const made = await impl.exec(vertex, inputs, { signal: jobController.signal, log: broadcast });
-          const result: VertexResult = { ...made, link: link ?? linkKey(key, made) };
+          // an op that changed nothing hands its input back: that input's process state is not this step's
+          const { debug: madeDebug, ...rest } = made;
+          const own = madeDebug && !inputs.some((i) => i.debug === madeDebug) ? { debug: madeDebug } : {};
+          const result: VertexResult = { ...rest, ...own, link: link ?? linkKey(key, made) };
           if (cacheable) {
             await cacheIndex.set(resultToRecord(key, result));
             await reasons.ran(d);

@@ -266,12 +266,16 @@ async function runNetwork(env: OpEnv, op: ExecOp, releases: Release[]): Promise<
 /** RUN: the command in a container on a writable snapshot of input 0; the upperdir becomes the layer. */
 export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
   const tail = new Tail();
-  return commitWork(env, inputs[0]!, runIn(env, op, inputs, io, tail), { keepFailed: (err) => isTbuildError(err, 'TB_EXEC_NONZERO') }).catch((err: unknown) => {
-    // What `tbuild debug` starts a shell with: the step's own settings, never a secret's value
-    // (secrets given as env are not in op.env).
-    if (isTbuildError(err) && err.details.debug) Object.assign(err.details.debug as object, { env: op.env, cwd: op.cwd, user: op.user, args: op.args });
-    throw err;
-  });
+  // What `tbuild debug` starts a shell with: the step's own settings, never a secret's value
+  // (secrets given as env are not in op.env).
+  const processState = { env: op.env, cwd: op.cwd, user: op.user, args: op.args };
+  return commitWork(env, inputs[0]!, runIn(env, op, inputs, io, tail), { keepFailed: (err) => isTbuildError(err, 'TB_EXEC_NONZERO') }).then(
+    (result) => ({ ...result, debug: processState }),
+    (err: unknown) => {
+      if (isTbuildError(err) && err.details.debug) Object.assign(err.details.debug as object, processState);
+      throw err;
+    },
+  );
 }
 
 function runIn(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO, tail: Tail): (rootfs: string) => Promise<void> {

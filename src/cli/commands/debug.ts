@@ -14,10 +14,10 @@ export const registerDebug: RegisterCommand = (program, ctx) => {
   program.enablePositionalOptions();
   program
     .command('debug')
-    .description("start a container in the state a failed RUN step left (its files, env, workdir and user)")
+    .description("start a container in the state a RUN step left (by default the failed one: its files, env, workdir and user)")
     .argument('[build]', 'build id, or last', 'last')
     .argument('[command...]', 'command to run instead of sh (options go before the build id)')
-    .option('--step <n>', 'the step number as `tbuild builds inspect` shows it (default: the failed RUN)')
+    .option('--step <n>', 'a RUN that ran in that build, numbered as `tbuild builds inspect` shows it (default: the failed RUN)')
     .option('--network <mode>', 'network of the container (as tbuild run: bridge by default, none, host, or a name)')
     .passThroughOptions()
     .action((build: string, command: string[], opts: DebugOptions) => debugStep(ctx, build, command, opts));
@@ -38,12 +38,12 @@ export async function debugStep(ctx: CliContext, build: string, command: string[
   const rec = await engine.records.get(build);
   const wanted = opts.step === undefined ? undefined : Number(opts.step);
   if (wanted !== undefined && !Number.isInteger(wanted)) throw new TbuildError('TB_INVALID_ARGUMENT', `--step ${opts.step}: want a step number`);
-  const step = wanted === undefined ? rec.steps.find((s) => s.debug) : rec.steps.find((s) => s.index === wanted);
+  const step = wanted === undefined ? rec.steps.find((s) => s.debug && s.error) : rec.steps.find((s) => s.index === wanted);
   if (!step) {
-    throw new TbuildError('TB_DEBUG_STATE_NOT_FOUND', wanted === undefined ? `build ${rec.id} has no failed RUN step to debug` : `build ${rec.id} has no step ${wanted}`);
+    throw new TbuildError('TB_DEBUG_STATE_NOT_FOUND', wanted === undefined ? `build ${rec.id} has no failed RUN step to debug (give --step N for one that ran)` : `build ${rec.id} has no step ${wanted}`);
   }
   const state = step.debug;
-  if (!state) throw new TbuildError('TB_INVALID_ARGUMENT', `step ${step.index} (${step.name}) kept no state: only a failed RUN step does`);
+  if (!state) throw new TbuildError('TB_INVALID_ARGUMENT', `step ${step.index} (${step.name}) kept no state: only RUN steps that ran in this build do`);
   const name = `tbuild-debug:${rec.id.slice(0, 12)}-${step.index}`;
   try {
     await engine.images.create({

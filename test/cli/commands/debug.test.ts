@@ -40,7 +40,7 @@ describe.runIf(isRoot)('tbuild debug', () => {
 
     const noState = await cli(['debug', '--step', '1', id]);
     expect(noState.code).not.toBe(0);
-    expect(noState.stderr).toMatch(/step 1 \(.*\) kept no state: only a failed RUN step does/);
+    expect(noState.stderr).toMatch(/step 1 \(.*\) kept no state: only RUN steps that ran in this build do/);
 
     // the next build of the root drops it
     await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:local\nRUN true\n');
@@ -49,7 +49,14 @@ describe.runIf(isRoot)('tbuild debug', () => {
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toMatch(/the state of step \d+ \(.*RUN echo partial.*\) is gone/);
     const none = await cli(['debug', 'last']);
-    expect(none.stderr).toMatch(/has no failed RUN step to debug/);
+    expect(none.stderr).toMatch(/has no failed RUN step to debug \(give --step N for one that ran\)/);
+    // a RUN that succeeded: its result, its settings
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:local\nWORKDIR /ok\nENV PHASE=done\nRUN echo built > out\nRUN true\n');
+    expect((await cli(['build', '--network', 'none', ctx])).code).toBe(0);
+    const steps = JSON.parse((await cli(['builds', 'inspect', 'last', '--format', 'json'])).stdout).steps as Array<{ index: number; name: string }>;
+    const echo = steps.find((s) => s.name.includes('RUN echo built'))!;
+    const ok = await cli(['debug', '--network', 'none', '--step', String(echo.index), 'last', 'sh', '-c', 'cat out; echo $PHASE; pwd']);
+    expect(ok.stdout).toBe('built\ndone\n/ok\n');
     const v = await cli(['system', 'verify']);
     expect(v.stdout).toContain('No problems found');
   }, 180_000);
