@@ -15,6 +15,44 @@ export interface SnapshotCheckTarget {
   remove(rec: SnapshotRecord): Promise<void>;
 }
 
+/** An active or view snapshot whose maker died and that nothing keeps (a build that crashed). */
+function abandoned(rec: SnapshotRecord): boolean {
+  return rec.kind !== 'committed' && !(KEEP_LABEL in rec.labels) && !(rec.pid !== undefined && processAlive(rec.pid));
+}
+
+/** `.new-…` / `.trash-…` directories name their owner; only a dead owner's may go. */
+function deadTempDir(name: string): boolean {
+  return name.startsWith('.') && name !== '.' && !ownerAlive(name.slice(1), name.startsWith('.new-') ? 'new' : 'trash');
+}
+
+/** A layer directory without a record: records come before directories, so one whose record is not on disk now is nobody's. */
+function orphanDir(t: SnapshotCheckTarget, name: string, known: (id: number) => boolean): boolean {
+  return /^\d+$/.test(name) && !known(Number(name)) && !existsSync(recordPath(t.meta, Number(name)));
+}
+
+/**
+ * What every open removes: what crashed processes left (abandoned snapshots, layer directories
+ * without records, their temp and trash directories). Best effort: a leftover that cannot be
+ * removed now (still mounted by a crashed run) must not stop the open. Returns the highest
+ * numeric directory seen, so new ids start above it.
+ */
+export async function sweepAtOpen(t: SnapshotCheckTarget): Promise<number> {
+  const quietly = (p: Promise<unknown>) => p.catch(() => {});
+  const recs = t.records();
+  const parents = new Set(recs.map((r) => r.parentId));
+  for (const rec of recs) if (abandoned(rec) && !parents.has(rec.id)) await quietly(t.remove(rec));
+  const ids = new Set(t.records().map((r) => r.id));
+  let highest = 0;
+  // A half-built flattened copy (.flat-tmp) inside a live snapshot is not swept here: the next
+  // flatten of that snapshot clears it first, and removing the snapshot removes it. Checking
+  // every snapshot would make each CLI start O(snapshots).
+  for (const n of readdirSync(t.dir)) {
+    if (/^\d+$/.test(n)) highest = Math.max(highest, Number(n));
+    if (deadTempDir(n) || orphanDir(t, n, (id) => ids.has(id))) await quietly(rm(join(t.dir, n), { recursive: true, force: true }));
+  }
+  return highest;
+}
+
 /**
  * The snapshotter's side of `system verify`. Safe beside live processes: what a live process is
  * making (its record exists, or its temp names it) is never reported, and repairs remove only
@@ -42,8 +80,7 @@ export async function checkSnapshots(t: SnapshotCheckTarget, repair: boolean): P
     if (!existsSync(join(t.dir, String(rec.id), 'fs'))) {
       problems.push({ kind: 'snapshot-dir-missing', subject, detail: `its directory ${join(t.dir, String(rec.id))} is gone`, repairable: false });
     }
-    const abandoned = rec.kind !== 'committed' && !(KEEP_LABEL in rec.labels) && !(rec.pid !== undefined && processAlive(rec.pid));
-    if (abandoned && !parents.has(rec.id)) {
+    if (abandoned(rec) && !parents.has(rec.id)) {
       await fix({ kind: 'snapshot-abandoned', subject, detail: `${rec.kind} snapshot of a process that is gone (pid ${rec.pid ?? '?'})`, repairable: true }, () => t.remove(rec));
     }
   }
@@ -59,12 +96,9 @@ export async function checkSnapshots(t: SnapshotCheckTarget, repair: boolean): P
   }
   for (const n of readdirSync(t.dir)) {
     const path = join(t.dir, n);
-    if (/^\d+$/.test(n)) {
-      // Records come before directories: one whose record is not on disk is nobody's.
-      if (!byId.has(Number(n)) && !existsSync(recordPath(t.meta, Number(n)))) {
-        await fix({ kind: 'snapshot-orphan', subject: path, detail: 'a layer directory without a record', repairable: true }, () => rm(path, { recursive: true, force: true }));
-      }
-    } else if (n.startsWith('.') && n !== '.' && !ownerAlive(n.slice(1), n.startsWith('.new-') ? 'new' : 'trash')) {
+    if (orphanDir(t, n, (id) => byId.has(id))) {
+      await fix({ kind: 'snapshot-orphan', subject: path, detail: 'a layer directory without a record', repairable: true }, () => rm(path, { recursive: true, force: true }));
+    } else if (deadTempDir(n)) {
       await fix({ kind: 'snapshot-temp', subject: path, detail: 'left by an interrupted create or remove', repairable: true }, () => rm(path, { recursive: true, force: true }));
     }
   }

@@ -1,16 +1,15 @@
-import { mkdir, readdir, rm, unlink, rename, access, writeFile } from 'node:fs/promises';
+import { mkdir, rm, unlink, rename, access, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TbuildError } from '../errors.js';
 import { diskUsage } from './usage.js';
 import { warmFsHelper } from './fsops.js';
-import { processAlive } from '../util/process.js';
-import { ownedName, ownerAlive } from '../util/owned-temp.js';
+import { ownedName } from '../util/owned-temp.js';
 import { DEBUG_LABEL, KEEP_LABEL, createRecord, ensureSpread, info, loadRecords, readRecord, recordPath, writeRecord, type SnapshotRecord } from './snapshot-records.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { LowerDirs, overlayMount } from './snapshot-mounts.js';
 import type { Mount, SnapshotInfo, Snapshotter, StoreProblem, Usage } from './types.js';
-import { checkSnapshots } from './snapshot-check.js';
+import { checkSnapshots, sweepAtOpen, type SnapshotCheckTarget } from './snapshot-check.js';
 
 // Callers import the depth limits from here (they are part of this snapshotter's behaviour).
 export { MAX_DIRECT_LAYERS, FLATTEN_STEP } from './snapshot-mounts.js';
@@ -77,34 +76,19 @@ export class OverlaySnapshotter implements Snapshotter {
     await this.#sweep();
   }
 
-  /** Best effort: a leftover that cannot be removed now (still mounted by a crashed run) must not stop the open. */
   async #sweep(): Promise<void> {
-    const quietly = (p: Promise<unknown>) => p.catch(() => {});
-    for (const rec of [...this.#byId.values()]) {
-      const owned = rec.pid !== undefined && processAlive(rec.pid);
-      if (rec.kind !== 'committed' && !(KEEP_LABEL in rec.labels) && !owned && !this.#hasChildren(rec)) {
-        await quietly(this.#removeRecord(rec));
-      }
-    }
-    // Directories with no metadata: a prepare or remove interrupted half way. A record is always
-    // made before its directory, so a directory whose record is not on disk now is nobody's;
-    // temp and trash directories name their owner, and only a dead owner's go.
-    for (const n of await readdir(this.#dir)) {
-      if (!/^\d+$/.test(n)) {
-        if (n.startsWith('.') && !ownerAlive(n.slice(1), n.startsWith('.new-') ? 'new' : 'trash')) {
-          await quietly(rm(join(this.#dir, n), { recursive: true, force: true }));
-        }
-        continue;
-      }
-      const id = Number(n);
-      this.#nextId = Math.max(this.#nextId, id + 1);
-      // A half-built flattened copy (.flat-tmp) inside a live snapshot is not swept here: the next
-      // flatten of that snapshot clears it first, and removing the snapshot removes it. Checking
-      // every snapshot would make each CLI start O(snapshots).
-      if (!this.#byId.has(id) && !existsSync(recordPath(this.#meta, id))) {
-        await quietly(rm(join(this.#dir, n), { recursive: true, force: true }));
-      }
-    }
+    const highest = await sweepAtOpen(this.#checkTarget());
+    this.#nextId = Math.max(this.#nextId, highest + 1);
+  }
+
+  /** The snapshotter as the open-time sweep and `system verify` see it (snapshot-check.ts). */
+  #checkTarget(): SnapshotCheckTarget {
+    return {
+      dir: this.#dir,
+      meta: this.#meta,
+      records: () => [...this.#byId.values()].filter((r) => !this.#creating.has(r)),
+      remove: (rec) => this.#perKey(rec.name, () => this.#removeRecord(rec)),
+    };
   }
 
   /**
@@ -398,15 +382,7 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async check(opts: { repair: boolean }): Promise<StoreProblem[]> {
     this.#refresh();
-    return checkSnapshots(
-      {
-        dir: this.#dir,
-        meta: this.#meta,
-        records: () => [...this.#byId.values()].filter((r) => !this.#creating.has(r)),
-        remove: (rec) => this.#perKey(rec.name, () => this.#removeRecord(rec)),
-      },
-      opts.repair,
-    );
+    return checkSnapshots(this.#checkTarget(), opts.repair);
   }
 
   async chain(key: string): Promise<string[]> {
