@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdirSync, readFileSync } from 'node:fs';
-import { link, open, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir, isAbandonedTemp, tempBeside, writeJsonAtomic } from '../util/atomic.js';
+import { createFileExclusive, isAbandonedTemp, tempBeside, writeJsonAtomic } from '../util/atomic.js';
 import type { SnapshotInfo, SnapshotKind } from './types.js';
 
 /**
@@ -83,26 +83,8 @@ export function readRecord(meta: string, id: number): SnapshotRecord | undefined
  * whole file is written aside and hard-linked into place (link fails if the name exists), so the
  * id is claimed and the record readable in one step. False when the id was taken.
  */
-export async function createRecord(meta: string, rec: SnapshotRecord, durable: boolean): Promise<boolean> {
-  const path = recordPath(meta, rec.id);
-  const tmp = tempBeside(path);
-  try {
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(JSON.stringify(rec, null, 2) + '\n');
-      if (durable) await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await link(tmp, path);
-    if (durable) await fsyncDir(meta);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await unlink(tmp).catch(() => {});
-  }
+export function createRecord(meta: string, rec: SnapshotRecord, durable: boolean): Promise<boolean> {
+  return createFileExclusive(recordPath(meta, rec.id), JSON.stringify(rec, null, 2) + '\n', { durable });
 }
 
 /** Replace the record atomically; `durable`: also wait until it is on disk. */

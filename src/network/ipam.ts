@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, readdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createFileExclusive } from '../util/atomic.js';
 import { TbuildError } from '../errors.js';
 
 /**
@@ -118,18 +118,8 @@ export class Leases {
 
   /** Write the holder to a temp file, then link(2) it into place: the lease appears complete or not at all. */
   async #create(dir: string, ip: string, holder: string): Promise<boolean> {
-    const tmp = join(dir, `.${ip}.${process.pid}.${randomBytes(4).toString('hex')}`);
     // `prune` may have removed the (empty) directory since `take` made it
     await mkdir(dir, { recursive: true });
-    await writeFile(tmp, holder + '\n');
-    try {
-      await link(tmp, join(dir, ip));
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw err;
-    } finally {
-      await unlink(tmp).catch(() => {});
-    }
+    return createFileExclusive(join(dir, ip), holder + '\n');
   }
 }

@@ -1,4 +1,4 @@
-import { open, rename, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { link, open, rename, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { ownedName, ownerAlive } from './owned-temp.js';
 import { createWriteStream } from 'node:fs';
@@ -74,6 +74,32 @@ export async function writeStreamAtomic(path: string, stream: Readable, mode = 0
     throw isNoSpace(err) ? noSpaceError(path, err) : err;
   }
   await fsyncDir(dir);
+}
+
+/**
+ * Create `path` with `data` only if nothing is there: written aside, then hard-linked into place
+ * (link(2) fails if the name exists), so the file appears complete or not at all and only one of
+ * several racing writers wins. False when the name was taken. `durable`: on disk before returning.
+ */
+export async function createFileExclusive(path: string, data: string, opts: { durable?: boolean } = {}): Promise<boolean> {
+  const tmp = tempBeside(path);
+  try {
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(data);
+      if (opts.durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await link(tmp, path);
+    if (opts.durable) await fsyncDir(dirname(path));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw isNoSpace(err) ? noSpaceError(path, err) : err;
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
 }
 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
