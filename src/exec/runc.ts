@@ -365,7 +365,11 @@ function shellQuote(s: string): string {
 function ttyWrap(runtime: string, args: string[], size?: TtySize): readonly [string, string[]] {
   // runc gives the container's pty the size of its own terminal, at start and on SIGWINCH (resizeTty)
   const dims = size && size.height > 0 && size.width > 0 ? ` rows ${Math.floor(size.height)} cols ${Math.floor(size.width)}` : '';
-  const cmd = `stty raw -echo${dims} 2>/dev/null; exec ${[runtime, ...args].map(shellQuote).join(' ')}`;
+  // Checked and tried again: under load a CI run once saw the outer pty still translating
+  // newlines (`tty\r\r\n`), as if the first stty had not taken. Without a terminal it gives up
+  // after five tries and runs as before.
+  const raw = `for i in 1 2 3 4 5; do stty raw -echo${dims} 2>/dev/null && stty -a 2>/dev/null | grep -q -- '-opost' && break; sleep 0.02; done`;
+  const cmd = `${raw}; exec ${[runtime, ...args].map(shellQuote).join(' ')}`;
   return ['script', ['-qefc', cmd, '/dev/null']] as const;
 }
 
