@@ -28,8 +28,12 @@ describe.runIf(isRoot)('tbuild system verify', () => {
     engine = await Engine.open({ root });
   }, 120_000);
 
+  // released here too, should the test fail before its repair unmounts it
+  let unmountScratch: (() => Promise<void>) | undefined;
+
   afterAll(async () => {
     await engine?.close();
+    await unmountScratch?.().catch(() => {});
     expect(await mountsUnder(tmp.path)).toEqual([]);
     await tmp.cleanup();
   });
@@ -51,7 +55,7 @@ describe.runIf(isRoot)('tbuild system verify', () => {
     // a crashed build's scratch, with a mount still in it, and a blob write of a dead process
     const scratch = join(root, 'tmp', `b-${dead}.1-0123456789abcdef`);
     await mkdir(join(scratch, 's-x'), { recursive: true });
-    await mountAll([{ type: 'tmpfs', source: 'tmpfs', options: ['size=64k'] }], join(scratch, 's-x'));
+    unmountScratch = await mountAll([{ type: 'tmpfs', source: 'tmpfs', options: ['size=64k'] }], join(scratch, 's-x'));
     await writeFile(join(root, 'content', 'ingest', `${dead}-x-0123`), 'half');
     // a blob whose bytes changed
     const blobs = join(root, 'content', 'blobs', 'sha256');

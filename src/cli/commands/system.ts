@@ -22,6 +22,10 @@ export const registerSystemCommands: RegisterCommand = (program, ctx) => {
     .option('-v, --verbose', 'show detailed information on space usage')
     .option('--format <format>', 'table or json')
     .action(async (opts: { format?: string; verbose?: boolean }) => {
+      // a Go template over these rows is not carried out: say so rather than print the table
+      if (opts.format !== undefined && !['table', 'json', '{{json .}}'].includes(opts.format)) {
+        throw new TbuildError('TB_INVALID_ARGUMENT', `system df --format ${JSON.stringify(opts.format)} is not supported by tbuild (table or json)`);
+      }
       const df = await (await ctx.engine()).df();
       if (opts.verbose) renderDiskUsageVerbose(df, ctx, opts.format);
       else renderDiskUsage(df, ctx, opts.format);

@@ -80,6 +80,9 @@ describe.runIf(isRoot)('info, system, settings file and Docker second names', ()
     expect(v.stdout).toMatch(/\nContainers space usage:\n\nCONTAINER ID +IMAGE +COMMAND +LOCAL VOLUMES +SIZE +CREATED +STATUS +NAMES\n[0-9a-f]{12} +busybox:local +"sleep 30" +0 +\S+ +.+ago +Up .+ +dfv\n/);
     expect(v.stdout).toMatch(/\nLocal Volumes space usage:\n\nVOLUME NAME +LINKS +SIZE\n/);
     expect(v.stdout).toMatch(/\nBuild cache usage: \S+\n\nCACHE ID +CACHE TYPE +SIZE +CREATED +LAST USED +USAGE +SHARED\n/);
+    const tpl = await runCli(['system', 'df', '-v', '--format', '{{.Type}}'], { root, env });
+    expect(tpl.code).not.toBe(0);
+    expect(tpl.stderr).toContain('system df --format "{{.Type}}" is not supported by tbuild (table or json)');
     const prune = await runCli(['system', 'prune', '-f'], { root, env });
     expect(prune.code, prune.stderr).toBe(0);
     expect(prune.stdout).toMatch(/Total reclaimed space: \S+\n$/);
