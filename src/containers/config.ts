@@ -103,13 +103,14 @@ export async function runtimeConfig(
   networks?: NetworkManager,
   from: StoredConfig[] = [],
   defaultDns?: RuntimeConfig['dns'],
+  joined?: StoredConfig,
 ): Promise<RuntimeConfig> {
-  const net = await networkConfig(id, opts, img, networks, defaultDns);
+  const net = joined ? sharedNetwork(opts, joined) : await networkConfig(id, opts, img, networks, defaultDns);
   const m = await resolveMounts(opts, img, volumes, from);
   const health = effectiveHealth(opts.healthcheck, img?.config.config.Healthcheck);
   return {
     ...net,
-    hostname: opts.hostname ?? (net.network === 'host' ? osHostname() : id.slice(0, 12)),
+    hostname: joined ? joined.runtime.hostname : opts.hostname ?? (net.network === 'host' ? osHostname() : id.slice(0, 12)),
     mounts: m.mounts,
     ...(opts.resources ? { resources: opts.resources } : {}),
     tty: Boolean(opts.tty),
@@ -161,7 +162,7 @@ async function networkConfig(
     if (ports.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'port publishing needs a network: --network none has none');
     return { network: mode, ...(mode === 'none' ? withDefault() : common) };
   }
-  if (mode.startsWith('container:')) throw new TbuildError('TB_NOT_IMPLEMENTED', `network mode ${mode} is not supported`);
+  if (mode.startsWith('container:')) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${mode.slice('container:'.length)}`);
   if (!networks) throw new TbuildError('TB_NETWORK_BACKEND_MISSING', `network ${mode} needs the engine's network manager`);
   const net = await networks.inspect(mode === 'bridge' ? networks.defaultNetwork : mode);
   if (net.builtin && opts.networkAliases?.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'network-scoped aliases are only supported for user-defined networks');
@@ -172,6 +173,22 @@ async function networkConfig(
     attach: { networks: [{ network: net.id, aliases, ...(opts.ip ? { ip: opts.ip } : {}) }], ports },
     ...common,
   };
+}
+
+/**
+ * `--network container:CTR`: nothing of its own to plumb, so everything that would shape a
+ * network of its own is refused with Docker's words rather than dropped.
+ */
+function sharedNetwork(opts: CreateContainerOptions, joined: StoredConfig): Pick<RuntimeConfig, 'network' | 'netContainer'> {
+  const conflict = (what: string) => new TbuildError('TB_INVALID_ARGUMENT', `conflicting options: ${what}`);
+  if (opts.hostname) throw conflict('hostname and the network mode');
+  if (opts.dns?.length || opts.dnsSearch?.length || opts.dnsOptions?.length) throw conflict('dns and the network mode');
+  if (opts.extraHosts?.length) throw conflict('custom host-to-IP mapping and the network mode');
+  if (opts.ports?.length || opts.publishAll) throw conflict('port publishing and the container type network mode');
+  if (opts.exposedPorts?.length) throw conflict('port exposing and the container type network mode');
+  if (opts.networkAliases?.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'network-scoped aliases are only supported for user-defined networks');
+  if (opts.ip) throw new TbuildError('TB_INVALID_ARGUMENT', 'user specified IP address is supported only when connecting to networks with user configured subnets');
+  return { network: 'none', netContainer: joined.id };
 }
 
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fancy', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nimble', 'proud', 'quiet', 'swift', 'tender', 'vivid', 'witty', 'zen'];

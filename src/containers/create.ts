@@ -58,12 +58,22 @@ function volumesFrom(refs: string[], all: StoredConfig[]): StoredConfig[] {
   });
 }
 
+/** `--network container:CTR` → that container, by name, id or id prefix. */
+function networkContainer(mode: string | undefined, all: StoredConfig[]): StoredConfig | undefined {
+  if (!mode?.startsWith('container:')) return undefined;
+  const ref = mode.slice('container:'.length);
+  const c = ref ? matchConfig(all, ref) : undefined;
+  if (!c) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${ref}`);
+  return c;
+}
+
 /**
  * Write a new container's directory, snapshot, state and config. On any failure the snapshot and
  * the directory are removed, so a failed create leaves nothing behind.
  */
 export async function createContainer(ctx: CreateContext, opts: CreateContainerOptions): Promise<ContainerRecord> {
   if (opts.name !== undefined) checkName(opts.name, opts.name, ctx.all);
+  const joined = networkContainer(opts.network, ctx.all);
   const img = await ctx.parts.images.resolve(opts.image);
   ctx.prewarm();
   const cfg = img.config.config;
@@ -77,7 +87,7 @@ export async function createContainer(ctx: CreateContext, opts: CreateContainerO
   try {
     const init = await prepareInitLayer(ctx.parts.snapshots, id, top);
     await ctx.parts.snapshots.prepare(snapshotKey, init, { [KEEP_LABEL]: 'container', 'tbuild.container': id });
-    const rt = await runtimeConfig(id, opts, img, ctx.volumes, ctx.parts.network, volumesFrom(opts.volumesFrom ?? [], ctx.all), ctx.parts.dns);
+    const rt = await runtimeConfig(id, opts, img, ctx.volumes, ctx.parts.network, volumesFrom(opts.volumesFrom ?? [], ctx.all), ctx.parts.dns, joined);
     const stored: StoredConfig = {
       id,
       name,

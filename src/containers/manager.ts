@@ -111,6 +111,13 @@ export class LocalContainerManager extends ContainerQueries implements Container
     const s = await this.records.state(c);
     if (s.status === 'running' || s.status === 'restarting') return;
     if (s.status === 'paused') throw new TbuildError('TB_CONTAINER_STATE', `cannot start a paused container, try unpause instead`);
+    if (c.runtime.netContainer) {
+      const joined = await this.records.must(c.runtime.netContainer);
+      const js = await this.records.state(joined);
+      if (js.status !== 'running' && js.status !== 'paused') {
+        throw new TbuildError('TB_CONTAINER_STATE', `cannot join network of a non running container: ${c.options.network?.slice('container:'.length) ?? joined.id}`);
+      }
+    }
     const dir = containerDir(this.root, c.id);
     // A previous shim may still be closing its attach socket, which the new one will reuse.
     for (let i = 0; i < 100 && s.shimPid && shimAlive(s.shimPid, c.id, s.shimStart); i++) await new Promise((r) => setTimeout(r, 50));

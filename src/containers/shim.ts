@@ -102,7 +102,7 @@ export async function runShim(root: string, id: string): Promise<void> {
           },
           mounts: rt.mounts,
           hostname: rt.hostname,
-          ...runNetwork(rt, network),
+          ...(rt.netContainer ? await joinedNetwork(root, rt.netContainer) : runNetwork(rt, network)),
           ...(rt.resources ? { resources: rt.resources } : {}),
           ...(rt.readonlyRootfs ? { readonlyRootfs: true } : {}),
           ...(rt.security ? { security: rt.security } : {}),
@@ -188,6 +188,23 @@ async function attachNetwork(root: string, cfg: StoredConfig): Promise<Attachmen
   if (!a) return undefined;
   const networks = await openNetworkManager({ root });
   return networks.attach({ id: cfg.id, name: cfg.name, networks: a.networks, ports: a.ports });
+}
+
+/**
+ * `--network container:CTR`: the namespace of that container's process (whichever way it got
+ * it: attached, its own, or the host's) and its etc files, read at each start since it may have
+ * restarted. A chain (CTR itself joined another) leads to the container that owns the namespace.
+ */
+async function joinedNetwork(root: string, id: string, depth = 0): Promise<Pick<RunSpec, 'network' | 'hostname' | 'etcFilesFrom'>> {
+  const [other, s] = await Promise.all([readConfig(root, id), readState(root, id).catch(() => undefined)]);
+  if (!other) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${id}`);
+  if (!s || s.status !== 'running' || !s.pid) throw new TbuildError('TB_CONTAINER_STATE', `cannot join network of a non running container: ${id}`);
+  if (other.runtime.netContainer && depth < 8) return joinedNetwork(root, other.runtime.netContainer, depth + 1);
+  return {
+    network: other.runtime.network === 'host' ? 'host' : { netns: `/proc/${s.pid}/ns/net` },
+    hostname: other.runtime.hostname,
+    etcFilesFrom: join(root, 'exec', id),
+  };
 }
 
 /** The RunSpec's network part: the attached namespace, /etc/hosts and resolv.conf as Docker writes them. */

@@ -15,6 +15,11 @@ export interface RuntimeConfig {
   network: NetworkMode;
   /** Networks the shim attaches the container to at each start (released at its exit). */
   attach?: { networks: EndpointRequest[]; ports: PortMapping[] };
+  /**
+   * `--network container:CTR`: the id of the container whose network namespace, /etc/hosts,
+   * resolv.conf and hostname this one shares (joined at each start; it must be running then).
+   */
+  netContainer?: string;
   dns?: { servers?: string[]; search?: string[]; options?: string[] };
   extraHosts?: string[];
   hostname: string;

@@ -19,7 +19,6 @@ function strings(v: unknown, field: string): string[] {
  */
 export function networkFromBody(body: Json, hc: Json, opts: CreateContainerOptions): void {
   const mode = typeof hc.NetworkMode === 'string' && hc.NetworkMode ? hc.NetworkMode : 'default';
-  if (mode.startsWith('container:')) throw badRequest(`network mode ${mode} is not supported`);
   opts.network = mode;
   const ports = parsePortBindings(hc.PortBindings);
   if (ports.length) opts.ports = ports;

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
@@ -35,6 +35,15 @@ export interface PreparedBundle {
   missing: string[];
 }
 
+/** Another container's etc files; it must still have them (they go when it stops). */
+function sharedEtcFiles(dir: string): SpecContext['etcFiles'] {
+  const paths = { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
+  for (const p of Object.values(paths)) {
+    if (!existsSync(p)) throw new TbuildError('TB_CONTAINER_STATE', `the container whose network is joined no longer has ${p}: is it still running?`);
+  }
+  return paths;
+}
+
 /**
  * Write `<root>/exec/<id>/` (config.json, owner, etc files) for `spec`. On failure nothing is
  * left behind: the bundle and any OOM parent cgroup are removed before the error is rethrown.
@@ -65,7 +74,7 @@ export async function prepareBundle(
       user,
       hostRlimits,
       cgroupsPath: cgroupPath,
-      etcFiles: await writeEtcFiles(bundle, hostname, spec),
+      etcFiles: spec.etcFilesFrom ? sharedEtcFiles(spec.etcFilesFrom) : await writeEtcFiles(bundle, hostname, spec),
       defaultHostname: hostname,
       swapAccounting: info.swapAccounting,
     };

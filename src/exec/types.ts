@@ -72,6 +72,11 @@ export interface RunSpec {
   dns?: { servers?: string[]; search?: string[]; options?: string[] };
   /** Seccomp, capabilities, privileged mode, devices, ulimits, init (default: Docker's defaults). */
   security?: SecurityOptions;
+  /**
+   * A directory whose `hosts`, `resolv.conf` and `hostname` this container mounts instead of its
+   * own (`--network container:CTR` shares that container's files, as Docker does).
+   */
+  etcFilesFrom?: string;
 }
 
 export interface ProcessIO {

@@ -97,6 +97,8 @@ function portList(c: ContainerRecord): Array<Record<string, unknown>> {
 function networksOf(c: ContainerRecord): Record<string, Record<string, unknown>> {
   const o = c.options;
   if (o.network === 'none' || o.network === 'host') return { [o.network]: endpointShape(undefined, c) };
+  // Docker lists no network for a container that shares another's namespace
+  if (o.network?.startsWith('container:')) return {};
   const live = c.network?.endpoints ?? [];
   if (live.length) return Object.fromEntries(live.map((e) => [e.network, endpointShape(e, c)]));
   return { [networkName(o)]: endpointShape(undefined, c) };

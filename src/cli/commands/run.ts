@@ -92,7 +92,7 @@ export function addRun(program: Command, ctx: CliContext): void {
     .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect, [])
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user>', 'user[:group] to run as')
-    .option('--network <mode>', 'bridge (the default), none (lo only), host, or a network name')
+    .option('--network <mode>', 'bridge (the default), none (lo only), host, container:CTR (share its network) or a network name')
     .option('-p, --publish <spec>', 'publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]', collect, [])
     .option('-P, --publish-all', 'publish every exposed port on a free host port')
     .option('--dns <ip>', 'nameserver for /etc/resolv.conf', collect, [])
