@@ -31,6 +31,12 @@ export interface EngineOptions {
    * of `userPool` (`$TBUILD_NETWORK_POOL`, default 10.233.0.0/16).
    */
   network?: { bridge?: string; subnet?: string; userPool?: string };
+  /**
+   * The process ends soon after its work (the CLI's embedded engine): releasing the RUN steps'
+   * idle network namespaces at the end of a build is handed to a detached helper process instead
+   * of delaying the exit by netavark's teardown.
+   */
+  shortLived?: boolean;
   /** Resolvers for RUN steps and containers on the default network (`$TBUILD_DNS`, daemon.json `dns`, …). */
   dns?: { servers?: string[]; search?: string[]; options?: string[] };
   /**
@@ -123,6 +129,7 @@ export function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.e
     bridge: pick('bridge', opts.network?.bridge, 'TBUILD_BRIDGE', file?.bridge),
     subnet: pick('bip', opts.network?.subnet, 'TBUILD_BRIDGE_SUBNET', file?.bridgeSubnet),
     userPool: pick('default-address-pools', opts.network?.userPool, 'TBUILD_NETWORK_POOL', file?.addressPool),
+    ...(opts.shortLived ? { detachTeardown: true } : {}),
   };
   const dnsServers = pick('dns', opts.dns?.servers, 'TBUILD_DNS', file?.dns?.servers);
   const dnsSearch = pick('dns-search', opts.dns?.search, 'TBUILD_DNS_SEARCH', file?.dns?.search);

@@ -35,6 +35,7 @@ import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/file/gi
 import { download, isHttpSource } from '../worker/file/http-source.js';
 import { createReadStream } from 'node:fs';
 import { parseUlimit } from '../exec/security/apply.js';
+import { grantedEntitlements } from '../exec/security/entitlements.js';
 
 /** Only the host platform: there is no emulation to run another architecture's RUN steps. */
 function hostPlatform(spec: string | undefined): { os: string; architecture: string } {
@@ -127,6 +128,10 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       });
     }
     const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
+    // netavark's set-up of the first RUN step's namespace runs while the base images resolve
+    if ((opts.network ?? 'default') === 'default' && resolved.needed.some((i) => resolved.stages[i]!.stage.instructions.some((ins) => ins.kind === 'RUN' && (ins.network ?? 'default') === 'default'))) {
+      parts.network?.prewarm?.();
+    }
     const unconsumed = unconsumedArgs(resolved, buildArgs);
     if (unconsumed.length) onProgress({ type: 'warning', message: `One or more build-args [${unconsumed.join(' ')}] were not consumed` });
     const lazyBases = new Map<Digest, LazyBase>();
@@ -145,7 +150,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
     const converted = await traced('convert', () => convert(resolved, lookup, {
       buildArgs,
       network: opts.network ?? 'default',
-      ...(opts.allow?.length ? { allow: opts.allow } : {}),
+      ...(grantedEntitlements(opts).length ? { allow: grantedEntitlements(opts) } : {}),
       file: displayFile,
       labels: opts.labels,
       ...(opts.localContexts ? { localContexts: Object.keys(opts.localContexts) } : {}),

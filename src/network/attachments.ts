@@ -172,6 +172,18 @@ export async function releaseRecord(l: Layout, rec: AttachmentRecord): Promise<v
   if (failure) throw failure;
 }
 
+/** Make `pid` the owner of attachment `id` (a helper that outlives the current owner releases it). */
+export async function handOver(l: Layout, id: string, pid: number): Promise<void> {
+  const rec = await readRecord(l, id);
+  if (rec) await writeJsonAtomic(join(l.records, `${id}.json`), { ...rec, owner: ownerOf(pid) });
+}
+
+/** Release attachment `id` if this process owns it. */
+export async function releaseOwned(l: Layout, id: string): Promise<void> {
+  const rec = await readRecord(l, id);
+  if (rec && rec.owner === ownerOf(process.pid)) await releaseRecord(l, rec);
+}
+
 /** Release attachments of dead owners, then leases and namespaces that no record names. */
 export async function reconcileAttachments(l: Layout): Promise<string[]> {
   const released: string[] = [];

@@ -1,4 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +13,8 @@ import { checkGateway, checkNetworkName, firstHost, NetworkStore, newNetworkId }
 import {
   connectRecord,
   disconnectRecord,
+  handOver,
+  releaseOwned,
   listRecords,
   readRecord,
   reconcileAttachments,
@@ -35,12 +40,24 @@ export interface NetworkSettings {
    * /run/tbuild/leases: on tmpfs, like the namespaces and veths they describe).
    */
   leaseDir?: string;
+  /** `close()` hands idle namespaces to a detached helper (a short-lived process: see EngineOptions.shortLived). */
+  detachTeardown?: boolean;
 }
 
 export const DEFAULT_BRIDGE = 'tbuild0';
 export const DEFAULT_SUBNET = '10.232.0.0/16';
 export const DEFAULT_USER_POOL = '10.233.0.0/16';
 const DEFAULT_NAME = 'bridge';
+const DEFAULT_LEASE_DIR = '/run/tbuild/leases';
+
+/** Plain node on the compiled helper in dist (also from the bundled dist/cli.js); node with tsx on the source. */
+function releaseHelperCommand(): { args: string[]; cwd: string } {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  const beside = join(dirname(here), fromSource ? 'release-helper.ts' : 'release-helper.js');
+  const helper = fromSource || existsSync(beside) ? beside : join(dirname(here), 'network', 'release-helper.js');
+  return { args: fromSource ? ['--import', 'tsx', helper] : [helper], cwd: join(dirname(helper), '..', '..') };
+}
 
 /** Open the networks of a state root, making the default network from `settings` on first use. */
 export async function openNetworkManager(settings: NetworkSettings): Promise<NetavarkNetworks> {
@@ -57,6 +74,8 @@ export class NetavarkNetworks implements NetworkManager {
   #layout: Layout | undefined;
   /** Ready namespaces on the default network, owned by this process, for the next RUN step. */
   readonly #idle: AttachmentInfo[] = [];
+  /** A namespace being made ahead of the first RUN step that needs one (`prewarm`). */
+  #warming: Promise<AttachmentInfo | undefined> | undefined;
 
   constructor(settings: NetworkSettings) {
     this.#settings = settings;
@@ -95,7 +114,7 @@ export class NetavarkNetworks implements NetworkManager {
     return (this.#layout ??= {
       records: join(this.#dir, 'attachments'),
       netns: join(this.#dir, 'netns'),
-      leases: new Leases(this.#settings.leaseDir ?? '/run/tbuild/leases'),
+      leases: new Leases(this.#settings.leaseDir ?? DEFAULT_LEASE_DIR),
       netavark: new Netavark(join(this.#dir, 'aardvark')),
     });
   }
@@ -120,14 +139,13 @@ export class NetavarkNetworks implements NetworkManager {
    * when there is one (a RUN step cannot reconfigure it: it has no CAP_NET_ADMIN), else a new one.
    */
   async acquireDefault(): Promise<Attachment> {
-    const idle = this.#idle.pop();
-    const info = idle ?? (await setupAttachment(this.#l, {
-      id: `run-${process.pid}-${randomBytes(6).toString('hex')}`,
-      name: 'buildkitsandbox',
-      ownerPid: process.pid,
-      networks: [{ net: await this.#store.must(DEFAULT_NAME), aliases: [] }],
-      ports: [],
-    }));
+    let info = this.#idle.pop();
+    if (!info && this.#warming) {
+      const warming = this.#warming;
+      this.#warming = undefined;
+      info = await warming;
+    }
+    info ??= await this.#setupDefault();
     let released = false;
     return {
       ...info,
@@ -139,6 +157,30 @@ export class NetavarkNetworks implements NetworkManager {
       },
     };
   }
+
+  /**
+   * Start making one namespace for the RUN steps to come (a build calls this once it knows it
+   * has any), so netavark's set-up overlaps the base image's resolution and the first snapshot.
+   */
+  prewarm(): void {
+    if (this.#idle.length || this.#warming) return;
+    const warming = this.#setupDefault().catch(() => undefined);
+    this.#warming = warming;
+    void warming.then((info) => {
+      if (this.#warming !== warming) return; // taken by acquireDefault or close
+      this.#warming = undefined;
+      if (info) this.#idle.push(info);
+    });
+  }
+
+  #setupDefault = async (): Promise<AttachmentInfo> =>
+    setupAttachment(this.#l, {
+      id: `run-${process.pid}-${randomBytes(6).toString('hex')}`,
+      name: 'buildkitsandbox',
+      ownerPid: process.pid,
+      networks: [{ net: await this.#store.must(DEFAULT_NAME), aliases: [] }],
+      ports: [],
+    });
 
   #handle(info: AttachmentInfo): Attachment {
     let done: Promise<void> | undefined;
@@ -170,9 +212,53 @@ export class NetavarkNetworks implements NetworkManager {
     return reconcileAttachments(this.#l);
   }
 
-  async close(): Promise<void> {
+  async close(opts: { detach?: boolean } = {}): Promise<void> {
+    if (this.#warming) {
+      const warming = this.#warming;
+      this.#warming = undefined;
+      const info = await warming;
+      if (info) this.#idle.push(info);
+    }
     const idle = this.#idle.splice(0);
+    if (!idle.length) return;
+    if ((opts.detach ?? this.#settings.detachTeardown) && (await this.#releaseDetached(idle.map((i) => i.id)))) return;
     await Promise.allSettled(idle.map((i) => this.#release(i.id)));
+  }
+
+  /** Release attachments a `close({ detach: true })` handed to this process. */
+  async releaseHandedOver(ids: string[]): Promise<void> {
+    await Promise.allSettled(ids.map((id) => releaseOwned(this.#l, id)));
+  }
+
+  /**
+   * Hand `ids` to a detached helper that tears them down after this process has moved on. The
+   * records name the helper before it is told the ids, so at every instant exactly one live
+   * process (or, after a crash, the next start's reconcile) is responsible. False when the
+   * helper could not be started: the caller releases them itself.
+   */
+  async #releaseDetached(ids: string[]): Promise<boolean> {
+    const { args, cwd } = releaseHelperCommand();
+    const child = spawn(process.execPath, [...args, this.#settings.root, this.#settings.leaseDir ?? DEFAULT_LEASE_DIR], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      cwd,
+    });
+    const started = await new Promise<boolean>((resolve) => {
+      child.once('spawn', () => resolve(true));
+      child.once('error', () => resolve(false));
+    });
+    if (!started || !child.pid) return false;
+    child.stdin!.on('error', () => {});
+    try {
+      for (const id of ids) await handOver(this.#l, id, child.pid);
+    } catch {
+      child.stdin!.end();
+      // whatever was handed over is released by the helper; the rest is still ours
+      return false;
+    }
+    child.stdin!.end(JSON.stringify(ids));
+    child.unref();
+    return true;
   }
 
   // ───────────── networks ─────────────

@@ -114,6 +114,8 @@ export interface NetworkManager {
    * pool of ready ones when possible: set-up costs a few hundred milliseconds.
    */
   acquireDefault(): Promise<Attachment>;
+  /** Start making a namespace for `acquireDefault` now (a build with RUN steps on the default network is under way). */
+  prewarm?(): void;
   /** Add a network to live attachment `id` (a running container); TB_NETWORK_EXISTS if already on it. */
   connect(id: string, name: string, endpoint: EndpointRequest): Promise<AttachmentInfo>;
   /** Take a network out of live attachment `id`; nothing when it is not on it. */
@@ -122,8 +124,11 @@ export interface NetworkManager {
   status(id: string): Promise<AttachmentInfo | undefined>;
   /** Release attachments whose owner process is gone, and namespaces nobody records. */
   reconcile(): Promise<string[]>;
-  /** Tear down this process' idle pooled namespaces. */
-  close(): Promise<void>;
+  /**
+   * Tear down this process' idle pooled namespaces; with `detach`, a detached helper process
+   * does it, so a one-shot process need not wait (a crash of the helper is reconciled as usual).
+   */
+  close(opts?: { detach?: boolean }): Promise<void>;
 
   create(opts: CreateNetworkOptions): Promise<NetworkRecord>;
   list(): Promise<NetworkRecord[]>;

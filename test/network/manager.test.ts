@@ -1,6 +1,7 @@
 import { describe, test, expect, beforeEach, afterEach } from 'vitest';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { tempDir, isRoot, mountsUnder } from '../support/tmp.js';
 import { uniqueBridge, networkLeftovers, leasesOf } from '../support/network.js';
 import { openNetworkManager, type NetavarkNetworks } from '../../src/network/manager.js';
@@ -67,6 +68,40 @@ describe.runIf(isRoot)('network manager (netavark)', () => {
     await again.release();
     await nets.close();
     expect(existsSync(path)).toBe(false);
+  });
+
+  test('prewarm makes the first RUN namespace ahead; close({ detach }) hands the idle ones to a helper that releases them', async () => {
+    nets.prewarm();
+    const dir = join(tmp.path, 'network', 'netns');
+    // the set-up is under way before any step asks
+    for (let i = 0; i < 100 && !(existsSync(dir) && readdirSync(dir).length); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(readdirSync(dir)).toHaveLength(1);
+    const a = await nets.acquireDefault();
+    expect(readdirSync(dir)).toEqual([basename(a.netnsPath)]);
+    await a.release();
+    await nets.close({ detach: true });
+    // the helper owns the record now, and releases it after this process moved on
+    const rec = JSON.parse(readFileSync(join(tmp.path, 'network', 'attachments', `${basename(a.netnsPath)}.json`), 'utf8').toString()) as { owner: string };
+    expect(Number(rec.owner.split(' ')[0])).not.toBe(process.pid);
+    for (let i = 0; i < 150 && existsSync(a.netnsPath); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(a.netnsPath)).toBe(false);
+  });
+
+  test('a release helper killed before it finished leaves records the next reconcile releases', async () => {
+    const a = await nets.acquireDefault();
+    await a.release();
+    const handed = await import('../../src/network/attachments.js');
+    const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+    await new Promise((r) => child.once('spawn', r));
+    // what close({ detach }) does first: the record names the helper
+    const layout = { records: join(tmp.path, 'network', 'attachments') } as Parameters<typeof handed.handOver>[0];
+    await handed.handOver(layout, basename(a.netnsPath), child.pid!);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(await nets.reconcile()).toEqual([basename(a.netnsPath)]);
+    expect(existsSync(a.netnsPath)).toBe(false);
+    // the pool still lists it; closing must not fail on a namespace another process released
+    await nets.close();
   });
 
   test('reconcile releases what a killed owner held', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,8 +17,27 @@ export async function tempDir(prefix = 'tb-'): Promise<{ path: string; cleanup: 
   };
 }
 
-/** Mount points at or below `dir`, from /proc/self/mountinfo. */
+/**
+ * Wait (up to 15 s) for the network release helpers a CLI build handed its idle namespaces to
+ * (`src/network/release-helper.ts`, argv naming the state root): their namespace mounts are theirs
+ * to remove, a moment after the CLI exited.
+ */
+export async function releaseHelpersDone(dir: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    let busy = false;
+    for (const p of await readdir('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.includes('release-helper') && cmd.includes(dir)) busy = true;
+    }
+    if (!busy) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Mount points at or below `dir`, from /proc/self/mountinfo (once release helpers under it are done). */
 export async function mountsUnder(dir: string): Promise<string[]> {
+  await releaseHelpersDone(dir);
   const info = await readFile('/proc/self/mountinfo', 'utf8');
   return info
     .split('\n')

@@ -45,5 +45,5 @@ export async function openCliEngine(opts: OpenCliEngineOptions): Promise<EngineA
   // A mistyped --root would otherwise look like an empty store: say that it is new.
   if (opts.rootExplicit && !existsSync(opts.root)) opts.notice?.(`tbuild: creating state root ${opts.root} (it did not exist)`);
   // Without --root the engine settles the root itself ($TBUILD_ROOT, the settings file, the default).
-  return Engine.open({ ...(opts.rootExplicit ? { root: opts.root } : {}), runtime: opts.runtime });
+  return Engine.open({ ...(opts.rootExplicit ? { root: opts.root } : {}), runtime: opts.runtime, shortLived: true });
 }

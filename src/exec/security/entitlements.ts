@@ -3,8 +3,9 @@ import { TbuildError } from '../../errors.js';
 /**
  * BuildKit's entitlements: what a build may do beyond the sandbox, granted per build
  * (`tbuild build --allow`) and, for a daemon, also by whoever started it
- * (`--allow-insecure-entitlement`). `network.host` is granted to every build here (RUN
- * --network=host needs no more than the flag), so allowing it changes nothing.
+ * (`--allow-insecure-entitlement`). A daemon allows `network.host` without being told, as
+ * dockerd does, but a build still has to ask for it before a `RUN --network=host`; asking for
+ * the host network for every step (`--network host`) asks for it too, as buildx does.
  */
 export const ENTITLEMENTS = ['security.insecure', 'network.host'] as const;
 export type Entitlement = (typeof ENTITLEMENTS)[number];
@@ -23,4 +24,11 @@ export function entitlementDenied(name: Entitlement, where: 'build' | 'daemon'):
       ? `pass --allow ${name} to the build`
       : `start the daemon with --allow-insecure-entitlement ${name}`;
   return new TbuildError('TB_ENTITLEMENT_DENIED', `granting entitlement ${name} is not allowed by ${where === 'build' ? 'the build request' : 'the daemon configuration'}: ${how}`);
+}
+
+/** The entitlements a build has: those it asked for, and network.host when all its steps use the host's network. */
+export function grantedEntitlements(opts: { allow?: readonly string[]; network?: string }): string[] {
+  const out = [...(opts.allow ?? [])];
+  if (opts.network === 'host' && !out.includes('network.host')) out.push('network.host');
+  return out;
 }

@@ -3,7 +3,7 @@ import type { Digest } from '../../util/digest.js';
 import type { Heredoc, MountSpec, RunInstruction } from '../../parser/types.js';
 import { parseMount } from '../../parser/mount.js';
 import { PROXY_ARGS } from '../../parser/scope.js';
-import { TbuildError } from '../../errors.js';
+import { TbuildError, withRange } from '../../errors.js';
 import { entitlementDenied } from '../../exec/security/entitlements.js';
 import type { ExecMount, ExecOp, InlineFile } from '../../solver/graph/types.js';
 import type { ConvertContext } from './context.js';
@@ -134,6 +134,9 @@ export async function convertRun(ctx: ConvertContext, state: StageState, ins: Ru
   // As BuildKit: the first agent socket is where SSH_AUTH_SOCK points, unless the step set it.
   const firstSsh = mounts.find((m) => m.type === 'ssh');
   await Promise.all(pending);
+  // As BuildKit: a step may leave the sandbox for the host's network only when the build was granted
+  // network.host (`--allow network.host`, or `--network host`, which asks for it).
+  if (ins.network === 'host' && !ctx.opts.allow?.includes('network.host')) throw withRange(entitlementDenied('network.host', 'build'), ins.range, ctx.opts.file);
   const network = ins.network && ins.network !== 'default' ? ins.network : ctx.opts.network;
   const op: ExecOp = {
     type: 'exec',
@@ -147,7 +150,7 @@ export async function convertRun(ctx: ConvertContext, state: StageState, ins: Ru
     inline,
   };
   if (ins.security === 'insecure') {
-    if (!ctx.opts.allow?.includes('security.insecure')) throw entitlementDenied('security.insecure', 'build');
+    if (!ctx.opts.allow?.includes('security.insecure')) throw withRange(entitlementDenied('security.insecure', 'build'), ins.range, ctx.opts.file);
     op.security = 'insecure';
   }
   const parent = state.vertex;
