@@ -145,12 +145,14 @@ export async function runShim(root: string, id: string): Promise<void> {
       await waitForStopOr(join(dir, STOP_MARKER), backoff);
       if (existsSync(join(dir, STOP_MARKER))) break;
     }
-    await log.close();
-    // Unmount before recording the exit: whoever sees `exited` may mount the snapshot itself.
-    await release!();
-    release = undefined;
-    await network?.release();
-    network = undefined;
+    // Unmount and release the network (independent, so at once) before recording the exit:
+    // whoever sees `exited` may mount the snapshot itself, or publish the same ports.
+    const [unmounted, released] = await Promise.allSettled([log.close().then(() => release!()), network?.release()]);
+    // what failed is tried once more on the way out (catch/finally below)
+    if (unmounted.status === 'fulfilled') release = undefined;
+    if (released.status === 'fulfilled') network = undefined;
+    if (unmounted.status === 'rejected') throw unmounted.reason;
+    if (released.status === 'rejected') throw released.reason;
     const now = await readState(root, id);
     await writeState(root, id, {
       ...now,

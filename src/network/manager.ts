@@ -159,6 +159,18 @@ export class NetavarkNetworks implements NetworkManager {
   }
 
   /**
+   * Keep the default bridge, and netavark's firewall chains for it, in place while this process
+   * lives (a daemon): netavark makes both at the first attachment and removes both with the
+   * last, which otherwise doubles the set-up and teardown of every lone container. One
+   * namespace with one address holds them, as Docker's docker0 stays; its record names this
+   * process, so a crash leaves it to the next start's reconcile like any other.
+   */
+  async holdDefaultBridge(): Promise<() => Promise<void>> {
+    const a = await this.attach({ id: `hold-${process.pid}-${randomBytes(3).toString('hex')}`, name: 'tbuild-bridge-hold', networks: [{ network: DEFAULT_NAME }] });
+    return () => a.release();
+  }
+
+  /**
    * Start making one namespace for the RUN steps to come (a build calls this once it knows it
    * has any), so netavark's set-up overlaps the base image's resolution and the first snapshot.
    */

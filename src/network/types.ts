@@ -114,6 +114,8 @@ export interface NetworkManager {
    * pool of ready ones when possible: set-up costs a few hundred milliseconds.
    */
   acquireDefault(): Promise<Attachment>;
+  /** Keep the default bridge up while this process lives (a daemon); call the result to let it go. */
+  holdDefaultBridge?(): Promise<() => Promise<void>>;
   /** Start making a namespace for `acquireDefault` now (a build with RUN steps on the default network is under way). */
   prewarm?(): void;
   /** Add a network to live attachment `id` (a running container); TB_NETWORK_EXISTS if already on it. */

@@ -87,6 +87,11 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
         ...(configFile ? { configFile } : {}),
         ...(Object.keys(registry).length ? { registry } : {}),
       });
+      // the bridge stays up while the daemon runs (in the background: nothing waits for it)
+      const bridgeHeld = engine.network?.holdDefaultBridge?.().catch((err: unknown) => {
+        ctx.stderr.write(`${new Date().toISOString()} warning: cannot hold the default bridge: ${(err as Error).message}\n`);
+        return undefined;
+      });
       const buildkitAddrs = (flags as { buildkitAddr?: string[] }).buildkitAddr ?? [];
       // The BuildKit listener takes the daemon's certificates: TCP is mutual TLS or refused.
       const buildkitTls = flags.tlscacert && flags.tlscert && flags.tlskey ? { ca: flags.tlscacert, cert: flags.tlscert, key: flags.tlskey } : undefined;
@@ -133,6 +138,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
           process.off('unhandledRejection', onUncaught);
           daemon
             .stop()
+            .then(async () => (await bridgeHeld)?.())
             .then(() => (flags.root ? engine.close() : undefined))
             .catch((err: unknown) => ctx.stderr.write(`error while stopping: ${String(err)}\n`))
             .then(() => {
