@@ -78,7 +78,18 @@ describe.runIf(isRoot && hasDocker)('Docker CLI and dockerode: networks, publish
     const nets = await d.docker(['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', 'web']);
     expect(nets.stdout.trim().split(' ').sort()).toEqual(['bridge', net].sort());
     expect((await d.docker(['network', 'disconnect', 'bridge', 'web'])).code).toBe(0);
-    expect((await d.docker(['rm', '-f', 'web'])).code).toBe(0);
+    // a container started on the default bridge resolves names of a user network once connected to it
+    expect((await d.docker(['run', '-d', '--name', 'lone', 'busybox:local', 'sleep', '600'])).code).toBe(0);
+    expect((await d.docker(['network', 'connect', net, 'lone'])).code).toBe(0);
+    const gateway = (await d.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', net])).stdout.trim();
+    const viaConnect = await d.docker(['exec', 'lone', 'sh', '-c', `${GET} get http://svc/; cat /etc/resolv.conf`]);
+    expect(viaConnect.stdout).toContain('from-web\n');
+    expect(viaConnect.stdout).toContain(`nameserver ${gateway}`);
+    expect((await d.docker(['network', 'disconnect', net, 'lone'])).code).toBe(0);
+    const after = await d.docker(['exec', 'lone', 'cat', '/etc/resolv.conf']);
+    expect(after.stdout).not.toContain(gateway);
+    expect(after.stdout).toMatch(/^nameserver \S+$/m);
+    expect((await d.docker(['rm', '-f', 'web', 'lone'])).code).toBe(0);
     const removed = await d.docker(['network', 'rm', net]);
     expect(removed.code, removed.stderr).toBe(0);
     const events = await d.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=network', '--format', '{{.Action}}']);
