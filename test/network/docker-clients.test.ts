@@ -62,6 +62,17 @@ describe.runIf(isRoot && hasDocker)('Docker CLI and dockerode: networks, publish
     const created = await d.docker(['network', 'create', '--subnet', user.subnet, '--label', 'team=a', net]);
     expect(created.code, created.stderr).toBe(0);
     userBridge = `tbuild${created.stdout.trim().slice(0, 9)}`;
+    const overlap = await d.docker(['network', 'create', '--subnet', user.subnet, `${net}-twin`]);
+    expect(overlap.code).not.toBe(0);
+    expect(overlap.stderr).toContain('Pool overlaps with other one on this address space');
+    const unknown = await d.docker(['run', '--rm', '--network', 'no-such-net', 'busybox:local', 'true']);
+    expect(unknown.code).toBe(125);
+    expect(unknown.stderr).toContain('network no-such-net not found');
+    // a 404 from create would send the CLI off to pull the image
+    expect(unknown.stderr).not.toContain('Unable to find image');
+    const noPeer = await d.docker(['run', '--rm', '--network', 'container:no-such-ctr', 'busybox:local', 'true']);
+    expect(noPeer.stderr).toContain('No such container: no-such-ctr');
+    expect(noPeer.stderr).not.toContain('Unable to find image');
     const ls = await d.docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
     expect(ls.stdout.trim().split('\n')).toEqual(expect.arrayContaining(['bridge bridge', 'host host', 'none null', `${net} bridge`]));
     const shown = await d.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}} {{.Labels.team}}', net]);

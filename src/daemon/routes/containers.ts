@@ -5,6 +5,7 @@ import type { DaemonServices } from '../types.js';
 import type { ContainerSessions } from '../sessions.js';
 import { badRequest, boolParam, ttySizeFromQuery, checkFilters, intParam, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
 import { createOptionsFromBody } from '../create-options.js';
+import { isTbuildError } from '../../errors.js';
 import { containerInspect, containerSummary } from '../../api/shapes/containers.js';
 import { parseDetachKeys, watchDetachKeys } from '../../util/detach-keys.js';
 import { hijack, readUpgradeJson } from '../hijack.js';
@@ -81,7 +82,12 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
   router.add('POST', '/containers/create', async (ctx) => {
     const body = await readJson(ctx.req);
     const opts = createOptionsFromBody(body, ctx.query.get('name') ?? undefined);
-    const rec = await containers.create(opts);
+    // The Docker CLI takes any 404 from create to mean "no such image" and goes to pull it: a
+    // missing network (or container to share one with) is the request's fault, said as such.
+    const rec = await containers.create(opts).catch((err: unknown) => {
+      if (isTbuildError(err, 'TB_NETWORK_NOT_FOUND') || isTbuildError(err, 'TB_CONTAINER_NOT_FOUND')) throw badRequest(err.message);
+      throw err;
+    });
     sendJson(ctx.res, 201, { Id: rec.id, Warnings: [] });
   });
 
