@@ -110,6 +110,16 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       // Opened like the build context (its .dockerignore, the stat cache), with no Dockerfile of its own.
       named[name] = await openContext(dir, { root: parts.root, dockerfile: join(dir, '.tbuild-no-dockerfile'), dockerfileText: '', signal: opts.signal });
     }
+    for (const [name, url] of Object.entries(opts.remoteContexts ?? {})) {
+      // a git repository or a tarball URL: fetched into the build's scratch, then read like a directory
+      const remote = parseGitSource(url);
+      const input = await step(`[internal] load ${remote ? 'git source' : 'remote context'} ${url} for context ${name}`, async () => {
+        if (remote) return checkoutGit(remote, await resolveGitCommit(remote), tmp, false);
+        const got = await download(url, tmp, opts.signal, undefined, 'context');
+        return { tar: createReadStream(join(got.dir, got.name)) };
+      });
+      named[name] = await openContext(input, { root: parts.root, dockerfile: '.tbuild-no-dockerfile', dockerfileText: '', signal: opts.signal });
+    }
     const dockerfile = parseDockerfile(context.dockerfileText, { file: displayFile });
     checkSyntaxDirective(dockerfile, displayFile);
     const buildArgs = opts.buildArgs ?? {};
@@ -153,7 +163,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       ...(grantedEntitlements(opts).length ? { allow: grantedEntitlements(opts) } : {}),
       file: displayFile,
       labels: opts.labels,
-      ...(opts.localContexts ? { localContexts: Object.keys(opts.localContexts) } : {}),
+      ...(opts.localContexts || opts.remoteContexts ? { localContexts: [...Object.keys(opts.localContexts ?? {}), ...Object.keys(opts.remoteContexts ?? {})] } : {}),
       ...(opts.addHosts?.length ? { extraHosts: opts.addHosts } : {}),
       platform,
     }));

@@ -52,6 +52,11 @@ export interface BuildOptions {
   namedContexts?: Record<string, string>;
   /** Local named contexts (`--build-context NAME=DIR`): `COPY --from=NAME` reads DIR (its `.dockerignore` applies). */
   localContexts?: Record<string, string>;
+  /**
+   * Named contexts fetched for the build (`--build-context NAME=https://host/repo.git#ref:subdir`,
+   * `NAME=git://…`, or `NAME=https://…/ctx.tar.gz`): read like local named contexts.
+   */
+  remoteContexts?: Record<string, string>;
   target?: string;
   tags?: string[];
   labels?: Record<string, string>;

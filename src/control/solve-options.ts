@@ -1,6 +1,8 @@
 import type { BuildOptions } from '../build/types.js';
 import { TbuildError } from '../errors.js';
 import { parseEntitlement } from '../exec/security/entitlements.js';
+import { parseGitSource } from '../worker/file/git-source.js';
+import { isHttpSource } from '../worker/file/http-source.js';
 import { checkAddHost } from '../network/ports.js';
 
 /**
@@ -48,7 +50,9 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
       // buildx sends a directory as `local:DIRNAME`, synced from its session like the context.
       if (v.startsWith('local:')) localContexts[name] = v.slice('local:'.length);
       else if (v.startsWith('docker-image://')) (options.namedContexts ??= {})[name] = v.slice('docker-image://'.length);
-      else unsupported(`the named build context "${name}" of kind ${/^[a-z-]+:/.exec(v)?.[0] ?? v} (--build-context; docker-image:// and local directories are)`);
+      // git repositories and tarball URLs are fetched by the daemon, as BuildKit's frontend does
+      else if (parseGitSource(v) || isHttpSource(v)) (options.remoteContexts ??= {})[name] = v;
+      else unsupported(`the named build context "${name}" of kind ${/^[a-z-]+:/.exec(v)?.[0] ?? v} (--build-context; docker-image://, git and HTTP(S) URLs and local directories are)`);
     }
     else if (k.startsWith('attest:')) {
       const kind = k.slice('attest:'.length);

@@ -18,6 +18,11 @@ describe('planSolve', () => {
     expect(plan.warnings).toEqual([]);
     expect(planSolve({ 'no-cache': '' }, [], host).options.noCache).toBe(true);
     expect(planSolve({ 'add-hosts': 'db=10.0.0.1,gw=host-gateway' }, [], host).options.addHosts).toEqual(['db:10.0.0.1', 'gw:host-gateway']);
+    // git repositories and tarball URLs are fetched by the daemon
+    expect(planSolve({ 'context:src': 'https://example.com/x.git#main:sub', 'context:pkg': 'http://127.0.0.1:8/p.tar.gz' }, [], host).options.remoteContexts).toEqual({
+      src: 'https://example.com/x.git#main:sub',
+      pkg: 'http://127.0.0.1:8/p.tar.gz',
+    });
   });
 
   test('buildx\'s default provenance request is a warning; any other attestation is refused', () => {
@@ -32,7 +37,7 @@ describe('planSolve', () => {
     [{ platform: 'linux/arm64' }, /platform linux\/arm64/],
     [{ platform: 'linux/amd64,linux/arm64' }, /several platforms/],
     [{ 'add-hosts': 'db' }, /add-hosts entry db/],
-    [{ 'context:x': 'https://example.com/x.git' }, /named build context "x" of kind https:/],
+    [{ 'context:x': 'oci-layout:///tmp/x' }, /named build context "x" of kind oci-layout:/],
     [{ 'frontend.caps': 'moby.buildkit.frontend.subrequests' }, /frontend capability moby.buildkit.frontend.subrequests/],
     [{ requestid: 'frontend.outline' }, /frontend.outline/],
     [{ 'some-new-attr': '1' }, /frontend attribute "some-new-attr"/],

@@ -99,7 +99,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
       new Option('--no-cache-filter <stages>', 'do not use the cache for these stages (comma separated)').argParser(collect).default([]),
     )
     .option('--secret <spec>', 'secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect)
-    .option('--build-context <name=value>', 'named context: NAME=docker-image://REF (FROM/COPY --from=NAME use that image) or NAME=DIR (COPY --from=NAME reads it); repeatable', collect)
+    .option('--build-context <name=value>', 'named context: NAME=docker-image://REF (FROM/COPY --from=NAME use that image), NAME=DIR, NAME=GIT-URL or NAME=https://…TARBALL (COPY --from=NAME reads it); repeatable', collect)
     .option('--add-host <host:ip>', 'add an /etc/hosts line to every RUN step (ip may be host-gateway); repeatable', collect)
     .option('--ssh <spec>', 'ssh agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default: $SSH_AUTH_SOCK; repeatable)', collect)
     .addOption(new Option('--network <mode>', 'network for RUN steps: default (the bridge, NAT out), none (lo only) or host').choices(['default', 'none', 'host']).default('default'))
@@ -147,11 +147,13 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
       }
       const namedContexts: Record<string, string> = {};
       const localContexts: Record<string, string> = {};
+      const remoteContexts: Record<string, string> = {};
       for (const spec of (o.buildContext as string[] | undefined) ?? []) {
         const eq = spec.indexOf('=');
         if (eq <= 0) throw new TbuildError('TB_INVALID_ARGUMENT', `--build-context ${spec}: expected NAME=VALUE`);
         const named = parseNamedContext(spec.slice(0, eq), spec.slice(eq + 1));
         if ('image' in named) namedContexts[spec.slice(0, eq)] = named.image;
+        else if ('remote' in named) remoteContexts[spec.slice(0, eq)] = named.remote;
         else localContexts[spec.slice(0, eq)] = resolve(cwd, named.dir);
       }
       const file = o.file as string | undefined;
@@ -176,6 +178,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         ...(Object.keys(ssh).length ? { ssh } : {}),
         ...(Object.keys(namedContexts).length ? { namedContexts } : {}),
         ...(Object.keys(localContexts).length ? { localContexts } : {}),
+        ...(Object.keys(remoteContexts).length ? { remoteContexts } : {}),
         network: (o.network as 'default' | 'none' | 'host') ?? 'default',
         ...((o.addHost as string[] | undefined)?.length ? { addHosts: (o.addHost as string[]).map(checkAddHost) } : {}),
         allow: ((o.allow as string[] | undefined) ?? []).flatMap((s) => s.split(',')).filter(Boolean).map(parseEntitlement),

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
+import { BUSYBOX_TAR, runCli } from '../support/cli.js';
+import { freePort } from '../support/certs.js';
+import { Engine } from '../../src/engine.js';
+
+/**
+ * `--build-context NAME=<git URL>` and `NAME=<tarball URL>`: fetched into the build (a `git daemon`
+ * and an HTTP server on 127.0.0.1 started here) and read by COPY --from=NAME like a directory.
+ */
+describe.runIf(isRoot)('named contexts from git and HTTP', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let engine: Engine;
+  let gitd: ChildProcess;
+  let http: Server;
+  let repoUrl: string;
+  let tarUrl: string;
+
+  beforeAll(async () => {
+    tmp = await tempDir('tb-rctx-');
+    engine = await Engine.open({ root: join(tmp.path, 'root') });
+    await engine.load(createReadStream(BUSYBOX_TAR));
+    const base = join(tmp.path, 'repos');
+    const repo = join(base, 'lib.git');
+    await mkdir(join(repo, 'sub'), { recursive: true });
+    const g = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { env: { PATH: process.env.PATH, HOME: tmp.path, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' } });
+    g('init', '-q', '-b', 'main');
+    await writeFile(join(repo, 'top.txt'), 'top of the repo\n');
+    await writeFile(join(repo, 'sub', 'deep.txt'), 'in the subdir\n');
+    g('add', '.');
+    g('commit', '-q', '-m', 'one');
+    await writeFile(join(repo, '.git', 'git-daemon-export-ok'), '');
+    const port = await freePort();
+    gitd = spawn('git', ['daemon', '--reuseaddr', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${base}`, '--export-all', base], { stdio: 'ignore' });
+    repoUrl = `git://127.0.0.1:${port}/lib.git`;
+    for (let i = 0; i < 100; i++) {
+      try {
+        execFileSync('git', ['ls-remote', repoUrl], { stdio: 'ignore' });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    // a gzipped tarball of a small tree, served over HTTP
+    const tree = join(tmp.path, 'tree');
+    await mkdir(join(tree, 'etc'), { recursive: true });
+    await writeFile(join(tree, 'etc', 'app.conf'), 'from the tarball\n');
+    execFileSync('tar', ['-czf', join(tmp.path, 'ctx.tar.gz'), '-C', tree, '.']);
+    const tarball = await readFile(join(tmp.path, 'ctx.tar.gz'));
+    http = createServer((req, res) => {
+      if (req.url === '/ctx.tar.gz') res.end(tarball);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    tarUrl = `http://127.0.0.1:${(http.address() as { port: number }).port}/ctx.tar.gz`;
+  }, 60_000);
+
+  afterAll(async () => {
+    gitd?.kill();
+    await new Promise((r) => http?.close(r));
+    await engine?.close();
+    expect(await mountsUnder(tmp.path)).toEqual([]);
+    await tmp.cleanup();
+  }, 60_000);
+
+  test('COPY --from reads a git repository (ref and subdir) and a tarball URL', async () => {
+    const ctx = join(tmp.path, 'ctx');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:local\nCOPY --from=src top.txt /got/\nCOPY --from=deep . /got/deep/\nCOPY --from=pkg etc/app.conf /got/\n');
+    const out = join(tmp.path, 'out');
+    await engine.build({
+      context: ctx,
+      network: 'none',
+      remoteContexts: { src: repoUrl, deep: `${repoUrl}#main:sub`, pkg: tarUrl },
+      outputs: [{ type: 'local', dest: out }],
+    });
+    expect(await readFile(join(out, 'got', 'top.txt'), 'utf8')).toBe('top of the repo\n');
+    expect(await readFile(join(out, 'got', 'deep', 'deep.txt'), 'utf8')).toBe('in the subdir\n');
+    expect(await readFile(join(out, 'got', 'app.conf'), 'utf8')).toBe('from the tarball\n');
+  }, 120_000);
+
+  test('the CLI takes them from --build-context; an unreachable one fails naming it', async () => {
+    const root = join(tmp.path, 'cli-root');
+    expect((await runCli(['load', '-i', BUSYBOX_TAR], { root })).code).toBe(0);
+    const ctx = join(tmp.path, 'cli-ctx');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:local\nCOPY --from=src top.txt /top.txt\nCOPY --from=pkg etc/app.conf /app.conf\n');
+    const ok = await runCli(['build', '-t', 'rctx:1', '--build-context', `src=${repoUrl}`, '--build-context', `pkg=${tarUrl}`, ctx], { root });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await runCli(['run', '--rm', '--network', 'none', 'rctx:1', 'cat', '/top.txt', '/app.conf'], { root })).stdout).toBe('top of the repo\nfrom the tarball\n');
+    const gone = await runCli(['build', '--build-context', `pkg=${tarUrl.replace('ctx.tar.gz', 'missing.tar.gz')}`, ctx], { root });
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toContain('missing.tar.gz');
+  }, 120_000);
+});
