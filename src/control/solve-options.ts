@@ -25,6 +25,8 @@ export interface SolvePlan {
   filename: string;
   /** Local named contexts: name → the client's directory name to sync. */
   localContexts: Record<string, string>;
+  /** The build context is a git repository or tarball URL the daemon fetches (`docker buildx build URL`). */
+  remoteContext?: string;
   /** Requests tbuild does not carry out but that are only ever sent by default, shown as build warnings. */
   warnings: string[];
 }
@@ -107,11 +109,14 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
   if (attrs['cgroup-parent']) unsupported('--cgroup-parent for builds');
   for (const k of Object.keys(attrs)) {
     if (/^(build-arg|label|context|attest):/.test(k) || NEUTRAL_ATTRS.has(k)) continue;
+    if (k === 'context' && (parseGitSource(attrs[k]!) || isHttpSource(attrs[k]!))) continue;
+    if (k === 'context') unsupported(`the build context ${attrs[k]}`);
     if (['filename', 'target', 'no-cache', 'platform', 'add-hosts', 'shm-size', 'ulimit', 'dockerfilekey', 'contextkey', 'frontend.caps', 'cache-imports'].includes(k)) continue;
     unsupported(`the frontend attribute "${k}"`);
   }
   if (entitlements.length) options.allow = entitlements.map(parseEntitlement);
-  return { options, filename, dockerfileDir: attrs.dockerfilekey || 'dockerfile', contextDir: attrs.contextkey || 'context', localContexts, warnings };
+  const remote = attrs.context;
+  return { options, filename, dockerfileDir: attrs.dockerfilekey || 'dockerfile', contextDir: attrs.contextkey || 'context', localContexts, warnings, ...(remote ? { remoteContext: remote } : {}) };
 }
 
 /** The `name=` of an image exporter: a comma-separated list, as BuildKit reads it. */

@@ -10,7 +10,7 @@ import type { BuildJob } from './build-jobs.js';
 import type { FailureSite } from './errors.js';
 import { syncDir, syncFromClient } from './diffcopy-receive.js';
 import { getCredentials, getSecret, sendDir, sendStream, sshAgent } from './session-calls.js';
-import { type ExporterRequest, exporterNames, planSolve, wantsPush } from './solve-options.js';
+import { type ExporterRequest, type SolvePlan, exporterNames, planSolve, wantsPush } from './solve-options.js';
 import type { ClientSession, ControlBackend } from './types.js';
 
 /**
@@ -78,42 +78,21 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
   await mkdir(tmp, { recursive: true, mode: 0o700 });
   try {
     const dfDir = join(tmp, 'dockerfile');
-    await internal(job, `[internal] load build definition from ${plan.filename}`, (vertex) =>
+    const fetchDockerfile = () =>
       syncFromClient(session, {
         dirName: plan.dockerfileDir,
         dest: dfDir,
         followPaths: [plan.filename, `${plan.filename}.dockerignore`],
         includePatterns: [plan.filename, `${plan.filename}.dockerignore`],
         signal,
-      }).then((r) => job.progress({ type: 'status', vertex, id: 'transferring dockerfile:', name: 'transferring dockerfile:', current: r.bytes, completed: true })),
-    );
-    const dockerfile = join(dfDir, plan.filename);
-    const dockerfileData = await readFile(dockerfile).catch(() => {
-      throw new TbuildError('TB_BUILDKIT_SYNC', `failed to read dockerfile: open ${plan.filename}: no such file or directory`);
-    });
-    input.failure.dockerfile = { name: plan.filename, data: dockerfileData };
-    job.source = input.failure.dockerfile;
-    const ignoreText = await internal(job, '[internal] load .dockerignore', async () => {
-      const own = await readFile(`${dockerfile}.dockerignore`, 'utf8').catch(() => undefined);
-      if (own !== undefined) return own;
-      return clientDockerignore(session, plan.contextDir, join(tmp, 'ignore'), signal);
-    });
-    const contextDir = syncDir(backend.root, session.sharedKey || session.id, plan.contextDir);
-    await internal(job, '[internal] load build context', async (vertex) => {
-      const report = (bytes: number, completed?: boolean) =>
-        job.progress({ type: 'status', vertex, id: 'transferring context:', name: 'transferring context:', current: bytes, ...(completed ? { completed } : {}) });
-      let last = 0;
-      const r = await syncFromClient(session, {
-        dirName: plan.contextDir,
-        dest: contextDir,
-        excludePatterns: ignorePatterns(ignoreText),
-        signal,
-        onBytes: (b) => {
-          if (b - last >= 1 << 20) report((last = b));
-        },
       });
-      report(r.bytes, true);
-    });
+    const syncDockerfile = () =>
+      internal(job, `[internal] load build definition from ${plan.filename}`, (vertex) =>
+        fetchDockerfile().then((r) => job.progress({ type: 'status', vertex, id: 'transferring dockerfile:', name: 'transferring dockerfile:', current: r.bytes, completed: true })),
+      );
+    const { dockerfile, context } = plan.remoteContext
+      ? await remoteDefinition(input, plan, dfDir, fetchDockerfile)
+      : await localDefinition(input, plan, tmp, dfDir, syncDockerfile);
 
     const localContexts: Record<string, string> = {};
     for (const [name, dirName] of Object.entries(plan.localContexts)) {
@@ -145,8 +124,8 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
     try {
       result = await backend.build({
         ...plan.options,
-        context: contextDir,
-        dockerfile,
+        context,
+        ...(dockerfile ? { dockerfile } : {}),
         ...(Object.keys(localContexts).length ? { localContexts } : {}),
         outputs: outputs.length ? outputs : [{ type: 'image', names: [] }],
         ...(input.cache?.cacheFrom.length ? { cacheFrom: input.cache.cacheFrom } : {}),
@@ -176,6 +155,58 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** The Dockerfile and the context from the client's session: both synced into the daemon. */
+async function localDefinition(input: SolveInput, plan: SolvePlan, tmp: string, dfDir: string, syncDockerfile: () => Promise<unknown>): Promise<{ dockerfile: string; context: string }> {
+  const { backend, job, session, signal } = input;
+  await syncDockerfile();
+  const dockerfile = join(dfDir, plan.filename);
+  const dockerfileData = await readFile(dockerfile).catch(() => {
+    throw new TbuildError('TB_BUILDKIT_SYNC', `failed to read dockerfile: open ${plan.filename}: no such file or directory`);
+  });
+  input.failure.dockerfile = { name: plan.filename, data: dockerfileData };
+  job.source = input.failure.dockerfile;
+  const ignoreText = await internal(job, '[internal] load .dockerignore', async () => {
+    const own = await readFile(`${dockerfile}.dockerignore`, 'utf8').catch(() => undefined);
+    if (own !== undefined) return own;
+    return clientDockerignore(session, plan.contextDir, join(tmp, 'ignore'), signal);
+  });
+  const contextDir = syncDir(backend.root, session.sharedKey || session.id, plan.contextDir);
+  await internal(job, '[internal] load build context', async (vertex) => {
+    const report = (bytes: number, completed?: boolean) =>
+      job.progress({ type: 'status', vertex, id: 'transferring context:', name: 'transferring context:', current: bytes, ...(completed ? { completed } : {}) });
+    let last = 0;
+    const r = await syncFromClient(session, {
+      dirName: plan.contextDir,
+      dest: contextDir,
+      excludePatterns: ignorePatterns(ignoreText),
+      signal,
+      onBytes: (b) => {
+        if (b - last >= 1 << 20) report((last = b));
+      },
+    });
+    report(r.bytes, true);
+  });
+  return { dockerfile, context: contextDir };
+}
+
+/**
+ * `docker buildx build GIT-URL|TARBALL-URL`: the daemon fetches the context (the build does, as
+ * for `tbuild build URL`); the Dockerfile is the client's when it sent one (`-f FILE`), else the
+ * context's own `filename`.
+ */
+async function remoteDefinition(input: SolveInput, plan: SolvePlan, dfDir: string, fetchDockerfile: () => Promise<unknown>): Promise<{ dockerfile: string; context: string }> {
+  // no step of its own: most such clients send no Dockerfile, and that is not a failure
+  const own = await fetchDockerfile()
+    .then(() => readFile(join(dfDir, plan.filename)))
+    .catch(() => undefined);
+  if (own) {
+    input.failure.dockerfile = { name: plan.filename, data: own };
+    input.job.source = input.failure.dockerfile;
+    return { dockerfile: join(dfDir, plan.filename), context: plan.remoteContext! };
+  }
+  return { dockerfile: plan.filename, context: plan.remoteContext! };
 }
 
 function exporterResponse(result: BuildResult, exporters: ExporterRequest[]): Record<string, string> {

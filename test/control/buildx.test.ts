@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -101,6 +101,41 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
       expect((await dx(['run', '--rm', 'bx-remote-named', 'cat', '/app.conf'])).stdout).toBe('from the tarball\n');
     } finally {
       await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('a git URL as the context is fetched by the daemon, with its own Dockerfile or the client\'s -f', async () => {
+    const base = join(tmp.path, 'git-repos');
+    const repo = join(base, 'app.git');
+    mkdirSync(repo, { recursive: true });
+    const g = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { env: { PATH: process.env.PATH, HOME: tmp.path, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' } });
+    g('init', '-q', '-b', 'main');
+    writeFileSync(join(repo, 'Dockerfile'), 'FROM busybox:local\nCOPY hello.txt /hello.txt\n');
+    writeFileSync(join(repo, 'hello.txt'), 'from git\n');
+    g('add', '.');
+    g('commit', '-q', '-m', 'one');
+    writeFileSync(join(repo, '.git', 'git-daemon-export-ok'), '');
+    const port = await freePort();
+    const gitd = spawn('git', ['daemon', '--reuseaddr', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${base}`, '--export-all', base], { stdio: 'ignore' });
+    try {
+      const url = `git://127.0.0.1:${port}/app.git`;
+      for (let i = 0; i < 100; i++) {
+        try {
+          execFileSync('git', ['ls-remote', url], { stdio: 'ignore' });
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const own = await dx(['build', '-t', 'bx-git', url]);
+      expect(own.code, own.stderr).toBe(0);
+      expect((await dx(['run', '--rm', 'bx-git', 'cat', '/hello.txt'])).stdout).toBe('from git\n');
+      const mine = ctx('git-client-df', { 'Dockerfile.client': 'FROM busybox:local\nCOPY hello.txt /client.txt\n' });
+      const client = await dx(['build', '-t', 'bx-git2', '-f', join(mine, 'Dockerfile.client'), `${url}#main`]);
+      expect(client.code, client.stderr).toBe(0);
+      expect((await dx(['run', '--rm', 'bx-git2', 'cat', '/client.txt'])).stdout).toBe('from git\n');
+    } finally {
+      gitd.kill();
     }
   });
 

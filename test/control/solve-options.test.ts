@@ -18,7 +18,9 @@ describe('planSolve', () => {
     expect(plan.warnings).toEqual([]);
     expect(planSolve({ 'no-cache': '' }, [], host).options.noCache).toBe(true);
     expect(planSolve({ 'add-hosts': 'db=10.0.0.1,gw=host-gateway' }, [], host).options.addHosts).toEqual(['db:10.0.0.1', 'gw:host-gateway']);
-    // git repositories and tarball URLs are fetched by the daemon
+    // a git or tarball URL as the whole context, and as named contexts: fetched by the daemon
+    expect(planSolve({ context: 'git://127.0.0.1/app.git#main' }, [], host).remoteContext).toBe('git://127.0.0.1/app.git#main');
+    expect(() => planSolve({ context: 'oci-layout:///x' }, [], host)).toThrow(/the build context oci-layout:\/\/\/x is not supported/);
     expect(planSolve({ 'context:src': 'https://example.com/x.git#main:sub', 'context:pkg': 'http://127.0.0.1:8/p.tar.gz' }, [], host).options.remoteContexts).toEqual({
       src: 'https://example.com/x.git#main:sub',
       pkg: 'http://127.0.0.1:8/p.tar.gz',
