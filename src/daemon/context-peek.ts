@@ -49,7 +49,11 @@ export async function peekStepPlan(input: Readable, dockerfile: string): Promise
     stream?.on('error', () => {}).resume();
     input.resume();
   }
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : stepPlanOf(text, dockerfile);
+}
+
+/** The classic builder's numbered steps of a Dockerfile's text; undefined when it does not parse. */
+export function stepPlanOf(text: string, dockerfile: string): StepPlan | undefined {
   try {
     const df = parseDockerfile(text, { file: dockerfile });
     return {

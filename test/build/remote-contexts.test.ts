@@ -8,6 +8,8 @@ import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { BUSYBOX_TAR, runCli } from '../support/cli.js';
 import { freePort } from '../support/certs.js';
 import { Engine } from '../../src/engine.js';
+import { startChildDaemon } from '../daemon/support/child-daemon.js';
+import { request } from '../daemon/support/raw.js';
 
 /**
  * `--build-context NAME=<git URL>` and `NAME=<tarball URL>`: fetched into the build (a `git daemon`
@@ -20,6 +22,7 @@ describe.runIf(isRoot)('named contexts from git and HTTP', () => {
   let http: Server;
   let repoUrl: string;
   let tarUrl: string;
+  let dockerfileUrl: string;
 
   beforeAll(async () => {
     tmp = await tempDir('tb-rctx-');
@@ -32,6 +35,7 @@ describe.runIf(isRoot)('named contexts from git and HTTP', () => {
     g('init', '-q', '-b', 'main');
     await writeFile(join(repo, 'top.txt'), 'top of the repo\n');
     await writeFile(join(repo, 'sub', 'deep.txt'), 'in the subdir\n');
+    await writeFile(join(repo, 'Dockerfile'), 'FROM busybox:local\nCOPY top.txt /from-repo.txt\n');
     g('add', '.');
     g('commit', '-q', '-m', 'one');
     await writeFile(join(repo, '.git', 'git-daemon-export-ok'), '');
@@ -54,10 +58,12 @@ describe.runIf(isRoot)('named contexts from git and HTTP', () => {
     const tarball = await readFile(join(tmp.path, 'ctx.tar.gz'));
     http = createServer((req, res) => {
       if (req.url === '/ctx.tar.gz') res.end(tarball);
+      else if (req.url === '/Dockerfile') res.end('FROM busybox:local\nRUN echo lone-dockerfile > /lone\n');
       else res.writeHead(404).end();
     });
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     tarUrl = `http://127.0.0.1:${(http.address() as { port: number }).port}/ctx.tar.gz`;
+    dockerfileUrl = tarUrl.replace('ctx.tar.gz', 'Dockerfile');
   }, 60_000);
 
   afterAll(async () => {
@@ -82,6 +88,35 @@ describe.runIf(isRoot)('named contexts from git and HTTP', () => {
     expect(await readFile(join(out, 'got', 'top.txt'), 'utf8')).toBe('top of the repo\n');
     expect(await readFile(join(out, 'got', 'deep', 'deep.txt'), 'utf8')).toBe('in the subdir\n');
     expect(await readFile(join(out, 'got', 'app.conf'), 'utf8')).toBe('from the tarball\n');
+  }, 120_000);
+
+  test('POST /build?remote=: a git repository, a context tarball and a lone Dockerfile at a URL', async () => {
+    const d = await startChildDaemon(join(tmp.path, 'daemon'));
+    try {
+      expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
+      const build = (remote: string, extra = '') => request(d.socket, 'POST', `/build?remote=${encodeURIComponent(remote)}&t=remote-ctx:1${extra}`, '', { 'Content-Type': 'application/x-tar' });
+      // the subdir and the tarball hold no Dockerfile: the build says it cannot read one
+      const git = await build(`${repoUrl}#main:sub`);
+      expect(git.body.toString()).toContain('failed to read dockerfile');
+      const tarGz = await build(tarUrl);
+      expect(tarGz.body.toString()).toContain('failed to read dockerfile');
+      const ok = await build(dockerfileUrl);
+      expect(ok.status).toBe(200);
+      expect(ok.body.toString()).toContain('Step 2/2 : RUN echo lone-dockerfile');
+      expect(ok.body.toString()).toContain('Successfully tagged remote-ctx:1');
+      expect((await d.docker(['run', '--rm', '--network', 'none', 'remote-ctx:1', 'cat', '/lone'])).stdout).toBe('lone-dockerfile\n');
+      const repo = await build(repoUrl);
+      expect(repo.body.toString()).toContain('Successfully tagged remote-ctx:1');
+      expect((await d.docker(['run', '--rm', '--network', 'none', 'remote-ctx:1', 'cat', '/from-repo.txt'])).stdout).toBe('top of the repo\n');
+      const bad = await request(d.socket, 'POST', '/build?remote=ftp%3A%2F%2Fx%2Fy', '');
+      expect(bad.status).toBe(400);
+      // tbuild -H: the URL goes to the daemon as `remote`
+      const viaCli = await runCli(['-H', `unix://${d.socket}`, 'build', '-t', 'remote-ctx:2', repoUrl]);
+      expect(viaCli.code, viaCli.stderr).toBe(0);
+      expect((await d.docker(['run', '--rm', '--network', 'none', 'remote-ctx:2', 'cat', '/from-repo.txt'])).stdout).toBe('top of the repo\n');
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
   }, 120_000);
 
   test('the CLI takes them from --build-context; an unreachable one fails naming it', async () => {

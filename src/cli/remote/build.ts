@@ -6,7 +6,7 @@ import { formatCacheSpec, refuseLocalOverApi } from '../../remotecache/spec.js';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { BuildOptions, BuildResult, ProgressEvent, VertexStatus } from '../../build/types.js';
 import type { ImageStore } from '../../images/types.js';
 import { sha256, type Digest } from '../../util/digest.js';
@@ -120,16 +120,20 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
   if ((opts.ssh && Object.keys(opts.ssh).length) || opts.sshLookup) throw unsupported('--ssh');
   if ((opts.namedContexts && Object.keys(opts.namedContexts).length) || (opts.localContexts && Object.keys(opts.localContexts).length)) throw unsupported('--build-context');
   if (opts.noCacheFilter?.length) throw unsupported('--no-cache-filter');
-  if (typeof opts.context === 'string' && (parseGitSource(opts.context) || /^https?:\/\//i.test(opts.context))) throw unsupported('a git or tarball URL as the build context');
+  // a git or tarball URL: the daemon fetches it (`remote=`), the Dockerfile is the context's own
+  const remote = typeof opts.context === 'string' && (parseGitSource(opts.context) || /^https?:\/\//i.test(opts.context)) ? opts.context : undefined;
+  if (remote && opts.dockerfileText !== undefined) throw unsupported("a Dockerfile of the client's with a git or tarball URL as the context");
   for (const o of opts.outputs ?? []) if (o.type !== 'image') throw unsupported(`--output type=${o.type}`);
   const cacheFrom = (opts.cacheFrom ?? []).map((c) => formatCacheSpec(refuseLocalOverApi(c, '--cache-from')));
   const cacheTo = (opts.cacheTo ?? []).map((c) => formatCacheSpec(refuseLocalOverApi(c, '--cache-to')));
   const tags = [...(opts.tags ?? []), ...(opts.outputs ?? []).flatMap((o) => (o.type === 'image' ? (o.names ?? []) : []))];
 
-  const contextDir = typeof opts.context === 'string' ? opts.context : undefined;
-  const df = await dockerfilePlan(opts, contextDir);
+  const contextDir = typeof opts.context === 'string' && !remote ? opts.context : undefined;
+  const df: Awaited<ReturnType<typeof dockerfilePlan>> = remote ? { name: opts.dockerfile ?? 'Dockerfile' } : await dockerfilePlan(opts, contextDir);
   let body: Readable;
-  if (contextDir) {
+  if (remote) {
+    body = Readable.from([]);
+  } else if (contextDir) {
     const keep = ['.dockerignore', ...(df.extra ? [] : [df.name])];
     body = await contextTar(contextDir, { ...(df.abs ? { dockerfilePath: df.abs } : {}), keep, ...(df.extra ? { extra: [df.extra] } : {}) });
   } else {
@@ -145,6 +149,7 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
     query: {
       t: tags.length ? tags : undefined,
       dockerfile: df.name,
+      remote,
       buildargs: opts.buildArgs && Object.keys(opts.buildArgs).length ? JSON.stringify(opts.buildArgs) : undefined,
       target: opts.target || undefined,
       nocache: opts.noCache || undefined,

@@ -11,6 +11,8 @@ import type { EventBus } from '../events.js';
 import { entitlementDenied, parseEntitlement } from '../../exec/security/entitlements.js';
 import { authsFromConfigHeader } from './registry.js';
 import { checkAddHost } from '../../network/ports.js';
+import { parseGitSource } from '../../worker/file/git-source.js';
+import { isHttpSource } from '../../worker/file/http-source.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
@@ -23,18 +25,20 @@ function networkOf(mode: string | null): BuildOptions['network'] {
  * loaded on the first build so an idle daemon does not keep them resident.
  */
 async function buildHelpers() {
-  const [{ peekStepPlan }, { TarTerminator }, { ClassicStepRenderer }, { buildFailure }] = await Promise.all([
+  const [{ peekStepPlan, stepPlanOf }, { TarTerminator }, { ClassicStepRenderer }, { buildFailure }] = await Promise.all([
     import('../context-peek.js'),
     import('../context-stream.js'),
     import('../build-steps.js'),
     import('../build-error.js'),
   ]);
-  return { peekStepPlan, TarTerminator, ClassicStepRenderer, buildFailure };
+  return { peekStepPlan, stepPlanOf, TarTerminator, ClassicStepRenderer, buildFailure };
 }
 
 /** Build options from `POST /build`'s query; everything the classic CLI sends is accepted. */
 export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'context'> {
-  if (q.get('remote')) throw badRequest('remote build contexts are not supported; send the context as a tar body');
+  const remote = q.get('remote');
+  // a git repository, a context tarball or a lone Dockerfile at a URL, fetched by the build (as dockerd)
+  if (remote && !parseGitSource(remote) && !isHttpSource(remote)) throw badRequest(`remote context ${remote}: want a git URL or an http(s) URL`);
   const rawArgs = jsonParam<Record<string, string | null>>(q, 'buildargs') ?? {};
   const buildArgs: Record<string, string> = {};
   for (const [k, v] of Object.entries(rawArgs)) if (typeof v === 'string') buildArgs[k] = v;
@@ -103,7 +107,8 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     const auths = authsFromConfigHeader(ctx.req.headers['x-registry-config']);
     if (auths.length) base.registryAuth = auths;
     const quiet = boolParam(ctx.query, 'q');
-    const { peekStepPlan, TarTerminator, ClassicStepRenderer, buildFailure } = await buildHelpers();
+    const { peekStepPlan, stepPlanOf, TarTerminator, ClassicStepRenderer, buildFailure } = await buildHelpers();
+    const remote = ctx.query.get('remote');
     // The 200 goes out with the first message, as dockerd flushes it: a failure before then (a
     // truncated or non-tar context, a Dockerfile that does not parse) is an error response instead.
     ctx.res.statusCode = 200;
@@ -125,7 +130,11 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     });
     let steps: ClassicStepRenderer | undefined;
     const early: ProgressEvent[] = [];
-    const planned = peekStepPlan(forPeek, base.dockerfile ?? 'Dockerfile').then((plan) => {
+    // With a remote context the body is empty, and the Dockerfile is known once the build has read it.
+    let dockerfileText: (text: string) => void = () => {};
+    const remoteText = new Promise<string>((resolve) => (dockerfileText = resolve));
+    if (remote) ctx.req.resume();
+    const planned = (remote ? remoteText.then((text) => stepPlanOf(text, base.dockerfile ?? 'Dockerfile')) : peekStepPlan(forPeek, base.dockerfile ?? 'Dockerfile')).then((plan) => {
       steps = new ClassicStepRenderer((text) => {
         if (!quiet) out.stream(text);
       }, plan);
@@ -142,7 +151,8 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     try {
       const result = await svc.engine.build({
         ...base,
-        context: { tar: forEngine },
+        context: remote ?? { tar: forEngine },
+        ...(remote ? { onDockerfile: (text: string) => dockerfileText(text) } : {}),
         signal: abort.signal,
         onProgress: (ev) => {
           if (ev.type === 'warning') {
