@@ -33,6 +33,7 @@ import { defaultKeepStorage, pruneBuildCache } from './cache/prune.js';
 import { parseGoDuration } from './parser/duration.js';
 import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
 import { saveOciLayout } from './images/oci-layout.js';
+import { commitContainer, type CommitOptions } from './containers/commit.js';
 import { importRootfs } from './images/import.js';
 import { pruneImages } from './images/prune.js';
 import { imageInspect, type GraphDriverDirs } from './images/inspect.js';
@@ -328,6 +329,10 @@ export class Engine implements BuildDeps, EngineApi {
 
   importImage(input: Readable, opts: ImportOptions): Promise<ImageRecord> {
     return importRootfs(this, input, opts);
+  }
+
+  commit(container: string, opts: CommitOptions): Promise<ImageRecord> {
+    return commitContainer(this, container, opts);
   }
 
   pruneImages(opts: { all?: boolean } = {}): Promise<PruneResult> {

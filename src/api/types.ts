@@ -1,3 +1,4 @@
+import type { CommitOptions } from '../containers/commit.js';
 import type { Readable } from 'node:stream';
 import type { ImageRecord, ImageStore } from '../images/types.js';
 import type { PruneResult } from '../images/prune.js';
@@ -72,6 +73,8 @@ export interface EngineApi {
   save(refs: string[], format?: ArchiveFormat): Promise<Readable>;
   /** A one-layer image from a rootfs tar (`docker import`). */
   importImage(input: Readable, opts: ImportOptions): Promise<ImageRecord>;
+  /** A container's changes as a new image on its image (`docker commit`). */
+  commit(container: string, opts: CommitOptions): Promise<ImageRecord>;
   /** Dangling images, or with `all` every image no container uses. */
   pruneImages(opts?: { all?: boolean }): Promise<PruneResult>;
   /** Docker's image-inspect JSON for one image. */

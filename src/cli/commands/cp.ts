@@ -11,6 +11,8 @@ import { PassThrough } from 'node:stream';
 import type { RegisterCommand } from '../context.js';
 import { TbuildError } from '../../errors.js';
 import { applyTar } from '../../cache/layer/index.js';
+import { byteMeter } from '../progress/bytes.js';
+import { humanSize } from './images-format.js';
 
 /** `name:path` names a container path; a local path with a colon is written `./a:b`. */
 export function splitCpArg(arg: string): { container?: string; path: string } {
@@ -28,19 +30,30 @@ export const registerCp: RegisterCommand = (program, ctx) => {
     .description('copy files between a container and the local filesystem (CONTAINER:SRC DEST or SRC CONTAINER:DEST)')
     .argument('<src>')
     .argument('<dest>')
-    .action(async (srcArg: string, destArg: string) => {
+    .option('-q, --quiet', 'suppress progress output during copy')
+    .action(async (srcArg: string, destArg: string, opts: { quiet?: boolean }) => {
       const src = splitCpArg(srcArg);
       const dest = splitCpArg(destArg);
       if (Boolean(src.container) === Boolean(dest.container)) {
         throw new TbuildError('TB_INVALID_ARGUMENT', 'copying between containers or between local paths is not supported: exactly one side must be CONTAINER:PATH');
       }
       const containers = (await ctx.engine()).containers;
+      // As Docker's: bytes so far on a terminal, then what was copied where; nothing otherwise.
+      const meter = (label: string) => byteMeter(label, ctx.stderr as NodeJS.WriteStream, { quiet: Boolean(opts.quiet) });
+      const report = (m: ReturnType<typeof meter>, where: string) => {
+        m.done();
+        if (!opts.quiet && (ctx.stderr as NodeJS.WriteStream).isTTY) ctx.stderr.write(`Successfully copied ${humanSize(m.bytes())} to ${where}\n`);
+      };
       if (src.container) {
-        const { tar } = await containers.getArchive(src.container, src.path);
+        const m = meter('Copying from container -');
+        const archive = await containers.getArchive(src.container, src.path);
+        archive.tar.on('error', (e) => m.counter.destroy(e));
+        const tar = archive.tar.pipe(m.counter);
         const target = resolve(dest.path);
         const st = await lstat(target).catch(() => undefined);
         if (st?.isDirectory()) {
           await applyTar(tar, target, { whiteouts: false });
+          report(m, target);
           return;
         }
         if (st) throw new TbuildError('TB_INVALID_ARGUMENT', `cannot overwrite non-directory ${target} with a copy`);
@@ -54,6 +67,7 @@ export const registerCp: RegisterCommand = (program, ctx) => {
         } finally {
           await rm(stage, { recursive: true, force: true });
         }
+        report(m, target);
         return;
       }
       const local = resolve(src.path);
@@ -75,8 +89,10 @@ export const registerCp: RegisterCommand = (program, ctx) => {
       // Through a plain PassThrough: the extractor reads it like any other stream (a child's pipe
       // handed over directly ended empty in the embedded engine).
       const body = new PassThrough();
-      child.stdout.pipe(body);
+      const m = meter('Copying to container -');
+      child.stdout.pipe(m.counter).pipe(body);
       await containers.putArchive(dest.container!, dir, body);
       if ((await exited) !== 0) throw new TbuildError('TB_INVALID_ARGUMENT', `tar: ${Buffer.concat(err).toString().trim()}`);
+      report(m, `${dest.container}:${dest.path}`);
     });
 };

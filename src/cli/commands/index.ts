@@ -31,6 +31,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['attach', 'stats', 'update'], load: async () => (await import('./container-live.js')).registerLiveContainerCommands },
   { names: ['pull', 'push', 'login', 'logout'], load: async () => (await import('./registry.js')).registerRegistryCommands },
   { names: ['cp'], load: async () => (await import('./cp.js')).registerCp },
+  { names: ['export', 'diff', 'commit'], load: async () => (await import('./container-fs.js')).registerContainerFsCommands },
   { names: ['info', 'events', 'system'], load: async () => (await import('./system.js')).registerSystemCommands },
   { names: ['version'], load: async () => (await import('./version.js')).registerVersion },
   { names: ['builder'], load: async () => (await import('./builder.js')).registerBuilderCommands },

@@ -11,6 +11,8 @@ export interface ByteMeter {
   readonly counter: Transform;
   /** The final line (and newline) once the transfer is complete. */
   done(): void;
+  /** Bytes counted so far. */
+  bytes(): number;
 }
 
 export function byteMeter(
@@ -51,6 +53,7 @@ export function byteMeter(
   });
   return {
     counter,
+    bytes: () => bytes,
     done() {
       if (!show) return;
       draw(true);

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, EngineApi, ImportOptions, SystemDf, EventsRequest } from '../../api/types.js';
 import type { ImageRecord } from '../../images/types.js';
+import type { CommitOptions } from '../../containers/commit.js';
 import type { PruneResult } from '../../images/prune.js';
 import type { BuildOptions, BuildResult } from '../../build/types.js';
 import { TbuildError } from '../../errors.js';
@@ -99,14 +100,7 @@ export class RemoteEngine implements EngineApi {
 
   /** `POST /images/create?fromSrc=-`: a one-layer image from a rootfs tar. */
   async importImage(input: Readable, opts: ImportOptions): Promise<ImageRecord> {
-    let repo: string | undefined;
-    let tag: string | undefined;
-    if (opts.name) {
-      const colon = opts.name.lastIndexOf(':');
-      const hasTag = colon > opts.name.lastIndexOf('/');
-      repo = hasTag ? opts.name.slice(0, colon) : opts.name;
-      tag = hasTag ? opts.name.slice(colon + 1) : undefined;
-    }
+    const { repo, tag } = opts.name ? refQuery(opts.name) : { repo: undefined, tag: undefined };
     let id: string | undefined;
     for await (const m of this.client.messages('POST', '/images/create', {
       query: { fromSrc: '-', repo, tag, changes: opts.changes?.length ? opts.changes : undefined, message: opts.message, platform: opts.platform },
@@ -118,6 +112,21 @@ export class RemoteEngine implements EngineApi {
     }
     if (!id) throw new TbuildError('TB_INTERNAL', 'the daemon ended the import without an image id');
     return this.images.resolve(id);
+  }
+
+  /** `POST /commit`: the container's changes as a new image. */
+  async commit(container: string, opts: CommitOptions): Promise<ImageRecord> {
+    const r = await this.client.json<{ Id: string }>('POST', '/commit', {
+      query: {
+        container,
+        ...(opts.ref ? refQuery(opts.ref) : {}),
+        changes: opts.changes.length ? opts.changes : undefined,
+        comment: opts.comment,
+        author: opts.author,
+        pause: opts.pause === false ? '0' : undefined,
+      },
+    });
+    return this.images.resolve(r.Id);
   }
 
   /** `POST /images/prune`: dangling images, or with `all` every image no container uses. */
@@ -181,4 +190,11 @@ export class RemoteEngine implements EngineApi {
     await this.containers.close();
     this.client.close();
   }
+}
+
+/** `NAME[:TAG]` as the Engine API's `repo` and `tag` parameters. */
+function refQuery(name: string): { repo: string; tag?: string } {
+  const colon = name.lastIndexOf(':');
+  const hasTag = colon > name.lastIndexOf('/');
+  return hasTag ? { repo: name.slice(0, colon), tag: name.slice(colon + 1) } : { repo: name };
 }

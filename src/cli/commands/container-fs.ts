@@ -1,0 +1,62 @@
+import { pipeline } from 'node:stream/promises';
+import type { RegisterCommand } from '../context.js';
+import { collect } from '../options.js';
+import { byteMeter } from '../progress/bytes.js';
+import { writeStreamAtomic } from '../../util/atomic.js';
+import { TbuildError } from '../../errors.js';
+
+/** Docker's letters for `docker diff`: 0 changed, 1 added, 2 deleted. */
+const KIND = ['C', 'A', 'D'] as const;
+
+/** `tbuild export`, `diff` and `commit`: a container's filesystem out as a tar, its changes, a new image. */
+export const registerContainerFsCommands: RegisterCommand = (program, ctx) => {
+  program
+    .command('export')
+    .description("export a container's filesystem as a tar archive (streamed to STDOUT by default)")
+    .argument('<container>')
+    .option('-o, --output <file>', 'write to a file instead of STDOUT')
+    .action(async (ref: string, opts: { output?: string }) => {
+      if (!opts.output && (ctx.stdout as NodeJS.WriteStream).isTTY) {
+        throw new TbuildError('TB_INVALID_ARGUMENT', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+      }
+      const archive = await (await ctx.engine()).containers.export(ref);
+      if (!opts.output) {
+        await pipeline(archive, ctx.stdout);
+        return;
+      }
+      const meter = byteMeter('Exporting', ctx.stderr as NodeJS.WriteStream);
+      archive.on('error', (err) => meter.counter.destroy(err));
+      await writeStreamAtomic(opts.output, archive.pipe(meter.counter));
+      meter.done();
+    });
+
+  program
+    .command('diff')
+    .description("inspect changes to files or directories on a container's filesystem")
+    .argument('<container>')
+    .action(async (ref: string) => {
+      const changes = await (await ctx.engine()).containers.changes(ref);
+      for (const c of changes) ctx.stdout.write(`${KIND[c.Kind]} ${c.Path}\n`);
+    });
+
+  program
+    .command('commit')
+    .description("create a new image from a container's changes")
+    .argument('<container>')
+    .argument('[repository]', 'name of the new image: REPOSITORY[:TAG]')
+    .option('-a, --author <author>', 'author (e.g. "Jane Doe <jane@example.com>")')
+    .option('-c, --change <instruction>', 'apply a Dockerfile instruction to the created image', collect, [])
+    .option('-m, --message <message>', 'commit message')
+    .option('-p, --pause', 'pause the container during commit (the default)', true)
+    .option('--no-pause', 'do not pause the container during commit')
+    .action(async (ref: string, repository: string | undefined, opts: { author?: string; change: string[]; message?: string; pause: boolean }) => {
+      const img = await (await ctx.engine()).commit(ref, {
+        ...(repository ? { ref: repository } : {}),
+        changes: opts.change,
+        ...(opts.message ? { comment: opts.message } : {}),
+        ...(opts.author ? { author: opts.author } : {}),
+        pause: opts.pause,
+      });
+      ctx.stdout.write(`${img.id}\n`);
+    });
+};
