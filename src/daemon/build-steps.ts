@@ -73,6 +73,20 @@ export class ClassicStepRenderer {
     }
   }
 
+  /**
+   * Where a step sits among all of its stage's instructions, which the classic builder numbers
+   * (BuildKit's vertex names count only the instructions that make vertices): found by its text
+   * in the plan, FROM first; without a plan, the vertex's own number.
+   */
+  #instructionIndex(parsed: { stage: string; index: number; instruction: string }): number {
+    const s = this.#stage(parsed.stage);
+    if (!s) return parsed.index;
+    if (/^FROM\s/i.test(parsed.instruction)) return 1;
+    const taken = new Set([...this.#steps.values()].filter((x) => x.stage === parsed.stage).map((x) => x.index));
+    for (let j = 2; j <= s.steps.length; j++) if (s.steps[j - 1] === parsed.instruction && !taken.has(j)) return j;
+    return parsed.index;
+  }
+
   #stage(label: string): { label: string; steps: string[] } | undefined {
     if (!this.#plan) return undefined;
     return this.#plan.singleStage && label === '' ? this.#plan.stages[0] : this.#plan.stages.find((s) => s.label === label);
@@ -104,7 +118,7 @@ export class ClassicStepRenderer {
     if (!step) {
       const parsed = parseStepName(v.name);
       if (!parsed) return;
-      step = { vertex: v, ...parsed, headerSent: false, cacheShown: false, pending: [], done: false };
+      step = { vertex: v, ...parsed, index: this.#instructionIndex(parsed), headerSent: false, cacheShown: false, pending: [], done: false };
       this.#steps.set(v.id, step);
       this.#queue.push(step);
     }

@@ -34,16 +34,16 @@ describe.runIf(isRoot)('cache miss reasons', () => {
     await engine.build({ context: ctx, network: 'none' });
     expect(await reasons()).toEqual({
       '[base 2/2] RUN echo base > /base': 'no cache record for this step on these inputs (not built here before, or pruned)',
-      '[stage-1 2/3] COPY app.txt /app.txt': 'a step it builds on ran: [base 2/2] RUN echo base > /base',
-      '[stage-1 3/3] RUN cat /app.txt > /copy': 'a step it builds on ran: [stage-1 2/3] COPY app.txt /app.txt',
+      '[stage-1 1/2] COPY app.txt /app.txt': 'a step it builds on ran: [base 2/2] RUN echo base > /base',
+      '[stage-1 2/2] RUN cat /app.txt > /copy': 'a step it builds on ran: [stage-1 1/2] COPY app.txt /app.txt',
     });
     await engine.build({ context: ctx, network: 'none' });
     expect(await reasons()).toEqual({});
     await writeFile(join(ctx, 'app.txt'), 'two\n');
     await engine.build({ context: ctx, network: 'none' });
     expect(await reasons()).toEqual({
-      '[stage-1 2/3] COPY app.txt /app.txt': 'the files it reads changed since it last ran here',
-      '[stage-1 3/3] RUN cat /app.txt > /copy': 'a step it builds on ran: [stage-1 2/3] COPY app.txt /app.txt',
+      '[stage-1 1/2] COPY app.txt /app.txt': 'the files it reads changed since it last ran here',
+      '[stage-1 2/2] RUN cat /app.txt > /copy': 'a step it builds on ran: [stage-1 1/2] COPY app.txt /app.txt',
     });
     await engine.build({ context: ctx, network: 'none', noCache: true });
     expect(Object.values(await reasons())).toEqual(Array(3).fill('the build asked for no cache (--no-cache)'));

@@ -31,7 +31,7 @@ export async function convert(resolved: ResolvedDockerfile, images: Pick<ImageSt
     const state = await startStage(ctx, rs);
     ctx.stages.set(idx, state);
     for (const ins of rs.stage.instructions) {
-      state.step++;
+      if (makesStep(ins)) state.step++;
       await convertInstruction(ctx, state, ins);
     }
   }
@@ -42,6 +42,13 @@ export async function convert(resolved: ResolvedDockerfile, images: Pick<ImageSt
   }
   return { definition: graph.definition(opts.file, resolved.dockerfile.source), target, stages: ctx.stages };
 }
+
+/**
+ * BuildKit numbers a stage's steps by the instructions that become vertices (`[base 2/4] RUN …`):
+ * RUN, COPY, ADD, WORKDIR, and FROM when it pulls an image; ENV, ARG, CMD and the like change
+ * only the config and are not counted, so the numbers have no gaps.
+ */
+const makesStep = (ins: Instruction): boolean => ins.kind === 'RUN' || ins.kind === 'COPY' || ins.kind === 'ADD' || ins.kind === 'WORKDIR';
 
 async function convertInstruction(ctx: ConvertContext, state: StageState, ins: Instruction): Promise<void> {
   try {
@@ -70,7 +77,8 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
   const p = ctx.opts.platform;
   let state: Omit<StageState, 'scope'>;
   let onbuild: string[] = [];
-  const steps = stage.instructions.length + 1;
+  const fromImage = rs.base.type === 'image' ? 1 : 0;
+  const steps = stage.instructions.filter(makesStep).length + fromImage;
   if (rs.base.type === 'scratch') {
     const vertex = ctx.graph.add({ type: 'source', source: 'scratch' }, [], { name: '[internal] scratch', stages: [displayName] });
     state = {
@@ -80,7 +88,7 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
       image: { architecture: p.architecture, os: p.os, variant: p.variant, config: {} },
       history: [],
       cmdSet: false,
-      step: 1,
+      step: 0,
       steps,
     };
   } else if (rs.base.type === 'stage') {
@@ -96,7 +104,7 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
       image: { ...parent.image, config: cloneConfig(parent.image.config) },
       history: [...parent.history],
       cmdSet: false,
-      step: 1,
+      step: 0,
       steps,
     };
   } else {
