@@ -1,3 +1,4 @@
+import { ruleUrlOf } from '../parser/checks/types.js';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { ProgressEvent } from '../build/types.js';
@@ -217,12 +218,9 @@ export function statusOf(ev: ProgressEvent, started?: number, source?: { name: s
             }
           : {};
       return create(StatusResponseSchema, {
-        warnings: [create(VertexWarningSchema, { level: 1n, short: new TextEncoder().encode(short), url: ev.rule ? `https://docs.docker.com/go/dockerfile/rule/${kebab(ev.rule)}/` : '', ...where })],
+        warnings: [create(VertexWarningSchema, { level: 1n, short: new TextEncoder().encode(short), url: ev.rule ? ruleUrlOf(ev.rule) : '', ...where })],
       });
     }
   }
 }
 
-function kebab(rule: string): string {
-  return rule.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-}

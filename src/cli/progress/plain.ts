@@ -1,3 +1,4 @@
+import { ruleUrlOf } from '../../parser/checks/types.js';
 import type { ProgressEvent } from '../../build/types.js';
 import type { Digest } from '../../util/digest.js';
 
@@ -99,14 +100,68 @@ export class PlainRenderer implements ProgressRenderer {
 }
 
 /** One JSON object per event and line; log data as UTF-8 text. */
+/**
+ * `--progress rawjson`: one BuildKit SolveStatus per line, as buildctl and buildx print it (the Go
+ * client's JSON: `vertexes`, `statuses`, `logs` with base64 `data`, `warnings`; times in RFC 3339),
+ * so tools written for BuildKit's stream read tbuild's.
+ */
 export class RawJsonRenderer implements ProgressRenderer {
   readonly #out: NodeJS.WritableStream;
+  /** When each status line (a transfer, a pull) was first seen: BuildKit reports its start. */
+  readonly #statusStarted = new Map<string, number>();
   constructor(out: NodeJS.WritableStream) {
     this.#out = out;
   }
   event(e: ProgressEvent): void {
-    const obj = e.type === 'log' ? { ...e, data: Buffer.from(e.data).toString('utf8') } : e;
-    this.#out.write(JSON.stringify(obj) + '\n');
+    this.#out.write(JSON.stringify(this.#solveStatus(e)) + '\n');
+  }
+  #solveStatus(e: ProgressEvent): Record<string, unknown> {
+    const status = { vertexes: null as unknown, statuses: null as unknown, logs: null as unknown, warnings: null as unknown };
+    const time = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+    switch (e.type) {
+      case 'vertex': {
+        const v = e.vertex;
+        status.vertexes = [
+          {
+            digest: v.id,
+            ...(v.inputs.length ? { inputs: v.inputs } : {}),
+            name: v.name,
+            ...(v.started !== undefined ? { started: time(v.started) } : {}),
+            ...(v.completed !== undefined ? { completed: time(v.completed) } : {}),
+            ...(v.cached ? { cached: true } : {}),
+            ...(v.error ? { error: v.error } : {}),
+          },
+        ];
+        break;
+      }
+      case 'log':
+        status.logs = [{ vertex: e.vertex, stream: e.stream === 'stdout' ? 1 : 2, data: Buffer.from(e.data).toString('base64'), timestamp: time(e.timestamp) }];
+        break;
+      case 'status': {
+        const key = `${e.vertex}\0${e.id}`;
+        const now = Date.now();
+        if (!this.#statusStarted.has(key)) this.#statusStarted.set(key, now);
+        status.statuses = [
+          {
+            id: e.id,
+            vertex: e.vertex,
+            ...(e.name ? { name: e.name } : {}),
+            ...(e.total ? { total: Math.round(e.total) } : {}),
+            current: Math.round(e.current),
+            timestamp: time(now),
+            started: time(this.#statusStarted.get(key)),
+            ...(e.completed ? { completed: time(now) } : {}),
+          },
+        ];
+        break;
+      }
+      case 'warning': {
+        const text = e.rule && !e.message.startsWith(`${e.rule}:`) ? `${e.rule}: ${e.message}` : e.message;
+        status.warnings = [{ level: 1, short: Buffer.from(e.line ? `${text} (line ${e.line})` : text).toString('base64'), detail: null, ...(e.rule ? { url: ruleUrlOf(e.rule) } : {}) }];
+        break;
+      }
+    }
+    return status;
   }
   done(): void {}
 }

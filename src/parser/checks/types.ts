@@ -48,6 +48,10 @@ export interface Rule {
 
 export const ruleUrl = (slug: string): string => `https://docs.docker.com/go/dockerfile/rule/${slug}/`;
 
+/** A rule's documentation page from its name: `JSONArgsRecommended` → `…/rule/json-args-recommended/`. */
+export const ruleUrlOf = (rule: string): string =>
+  ruleUrl(rule.replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase());
+
 export interface StageAnalysis {
   stage: Stage;
   /** Lower-cased stage name, as BuildKit compares them. */

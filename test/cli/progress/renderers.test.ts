@@ -46,13 +46,28 @@ describe('progress renderers', () => {
     expect(text).toContain(' - JSONArgsRecommended: use JSON (line 3)\n');
   });
 
-  test('rawjson: one JSON event per line', () => {
+  test("rawjson: one BuildKit SolveStatus per line, in the Go client's field names", () => {
     const c = capture();
     const r = new RawJsonRenderer(c.out);
     for (const e of events) r.event(e);
-    const lines = c.text().trim().split('\n').map((l) => JSON.parse(l) as { type: string; data?: string });
-    expect(lines).toHaveLength(events.length);
-    expect(lines[1]).toMatchObject({ type: 'log', data: 'hi\npart' });
+    r.event({ type: 'status', vertex: a, id: 'transferring context:', name: 'transferring context:', current: 10, total: 20 });
+    r.event({ type: 'warning', message: 'use JSON', rule: 'JSONArgsRecommended', line: 3 });
+    type Status = { vertexes: Array<Record<string, unknown>> | null; statuses: Array<Record<string, unknown>> | null; logs: Array<{ vertex: string; stream: number; data: string; timestamp: string }> | null; warnings: Array<{ level: number; short: string; url?: string }> | null };
+    const lines = c.text().trim().split('\n').map((l) => JSON.parse(l) as Status);
+    expect(lines).toHaveLength(events.length + 2);
+    for (const l of lines) expect(Object.keys(l).sort()).toEqual(['logs', 'statuses', 'vertexes', 'warnings']);
+    const log = lines.find((l) => l.logs)!.logs![0]!;
+    expect(Buffer.from(log.data, 'base64').toString()).toBe('hi\npart');
+    expect(log.stream).toBe(1);
+    expect(Number.isNaN(Date.parse(log.timestamp))).toBe(false);
+    const vertex = lines.find((l) => l.vertexes)!.vertexes![0]!;
+    expect(Object.keys(vertex)).toEqual(expect.arrayContaining(['digest', 'name']));
+    expect(vertex).not.toHaveProperty('id');
+    const st = lines.at(-2)!.statuses![0]!;
+    expect(st).toMatchObject({ id: 'transferring context:', current: 10, total: 20 });
+    const w = lines.at(-1)!.warnings![0]!;
+    expect(Buffer.from(w.short, 'base64').toString()).toBe('JSONArgsRecommended: use JSON (line 3)');
+    expect(w.url).toBe('https://docs.docker.com/go/dockerfile/rule/json-args-recommended/');
   });
 
   test('auto and tty fall back to plain when the output is not a terminal', () => {
