@@ -115,8 +115,9 @@ export class RawJsonRenderer implements ProgressRenderer {
   event(e: ProgressEvent): void {
     this.#out.write(JSON.stringify(this.#solveStatus(e)) + '\n');
   }
+  /** Only the non-empty lists, as BuildKit's (its SolveStatus fields are `omitempty`). */
   #solveStatus(e: ProgressEvent): Record<string, unknown> {
-    const status = { vertexes: null as unknown, statuses: null as unknown, logs: null as unknown, warnings: null as unknown };
+    const status: { vertexes?: unknown; statuses?: unknown; logs?: unknown; warnings?: unknown } = {};
     const time = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
     switch (e.type) {
       case 'vertex': {
@@ -157,7 +158,7 @@ export class RawJsonRenderer implements ProgressRenderer {
       }
       case 'warning': {
         const text = e.rule && !e.message.startsWith(`${e.rule}:`) ? `${e.rule}: ${e.message}` : e.message;
-        status.warnings = [{ level: 1, short: Buffer.from(e.line ? `${text} (line ${e.line})` : text).toString('base64'), detail: null, ...(e.rule ? { url: ruleUrlOf(e.rule) } : {}) }];
+        status.warnings = [{ level: 1, short: Buffer.from(e.line ? `${text} (line ${e.line})` : text).toString('base64'), ...(e.rule ? { url: ruleUrlOf(e.rule) } : {}) }];
         break;
       }
     }

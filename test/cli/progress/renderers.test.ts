@@ -52,10 +52,11 @@ describe('progress renderers', () => {
     for (const e of events) r.event(e);
     r.event({ type: 'status', vertex: a, id: 'transferring context:', name: 'transferring context:', current: 10, total: 20 });
     r.event({ type: 'warning', message: 'use JSON', rule: 'JSONArgsRecommended', line: 3 });
-    type Status = { vertexes: Array<Record<string, unknown>> | null; statuses: Array<Record<string, unknown>> | null; logs: Array<{ vertex: string; stream: number; data: string; timestamp: string }> | null; warnings: Array<{ level: number; short: string; url?: string }> | null };
+    type Status = { vertexes?: Array<Record<string, unknown>>; statuses?: Array<Record<string, unknown>>; logs?: Array<{ vertex: string; stream: number; data: string; timestamp: string }>; warnings?: Array<{ level: number; short: string; url?: string }> };
     const lines = c.text().trim().split('\n').map((l) => JSON.parse(l) as Status);
     expect(lines).toHaveLength(events.length + 2);
-    for (const l of lines) expect(Object.keys(l).sort()).toEqual(['logs', 'statuses', 'vertexes', 'warnings']);
+    // one kind per line here, and only the lists that have entries (BuildKit's fields are omitempty)
+    for (const l of lines) expect(Object.keys(l)).toHaveLength(1);
     const log = lines.find((l) => l.logs)!.logs![0]!;
     expect(Buffer.from(log.data, 'base64').toString()).toBe('hi\npart');
     expect(log.stream).toBe(1);
