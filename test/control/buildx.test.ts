@@ -74,7 +74,7 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect(second.code, second.stderr).toBe(0);
     // Only the changed file's 9 bytes cross the session; the steps that do not read it stay cached.
     expect(second.stderr).toMatch(/transferring context: 9B done/);
-    expect(second.stderr).toMatch(/\[1\/3\] FROM busybox:local\n#\d+ CACHED/);
+    expect(second.stderr).toMatch(/\[1\/3\] FROM docker.io\/library\/busybox:local\n#\d+ CACHED/);
     expect(second.stderr).not.toMatch(/\[2\/3\] COPY[^\n]*\n#\d+ CACHED/);
     expect((await dx(['run', '--rm', 'bx-big', 'cat', '/app/src/f7.txt'])).stdout).toBe('changed!\n');
   }, 120_000);

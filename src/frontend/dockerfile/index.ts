@@ -3,6 +3,7 @@ import type { Instruction, ResolvedDockerfile, ResolvedStage } from '../../parse
 import { parseDockerfile } from '../../parser/parse.js';
 import { StageScope } from '../../parser/scope.js';
 import { TbuildError, withRange } from '../../errors.js';
+import { normalizeReference } from '../../images/reference.js';
 import { GraphBuilder } from '../../solver/graph/vertex.js';
 import type { Definition } from '../../solver/graph/types.js';
 import { ConvertContext, type ConvertOptions } from './context.js';
@@ -49,6 +50,15 @@ export async function convert(resolved: ResolvedDockerfile, images: Pick<ImageSt
  * only the config and are not counted, so the numbers have no gaps.
  */
 const makesStep = (ins: Instruction): boolean => ins.kind === 'RUN' || ins.kind === 'COPY' || ins.kind === 'ADD' || ins.kind === 'WORKDIR';
+
+/** FROM as BuildKit names it: the full reference (`docker.io/library/busybox:latest`), when it parses. */
+function shownReference(ref: string): string {
+  try {
+    return normalizeReference(ref);
+  } catch {
+    return ref;
+  }
+}
 
 async function convertInstruction(ctx: ConvertContext, state: StageState, ins: Instruction): Promise<void> {
   try {
@@ -111,7 +121,7 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
     const { vertex: v, record } = await ctx.imageSource(
       rs.base.ref,
       stage.from.range,
-      ctx.stepName({ displayName, step: 1, steps }, `FROM ${rs.base.ref}`),
+      ctx.stepName({ displayName, step: 1, steps }, `FROM ${shownReference(rs.base.ref)}`),
     );
     const cfg = record.config;
     onbuild = cfg.config.OnBuild ?? [];

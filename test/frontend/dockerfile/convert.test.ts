@@ -63,7 +63,7 @@ describe('convert', () => {
     // the numbers dockerd 26's BuildKit printed for this Dockerfile
     const c = await conv(['FROM busybox:local AS base', 'ENV A=1', 'RUN echo one', 'ARG X', 'WORKDIR /w', 'COPY f /f', 'CMD ["sh"]', 'FROM base', 'LABEL a=b', 'RUN echo two', 'EXPOSE 80', 'RUN echo three'].join('\n'));
     const names = [...c.definition.meta.values()].map((m) => m.name).filter((n) => n.startsWith('[base') || n.startsWith('[stage-1'));
-    expect(names).toEqual(['[base 1/4] FROM busybox:local', '[base 2/4] RUN echo one', '[base 3/4] WORKDIR /w', '[base 4/4] COPY f /f', '[stage-1 1/2] RUN echo two', '[stage-1 2/2] RUN echo three']);
+    expect(names).toEqual(['[base 1/4] FROM docker.io/library/busybox:local', '[base 2/4] RUN echo one', '[base 3/4] WORKDIR /w', '[base 4/4] COPY f /f', '[stage-1 1/2] RUN echo two', '[stage-1 2/2] RUN echo three']);
   });
 
   test('ENTRYPOINT drops an inherited CMD but keeps one set earlier in the stage', async () => {
