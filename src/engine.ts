@@ -287,7 +287,7 @@ export class Engine implements BuildDeps, EngineApi {
     const images = this.images;
     const check = images.check?.bind(images);
     if (!check) throw new TbuildError('TB_NOT_IMPLEMENTED', 'this image store cannot be verified');
-    return verifyStore({ root: this.root, content: this.content, snapshots: this.snapshots, cacheIndex: this.cacheIndex, images: { check, list: () => images.list() } }, opts);
+    return verifyStore({ root: this.root, content: this.content, snapshots: this.snapshots, cacheIndex: this.cacheIndex, images: { check, count: () => (images.count ? images.count() : images.list().then((l) => l.length)) } }, opts);
   }
 
   async pruneBuildCache(opts: BuildCachePruneRequest = {}): Promise<BuildCachePruneResult> {

@@ -86,7 +86,13 @@ export class LocalImageStore implements ImageStore {
   async #config(id: Digest): Promise<ImageConfig> {
     let c = this.#configs.get(id);
     if (!c) {
-      c = JSON.parse((await this.#content.read(id)).toString('utf8')) as ImageConfig;
+      const bytes = await this.#content.read(id);
+      try {
+        c = JSON.parse(bytes.toString('utf8')) as ImageConfig;
+      } catch (err) {
+        // a damaged store: say which image and where to look, not a bare JSON error
+        throw new TbuildError('TB_CONTENT_DIGEST_MISMATCH', `image ${id}: its config blob is damaged (${(err as Error).message}); \`tbuild system verify\` lists what is wrong`, { cause: err });
+      }
       this.#configs.set(id, c);
     }
     return c;
@@ -122,6 +128,11 @@ export class LocalImageStore implements ImageStore {
     const img = await this.get(ref);
     if (!img) throw notFound(ref);
     return img;
+  }
+
+  /** How many images the store holds, without reading their configs (`system verify` on a damaged store). */
+  async count(): Promise<number> {
+    return (await this.#files.allRecords()).length;
   }
 
   async list(): Promise<ImageRecord[]> {

@@ -107,6 +107,8 @@ export interface ImageStore {
   /** Like `get`, but throws TB_IMAGE_NOT_FOUND (`No such image: <ref>`). */
   resolve(ref: string): Promise<ImageRecord>;
   list(): Promise<ImageRecord[]>;
+  /** How many images, without reading any config (works on a damaged store). */
+  count?(): Promise<number>;
   create(image: NewImage): Promise<ImageRecord>;
   tag(ref: string, name: string): Promise<void>;
   /** Remove one name; returns the normalized name removed. */

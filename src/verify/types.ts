@@ -26,5 +26,5 @@ export interface VerifyTarget {
   snapshots: Snapshotter;
   cacheIndex: CacheIndex;
   /** The image store's own check (names, records, their blobs and snapshots). */
-  images: { check(opts: { repair: boolean }): Promise<StoreProblem[]>; list(): Promise<unknown[]> };
+  images: { check(opts: { repair: boolean }): Promise<StoreProblem[]>; count(): Promise<number> };
 }

@@ -57,9 +57,10 @@ describe.runIf(isRoot)('tbuild system verify', () => {
     await mkdir(join(scratch, 's-x'), { recursive: true });
     unmountScratch = await mountAll([{ type: 'tmpfs', source: 'tmpfs', options: ['size=64k'] }], join(scratch, 's-x'));
     await writeFile(join(root, 'content', 'ingest', `${dead}-x-0123`), 'half');
-    // a blob whose bytes changed
+    // a blob whose bytes changed (a layer or manifest: a damaged image config is the next test's)
     const blobs = join(root, 'content', 'blobs', 'sha256');
-    const victim = (await readdir(blobs))[0]!;
+    const configs = new Set((await engine.images.list()).map((i) => i.id.slice('sha256:'.length)));
+    const victim = (await readdir(blobs)).find((b) => !configs.has(b))!;
     const original = await readFile(join(blobs, victim));
     await writeFile(join(blobs, victim), Buffer.concat([original, Buffer.from('x')]));
 
@@ -85,4 +86,23 @@ describe.runIf(isRoot)('tbuild system verify', () => {
     expect((JSON.parse(json.stdout) as VerifyReport).problems).toEqual([]);
     expect((await cli(['images', '--format', '{{.Repository}}'])).stdout).not.toContain('ghost');
   }, 120_000);
+
+  test('a damaged image config is reported, and commands that read it name the image', async () => {
+    const img = (await engine.images.list()).find((i) => i.names.some((n) => n.includes('two:x')))!;
+    const file = join(root, 'content', 'blobs', 'sha256', img.id.slice('sha256:'.length));
+    const original = await readFile(file);
+    await writeFile(file, Buffer.concat([original, Buffer.from('x')]));
+    try {
+      const r = await cli(['system', 'verify']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`blob-digest: ${img.id}`);
+      expect(r.stdout).toContain(`image-config-missing: ${img.id}`);
+      const ls = await cli(['images']);
+      expect(ls.code).not.toBe(0);
+      expect(ls.stderr).toContain(`image ${img.id}: its config blob is damaged`);
+    } finally {
+      await writeFile(file, original);
+    }
+    expect((await cli(['system', 'verify'])).code).toBe(0);
+  }, 60_000);
 });
