@@ -3,7 +3,8 @@
  * step's namespace from the pool, `tbuild run --rm busybox true` on the bridge vs `--network none`,
  * and a 10-RUN build (no cache) on the default network vs `--network host`.
  */
-import { mkdtemp, rm, mkdir, writeFile, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
+import { releaseHelpersDone } from '../test/support/tmp.js';
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, dirname } from 'node:path';
@@ -23,15 +24,6 @@ function cli(root: string, args: string[]): Promise<number> {
     child.on('error', reject);
     child.on('close', (code) => resolve(code ?? 1));
   });
-}
-
-async function helpersUnder(root: string): Promise<boolean> {
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes('release-helper') && cmd.includes(root)) return true;
-  }
-  return false;
 }
 
 async function timed(n: number, f: () => Promise<unknown>): Promise<number> {
@@ -82,7 +74,7 @@ export async function bench(): Promise<BenchRow[]> {
     });
   } finally {
     // the CLI builds' idle namespaces are released by a helper a moment after each build
-    for (let i = 0; i < 100 && (await helpersUnder(root)); i++) await new Promise((r) => setTimeout(r, 100));
+    await releaseHelpersDone(root);
     await rm(root, { recursive: true, force: true }).catch(() => {});
   }
   return rows;

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { moduleEntry } from '../util/module-entry.js';
 import { containerDir, STANDBY_ARG } from './store.js';
 
 /**
@@ -21,16 +20,8 @@ export class ShimLauncher {
     this.#root = root;
   }
 
-  /** Plain node on the compiled module from dist; node with tsx on the source. */
   #command(): { args: string[]; cwd: string } {
-    const here = fileURLToPath(import.meta.url);
-    const fromSource = here.endsWith('.ts');
-    // From source or tsc output this file sits beside the shim; inside the bundled dist/cli.js it
-    // sits at dist/, and the shim stays its own small module at dist/containers/shim.js.
-    const beside = join(dirname(here), fromSource ? 'shim.ts' : 'shim.js');
-    const shim = fromSource || existsSync(beside) ? beside : join(dirname(here), 'containers', 'shim.js');
-    // tsx must resolve from the project, whatever the caller's cwd
-    return { args: fromSource ? ['--import', 'tsx', shim] : [shim], cwd: join(dirname(shim), '..', '..') };
+    return moduleEntry(import.meta.url, 'containers', 'shim');
   }
 
   /** Boot a standby shim now, unless one is waiting already (a start is expected soon). */

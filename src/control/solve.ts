@@ -125,7 +125,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
       result = await backend.build({
         ...plan.options,
         context,
-        ...(dockerfile ? { dockerfile } : {}),
+        dockerfile,
         ...(Object.keys(localContexts).length ? { localContexts } : {}),
         outputs: outputs.length ? outputs : [{ type: 'image', names: [] }],
         ...(input.cache?.cacheFrom.length ? { cacheFrom: input.cache.cacheFrom } : {}),

@@ -1,7 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { moduleEntry } from '../util/module-entry.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,15 +47,6 @@ export const DEFAULT_SUBNET = '10.232.0.0/16';
 export const DEFAULT_USER_POOL = '10.233.0.0/16';
 const DEFAULT_NAME = 'bridge';
 const DEFAULT_LEASE_DIR = '/run/tbuild/leases';
-
-/** Plain node on the compiled helper in dist (also from the bundled dist/cli.js); node with tsx on the source. */
-function releaseHelperCommand(): { args: string[]; cwd: string } {
-  const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith('.ts');
-  const beside = join(dirname(here), fromSource ? 'release-helper.ts' : 'release-helper.js');
-  const helper = fromSource || existsSync(beside) ? beside : join(dirname(here), 'network', 'release-helper.js');
-  return { args: fromSource ? ['--import', 'tsx', helper] : [helper], cwd: join(dirname(helper), '..', '..') };
-}
 
 /** Open the networks of a state root, making the default network from `settings` on first use. */
 export async function openNetworkManager(settings: NetworkSettings): Promise<NetavarkNetworks> {
@@ -249,7 +238,7 @@ export class NetavarkNetworks implements NetworkManager {
    * helper could not be started: the caller releases them itself.
    */
   async #releaseDetached(ids: string[]): Promise<boolean> {
-    const { args, cwd } = releaseHelperCommand();
+    const { args, cwd } = moduleEntry(import.meta.url, 'network', 'release-helper');
     const child = spawn(process.execPath, [...args, this.#settings.root, this.#settings.leaseDir ?? DEFAULT_LEASE_DIR], {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { BUSYBOX_TAR, runCli } from '../support/cli.js';
-import { freePort } from '../support/certs.js';
+import { makeRepo, serveGit } from '../support/git.js';
 import { Engine } from '../../src/engine.js';
 import { startChildDaemon } from '../daemon/support/child-daemon.js';
 import { request } from '../daemon/support/raw.js';
@@ -18,7 +18,7 @@ import { request } from '../daemon/support/raw.js';
 describe.runIf(isRoot)('named contexts from git and HTTP', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let engine: Engine;
-  let gitd: ChildProcess;
+  let gitd: Awaited<ReturnType<typeof serveGit>>;
   let http: Server;
   let repoUrl: string;
   let tarUrl: string;
@@ -29,27 +29,13 @@ describe.runIf(isRoot)('named contexts from git and HTTP', () => {
     engine = await Engine.open({ root: join(tmp.path, 'root') });
     await engine.load(createReadStream(BUSYBOX_TAR));
     const base = join(tmp.path, 'repos');
-    const repo = join(base, 'lib.git');
-    await mkdir(join(repo, 'sub'), { recursive: true });
-    const g = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { env: { PATH: process.env.PATH, HOME: tmp.path, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' } });
-    g('init', '-q', '-b', 'main');
-    await writeFile(join(repo, 'top.txt'), 'top of the repo\n');
-    await writeFile(join(repo, 'sub', 'deep.txt'), 'in the subdir\n');
-    await writeFile(join(repo, 'Dockerfile'), 'FROM busybox:local\nCOPY top.txt /from-repo.txt\n');
-    g('add', '.');
-    g('commit', '-q', '-m', 'one');
-    await writeFile(join(repo, '.git', 'git-daemon-export-ok'), '');
-    const port = await freePort();
-    gitd = spawn('git', ['daemon', '--reuseaddr', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${base}`, '--export-all', base], { stdio: 'ignore' });
-    repoUrl = `git://127.0.0.1:${port}/lib.git`;
-    for (let i = 0; i < 100; i++) {
-      try {
-        execFileSync('git', ['ls-remote', repoUrl], { stdio: 'ignore' });
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await makeRepo(join(base, 'lib.git'), tmp.path, {
+      'top.txt': 'top of the repo\n',
+      'sub/deep.txt': 'in the subdir\n',
+      Dockerfile: 'FROM busybox:local\nCOPY top.txt /from-repo.txt\n',
+    });
+    gitd = await serveGit(base, 'lib.git');
+    repoUrl = gitd.url('lib.git');
     // a gzipped tarball of a small tree, served over HTTP
     const tree = join(tmp.path, 'tree');
     await mkdir(join(tree, 'etc'), { recursive: true });
@@ -67,7 +53,7 @@ describe.runIf(isRoot)('named contexts from git and HTTP', () => {
   }, 60_000);
 
   afterAll(async () => {
-    gitd?.kill();
+    gitd?.stop();
     await new Promise((r) => http?.close(r));
     await engine?.close();
     expect(await mountsUnder(tmp.path)).toEqual([]);

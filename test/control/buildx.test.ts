@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -9,6 +9,7 @@ import { BUSYBOX_TAR, ensureBusyboxArchive } from '../support/busybox-image.js';
 import { buildxConfig, dockerBuildx } from '../support/buildx.js';
 import { isRoot, tempDir } from '../support/tmp.js';
 import { freePort, makeCerts } from '../support/certs.js';
+import { makeRepo, serveGit } from '../support/git.js';
 
 /**
  * `docker build` as every current Docker package runs it: the CLI 26 with the buildx 0.13 plugin,
@@ -106,27 +107,10 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
 
   test('a git URL as the context is fetched by the daemon, with its own Dockerfile or the client\'s -f', async () => {
     const base = join(tmp.path, 'git-repos');
-    const repo = join(base, 'app.git');
-    mkdirSync(repo, { recursive: true });
-    const g = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { env: { PATH: process.env.PATH, HOME: tmp.path, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' } });
-    g('init', '-q', '-b', 'main');
-    writeFileSync(join(repo, 'Dockerfile'), 'FROM busybox:local\nCOPY hello.txt /hello.txt\n');
-    writeFileSync(join(repo, 'hello.txt'), 'from git\n');
-    g('add', '.');
-    g('commit', '-q', '-m', 'one');
-    writeFileSync(join(repo, '.git', 'git-daemon-export-ok'), '');
-    const port = await freePort();
-    const gitd = spawn('git', ['daemon', '--reuseaddr', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${base}`, '--export-all', base], { stdio: 'ignore' });
+    await makeRepo(join(base, 'app.git'), tmp.path, { Dockerfile: 'FROM busybox:local\nCOPY hello.txt /hello.txt\n', 'hello.txt': 'from git\n' });
+    const gitd = await serveGit(base, 'app.git');
     try {
-      const url = `git://127.0.0.1:${port}/app.git`;
-      for (let i = 0; i < 100; i++) {
-        try {
-          execFileSync('git', ['ls-remote', url], { stdio: 'ignore' });
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      const url = gitd.url('app.git');
       const own = await dx(['build', '-t', 'bx-git', url]);
       expect(own.code, own.stderr).toBe(0);
       expect((await dx(['run', '--rm', 'bx-git', 'cat', '/hello.txt'])).stdout).toBe('from git\n');
@@ -135,7 +119,7 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
       expect(client.code, client.stderr).toBe(0);
       expect((await dx(['run', '--rm', 'bx-git2', 'cat', '/client.txt'])).stdout).toBe('from git\n');
     } finally {
-      gitd.kill();
+      gitd.stop();
     }
   });
 

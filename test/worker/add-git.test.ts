@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { BUSYBOX_TAR } from '../support/cli.js';
 import { freePort } from '../support/certs.js';
+import { gitIn, serveGit } from '../support/git.js';
 import { Engine } from '../../src/engine.js';
 import type { ProgressEvent } from '../../src/build/types.js';
 
@@ -16,10 +16,10 @@ import type { ProgressEvent } from '../../src/build/types.js';
 describe.runIf(isRoot)('ADD from git', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let engine: Engine;
-  let daemon: ChildProcess;
+  let gitd: Awaited<ReturnType<typeof serveGit>>;
   let repoUrl: string;
   let repo: string;
-  const g = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { env: { PATH: process.env.PATH, HOME: tmp.path, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' } }).toString().trim();
+  const g = (...args: string[]) => gitIn(repo, tmp.path)(...args);
 
   beforeAll(async () => {
     tmp = await tempDir('tb-addgit-');
@@ -36,22 +36,12 @@ describe.runIf(isRoot)('ADD from git', () => {
     g('tag', '-a', 'v1.0', '-m', 'release');
     await writeFile(join(repo, 'README'), 'v2\n');
     g('commit', '-q', '-am', 'two');
-    await writeFile(join(repo, '.git', 'git-daemon-export-ok'), '');
-    const port = await freePort();
-    daemon = spawn('git', ['daemon', '--reuseaddr', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${base}`, '--export-all', base], { stdio: 'ignore' });
-    repoUrl = `git://127.0.0.1:${port}/app.git`;
-    for (let i = 0; i < 100; i++) {
-      try {
-        execFileSync('git', ['ls-remote', repoUrl], { stdio: 'ignore' });
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    gitd = await serveGit(base, 'app.git');
+    repoUrl = gitd.url('app.git');
   }, 60_000);
 
   afterAll(async () => {
-    daemon?.kill();
+    gitd?.stop();
     await engine?.close();
     expect(await mountsUnder(tmp.path)).toEqual([]);
     await tmp.cleanup();

@@ -55,19 +55,26 @@ function addSave(parent: Command, ctx: CliContext): void {
       if (opts.format !== 'docker' && opts.format !== 'oci') {
         throw new TbuildError('TB_INVALID_ARGUMENT', `unknown archive format ${JSON.stringify(opts.format)} (want docker or oci)`);
       }
-      if (!opts.output && (ctx.stdout as NodeJS.WriteStream).isTTY) {
-        throw new TbuildError('TB_INVALID_ARGUMENT', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
-      }
-      const engine = await ctx.engine();
-      const archive = await engine.save(refs, opts.format);
-      if (!opts.output) {
-        await pipeline(archive, ctx.stdout);
-        return;
-      }
-      // Into a temp file beside the target, renamed over it only when complete.
-      const meter = byteMeter('Saving', ctx.stderr as NodeJS.WriteStream);
-      archive.on('error', (err) => meter.counter.destroy(err));
-      await writeStreamAtomic(opts.output, archive.pipe(meter.counter));
-      meter.done();
+      const format = opts.format;
+      await sendArchive(ctx, opts.output, 'Saving', async () => (await ctx.engine()).save(refs, format));
     });
+}
+
+/**
+ * A tar for the user (`save`, `export`): to `output` through a temp file renamed over it only
+ * when complete (with a byte meter on a terminal), or to STDOUT unless that is a terminal.
+ */
+export async function sendArchive(ctx: CliContext, output: string | undefined, label: string, open: () => Promise<Readable>): Promise<void> {
+  if (!output && (ctx.stdout as NodeJS.WriteStream).isTTY) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+  }
+  const archive = await open();
+  if (!output) {
+    await pipeline(archive, ctx.stdout);
+    return;
+  }
+  const meter = byteMeter(label, ctx.stderr as NodeJS.WriteStream);
+  archive.on('error', (err) => meter.counter.destroy(err));
+  await writeStreamAtomic(output, archive.pipe(meter.counter));
+  meter.done();
 }

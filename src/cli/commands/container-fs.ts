@@ -1,9 +1,6 @@
-import { pipeline } from 'node:stream/promises';
 import type { RegisterCommand } from '../context.js';
 import { collect } from '../options.js';
-import { byteMeter } from '../progress/bytes.js';
-import { writeStreamAtomic } from '../../util/atomic.js';
-import { TbuildError } from '../../errors.js';
+import { sendArchive } from './archive.js';
 
 /** Docker's letters for `docker diff`: 0 changed, 1 added, 2 deleted. */
 const KIND = ['C', 'A', 'D'] as const;
@@ -16,18 +13,7 @@ export const registerContainerFsCommands: RegisterCommand = (program, ctx) => {
     .argument('<container>')
     .option('-o, --output <file>', 'write to a file instead of STDOUT')
     .action(async (ref: string, opts: { output?: string }) => {
-      if (!opts.output && (ctx.stdout as NodeJS.WriteStream).isTTY) {
-        throw new TbuildError('TB_INVALID_ARGUMENT', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
-      }
-      const archive = await (await ctx.engine()).containers.export(ref);
-      if (!opts.output) {
-        await pipeline(archive, ctx.stdout);
-        return;
-      }
-      const meter = byteMeter('Exporting', ctx.stderr as NodeJS.WriteStream);
-      archive.on('error', (err) => meter.counter.destroy(err));
-      await writeStreamAtomic(opts.output, archive.pipe(meter.counter));
-      meter.done();
+      await sendArchive(ctx, opts.output, 'Exporting', async () => (await ctx.engine()).containers.export(ref));
     });
 
   program
