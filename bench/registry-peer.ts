@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { layerBody } from './layer-body.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
@@ -32,9 +32,7 @@ async function writeArchive(file: string, name: string): Promise<void> {
   const layerFiles: string[] = [];
   for (let i = 0; i < LAYERS; i++) {
     const size = LAYER_MB * 1024 * 1024;
-    const half = size / 2;
-    const text = Buffer.from(`layer ${i} line of fairly compressible text for the benchmark\n`.repeat(1 << 14)).subarray(0, half);
-    const body = Buffer.concat([randomBytes(half), text]);
+    const body = layerBody(i, size);
     const inner = pack();
     inner.entry({ name: `data-${i}.bin`, size, mode: 0o644, mtime: new Date(1_700_000_000_000) }, body);
     inner.finalize();

@@ -7,7 +7,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { layerBody } from './layer-body.js';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -28,9 +28,7 @@ const LAYER_MB = 40;
 function layerTar(i: number): Readable {
   const p = pack();
   const size = LAYER_MB * 1024 * 1024;
-  const half = size / 2;
-  const text = Buffer.from(`layer ${i} line of fairly compressible text for the benchmark\n`.repeat(1 << 14)).subarray(0, half);
-  p.entry({ name: `data-${i}.bin`, size, mode: 0o644, mtime: new Date(1_700_000_000_000) }, Buffer.concat([randomBytes(half), text]));
+  p.entry({ name: `data-${i}.bin`, size, mode: 0o644, mtime: new Date(1_700_000_000_000) }, layerBody(i, size));
   p.finalize();
   return p as unknown as Readable;
 }

@@ -146,7 +146,7 @@ export class OverlaySnapshotter implements Snapshotter {
     return join(this.#dir, String(id), 'fs');
   }
 
-  async #create(kind: 'active' | 'view', key: string, parent: string | undefined, labels: Record<string, string>): Promise<Mount[]> {
+  async #create(kind: 'active' | 'view', key: string, parent: string | undefined, labels: Record<string, string>, content?: string): Promise<Mount[]> {
     if (parent !== undefined && !this.#byName.has(parent)) this.#refresh();
     if (this.#byName.has(key) || this.#reserved.has(key)) {
       throw new TbuildError('TB_SNAPSHOT_EXISTS', `snapshot ${JSON.stringify(key)} already exists`);
@@ -178,7 +178,7 @@ export class OverlaySnapshotter implements Snapshotter {
     return this.#perKey(key, async () => {
       let claimed = false;
       try {
-        await this.#claim(rec, kind === 'active');
+        await this.#claim(rec, kind === 'active', content);
         claimed = true;
         return await this.#mountsOf(rec);
       } catch (err) {
@@ -200,10 +200,15 @@ export class OverlaySnapshotter implements Snapshotter {
    * directory. A snapshot that is not kept is swept after a crash whatever its record says, so
    * its record need not reach the disk before we go on; a kept one's must.
    */
-  async #claim(rec: SnapshotRecord, active: boolean): Promise<void> {
+  async #claim(rec: SnapshotRecord, active: boolean, content?: string): Promise<void> {
     for (;;) {
       if (await createRecord(this.#meta, rec, KEEP_LABEL in rec.labels)) {
-        if (await this.#makeDirs(rec.id, active)) return;
+        const made = await this.#makeDirs(rec.id, active, content).catch(async (err: unknown) => {
+          // no record may stay without its directory
+          await unlink(recordPath(this.#meta, rec.id)).catch(() => {});
+          throw err;
+        });
+        if (made) return;
         // A directory left under this id by a crash (or being removed right now): skip the id.
         await unlink(recordPath(this.#meta, rec.id)).catch(() => {});
       }
@@ -222,15 +227,25 @@ export class OverlaySnapshotter implements Snapshotter {
    * not in one where many inodes were deleted in the last minutes (which ext4 without a journal
    * scans past on every create, making a 5,000-file COPY take seconds instead of a tenth).
    */
-  async #makeDirs(id: number, active: boolean): Promise<boolean> {
+  async #makeDirs(id: number, active: boolean, content?: string): Promise<boolean> {
     const tmp = join(this.#dir, `.${ownedName('new', randomBytes(8).toString('hex'))}`);
     await mkdir(tmp);
+    let moved = false;
     try {
-      await mkdir(join(tmp, 'fs'));
+      if (content === undefined) {
+        await mkdir(join(tmp, 'fs'));
+      } else {
+        await rename(content, join(tmp, 'fs')).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === 'EXDEV' ? new TbuildError('TB_INVALID_ARGUMENT', `${content} is not on the snapshotter's filesystem (${this.#dir})`, { cause: err }) : err;
+        });
+        moved = true;
+      }
       if (active) await mkdir(join(tmp, 'work'));
       await rename(tmp, join(this.#dir, String(id)));
       return true;
     } catch (err) {
+      // The caller's directory goes back where it was, for the next id or for its own cleanup.
+      if (moved) await rename(join(tmp, 'fs'), content!).catch(() => {});
       await rm(tmp, { recursive: true, force: true }).catch(() => {});
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
@@ -238,8 +253,8 @@ export class OverlaySnapshotter implements Snapshotter {
     }
   }
 
-  prepare(key: string, parent?: string, labels: Record<string, string> = {}): Promise<Mount[]> {
-    return this.#create('active', key, parent, labels);
+  prepare(key: string, parent?: string, labels: Record<string, string> = {}, content?: string): Promise<Mount[]> {
+    return this.#create('active', key, parent, labels, content);
   }
 
   view(key: string, parent?: string, labels: Record<string, string> = {}): Promise<Mount[]> {

@@ -37,6 +37,8 @@ export interface ContentStore {
   /** Stream a blob; throws TB_CONTENT_NOT_FOUND. */
   createReadStream(digest: Digest): Readable;
   writer(opts?: IngestOptions): Promise<IngestWriter>;
+  /** Where a blob's bytes are on this host, for readers in another thread or process (stores on disk). */
+  blobPath?(digest: Digest): string;
   /** Convenience: ingest a buffer in one call. */
   put(data: Uint8Array | string, opts?: IngestOptions): Promise<BlobInfo>;
   /** Ingest a stream. */
@@ -86,7 +88,12 @@ export interface Usage {
  * Methods return mount descriptions; they never mount anything themselves.
  */
 export interface Snapshotter {
-  prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
+  /**
+   * A new active snapshot on `parent`. With `content`, a directory on the snapshotter's own
+   * filesystem is moved in as its layer: a layer extracted while its parent was still being made
+   * (a pull extracts every layer at once) joins the stack without being copied.
+   */
+  prepare(key: string, parent?: string, labels?: Record<string, string>, content?: string): Promise<Mount[]>;
   view(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
   /** Mounts of an existing active or view snapshot. */
   mounts(key: string): Promise<Mount[]>;
@@ -141,6 +148,11 @@ export interface ApplyTarOptions {
    * container. Must contain `dir`. Defaults to `dir`.
    */
   root?: string;
+  /**
+   * Extract on a worker thread (another core), this thread only reading `tar`: for large layers
+   * that arrive while other work goes on (a pull's downloads). Not worth it for small ones.
+   */
+  offThread?: boolean;
 }
 
 /**
@@ -157,7 +169,7 @@ export interface LayerConverter {
    * `.wh.` entries back into overlay form. Every path goes through `resolveInRoot`. Returns the
    * diffID of the uncompressed stream.
    */
-  applyTar(tar: Readable, dir: string, opts?: ApplyTarOptions): Promise<LayerDescriptor>;
+  applyTar(tar: Readable | AsyncIterable<Buffer>, dir: string, opts?: ApplyTarOptions): Promise<LayerDescriptor>;
 }
 
 // ───────────────────────── cache index ─────────────────────────

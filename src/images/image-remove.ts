@@ -105,10 +105,12 @@ async function deleteImage(ctx: RemoveContext, record: StoredRecord): Promise<st
     usedBlobs.add(o.manifest);
     for (const l of o.layers) {
       usedBlobs.add(l.diffId);
+      if (l.compressed) usedBlobs.add(l.compressed.digest);
       usedSnaps.add(l.snapshot);
     }
   }
-  for (const d of [record.id, record.manifest, ...record.layers.map((l) => l.diffId)]) {
+  const layerBlobs = record.layers.flatMap((l) => (l.compressed ? [l.diffId, l.compressed.digest] : [l.diffId]));
+  for (const d of [record.id, record.manifest, ...layerBlobs]) {
     if (!usedBlobs.has(d)) await ctx.content.delete(d).catch(ignoreNotFound);
   }
   const deleted: string[] = [];

@@ -179,14 +179,23 @@ export class LocalImageStore implements ImageStore {
         id,
         manifest: man.digest,
         layers: await Promise.all(
-          image.layers.map(async (l) => ({ diffId: l.diffId, size: l.size, snapshot: l.snapshot, contentSize: l.contentSize ?? (await this.#contentSize(l.snapshot)) })),
+          image.layers.map(async (l) => ({
+            diffId: l.diffId,
+            size: l.size,
+            snapshot: l.snapshot,
+            contentSize: l.contentSize ?? (await this.#contentSize(l.snapshot)),
+            ...(l.compressed ? { compressed: l.compressed } : {}),
+          })),
         ),
         repoDigests: [...new Set([...(existing?.repoDigests ?? []), ...repoDigests])],
         created: existing?.created ?? new Date().toISOString(),
       };
       // Keep the layers of an existing record: they may be shared with a container or a build already.
       if (existing && existing.layers.length === record.layers.length) {
-        record.layers = existing.layers.map((l, i) => ({ ...l, contentSize: l.contentSize ?? record.layers[i]!.contentSize }));
+        record.layers = existing.layers.map((l, i) => {
+          const now = record.layers[i]!;
+          return { ...l, contentSize: l.contentSize ?? now.contentSize, ...(l.compressed ?? now.compressed ? { compressed: l.compressed ?? now.compressed } : {}) };
+        });
       }
       await this.#files.writeRecord(record);
       const repos = await this.#files.readRepositories();

@@ -1,4 +1,5 @@
 import { verifyingStream } from '../util/verify-stream.js';
+import { streamSink } from '../util/stream-sink.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { BlobInfo, ContentStore, LayerConverter, Snapshotter, IngestWriter } from '../cache/types.js';
@@ -66,23 +67,6 @@ async function fanOut(input: Readable, sinks: Array<{ push(chunk: Buffer): Promi
     // both consumers at once: the blob write and the extraction overlap instead of taking turns
     await Promise.all(sinks.map((s) => s.push(c)));
   }
-}
-
-function streamSink(pt: PassThrough): { push(chunk: Buffer): Promise<void> } {
-  return {
-    async push(chunk) {
-      if (pt.write(chunk) || pt.destroyed) return;
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          pt.off('drain', done);
-          pt.off('close', done);
-          resolve();
-        };
-        pt.on('drain', done);
-        pt.on('close', done);
-      });
-    },
-  };
 }
 
 function tmpKey(): string {
@@ -210,6 +194,46 @@ async function importKnown(
   }
 }
 
+/** A layer extracted apart from its stack, into a directory of its own. */
+export interface ExtractedLayer {
+  diffId: Digest;
+  /** Uncompressed tar size. */
+  size: number;
+  /** On the snapshotter's filesystem; absent when the stack up to this layer is already here. */
+  dir?: string;
+}
+
+/**
+ * Stack layers that were extracted apart (all at once, say, as a pull downloads them) bottom-up:
+ * each directory is moved in as the snapshot named by its chain id; where that stack exists
+ * already it is kept and the directory left to the caller. On failure the snapshots this call
+ * made are removed again.
+ */
+export async function stackLayers(parts: LayerParts, layers: readonly ExtractedLayer[]): Promise<ImageLayer[]> {
+  const undo: Undo = { snapshots: [], blobs: [] };
+  const out: ImageLayer[] = [];
+  let parentChain: Digest | undefined;
+  let parentSnap: string | undefined;
+  try {
+    for (const l of layers) {
+      const name = layerSnapshotName(nextChainId(parentChain, l.diffId));
+      if (!(await parts.snapshots.exists(name))) {
+        if (l.dir === undefined) throw new TbuildError('TB_SNAPSHOT_NOT_FOUND', `layer snapshot ${name} is gone and was not extracted again`);
+        const key = tmpKey();
+        await parts.snapshots.prepare(key, parentSnap, { [IMPORT_LABEL]: '1' }, l.dir);
+        await commitOrDrop(parts, name, key, undo);
+      }
+      out.push({ diffId: l.diffId, size: l.size, snapshot: name });
+      parentChain = nextChainId(parentChain, l.diffId);
+      parentSnap = name;
+    }
+    return out;
+  } catch (err) {
+    await rollback(parts, undo);
+    throw err;
+  }
+}
+
 async function importUnknown(
   parts: LayerParts,
   src: LayerSource,
@@ -260,24 +284,18 @@ async function commitOrDrop(parts: LayerParts, name: string, key: string, undo: 
 }
 
 /**
- * Make sure the layer's uncompressed tar is in the content store (regenerating it from the
- * snapshot when needed, verified against the diffID), and return its blob info.
- */
-export async function ensureLayerBlob(parts: LayerParts, layer: ImageLayer): Promise<BlobInfo> {
-  const have = await parts.content.info(layer.diffId);
-  if (have) return have;
-  const dir = await parts.snapshots.layerDir(layer.snapshot);
-  return parts.content.ingest(parts.layers.tarFromDir(dir), { expected: layer.diffId });
-}
-
-/**
- * The layer tar of one image layer, for `save` and `push`: the kept blob, or (a built layer has
- * none) the tar made again from its snapshot as it streams, checked against the diffID and size,
- * without writing and syncing a copy first.
+ * The layer tar of one image layer, for `save` and `push`: the kept blob; for a pulled layer, the
+ * registry blob it came as, decompressed; or (a built layer has neither) the tar made again from
+ * its snapshot as it streams. Whatever is not the kept tar is checked against the diffID and size
+ * as it streams, without writing and syncing a copy first.
  */
 export async function exportLayer(parts: LayerParts, layer: ImageLayer): Promise<{ stream: Readable; size: number }> {
   const have = await parts.content.info(layer.diffId);
   if (have) return { stream: parts.content.createReadStream(layer.diffId), size: have.size };
+  if (layer.compressed && (await parts.content.info(layer.compressed.digest))) {
+    const { stream } = await decompress(parts.content.createReadStream(layer.compressed.digest));
+    return { stream: verifyingStream(stream, { digest: layer.diffId, size: layer.size }), size: layer.size };
+  }
   const dir = await parts.snapshots.layerDir(layer.snapshot);
   return { stream: verifyingStream(parts.layers.tarFromDir(dir), { digest: layer.diffId, size: layer.size }), size: layer.size };
 }

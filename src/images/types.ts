@@ -55,6 +55,18 @@ export interface ImageLayer {
   snapshot: string;
   /** Bytes of the files in the layer, as Docker reports layer and image sizes (set by the image store). */
   contentSize?: number;
+  /**
+   * The registry blob a pulled layer came as, kept in the content store instead of the layer tar
+   * (which it gives back, decompressed and checked against the diffID): a pull writes the layer
+   * once compressed and once extracted, and a push elsewhere sends these bytes unchanged.
+   */
+  compressed?: CompressedLayer;
+}
+
+export interface CompressedLayer {
+  digest: Digest;
+  size: number;
+  mediaType: string;
 }
 
 /** An image as the local store keeps it. `id` is the config digest, as Docker shows it. */

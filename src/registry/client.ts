@@ -95,15 +95,18 @@ function header(res: HttpResponse, name: string): string | undefined {
  * The bytes of `source`, counted and hashed as they pass; fails as soon as there are too many, and
  * at the end when size or digest differ from `desc`. Errors reach whoever reads the stream.
  */
-export function verified(source: AsyncIterable<Buffer>, desc: Descriptor, onBytes?: (n: number) => void, host = 'the registry'): Readable {
+export function verified(source: AsyncIterable<Buffer>, desc: Descriptor, onBytes?: (n: number) => void, host = 'the registry', verify = true): Readable {
   async function* read(): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of source) yield chunk;
+      for await (const chunk of source) {
+        if (!verify) onBytes?.(chunk.length);
+        yield chunk;
+      }
     } catch (err) {
       throw bodyError(host, err);
     }
   }
-  return verifyingStream(read(), desc, onBytes);
+  return verify ? verifyingStream(read(), desc, onBytes) : Readable.from(read(), { objectMode: false });
 }
 
 async function readLimited(res: HttpResponse, limit: number, what: string): Promise<Buffer> {
@@ -181,9 +184,9 @@ class RepoFetcher implements Fetcher {
     return res;
   }
 
-  async blob(desc: Descriptor, onBytes?: (n: number) => void): Promise<Readable> {
+  async blob(desc: Descriptor, onBytes?: (n: number) => void, opts: { verify?: boolean } = {}): Promise<Readable> {
     const res = await this.#get(desc);
-    return verified(res.body as AsyncIterable<Buffer>, desc, onBytes, new URL(res.url).host);
+    return verified(res.body as AsyncIterable<Buffer>, desc, onBytes, new URL(res.url).host, opts.verify ?? true);
   }
 
   async blobBytes(desc: Descriptor): Promise<Buffer> {
@@ -239,8 +242,8 @@ class FallbackFetcher implements Fetcher {
     return value;
   }
 
-  async blob(desc: Descriptor, onBytes?: (n: number) => void): Promise<Readable> {
-    return (await this.#first(this.#order, (f) => f.blob(desc, onBytes))).value;
+  async blob(desc: Descriptor, onBytes?: (n: number) => void, opts?: { verify?: boolean }): Promise<Readable> {
+    return (await this.#first(this.#order, (f) => f.blob(desc, onBytes, opts))).value;
   }
 
   async blobBytes(desc: Descriptor): Promise<Buffer> {

@@ -1,15 +1,13 @@
 import PQueue from 'p-queue';
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { ownedName, sweepDeadOwners } from '../util/owned-temp.js';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
+import { ownedName, sweepDeadOwners } from '../util/owned-temp.js';
+import type { ContentStore, LayerConverter, LayerDescriptor, Snapshotter } from '../cache/types.js';
 import type { ImageConfig, ImageRecord, ImageStore } from '../images/types.js';
-import { importLayers, nextChainId, layerSnapshotName } from '../images/layers.js';
+import { nextChainId, layerSnapshotName, stackLayers, type ExtractedLayer } from '../images/layers.js';
 import { familiarName, formatReference, parseReference, repositoryName, type Reference } from '../images/reference.js';
 import { TbuildError, isTbuildError } from '../errors.js';
-import { digestHex, isDigest, sha256, shortId, type Digest } from '../util/digest.js';
+import { isDigest, sha256, shortId, type Digest } from '../util/digest.js';
 import { BlobMap } from './blob-map.js';
 import { hostPlatform, INDEX_TYPES, LAYER_TYPES, MANIFEST_TYPES, selectPlatform, type ImageIndex, type ImageManifest } from './media-types.js';
 import type { Descriptor, DistributionInfo, Fetcher, Platform, ProgressSink, PulledImage, RegistryClient, Resolved } from './types.js';
@@ -174,11 +172,12 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
   return { image, name, digest: top.descriptor.digest, upToDate };
 }
 
-/** Downloads left by pulls whose process died. */
 /**
- * Download the layers not already applied (into the content store, verified, several at once),
- * then apply all of them in order. The downloaded compressed blobs are dropped afterwards: the
- * store keeps layers uncompressed.
+ * Download the layers not already here, several at once, each verified against its digest and
+ * size while streaming, kept in the content store as it came (compressed: that is the blob the
+ * image keeps for the layer, not the uncompressed tar) and extracted as it arrives into a
+ * directory of its own, so that every layer downloads and unpacks at the same time. Then the
+ * directories are stacked in order as the layer snapshots. A failed pull removes what it added.
  */
 async function fetchLayers(
   target: PullTarget,
@@ -188,70 +187,123 @@ async function fetchLayers(
   progress: ProgressSink,
   concurrency: number,
 ): Promise<ImageRecord['layers']> {
-  // Which layer stacks are already here (same chain id): those need nothing downloaded.
-  const present: boolean[] = [];
+  // Stacks already here (same chain id) need nothing, if an image of the store knows their size.
+  const sizes = new Map<string, number>();
+  for (const img of await target.images.list()) for (const l of img.layers) sizes.set(l.snapshot, l.size);
+  const present: Array<number | undefined> = [];
   let chain: Digest | undefined;
-  for (const d of diffIds) {
+  for (const [i, d] of diffIds.entries()) {
     chain = nextChainId(chain, d);
-    present.push((await target.snapshots.exists(layerSnapshotName(chain))) && (await target.content.info(d)) !== undefined);
+    const name = layerSnapshotName(chain);
+    const blob = (await target.content.info(d)) ?? (await target.content.info(descs[i]!.digest));
+    present.push(blob && (await target.snapshots.exists(name)) ? sizes.get(name) : undefined);
   }
-  // Downloads go to plain files in the root's scratch (verified while streaming by the fetcher,
-  // never fsynced: they live only until their layer is applied), several at once; each layer is
-  // applied as soon as its own download is done, while later ones are still arriving.
   const tmpRoot = join(target.root, 'registry', 'tmp');
   await sweepDeadOwners(tmpRoot, 'pull');
   const scratch = join(tmpRoot, ownedName('pull'));
   await mkdir(scratch, { recursive: true });
   const queue = new PQueue({ concurrency: Math.max(1, concurrency) });
-  descs.forEach((d, i) => progress({ id: shortId(d.digest), status: present[i] ? 'Already exists' : 'Pulling fs layer' }));
-  const downloads = new Map<string, Promise<string>>();
-  const download = (desc: Descriptor): Promise<string> => {
-    let p = downloads.get(desc.digest);
-    if (!p) {
-      p = queue.add(async () => {
-        const id = shortId(desc.digest);
-        const file = join(scratch, digestHex(desc.digest));
-        let current = 0;
-        let last = 0;
-        const stream = await fetcher.blob(desc, (n) => {
-          current += n;
-          // A line per ~1 % is plenty for a bar, and keeps daemon streams small.
-          if (current - last >= desc.size / 100 || current === desc.size) {
-            last = current;
-            progress({ id, status: 'Downloading', current, total: desc.size });
-          }
-        });
-        await pipeline(stream, createWriteStream(file));
-        progress({ id, status: 'Verifying Checksum' });
-        progress({ id, status: 'Download complete' });
-        return file;
-      });
-      // Failures surface when the layer is opened; until then nobody may call them unhandled.
-      p.catch(() => {});
-      downloads.set(desc.digest, p);
-    }
-    return p;
-  };
-  descs.forEach((d, i) => {
-    if (!present[i]) void download(d);
-  });
+  descs.forEach((d, i) => progress({ id: shortId(d.digest), status: present[i] !== undefined ? 'Already exists' : 'Pulling fs layer' }));
+  const added: Digest[] = [];
   try {
-    const layers = await importLayers(
-      target,
-      descs.map((desc, i) => ({
-        diffId: diffIds[i]!,
-        open: async () => {
-          const file = await download(desc);
-          progress({ id: shortId(desc.digest), status: 'Extracting', current: 0, total: desc.size });
-          return createReadStream(file);
-        },
-      })),
+    const extracted = await Promise.all(
+      descs.map((desc, i): Promise<ExtractedLayer> => {
+        const diffId = diffIds[i]!;
+        const size = present[i];
+        if (size !== undefined) return Promise.resolve({ diffId, size });
+        return queue.add(async () => {
+          const dir = join(scratch, String(i));
+          const got = await downloadAndExtract(target, fetcher, desc, dir, progress, added);
+          if (got.diffId !== diffId) {
+            throw new TbuildError('TB_CONTENT_DIGEST_MISMATCH', `layer ${desc.digest} unpacks to ${got.diffId}, not the diffID ${diffId} its image config names`);
+          }
+          return { diffId, size: got.size, dir };
+        });
+      }),
     );
-    descs.forEach((d, i) => present[i] || progress({ id: shortId(d.digest), status: 'Pull complete' }));
-    return layers;
-  } finally {
+    const layers = await stackLayers(target, extracted);
+    descs.forEach((d, i) => present[i] !== undefined || progress({ id: shortId(d.digest), status: 'Pull complete' }));
+    return layers.map((l, i) => ({ ...l, compressed: { digest: descs[i]!.digest, size: descs[i]!.size, mediaType: descs[i]!.mediaType } }));
+  } catch (err) {
     queue.clear();
     await queue.onIdle().catch(() => {});
+    // Blobs an image of the store uses meanwhile stay.
+    for (const d of added) if (!(await blobInUse(target, d))) await target.content.delete(d).catch(() => {});
+    throw err;
+  } finally {
     await rm(scratch, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/**
+ * One layer: its bytes go to the content store (under their own digest) and, as they pass, to
+ * the extraction into `dir`. A blob already in the store is only extracted.
+ */
+/** Layers from this size on are extracted on a worker thread (the pool's start-up is ~0.1 s). */
+const OFF_THREAD_BYTES = 4 << 20;
+
+async function downloadAndExtract(target: PullTarget, fetcher: Fetcher, desc: Descriptor, dir: string, progress: ProgressSink, added: Digest[]): Promise<LayerDescriptor> {
+  const id = shortId(desc.digest);
+  if (await target.content.info(desc.digest)) {
+    progress({ id, status: 'Extracting', current: 0, total: desc.size });
+    return target.layers.applyTar(target.content.createReadStream(desc.digest), dir, { allowDevices: true });
+  }
+  let current = 0;
+  let last = 0;
+  // The content store's writer checks digest and size; the fetcher need not hash them too.
+  const stream = await fetcher.blob(
+    desc,
+    (n) => {
+      current += n;
+      // A line per ~1 % is plenty for a bar, and keeps daemon streams small.
+      if (current - last >= desc.size / 100 || current === desc.size) {
+        last = current;
+        progress({ id, status: 'Downloading', current, total: desc.size });
+      }
+    },
+    { verify: false },
+  );
+  const writer = await target.content.writer({ expected: desc.digest, size: desc.size });
+  // Each chunk is written to the store while the extraction takes it: no copy in between.
+  let written: Promise<void> = Promise.resolve();
+  let failedWrite: unknown;
+  async function* stored(): AsyncGenerator<Buffer> {
+    // The download outlives an extraction that gives up: see below.
+    for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
+      written = writer.write(chunk as Buffer);
+      written.catch((err: unknown) => (failedWrite ??= err));
+      yield chunk as Buffer;
+      await written;
+    }
+  }
+  try {
+    const got = await target.layers.applyTar(stored(), dir, { allowDevices: true, offThread: desc.size >= OFF_THREAD_BYTES }).catch(async (err: unknown) => {
+      // Bytes that do not unpack may be bytes that are not the blob: then that is the error to
+      // report (it names the digest), so the rest is read and checked before giving up. A layer
+      // refused for what it holds, or a download that broke, is reported as it is.
+      if (failedWrite !== undefined || isTbuildError(err, 'TB_TAR_HOSTILE') || isTbuildError(err, 'TB_NO_SPACE') || stream.errored) throw failedWrite ?? err;
+      await written.catch(() => {});
+      for await (const chunk of stream) await writer.write(chunk as Buffer);
+      await writer.commit();
+      added.push(desc.digest);
+      throw err;
+    });
+    progress({ id, status: 'Verifying Checksum' });
+    await writer.commit();
+    added.push(desc.digest);
+    progress({ id, status: 'Download complete' });
+    return got;
+  } catch (err) {
+    stream.destroy();
+    await writer.abort();
+    if (isTbuildError(err, 'TB_CONTENT_SIZE_MISMATCH') && !err.message.includes(desc.digest)) {
+      throw new TbuildError(err.code, `blob ${desc.digest}: ${err.message}`, { cause: err, details: err.details });
+    }
+    throw err;
+  }
+}
+
+async function blobInUse(target: PullTarget, digest: Digest): Promise<boolean> {
+  for (const img of await target.images.list()) if (img.layers.some((l) => l.compressed?.digest === digest)) return true;
+  return false;
 }

@@ -94,7 +94,9 @@ export async function pushLayer(
   progress: ProgressSink,
 ): Promise<Descriptor> {
   const id = shortId(layer.diffId);
-  const gz = known.filter((b) => GZIP_TYPES.has(b.mediaType));
+  // A pulled layer's own registry blob is a candidate too (the blob map may have lost it).
+  const pulled = layer.compressed && !known.some((b) => b.digest === layer.compressed!.digest) ? [{ ...layer.compressed, repos: [] }] : [];
+  const gz = [...known, ...pulled].filter((b) => GZIP_TYPES.has(b.mediaType));
   const desc = (b: CompressedBlob): Descriptor => ({ mediaType: MT.dockerLayerGzip, size: b.size, digest: b.digest });
   // 1. Already in the repository (known to be, or our own compression of it is there).
   for (const b of gz) {
@@ -116,7 +118,24 @@ export async function pushLayer(
       }
     }
   }
-  // 3. Compress and upload in one pass.
+  // 3. The compressed blob a pull kept, sent as it is.
+  const kept = gz.find((b) => b.digest === layer.compressed?.digest);
+  if (kept && (await source.content.info(kept.digest))) {
+    let sent = 0;
+    let shown = 0;
+    const pushed = await pusher.pushStream(source.content.createReadStream(kept.digest), (n) => {
+      sent += n;
+      if (sent - shown >= kept.size / 100 || sent === kept.size) {
+        shown = sent;
+        progress({ id, status: 'Pushing', current: sent, total: kept.size });
+      }
+    });
+    if (pushed.digest !== kept.digest) throw new TbuildError('TB_CONTENT_DIGEST_MISMATCH', `layer blob ${kept.digest} in the content store hashes to ${pushed.digest}`);
+    await blobs.add(layer.diffId, kept, repo).catch(() => {});
+    progress({ id, status: 'Pushed' });
+    return desc(kept);
+  }
+  // 4. Compress and upload in one pass.
   const { stream, size } = await exportLayer(source, layer);
   let read = 0;
   let last = 0;

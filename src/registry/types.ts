@@ -93,9 +93,11 @@ export interface Fetcher {
   /**
    * A blob's bytes as a stream that fails (TB_CONTENT_DIGEST_MISMATCH / TB_CONTENT_SIZE_MISMATCH)
    * at its end when what arrived does not match the descriptor. Redirects are followed without
-   * sending the registry's Authorization to another host.
+   * sending the registry's Authorization to another host. With `verify: false` the bytes are
+   * passed on unchecked, for a caller that checks them itself (a content-store writer with the
+   * digest and size expected): hashing them twice costs a pull a tenth of its time.
    */
-  blob(desc: Descriptor, onBytes?: (n: number) => void): Promise<Readable>;
+  blob(desc: Descriptor, onBytes?: (n: number) => void, opts?: { verify?: boolean }): Promise<Readable>;
   /** A small blob (config) read whole and verified. */
   blobBytes(desc: Descriptor): Promise<Buffer>;
 }

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * How to start module `name` of folder `folder` as a node process of its own, from a caller in
@@ -15,4 +16,21 @@ export function moduleEntry(callerUrl: string, folder: string, name: string): { 
   const beside = join(dirname(here), `${name}.${fromSource ? 'ts' : 'js'}`);
   const entry = fromSource || existsSync(beside) ? beside : join(dirname(here), folder, `${name}.js`);
   return { args: fromSource ? ['--import', 'tsx', entry] : [entry], cwd: join(dirname(entry), '..', '..') };
+}
+
+/**
+ * The URL to start module `name` of `folder` as a worker thread, found as `moduleEntry` finds a
+ * process's module. From the TypeScript source, a worker does not inherit tsx's loader (a
+ * worker's `--import` does not reach its own entry module), so the entry is a small module that
+ * registers tsx first and then imports the real one.
+ */
+export function workerEntry(callerUrl: string, folder: string, name: string): URL {
+  const { args } = moduleEntry(callerUrl, folder, name);
+  const entry = pathToFileURL(args[args.length - 1]!).href;
+  if (!entry.endsWith('.ts')) return new URL(entry);
+  const tsxDir = dirname(createRequire(callerUrl).resolve('tsx/package.json'));
+  const pkg = JSON.parse(readFileSync(join(tsxDir, 'package.json'), 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  const api = pathToFileURL(join(tsxDir, pkg.exports['./esm/api']!.import.default)).href;
+  const boot = `import { register } from ${JSON.stringify(api)}; register(); await import(${JSON.stringify(entry)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(boot)}`);
 }

@@ -205,3 +205,26 @@ test('on ext4 the snapshots directory spreads its children over block groups (ch
     await t.cleanup();
   }
 });
+
+test('prepare with content moves a directory in as the layer, on a parent made meanwhile', async () => {
+  const t = await tempDir('tbs-');
+  try {
+    const s = await openSnapshotter(t.path);
+    // extracted before its parent existed, as a pull extracts every layer at once
+    const extracted = join(t.path, 'scratch', 'layer1');
+    await mkdir(join(extracted, 'etc'), { recursive: true });
+    await writeFile(join(extracted, 'etc', 'motd'), 'hello\n');
+    await s.prepare('base', undefined);
+    await s.commit('B', 'base');
+    await s.prepare('k', 'B', {}, extracted);
+    await expect(lstat(extracted)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(join(await s.layerDir('k'), 'etc', 'motd'), 'utf8')).toBe('hello\n');
+    await s.commit('L1', 'k');
+    expect(await s.chain('L1')).toEqual(['L1', 'B']);
+    // a directory that cannot be moved in leaves no snapshot behind
+    await expect(s.prepare('k2', 'L1', {}, join(t.path, 'scratch', 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await s.exists('k2')).toBe(false);
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -10,6 +10,7 @@ import { pullImage } from '../../src/registry/pull.js';
 import { pushImage } from '../../src/registry/push.js';
 import { isInsecureHost } from '../../src/registry/transport.js';
 import { MT } from '../../src/registry/media-types.js';
+import { exportLayer } from '../../src/images/layers.js';
 import { sha256 } from '../../src/util/digest.js';
 import type { EngineParts } from '../../src/engine.js';
 
@@ -58,9 +59,21 @@ describe('pull', () => {
     const byDigest = await pullImage(parts, client, `${reg.host}/test/busybox@${first.digest}`);
     expect(byDigest.image.id).toBe(first.image.id);
     expect(byDigest.name).toBe(`${reg.host}/test/busybox@${first.digest}`);
-    // The compressed downloads are not kept: the store holds layers uncompressed.
+    // The store keeps each layer as the registry gave it (compressed), not the uncompressed tar;
+    // the tar comes back from it, checked against the diffID.
     const manifest = JSON.parse((await client.fetcher({ domain: reg.host, path: 'test/busybox' }).manifest('1')).bytes.toString()) as { layers: Array<{ digest: string }> };
-    for (const l of manifest.layers) expect(await parts.content.info(l.digest as never)).toBeUndefined();
+    for (const [i, l] of manifest.layers.entries()) {
+      const layer = first.image.layers[i]!;
+      expect(layer.compressed?.digest).toBe(l.digest);
+      expect(await parts.content.info(l.digest as never)).toBeDefined();
+      expect(await parts.content.info(layer.diffId)).toBeUndefined();
+      const { stream, size } = await exportLayer(parts, layer);
+      const tar = Buffer.concat(await stream.toArray());
+      expect([sha256(tar), tar.length]).toEqual([layer.diffId, size]);
+    }
+    // Removing the image removes the blobs it kept.
+    await parts.images.remove(first.image.id, { force: true });
+    expect(await leftovers(parts)).toEqual({ images: 0, blobs: 0, snapshots: [] });
   });
 
   test('an index: the host platform is chosen; a missing one is an error listing those present', async () => {
@@ -179,8 +192,12 @@ describe('push', () => {
     await run('rm', ['-rf', blobs]);
     await other.images.tag(again.image.id, `${reg.host}/fresh/repo:1`);
     const ev1: string[] = [];
-    await pushImage(other, client, `${reg.host}/fresh/repo:1`, { onProgress: (p) => ev1.push(p.status) });
+    const first = await pushImage(other, client, `${reg.host}/fresh/repo:1`, { onProgress: (p) => ev1.push(p.status) });
     expect(ev1.filter((s) => s === 'Pushed')).toHaveLength(2);
+    // The pulled layers went up as the bytes they came as, not compressed again.
+    const layerDigests = async (path: string, ref: string) =>
+      (JSON.parse((await client.fetcher({ domain: reg.host, path }).manifest(ref)).bytes.toString()) as { layers: Array<{ digest: string }> }).layers.map((l) => l.digest);
+    expect(await layerDigests('fresh/repo', first.digest)).toEqual(await layerDigests('test/busybox', '1'));
     const ev2: string[] = [];
     const second = await pushImage(other, client, `${reg.host}/fresh/repo:1`, { onProgress: (p) => ev2.push(p.status) });
     expect(ev2.filter((s) => s === 'Layer already exists')).toHaveLength(2);

@@ -4,6 +4,7 @@ import type { ApplyTarOptions, LayerConverter, LayerDescriptor, LayerTarOptions 
 import type { Digest } from '../../util/digest.js';
 import { layerTarChunks } from './tar-from-dir.js';
 import { applyTar } from './apply.js';
+import { applyTarOffThread } from './apply-worker.js';
 
 export { applyTar, cleanEntryPath } from './apply.js';
 export { layerTarChunks, WHITEOUT_PREFIX, OPAQUE_MARKER } from './tar-from-dir.js';
@@ -27,5 +28,6 @@ export function tarFromDir(dir: string, opts?: LayerTarOptions): Readable {
 export const layerConverter: LayerConverter = {
   tarFromDir,
   describeDir,
-  applyTar: (tar: Readable, dir: string, opts?: ApplyTarOptions) => applyTar(tar, dir, opts),
+  applyTar: (tar: Readable | AsyncIterable<Buffer>, dir: string, opts?: ApplyTarOptions) =>
+    opts?.offThread ? applyTarOffThread(tar, dir, opts) : applyTar(tar instanceof Readable ? tar : Readable.from(tar, { objectMode: false }), dir, opts),
 };

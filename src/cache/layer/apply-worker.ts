@@ -1,0 +1,199 @@
+import { availableParallelism } from 'node:os';
+import { Readable } from 'node:stream';
+import { Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { TbuildError, type ErrorCode } from '../../errors.js';
+import { workerEntry } from '../../util/module-entry.js';
+import type { ApplyTarOptions, LayerDescriptor } from '../types.js';
+import { applyTar } from './apply.js';
+
+/**
+ * Extracting a layer (decompressing, hashing, writing files) is work for one core; on the main
+ * thread it competes with everything else the process does — the downloads of the other layers
+ * of a pull, above all. Here the extraction runs on a worker thread: the main thread only reads
+ * the tar stream and posts its chunks. Workers are kept for the life of the process (started on
+ * first use, one per layer being extracted at once, up to the number of CPUs) and never keep it
+ * alive on their own.
+ */
+
+/** Bytes posted and not yet taken by the worker before the reader waits: memory stays bounded. */
+const IN_FLIGHT_BYTES = 8 << 20;
+const MARK = 'tbuild.applyTarWorker';
+
+type ToWorker =
+  | { kind: 'job'; id: number; dir: string; opts: ApplyTarOptions }
+  | { kind: 'chunk'; id: number; data: Uint8Array }
+  | { kind: 'end'; id: number }
+  | { kind: 'abort'; id: number; message: string };
+
+type SerializedError = { code?: ErrorCode; message: string; details?: Record<string, unknown> };
+
+type FromWorker = { kind: 'taken'; id: number; bytes: number } | { kind: 'done'; id: number; result: LayerDescriptor } | { kind: 'failed'; id: number; error: SerializedError };
+
+// ───────────── main thread ─────────────
+
+interface Job {
+  taken(bytes: number): void;
+  settle(reply: FromWorker): void;
+}
+
+class PooledWorker {
+  readonly worker: Worker;
+  readonly jobs = new Map<number, Job>();
+  #dead: Error | undefined;
+
+  constructor() {
+    this.worker = new Worker(workerEntry(import.meta.url, 'cache/layer', 'apply-worker'), { workerData: { [MARK]: true } });
+    this.worker.on('message', (m: FromWorker) => {
+      const job = this.jobs.get(m.id);
+      if (!job) return;
+      if (m.kind === 'taken') job.taken(m.bytes);
+      else job.settle(m);
+    });
+    const fail = (err: Error): void => {
+      this.#dead ??= err;
+      for (const [id, job] of this.jobs) job.settle({ kind: 'failed', id, error: { code: 'TB_INTERNAL', message: `layer extraction worker failed: ${err.message}` } });
+      this.jobs.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
+    this.idle();
+  }
+
+  /** A worker with no job must not keep the process alive; one with a job must. */
+  busy(): void {
+    this.worker.ref();
+  }
+
+  idle(): void {
+    if (this.jobs.size === 0) this.worker.unref();
+  }
+
+  get usable(): boolean {
+    return this.#dead === undefined;
+  }
+}
+
+const pool: PooledWorker[] = [];
+let nextJob = 1;
+
+function pickWorker(): PooledWorker {
+  for (let i = pool.length - 1; i >= 0; i--) if (!pool[i]!.usable) pool.splice(i, 1);
+  const idle = pool.find((w) => w.jobs.size === 0);
+  if (idle) return idle;
+  if (pool.length < Math.max(1, availableParallelism())) {
+    const w = new PooledWorker();
+    pool.push(w);
+    return w;
+  }
+  return pool.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+}
+
+function revive(e: SerializedError): Error {
+  // The worker's TbuildError comes back as one of ours, code and details intact.
+  return e.code ? new TbuildError(e.code, e.message, { details: e.details ?? {} }) : new Error(e.message);
+}
+
+/** `applyTar`, with the extraction on a worker thread; `tar` is read here. */
+export async function applyTarOffThread(tar: Readable | AsyncIterable<Buffer>, dir: string, opts: ApplyTarOptions = {}): Promise<LayerDescriptor> {
+  const w = pickWorker();
+  const id = nextJob++;
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  let settled: FromWorker | undefined;
+  const result = new Promise<LayerDescriptor>((resolve, reject) => {
+    w.busy();
+    w.jobs.set(id, {
+      taken(bytes) {
+        inFlight -= bytes;
+        if (inFlight <= IN_FLIGHT_BYTES) wake?.();
+      },
+      settle(reply) {
+        w.jobs.delete(id);
+        w.idle();
+        settled = reply;
+        wake?.();
+        if (reply.kind === 'done') resolve(reply.result);
+        else if (reply.kind === 'failed') reject(revive(reply.error));
+      },
+    });
+  });
+  // Whoever gives up first (the reader on a stream error, the worker on a refused layer) decides.
+  result.catch(() => {});
+  const post = (m: ToWorker): void => w.worker.postMessage(m);
+  post({ kind: 'job', id, dir, opts: { ...opts, offThread: false } });
+  try {
+    for await (const chunk of tar) {
+      if (settled) break;
+      const data = chunk as Buffer;
+      inFlight += data.length;
+      post({ kind: 'chunk', id, data });
+      if (inFlight > IN_FLIGHT_BYTES && !settled) await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+    if (settled) (tar as Readable).destroy?.();
+    else post({ kind: 'end', id });
+  } catch (err) {
+    post({ kind: 'abort', id, message: (err as Error).message });
+    await result.catch(() => {});
+    throw err;
+  }
+  return result;
+}
+
+// ───────────── worker thread ─────────────
+
+/** One job's tar as the worker sees it: chunks as they are posted, each reported once taken. */
+function jobStream(port: MessagePort, id: number): { stream: Readable; feed(m: ToWorker): void } {
+  const queue: Array<Uint8Array | null | Error> = [];
+  let waiting: (() => void) | undefined;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (;;) {
+      if (!queue.length) await new Promise<void>((r) => (waiting = r));
+      const next = queue.shift()!;
+      if (next === null) return;
+      if (next instanceof Error) throw next;
+      port.postMessage({ kind: 'taken', id, bytes: next.length } satisfies FromWorker);
+      yield Buffer.from(next.buffer, next.byteOffset, next.length);
+    }
+  }
+  const push = (x: Uint8Array | null | Error): void => {
+    queue.push(x);
+    const w = waiting;
+    waiting = undefined;
+    w?.();
+  };
+  return {
+    stream: Readable.from(chunks(), { objectMode: false }),
+    feed(m) {
+      if (m.kind === 'chunk') push(m.data);
+      else if (m.kind === 'end') push(null);
+      else if (m.kind === 'abort') push(new Error(m.message));
+    },
+  };
+}
+
+function serveJobs(port: MessagePort): void {
+  const jobs = new Map<number, (m: ToWorker) => void>();
+  port.on('message', (m: ToWorker) => {
+    if (m.kind !== 'job') {
+      jobs.get(m.id)?.(m);
+      return;
+    }
+    const { stream, feed } = jobStream(port, m.id);
+    jobs.set(m.id, feed);
+    applyTar(stream, m.dir, m.opts).then(
+      (result) => port.postMessage({ kind: 'done', id: m.id, result } satisfies FromWorker),
+      (err: unknown) => {
+        const e = err as Partial<TbuildError>;
+        const error: SerializedError = { message: e.message ?? String(err), ...(err instanceof TbuildError ? { code: err.code, details: err.details } : {}) };
+        port.postMessage({ kind: 'failed', id: m.id, error } satisfies FromWorker);
+      },
+    ).finally(() => {
+      jobs.delete(m.id);
+      stream.destroy();
+    });
+  });
+}
+
+// Only a worker started by the pool above carries the mark (test runners run workers of their own).
+if (!isMainThread && parentPort && (workerData as Record<string, unknown> | undefined)?.[MARK]) serveJobs(parentPort);
