@@ -2,7 +2,11 @@ import { verifyingStream } from '../util/verify-stream.js';
 import { streamSink } from '../util/stream-sink.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import type { BlobInfo, ContentStore, LayerConverter, Snapshotter, IngestWriter } from '../cache/types.js';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import PQueue from 'p-queue';
+import { ownedName, sweepDeadOwners } from '../util/owned-temp.js';
+import type { BlobInfo, ContentStore, LayerConverter, LayerDescriptor, Snapshotter, IngestWriter } from '../cache/types.js';
 import type { ImageLayer } from './types.js';
 import { isDigest, sha256, type Digest } from '../util/digest.js';
 import { TbuildError, isTbuildError } from '../errors.js';
@@ -192,6 +196,78 @@ async function importKnown(
     if (key) await parts.snapshots.remove(key).catch(() => {});
     throw err;
   }
+}
+
+/** One layer of `unpackLayers`. */
+export interface UnpackSource {
+  diffId: Digest;
+  /**
+   * Whether a stack already here up to this layer serves (default: yes), and the layer's size
+   * when the caller knows it (otherwise its tar is made again to count it).
+   */
+  reuse?: false | { size?: number };
+  /** Extract the layer into `dir`, a new directory on the store's filesystem. */
+  extract(dir: string): Promise<LayerDescriptor>;
+}
+
+/**
+ * Unpack layers all at once (`concurrency` at a time), each into a scratch directory of its own
+ * under `scratchRoot` (on the snapshotter's filesystem), each checked against its diffID, then
+ * stack them in order (`stackLayers`). Unlike `importLayers`, no layer waits for the one below
+ * it: a pull or a cache import unpacks while it downloads, on as many cores as there are layers.
+ * Nothing is kept but the snapshots; on failure those made here are removed.
+ */
+export async function unpackLayers(
+  parts: LayerParts,
+  scratchRoot: string,
+  sources: readonly UnpackSource[],
+  opts: { concurrency?: number; /** Sizes of layer snapshots the caller knows (from its images), by snapshot name. */ knownSizes?: ReadonlyMap<string, number> } = {},
+): Promise<ImageLayer[]> {
+  const concurrency = opts.concurrency ?? 3;
+  const reusable: Array<{ size?: number } | undefined> = [];
+  let chain: Digest | undefined;
+  for (const src of sources) {
+    chain = nextChainId(chain, src.diffId);
+    reusable.push(src.reuse !== false && (await parts.snapshots.exists(layerSnapshotName(chain))) ? (src.reuse ?? {}) : undefined);
+  }
+  await sweepDeadOwners(scratchRoot, 'unpack');
+  const scratch = join(scratchRoot, ownedName('unpack'));
+  await mkdir(scratch, { recursive: true });
+  const queue = new PQueue({ concurrency: Math.max(1, concurrency) });
+  try {
+    let parentChain: Digest | undefined;
+    const extracted = await Promise.all(
+      sources.map((src, i): Promise<ExtractedLayer> => {
+        parentChain = nextChainId(parentChain, src.diffId);
+        const reuse = reusable[i];
+        if (reuse) {
+          const name = layerSnapshotName(parentChain);
+          return reusedSize(parts, name, src.diffId, reuse.size ?? opts.knownSizes?.get(name)).then((size) => ({ diffId: src.diffId, size }));
+        }
+        return queue.add(async () => {
+          const dir = join(scratch, String(i));
+          const got = await src.extract(dir);
+          if (got.diffId !== src.diffId) throw new TbuildError('TB_ARCHIVE_INVALID', `layer content does not match its diffID: want ${src.diffId}, got ${got.diffId}`);
+          return { diffId: src.diffId, size: got.size, dir };
+        });
+      }),
+    );
+    return await stackLayers(parts, extracted);
+  } catch (err) {
+    queue.clear();
+    await queue.onIdle().catch(() => {});
+    throw err;
+  } finally {
+    await rm(scratch, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** A reused layer's size: known, its kept tar's, or (neither) counted from its snapshot. */
+async function reusedSize(parts: LayerParts, snapshot: string, diffId: Digest, known: number | undefined): Promise<number> {
+  if (known !== undefined) return known;
+  // a layer loaded from an archive another tool made does not come back byte for byte from its snapshot
+  const blob = await parts.content.info(diffId);
+  return blob ? blob.size : layerSize(parts, snapshot, diffId);
 }
 
 /** A layer extracted apart from its stack, into a directory of its own. */

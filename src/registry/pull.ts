@@ -1,10 +1,7 @@
-import PQueue from 'p-queue';
-import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ownedName, sweepDeadOwners } from '../util/owned-temp.js';
 import type { ContentStore, LayerConverter, LayerDescriptor, Snapshotter } from '../cache/types.js';
 import type { ImageConfig, ImageRecord, ImageStore } from '../images/types.js';
-import { nextChainId, layerSnapshotName, stackLayers, type ExtractedLayer } from '../images/layers.js';
+import { nextChainId, layerSnapshotName, unpackLayers } from '../images/layers.js';
 import { familiarName, formatReference, parseReference, repositoryName, type Reference } from '../images/reference.js';
 import { TbuildError, isTbuildError } from '../errors.js';
 import { isDigest, sha256, shortId, type Digest } from '../util/digest.js';
@@ -188,8 +185,7 @@ async function fetchLayers(
   concurrency: number,
 ): Promise<ImageRecord['layers']> {
   // Stacks already here (same chain id) need nothing, if an image of the store knows their size.
-  const sizes = new Map<string, number>();
-  for (const img of await target.images.list()) for (const l of img.layers) sizes.set(l.snapshot, l.size);
+  const sizes = await layerSizes(target.images);
   const present: Array<number | undefined> = [];
   let chain: Digest | undefined;
   for (const [i, d] of diffIds.entries()) {
@@ -198,50 +194,36 @@ async function fetchLayers(
     const blob = (await target.content.info(d)) ?? (await target.content.info(descs[i]!.digest));
     present.push(blob && (await target.snapshots.exists(name)) ? sizes.get(name) : undefined);
   }
-  const tmpRoot = join(target.root, 'registry', 'tmp');
-  await sweepDeadOwners(tmpRoot, 'pull');
-  const scratch = join(tmpRoot, ownedName('pull'));
-  await mkdir(scratch, { recursive: true });
-  const queue = new PQueue({ concurrency: Math.max(1, concurrency) });
   descs.forEach((d, i) => progress({ id: shortId(d.digest), status: present[i] !== undefined ? 'Already exists' : 'Pulling fs layer' }));
   const added: Digest[] = [];
   try {
-    const extracted = await Promise.all(
-      descs.map((desc, i): Promise<ExtractedLayer> => {
-        const diffId = diffIds[i]!;
-        const size = present[i];
-        if (size !== undefined) return Promise.resolve({ diffId, size });
-        return queue.add(async () => {
-          const dir = join(scratch, String(i));
-          const got = await downloadAndExtract(target, fetcher, desc, dir, progress, added);
-          if (got.diffId !== diffId) {
-            throw new TbuildError('TB_CONTENT_DIGEST_MISMATCH', `layer ${desc.digest} unpacks to ${got.diffId}, not the diffID ${diffId} its image config names`);
-          }
-          return { diffId, size: got.size, dir };
-        });
-      }),
+    const layers = await unpackLayers(
+      target,
+      join(target.root, 'registry', 'tmp'),
+      descs.map((desc, i) => ({
+        diffId: diffIds[i]!,
+        // a stack here without its blob is unpacked again, for the blob
+        reuse: present[i] === undefined ? false : { size: present[i] },
+        extract: (dir) => downloadAndExtract(target, fetcher, desc, dir, progress, added),
+      })),
+      { concurrency },
     );
-    const layers = await stackLayers(target, extracted);
     descs.forEach((d, i) => present[i] !== undefined || progress({ id: shortId(d.digest), status: 'Pull complete' }));
     return layers.map((l, i) => ({ ...l, compressed: { digest: descs[i]!.digest, size: descs[i]!.size, mediaType: descs[i]!.mediaType } }));
   } catch (err) {
-    queue.clear();
-    await queue.onIdle().catch(() => {});
     // Blobs an image of the store uses meanwhile stay.
     for (const d of added) if (!(await blobInUse(target, d))) await target.content.delete(d).catch(() => {});
     throw err;
-  } finally {
-    await rm(scratch, { recursive: true, force: true }).catch(() => {});
   }
 }
+
+/** Layers from this size on are extracted on a worker thread (the pool's start-up is ~0.1 s). */
+const OFF_THREAD_BYTES = 4 << 20;
 
 /**
  * One layer: its bytes go to the content store (under their own digest) and, as they pass, to
  * the extraction into `dir`. A blob already in the store is only extracted.
  */
-/** Layers from this size on are extracted on a worker thread (the pool's start-up is ~0.1 s). */
-const OFF_THREAD_BYTES = 4 << 20;
-
 async function downloadAndExtract(target: PullTarget, fetcher: Fetcher, desc: Descriptor, dir: string, progress: ProgressSink, added: Digest[]): Promise<LayerDescriptor> {
   const id = shortId(desc.digest);
   if (await target.content.info(desc.digest)) {
@@ -301,6 +283,13 @@ async function downloadAndExtract(target: PullTarget, fetcher: Fetcher, desc: De
     }
     throw err;
   }
+}
+
+/** The size of every layer snapshot the store's images know, by snapshot name. */
+export async function layerSizes(images: ImageStore): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  for (const img of await images.list()) for (const l of img.layers) sizes.set(l.snapshot, l.size);
+  return sizes;
 }
 
 async function blobInUse(target: PullTarget, digest: Digest): Promise<boolean> {

@@ -1,8 +1,9 @@
 import { mkdir, rename, rm, lstat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { PullTarget } from '../registry/pull.js';
-import { resolveImageManifest } from '../registry/pull.js';
-import { importLayers } from '../images/layers.js';
+import { layerSizes, resolveImageManifest } from '../registry/pull.js';
+import { unpackLayers } from '../images/layers.js';
+import { join } from 'node:path';
 import { hostPlatform, INDEX_TYPES, LAYER_TYPES, MANIFEST_TYPES, type ImageIndex, type ImageManifest } from '../registry/media-types.js';
 import type { Descriptor, Fetcher, Resolved } from '../registry/types.js';
 import { cacheMountPath } from '../cache/cache-mounts.js';
@@ -67,15 +68,14 @@ export class ImportedCache implements ResultSource {
           diffIds: chain.map((l) => l.diffId),
           async materialize(signal: AbortSignal, onStatus?: (s: TransferStatus) => void): Promise<VertexResult> {
             if (signal.aborted) throw new TbuildError('TB_BUILD_CANCELLED', 'build cancelled');
-            // streamed straight into the snapshots (on a near registry this beats downloading
-            // to files first, as a pull does), each blob's bytes reported under the step
-            let opened: Descriptor | undefined;
-            const layers = await importLayers(
+            // every layer downloads and unpacks at once, straight from the stream, each blob's
+            // bytes reported under the step
+            const layers = await unpackLayers(
               target,
+              join(target.root, 'registry', 'tmp'),
               chain.map((l) => ({
                 diffId: l.diffId,
-                open: async () => {
-                  opened = l.blob;
+                extract: async (dir: string) => {
                   const id = `sha256:${shortId(l.blob.digest)}`;
                   let current = 0;
                   let last = 0;
@@ -86,16 +86,16 @@ export class ImportedCache implements ResultSource {
                       onStatus?.({ id, current, total: l.blob.size, ...(current === l.blob.size ? { completed: true } : {}) });
                     }
                   });
-                  return stream;
+                  // name the blob: a corrupt one fails while decoding, before its digest could be checked
+                  // on this thread: measured, a worker made a CLI's import slower (2.1 s vs 1.6 s on 2 cores)
+                  return target.layers.applyTar(stream, dir, { allowDevices: true }).catch((err: unknown) => {
+                    if (!(err instanceof Error) || err.message.includes(l.blob.digest)) throw err;
+                    throw new TbuildError(isTbuildError(err) ? err.code : 'TB_ARCHIVE_INVALID', `cache blob ${l.blob.digest}: ${err.message}`, { cause: err });
+                  });
                 },
               })),
-              // build cache layers come back byte for byte from their snapshots: no second copy
-              { keepBlobs: false },
-            ).catch((err: unknown) => {
-              // name the blob: a corrupt one fails while decoding, before its digest could be checked
-              if (!opened || !(err instanceof Error) || err.message.includes(opened.digest)) throw err;
-              throw new TbuildError(isTbuildError(err) ? err.code : 'TB_ARCHIVE_INVALID', `cache blob ${opened.digest}: ${err.message}`, { cause: err });
-            });
+              { knownSizes: await layerSizes(target.images) },
+            );
             return { snapshot: layers.at(-1)?.snapshot, layers };
           },
         }
