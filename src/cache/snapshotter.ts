@@ -203,11 +203,8 @@ export class OverlaySnapshotter implements Snapshotter {
   async #claim(rec: SnapshotRecord, active: boolean, content?: string): Promise<void> {
     for (;;) {
       if (await createRecord(this.#meta, rec, KEEP_LABEL in rec.labels)) {
-        const made = await this.#makeDirs(rec.id, active, content).catch(async (err: unknown) => {
-          // no record may stay without its directory
-          await unlink(recordPath(this.#meta, rec.id)).catch(() => {});
-          throw err;
-        });
+        // no record may stay without its directory
+        const made = await this.#makeDirs(rec.id, active, content).catch((err: unknown) => unlink(recordPath(this.#meta, rec.id)).then(() => Promise.reject(err), () => Promise.reject(err)));
         if (made) return;
         // A directory left under this id by a crash (or being removed right now): skip the id.
         await unlink(recordPath(this.#meta, rec.id)).catch(() => {});
@@ -232,14 +229,8 @@ export class OverlaySnapshotter implements Snapshotter {
     await mkdir(tmp);
     let moved = false;
     try {
-      if (content === undefined) {
-        await mkdir(join(tmp, 'fs'));
-      } else {
-        await rename(content, join(tmp, 'fs')).catch((err: NodeJS.ErrnoException) => {
-          throw err.code === 'EXDEV' ? new TbuildError('TB_INVALID_ARGUMENT', `${content} is not on the snapshotter's filesystem (${this.#dir})`, { cause: err }) : err;
-        });
-        moved = true;
-      }
+      if (content === undefined) await mkdir(join(tmp, 'fs'));
+      else await rename(content, join(tmp, 'fs')).then(() => (moved = true), (err: NodeJS.ErrnoException) => Promise.reject(err.code === 'EXDEV' ? new TbuildError('TB_INVALID_ARGUMENT', `${content} is not on the snapshotter's filesystem (${this.#dir})`, { cause: err }) : err));
       if (active) await mkdir(join(tmp, 'work'));
       await rename(tmp, join(this.#dir, String(id)));
       return true;

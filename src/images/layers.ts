@@ -201,11 +201,8 @@ async function importKnown(
 /** One layer of `unpackLayers`. */
 export interface UnpackSource {
   diffId: Digest;
-  /**
-   * Whether a stack already here up to this layer serves (default: yes), and the layer's size
-   * when the caller knows it (otherwise its tar is made again to count it).
-   */
-  reuse?: false | { size?: number };
+  /** Whether a stack already here up to this layer serves (default: yes). */
+  reuse?: boolean;
   /** Extract the layer into `dir`, a new directory on the store's filesystem. */
   extract(dir: string): Promise<LayerDescriptor>;
 }
@@ -224,26 +221,22 @@ export async function unpackLayers(
   opts: { concurrency?: number; /** Sizes of layer snapshots the caller knows (from its images), by snapshot name. */ knownSizes?: ReadonlyMap<string, number> } = {},
 ): Promise<ImageLayer[]> {
   const concurrency = opts.concurrency ?? 3;
-  const reusable: Array<{ size?: number } | undefined> = [];
+  const names: string[] = [];
+  const reusable: boolean[] = [];
   let chain: Digest | undefined;
   for (const src of sources) {
     chain = nextChainId(chain, src.diffId);
-    reusable.push(src.reuse !== false && (await parts.snapshots.exists(layerSnapshotName(chain))) ? (src.reuse ?? {}) : undefined);
+    names.push(layerSnapshotName(chain));
+    reusable.push(src.reuse !== false && (await parts.snapshots.exists(names.at(-1)!)));
   }
   await sweepDeadOwners(scratchRoot, 'unpack');
   const scratch = join(scratchRoot, ownedName('unpack'));
   await mkdir(scratch, { recursive: true });
   const queue = new PQueue({ concurrency: Math.max(1, concurrency) });
   try {
-    let parentChain: Digest | undefined;
     const extracted = await Promise.all(
       sources.map((src, i): Promise<ExtractedLayer> => {
-        parentChain = nextChainId(parentChain, src.diffId);
-        const reuse = reusable[i];
-        if (reuse) {
-          const name = layerSnapshotName(parentChain);
-          return reusedSize(parts, name, src.diffId, reuse.size ?? opts.knownSizes?.get(name)).then((size) => ({ diffId: src.diffId, size }));
-        }
+        if (reusable[i]) return reusedSize(parts, names[i]!, src.diffId, opts.knownSizes?.get(names[i]!)).then((size) => ({ diffId: src.diffId, size }));
         return queue.add(async () => {
           const dir = join(scratch, String(i));
           const got = await src.extract(dir);
@@ -271,7 +264,7 @@ async function reusedSize(parts: LayerParts, snapshot: string, diffId: Digest, k
 }
 
 /** A layer extracted apart from its stack, into a directory of its own. */
-export interface ExtractedLayer {
+interface ExtractedLayer {
   diffId: Digest;
   /** Uncompressed tar size. */
   size: number;
@@ -285,7 +278,7 @@ export interface ExtractedLayer {
  * already it is kept and the directory left to the caller. On failure the snapshots this call
  * made are removed again.
  */
-export async function stackLayers(parts: LayerParts, layers: readonly ExtractedLayer[]): Promise<ImageLayer[]> {
+async function stackLayers(parts: LayerParts, layers: readonly ExtractedLayer[]): Promise<ImageLayer[]> {
   const undo: Undo = { snapshots: [], blobs: [] };
   const out: ImageLayer[] = [];
   let parentChain: Digest | undefined;

@@ -186,15 +186,15 @@ async function fetchLayers(
 ): Promise<ImageRecord['layers']> {
   // Stacks already here (same chain id) need nothing, if an image of the store knows their size.
   const sizes = await layerSizes(target.images);
-  const present: Array<number | undefined> = [];
+  const present: boolean[] = [];
   let chain: Digest | undefined;
   for (const [i, d] of diffIds.entries()) {
     chain = nextChainId(chain, d);
     const name = layerSnapshotName(chain);
     const blob = (await target.content.info(d)) ?? (await target.content.info(descs[i]!.digest));
-    present.push(blob && (await target.snapshots.exists(name)) ? sizes.get(name) : undefined);
+    present.push(blob !== undefined && sizes.has(name) && (await target.snapshots.exists(name)));
   }
-  descs.forEach((d, i) => progress({ id: shortId(d.digest), status: present[i] !== undefined ? 'Already exists' : 'Pulling fs layer' }));
+  descs.forEach((d, i) => progress({ id: shortId(d.digest), status: present[i] ? 'Already exists' : 'Pulling fs layer' }));
   const added: Digest[] = [];
   try {
     const layers = await unpackLayers(
@@ -203,12 +203,12 @@ async function fetchLayers(
       descs.map((desc, i) => ({
         diffId: diffIds[i]!,
         // a stack here without its blob is unpacked again, for the blob
-        reuse: present[i] === undefined ? false : { size: present[i] },
+        reuse: present[i],
         extract: (dir) => downloadAndExtract(target, fetcher, desc, dir, progress, added),
       })),
-      { concurrency },
+      { concurrency, knownSizes: sizes },
     );
-    descs.forEach((d, i) => present[i] !== undefined || progress({ id: shortId(d.digest), status: 'Pull complete' }));
+    descs.forEach((d, i) => present[i] || progress({ id: shortId(d.digest), status: 'Pull complete' }));
     return layers.map((l, i) => ({ ...l, compressed: { digest: descs[i]!.digest, size: descs[i]!.size, mediaType: descs[i]!.mediaType } }));
   } catch (err) {
     // Blobs an image of the store uses meanwhile stay.
