@@ -88,6 +88,11 @@ function pickWorker(): PooledWorker {
   return pool.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
 }
 
+/** Worker threads the pool holds now (for tests: proof that a job left this thread). */
+export function pooledWorkers(): number {
+  return pool.filter((w) => w.usable).length;
+}
+
 function revive(e: SerializedError): Error {
   // The worker's TbuildError comes back as one of ours, code and details intact.
   return e.code ? new TbuildError(e.code, e.message, { details: e.details ?? {} }) : new Error(e.message);

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { tempDir } from '../../support/tmp.js';
 import { makeTar } from './tar-helpers.js';
 import { applyTar, layerConverter } from '../../../src/cache/layer/index.js';
-import { applyTarOffThread } from '../../../src/cache/layer/apply-worker.js';
+import { applyTarOffThread, pooledWorkers } from '../../../src/cache/layer/apply-worker.js';
 import { isTbuildError } from '../../../src/errors.js';
 import { sha256 } from '../../../src/util/digest.js';
 
@@ -31,8 +31,11 @@ test('a layer extracted on a worker thread is the same tree, diffID and size as 
     ]);
     const gz = gzipSync(tar);
     const here = await applyTar(chunked(gz, 256 << 10), join(t.path, 'here'));
+    expect(pooledWorkers()).toBe(0);
     // more than the in-flight bound, in small chunks: the reader has to wait for the worker
     const there = await layerConverter.applyTar(chunked(gz, 256 << 10), join(t.path, 'there'), { offThread: true });
+    // the converter's offThread really went to a worker
+    expect(pooledWorkers()).toBeGreaterThan(0);
     expect(there).toEqual(here);
     expect(there.diffId).toBe(sha256(tar));
     expect(sha256(await readFile(join(t.path, 'there/data.bin')))).toBe(sha256(big));
