@@ -123,7 +123,10 @@ export class Daemon {
         // Builds and followed streams run for as long as they run.
         server.requestTimeout = 0;
         server.headersTimeout = 60_000;
-        server.keepAliveTimeout = 5_000;
+        // Idle keep-alive connections stay open, as dockerd's do: a server that closes them after
+        // 5 s races Node's own agent (its idle sockets live 5 s too), whose request on a socket the
+        // server has just closed fails as "socket hang up".
+        server.keepAliveTimeout = 0;
         server.timeout = 0;
         server.on('request', (req, res) => app.handle(req, res));
         server.on('upgrade', (req, socket, head) => app.handleUpgrade(req, socket, head));

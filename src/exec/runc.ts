@@ -359,17 +359,18 @@ function shellQuote(s: string): string {
 }
 
 /**
- * Run the runtime under util-linux `script`, which gives it a controlling terminal. That outer pty
- * is made raw first, so only the container's own pty translates newlines and echoes input.
+ * Run the runtime under util-linux `script`, which gives it a controlling terminal. runc relays
+ * between the container's pty and that outer one: it clears ONLCR on the container's pty and makes
+ * its own terminal raw except for output processing (OPOST stays on), so the outer pty turns each
+ * newline into CR-LF, as a Docker client sees it. The outer pty starts in that same state, so output
+ * relayed before runc has set it up is translated the same way. Output the process writes before
+ * runc has cleared ONLCR on the container's pty (a rare race inside runc's foreground mode) is
+ * translated by both: `\r\r\n`.
  */
 function ttyWrap(runtime: string, args: string[], size?: TtySize): readonly [string, string[]] {
   // runc gives the container's pty the size of its own terminal, at start and on SIGWINCH (resizeTty)
   const dims = size && size.height > 0 && size.width > 0 ? ` rows ${Math.floor(size.height)} cols ${Math.floor(size.width)}` : '';
-  // Checked and tried again: under load a CI run once saw the outer pty still translating
-  // newlines (`tty\r\r\n`), as if the first stty had not taken. Without a terminal it gives up
-  // after five tries and runs as before.
-  const raw = `for i in 1 2 3 4 5; do stty raw -echo${dims} 2>/dev/null && stty -a 2>/dev/null | grep -q -- '-opost' && break; sleep 0.02; done`;
-  const cmd = `${raw}; exec ${[runtime, ...args].map(shellQuote).join(' ')}`;
+  const cmd = `stty raw -echo opost onlcr${dims} 2>/dev/null; exec ${[runtime, ...args].map(shellQuote).join(' ')}`;
   return ['script', ['-qefc', cmd, '/dev/null']] as const;
 }
 

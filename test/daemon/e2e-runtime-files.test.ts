@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { isRoot } from '../support/tmp.js';
-import { hasDocker } from './support/docker.js';
+import { hasDocker, ttyText } from './support/docker.js';
 import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
@@ -37,15 +37,18 @@ describe.runIf(hasDocker && isRoot)('container run-time files and exit codes', (
     expect(notExec.code).toBe(126);
     expect(notExec.stderr).toContain('permission denied');
     expect((await d.docker(['exec', 'target', 'sh', '-c', 'exit 255'])).code).toBe(255);
-    expect((await d.docker(['exec', '-t', 'target', 'sh', '-c', 'echo $TERM'])).stdout).toBe('xterm\r\n');
+    expect(ttyText((await d.docker(['exec', '-t', 'target', 'sh', '-c', 'echo $TERM'])).stdout)).toBe('xterm\r\n');
     expect((await d.docker(['exec', 'target', 'sh', '-c', 'echo "[$TERM]"'])).stdout).toBe('[]\n');
+    // once runc has set up both ptys, each newline reaches the client as CR-LF exactly once
+    expect((await d.docker(['exec', '-t', 'target', 'sh', '-c', 'sleep 0.3; printf "a\\nb\\n"'])).stdout).toBe('a\r\nb\r\n');
   }, 60_000);
 
   test('run: 127 and 126 as Docker', async () => {
     expect((await d.docker(['run', '--rm', 'busybox:local', 'no-such-command'])).code).toBe(127);
     expect((await d.docker(['run', '--rm', 'busybox:local', '/etc/passwd'])).code).toBe(126);
-    expect((await d.docker(['run', '--rm', '-t', 'busybox:local', 'sh', '-c', 'echo $TERM'])).stdout).toBe('xterm\r\n');
-    expect((await d.docker(['run', '--rm', '-t', '-e', 'TERM=vt100', 'busybox:local', 'sh', '-c', 'echo $TERM'])).stdout).toBe('vt100\r\n');
+    expect(ttyText((await d.docker(['run', '--rm', '-t', 'busybox:local', 'sh', '-c', 'echo $TERM'])).stdout)).toBe('xterm\r\n');
+    expect(ttyText((await d.docker(['run', '--rm', '-t', '-e', 'TERM=vt100', 'busybox:local', 'sh', '-c', 'echo $TERM'])).stdout)).toBe('vt100\r\n');
+    expect((await d.docker(['run', '--rm', '-t', 'busybox:local', 'sh', '-c', 'sleep 0.3; printf "a\\nb\\n"'])).stdout).toBe('a\r\nb\r\n');
   }, 60_000);
 
   test('--stop-signal and --stop-timeout are kept and used; Config fields tbuild does not carry out are refused; cp names what is missing; logs --details', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { BUSYBOX_TAR } from '../support/cli.js';
 import { freePort, makeCerts } from '../support/certs.js';
-import { docker, hasDocker } from './support/docker.js';
+import { docker, hasDocker, ttyText } from './support/docker.js';
 import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
 
 /**
@@ -45,7 +45,7 @@ describe.runIf(hasDocker && isRoot)('attach and exec streams over every transpor
     for (const t of transports) {
       expect([t.name, (await cli(t, ['run', '--rm', 'busybox:local', 'echo', 'out'])).stdout]).toEqual([t.name, 'out\n']);
       expect([t.name, (await cli(t, ['run', '--rm', '-i', 'busybox:local', 'sh', '-c', 'cat; sleep 0.3; echo after-eof'], 'typed\n')).stdout]).toEqual([t.name, 'typed\nafter-eof\n']);
-      expect([t.name, (await cli(t, ['run', '--rm', '-t', 'busybox:local', 'echo', 'tty'])).stdout]).toEqual([t.name, 'tty\r\n']);
+      expect([t.name, ttyText((await cli(t, ['run', '--rm', '-t', 'busybox:local', 'echo', 'tty'])).stdout)]).toEqual([t.name, 'tty\r\n']);
       expect([t.name, (await cli(t, ['run', '--rm', 'busybox:local', 'sh', '-c', 'exit 7'])).code]).toEqual([t.name, 7]);
     }
   }, 90_000);
@@ -54,7 +54,7 @@ describe.runIf(hasDocker && isRoot)('attach and exec streams over every transpor
     for (const t of transports) {
       expect([t.name, (await cli(t, ['exec', 'target', 'echo', 'out'])).stdout]).toEqual([t.name, 'out\n']);
       expect([t.name, (await cli(t, ['exec', '-i', 'target', 'sh', '-c', 'cat; sleep 0.3; echo after-eof'], 'typed\n')).stdout]).toEqual([t.name, 'typed\nafter-eof\n']);
-      expect([t.name, (await cli(t, ['exec', '-t', 'target', 'echo', 'tty'])).stdout]).toEqual([t.name, 'tty\r\n']);
+      expect([t.name, ttyText((await cli(t, ['exec', '-t', 'target', 'echo', 'tty'])).stdout)]).toEqual([t.name, 'tty\r\n']);
       expect([t.name, (await cli(t, ['exec', 'target', 'sh', '-c', 'exit 5'])).code]).toEqual([t.name, 5]);
     }
   }, 90_000);

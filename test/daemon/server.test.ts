@@ -52,6 +52,26 @@ describe('daemon HTTP surface (engine doubles)', () => {
     }
   });
 
+  test('a keep-alive connection idle for 7 s still serves the next request, as dockerd does (clients keep their idle sockets 5 s)', async () => {
+    const s = connect(h.socket);
+    let text = '';
+    s.on('data', (d: Buffer) => (text += d.toString()));
+    const responses = async (n: number) => {
+      for (let i = 0; i < 200 && (text.match(/HTTP\/1\.1 200/g) ?? []).length < n; i++) await new Promise((r) => setTimeout(r, 25));
+      return (text.match(/HTTP\/1\.1 200/g) ?? []).length;
+    };
+    try {
+      s.write('GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n');
+      expect(await responses(1)).toBe(1);
+      await new Promise((r) => setTimeout(r, 7_000));
+      expect(s.destroyed || s.readyState !== 'open').toBe(false);
+      s.write('GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n');
+      expect(await responses(2)).toBe(2);
+    } finally {
+      s.destroy();
+    }
+  }, 20_000);
+
   test("out-of-range API versions are refused with Docker's text; unversioned paths work", async () => {
     const tooNew = await request(h.socket, 'GET', '/v1.99/version');
     expect(tooNew.status).toBe(400);

@@ -47,3 +47,12 @@ export function docker(
     else child.stdin.end(opts.input);
   });
 }
+
+/**
+ * A tty's output as the client saw it, with runc's one race undone: what a process writes before
+ * runc has cleared ONLCR on its pty comes out as `\r\r\n` (see ttyWrap in src/exec/runc.ts). Tests
+ * of output written later (after a sleep) compare the bytes as they are.
+ */
+export function ttyText(stdout: string): string {
+  return stdout.replace(/\r\r\n/g, '\r\n');
+}
