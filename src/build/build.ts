@@ -30,6 +30,7 @@ import { exportResult } from '../exporter/export.js';
 import { imageConfig } from '../frontend/dockerfile/image-config.js';
 import { traced } from '../solver/trace.js';
 import { normalizeTagReference } from '../images/reference.js';
+import { resolveAnnotations } from './annotations.js';
 import { sourceDateEpoch, unconsumedArgs } from './args.js';
 import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/file/git-source.js';
 import { download, isHttpSource } from '../worker/file/http-source.js';
@@ -62,6 +63,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       throw new TbuildError('TB_REFERENCE_INVALID', `invalid tag ${JSON.stringify(name)}: ${(err as Error).message}`, { cause: err });
     }
   }
+  const annotations = resolveAnnotations(opts.annotations ?? [], platform, opts.outputs?.length ? opts.outputs : [{ type: 'image' }]);
   const buildId = randomBytes(8).toString('hex');
   await sweepDeadScratch(parts.root);
   const tmp = await startBuildScratch(parts.root, buildId);
@@ -224,7 +226,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       await step(`pushing ${name} with docker`, () => registries!.push(name, { ...(auth ? { auth } : {}) }).then(() => undefined));
     };
     const { record, digest } = await step('exporting to image', () =>
-      traced('export', () => exportResult(env, config, result, opts.tags ?? [], outputs, opts.outputStream, registries ? push : undefined)),
+      traced('export', () => exportResult(env, config, result, opts.tags ?? [], outputs, opts.outputStream, registries ? push : undefined, annotations)),
     );
     for (const spec of opts.cacheTo ?? []) {
       if (spec.type === 'inline') continue;

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../util/digest.js';
+import type { Annotation } from './annotations.js';
 import type { ProgressEvent, StepTiming } from '../solver/types.js';
 import type { SolverShared } from '../solver/scheduler.js';
 import type { SecretSource } from '../session/types.js';
@@ -28,9 +29,9 @@ export interface BuildDeps extends WorkerDeps {
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'rawjson' | 'quiet';
 
 export type OutputSpec =
-  | { type: 'image'; names?: string[]; push?: boolean }
-  | { type: 'docker'; dest: string; names?: string[] }
-  | { type: 'oci'; dest: string; names?: string[] }
+  | { type: 'image'; names?: string[]; push?: boolean; annotations?: Annotation[] }
+  | { type: 'docker'; dest: string; names?: string[]; annotations?: Annotation[] }
+  | { type: 'oci'; dest: string; names?: string[]; annotations?: Annotation[] }
   | { type: 'tar'; dest: string }
   | { type: 'local'; dest: string };
 
@@ -87,6 +88,8 @@ export interface BuildOptions {
   platform?: string;
   /** Default `[{ type: 'image' }]`. */
   outputs?: OutputSpec[];
+  /** OCI annotations for the image's manifest (and, with type=oci, its descriptor); see build/annotations.ts. */
+  annotations?: Annotation[];
   onProgress?: (event: ProgressEvent) => void;
   /** Called once with the Dockerfile's text when it has been read (from the context, a URL, or `dockerfileText`). */
   onDockerfile?: (text: string) => void;

@@ -1,5 +1,6 @@
 import type { BuildOptions } from '../build/types.js';
 import { TbuildError } from '../errors.js';
+import { parseAnnotationAttr, type Annotation } from '../build/annotations.js';
 import { parseEntitlement } from '../exec/security/entitlements.js';
 import { parseGitSource } from '../worker/file/git-source.js';
 import { isHttpSource } from '../worker/file/http-source.js';
@@ -142,12 +143,23 @@ export function checkExporter(e: ExporterRequest): void {
   const known = KNOWN_ATTRS[e.type];
   if (!known) unsupported(`the ${JSON.stringify(e.type)} exporter`);
   for (const [k, v] of Object.entries(e.attrs)) {
+    if (MANIFEST_EXPORTERS.includes(e.type) && parseAnnotationAttr(k, v)) continue;
     if (!known!.includes(k)) unsupported(`the ${e.type} exporter's "${k}" option`);
     if ((k === 'unpack' || k === 'store') && !truthy(v) && v !== '') unsupported(`${k}=${v}`);
     // with SOURCE_DATE_EPOCH tbuild always clamps new layers' times: only the default can be asked for
     if (k === 'rewrite-timestamp' && !truthy(v)) unsupported(`${k}=${v} (tbuild always rewrites timestamps when SOURCE_DATE_EPOCH is set)`);
   }
   if (e.attrs.push !== undefined && e.attrs.push !== 'false' && !truthy(e.attrs.push)) unsupported(`push=${e.attrs.push}`);
+}
+
+/** The exporters that write a manifest, and so can carry annotations. */
+const MANIFEST_EXPORTERS = ['image', 'moby', 'docker', 'oci'];
+
+/** An exporter's `annotation*` attributes (BuildKit's keys; buildx turns `--annotation` into them). */
+export function exporterAnnotations(e: ExporterRequest): { annotations?: Annotation[] } {
+  if (!MANIFEST_EXPORTERS.includes(e.type)) return {};
+  const list = Object.entries(e.attrs).flatMap(([k, v]) => parseAnnotationAttr(k, v) ?? []);
+  return list.length ? { annotations: list } : {};
 }
 
 export function wantsPush(e: ExporterRequest): boolean {

@@ -10,7 +10,7 @@ import type { BuildJob } from './build-jobs.js';
 import type { FailureSite } from './errors.js';
 import { syncDir, syncFromClient } from './diffcopy-receive.js';
 import { getCredentials, getSecret, sendDir, sendStream, sshAgent } from './session-calls.js';
-import { type ExporterRequest, type SolvePlan, exporterNames, planSolve, wantsPush } from './solve-options.js';
+import { type ExporterRequest, type SolvePlan, exporterAnnotations, exporterNames, planSolve, wantsPush } from './solve-options.js';
 import type { ClientSession, ControlBackend } from './types.js';
 
 /**
@@ -108,7 +108,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
     const localDirs: { index: number; dir: string }[] = [];
     let stream: ReturnType<typeof sendStream> | undefined;
     input.exporters.forEach((e, index) => {
-      if (e.type === 'image' || e.type === 'moby') outputs.push({ type: 'image', names: exporterNames(e.attrs), ...(wantsPush(e) ? { push: true } : {}) });
+      if (e.type === 'image' || e.type === 'moby') outputs.push({ type: 'image', names: exporterNames(e.attrs), ...(wantsPush(e) ? { push: true } : {}), ...exporterAnnotations(e) });
       else if (e.type === 'local') {
         const dir = join(tmp, `out-${index}`);
         localDirs.push({ index, dir });
@@ -117,7 +117,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
         stream = sendStream(session, index, signal);
         const names = exporterNames(e.attrs);
         if (e.type === 'tar') outputs.push({ type: 'tar', dest: '-' });
-        else outputs.push({ type: e.type as 'docker' | 'oci', dest: '-', ...(names.length ? { names } : {}) });
+        else outputs.push({ type: e.type as 'docker' | 'oci', dest: '-', ...(names.length ? { names } : {}), ...exporterAnnotations(e) });
       }
     });
     let result: BuildResult;

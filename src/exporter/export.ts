@@ -10,6 +10,7 @@ import { sha256, type Digest } from '../util/digest.js';
 import { writeStreamAtomic } from '../util/atomic.js';
 import { TbuildError } from '../errors.js';
 import type { OutputSpec } from '../build/types.js';
+import type { ImageAnnotations } from '../build/annotations.js';
 import type { VertexResult } from '../solver/result.js';
 import type { OpEnv } from '../worker/types.js';
 import { withView } from '../worker/snapshot.js';
@@ -55,7 +56,7 @@ export function exporterFor(spec: OutputSpec, env: OpEnv, stream: NodeJS.Writabl
     }
     case 'oci': {
       const to = destination(spec.dest, spec.type, stream);
-      return { export: async (input: ExportInput) => write(to, await packOciLayout(parts, [archiveItem(input, spec)])) };
+      return { export: async (input: ExportInput) => write(to, await packOciLayout(parts, [{ ...archiveItem(input, spec), descriptorAnnotations: input.descriptorAnnotations }])) };
     }
     case 'tar': {
       const to = destination(spec.dest, spec.type, stream);
@@ -96,6 +97,7 @@ export async function exportResult(
   outputs: OutputSpec[],
   stream?: NodeJS.WritableStream,
   push?: PushFn,
+  annotations: ImageAnnotations = { manifest: {}, manifestDescriptor: {} },
 ): Promise<Exported> {
   const parts = env.parts;
   // Every destination is checked before anything is written: a bad `dest=-` fails the build up front.
@@ -111,12 +113,16 @@ export async function exportResult(
   // read it from there, so it is made for them and taken away again (unless it was already there).
   const toStore = outputs.some((o) => o.type === 'image');
   const before = toStore ? undefined : new Set((await parts.images.list()).map((i) => i.id));
-  const record = await parts.images.create({ config, layers: result.layers, names: toStore ? [...new Set(names)] : [] });
+  // The stored image's manifest takes the build's annotations only when the image output asks for
+  // it; an archive-only build leaves an image that was already there as it was.
+  const stored = await parts.images.create({ config, layers: result.layers, names: toStore ? [...new Set(names)] : [], ...(toStore ? { annotations: annotations.manifest } : {}) });
+  const { annotations: _kept, ...bare } = stored;
+  const record: ImageRecord = Object.keys(annotations.manifest).length ? { ...bare, annotations: annotations.manifest } : bare;
   try {
     const info = await parts.content.info(record.id);
-    const digest = sha256(buildManifest({ digest: record.id, size: info?.size ?? 0 }, record.layers));
+    const digest = sha256(buildManifest({ digest: record.id, size: info?.size ?? 0 }, record.layers, record.annotations));
     const name = tags[0] ?? record.id;
-    for (const e of exporters) await e.export({ record, result, name, tags });
+    for (const e of exporters) await e.export({ record, result, name, tags, descriptorAnnotations: annotations.manifestDescriptor });
     return { record, digest };
   } finally {
     if (before && !before.has(record.id)) await parts.images.remove(record.id, { force: true }).catch(() => {});

@@ -9,6 +9,8 @@ export interface ExportInput {
   name: string;
   /** The build's `-t` names. */
   tags: string[];
+  /** `manifest-descriptor` annotations, for the outputs that write an index (type=oci). */
+  descriptorAnnotations?: Record<string, string>;
 }
 
 /** One `--output`: writes the build's result somewhere. */

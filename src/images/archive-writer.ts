@@ -14,6 +14,8 @@ import { TbuildError } from '../errors.js';
 export interface SaveItem {
   record: ImageRecord;
   names: string[];
+  /** Annotations for the manifest's descriptor in the archive's index.json (`manifest-descriptor`). */
+  descriptorAnnotations?: Record<string, string>;
 }
 
 /**
@@ -94,7 +96,7 @@ export class BlobWriter {
       }
       layers.push(name);
     }
-    const manifestJson = buildManifest({ digest: record.id, size: configBytes.length }, record.layers);
+    const manifestJson = buildManifest({ digest: record.id, size: configBytes.length }, record.layers, record.annotations);
     const info = await this.#ctx.content.put(manifestJson);
     await this.bytes(info.digest, manifestJson);
     return { config, layers, manifest: { digest: info.digest, size: info.size } };

@@ -17,6 +17,7 @@ export interface StoredRecord {
   layers: ImageLayer[];
   repoDigests: string[];
   created: string;
+  annotations?: Record<string, string>;
 }
 
 export interface Repositories {

@@ -109,6 +109,7 @@ export class LocalImageStore implements ImageStore {
       names,
       repoDigests: [...r.repoDigests],
       created: r.created,
+      ...(r.annotations && Object.keys(r.annotations).length ? { annotations: { ...r.annotations } } : {}),
     };
   }
 
@@ -155,7 +156,7 @@ export class LocalImageStore implements ImageStore {
     const repoDigests = (image.repoDigests ?? []).map(normalizeRepoDigest);
     // A build that hit the cache makes the image it made last time, under the names it has: then
     // there is nothing to write and no lock to take (the cross-process lock costs a helper process).
-    const same = await this.#alreadyThere(image.configJson ?? canonicalJson(image.config), image.layers, names, repoDigests);
+    const same = await this.#alreadyThere(image.configJson ?? canonicalJson(image.config), image.layers, names, repoDigests, image.annotations);
     if (same) return same;
     return this.#exclusive(async () => {
       // With exact bytes given, they are the truth (they become the id); check the layers against them.
@@ -171,10 +172,11 @@ export class LocalImageStore implements ImageStore {
       }
       const configJson = image.configJson ?? canonicalJson(image.config);
       const cfg = await this.#content.put(configJson);
-      const manifest = buildManifest({ digest: cfg.digest, size: cfg.size }, image.layers);
-      const man = await this.#content.put(manifest);
       const id = cfg.digest;
       const existing = await this.#files.readRecord(id);
+      const annotations = image.annotations ?? existing?.annotations ?? {};
+      const manifest = buildManifest({ digest: cfg.digest, size: cfg.size }, image.layers, annotations);
+      const man = await this.#content.put(manifest);
       const record: StoredRecord = {
         id,
         manifest: man.digest,
@@ -189,6 +191,7 @@ export class LocalImageStore implements ImageStore {
         ),
         repoDigests: [...new Set([...(existing?.repoDigests ?? []), ...repoDigests])],
         created: existing?.created ?? new Date().toISOString(),
+        ...(Object.keys(annotations).length ? { annotations } : {}),
       };
       // Keep the layers of an existing record: they may be shared with a container or a build already.
       if (existing && existing.layers.length === record.layers.length) {
@@ -207,9 +210,10 @@ export class LocalImageStore implements ImageStore {
     });
   }
 
-  async #alreadyThere(configJson: string, layers: NewImage['layers'], names: string[], repoDigests: string[]): Promise<ImageRecord | undefined> {
+  async #alreadyThere(configJson: string, layers: NewImage['layers'], names: string[], repoDigests: string[], annotations: Record<string, string> | undefined): Promise<ImageRecord | undefined> {
     const existing = await this.#files.readRecord(sha256(configJson));
     if (!existing || existing.layers.length !== layers.length || layers.some((l, i) => existing.layers[i]!.snapshot !== l.snapshot)) return undefined;
+    if (annotations && canonicalJson(annotations) !== canonicalJson(existing.annotations ?? {})) return undefined;
     if (repoDigests.some((d) => !existing.repoDigests.includes(d))) return undefined;
     if (!(await this.#content.info(existing.id)) || !(await this.#content.info(existing.manifest))) return undefined;
     const repos = await this.#files.readRepositories();

@@ -35,12 +35,13 @@ export interface OciManifest {
  * The OCI manifest the local store keeps for an image: layers are the uncompressed tars, named by
  * their diffIDs (compression happens only when exporting or pushing). Same input, same bytes.
  */
-export function buildManifest(config: { digest: Digest; size: number }, layers: readonly ImageLayer[]): string {
+export function buildManifest(config: { digest: Digest; size: number }, layers: readonly ImageLayer[], annotations?: Record<string, string>): string {
   const m: OciManifest = {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociManifest,
     config: { mediaType: MEDIA_TYPES.ociConfig, digest: config.digest, size: config.size },
     layers: layers.map((l) => ({ mediaType: MEDIA_TYPES.ociLayer, digest: l.diffId, size: l.size })),
+    ...(annotations && Object.keys(annotations).length ? { annotations } : {}),
   };
   return JSON.stringify(m);
 }

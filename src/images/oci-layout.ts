@@ -143,11 +143,12 @@ export async function packOciLayout(ctx: ArchiveContext, items: SaveItem[]): Pro
     const blobs = new BlobWriter(pack, ctx);
     await blobs.dirs();
     const manifests: Array<Record<string, unknown>> = [];
-    for (const { record, names } of items) {
+    for (const { record, names, descriptorAnnotations } of items) {
       const { manifest } = await blobs.image(record);
       const base = { mediaType: MEDIA_TYPES.ociManifest, digest: manifest.digest, size: manifest.size };
-      if (!names.length) manifests.push(base);
-      for (const n of names) manifests.push({ ...base, annotations: nameAnnotations(n) });
+      const own = descriptorAnnotations && Object.keys(descriptorAnnotations).length ? descriptorAnnotations : undefined;
+      if (!names.length) manifests.push(own ? { ...base, annotations: own } : base);
+      for (const n of names) manifests.push({ ...base, annotations: { ...own, ...nameAnnotations(n) } });
     }
     await addBuffer(pack, 'oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
     await addBuffer(pack, 'index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests })));

@@ -80,6 +80,8 @@ export interface ImageRecord {
   repoDigests: string[];
   /** When the record was created locally (ISO 8601). */
   created: string;
+  /** The manifest's OCI annotations (`--annotation`), carried into pushes and saved archives. */
+  annotations?: Record<string, string>;
 }
 
 export interface NewImage {
@@ -95,6 +97,11 @@ export interface NewImage {
   configJson?: string;
   /** Repo digests to record (`repo@sha256:…`), e.g. after a pull. */
   repoDigests?: string[];
+  /**
+   * The manifest's annotations. A build gives its own (none is `{}`): the image's manifest is the
+   * last build's. Absent (a pull, a load, a commit): the image keeps what it had.
+   */
+  annotations?: Record<string, string>;
 }
 
 /** What the containers module tells the image store about an image it uses (for `rmi`). */

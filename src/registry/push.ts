@@ -72,6 +72,8 @@ export async function pushImage(source: PushSource, registry: RegistryClient, in
     mediaType: MT.dockerManifest,
     config: { mediaType: MT.dockerConfig, size: configBytes.length, digest: image.id },
     layers: layerDescs,
+    // a Docker manifest may carry annotations too (BuildKit writes them with oci-mediatypes=false)
+    ...(image.annotations ? { annotations: image.annotations } : {}),
   };
   const bytes = Buffer.from(JSON.stringify(manifest, null, 3));
   const digest = await pusher.putManifest(ref.tag, MT.dockerManifest, bytes);

@@ -305,6 +305,22 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect(inspect.stdout.trim()).toBe(id);
   });
 
+  test('--annotation reaches the manifest (and with type=oci its descriptor); an index annotation is refused by name', async () => {
+    const dir = ctx('annotated', { Dockerfile: 'FROM busybox:local\nRUN echo ann > /ann\n' });
+    const tarPath = join(tmp.path, 'annotated-oci.tar');
+    const r = await dx(['build', '--annotation', 'org.opencontainers.image.title=Bx', '--annotation', 'manifest-descriptor:d=1', '-o', `type=oci,dest=${tarPath}`, dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const { execFileSync } = await import('node:child_process');
+    const index = JSON.parse(execFileSync('tar', ['-xOf', tarPath, 'index.json']).toString()) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
+    expect(index.manifests[0]!.annotations).toMatchObject({ d: '1' });
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', tarPath, `blobs/sha256/${index.manifests[0]!.digest.slice(7)}`]).toString()) as { annotations?: Record<string, string> };
+    expect(manifest.annotations).toEqual({ 'org.opencontainers.image.title': 'Bx' });
+    // (buildx 0.13 sends `--annotation index:k=v` as a manifest key "index:k"; BuildKit's own attribute names the index)
+    const refused = await dx(['build', '-o', 'type=image,name=bx-ann,annotation-index.k=v', dir]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('index annotations not supported for single platform export');
+  });
+
   test('a failing RUN exits non-zero with the Dockerfile excerpt and the exit code', async () => {
     const dir = ctx('fail', { Dockerfile: 'FROM busybox:local\nRUN echo before\nRUN sh -c "echo doomed >&2; exit 3"\n' });
     const r = await dx(['build', '--progress', 'plain', dir]);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { mountsUnder, tempDir } from '../support/tmp.js';
 import { runCli } from '../support/cli.js';
@@ -95,5 +96,50 @@ describe('builds with registries', () => {
     expect(res.code).toBe(0);
     expect(res.stderr).toContain(`pushing ${name} with docker`);
     expect((await skopeoInspect(name)).stderr).toBe('');
+  });
+
+  test('--annotation: the pushed manifest carries it, type=oci puts it on the manifest and its descriptor, tbuild push later keeps it, a rebuild without it drops it', async () => {
+    const context = await ctxDir({ Dockerfile: `FROM ${reg.host}/test/busybox:1\nRUN echo annotated > /a.txt\n` });
+    const name = `${reg.host}/built/annotated:1`;
+    const raw = async (ref: string) => JSON.parse((await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`])).stdout) as { annotations?: Record<string, string> };
+    const res = await runCli(
+      ['build', '--progress', 'plain', '--push', '-t', name, '--annotation', 'org.opencontainers.image.title=Annotated', '--annotation', 'manifest[linux/amd64]:com.example.arch=x86', context],
+      { root: join(dir.path, 'ann-root'), env: { DOCKER_CONFIG: join(dir.path, 'docker-config'), TBUILD_HOST: '' } },
+    );
+    expect(res.stderr).not.toContain('rror');
+    expect(res.code).toBe(0);
+    expect((await raw(name)).annotations).toEqual({ 'org.opencontainers.image.title': 'Annotated', 'com.example.arch': 'x86' });
+    // the stored image keeps them: a later push elsewhere sends the same manifest
+    const again = await runCli(['push', name.replace(':1', ':2')], { root: join(dir.path, 'ann-root'), env: { DOCKER_CONFIG: join(dir.path, 'docker-config'), TBUILD_HOST: '' } });
+    expect(again.code).not.toBe(0); // no such name yet
+    expect((await runCli(['tag', name, name.replace(':1', ':2')], { root: join(dir.path, 'ann-root') })).code).toBe(0);
+    expect((await runCli(['push', name.replace(':1', ':2')], { root: join(dir.path, 'ann-root'), env: { DOCKER_CONFIG: join(dir.path, 'docker-config'), TBUILD_HOST: '' } })).code).toBe(0);
+    expect((await raw(name.replace(':1', ':2'))).annotations).toEqual({ 'org.opencontainers.image.title': 'Annotated', 'com.example.arch': 'x86' });
+
+    // type=oci: on the manifest blob, and (manifest-descriptor) on its entry in index.json
+    const tarFile = join(dir.path, 'annotated-oci.tar');
+    const oci = await engine.build({
+      context,
+      outputs: [{ type: 'oci', dest: tarFile, annotations: [{ type: 'manifest', key: 'k', value: 'on-manifest' }] }],
+      annotations: [{ type: 'manifest-descriptor', key: 'd', value: 'on-descriptor' }],
+    });
+    const index = JSON.parse(execFileSync('tar', ['-xOf', tarFile, 'index.json']).toString()) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
+    expect(index.manifests[0]!.annotations).toEqual({ d: 'on-descriptor' });
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', tarFile, `blobs/sha256/${index.manifests[0]!.digest.slice(7)}`]).toString()) as { annotations?: Record<string, string> };
+    expect(manifest.annotations).toEqual({ k: 'on-manifest' });
+    expect(oci.digest).toBe(index.manifests[0]!.digest);
+
+    // a build that asks for none makes an image whose manifest has none
+    const plain = await engine.build({ context, tags: [`${reg.host}/built/annotated:3`], outputs: [{ type: 'image', push: true }] });
+    expect(plain.image?.annotations).toBeUndefined();
+    expect((await raw(`${reg.host}/built/annotated:3`)).annotations).toBeUndefined();
+  });
+
+  test('--annotation for a place a single-platform build does not make is refused before any step runs', async () => {
+    const context = await ctxDir({ Dockerfile: `FROM ${reg.host}/test/busybox:1\nRUN exit 9\n` });
+    await expect(engine.build({ context, annotations: [{ type: 'index', key: 'k', value: 'v' }] })).rejects.toMatchObject({ code: 'TB_INVALID_ARGUMENT', message: expect.stringContaining('index annotations not supported for single platform export') });
+    await expect(engine.build({ context, annotations: [{ type: 'manifest', platform: 'linux/arm64', key: 'k', value: 'v' }] })).rejects.toMatchObject({ message: expect.stringContaining('no platform linux/arm64 found in source') });
+    await expect(engine.build({ context, annotations: [{ type: 'manifest-descriptor', key: 'k', value: 'v' }] })).rejects.toMatchObject({ message: expect.stringContaining('oci-mediatypes=false') });
+    await expect(engine.build({ context, outputs: [{ type: 'local', dest: join(dir.path, 'ann-local') }], annotations: [{ type: 'manifest', key: 'k', value: 'v' }] })).rejects.toMatchObject({ message: expect.stringContaining('annotations need an output with a manifest') });
   });
 });

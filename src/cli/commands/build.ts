@@ -1,3 +1,4 @@
+import { parseAnnotationAttr, parseAnnotationFlag, type Annotation } from '../../build/annotations.js';
 import { parseSize } from './container-flags.js';
 import { parseCacheFrom, parseCacheTo } from '../../remotecache/spec.js';
 import { parseGitSource } from '../../worker/file/git-source.js';
@@ -46,7 +47,15 @@ export function parseOutput(spec: string): OutputSpec {
     tar: ['type', 'dest'],
     local: ['type', 'dest'],
   };
-  const unknown = Object.keys(f).filter((k) => allowed[f.type ?? ''] && !allowed[f.type!]!.includes(k));
+  // annotation.KEY=V, annotation-manifest[linux/amd64].KEY=V …: on the outputs that write a manifest
+  const annotations: Annotation[] = [];
+  const writesManifest = ['image', 'registry', 'docker', 'oci'].includes(f.type ?? '');
+  for (const [k, v] of Object.entries(f)) {
+    const a = writesManifest ? parseAnnotationAttr(k, v) : undefined;
+    if (a) annotations.push(a);
+  }
+  const withAnnotations = annotations.length ? { annotations } : {};
+  const unknown = Object.keys(f).filter((k) => allowed[f.type ?? ''] && !allowed[f.type!]!.includes(k) && !(writesManifest && parseAnnotationAttr(k, f[k]!)));
   if (unknown.length) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: ${unknown.map((k) => JSON.stringify(k)).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not supported for type=${f.type}`);
   }
@@ -57,14 +66,14 @@ export function parseOutput(spec: string): OutputSpec {
   };
   switch (f.type) {
     case 'image':
-      return { type: 'image', names, ...(flag(f.push, 'push') ? { push: true } : {}) };
+      return { type: 'image', names, ...(flag(f.push, 'push') ? { push: true } : {}), ...withAnnotations };
     case 'registry':
       // type=registry is type=image,push=true (push=false would make it a plain image output).
-      return { type: 'image', names, ...(f.push === undefined || flag(f.push, 'push') ? { push: true } : {}) };
+      return { type: 'image', names, ...(f.push === undefined || flag(f.push, 'push') ? { push: true } : {}), ...withAnnotations };
     case 'docker':
     case 'oci':
       if (!dest) throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: dest= is required`);
-      return { type: f.type, dest: dest === '-' ? dest : resolve(dest), names };
+      return { type: f.type, dest: dest === '-' ? dest : resolve(dest), names, ...withAnnotations };
     case 'tar':
     case 'local':
       if (!dest) throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: dest= is required`);
@@ -117,6 +126,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--metadata-file <file>', 'write build result metadata (JSON) to the file')
     .option('--trace <file>', 'write the steps as Chrome trace events (Perfetto, chrome://tracing), one track per parallel lane')
     .option('--label <k=v>', 'image label (repeatable)', collect)
+    .option('--annotation <[type:]k=v>', 'OCI annotation on the image manifest; type manifest (default, may name the platform: manifest[linux/amd64]) or manifest-descriptor (type=oci output); repeatable', collect)
     .option('--platform <p>', 'target platform (only the host one, linux/amd64)')
     .option('-q, --quiet', 'print only the image id')
     .option('--debug-on-failure', 'when a RUN fails, open a shell in the state it left (tbuild debug last) if the terminal is interactive')
@@ -172,6 +182,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         target: o.target as string | undefined,
         tags,
         labels: keyValues(o.label as string[] | undefined, '--label', false),
+        ...((o.annotation as string[] | undefined)?.length ? { annotations: (o.annotation as string[]).flatMap(parseAnnotationFlag) } : {}),
         noCache: o.cache === false,
         noCacheFilter: (Array.isArray(o.cacheFilter) ? (o.cacheFilter as string[]) : []).flatMap((s) => s.split(',')).filter(Boolean),
         secrets,

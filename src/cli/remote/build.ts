@@ -120,6 +120,7 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
   if ((opts.ssh && Object.keys(opts.ssh).length) || opts.sshLookup) throw unsupported('--ssh');
   if ((opts.namedContexts && Object.keys(opts.namedContexts).length) || (opts.localContexts && Object.keys(opts.localContexts).length)) throw unsupported('--build-context');
   if (opts.noCacheFilter?.length) throw unsupported('--no-cache-filter');
+  if (opts.annotations?.length || (opts.outputs ?? []).some((o) => 'annotations' in o && o.annotations?.length)) throw unsupported('--annotation');
   // a git or tarball URL: the daemon fetches it (`remote=`), the Dockerfile is the context's own
   const remote = typeof opts.context === 'string' && (parseGitSource(opts.context) || /^https?:\/\//i.test(opts.context)) ? opts.context : undefined;
   if (remote && opts.dockerfileText !== undefined) throw unsupported("a Dockerfile of the client's with a git or tarball URL as the context");

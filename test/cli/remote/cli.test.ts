@@ -146,6 +146,10 @@ describe.runIf(isRoot)('tbuild -H: the CLI through a real daemon matches the emb
     // The daemon's classic wording (or BuildKit's) for the failing command and its exit code.
     expect(rf.stderr).toMatch(/\nERROR: .*\/bin\/sh -c echo failing-now; exit 3.*\b3\n$/);
     expect(rf.stderr).toContain(' > [2/2] RUN echo failing-now; exit 3:\nfailing-now\n');
+    // the classic POST /build has no annotations: refused, not dropped
+    const annotated = await remote(['build', '--annotation', 'k=v', ctx]);
+    expect(annotated.code).toBe(1);
+    expect(annotated.stderr).toContain('--annotation is not supported through the daemon');
   }, 180_000);
 
   test('save, rmi, load round trip; import', async () => {
