@@ -10,8 +10,9 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # skopeo checks our archives in tests; xz/bzip2/zstd decompress contexts and layers; attr gives
 # python3 (os.setxattr, os.mknod for whiteouts); iproute2 brings up loopback in network=none containers; util-linux mounts;
 # netavark, aardvark-dns and iptables plumb container networks (bridge, NAT, published ports, DNS).
+# faketime moves the clock of a build in the reproducibility test.
 # docker-registry (distribution 2.8), apache2-utils (htpasswd) and openssl run the registries the registry tests push to and pull from.
-PKGS=(runc busybox-static git skopeo xz-utils bzip2 zstd python3 iproute2 util-linux procps golang-github-containers-common tini docker-registry apache2-utils openssl netavark aardvark-dns iptables chromium)
+PKGS=(runc busybox-static git skopeo faketime xz-utils bzip2 zstd python3 iproute2 util-linux procps golang-github-containers-common tini docker-registry apache2-utils openssl netavark aardvark-dns iptables chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -91,16 +91,19 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
         throw err;
       })
     : opts.context;
-  const context = await step(`[internal] load build definition from ${displayFile}`, () =>
-    traced('context', () =>
+  const context = await step(`[internal] load build definition from ${displayFile}`, async (vertex) => {
+    const opened = await traced('context', () =>
       openContext(contextInput, {
         root: parts.root,
         dockerfile: opts.dockerfile,
         dockerfileText: opts.dockerfileText,
         signal: opts.signal,
       }),
-    ),
-  ).catch(async (err: unknown) => {
+    );
+    const line = 'transferring dockerfile:';
+    onProgress({ type: 'status', vertex, id: line, name: line, current: Buffer.byteLength(opened.dockerfileText), completed: true });
+    return opened;
+  }).catch(async (err: unknown) => {
     await removeScratch(tmp);
     throw err;
   });
@@ -225,8 +228,15 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       const auth = await authFor(host, { auth: opts.registryAuth, ...(opts.registryAuthLookup ? { authLookup: opts.registryAuthLookup } : {}) });
       await step(`pushing ${name} with docker`, () => registries!.push(name, { ...(auth ? { auth } : {}) }).then(() => undefined));
     };
-    const { record, digest } = await step('exporting to image', () =>
-      traced('export', () => exportResult(env, config, result, opts.tags ?? [], outputs, opts.outputStream, registries ? push : undefined, annotations)),
+    const { record, digest } = await step('exporting to image', (vertex) =>
+      traced('export', () =>
+        exportResult(env, config, result, opts.tags ?? [], outputs, {
+          ...(opts.outputStream ? { stream: opts.outputStream } : {}),
+          ...(registries ? { push } : {}),
+          annotations,
+          status: (line, completed) => onProgress({ type: 'status', vertex, id: line, name: line, current: 0, ...(completed ? { completed } : {}) }),
+        }),
+      ),
     );
     for (const spec of opts.cacheTo ?? []) {
       if (spec.type === 'inline') continue;
@@ -271,12 +281,12 @@ async function removeScratch(tmp: string): Promise<void> {
  */
 function internalSteps(buildId: string, emit: (e: ProgressEvent) => void) {
   let n = 0;
-  return async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  return async <T>(name: string, fn: (vertex: Digest) => Promise<T>): Promise<T> => {
     // two steps of one name (two cache exports) are two vertices
     const vertex: VertexStatus = { id: sha256(`${buildId}\0${name}\0${n++}`), name, inputs: [], started: Date.now() };
     emit({ type: 'vertex', vertex: { ...vertex } });
     try {
-      const out = await fn();
+      const out = await fn(vertex.id);
       emit({ type: 'vertex', vertex: { ...vertex, completed: Date.now() } });
       return out;
     } catch (err) {

@@ -95,10 +95,16 @@ export async function exportResult(
   result: VertexResult,
   tags: string[],
   outputs: OutputSpec[],
-  stream?: NodeJS.WritableStream,
-  push?: PushFn,
-  annotations: ImageAnnotations = { manifest: {}, manifestDescriptor: {} },
+  opts: {
+    stream?: NodeJS.WritableStream;
+    push?: PushFn;
+    annotations?: ImageAnnotations;
+    /** BuildKit's lines under `exporting to image`: `exporting layers`, `writing image …`, `naming to …`. */
+    status?: (line: string, completed: boolean) => void;
+  } = {},
 ): Promise<Exported> {
+  const { stream, push, annotations = { manifest: {}, manifestDescriptor: {} } } = opts;
+  const status = opts.status ?? (() => {});
   const parts = env.parts;
   // Every destination is checked before anything is written: a bad `dest=-` fails the build up front.
   for (const o of outputs) {
@@ -115,7 +121,11 @@ export async function exportResult(
   const before = toStore ? undefined : new Set((await parts.images.list()).map((i) => i.id));
   // The stored image's manifest takes the build's annotations only when the image output asks for
   // it; an archive-only build leaves an image that was already there as it was.
+  status('exporting layers', false);
   const stored = await parts.images.create({ config, layers: result.layers, names: toStore ? [...new Set(names)] : [], ...(toStore ? { annotations: annotations.manifest } : {}) });
+  status('exporting layers', true);
+  status(`writing image ${stored.id}`, true);
+  if (toStore) for (const n of new Set(names.map((t) => normalizeTagReference(t)))) status(`naming to ${n}`, true);
   const { annotations: _kept, ...bare } = stored;
   const record: ImageRecord = Object.keys(annotations.manifest).length ? { ...bare, annotations: annotations.manifest } : bare;
   try {

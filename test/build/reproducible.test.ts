@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
-import { BUSYBOX_TAR } from '../support/cli.js';
+import { BUSYBOX_TAR, runCli } from '../support/cli.js';
 import { Engine } from '../../src/engine.js';
 
 /**
@@ -69,5 +69,25 @@ describe.runIf(isRoot)('SOURCE_DATE_EPOCH', () => {
     // and a cached build without the epoch does not give back the clamped layers (they are other results)
     const again = await eb.build({ context: ctx, tags: ['repro:2'], network: 'none' });
     expect(again.imageId).not.toBe(b.imageId);
+  }, 180_000);
+
+  test('built 400 days later (libfaketime moves the clock of the CLI and everything it runs): the same image, byte for byte', async () => {
+    const buildArgs = { SOURCE_DATE_EPOCH: '1700000000' };
+    const today = await (await fresh('today')).build({ context: ctx, tags: ['repro:1'], buildArgs, network: 'none' });
+    const lib = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1')).find((f) => existsSync(f));
+    expect(lib, 'faketime is installed by scripts/setup.sh').toBeDefined();
+    const later = { LD_PRELOAD: lib!, FAKETIME: '+400d' };
+    const root = join(tmp.path, 'later');
+    // the clock really moved: an image made without the epoch says so
+    expect((await runCli(['load', '-i', BUSYBOX_TAR], { root, env: later })).code).toBe(0);
+    expect((await runCli(['build', '-q', '-t', 'unpinned', '--network', 'none', ctx], { root, env: later })).code).toBe(0);
+    const created = (await runCli(['inspect', '-f', '{{.Created}}', 'unpinned'], { root })).stdout.trim();
+    expect(Date.parse(created) - Date.now()).toBeGreaterThan(399 * 86_400_000);
+    const built = await runCli(['build', '-q', '-t', 'repro:1', '--network', 'none', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', ctx], { root, env: later });
+    expect(built.stderr).toBe('');
+    expect(built.stdout.trim()).toBe(today.imageId);
+    const saved = join(tmp.path, 'later.tar');
+    expect((await runCli(['save', '-o', saved, 'repro:1'], { root, env: later })).code).toBe(0);
+    expect(await digestOf(createReadStream(saved))).toBe(await digestOf(await engines.at(-1)!.save(['repro:1'])));
   }, 180_000);
 });

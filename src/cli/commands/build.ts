@@ -216,14 +216,6 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
         const engine = await ctx.engine();
         const result = await engine.build(opts);
         renderer.done();
-        if (mode !== 'quiet' && mode !== 'rawjson') {
-          ctx.stderr.write(`\nwriting image ${result.imageId} done\n`);
-          for (const t of tags) {
-            const withTag = /:[^/]+$/.test(t) ? t : `${t}:latest`;
-            const full = (result.image?.names ?? []).find((n) => n === withTag || n.endsWith(`/${withTag}`)) ?? withTag;
-            ctx.stderr.write(`naming to ${full} done\n`);
-          }
-        }
         if (o.quiet) ctx.stdout.write(`${result.imageId}\n`);
         await writeTrace();
         if (o.iidfile) await writeFileAtomic(resolve(cwd, o.iidfile as string), result.imageId);

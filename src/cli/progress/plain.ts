@@ -1,6 +1,7 @@
 import { ruleUrlOf } from '../../parser/checks/types.js';
 import type { ProgressEvent } from '../../build/types.js';
 import type { Digest } from '../../util/digest.js';
+import { statusBytes, statusTime, trackStatus, type StatusLine } from './status-line.js';
 
 export interface ProgressRenderer {
   event(e: ProgressEvent): void;
@@ -19,11 +20,15 @@ export class PlainRenderer implements ProgressRenderer {
   readonly #ids = new Map<Digest, number>();
   readonly #started = new Map<Digest, number>();
   readonly #partial = new Map<Digest, string>();
+  readonly #names = new Map<Digest, string>();
+  readonly #statuses = new Map<Digest, Map<string, StatusLine>>();
   #last: Digest | undefined;
   readonly #warnings: string[] = [];
+  readonly #now: () => number;
 
-  constructor(out: NodeJS.WritableStream) {
+  constructor(out: NodeJS.WritableStream, now: () => number = Date.now) {
     this.#out = out;
+    this.#now = now;
   }
 
   #num(id: Digest, name: string): number {
@@ -49,6 +54,7 @@ export class PlainRenderer implements ProgressRenderer {
         const v = e.vertex;
         if (v.name.startsWith('[internal] scratch')) return;
         const n = this.#num(v.id, v.name);
+        this.#names.set(v.id, v.name);
         if (v.started !== undefined && !this.#started.has(v.id)) this.#started.set(v.id, v.started);
         if (v.completed === undefined) return;
         this.#header(v.id, n, v.name);
@@ -75,11 +81,39 @@ export class PlainRenderer implements ProgressRenderer {
         return;
       }
       case 'status':
+        this.#status(e);
         return;
       case 'warning':
         this.#warnings.push(`${e.message}${e.line ? ` (line ${e.line})` : ''}`);
         return;
     }
+  }
+
+  /**
+   * `#N id bytes time done`, as BuildKit's plain printer: a line when it completes, and while it
+   * runs when it moved 5% of its total or 5 s passed since it was last printed (a line without a
+   * total shows only its progress every 5 s and its end).
+   */
+  #status(e: Extract<ProgressEvent, { type: 'status' }>): void {
+    const n = this.#ids.get(e.vertex);
+    if (n === undefined) return;
+    let lines = this.#statuses.get(e.vertex);
+    if (!lines) this.#statuses.set(e.vertex, (lines = new Map()));
+    const wasDone = lines.get(e.id)?.completed !== undefined;
+    const now = this.#now();
+    const s = trackStatus(lines, e, now);
+    if (wasDone) return;
+    const done = s.completed !== undefined;
+    if (!done) {
+      const p = s.printed;
+      const moved = s.total ? (s.current - (p?.current ?? -Infinity)) / s.total >= 0.05 : false;
+      if (!moved && now - (p?.at ?? s.first) < 5000) return;
+    }
+    s.printed = { at: now, current: s.current };
+    this.#header(e.vertex, n, this.#names.get(e.vertex) ?? '');
+    const detail = [statusBytes(s), statusTime(s, now), done ? 'done' : ''].filter(Boolean).join(' ');
+    this.#out.write(`#${n} ${s.id}${detail ? ` ${detail}` : ''}
+`);
   }
 
   #flushPartial(id: Digest, n: number): void {

@@ -1,6 +1,7 @@
 import type { ProgressEvent, VertexStatus } from '../../build/types.js';
 import type { Digest } from '../../util/digest.js';
 import type { ProgressRenderer } from './plain.js';
+import { statusBytes, statusTime, trackStatus, type StatusLine } from './status-line.js';
 
 const ESC = '\x1b[';
 const LOG_LINES = 6;
@@ -10,6 +11,7 @@ interface Row {
   status: VertexStatus;
   logs: string[];
   partial: string;
+  statuses: Map<string, StatusLine>;
 }
 
 /** A live view redrawn in place: one line per step with its time, the last lines of running steps. */
@@ -32,7 +34,7 @@ export class TtyRenderer implements ProgressRenderer {
       if (e.vertex.name.startsWith('[internal] scratch')) return;
       const row = this.#rows.get(e.vertex.id);
       if (row) row.status = { ...row.status, ...e.vertex };
-      else this.#rows.set(e.vertex.id, { n: this.#rows.size + 1, status: e.vertex, logs: [], partial: '' });
+      else this.#rows.set(e.vertex.id, { n: this.#rows.size + 1, status: e.vertex, logs: [], partial: '', statuses: new Map() });
     } else if (e.type === 'log') {
       const row = this.#rows.get(e.vertex);
       if (!row) return;
@@ -40,6 +42,9 @@ export class TtyRenderer implements ProgressRenderer {
       row.partial = lines.pop() ?? '';
       row.logs.push(...lines);
       if (row.logs.length > LOG_LINES) row.logs.splice(0, row.logs.length - LOG_LINES);
+    } else if (e.type === 'status') {
+      const row = this.#rows.get(e.vertex);
+      if (row) trackStatus(row.statuses, e, Date.now());
     } else if (e.type === 'warning') {
       this.#warnings.push(e.message);
     }
@@ -66,6 +71,8 @@ export class TtyRenderer implements ProgressRenderer {
       const t = s.started !== undefined ? `${(((s.completed ?? now) - s.started) / 1000).toFixed(1)}s` : '';
       const state = s.cached ? 'CACHED' : s.error ? 'ERROR' : s.completed ? t : s.started !== undefined ? t : '';
       lines.push(this.#row(s.name, state));
+      // BuildKit's sub-rows: a layer's bytes as it is pulled, `writing image …`, `naming to …`
+      for (const st of r.statuses.values()) lines.push(this.#row(`=> ${st.id}${statusBytes(st) ? ` ${statusBytes(st)}` : ''}`, statusTime(st, now) || (st.completed !== undefined ? '0.0s' : '')));
       if (!s.completed && s.started !== undefined) for (const l of r.logs) lines.push(this.#line(` => => # ${l}`));
       if (s.error) lines.push(this.#line(` => ERROR: ${s.error}`));
     }

@@ -11,6 +11,7 @@ import type { BuildOptions, BuildResult, ProgressEvent, VertexStatus } from '../
 import type { ImageStore } from '../../images/types.js';
 import { sha256, type Digest } from '../../util/digest.js';
 import { TbuildError } from '../../errors.js';
+import { normalizeTagReference } from '../../images/reference.js';
 import type { EngineClient, JsonMessage } from './client.js';
 import { contextTar } from './context-tar.js';
 
@@ -201,9 +202,20 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
   }
   steps.finish();
   if (!imageId) throw new TbuildError('TB_BUILD_FAILED', 'the daemon ended the build without an image id');
+  exportedImage(opts.onProgress ?? (() => {}), imageId, tags);
   const image = await images.get(imageId);
   // The classic stream carries no manifest digest; the config digest stands in for it.
   return { imageId, digest: imageId, ...(image ? { image } : {}), steps: steps.steps };
+}
+
+/** The classic stream says nothing of the export: the lines an embedded build shows under `exporting to image`. */
+function exportedImage(emit: (e: ProgressEvent) => void, imageId: Digest, tags: string[]): void {
+  const vertex: VertexStatus = { id: sha256(`remote-step:export:${imageId}`) as Digest, name: 'exporting to image', inputs: [], started: Date.now() };
+  emit({ type: 'vertex', vertex: { ...vertex } });
+  for (const line of [`writing image ${imageId}`, ...new Set(tags.map((t) => normalizeTagReference(t)))].map((l, i) => (i ? `naming to ${l}` : l))) {
+    emit({ type: 'status', vertex: vertex.id, id: line, name: line, current: 0, completed: true });
+  }
+  emit({ type: 'vertex', vertex: { ...vertex, completed: Date.now() } });
 }
 
 /** This user's credentials for the registries the build's caches live on (the daemon has its own otherwise). */

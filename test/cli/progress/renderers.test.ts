@@ -2,6 +2,7 @@ import { describe, test, expect } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { PlainRenderer, RawJsonRenderer } from '../../../src/cli/progress/plain.js';
 import { createRenderer } from '../../../src/cli/progress/index.js';
+import { TtyRenderer } from '../../../src/cli/progress/tty.js';
 import { sha256 } from '../../../src/util/digest.js';
 import type { ProgressEvent } from '../../../src/build/types.js';
 
@@ -33,6 +34,49 @@ describe('progress renderers', () => {
     expect(text).toContain('#1 part\n');
     expect(text).toContain('#1 DONE 0.4s\n');
     expect(text).toContain('#2 [2/3] COPY a /a\n#2 CACHED\n');
+  });
+
+  test("plain: a step's status lines as BuildKit prints them: bytes, time, done; a pull's progress every 5% or 5 s", () => {
+    const c = capture();
+    let now = 10_000;
+    const r = new PlainRenderer(c.out, () => now);
+    const pull = sha256('pull');
+    r.event({ type: 'vertex', vertex: { id: pull, name: '[1/2] FROM r/x:1', inputs: [], started: now } });
+    const layer = (current: number, completed?: boolean): ProgressEvent => ({ type: 'status', vertex: pull, id: 'sha256:1111', name: 'sha256:1111', current, total: 3_400_000, ...(completed ? { completed } : {}) });
+    r.event(layer(0));
+    now += 100;
+    r.event(layer(100_000)); // 3%: not yet
+    now += 100;
+    r.event(layer(1_200_000)); // 35%
+    now += 100;
+    r.event(layer(1_250_000)); // 1% more: not yet
+    r.event({ type: 'vertex', vertex: { id: a, name: '[2/2] RUN x', inputs: [], started: now } });
+    now += 200;
+    r.event(layer(3_400_000, true));
+    r.event(layer(3_400_000, true)); // once done, never again
+    const exp = sha256('export');
+    r.event({ type: 'vertex', vertex: { id: exp, name: 'exporting to image', inputs: [], started: now } });
+    r.event({ type: 'status', vertex: exp, id: 'writing image sha256:abc', name: 'writing image sha256:abc', current: 0, completed: true });
+    r.event({ type: 'status', vertex: exp, id: 'transferring context:', name: 'transferring context:', current: 59, completed: true });
+    expect(c.text()).toBe(
+      '\n#1 [1/2] FROM r/x:1\n#1 sha256:1111 0B / 3.40MB\n#1 sha256:1111 1.20MB / 3.40MB 0.2s\n' +
+        '\n#2 [2/2] RUN x\n' +
+        '\n#1 [1/2] FROM r/x:1\n#1 sha256:1111 3.40MB / 3.40MB 0.5s done\n' +
+        '\n#3 exporting to image\n#3 writing image sha256:abc done\n#3 transferring context: 59B done\n',
+    );
+  });
+
+  test('tty: status lines are rows under their step (a layer\'s bytes, writing image, naming to)', () => {
+    const c = capture();
+    const r = new TtyRenderer(c.out);
+    const exp = sha256('export');
+    r.event({ type: 'vertex', vertex: { id: exp, name: 'exporting to image', inputs: [], started: Date.now() } });
+    r.event({ type: 'status', vertex: exp, id: 'sha256:2222', name: 'sha256:2222', current: 1_500_000, total: 3_000_000 });
+    r.event({ type: 'status', vertex: exp, id: 'naming to docker.io/library/x:latest', name: 'naming to docker.io/library/x:latest', current: 0, completed: true });
+    r.done();
+    const text = c.text();
+    expect(text).toMatch(/ => => sha256:2222 1\.50MB \/ 3\.00MB/);
+    expect(text).toMatch(/ => => naming to docker\.io\/library\/x:latest +0\.0s/);
   });
 
   test('plain: warnings are listed after the steps', () => {

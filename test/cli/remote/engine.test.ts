@@ -136,7 +136,9 @@ describe.runIf(isRoot)('RemoteEngine against a real daemon', () => {
     expect(res.imageId).toMatch(/^sha256:/);
     expect(res.image?.names).toEqual(['docker.io/remote/built:1']);
     const names = events.filter((e) => e.type === 'vertex').map((e) => (e.type === 'vertex' ? e.vertex.name : ''));
-    expect([...new Set(names)]).toEqual(['[1/3] FROM busybox:local', '[2/3] COPY . /ctx/', '[3/3] RUN ls -A /ctx && echo built']);
+    expect([...new Set(names)]).toEqual(['[1/3] FROM busybox:local', '[2/3] COPY . /ctx/', '[3/3] RUN ls -A /ctx && echo built', 'exporting to image']);
+    // the export's lines, as an embedded build shows them
+    expect(events.flatMap((e) => (e.type === 'status' ? [e.id] : []))).toEqual([`writing image ${res.imageId}`, 'naming to docker.io/remote/built:1']);
     const log = events.map((e) => (e.type === 'log' ? Buffer.from(e.data).toString() : '')).join('');
     expect(log).toContain('Dockerfile\nkeep.txt\nsub\nbuilt\n');
     expect(log).not.toContain('secret.txt');
