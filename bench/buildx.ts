@@ -84,9 +84,14 @@ export async function bench(): Promise<BenchRow[]> {
     }
   }
   const rows: BenchRow[] = [];
+  const servers: ChildProcess[] = [];
   try {
     for (const t of targets) docker(t, config, ['load', '-i', BUSYBOX]);
+    const remote = await remoteSources(dir);
+    servers.push(...remote.servers);
     const plan: { name: string; path: string; cold: boolean; prep?: () => void }[] = [
+      { name: 'add-url-100mb', path: remote.addUrlContext, cold: true },
+      { name: 'git-url-1000-files', path: remote.gitUrl, cold: true },
       { name: 'cold-simple', path: 'cold-simple', cold: true },
       { name: 'many-files', path: 'many-files', cold: true },
       { name: 'multistage-parallel', path: 'multistage-parallel', cold: true },
@@ -100,7 +105,8 @@ export async function bench(): Promise<BenchRow[]> {
           // Cold: every step re-runs (`--no-cache`) on both builders; base images stay loaded.
           if (!c.cold) docker(t, config, ['buildx', 'build', '--network=host', '-q', '-t', `bx-${c.name}`, join(cases, c.path)]);
           c.prep?.();
-          const { secs } = docker(t, config, ['buildx', 'build', '--network=host', '-q', ...(c.cold ? ['--no-cache'] : []), '-t', `bx-${c.name}`, join(cases, c.path)]);
+          const context = c.path.includes('://') || c.path.startsWith('/') ? c.path : join(cases, c.path);
+          const { secs } = docker(t, config, ['buildx', 'build', '--network=host', '-q', ...(c.cold ? ['--no-cache'] : []), '-t', `bx-${c.name}`, context]);
           times.set(t.name, [...(times.get(t.name) ?? []), secs]);
         }
       }
@@ -129,9 +135,58 @@ export async function bench(): Promise<BenchRow[]> {
     const t = median(transfer);
     rows.push({ area: 'buildx', name: '5,000-file context, one file changed: transfer', value: t, unit: 's', target: '<= 0.2 s', met: t <= 0.2 });
   } finally {
+    for (const s of servers) s.kill('SIGTERM');
     child.kill('SIGTERM');
     if (startedPeers) spawnSync('bash', [PEERS, '--stop'], { stdio: 'ignore' });
     await rm(dir, { recursive: true, force: true });
   }
   return rows;
+}
+
+/**
+ * What issue 15 measures against BuildKit: `ADD` of a 100 MB file from an HTTP server (python3's,
+ * in a process of its own: the bench blocks in spawnSync while the builders fetch), and a build
+ * whose context is a git URL of a 1,000-file repository (`git daemon`). Both on 127.0.0.1, which
+ * dockerd's BuildKit and the tbuild daemon both reach from the host's namespace.
+ */
+async function remoteSources(dir: string): Promise<{ addUrlContext: string; gitUrl: string; servers: ChildProcess[] }> {
+  const { randomBytes } = await import('node:crypto');
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const www = join(dir, 'www');
+  mkdirSync(www);
+  const fd = openSync(join(www, 'big.bin'), 'w');
+  for (let i = 0; i < 100; i++) writeSync(fd, randomBytes(1 << 20));
+  closeSync(fd);
+  const httpPort = 20000 + Math.floor(Math.random() * 20000);
+  const http = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', www, String(httpPort)], { stdio: 'ignore' });
+  const addUrlContext = join(dir, 'add-url');
+  mkdirSync(addUrlContext);
+  writeFileSync(join(addUrlContext, 'Dockerfile'), `FROM busybox:local\nADD http://127.0.0.1:${httpPort}/big.bin /big.bin\n`);
+
+  const repos = join(dir, 'git');
+  const repo = join(repos, 'many.git');
+  const work = join(dir, 'git-work');
+  for (let d = 0; d < 20; d++) {
+    mkdirSync(join(work, `dir${d}`), { recursive: true });
+    for (let f = 0; f < 50; f++) writeFileSync(join(work, `dir${d}`, `f${f}.txt`), `${d}/${f} `.repeat(200));
+  }
+  writeFileSync(join(work, 'Dockerfile'), 'FROM busybox:local\nCOPY . /src\n');
+  const git = (args: string[], cwd: string) => spawnSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], { cwd, stdio: 'ignore' });
+  git(['init', '-q', '-b', 'main'], work);
+  git(['add', '.'], work);
+  git(['commit', '-q', '-m', 'files'], work);
+  spawnSync('git', ['clone', '-q', '--bare', work, repo], { stdio: 'ignore' });
+  const gitPort = 20000 + Math.floor(Math.random() * 20000);
+  const daemon = spawn('git', ['daemon', '--reuseaddr', '--export-all', '--listen=127.0.0.1', `--port=${gitPort}`, `--base-path=${repos}`, repos], { stdio: 'ignore' });
+  // both servers answer before the first build asks
+  const { connect } = await import('node:net');
+  for (const port of [httpPort, gitPort]) {
+    for (let i = 0; ; i++) {
+      const up = await new Promise<boolean>((r) => connect(port, '127.0.0.1').once('connect', function (this: import('node:net').Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+      if (up) break;
+      if (i > 100) throw new Error(`nothing answers on 127.0.0.1:${port}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { addUrlContext, gitUrl: `git://127.0.0.1:${gitPort}/many.git`, servers: [http, daemon] };
 }

@@ -68,6 +68,28 @@ describe.runIf(isRoot)('ADD from git', () => {
     expect((await readdir(join(out, 'withgit'))).sort()).toEqual(['.git', 'README', 'sub']);
   }, 120_000);
 
+  test('a repository with a submodule gets the submodule\'s files (asked for only when the commit has a .gitmodules)', async () => {
+    const base = join(tmp.path, 'repos');
+    const lib = join(base, 'lib.git');
+    await mkdir(lib, { recursive: true });
+    const gl = gitIn(lib, tmp.path);
+    gl('init', '-q', '-b', 'main');
+    await writeFile(join(lib, 'lib.txt'), 'from the submodule\n');
+    gl('add', '.');
+    gl('commit', '-q', '-m', 'lib');
+    const outer = join(base, 'outer.git');
+    await mkdir(outer, { recursive: true });
+    const go = gitIn(outer, tmp.path);
+    go('init', '-q', '-b', 'main');
+    await writeFile(join(outer, 'top.txt'), 'top\n');
+    go('submodule', '-q', 'add', gitd.url('lib.git'), 'vendor/lib');
+    go('add', '.');
+    go('commit', '-q', '-m', 'with a submodule');
+    const { out } = await build(`FROM busybox:local\nADD ${gitd.url('outer.git')} /app\n`);
+    expect(await readFile(join(out, 'app/top.txt'), 'utf8')).toBe('top\n');
+    expect(await readFile(join(out, 'app/vendor/lib/lib.txt'), 'utf8')).toBe('from the submodule\n');
+  }, 120_000);
+
   test('keyed by the commit: unchanged ref hits the cache, a new commit runs again', async () => {
     const df = `FROM busybox:local\nADD ${repoUrl}#main /app\n`;
     await build(df);
