@@ -4,7 +4,9 @@
  *   concurrency: 40 CLI processes mixing build, tag, rmi, load, save and prune on one root beside
  *                a daemon (STRESS_PROCESSES);
  *   crash:       kill -9 of the CLI at 50 points of builds (with a secret), loads, commits, and pushes
- *                and pulls against a local docker-registry (STRESS_KILLS).
+ *                and pulls against a local docker-registry (STRESS_KILLS);
+ *   tars:        10,000 generated hostile tars applied as layers and 10,000 opened as build
+ *                contexts (STRESS_TARS): each confined or refused with a code.
  * Prints the figures and exits 1 if a target is missed.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -16,6 +18,11 @@ import { concurrencyCampaign, crashCampaign, startCliProcess } from '../test/sup
 import type { CliResult } from '../test/support/cli.js';
 import { startDaemon } from '../bench/daemon.js';
 import { startRegistry } from '../test/support/registry.js';
+import { hostileTarCampaign } from '../test/support/hostile-tars.js';
+import { applyTar } from '../src/cache/layer/index.js';
+import { openContext } from '../src/session/open.js';
+import { Readable } from 'node:stream';
+import { readdir } from 'node:fs/promises';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', 'dist', 'cli.js');
@@ -88,6 +95,27 @@ try {
       for (const f of [...r.mounts, ...r.scratch, ...r.secretFiles, ...r.verify.problems.map((p) => `${p.kind} ${p.subject}`)]) console.log(`     ${f}`);
     } finally {
       await registry.stop();
+    }
+  }
+  if (!only.length || only.includes('tars')) {
+    const count = Number(process.env.STRESS_TARS ?? 10_000);
+    const codes = ['TB_TAR_HOSTILE', 'TB_TAR_FORMAT', 'TB_PATH_ESCAPE', 'TB_DECOMPRESSION_LIMIT'];
+    const campaigns = [
+      { name: 'hostile tars as layers', seed: 1, codes, apply: async (tar: Buffer, root: string) => void (await applyTar(Readable.from([tar]), root)) },
+      {
+        name: 'hostile tars as build contexts',
+        seed: 1_000_001,
+        codes: [...codes, 'TB_CONTEXT_INVALID'],
+        apply: async (tar: Buffer, root: string) => (await openContext({ tar: Readable.from([tar]) }, { root, dockerfileText: 'FROM scratch\n' })).dispose(),
+        leftovers: async (root: string) => (await readdir(join(root, 'tmp')).catch(() => [])).map((n) => join('tmp', n)),
+      },
+    ];
+    for (const c of campaigns) {
+      const t0 = Date.now();
+      const r = await hostileTarCampaign({ dir, count, ...c });
+      const refused = Object.entries(r.refused).map(([k, v]) => `${k} ${v}`).join(', ');
+      report(c.name, !r.failures.length, `${r.cases} archives in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${r.accepted} confined, refused ${refused}; ${r.failures.length} failures`);
+      for (const f of r.failures.slice(0, 20)) console.log(`     seed ${f.seed}: ${f.problem} [${f.recipe.join('; ')}]`);
     }
   }
 } finally {

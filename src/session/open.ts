@@ -53,7 +53,13 @@ export async function openContext(src: ContextSource, opts: OpenContextOptions):
   try {
     // Made 0700; a bind-mounted context must be readable by a non-root USER.
     await chmod(dir, 0o755);
-    const inlineDockerfile = await extractContext(src.tar, dir, opts.signal);
+    const inlineDockerfile = await extractContext(src.tar, dir, opts.signal).catch((err: unknown) => {
+      // a compressed stream cut short fails while it is peeked at, before the extraction could name it
+      if (!(err instanceof TbuildError) && /^Z_|^ERR_/.test((err as NodeJS.ErrnoException).code ?? '') ) {
+        throw new TbuildError('TB_TAR_FORMAT', `invalid build context archive: ${(err as Error).message}`, { cause: err });
+      }
+      throw err;
+    });
     const dockerfilePath = await resolveInRoot(dir, opts.dockerfile ?? 'Dockerfile');
     const text = opts.dockerfileText ?? inlineDockerfile ?? (await readDockerfile(dockerfilePath, opts.dockerfile ?? 'Dockerfile'));
     return await finish(dir, dockerfilePath, text, true, undefined);

@@ -12,6 +12,10 @@ export interface TarEntry {
   uid?: number;
   gid?: number;
   mtime?: Date;
+  devmajor?: number;
+  devminor?: number;
+  /** PAX records (`path`, `linkpath` …) written before the entry. */
+  pax?: Record<string, string>;
 }
 
 /** An uncompressed tar of `entries`, in order (hostile names are written as given). */
@@ -28,6 +32,8 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
       gid: e.gid ?? 0,
       mtime: e.mtime ?? new Date(1_700_000_000_000),
       ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+      ...(e.devmajor !== undefined ? { devmajor: e.devmajor, devminor: e.devminor ?? 0 } : {}),
+      ...(e.pax ? { pax: e.pax } : {}),
     };
     if (type === 'file') p.entry(header, e.content ?? '');
     else p.entry({ ...header, size: 0 });

@@ -39,9 +39,10 @@ function hostile(name: string, why: string): TbuildError {
 
 /** Entry name → path relative to the extraction dir; names climbing out are hostile. Leading `/` is dropped. */
 export function entryPath(name: string): string {
-  const norm = posix.normalize(name.replace(/^\/+/, '') || '.');
+  // `./` normalizes to `./`: without its slash it is the directory itself, as `.` is
+  const norm = posix.normalize(name.replace(/^\/+/, '') || '.').replace(/\/+$/, '') || '.';
   if (norm === '..' || norm.startsWith('../')) throw hostile(name, 'path leaves the extraction directory');
-  return norm === '.' ? '' : norm.replace(/\/+$/, '');
+  return norm === '.' ? '' : norm;
 }
 
 /**
@@ -78,6 +79,13 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
   const done = pipeline(stream, ex).catch((err: unknown) => {
     throw formatError(err);
   });
+  // Awaited below; a stream that fails while an entry is being written must not count as an
+  // unhandled rejection in the meantime (that ends the process).
+  done.catch(() => {});
+  // Rejects when the archive stream fails, never resolves: an entry cut short by a failing stream
+  // is not ended by tar-stream, so its copy would wait for ever without this.
+  const failed = done.then(() => new Promise<never>(() => {}));
+  failed.catch(() => {});
   try {
     for await (const entry of ex) {
       opts.signal?.throwIfAborted();
@@ -95,7 +103,11 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
         continue;
       }
       const containerPath = posix.join(base, rel);
-      const parent = await parentOf(posix.dirname(containerPath));
+      const parent = await parentOf(posix.dirname(containerPath)).catch((err: unknown) => {
+        // an earlier entry left a file where this one needs a directory
+        if (err instanceof TbuildError && err.code === 'TB_COPY_DEST_NOT_DIR') throw new TbuildError('TB_TAR_FORMAT', `tar entry ${JSON.stringify(h.name)}: ${err.message}`, { cause: err, details: { entry: h.name } });
+        throw err;
+      });
       const host = parent + '/' + posix.basename(containerPath);
       const owner = opts.owner === 'header' ? { uid: h.uid ?? 0, gid: h.gid ?? 0 } : opts.owner;
       const mode = (h.mode ?? 0o644) & 0o7777;
@@ -121,10 +133,22 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
       } else if (h.type === 'link') {
         const target = posix.join(base, entryPath(h.linkname ?? ''));
         const targetHost = await resolveInRoot(opts.root, target, { followFinal: false });
+        const st = await lstat(targetHost).catch(() => undefined);
+        if (!st) throw new TbuildError('TB_TAR_FORMAT', `tar entry ${JSON.stringify(h.name)}: hard link target ${JSON.stringify(h.linkname)} is not in the archive before it`, { details: { entry: h.name } });
+        if (st.isDirectory()) throw hostile(h.name, 'hard link to a directory');
         await link(targetHost, host);
         entry.resume();
       } else {
-        await pipeline(entry, createWriteStream(host, { mode: 0o600 }));
+        const out = createWriteStream(host, { mode: 0o600 });
+        const copying = pipeline(entry, out);
+        copying.catch(() => {});
+        await Promise.race([copying, failed]).catch(async (err: unknown) => {
+          // tar-stream's entry (a streamx stream) does not end the pipeline when destroyed: close
+          // the file ourselves, and wait for its descriptor to be released
+          entry.destroy();
+          if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()).destroy());
+          throw err;
+        });
         stats.files++;
         stats.bytes += h.size ?? 0;
         if (owner !== 'none') await chownIfNeeded(host, owner, true);
