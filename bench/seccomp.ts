@@ -8,6 +8,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, type BenchRow } from './types.js';
+import { releaseHelpersDone } from '../test/support/tmp.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', 'dist', 'cli.js');
@@ -56,6 +57,8 @@ export async function bench(): Promise<BenchRow[]> {
           const t = tb(root, ['build', '--progress', 'quiet', '-t', 'bench-seccomp', ctx], unconfined);
           if (i > 0) (unconfined ? off : on).push(t);
         } finally {
+          // the CLI leaves its RUN namespaces to a detached release helper: let it finish first
+          await releaseHelpersDone(root);
           await rm(root, { recursive: true, force: true });
         }
       }
@@ -74,6 +77,7 @@ export async function bench(): Promise<BenchRow[]> {
     rows.push(row('`tbuild run --rm busybox true`', ron, roff, 'ms'));
   } finally {
     await rm(ctx, { recursive: true, force: true });
+    await releaseHelpersDone(state);
     await rm(state, { recursive: true, force: true });
   }
   return rows;
