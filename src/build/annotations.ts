@@ -1,4 +1,5 @@
 import { TbuildError } from '../errors.js';
+import { parsePlatform } from '../parser/checks/util.js';
 
 /**
  * OCI annotations for the built image, BuildKit's way. Four places can carry one: the image
@@ -64,9 +65,13 @@ export function parseAnnotationAttr(name: string, value: string): Annotation | u
 }
 
 function samePlatform(spec: string, host: { os: string; architecture: string }): boolean {
-  const [os, arch, variant] = spec.toLowerCase().split('/');
-  const archName = arch === 'x86_64' || arch === 'x86-64' ? 'amd64' : arch;
-  return os === host.os && archName === host.architecture && (variant === undefined || variant === '');
+  const p = parsePlatform(spec, { os: host.os, arch: host.architecture });
+  return p !== undefined && p.os === host.os && p.arch === host.architecture && (p.variant === '' || p.variant === 'v1');
+}
+
+/** The outputs that write a manifest (and so can carry annotations and get names). */
+export function writesManifest(o: { type: string }): boolean {
+  return o.type === 'image' || o.type === 'docker' || o.type === 'oci';
 }
 
 /**
@@ -95,7 +100,7 @@ export function resolveAnnotations(
     }
     (a.type === 'manifest' ? out.manifest : out.manifestDescriptor)[a.key] = a.value;
   }
-  if (Object.keys(out.manifest).length && !outputs.some((o) => o.type === 'image' || o.type === 'docker' || o.type === 'oci')) {
+  if (Object.keys(out.manifest).length && !outputs.some(writesManifest)) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `annotations need an output with a manifest (image, registry, docker or oci); ${outputs.map((o) => `type=${o.type}`).join(', ')} writes files only`);
   }
   return out;

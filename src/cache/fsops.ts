@@ -254,13 +254,7 @@ export async function applyFsOps(root: string, ops: FsOp[]): Promise<void> {
   if (res.errors.length) {
     const [p, msg] = res.errors[0]!;
     const escaped = res.errors.some(([, m]) => m === 'path left the root');
-    // The ops run after every entry was written: a later entry that removed or replaced the
-    // directory an earlier one (a device node, a whiteout, an xattr) was to be made in is the
-    // archive's doing (ENOENT, ENOTDIR), not the machine's.
-    const displaced = res.errors.every(([, m]) => /^\[Errno (2|20)\]/.test(m));
-    const code = escaped || displaced ? 'TB_TAR_HOSTILE' : 'TB_INTERNAL';
-    const why = displaced && !escaped ? 'a later entry replaced the directory of an earlier one: ' : '';
-    throw new TbuildError(code, `${why}${msg}: ${p}${res.errors.length > 1 ? ` (and ${res.errors.length - 1} more)` : ''}`, {
+    throw new TbuildError(escaped ? 'TB_TAR_HOSTILE' : 'TB_INTERNAL', `${msg}: ${p}${res.errors.length > 1 ? ` (and ${res.errors.length - 1} more)` : ''}`, {
       details: { errors: res.errors.slice(0, 20) },
     });
   }

@@ -121,6 +121,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
       }
     });
     let result: BuildResult;
+    const hidden = new Set<string>();
     try {
       result = await backend.build({
         ...plan.options,
@@ -135,8 +136,12 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
         sshLookup: (id) => sshAgent(session, id),
         registryAuthLookup: (host) => getCredentials(session, host, signal),
         onProgress: (ev) => {
-          // The definition was loaded (and shown) above, from the client.
-          if (ev.type === 'vertex' && ev.vertex.name.startsWith('[internal] load build definition')) return;
+          // The definition was loaded (and shown) above, from the client: its vertex and lines stay out.
+          if (ev.type === 'vertex' && ev.vertex.name.startsWith('[internal] load build definition')) {
+            hidden.add(ev.vertex.id);
+            return;
+          }
+          if ((ev.type === 'status' || ev.type === 'log') && hidden.has(ev.vertex)) return;
           if (ev.type === 'vertex' && ev.vertex.error) input.failure.vertex = ev.vertex.id;
           job.progress(ev);
         },

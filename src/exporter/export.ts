@@ -10,7 +10,8 @@ import { sha256, type Digest } from '../util/digest.js';
 import { writeStreamAtomic } from '../util/atomic.js';
 import { TbuildError } from '../errors.js';
 import type { OutputSpec } from '../build/types.js';
-import type { ImageAnnotations } from '../build/annotations.js';
+import { writesManifest, type ImageAnnotations } from '../build/annotations.js';
+import { storedImageLines } from './progress-lines.js';
 import type { VertexResult } from '../solver/result.js';
 import type { OpEnv } from '../worker/types.js';
 import { withView } from '../worker/snapshot.js';
@@ -114,7 +115,7 @@ export async function exportResult(
   }
   const exporters = outputs.map((o) => exporterFor(o, env, stream, push)).filter((e): e is Exporter => !!e);
   const names = [...tags];
-  for (const o of outputs) if ((o.type === 'image' || o.type === 'docker' || o.type === 'oci') && o.names) names.push(...o.names);
+  for (const o of outputs) if (writesManifest(o) && 'names' in o && o.names) names.push(...o.names);
   // BuildKit's rule: only the image exporter puts the result in the store. The other exporters
   // read it from there, so it is made for them and taken away again (unless it was already there).
   const toStore = outputs.some((o) => o.type === 'image');
@@ -124,8 +125,7 @@ export async function exportResult(
   status('exporting layers', false);
   const stored = await parts.images.create({ config, layers: result.layers, names: toStore ? [...new Set(names)] : [], ...(toStore ? { annotations: annotations.manifest } : {}) });
   status('exporting layers', true);
-  status(`writing image ${stored.id}`, true);
-  if (toStore) for (const n of new Set(names.map((t) => normalizeTagReference(t)))) status(`naming to ${n}`, true);
+  for (const line of storedImageLines(stored.id, toStore ? names : [])) status(line, true);
   const { annotations: _kept, ...bare } = stored;
   const record: ImageRecord = Object.keys(annotations.manifest).length ? { ...bare, annotations: annotations.manifest } : bare;
   try {

@@ -31,6 +31,8 @@ export interface LoadPlan {
   layerMembers: string[];
   /** Normalized names to tag it with. */
   names: string[];
+  /** The manifest's annotations, when the archive has the manifest (OCI layout). */
+  annotations?: Record<string, string>;
 }
 
 export interface LoadedImage {
@@ -97,7 +99,7 @@ export async function commitPlans(ctx: ArchiveContext, archive: StagedArchive, p
       const prev = await ctx.images.get(name);
       if (prev) moved.push({ name, from: prev.id });
     }
-    const img = await ctx.images.create({ config: plan.config, configJson: plan.configJson, layers, names: plan.names });
+    const img = await ctx.images.create({ config: plan.config, configJson: plan.configJson, layers, names: plan.names, ...(plan.annotations ? { annotations: plan.annotations } : {}) });
     const reallyMoved = moved.filter((m) => m.from !== img.id);
     out.push({ id: img.id, names: plan.names, ...(reallyMoved.length ? { moved: reallyMoved } : {}) });
   }

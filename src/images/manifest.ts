@@ -41,7 +41,8 @@ export function buildManifest(config: { digest: Digest; size: number }, layers: 
     mediaType: MEDIA_TYPES.ociManifest,
     config: { mediaType: MEDIA_TYPES.ociConfig, digest: config.digest, size: config.size },
     layers: layers.map((l) => ({ mediaType: MEDIA_TYPES.ociLayer, digest: l.diffId, size: l.size })),
-    ...(annotations && Object.keys(annotations).length ? { annotations } : {}),
+    // in key order: the same annotations given in another order are the same manifest
+    ...(annotations && Object.keys(annotations).length ? { annotations: Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) } : {}),
   };
   return JSON.stringify(m);
 }

@@ -25,6 +25,17 @@ interface ManifestLike {
   mediaType?: string;
   config?: unknown;
   layers?: unknown;
+  annotations?: unknown;
+}
+
+/** A manifest's annotations, kept with the loaded image (a saved image loads back as it was). */
+function manifestAnnotations(m: ManifestLike, where: string): Record<string, string> | undefined {
+  if (m.annotations === undefined) return undefined;
+  const a = m.annotations;
+  if (typeof a !== 'object' || a === null || Array.isArray(a) || Object.values(a).some((v) => typeof v !== 'string')) {
+    throw archiveInvalid(`${where}: manifest annotations must map names to strings`);
+  }
+  return a as Record<string, string>;
 }
 
 function blobMember(d: Digest): string {
@@ -127,7 +138,8 @@ export async function planOciLayout(archive: StagedArchive): Promise<LoadPlan[]>
       if (!archive.has(member)) throw archiveInvalid(`${where}: layer ${l.digest} is missing`);
       if (archive.stat(member).digest !== l.digest) throw archiveInvalid(`${where}: layer ${l.digest} does not match its digest`);
     }
-    byManifest.set(desc.digest, { configJson, config, layerMembers: layers.map((l) => blobMember(l.digest)), names });
+    const annotations = manifestAnnotations(manifest, where);
+    byManifest.set(desc.digest, { configJson, config, layerMembers: layers.map((l) => blobMember(l.digest)), names, ...(annotations ? { annotations } : {}) });
   }
   return [...byManifest.values()];
 }

@@ -55,7 +55,7 @@ export async function openContext(src: ContextSource, opts: OpenContextOptions):
     await chmod(dir, 0o755);
     const inlineDockerfile = await extractContext(src.tar, dir, opts.signal).catch((err: unknown) => {
       // a compressed stream cut short fails while it is peeked at, before the extraction could name it
-      if (!(err instanceof TbuildError) && /^Z_|^ERR_/.test((err as NodeJS.ErrnoException).code ?? '') ) {
+      if (!(err instanceof TbuildError) && /^Z_/.test((err as NodeJS.ErrnoException).code ?? '')) {
         throw new TbuildError('TB_TAR_FORMAT', `invalid build context archive: ${(err as Error).message}`, { cause: err });
       }
       throw err;

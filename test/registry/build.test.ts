@@ -129,6 +129,20 @@ describe('builds with registries', () => {
     expect(manifest.annotations).toEqual({ k: 'on-manifest' });
     expect(oci.digest).toBe(index.manifests[0]!.digest);
 
+    // stored with the image: an OCI-layout save loads back with them, in another root
+    const kept = await engine.build({ context, tags: ['annotated:kept'], annotations: [{ type: 'manifest', key: 'z', value: '1' }, { type: 'manifest', key: 'a', value: '2' }] });
+    expect(kept.image?.annotations).toEqual({ z: '1', a: '2' });
+    const other = await Engine.open({ root: join(dir.path, 'ann-other') });
+    try {
+      await other.load(await engine.save(['annotated:kept'], 'oci'));
+      expect((await other.images.resolve('annotated:kept')).annotations).toEqual({ a: '2', z: '1' });
+    } finally {
+      await other.close();
+    }
+    // the same annotations in another order are the same manifest, and the build says so
+    const reordered = await engine.build({ context, tags: ['annotated:kept'], annotations: [{ type: 'manifest', key: 'a', value: '2' }, { type: 'manifest', key: 'z', value: '1' }] });
+    expect(reordered.digest).toBe(kept.digest);
+
     // a build that asks for none makes an image whose manifest has none
     const plain = await engine.build({ context, tags: [`${reg.host}/built/annotated:3`], outputs: [{ type: 'image', push: true }] });
     expect(plain.image?.annotations).toBeUndefined();

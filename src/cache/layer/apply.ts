@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { mkdir, realpath } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { TbuildError } from '../../errors.js';
+import { isTbuildError, TbuildError } from '../../errors.js';
 import { isWithin, resolveInRootSync, splitPath } from '../../util/confine.js';
 import { applyFsOps, S_IFBLK, S_IFCHR, type FsOp } from '../fsops.js';
 import { OPAQUE_XATTR } from '../flatten.js';
@@ -121,8 +121,10 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
     parents.set(key, parent);
     return parent;
   };
+  let removedAny = false;
   const remove = (p: string) => {
     parents.clear();
+    removedAny = true;
     rmSync(p, { recursive: true, force: true });
   };
 
@@ -236,7 +238,17 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
     }
   }
 
-  await applyFsOps(root, ops);
+  await applyFsOps(root, ops).catch((err: unknown) => {
+    // The ops run after every entry was written. When an entry removed something and the ops then
+    // find a directory gone or a file where one was (ENOENT, ENOTDIR), a later entry replaced the
+    // directory an earlier one (a device node, a whiteout, an xattr) was to be made in: the
+    // archive's doing, not the machine's.
+    const errors = isTbuildError(err, 'TB_INTERNAL') ? ((err.details.errors as [string, string][] | undefined) ?? []) : [];
+    if (removedAny && errors.length && errors.every(([, m]) => /^\[Errno (2|20)\]/.test(m))) {
+      throw new TbuildError('TB_TAR_HOSTILE', `a later entry replaced the directory of an earlier one: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  });
   // Deepest first, and never through a path that has become a symlink since.
   dirs.sort((a, b) => b.path.length - a.path.length);
   // Synchronous: a handful of tiny calls per directory cost less than thread-pool round trips.

@@ -49,13 +49,15 @@ export function parseOutput(spec: string): OutputSpec {
   };
   // annotation.KEY=V, annotation-manifest[linux/amd64].KEY=V …: on the outputs that write a manifest
   const annotations: Annotation[] = [];
-  const writesManifest = ['image', 'registry', 'docker', 'oci'].includes(f.type ?? '');
-  for (const [k, v] of Object.entries(f)) {
-    const a = writesManifest ? parseAnnotationAttr(k, v) : undefined;
-    if (a) annotations.push(a);
+  const annotationKeys = new Set<string>();
+  if (['image', 'registry', 'docker', 'oci'].includes(f.type ?? '')) {
+    for (const [k, v] of Object.entries(f)) {
+      const a = parseAnnotationAttr(k, v);
+      if (a) annotations.push(a), annotationKeys.add(k);
+    }
   }
   const withAnnotations = annotations.length ? { annotations } : {};
-  const unknown = Object.keys(f).filter((k) => allowed[f.type ?? ''] && !allowed[f.type!]!.includes(k) && !(writesManifest && parseAnnotationAttr(k, f[k]!)));
+  const unknown = Object.keys(f).filter((k) => allowed[f.type ?? ''] && !allowed[f.type!]!.includes(k) && !annotationKeys.has(k));
   if (unknown.length) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `--output ${spec}: ${unknown.map((k) => JSON.stringify(k)).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not supported for type=${f.type}`);
   }

@@ -11,7 +11,7 @@ import type { BuildOptions, BuildResult, ProgressEvent, VertexStatus } from '../
 import type { ImageStore } from '../../images/types.js';
 import { sha256, type Digest } from '../../util/digest.js';
 import { TbuildError } from '../../errors.js';
-import { normalizeTagReference } from '../../images/reference.js';
+import { storedImageLines } from '../../exporter/progress-lines.js';
 import type { EngineClient, JsonMessage } from './client.js';
 import { contextTar } from './context-tar.js';
 
@@ -212,7 +212,7 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
 function exportedImage(emit: (e: ProgressEvent) => void, imageId: Digest, tags: string[]): void {
   const vertex: VertexStatus = { id: sha256(`remote-step:export:${imageId}`) as Digest, name: 'exporting to image', inputs: [], started: Date.now() };
   emit({ type: 'vertex', vertex: { ...vertex } });
-  for (const line of [`writing image ${imageId}`, ...new Set(tags.map((t) => normalizeTagReference(t)))].map((l, i) => (i ? `naming to ${l}` : l))) {
+  for (const line of storedImageLines(imageId, tags)) {
     emit({ type: 'status', vertex: vertex.id, id: line, name: line, current: 0, completed: true });
   }
   emit({ type: 'vertex', vertex: { ...vertex, completed: Date.now() } });

@@ -84,7 +84,7 @@ export async function checkoutGit(src: GitSource, commit: string, tmp: string, k
   // files written by as many workers as there are CPUs (git ≥ 2.32; an older git ignores the key)
   await git(['-c', 'checkout.workers=0', 'checkout', '-q', commit], what, dir);
   // git takes ~0.1 s to find there is nothing to update: ask only when the commit names submodules
-  if (existsSync(join(dir, '.gitmodules'))) await git(['submodule', 'update', '--init', '--recursive', '--depth', '1'], what, dir).catch(() => {});
+  if (existsSync(join(dir, '.gitmodules'))) await git(['submodule', 'update', '--init', '--recursive', '--depth', '1'], `git submodule update in ${src.remote}`, dir);
   if (!keepGitDir) await rm(join(dir, '.git'), { recursive: true, force: true });
   return src.subdir ? resolveInRoot(dir, src.subdir) : dir;
 }

@@ -79,13 +79,15 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
   const done = pipeline(stream, ex).catch((err: unknown) => {
     throw formatError(err);
   });
-  // Awaited below; a stream that fails while an entry is being written must not count as an
-  // unhandled rejection in the meantime (that ends the process).
-  done.catch(() => {});
-  // Rejects when the archive stream fails, never resolves: an entry cut short by a failing stream
-  // is not ended by tar-stream, so its copy would wait for ever without this.
-  const failed = done.then(() => new Promise<never>(() => {}));
-  failed.catch(() => {});
+  // Awaited below. A stream that fails while an entry is being written must not count as an
+  // unhandled rejection in the meantime (that ends the process), and must end that entry's copy:
+  // tar-stream does not end an entry cut short, so the copy would wait for ever.
+  let failure: { err: unknown } | undefined;
+  let onFailure: ((err: unknown) => void) | undefined;
+  done.catch((err: unknown) => {
+    failure = { err };
+    onFailure?.(err);
+  });
   try {
     for await (const entry of ex) {
       opts.signal?.throwIfAborted();
@@ -142,13 +144,19 @@ export async function untar(stream: Readable, opts: UntarOptions): Promise<Untar
         const out = createWriteStream(host, { mode: 0o600 });
         const copying = pipeline(entry, out);
         copying.catch(() => {});
-        await Promise.race([copying, failed]).catch(async (err: unknown) => {
-          // tar-stream's entry (a streamx stream) does not end the pipeline when destroyed: close
-          // the file ourselves, and wait for its descriptor to be released
-          entry.destroy();
-          if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()).destroy());
-          throw err;
-        });
+        await new Promise<void>((resolve, reject) => {
+          if (failure) return reject(failure.err);
+          onFailure = reject;
+          copying.then(resolve, reject);
+        })
+          .finally(() => (onFailure = undefined))
+          .catch(async (err: unknown) => {
+            // tar-stream's entry (a streamx stream) does not end the pipeline when destroyed: close
+            // the file ourselves, and wait for its descriptor to be released
+            entry.destroy();
+            if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()).destroy());
+            throw err;
+          });
         stats.files++;
         stats.bytes += h.size ?? 0;
         if (owner !== 'none') await chownIfNeeded(host, owner, true);
