@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { BenchModule, BenchRow } from './types.js';
 
-const AREAS = ['parser', 'storage', 'verify', 'images', 'fileops', 'runtime', 'build', 'daemon', 'registry', 'seccomp', 'network', 'network-peer', 'registry-peer', 'buildx', 'containers', 'records'];
+const AREAS = ['parser', 'storage', 'verify', 'images', 'fileops', 'runtime', 'build', 'daemon', 'registry', 'seccomp', 'network', 'network-peer', 'registry-peer', 'buildx', 'containers', 'records', 'recording'];
 const here = dirname(fileURLToPath(import.meta.url));
 
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
