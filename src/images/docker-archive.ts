@@ -65,6 +65,16 @@ export async function planDockerArchive(archive: StagedArchive): Promise<LoadPla
     }
     plans.push({ configJson, config, layerMembers, names: parseNames(e.RepoTags, where) });
   }
+  // Docker 25+ (and tbuild) archives are an OCI layout as well: its manifests carry what
+  // manifest.json cannot, the annotations. manifest.json stays what is loaded.
+  if (archive.has('index.json') && archive.has('oci-layout')) {
+    const annotated = new Map<string, Record<string, string>>();
+    for (const p of await planOciLayout(archive)) if (p.annotations) annotated.set(sha256(p.configJson), p.annotations);
+    for (const p of plans) {
+      const a = annotated.get(sha256(p.configJson));
+      if (a) p.annotations = a;
+    }
+  }
   return plans;
 }
 

@@ -136,6 +136,10 @@ describe('builds with registries', () => {
     try {
       await other.load(await engine.save(['annotated:kept'], 'oci'));
       expect((await other.images.resolve('annotated:kept')).annotations).toEqual({ a: '2', z: '1' });
+      // and so does a docker save (Docker 25's layout: manifest.json beside an OCI index)
+      await other.images.remove('annotated:kept', { force: true });
+      await other.load(await engine.save(['annotated:kept']));
+      expect((await other.images.resolve('annotated:kept')).annotations).toEqual({ a: '2', z: '1' });
     } finally {
       await other.close();
     }
