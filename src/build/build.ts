@@ -4,9 +4,9 @@ import { mountPointsUnder, unmount } from '../util/mount.js';
 import { startBuildScratch, sweepDeadScratch } from '../verify/scratch.js';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { BuildDeps, BuildOptions, BuildResult, ProgressEvent, VertexStatus } from './types.js';
+import type { BuildDeps, BuildOptions, BuildResult, ProgressEvent } from './types.js';
 import { TbuildError, isTbuildError, withRange } from '../errors.js';
-import { sha256, type Digest } from '../util/digest.js';
+import type { Digest } from '../util/digest.js';
 import { logWriter, pruneLogs } from './logs.js';
 import { connect as netConnect } from 'node:net';
 import { parseDockerfile } from '../parser/parse.js';
@@ -31,6 +31,7 @@ import { imageConfig } from '../frontend/dockerfile/image-config.js';
 import { traced } from '../solver/trace.js';
 import { normalizeTagReference } from '../images/reference.js';
 import { resolveAnnotations } from './annotations.js';
+import { internalSteps } from './internal-steps.js';
 import { sourceDateEpoch, unconsumedArgs } from './args.js';
 import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/file/git-source.js';
 import { download, isHttpSource } from '../worker/file/http-source.js';
@@ -273,27 +274,6 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
 async function removeScratch(tmp: string): Promise<void> {
   for (const p of mountPointsUnder(tmp)) await unmount(p).catch(() => {});
   await rm(tmp, { recursive: true, force: true }).catch(() => {});
-}
-
-/**
- * Work outside the graph (loading the context, exporting) shown as steps the way BuildKit shows its
- * `[internal]` and `exporting to image` vertices.
- */
-function internalSteps(buildId: string, emit: (e: ProgressEvent) => void) {
-  let n = 0;
-  return async <T>(name: string, fn: (vertex: Digest) => Promise<T>): Promise<T> => {
-    // two steps of one name (two cache exports) are two vertices
-    const vertex: VertexStatus = { id: sha256(`${buildId}\0${name}\0${n++}`), name, inputs: [], started: Date.now() };
-    emit({ type: 'vertex', vertex: { ...vertex } });
-    try {
-      const out = await fn(vertex.id);
-      emit({ type: 'vertex', vertex: { ...vertex, completed: Date.now() } });
-      return out;
-    } catch (err) {
-      emit({ type: 'vertex', vertex: { ...vertex, completed: Date.now(), error: (err as Error).message } });
-      throw err;
-    }
-  };
 }
 
 /**

@@ -10,18 +10,8 @@ import { parseDockerfile } from '../../src/parser/parse.js';
 import { resolveDockerfile } from '../../src/parser/resolve.js';
 import { parseMount } from '../../src/parser/mount.js';
 import { TbuildError } from '../../src/errors.js';
+import { prng } from '../support/prng.js';
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CORPUS = (() => {
   const dir = join(PROJECT_ROOT, 'testdata', 'parser');

@@ -4,6 +4,7 @@ import { lstat, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { makeTar, type TarEntry } from './tar.js';
 import { isTbuildError } from '../../src/errors.js';
+import { prng } from './prng.js';
 
 /**
  * Generated hostile tarballs (issue 13's "1,000 hostile tars/contexts"): each is a few entries
@@ -20,20 +21,8 @@ export interface HostileTar {
   recipe: string[];
 }
 
-/** mulberry32: small, seedable, good enough to pick cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function hostileTar(seed: number, hostDir: string): Promise<HostileTar> {
-  const r = rng(seed);
+  const r = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const climb = () => '../'.repeat(1 + Math.floor(r() * 5));
   const names = [
