@@ -86,6 +86,11 @@ export function resolveAnnotations(
   outputs: ReadonlyArray<{ type: string; annotations?: Annotation[] }>,
 ): ImageAnnotations {
   const out: ImageAnnotations = { manifest: {}, manifestDescriptor: {} };
+  // only an OCI layout has a descriptor to write: given on another output it would be dropped
+  for (const o of outputs) {
+    const d = o.type === 'oci' ? undefined : o.annotations?.find((a) => a.type === 'manifest-descriptor');
+    if (d) throw new TbuildError('TB_INVALID_ARGUMENT', `annotation manifest-descriptor:${d.key} on --output type=${o.type}: cannot export annotations with "oci-mediatypes=false" (only type=oci writes a manifest descriptor)`);
+  }
   // tbuild makes one image per build: an annotation given on any output is the image's
   for (const a of [...given, ...outputs.flatMap((o) => o.annotations ?? [])]) {
     const where = `annotation ${a.type}${a.platform !== undefined ? `[${a.platform}]` : ''}:${a.key}`;

@@ -53,5 +53,8 @@ describe('annotations as buildx and BuildKit spell them', () => {
     expect(() => resolveAnnotations([{ type: 'manifest', platform: 'linux/arm64/v8', key: 'a', value: '1' }], host, image)).toThrow(/no platform linux\/arm64\/v8 found in source/);
     expect(() => resolveAnnotations([{ type: 'manifest-descriptor', key: 'a', value: '1' }], host, docker)).toThrow(/oci-mediatypes=false/);
     expect(() => resolveAnnotations([{ type: 'manifest', key: 'a', value: '1' }], host, tar)).toThrow(/type=tar writes files only/);
+    // on the docker output, beside an oci one that would carry it: still refused, never dropped
+    const both = [{ type: 'docker', dest: 'd.tar', annotations: [{ type: 'manifest-descriptor' as const, key: 'd', value: '1' }] }, { type: 'oci', dest: 'o.tar' }];
+    expect(() => resolveAnnotations([], host, both)).toThrow(/manifest-descriptor:d on --output type=docker/);
   });
 });
