@@ -110,7 +110,8 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
   });
   opts.onDockerfile?.(context.dockerfileText);
   const named: Record<string, BuildContext> = {};
-  const cleanups: Array<() => Promise<void>> = [];
+  const lease = parts.snapshots.lease();
+  const cleanups: Array<() => Promise<void>> = [() => lease.release()];
   try {
     for (const [name, dir] of Object.entries(opts.localContexts ?? {})) {
       // Opened like the build context (its .dockerignore, the stat cache), with no Dockerfile of its own.
@@ -182,6 +183,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       named,
       proxyEnv,
       tmp,
+      lease,
       lazyBases,
       ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
       ...(opts.shmSize !== undefined || opts.ulimits?.length

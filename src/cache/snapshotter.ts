@@ -8,7 +8,8 @@ import { ownedName } from '../util/owned-temp.js';
 import { DEBUG_LABEL, KEEP_LABEL, createRecord, ensureSpread, info, loadRecords, readRecord, recordPath, writeRecord, type SnapshotRecord } from './snapshot-records.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { LowerDirs, overlayMount } from './snapshot-mounts.js';
-import type { Mount, SnapshotInfo, Snapshotter, StoreProblem, Usage } from './types.js';
+import type { Mount, SnapshotInfo, SnapshotLease, Snapshotter, StoreProblem, Usage } from './types.js';
+import { LeaseFiles } from './snapshot-leases.js';
 import { checkSnapshots, sweepAtOpen, type SnapshotCheckTarget } from './snapshot-check.js';
 
 // Callers import the depth limits from here (they are part of this snapshotter's behaviour).
@@ -42,10 +43,12 @@ export class OverlaySnapshotter implements Snapshotter {
   #refreshedAt?: bigint;
   readonly #busy = new Map<string, Promise<void>>();
   readonly #lowers: LowerDirs;
+  readonly #leases: LeaseFiles;
 
   constructor(dir: string) {
     this.#dir = dir;
     this.#meta = join(dir, 'metadata');
+    this.#leases = new LeaseFiles(join(dir, 'leases'), this.#meta);
     this.#lowers = new LowerDirs(dir, { idChain: (id) => this.#idChain(id), fsDir: (id) => this.#fs(id) });
   }
 
@@ -79,6 +82,7 @@ export class OverlaySnapshotter implements Snapshotter {
   async #sweep(): Promise<void> {
     const highest = await sweepAtOpen(this.#checkTarget());
     this.#nextId = Math.max(this.#nextId, highest + 1);
+    await this.#leases.sweepLeases().catch(() => {});
   }
 
   /** The snapshotter as the open-time sweep and `system verify` see it (snapshot-check.ts). */
@@ -180,6 +184,12 @@ export class OverlaySnapshotter implements Snapshotter {
       try {
         await this.#claim(rec, kind === 'active', content);
         claimed = true;
+        // Our record is on disk now, so a remover from here on sees the child; one that went before
+        // took the parent from under us (this process knew it from its maps): say so, not a failed mount.
+        if (parentRec && !existsSync(recordPath(this.#meta, parentRec.id))) {
+          this.#refresh();
+          throw new TbuildError('TB_SNAPSHOT_NOT_FOUND', `snapshot ${JSON.stringify(parentRec.name)} was removed by another process`);
+        }
         return await this.#mountsOf(rec);
       } catch (err) {
         if (this.#byName.get(key) === rec) this.#byName.delete(key);
@@ -314,11 +324,20 @@ export class OverlaySnapshotter implements Snapshotter {
       // Children made by other processes count too.
       this.#refresh();
       const rec = this.#get(key);
-      if (this.#hasChildren(rec)) {
-        throw new TbuildError('TB_SNAPSHOT_STATE', `snapshot ${JSON.stringify(key)} is the parent of other snapshots`);
-      }
-      await this.#removeRecord(rec);
+      const parentOfOthers = () => new TbuildError('TB_SNAPSHOT_STATE', `snapshot ${JSON.stringify(key)} is the parent of other snapshots`);
+      if (this.#hasChildren(rec)) throw parentOfOthers();
+      if (rec.kind !== 'committed') return this.#removeRecord(rec);
+      // Only a committed snapshot can be found in the cache or named by an image.
+      await this.#leases.removeUnlessHeld(rec.id, rec.name, async () => {
+        this.#refresh();
+        if (this.#hasChildren(rec)) throw parentOfOthers();
+        await this.#removeRecord(rec);
+      });
     });
+  }
+
+  lease(): SnapshotLease {
+    return this.#leases.lease(async (name) => ((await this.exists(name)) ? this.#byName.get(name)?.id : undefined));
   }
 
   /** Metadata first: once it is gone the directory is an orphan that the next open sweeps. */
@@ -388,6 +407,8 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async check(opts: { repair: boolean }): Promise<StoreProblem[]> {
     this.#refresh();
+    // a dead remover's mark holds nothing (marked() asks whether its owner lives): just tidy it
+    if (opts.repair) await this.#leases.sweepMarks();
     return checkSnapshots(this.#checkTarget(), opts.repair);
   }
 

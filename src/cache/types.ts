@@ -75,6 +75,15 @@ export interface SnapshotInfo {
   labels: Record<string, string>;
 }
 
+export interface SnapshotLease {
+  /**
+   * Hold committed snapshot `name` (with what it stands on). False when it is gone or being
+   * removed right now: a cache hit on it is then a miss, and the step runs again.
+   */
+  add(name: string): Promise<boolean>;
+  release(): Promise<void>;
+}
+
 export interface Usage {
   size: number;
   inodes: number;
@@ -99,8 +108,16 @@ export interface Snapshotter {
   mounts(key: string): Promise<Mount[]>;
   /** Turn active `key` into committed `name`. TB_SNAPSHOT_EXISTS if `name` exists. */
   commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
-  /** TB_SNAPSHOT_STATE when other snapshots still have it as parent. */
+  /**
+   * TB_SNAPSHOT_STATE when other snapshots still have it as parent, or a lease (of any live
+   * process) holds it.
+   */
   remove(key: string): Promise<void>;
+  /**
+   * A lease, as containerd's: the committed snapshots added to it cannot be removed, in this
+   * process or any other, until it is released (or its process dies).
+   */
+  lease(): SnapshotLease;
   stat(key: string): Promise<SnapshotInfo>;
   exists(key: string): Promise<boolean>;
   /** Disk used by this snapshot's own layer (not its parents). */

@@ -57,7 +57,7 @@ export function engineOps(env: OpEnv): VertexImpl {
     cacheable: (vertex) => vertex.op.type !== 'source',
     async valid(result: VertexResult): Promise<boolean> {
       if (!result.snapshot) return true;
-      return env.parts.snapshots.exists(result.snapshot);
+      return env.lease ? env.lease.add(result.snapshot) : env.parts.snapshots.exists(result.snapshot);
     },
     exec(vertex: Vertex, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
       const op = vertex.op;

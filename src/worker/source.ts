@@ -14,7 +14,11 @@ export async function execSource(env: OpEnv, op: SourceOp): Promise<VertexResult
     throw new TbuildError('TB_IMAGE_NOT_FOUND', `No such image: ${op.ref}`);
   }
   const layers = record.layers.map((l) => ({ ...l }));
-  return { snapshot: layers.at(-1)?.snapshot, layers, ...(record.config.created ? { created: record.config.created } : {}) };
+  const top = layers.at(-1)?.snapshot;
+  if (top !== undefined && env.lease && !(await env.lease.add(top))) {
+    throw new TbuildError('TB_IMAGE_NOT_FOUND', `image ${op.ref} was removed while this build was starting`);
+  }
+  return { snapshot: top, layers, ...(record.config.created ? { created: record.config.created } : {}) };
 }
 
 /**

@@ -41,6 +41,11 @@ export interface OpEnv {
   sshAgent?: (id: string) => SshConnector | undefined;
   /** Proxy build args (`HTTP_PROXY=…`) every RUN gets unless it sets them itself; outside all keys. */
   proxyEnv: string[];
+  /**
+   * Holds the snapshots this build found in the cache (and its base images' layers) against a
+   * prune or `rmi` in any process until the build ends.
+   */
+  lease?: import('../cache/types.js').SnapshotLease;
   /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */
   tmp: string;
   /** `--shm-size` and `--ulimit` for every RUN step (part of RUN steps' keys, as in BuildKit's ExecOp). */

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine.js';
-import { BUSYBOX_TAR, runCli } from '../support/cli.js';
+import { BUSYBOX_TAR, PROJECT_ROOT, runCli } from '../support/cli.js';
 import { tempDir, mountsUnder } from '../support/tmp.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
@@ -67,4 +68,36 @@ test('until keeps recent cache; bad filters are refused; the CLI prints Docker\'
   expect(bad.code).not.toBe(0);
   expect(bad.stderr).toContain("invalid filter 'type=regular'");
   engine = await Engine.open({ root: join(tmp.path, 'root') });
+});
+
+test('a prune in another process never takes a result a running build found in the cache (leases)', async () => {
+  const dir = await context('race', 'FROM busybox:local\nCOPY a /a\nCOPY b /b\nCOPY changes /changes\n');
+  await writeFile(join(dir, 'a'), 'a'.repeat(100_000));
+  await writeFile(join(dir, 'b'), 'b'.repeat(100_000));
+  for (let i = 0; i < 2; i++) {
+    await writeFile(join(dir, 'changes'), String(i));
+    await engine.build({ context: dir, tags: ['race:1'] });
+    // the COPY a and COPY b results are held only by their cache records now
+    await engine.images.remove('race:1');
+    await writeFile(join(dir, 'changes'), `${i}+`);
+    // The moment the build reports its hit on COPY b, stop it (a synchronous child blocks this
+    // process) while another process prunes everything: the next step must still find b.
+    let pruned: ReturnType<typeof spawnSync> | undefined;
+    const built = await engine.build({
+      context: dir,
+      tags: ['race:1'],
+      onProgress: (e) => {
+        if (e.type !== 'vertex' || !e.vertex.cached || !e.vertex.name.includes('COPY b') || pruned) return;
+        pruned = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(PROJECT_ROOT, 'src', 'cli.ts'), '--root', join(tmp.path, 'root'), 'builder', 'prune', '-af'], { encoding: 'utf8' });
+      },
+    });
+    expect(pruned?.status, String(pruned?.stderr)).toBe(0);
+    // it freed what it could (the previous build's last layer), not what the build held
+    expect(pruned?.stdout).toMatch(/Total reclaimed space: [1-9]/);
+    expect(step(built, 'COPY b')?.cached).toBe(true);
+    const img = await engine.images.get('race:1');
+    for (const l of img!.layers) expect(await engine.snapshots.exists(l.snapshot)).toBe(true);
+  }
+  const report = await engine.verify();
+  expect(report.problems).toEqual([]);
 });
