@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { NetworkSettings } from './network/manager.js';
 import type { RegistryOptions } from './registry/types.js';
-import { enableTracing } from './solver/trace.js';
+import { enableTracing } from './util/trace.js';
 import { setDecompressionLimits, type DecompressionLimits } from './util/decompression-limits.js';
 import { TbuildError } from './errors.js';
 import { loadDaemonConfig } from './config/daemon-json.js';
@@ -143,6 +143,29 @@ export function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.e
   const gcFromFile = fileGc === undefined ? undefined : fileGc.enabled ? { ...(fileGc.keepStorage !== undefined ? { keepStorage: fileGc.keepStorage } : {}) } : false;
   const gc = pick<{ keepStorage?: number } | false>('builder.gc', opts.gc, undefined, gcFromFile, {});
   const dockerConfig = env.DOCKER_CONFIG;
-  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile, gc, sources, file, dns };
+  const otlp = otlpTraces(env);
+  return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile, gc, sources, file, dns, otlp };
+}
+
+/**
+ * Whether builds send their spans to an OpenTelemetry collector: the SDK's own variables, as
+ * BuildKit reads them. The exporter speaks OTLP/HTTP with JSON bodies (every collector's 4318
+ * port takes them); another protocol asked for by name is refused, not quietly replaced.
+ */
+function otlpTraces(env: NodeJS.ProcessEnv): { timeoutMs: number } | undefined {
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
+  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return undefined;
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const v = env[name];
+    if (v && v !== 'http/json') throw new TbuildError('TB_INVALID_ARGUMENT', `${name}=${v}: tbuild sends traces over OTLP/HTTP as JSON only (http/json)`);
+  }
+  if (env.OTEL_TRACES_EXPORTER && env.OTEL_TRACES_EXPORTER !== 'otlp') {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `OTEL_TRACES_EXPORTER=${env.OTEL_TRACES_EXPORTER}: tbuild exports traces through otlp only`);
+  }
+  // how long a build waits for the collector (the SDK's default, 10 s, retries a down one that long)
+  const timeout = env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT || env.OTEL_EXPORTER_OTLP_TIMEOUT;
+  const timeoutMs = timeout ? Number(timeout) : 5000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TbuildError('TB_INVALID_ARGUMENT', `OTEL_EXPORTER_OTLP_TIMEOUT=${timeout}: want milliseconds`);
+  return { timeoutMs };
 }
 

@@ -46,6 +46,8 @@ export type { EngineOptions } from './engine-settings.js';
 import { settings, type EngineOptions } from './engine-settings.js';
 import type { VerifyOptions, VerifyReport } from './verify/types.js';
 import { liveBuildStarts, sweepDeadScratch } from './verify/scratch.js';
+import { StepTimer, buildTrace } from './records/trace.js';
+import type { PhaseSpan } from './util/trace.js';
 
 /** The stores and executor of one state root (what the worker layer is given). */
 export type EngineParts = WorkerDeps;
@@ -228,22 +230,35 @@ export class Engine implements BuildDeps, EngineApi {
       tags: options.tags ?? [],
     });
     const onProgress = options.onProgress;
+    // with an OpenTelemetry collector configured, the build's steps and phases become spans
+    const spans = this.#settings?.otlp ? new StepTimer() : undefined;
     try {
       const result = await build(this, {
         ...options,
         onProgress: (e) => {
           recorder.event(e);
+          spans?.event(e);
           onProgress?.(e);
         },
         onDockerfile: (text) => {
           recorder.dockerfile(text);
           options.onDockerfile?.(text);
         },
+        ...(spans
+          ? {
+              onPhase: (p: PhaseSpan) => {
+                spans.phase(p);
+                options.onPhase?.(p);
+              },
+            }
+          : {}),
       });
       await recorder.finish({ result: { imageId: result.imageId, digest: result.digest } });
+      if (spans) await this.#sendTrace(spans, started, options, result.imageId);
       return result;
     } catch (err) {
       await recorder.finish({ error: err as Error }).catch(() => {});
+      if (spans) await this.#sendTrace(spans, started, options, undefined, err as Error);
       throw err;
     } finally {
       const left = (this.#buildsRunning.get(started) ?? 1) - 1;
@@ -251,6 +266,17 @@ export class Engine implements BuildDeps, EngineApi {
       else this.#buildsRunning.delete(started);
       this.#collectGarbage();
     }
+  }
+
+  /** Made on the first build that sends traces: the SDK is only loaded then. */
+  #otel?: Promise<import('./records/otel.js').OtelBuildExporter>;
+
+  /** Send a build's spans; a collector that cannot take them is a warning, never a failed build. */
+  async #sendTrace(spans: StepTimer, started: number, options: BuildOptions, imageId?: string, error?: Error): Promise<void> {
+    const otlp = this.#settings!.otlp!;
+    this.#otel ??= import('./records/otel.js').then((m) => new m.OtelBuildExporter(otlp));
+    const why = await (await this.#otel).send(buildTrace(spans, started, options, imageId, error));
+    if (why) options.onProgress?.({ type: 'warning', message: `the build's traces were not sent to the OpenTelemetry collector: ${why}` });
   }
 
   /**
@@ -393,5 +419,7 @@ export class Engine implements BuildDeps, EngineApi {
     await this.registries.close();
     await this.containers.close();
     await this.network?.close();
+    // spans a down collector still has not taken are given up, not waited for (the build warned)
+    if (this.#otel) void (await this.#otel).shutdown().catch(() => {});
   }
 }

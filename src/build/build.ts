@@ -28,7 +28,7 @@ import type { Definition } from '../solver/graph/types.js';
 import type { LazyBase, OpEnv } from '../worker/types.js';
 import { exportResult } from '../exporter/export.js';
 import { imageConfig } from '../frontend/dockerfile/image-config.js';
-import { traced } from '../solver/trace.js';
+import { collectPhases, traced } from '../util/trace.js';
 import { normalizeTagReference } from '../images/reference.js';
 import { resolveAnnotations } from './annotations.js';
 import { internalSteps } from './internal-steps.js';
@@ -51,7 +51,11 @@ function hostPlatform(spec: string | undefined): { os: string; architecture: str
  * Build a Dockerfile: parse, resolve the stages the target needs, convert them to a graph, solve it
  * (cache hits, parallel execution), export the image and any outputs.
  */
-export async function build(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult> {
+export function build(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult> {
+  return opts.onPhase ? collectPhases(opts.onPhase, () => buildIn(parts, opts)) : buildIn(parts, opts);
+}
+
+async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult> {
   const platform = hostPlatform(opts.platform);
   if (opts.shmSize !== undefined && !(Number.isSafeInteger(opts.shmSize) && opts.shmSize > 0)) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `--shm-size ${opts.shmSize}: want a positive number of bytes`);
@@ -93,7 +97,7 @@ export async function build(parts: BuildDeps, opts: BuildOptions): Promise<Build
       })
     : opts.context;
   const context = await step(`[internal] load build definition from ${displayFile}`, async (vertex) => {
-    const opened = await traced('context', () =>
+    const opened = await traced('context transfer', () =>
       openContext(contextInput, {
         root: parts.root,
         dockerfile: opts.dockerfile,

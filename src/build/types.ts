@@ -93,6 +93,13 @@ export interface BuildOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Called once with the Dockerfile's text when it has been read (from the context, a URL, or `dockerfileText`). */
   onDockerfile?: (text: string) => void;
+  /**
+   * Each phase of the build and of its steps as it ends (context transfer, snapshot prepare,
+   * runtime setup, the process, diff, commit, export): `--trace` files and OpenTelemetry spans.
+   */
+  onPhase?: (span: import('../util/trace.js').PhaseSpan) => void;
+  /** A W3C `traceparent`: the build's spans (OpenTelemetry) join the caller's trace. */
+  traceParent?: string;
   signal?: AbortSignal;
   /** `SOURCE_DATE_EPOCH` for this build (seconds): image and history times, clamped layer mtimes. */
   sourceDateEpoch?: number;

@@ -11,6 +11,7 @@ import { BuildJobs } from './build-jobs.js';
 import { byteStreamDuplex, Channel } from './channel.js';
 import { listenBuildkit, type BuildkitListenerTls } from './listener.js';
 import { toConnectError } from './errors.js';
+import { isTraceParent } from '../util/trace.js';
 import { BytesMessageSchema, Control, type SolveRequest, UsageRecordSchema } from './gen/github.com/moby/buildkit/api/services/control/control_pb.js';
 import { BuildkitVersionSchema, WorkerRecordSchema } from './gen/github.com/moby/buildkit/api/types/worker_pb.js';
 import { LLBBridge } from './gen/github.com/moby/buildkit/frontend/gateway/pb/gateway_pb.js';
@@ -189,6 +190,8 @@ export class ControlServer {
         throw new ConnectError(`entitlement ${e} is not allowed: start the daemon with --allow-insecure-entitlement ${e}`, Code.PermissionDenied);
       }
     }
+    const traceParent = ctx.requestHeader.get('traceparent') ?? undefined;
+    if (traceParent !== undefined && !isTraceParent(traceParent)) throw new ConnectError(`traceparent ${JSON.stringify(traceParent)}: not a W3C trace context`, Code.InvalidArgument);
     const ref = req.Ref || `tbuild-${Date.now()}`;
     const job = this.jobs.get(ref);
     if (job.claimed) throw new ConnectError(`a build with ref ${ref} is already running`, Code.AlreadyExists);
@@ -211,6 +214,7 @@ export class ControlServer {
           hostPlatform: `${hostPlatform().os}/${hostPlatform().architecture}`,
           signal: AbortSignal.any([ctx.signal, session.signal]),
           failure,
+          ...(traceParent ? { traceParent } : {}),
         }).catch((err: unknown) => {
           throw toConnectError(err, failure);
         });

@@ -31,6 +31,8 @@ export interface SolveInput {
   signal: AbortSignal;
   /** Filled in as the build goes: where it failed, for the error's details. */
   failure: FailureSite;
+  /** buildx's W3C `traceparent` (gRPC metadata): the build's spans join the client's trace. */
+  traceParent?: string;
 }
 
 function internalVertex(name: string): Digest {
@@ -124,6 +126,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
     const hidden = new Set<string>();
     try {
       result = await backend.build({
+        ...(input.traceParent ? { traceParent: input.traceParent } : {}),
         ...plan.options,
         context,
         dockerfile,

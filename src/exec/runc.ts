@@ -12,6 +12,7 @@ import { RuncContainer } from './runc-container.js';
 import { removeStubs } from './stubs.js';
 import { CGROUP_PARENT, ID_RE, prepareBundle } from './runc-bundle.js';
 import { processStart } from '../util/process.js';
+import { traced } from '../util/trace.js';
 import type { SecurityHostPaths } from './security/types.js';
 import { exitCodeOf, exitStatus, isSignalExit, runtimeError, runtimeLogError } from './runc-status.js';
 
@@ -171,11 +172,13 @@ class RuncExecutor implements Executor, ContainerRuntime {
   }
 
   async #launch(id: string, spec: RunSpec, io: ProcessIO, wantPid: boolean): Promise<Launched> {
-    const { bundle, ctx, cgroupPath, oomParent, destinations, missing } = await prepareBundle(this.#root, id, spec, {
-      rlimits: () => (this.#rlimits ??= hostRlimits()),
-      owner: this.#owner,
-      ...(this.#security ? { security: this.#security } : {}),
-    });
+    const { bundle, ctx, cgroupPath, oomParent, destinations, missing } = await traced('runtime setup', () =>
+      prepareBundle(this.#root, id, spec, {
+        rlimits: () => (this.#rlimits ??= hostRlimits()),
+        owner: this.#owner,
+        ...(this.#security ? { security: this.#security } : {}),
+      }),
+    );
     const args = ['--root', this.#runcRoot, '--log', join(bundle, 'runc.log'), '--log-format', 'json', 'run', '--bundle', bundle];
     if (wantPid) args.push('--pid-file', join(bundle, 'pid'));
     args.push(id);

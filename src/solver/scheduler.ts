@@ -5,6 +5,7 @@ import { digestOf } from '../util/digest.js';
 import { TbuildError, isTbuildError } from '../errors.js';
 import type { CacheIndex } from '../cache/types.js';
 import { MissReasons } from './miss-reasons.js';
+import { currentSink, inStep } from '../util/trace.js';
 import type { Definition, Vertex } from './graph/types.js';
 import type { ProgressEvent, StepTiming } from './types.js';
 import { identityRecord, recordToResult, resultToRecord, type ResultSource, type VertexResult } from './result.js';
@@ -131,7 +132,7 @@ export async function solve(
     const started = Date.now();
     let extra: string | undefined;
     try {
-      extra = await impl.contentKey(vertex, inputResults, signal);
+      extra = await inStep(currentSink(), d, () => impl.contentKey(vertex, inputResults, signal));
     } catch (err) {
       // e.g. a COPY source that does not exist: the step fails before it could run
       emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), error: (err as Error).message } });
@@ -211,10 +212,11 @@ export async function solve(
         for (const l of listeners) l(stream, data);
       };
       const queue = localQueue ?? shared.queue;
+      const sink = currentSink();
       const promise = queue
         .add(async () => {
           if (jobController.signal.aborted) throw cancelled();
-          const made = await impl.exec(vertex, inputs, { signal: jobController.signal, log: broadcast });
+          const made = await inStep(sink, d, () => impl.exec(vertex, inputs, { signal: jobController.signal, log: broadcast }));
           // an op that changed nothing hands its input back: that input's process state is not this step's
           const { debug: madeDebug, ...rest } = made;
           const own = madeDebug && !inputs.some((i) => i.debug === madeDebug) ? { debug: madeDebug } : {};

@@ -3,7 +3,7 @@ import type { VertexResult } from '../solver/result.js';
 import type { ExecIO } from '../solver/scheduler.js';
 import type { OpEnv } from './types.js';
 import { commitWork, openView } from './snapshot.js';
-import { traced } from '../solver/trace.js';
+import { traced } from '../util/trace.js';
 import { copyFiles, mkdirInRoot } from './file/index.js';
 import { namedTree } from './named.js';
 import { downloadOnce, isHttpSource, parseChecksum } from './file/http-source.js';

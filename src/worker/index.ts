@@ -11,7 +11,7 @@ import { checksumSources } from '../session/checksum.js';
 import { isRemoteSource } from './file/index.js';
 import { downloadOnce, isHttpSource } from './file/http-source.js';
 import { parseGitSource, resolveGitOnce } from './file/git-source.js';
-import { traced } from '../solver/trace.js';
+import { traced } from '../util/trace.js';
 
 export type { OpEnv } from './types.js';
 

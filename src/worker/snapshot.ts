@@ -5,7 +5,7 @@ import { mountAll } from '../util/mount.js';
 import type { VertexResult } from '../solver/result.js';
 import type { OpEnv } from './types.js';
 import type { Digest } from '../util/digest.js';
-import { traced } from '../solver/trace.js';
+import { traced } from '../util/trace.js';
 import { writing } from '../util/no-space.js';
 import { isTbuildError } from '../errors.js';
 import { DEBUG_LABEL } from '../cache/snapshotter.js';
@@ -40,13 +40,13 @@ export async function commitWork(
 ): Promise<VertexResult> {
   const { snapshots, layers } = env.parts;
   const key = `a-${rand()}`;
-  const mounts = await traced('prepare', () => snapshots.prepare(key, parent.snapshot));
+  const mounts = await traced('snapshot prepare', () => snapshots.prepare(key, parent.snapshot));
   const dir = await scratchDir(env, 'rw-');
   let committed: string | undefined;
   try {
     const release = await traced('mount', () => mountAll(mounts, dir));
     try {
-      await traced('work', () => writing("the step's new layer", () => fn(dir)));
+      await traced('run', () => writing("the step's new layer", () => fn(dir)));
     } finally {
       await traced('unmount', () => release());
     }
@@ -57,7 +57,7 @@ export async function commitWork(
     const name = `l-${rand()}`;
     await traced('commit', () => snapshots.commit(name, key));
     committed = name;
-    const desc = await traced('describe', async () => describeLayer(env, await snapshots.layerDir(name)));
+    const desc = await traced('diff', async () => describeLayer(env, await snapshots.layerDir(name)));
     committed = undefined;
     return {
       snapshot: name,

@@ -3,6 +3,7 @@ import { parseSize } from './container-flags.js';
 import { parseCacheFrom, parseCacheTo } from '../../remotecache/spec.js';
 import { parseGitSource } from '../../worker/file/git-source.js';
 import { StepTimer, chromeTrace } from '../../records/trace.js';
+import { isTraceParent } from '../../util/trace.js';
 import { checkAddHost } from '../../network/ports.js';
 import { statSync } from 'node:fs';
 import { parseNamedContext } from '../../build/named-context.js';
@@ -126,7 +127,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--pull', 'always pull base images from their registries, even when stored')
     .option('--iidfile <file>', 'write the image id to the file')
     .option('--metadata-file <file>', 'write build result metadata (JSON) to the file')
-    .option('--trace <file>', 'write the steps as Chrome trace events (Perfetto, chrome://tracing), one track per parallel lane')
+    .option('--trace <file>', 'write the steps and their phases as Chrome trace events (Perfetto, chrome://tracing), one track per parallel lane (through -H: the steps only)')
     .option('--label <k=v>', 'image label (repeatable)', collect)
     .option('--annotation <[type:]k=v>', 'OCI annotation on the image manifest; type manifest (default, may name the platform: manifest[linux/amd64]) or manifest-descriptor (type=oci output); repeatable', collect)
     .option('--platform <p>', 'target platform (only the host one, linux/amd64)')
@@ -208,11 +209,13 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
           renderer.event(e);
           timer?.event(e);
         },
+        ...(timer ? { onPhase: (p) => timer.phase(p) } : {}),
+        ...(traceParentFromEnv() ?? {}),
         signal: abort.signal,
       };
       // written whether the build succeeds or fails: a failed build's timing is worth looking at too
       const writeTrace = async () => {
-        if (timer) await writeJsonAtomic(resolve(cwd, o.trace as string), chromeTrace(timer.steps()));
+        if (timer) await writeJsonAtomic(resolve(cwd, o.trace as string), chromeTrace(timer.steps(), timer.phases()));
       };
       try {
         const engine = await ctx.engine();
@@ -269,4 +272,12 @@ function localPath<T extends { type: string; dest?: string; src?: string }>(cwd:
 /** A git URL or an http(s) tarball URL: a context the engine fetches itself. */
 function isUrlContext(arg: string): boolean {
   return parseGitSource(arg) !== undefined || /^https?:\/\//i.test(arg);
+}
+
+/** `$TRACEPARENT` (W3C trace context), as buildx reads it: the build's OpenTelemetry spans join that trace. */
+function traceParentFromEnv(): { traceParent: string } | undefined {
+  const v = process.env.TRACEPARENT;
+  if (!v) return undefined;
+  if (!isTraceParent(v)) throw new TbuildError('TB_INVALID_ARGUMENT', `TRACEPARENT=${v}: not a W3C trace context (00-<32 hex>-<16 hex>-<2 hex>)`);
+  return { traceParent: v };
 }

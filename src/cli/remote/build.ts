@@ -169,7 +169,7 @@ export async function remoteBuild(client: EngineClient, images: ImageStore, opts
       rm: true,
     },
     body,
-    headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(await cacheRegistryAuth(opts)) },
+    headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(await cacheRegistryAuth(opts)), ...(opts.traceParent ? { traceparent: opts.traceParent } : {}) },
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   try {

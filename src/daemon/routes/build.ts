@@ -13,6 +13,7 @@ import { authsFromConfigHeader } from './registry.js';
 import { checkAddHost } from '../../network/ports.js';
 import { parseGitSource } from '../../worker/file/git-source.js';
 import { isHttpSource } from '../../worker/file/http-source.js';
+import { isTraceParent } from '../../util/trace.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
@@ -106,6 +107,12 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     // Credentials for FROM pulls, per registry, as the Docker CLI sends them with every build.
     const auths = authsFromConfigHeader(ctx.req.headers['x-registry-config']);
     if (auths.length) base.registryAuth = auths;
+    // a W3C trace context from the client: the build's spans join its trace (OpenTelemetry)
+    const traceParent = ctx.req.headers.traceparent;
+    if (typeof traceParent === 'string' && traceParent) {
+      if (!isTraceParent(traceParent)) throw badRequest(`traceparent ${JSON.stringify(traceParent)}: not a W3C trace context`);
+      base.traceParent = traceParent;
+    }
     const quiet = boolParam(ctx.query, 'q');
     const { peekStepPlan, stepPlanOf, TarTerminator, ClassicStepRenderer, buildFailure } = await buildHelpers();
     const remote = ctx.query.get('remote');

@@ -71,7 +71,7 @@ describe.runIf(isRoot)('tbuild builds: the record every build leaves', () => {
     const b = await cli(['build', '-q', '--no-cache', '--network', 'none', '--trace', trace, ctx]);
     expect(b.code, b.stderr).toBe(0);
     const doc = JSON.parse(await readFile(trace, 'utf8')) as { traceEvents: Array<{ name: string; ph: string; ts: number; dur: number; tid: number; cat: string }> };
-    const steps = doc.traceEvents.filter((e) => e.ph === 'X');
+    const steps = doc.traceEvents.filter((e) => e.ph === 'X' && e.cat !== 'phase');
     for (const name of ['RUN sleep 1 && echo a', 'RUN sleep 1 && echo b', 'COPY --from=a', 'COPY --from=b']) expect(steps.some((e) => e.name.includes(name))).toBe(true);
     for (const e of steps) {
       expect(e.ts).toBeGreaterThanOrEqual(0);
@@ -82,5 +82,17 @@ describe.runIf(isRoot)('tbuild builds: the record every build leaves', () => {
     // the two stages ran at once, so they sit on different lanes
     expect(new Set(runs.map((e) => e.tid)).size).toBe(2);
     expect(doc.traceEvents.some((e) => e.ph === 'M' && e.name === 'thread_name')).toBe(true);
+    // each RUN's phases sit on its track, inside it: snapshot prepare, runtime setup, the process, diff, commit
+    const phases = doc.traceEvents.filter((e) => e.cat === 'phase');
+    for (const run of runs) {
+      const inside = phases.filter((p) => p.tid === run.tid && p.ts >= run.ts && p.ts + p.dur <= run.ts + run.dur + 1000);
+      const names = inside.map((p) => p.name);
+      for (const n of ['snapshot prepare', 'runtime setup', 'run', 'diff', 'commit']) expect(names, JSON.stringify(names)).toContain(n);
+      // the process itself takes the second the step sleeps
+      expect(inside.find((p) => p.name === 'run')!.dur).toBeGreaterThanOrEqual(900_000);
+    }
+    // the build's own phases (the context, the export) on the build's track
+    const own = phases.filter((p) => p.tid === 0).map((p) => p.name);
+    expect(own).toEqual(expect.arrayContaining(['context transfer', 'solve', 'export']));
   }, 120_000);
 });

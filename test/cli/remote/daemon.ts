@@ -27,14 +27,14 @@ function ping(socket: string): Promise<boolean> {
  * A real `tbuild daemon` child on `<dir>/d.sock` with its own state root `<dir>/root`; `extraHost`
  * adds a second address (e.g. TCP with TLS, with the daemon flags in `daemonArgs`).
  */
-export async function startDaemon(dir: string, opts: { extraHost?: string; daemonArgs?: string[] } = {}): Promise<TestDaemon> {
+export async function startDaemon(dir: string, opts: { extraHost?: string; daemonArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<TestDaemon> {
   const socket = join(dir, 'd.sock');
   const root = join(dir, 'root');
   const hosts = ['-H', `unix://${socket}`, ...(opts.extraHost ? ['-H', opts.extraHost] : [])];
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli.ts'), ...hosts, '--root', root, 'daemon', '--shutdown-timeout', '2', ...(opts.daemonArgs ?? [])],
-    { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TBUILD_HOST: '' } },
+    { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TBUILD_HOST: '', ...opts.env } },
   );
   let log = '';
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
