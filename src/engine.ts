@@ -228,6 +228,7 @@ export class Engine implements BuildDeps, EngineApi {
       ...(options.target ? { target: options.target } : {}),
       args: options.buildArgs ?? {},
       tags: options.tags ?? [],
+      ...(options.clientRef ? { ref: options.clientRef } : {}),
     });
     const onProgress = options.onProgress;
     // with an OpenTelemetry collector configured, the build's steps and phases become spans

@@ -98,6 +98,8 @@ export interface BuildOptions {
    * runtime setup, the process, diff, commit, export): `--trace` files and OpenTelemetry spans.
    */
   onPhase?: (span: import('../util/trace.js').PhaseSpan) => void;
+  /** The client's name for this build (buildx's Solve ref): its build record, and BuildKit's history API, know it by this. */
+  clientRef?: string;
   /** A W3C `traceparent`: the build's spans (OpenTelemetry) join the caller's trace. */
   traceParent?: string;
   signal?: AbortSignal;

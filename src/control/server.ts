@@ -12,7 +12,8 @@ import { byteStreamDuplex, Channel } from './channel.js';
 import { listenBuildkit, type BuildkitListenerTls } from './listener.js';
 import { toConnectError } from './errors.js';
 import { isTraceParent } from '../util/trace.js';
-import { BytesMessageSchema, Control, type SolveRequest, UsageRecordSchema } from './gen/github.com/moby/buildkit/api/services/control/control_pb.js';
+import { listenBuildHistory, updateBuildHistory } from './history.js';
+import { type BuildHistoryRequest, BytesMessageSchema, Control, type SolveRequest, type UpdateBuildHistoryRequest, UsageRecordSchema } from './gen/github.com/moby/buildkit/api/services/control/control_pb.js';
 import { BuildkitVersionSchema, WorkerRecordSchema } from './gen/github.com/moby/buildkit/api/types/worker_pb.js';
 import { LLBBridge } from './gen/github.com/moby/buildkit/frontend/gateway/pb/gateway_pb.js';
 import { PlatformSchema } from './gen/github.com/moby/buildkit/solver/pb/ops_pb.js';
@@ -148,6 +149,10 @@ export class ControlServer {
         yield* abortable(jobs.get(req.Ref).subscribe(), ctx.signal);
       },
       solve: async (req: SolveRequest, ctx: HandlerContext) => this.#solve(req, ctx),
+      listenBuildHistory: async function* (req: BuildHistoryRequest, ctx: HandlerContext) {
+        yield* listenBuildHistory(historyOf(backend), req, ctx);
+      },
+      updateBuildHistory: async (req: UpdateBuildHistoryRequest) => updateBuildHistory(historyOf(backend), req),
       // The session over a gRPC stream (buildkitd's way, used by buildx's remote driver): the
       // stream's bytes are a connection on which the client serves its session.
       session: (requests: AsyncIterable<{ data: Uint8Array }>, ctx: HandlerContext) => this.#streamSession(requests, ctx),
@@ -297,6 +302,11 @@ function usageRecord(r: { ID: string; Type: string; Description: string; InUse: 
     UsageCount: BigInt(r.UsageCount),
     Parents: r.Parent ? [r.Parent] : [],
   });
+}
+
+function historyOf(backend: ControlBackend): NonNullable<ControlBackend['records']> {
+  if (!backend.records) throw new ConnectError('this server keeps no build history', Code.Unimplemented);
+  return backend.records;
 }
 
 async function* abortable<T>(it: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {

@@ -127,6 +127,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
     try {
       result = await backend.build({
         ...(input.traceParent ? { traceParent: input.traceParent } : {}),
+        clientRef: job.ref,
         ...plan.options,
         context,
         dockerfile,

@@ -18,6 +18,8 @@ export interface ControlBackend {
   build(opts: BuildOptions): Promise<BuildResult>;
   df(): Promise<SystemDf>;
   pruneBuildCache(opts: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
+  /** Build records: BuildKit's build history (`ListenBuildHistory`). */
+  readonly records?: import('../records/types.js').BuildRecords;
   /** Networks, for the default bridge's gateway: what `host-gateway` means to buildx (it asks the worker's labels). */
   readonly networks?: { inspect(ref: string): Promise<Record<string, unknown>> };
 }

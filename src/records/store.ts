@@ -6,7 +6,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { TbuildError } from '../errors.js';
 import { writeJsonReplace } from '../util/atomic.js';
 import type { ProgressEvent } from '../solver/types.js';
-import type { BuildRecord, BuildRecorder, BuildRecords, BuildRecordSummary, StepDebugState, StepRecord } from './types.js';
+import { EventEmitter } from 'node:events';
+import type { BuildRecord, BuildRecordEvent, BuildRecorder, BuildRecords, BuildRecordSummary, StepDebugState, StepRecord } from './types.js';
 
 /** Retention: the newest 100 builds, or those of the last 30 days, whichever keeps more. */
 export const DEFAULT_KEEP = 100;
@@ -20,19 +21,30 @@ export const DEFAULT_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
 export class BuildRecordStore implements BuildRecords {
   readonly #dir: string;
   readonly #retention: { keep: number; maxAgeMs: number };
+  readonly #events = new EventEmitter().setMaxListeners(0);
 
   constructor(root: string, retention: { keep?: number; maxAgeMs?: number } = {}) {
     this.#dir = join(root, 'builds');
     this.#retention = { keep: retention.keep ?? DEFAULT_KEEP, maxAgeMs: retention.maxAgeMs ?? DEFAULT_MAX_AGE_MS };
   }
 
-  async start(meta: { dockerfile: string; dockerfileText?: string; target?: string; args: Record<string, string>; tags: string[] }): Promise<BuildRecorder> {
+  watch(listener: (e: BuildRecordEvent) => void): () => void {
+    this.#events.on('record', listener);
+    return () => this.#events.off('record', listener);
+  }
+
+  #emit(type: BuildRecordEvent['type'], id: string): void {
+    this.#events.emit('record', { type, id } satisfies BuildRecordEvent);
+  }
+
+  async start(meta: { dockerfile: string; dockerfileText?: string; target?: string; args: Record<string, string>; tags: string[]; ref?: string }): Promise<BuildRecorder> {
     // time-ordered ids: a listing sorts by name
     const id = `${Date.now().toString(36).padStart(9, '0')}${randomBytes(6).toString('hex')}`;
     const dir = join(this.#dir, id);
     await mkdir(join(dir, 'logs'), { recursive: true });
     const record: BuildRecord = {
       id,
+      ...(meta.ref ? { ref: meta.ref } : {}),
       startedAt: new Date().toISOString(),
       status: 'running',
       dockerfile: { name: meta.dockerfile, ...(meta.dockerfileText !== undefined ? { digest: `sha256:${createHash('sha256').update(meta.dockerfileText).digest('hex')}` } : {}) },
@@ -43,7 +55,8 @@ export class BuildRecordStore implements BuildRecords {
     };
     await writeJsonReplace(join(dir, 'record.json'), record);
     void this.prune().catch(() => {});
-    return new Recorder(dir, record);
+    this.#emit('started', id);
+    return new Recorder(dir, record, () => this.#emit('completed', id));
   }
 
   async #ids(): Promise<string[]> {
@@ -108,7 +121,9 @@ export class BuildRecordStore implements BuildRecords {
   }
 
   async remove(ref: string): Promise<void> {
-    await rm(join(this.#dir, await this.#resolve(ref)), { recursive: true, force: true });
+    const id = await this.#resolve(ref);
+    await rm(join(this.#dir, id), { recursive: true, force: true });
+    this.#emit('deleted', id);
   }
 
   async prune(opts: { keep?: number; maxAgeMs?: number; all?: boolean } = {}): Promise<string[]> {
@@ -124,6 +139,7 @@ export class BuildRecordStore implements BuildRecords {
       if (r?.status === 'running' && !opts.all) continue;
       await rm(join(this.#dir, id), { recursive: true, force: true });
       removed.push(id);
+      this.#emit('deleted', id);
     }
     return removed;
   }
@@ -148,11 +164,13 @@ class Recorder implements BuildRecorder {
   /** The write in progress, if any; `#dirty` asks it for one more with what changed meanwhile. */
   #writing: Promise<void> | undefined;
   #dirty = false;
+  readonly #finished: () => void;
 
-  constructor(dir: string, record: BuildRecord) {
+  constructor(dir: string, record: BuildRecord, finished: () => void) {
     this.#dir = dir;
     this.#record = record;
     this.id = record.id;
+    this.#finished = finished;
   }
 
   #step(vertex: string, name: string): StepRecord {
@@ -203,6 +221,8 @@ class Recorder implements BuildRecorder {
         if (v.started) s.durationMs = v.completed - v.started;
         this.#save();
       }
+    } else if (e.type === 'warning') {
+      this.#record.warnings = (this.#record.warnings ?? 0) + 1;
     } else if (e.type === 'log') {
       const s = this.#steps.get(e.vertex);
       if (!s) return;
@@ -227,5 +247,6 @@ class Recorder implements BuildRecorder {
     if (outcome.error) this.#record.error = outcome.error.message;
     this.#save();
     await this.#writing;
+    this.#finished();
   }
 }

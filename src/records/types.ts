@@ -43,6 +43,8 @@ export interface StepDebugState {
 
 export interface BuildRecord {
   id: string;
+  /** The client's name for the build (buildx's Solve ref): BuildKit's history API knows it by this. */
+  ref?: string;
   startedAt: string;
   endedAt?: string;
   durationMs?: number;
@@ -55,6 +57,8 @@ export interface BuildRecord {
   tags: string[];
   result?: { imageId: string; digest: string };
   error?: string;
+  /** Warnings the build reported (build checks, ignored options…). */
+  warnings?: number;
   steps: StepRecord[];
 }
 
@@ -78,8 +82,16 @@ export interface BuildRecorder {
   finish(outcome: { result?: { imageId: string; digest: string }; error?: Error }): Promise<void>;
 }
 
+/** A record came, was finished, or went (this process's builds and removals). */
+export interface BuildRecordEvent {
+  type: 'started' | 'completed' | 'deleted';
+  id: string;
+}
+
 export interface BuildRecords {
-  start(meta: { dockerfile: string; dockerfileText?: string; target?: string; args: Record<string, string>; tags: string[] }): Promise<BuildRecorder>;
+  start(meta: { dockerfile: string; dockerfileText?: string; target?: string; args: Record<string, string>; tags: string[]; ref?: string }): Promise<BuildRecorder>;
+  /** Be told of records started, finished and removed in this process; returns the unsubscribe. */
+  watch(listener: (e: BuildRecordEvent) => void): () => void;
   /** Newest first. */
   list(): Promise<BuildRecordSummary[]>;
   /** `last` is the newest; an id prefix of 6+ characters works. TB_BUILD_RECORD_NOT_FOUND otherwise. */

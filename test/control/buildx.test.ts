@@ -10,6 +10,7 @@ import { buildxConfig, dockerBuildx } from '../support/buildx.js';
 import { isRoot, tempDir } from '../support/tmp.js';
 import { freePort, makeCerts } from '../support/certs.js';
 import { makeRepo, serveGit } from '../support/git.js';
+import { runCli } from '../support/cli.js';
 
 /**
  * `docker build` as every current Docker package runs it: the CLI 26 with the buildx 0.13 plugin,
@@ -60,6 +61,13 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect(r.code, r.stderr).toBe(0);
     const run = await dx(['run', '--rm', 'bx-basic', 'cat', '/greeting', '/data.txt']);
     expect(run.stdout).toBe('hello from buildx\npayload\n');
+    // the build record knows the build by buildx's ref, as BuildKit's history API reports it
+    const rec = await runCli(['builds', 'inspect', 'last'], { root: daemon.root });
+    expect(rec.code, rec.stderr).toBe(0);
+    const record = JSON.parse(rec.stdout) as { id: string; ref?: string; target?: string };
+    expect(record.target).toBe('base');
+    expect(record.ref).toMatch(/^[a-z0-9]{20,}$/);
+    expect(record.ref).not.toBe(record.id);
   });
 
   test('a 3,000-file context honours .dockerignore, and a rebuild after one change transfers only that file', async () => {
