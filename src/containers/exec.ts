@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { TbuildError } from '../errors.js';
 import { parsePs } from '../exec/ps.js';
 import type { ContainerRuntime } from '../exec/types.js';

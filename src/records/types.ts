@@ -39,7 +39,17 @@ export interface StepDebugState {
   cwd: string;
   user: string;
   args: string[];
+  /** The step's `RUN --mount`s as they can be made again (secrets and ssh agents by id only). */
+  mounts?: DebugMount[];
 }
+
+export type DebugMount =
+  | { type: 'cache'; target: string; dir: string; readonly: boolean }
+  | { type: 'tmpfs'; target: string; size?: number }
+  /** From another stage's files (its layers) or from the build context's directory. */
+  | { type: 'bind'; target: string; source: string; readonly: boolean; layers?: Array<{ diffId: string; size: number; snapshot: string }>; context?: string }
+  | { type: 'secret'; id: string; target?: string; env?: string }
+  | { type: 'ssh'; id: string; target: string };
 
 export interface BuildRecord {
   id: string;

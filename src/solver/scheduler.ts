@@ -22,6 +22,8 @@ export interface VertexImpl {
   /** Whether a cached record's result still exists (its snapshot was not pruned). */
   valid(result: VertexResult): Promise<boolean>;
   exec(vertex: Vertex, inputs: VertexResult[], io: ExecIO): Promise<VertexResult>;
+  /** What a step found in the cache would have reported as its `debug` state had it run (RUN steps). */
+  hitState?(vertex: Vertex, inputs: VertexResult[]): Record<string, unknown> | undefined;
 }
 
 export interface ExecIO {
@@ -153,7 +155,10 @@ export async function solve(
         if (imported && (!hit || imported.pending?.materialize)) hit = imported;
       }
       if (hit) {
-        emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), cached: true } });
+        // `tbuild debug --step` works on a cached RUN too: its settings, and the layers it found
+        const state = hit.pending ? undefined : impl.hitState?.(vertex, inputResults);
+        const debug = state ? { ...state, layers: hit.layers.map((l) => ({ diffId: l.diffId, size: l.size, snapshot: l.snapshot })) } : undefined;
+        emit({ type: 'vertex', vertex: { ...status, started, completed: Date.now(), cached: true, ...(debug ? { debug } : {}) } });
         steps.push({ vertex: d, name, cached: true, duration: Date.now() - started });
         const linked = { ...hit, link: hit.link ?? linkKey(key, hit) };
         results.set(d, linked);

@@ -15,6 +15,7 @@ const OWNED_SCRATCH: Array<{ dir: string[]; prefix: string; what: string }> = [
   { dir: ['images', 'tmp'], prefix: 'load', what: 'a staged image load' },
   { dir: ['registry', 'tmp'], prefix: 'pull', what: 'downloaded layers of a pull' },
   { dir: ['buildkit', 'tmp'], prefix: 'solve', what: "a BuildKit API build's scratch" },
+  { dir: ['tmp'], prefix: 'dbg', what: "a debug container's mounts" },
 ];
 
 export interface DeadScratch {

@@ -3,7 +3,6 @@ import { chmod, chown, cp, mkdir, readFile, rename, rm, writeFile, lstat } from 
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { TbuildError, isTbuildError } from '../errors.js';
-import { sha256, digestHex } from '../util/digest.js';
 import { resolveInRoot } from '../util/confine.js';
 import { mountAll } from '../util/mount.js';
 import type { ContainerMount, RunSpec } from '../exec/types.js';
@@ -14,6 +13,7 @@ import { createServer, type Server } from 'node:net';
 import type { SshConnector, OpEnv } from './types.js';
 import { commitWork, openView, rand, scratchDir, withView } from './snapshot.js';
 import { lockFor } from './lock.js';
+import { bindSource } from './bind-source.js';
 
 /** Keeps the last lines of a step's output for the failure message (the full log is on disk). */
 class Tail {
@@ -105,31 +105,9 @@ async function prepareMounts(
           releases.push(view.release);
           root = view.dir;
         }
-        let src = await resolveInRoot(root, m.source);
-        const st = await lstat(src).catch(() => undefined);
-        if (!st) throw new TbuildError('TB_COPY_SOURCE_NOT_FOUND', `mount source ${m.source}: not found`);
-        if (!m.readonly) {
-          // writes through a rw bind are thrown away: give the step a private copy-on-write layer
-          const work = await scratchDir(env, 'bw-');
-          releases.push(() => rm(work, { recursive: true, force: true }));
-          if (st.isDirectory()) {
-            const upper = join(work, 'u');
-            const wd = join(work, 'w');
-            const merged = join(work, 'm');
-            await Promise.all([mkdir(upper), mkdir(wd), mkdir(merged)]);
-            const unmount = await mountAll(
-              [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${src}`, `upperdir=${upper}`, `workdir=${wd}`] }],
-              merged,
-            );
-            releases.push(unmount);
-            src = merged;
-          } else {
-            const copy = join(work, 'f');
-            await cp(src, copy);
-            src = copy;
-          }
-        }
-        out.push({ destination: m.target, type: 'bind', source: src, options: ['rbind', m.readonly ? 'ro' : 'rw'] });
+        const bound = await bindSource(root, m.source, m.readonly, () => scratchDir(env, 'bw-'));
+        releases.push(bound.release);
+        out.push({ destination: m.target, type: 'bind', source: bound.path, options: ['rbind', m.readonly ? 'ro' : 'rw'] });
         break;
       }
       case 'cache': {
@@ -266,9 +244,7 @@ async function runNetwork(env: OpEnv, op: ExecOp, releases: Release[]): Promise<
 /** RUN: the command in a container on a writable snapshot of input 0; the upperdir becomes the layer. */
 export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
   const tail = new Tail();
-  // What `tbuild debug` starts a shell with: the step's own settings, never a secret's value
-  // (secrets given as env are not in op.env).
-  const processState = { env: op.env, cwd: op.cwd, user: op.user, args: op.args };
+  const processState = debugState(env, op, inputs);
   return commitWork(env, inputs[0]!, runIn(env, op, inputs, io, tail), { keepFailed: (err) => isTbuildError(err, 'TB_EXEC_NONZERO') }).then(
     (result) => ({ ...result, debug: processState }),
     (err: unknown) => {
@@ -276,6 +252,32 @@ export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io
       throw err;
     },
   );
+}
+
+/**
+ * What `tbuild debug` starts a shell with: the step's own settings (never a secret's value: secrets
+ * given as env are not in op.env) and its mounts as they can be made again — a cache by its
+ * directory, a tmpfs, a bind by the layers of the stage it reads or the context directory; secrets
+ * and ssh agents only by id. Also for a step found in the cache (`Ops.hitState`).
+ */
+export function debugState(env: OpEnv, op: ExecOp, inputs: VertexResult[]): Record<string, unknown> {
+  const mounts = op.mounts.map((m) => {
+    switch (m.type) {
+      case 'cache':
+        return { type: 'cache', target: m.target, dir: cacheMountPath(env.parts.root, m.id), readonly: m.readonly };
+      case 'tmpfs':
+        return { type: 'tmpfs', target: m.target, ...(m.size ? { size: m.size } : {}) };
+      case 'bind': {
+        const from = m.input === undefined ? { context: env.context.dir } : { layers: inputs[m.input]!.layers.map((l) => ({ diffId: l.diffId, size: l.size, snapshot: l.snapshot })) };
+        return { type: 'bind', target: m.target, source: m.source, readonly: m.readonly, ...from };
+      }
+      case 'secret':
+        return { type: 'secret', id: m.id, ...(m.target ? { target: m.target } : {}), ...(m.env ? { env: m.env } : {}) };
+      case 'ssh':
+        return { type: 'ssh', id: m.id, target: m.target };
+    }
+  });
+  return { env: op.env, cwd: op.cwd, user: op.user, args: op.args, ...(mounts.length ? { mounts } : {}) };
 }
 
 function runIn(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO, tail: Tail): (rootfs: string) => Promise<void> {

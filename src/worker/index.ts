@@ -3,7 +3,7 @@ import type { VertexResult } from '../solver/result.js';
 import type { ExecIO, VertexImpl } from '../solver/scheduler.js';
 import type { OpEnv } from './types.js';
 import { namedTree } from './named.js';
-import { execRun } from './exec.js';
+import { debugState, execRun } from './exec.js';
 import { execFile } from './file.js';
 import { execSource } from './source.js';
 import { execMerge } from './merge.js';
@@ -59,6 +59,7 @@ export function engineOps(env: OpEnv): VertexImpl {
       if (!result.snapshot) return true;
       return env.lease ? env.lease.add(result.snapshot) : env.parts.snapshots.exists(result.snapshot);
     },
+    hitState: (vertex, inputs) => (vertex.op.type === 'exec' ? debugState(env, vertex.op, inputs) : undefined),
     exec(vertex: Vertex, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
       const op = vertex.op;
       switch (op.type) {
