@@ -46,8 +46,7 @@ export type { EngineOptions } from './engine-settings.js';
 import { settings, type EngineOptions } from './engine-settings.js';
 import type { VerifyOptions, VerifyReport } from './verify/types.js';
 import { liveBuildStarts, sweepDeadScratch } from './verify/scratch.js';
-import { StepTimer, buildTrace } from './records/trace.js';
-import type { PhaseSpan } from './util/trace.js';
+import { observedBuild } from './records/observed-build.js';
 
 /** The stores and executor of one state root (what the worker layer is given). */
 export type EngineParts = WorkerDeps;
@@ -221,46 +220,13 @@ export class Engine implements BuildDeps, EngineApi {
     await this.#dropDebugState();
     const started = Date.now();
     this.#buildsRunning.set(started, (this.#buildsRunning.get(started) ?? 0) + 1);
-    // Every build leaves a record (steps, timings, whole logs): `tbuild builds`, GET /tbuild/builds
-    const recorder = await this.records.start({
-      dockerfile: options.dockerfile ?? 'Dockerfile',
-      ...(options.dockerfileText !== undefined ? { dockerfileText: options.dockerfileText } : {}),
-      ...(options.target ? { target: options.target } : {}),
-      args: options.buildArgs ?? {},
-      tags: options.tags ?? [],
-      ...(options.clientRef ? { ref: options.clientRef } : {}),
-    });
-    const onProgress = options.onProgress;
-    // with an OpenTelemetry collector configured, the build's steps and phases become spans
-    const spans = this.#settings?.otlp ? new StepTimer() : undefined;
+    const otlp = this.#settings?.otlp;
     try {
-      const result = await build(this, {
-        ...options,
-        onProgress: (e) => {
-          recorder.event(e);
-          spans?.event(e);
-          onProgress?.(e);
-        },
-        onDockerfile: (text) => {
-          recorder.dockerfile(text);
-          options.onDockerfile?.(text);
-        },
-        ...(spans
-          ? {
-              onPhase: (p: PhaseSpan) => {
-                spans.phase(p);
-                options.onPhase?.(p);
-              },
-            }
-          : {}),
-      });
-      await recorder.finish({ result: { imageId: result.imageId, digest: result.digest } });
-      if (spans) await this.#sendTrace(spans, started, options, result.imageId);
-      return result;
-    } catch (err) {
-      await recorder.finish({ error: err as Error }).catch(() => {});
-      if (spans) await this.#sendTrace(spans, started, options, undefined, err as Error);
-      throw err;
+      return await observedBuild(
+        { records: this.records, ...(otlp ? { otel: () => (this.#otel ??= import('./records/otel.js').then((m) => new m.OtelBuildExporter(otlp))) } : {}) },
+        options,
+        (opts) => build(this, opts),
+      );
     } finally {
       const left = (this.#buildsRunning.get(started) ?? 1) - 1;
       if (left) this.#buildsRunning.set(started, left);
@@ -269,27 +235,29 @@ export class Engine implements BuildDeps, EngineApi {
     }
   }
 
-  /** Made on the first build that sends traces: the SDK is only loaded then. */
+  /** Made on the first build that sends traces (OTEL_EXPORTER_OTLP_ENDPOINT): the SDK is only loaded then. */
   #otel?: Promise<import('./records/otel.js').OtelBuildExporter>;
 
-  /** Send a build's spans; a collector that cannot take them is a warning, never a failed build. */
-  async #sendTrace(spans: StepTimer, started: number, options: BuildOptions, imageId?: string, error?: Error): Promise<void> {
-    const otlp = this.#settings!.otlp!;
-    this.#otel ??= import('./records/otel.js').then((m) => new m.OtelBuildExporter(otlp));
-    const why = await (await this.#otel).send(buildTrace(spans, started, options, imageId, error));
-    if (why) options.onProgress?.({ type: 'warning', message: `the build's traces were not sent to the OpenTelemetry collector: ${why}` });
-  }
-
   /**
-   * What failed RUN steps kept for `tbuild debug` lasts until the next build of the root: drop
-   * it, except what builds still running (here or in another process) may have just kept.
+   * What failed RUN steps kept for `tbuild debug` lasts until the next build of the root, or until
+   * its record is removed (`builds rm`/`prune`: `keep` then names what remaining records hold).
+   * What builds still running (here or in another process) may have just kept stays.
    */
-  async #dropDebugState(): Promise<void> {
+  async #dropDebugState(keep: ReadonlySet<string> = new Set()): Promise<void> {
     const running = [...this.#buildsRunning.keys(), ...(await liveBuildStarts(this.root))];
     const before = running.length ? Math.min(...running) : Number.POSITIVE_INFINITY;
     const old: string[] = [];
-    for await (const s of this.snapshots.walk()) if (s.labels[DEBUG_LABEL] && Date.parse(s.created) < before) old.push(s.name);
+    for await (const s of this.snapshots.walk()) if (s.labels[DEBUG_LABEL] && !keep.has(s.name) && Date.parse(s.created) < before) old.push(s.name);
     for (const name of old) await this.snapshots.remove(name).catch(() => {});
+  }
+
+  async dropOrphanDebugState(): Promise<void> {
+    const named = new Set<string>();
+    for (const s of await this.records.list()) {
+      const r = await this.records.get(s.id).catch(() => undefined);
+      for (const step of r?.steps ?? []) for (const l of step.debug?.layers ?? []) named.add(l.snapshot);
+    }
+    await this.#dropDebugState(named);
   }
 
   /** Start times of this engine's running builds: a prune leaves what they made alone. */

@@ -96,6 +96,8 @@ export interface EngineApi {
    * dead processes left; with `repair` the orphans are removed. A daemon answers `POST /tbuild/system/verify`.
    */
   verify(opts?: VerifyOptions): Promise<VerifyReport>;
+  /** Drop debug state whose build record was removed (embedded engine only; `builds rm`/`prune`). */
+  dropOrphanDebugState?(): Promise<void>;
   /** The snapshotter (embedded engine only): `tbuild debug` mounts the stage files a step's binds read. */
   readonly snapshots?: import('../cache/types.js').Snapshotter;
   /** Build records (`tbuild builds`): the embedded engine's own; a daemon serves its at `GET /tbuild/builds`. */

@@ -95,6 +95,8 @@ function addBuilds(program: Command, ctx: CliContext): void {
         await store.remove(ref);
         ctx.stdout.write(`${ref}\n`);
       }
+      // a failed step's state goes with its record
+      await (await ctx.engine()).dropOrphanDebugState?.();
     });
   builds
     .command('prune')
@@ -104,6 +106,7 @@ function addBuilds(program: Command, ctx: CliContext): void {
     .action(async (f: { all?: boolean; keep?: string }) => {
       if (f.keep !== undefined && !/^\d+$/.test(f.keep)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid --keep "${f.keep}"`);
       const removed = await (await records(ctx)).prune({ ...(f.all ? { all: true } : {}), ...(f.keep !== undefined ? { keep: Number(f.keep), maxAgeMs: 0 } : {}) });
+      if (removed.length) await (await ctx.engine()).dropOrphanDebugState?.();
       ctx.stdout.write(`Removed ${removed.length} build record${removed.length === 1 ? '' : 's'}\n`);
     });
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRoot, mountsUnder, tempDir } from '../../support/tmp.js';
 import { BUSYBOX_TAR, runCli } from '../../support/cli.js';
@@ -88,4 +88,20 @@ describe.runIf(isRoot)('tbuild debug', () => {
     await expect(readdir(dir)).resolves.toEqual(['Dockerfile', 'ctxfile']);
     expect(await readdir(join(root, 'tmp'))).toEqual([]);
   }, 180_000);
+
+  test("removing a build's record drops its failed step's state with it", async () => {
+    const dir = join(tmp.path, 'rm');
+    await mkdir(dir);
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox:local\nRUN head -c 100000 /dev/zero > /big && exit 1\n');
+    expect((await cli(['build', '--network', 'none', dir])).code).not.toBe(0);
+    const debugLayers = async () => {
+      const meta = join(root, 'snapshots', 'metadata');
+      let n = 0;
+      for (const f of (await readdir(meta)).filter((x) => x.endsWith('.json'))) if ((await readFile(join(meta, f), 'utf8')).includes('"tbuild.debug"')) n++;
+      return n;
+    };
+    expect(await debugLayers()).toBe(1);
+    expect((await cli(['builds', 'rm', 'last'])).code).toBe(0);
+    expect(await debugLayers()).toBe(0);
+  }, 120_000);
 });
