@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, type BenchRow } from './types.js';
+import { releaseHelpersDone } from '../test/support/tmp.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', 'dist', 'cli.js');
@@ -53,7 +54,9 @@ async function freshRoot(): Promise<string> {
 }
 
 async function dropRoot(root: string): Promise<void> {
-  // the state root holds no mounts after a build; rm is safe
+  // the CLI hands its RUN steps' network namespaces to a detached helper that releases them
+  // after it exits: wait for it, or rm meets a namespace still mounted
+  await releaseHelpersDone(root);
   await rm(root, { recursive: true, force: true });
 }
 

@@ -149,10 +149,9 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
       });
     }
     const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
-    // netavark's set-up of the first RUN step's namespace runs while the base images resolve
-    if ((opts.network ?? 'default') === 'default' && resolved.needed.some((i) => resolved.stages[i]!.stage.instructions.some((ins) => ins.kind === 'RUN' && (ins.network ?? 'default') === 'default'))) {
-      parts.network?.prewarm?.();
-    }
+    // netavark's set-up of the first RUN step's namespace starts when the first step misses the
+    // cache (it then overlaps that step): a build that turns out all cached never pays for it
+    const needsNetwork = (opts.network ?? 'default') === 'default' && resolved.needed.some((i) => resolved.stages[i]!.stage.instructions.some((ins) => ins.kind === 'RUN' && (ins.network ?? 'default') === 'default'));
     const unconsumed = unconsumedArgs(resolved, buildArgs);
     if (unconsumed.length) onProgress({ type: 'warning', message: `One or more build-args [${unconsumed.join(' ')}] were not consumed` });
     const lazyBases = new Map<Digest, LazyBase>();
@@ -188,6 +187,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
       proxyEnv,
       tmp,
       lease,
+      ...(needsNetwork && parts.network?.prewarm ? { warmNetwork: () => parts.network?.prewarm?.() } : {}),
       lazyBases,
       ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
       ...(opts.shmSize !== undefined || opts.ulimits?.length

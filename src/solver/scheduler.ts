@@ -22,6 +22,11 @@ export interface VertexImpl {
   /** Whether a cached record's result still exists (its snapshot was not pruned). */
   valid(result: VertexResult): Promise<boolean>;
   exec(vertex: Vertex, inputs: VertexResult[], io: ExecIO): Promise<VertexResult>;
+  /**
+   * A cacheable vertex missed the cache and will run: the worker may start on what the steps to
+   * come need (a RUN's network namespace) without slowing a build that turns out all cached.
+   */
+  missed?(vertex: Vertex): void;
   /** What a step found in the cache would have reported as its `debug` state had it run (RUN steps). */
   hitState?(vertex: Vertex, inputs: VertexResult[]): Record<string, unknown> | undefined;
 }
@@ -181,6 +186,7 @@ export async function solve(
         return { key: linked.link, result: linked };
       }
     }
+    if (cacheable) impl.missed?.(vertex);
     const reason = cacheable ? await reasons.reason(d, inputs.map((i) => i.key), extra, skipCache, meta?.stages ?? [], steps) : undefined;
     // a step runs on real filesystems: inputs known only from an imported cache are fetched now
     inputResults = await Promise.all(vertex.inputs.map((input, i) => materialize(input, inputResults[i]!)));

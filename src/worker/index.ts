@@ -59,6 +59,7 @@ export function engineOps(env: OpEnv): VertexImpl {
       if (!result.snapshot) return true;
       return env.lease ? env.lease.add(result.snapshot) : env.parts.snapshots.exists(result.snapshot);
     },
+    missed: () => env.warmNetwork?.(),
     hitState: (vertex, inputs) => (vertex.op.type === 'exec' ? debugState(env, vertex.op, inputs) : undefined),
     exec(vertex: Vertex, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
       const op = vertex.op;

@@ -46,6 +46,8 @@ export interface OpEnv {
    * prune or `rmi` in any process until the build ends.
    */
   lease?: import('../cache/types.js').SnapshotLease;
+  /** Start making a RUN step's network namespace ahead (the first step that misses the cache calls it). */
+  warmNetwork?: () => void;
   /** Scratch space for this build (mount points, secret files): `<root>/tmp/b-<id>`, removed at the end. */
   tmp: string;
   /** `--shm-size` and `--ulimit` for every RUN step (part of RUN steps' keys, as in BuildKit's ExecOp). */
