@@ -1,6 +1,6 @@
 import { authFor, pullingLookup } from './base-images.js';
 import { readFile, rm } from 'node:fs/promises';
-import { mountPointsUnder, unmount } from '../util/mount.js';
+import { mountPointsUnder, unmount, warmMounts } from '../util/mount.js';
 import { startBuildScratch, sweepDeadScratch } from '../verify/scratch.js';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -151,6 +151,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
     const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
     // netavark's set-up of the first RUN step's namespace starts when the first step misses the
     // cache (it then overlaps that step): a build that turns out all cached never pays for it
+    warmMounts();
     const needsNetwork = (opts.network ?? 'default') === 'default' && resolved.needed.some((i) => resolved.stages[i]!.stage.instructions.some((ins) => ins.kind === 'RUN' && (ins.network ?? 'default') === 'default'));
     const unconsumed = unconsumedArgs(resolved, buildArgs);
     if (unconsumed.length) onProgress({ type: 'warning', message: `One or more build-args [${unconsumed.join(' ')}] were not consumed` });

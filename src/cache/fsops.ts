@@ -1,5 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { PythonHelper } from '../util/python-helper.js';
 import { TbuildError } from '../errors.js';
 
 /**
@@ -11,7 +10,6 @@ import { TbuildError } from '../errors.js';
  * The `attr` package (setfattr/getfattr) is not needed.
  */
 
-const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p)) ?? 'python3';
 // Long enough to outlive a typical build step between a prepare (which warms it) and the
 // describe after the commit; an idle helper costs nothing but a sleeping process.
 const IDLE_MS = 10_000;
@@ -104,94 +102,7 @@ for line in sys.stdin:
     sys.stdout.flush()
 `;
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-}
-
-/** The long-lived helper process; requests are answered in order. */
-class Helper {
-  #child: ChildProcessWithoutNullStreams | undefined;
-  #pending: Pending[] = [];
-  #buf = '';
-  #stderr = '';
-  #idle: NodeJS.Timeout | undefined;
-
-  #start(): ChildProcessWithoutNullStreams {
-    const child = spawn(PYTHON, ['-I', '-S', '-u', '-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#buf = '';
-    this.#stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c: string) => {
-      this.#buf += c;
-      let nl: number;
-      while ((nl = this.#buf.indexOf('\n')) !== -1) {
-        const line = this.#buf.slice(0, nl);
-        this.#buf = this.#buf.slice(nl + 1);
-        const p = this.#pending.shift();
-        if (!p) continue;
-        const msg = JSON.parse(line) as { ok?: unknown; error?: string };
-        if (msg.error !== undefined) p.reject(new TbuildError('TB_INTERNAL', `xattr helper: ${msg.error}`));
-        else p.resolve(msg.ok);
-      }
-      this.#settle();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      this.#stderr = (this.#stderr + c.toString()).slice(-2000);
-    });
-    const fail = (why: string) => {
-      if (this.#child === child) this.#child = undefined;
-      const err = new TbuildError('TB_INTERNAL', `xattr helper (${PYTHON}) ${why}${this.#stderr ? `: ${this.#stderr.trim()}` : ''}`);
-      for (const p of this.#pending.splice(0)) p.reject(err);
-    };
-    child.on('error', (e) => fail(`could not run: ${e.message}`));
-    child.on('exit', (code, sig) => fail(`exited (${sig ?? code})`));
-    child.stdin.on('error', () => {}); // reported through 'exit'
-    return child;
-  }
-
-  /** While idle, let the process exit without waiting for us; stop the helper after a while. */
-  #settle(): void {
-    const child = this.#child;
-    if (!child) return;
-    if (this.#pending.length) {
-      if (this.#idle) clearTimeout(this.#idle);
-      this.#idle = undefined;
-      child.ref();
-      (child.stdout as unknown as { ref(): void }).ref();
-      return;
-    }
-    child.unref();
-    (child.stdout as unknown as { unref(): void }).unref();
-    (child.stderr as unknown as { unref(): void }).unref();
-    (child.stdin as unknown as { unref(): void }).unref();
-    this.#idle ??= setTimeout(() => {
-      this.#idle = undefined;
-      if (!this.#pending.length && this.#child === child) {
-        this.#child = undefined;
-        child.stdin.end();
-      }
-    }, IDLE_MS).unref();
-  }
-
-  /** Start the process now if it is not running, so a request soon after does not wait for it. */
-  warm(): void {
-    if (this.#child) return;
-    this.#child = this.#start();
-    this.#settle();
-  }
-
-  request(req: unknown): Promise<unknown> {
-    this.#child ??= this.#start();
-    const child = this.#child;
-    const p = new Promise<unknown>((resolve, reject) => this.#pending.push({ resolve, reject }));
-    this.#settle();
-    child.stdin.write(JSON.stringify(req) + '\n');
-    return p;
-  }
-}
-
-const helper = new Helper();
+const helper = new PythonHelper('xattr helper', SCRIPT, IDLE_MS);
 
 /**
  * Start the helper in the background: a caller that will soon describe a layer (a snapshot was

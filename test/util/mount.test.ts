@@ -2,7 +2,7 @@ import { test, expect, beforeEach, afterEach } from 'vitest';
 import { mkdir, writeFile, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir, mountsUnder, isRoot } from '../support/tmp.js';
-import { mountAll, withMounts, mountArgs } from '../../src/util/mount.js';
+import { mountAll, withMounts, mountCalls } from '../../src/util/mount.js';
 
 let t: Awaited<ReturnType<typeof tempDir>>;
 beforeEach(async () => {
@@ -13,12 +13,46 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-test('mountArgs builds argv without a shell and refuses over-long options', () => {
-  expect(mountArgs({ type: 'bind', source: '/a', options: ['rbind', 'ro'] }, '/t')).toEqual(['-n', '-i', '--bind', '-o', 'rbind,ro', '/a', '/t']);
-  expect(mountArgs({ type: 'tmpfs', source: 'tmpfs', options: [] }, '/t')).toEqual(['-n', '-i', '-t', 'tmpfs', 'tmpfs', '/t']);
-  expect(() => mountArgs({ type: 'overlay', source: 'overlay', options: ['lowerdir=' + 'x'.repeat(5000)] }, '/t')).toThrow(
-    expect.objectContaining({ code: 'TB_MOUNT' }),
-  );
+test('mountCalls: the system calls util-linux would make; over-long options are refused', () => {
+  // a bind takes its flags from a remount, its propagation from a call of its own
+  expect(mountCalls({ type: 'bind', source: '/a', options: ['rbind', 'ro', 'nosuid', 'rprivate'] }, '/t')).toEqual([
+    ['mount', '/a', '/t', null, 4096 | 16384, null],
+    ['mount', null, '/t', null, 32 | 4096 | 1 | 2, null],
+    ['mount', null, '/t', null, (1 << 18) | 16384, null],
+  ]);
+  expect(mountCalls({ type: 'bind', source: '/a', options: ['rbind', 'rw'] }, '/t')).toEqual([['mount', '/a', '/t', null, 4096 | 16384, null]]);
+  // flags become flags, the rest the filesystem's data
+  expect(mountCalls({ type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=65536k'] }, '/t')).toEqual([['mount', 'tmpfs', '/t', 'tmpfs', 2 | 4, 'mode=1777,size=65536k']]);
+  expect(mountCalls({ type: 'overlay', source: 'overlay', options: ['lowerdir=l', 'upperdir=u', 'workdir=w'] }, '/t')).toEqual([['mount', 'overlay', '/t', 'overlay', 0, 'lowerdir=l,upperdir=u,workdir=w']]);
+  expect(() => mountCalls({ type: 'overlay', source: 'overlay', options: ['lowerdir=' + 'x'.repeat(5000)] }, '/t')).toThrow(expect.objectContaining({ code: 'TB_MOUNT' }));
+});
+
+test.runIf(isRoot)('a read-only bind is read-only; a relative overlay resolves from its cwd; a busy target is detached', async () => {
+  const src = join(t.path, 'src');
+  const tgt = join(t.path, 'tgt');
+  await mkdir(src);
+  await mkdir(tgt);
+  await writeFile(join(src, 'f'), 'hi');
+  await withMounts([{ type: 'bind', source: src, options: ['rbind', 'ro'] }], tgt, async (d) => {
+    await expect(writeFile(join(d, 'g'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+  });
+  for (const d of ['l', 'u', 'w', 'm']) await mkdir(join(t.path, d));
+  await writeFile(join(t.path, 'l', 'low'), 'low');
+  await withMounts([{ type: 'overlay', source: 'overlay', options: ['lowerdir=l', 'upperdir=u', 'workdir=w'], cwd: t.path }], join(t.path, 'm'), async (d) => {
+    expect(await readFile(join(d, 'low'), 'utf8')).toBe('low');
+    await writeFile(join(d, 'up'), 'up');
+  });
+  expect(await readdir(join(t.path, 'u'))).toEqual(['up']);
+  // an open file keeps the mount busy: the unmount detaches it lazily instead of failing
+  const release = await mountAll([{ type: 'bind', source: src, options: ['rbind'] }], tgt);
+  const { open } = await import('node:fs/promises');
+  const fh = await open(join(tgt, 'f'));
+  try {
+    await release();
+    expect(await mountsUnder(t.path)).toEqual([]);
+  } finally {
+    await fh.close();
+  }
 });
 
 test.runIf(isRoot)('withMounts unmounts after success and after an error', async () => {

@@ -1,0 +1,113 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { TbuildError } from '../errors.js';
+
+const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p)) ?? 'python3';
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * A long-lived python3 helper (Debian's `python3`) running `script`: one JSON request per line in,
+ * one JSON answer (`{"ok": …}` or `{"error": …}`) per line out, answered in order. Started on first
+ * use, kept while requests keep coming, and stopped after `idleMs` without any; it never holds
+ * our process open while idle. For the system calls Node has no binding for.
+ */
+export class PythonHelper {
+  readonly #name: string;
+  readonly #script: string;
+  readonly #idleMs: number;
+
+  constructor(name: string, script: string, idleMs: number) {
+    this.#name = name;
+    this.#script = script;
+    this.#idleMs = idleMs;
+  }
+
+  #child: ChildProcessWithoutNullStreams | undefined;
+  #pending: Pending[] = [];
+  #buf = '';
+  #stderr = '';
+  #idle: NodeJS.Timeout | undefined;
+
+  #start(): ChildProcessWithoutNullStreams {
+    const child = spawn(PYTHON, ['-I', '-S', '-u', '-c', this.#script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#buf = '';
+    this.#stderr = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (c: string) => {
+      this.#buf += c;
+      let nl: number;
+      while ((nl = this.#buf.indexOf('\n')) !== -1) {
+        const line = this.#buf.slice(0, nl);
+        this.#buf = this.#buf.slice(nl + 1);
+        const p = this.#pending.shift();
+        if (!p) continue;
+        const msg = JSON.parse(line) as { ok?: unknown; error?: string };
+        if (msg.error !== undefined) p.reject(new TbuildError('TB_INTERNAL', `${this.#name}: ${msg.error}`));
+        else p.resolve(msg.ok);
+      }
+      this.#settle();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      this.#stderr = (this.#stderr + c.toString()).slice(-2000);
+    });
+    const fail = (why: string) => {
+      if (this.#child === child) this.#child = undefined;
+      const err = new TbuildError('TB_INTERNAL', `${this.#name} (${PYTHON}) ${why}${this.#stderr ? `: ${this.#stderr.trim()}` : ''}`);
+      for (const p of this.#pending.splice(0)) p.reject(err);
+    };
+    child.on('error', (e) => fail(`could not run: ${e.message}`));
+    child.on('exit', (code, sig) => fail(`exited (${sig ?? code})`));
+    child.stdin.on('error', () => {}); // reported through 'exit'
+    return child;
+  }
+
+  /** While idle, let the process exit without waiting for us; stop the helper after a while. */
+  #settle(): void {
+    const child = this.#child;
+    if (!child) return;
+    if (this.#pending.length) {
+      if (this.#idle) clearTimeout(this.#idle);
+      this.#idle = undefined;
+      child.ref();
+      (child.stdout as unknown as { ref(): void }).ref();
+      return;
+    }
+    child.unref();
+    (child.stdout as unknown as { unref(): void }).unref();
+    (child.stderr as unknown as { unref(): void }).unref();
+    (child.stdin as unknown as { unref(): void }).unref();
+    this.#idle ??= setTimeout(() => {
+      this.#idle = undefined;
+      if (!this.#pending.length && this.#child === child) {
+        this.#child = undefined;
+        child.stdin.end();
+      }
+    }, this.#idleMs).unref();
+  }
+
+  /** Requests sent and not yet answered. */
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  /** Start the process now if it is not running, so a request soon after does not wait for it. */
+  warm(): void {
+    if (this.#child) return;
+    this.#child = this.#start();
+    this.#settle();
+  }
+
+  request(req: unknown): Promise<unknown> {
+    this.#child ??= this.#start();
+    const child = this.#child;
+    const p = new Promise<unknown>((resolve, reject) => this.#pending.push({ resolve, reject }));
+    this.#settle();
+    child.stdin.write(JSON.stringify(req) + '\n');
+    return p;
+  }
+}
+
