@@ -58,8 +58,8 @@ export async function main(argv: string[]): Promise<number> {
         root: ctx.root(),
         runtime: ctx.runtime(),
         insecureTcp: isFalse(program.opts().tls),
-        // Interactive only: scripts that make fresh roots on purpose keep a clean stderr.
-        ...(process.stderr.isTTY ? { notice: (line: string) => ctx.stderr.write(`${line}\n`) } : {}),
+        // on stderr whatever it is: a mistyped --root in a script deserves the line as much
+        notice: (line: string) => ctx.stderr.write(`${line}\n`),
       });
       return engine;
     },

@@ -53,10 +53,23 @@ export function sshAgent(session: ClientSession, id: string): (() => Duplex) | u
  * session's Auth service; undefined when it has none. Docker Hub goes by its v1 index name there.
  */
 export async function getCredentials(session: ClientSession, host: string, signal?: AbortSignal): Promise<Credentials | undefined> {
+  const apiHost = host === 'docker.io' ? 'registry-1.docker.io' : host;
+  const auth = createClient(Auth, session.transport);
+  // Bearer tokens come from the client as BuildKit asks for them (the client fetches each with
+  // its login, its credential helper's refresh tokens included); the login itself answers basic
+  // challenges.
+  const fetchToken: Credentials['fetchToken'] = session.methods.has('/moby.filesync.v1.Auth/FetchToken')
+    ? async (req) => {
+        const res = await auth.fetchToken({ ClientID: 'buildkit-client', Host: apiHost, Realm: req.realm, Service: req.service ?? '', Scopes: [...req.scopes] }, { signal });
+        return { token: res.Token, expiresIn: Number(res.ExpiresIn), issuedAt: Number(res.IssuedAt) };
+      }
+    : undefined;
   if (!session.methods.has('/moby.filesync.v1.Auth/Credentials')) return undefined;
-  const res = await createClient(Auth, session.transport).credentials({ Host: host === 'docker.io' ? 'registry-1.docker.io' : host }, { signal });
+  const res = await auth.credentials({ Host: apiHost }, { signal });
+  // no login on the client: the daemon's own credentials (or none) apply, as before
   if (!res.Secret) return undefined;
-  return res.Username ? { username: res.Username, password: res.Secret } : { identityToken: res.Secret };
+  const basic = res.Username ? { username: res.Username, password: res.Secret } : { identityToken: res.Secret };
+  return { ...basic, ...(fetchToken ? { fetchToken } : {}) };
 }
 
 /** A byte stream to the client's exporter number `index` (`-o type=tar|docker|oci`): write, then end. */

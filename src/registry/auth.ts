@@ -140,9 +140,20 @@ export class Authorizer {
       throw new TbuildError('TB_REGISTRY_UNAUTHORIZED', `unauthorized: unsupported authentication scheme ${challenge.scheme} at ${host}`, { details: { host } });
     }
     if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
-    const token = await this.#fetchToken(host, challenge.params, scopes, creds);
+    const token = creds?.fetchToken ? await this.#tokenFromFetcher(host, challenge.params, scopes, creds.fetchToken) : await this.#fetchToken(host, challenge.params, scopes, creds);
     this.#tokens.set(key, token);
     return token.header;
+  }
+
+  async #tokenFromFetcher(host: string, params: Record<string, string>, scopes: readonly string[], fetchToken: NonNullable<Credentials['fetchToken']>): Promise<CachedToken> {
+    let got: Awaited<ReturnType<typeof fetchToken>>;
+    try {
+      got = await fetchToken({ realm: params.realm!, ...(params.service ? { service: params.service } : {}), scopes });
+    } catch (err) {
+      throw new TbuildError('TB_REGISTRY_UNAUTHORIZED', `unauthorized: the client could not get a token for ${host}: ${(err as Error).message}`, { cause: err, details: { host } });
+    }
+    if (!got.token) throw new TbuildError('TB_REGISTRY_UNAUTHORIZED', `unauthorized: the client has no token for ${host}`, { details: { host } });
+    return { header: `Bearer ${got.token}`, expires: tokenExpiry(got.expiresIn, got.issuedAt ? got.issuedAt * 1000 : undefined) };
   }
 
   async #fetchToken(host: string, params: Record<string, string>, scopes: readonly string[], creds: Credentials | undefined): Promise<CachedToken> {
@@ -189,10 +200,13 @@ export class Authorizer {
     }
     const token = body.token ?? body.access_token;
     if (!token) throw new TbuildError('TB_REGISTRY_PROTOCOL', `token server ${redact(realm.toString())} sent no token`);
-    // The spec's default lifetime is 60 s; keep a margin so a token does not expire mid-request.
-    const lifetime = Math.max(10, typeof body.expires_in === 'number' ? body.expires_in : 60);
-    const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;
-    const start = Number.isFinite(issued) && Math.abs(issued - Date.now()) < 300_000 ? issued : Date.now();
-    return { header: `Bearer ${token}`, expires: start + (lifetime - 5) * 1000 };
+    return { header: `Bearer ${token}`, expires: tokenExpiry(body.expires_in, body.issued_at ? Date.parse(body.issued_at) : undefined) };
   }
+}
+
+/** When a token stops being used: the spec's default lifetime is 60 s; a margin keeps it from expiring mid-request. */
+function tokenExpiry(expiresIn: number | undefined, issuedMs: number | undefined): number {
+  const lifetime = Math.max(10, typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : 60);
+  const start = issuedMs !== undefined && Number.isFinite(issuedMs) && Math.abs(issuedMs - Date.now()) < 300_000 ? issuedMs : Date.now();
+  return start + (lifetime - 5) * 1000;
 }

@@ -49,6 +49,26 @@ export interface Credentials {
   identityToken?: string;
   /** A bearer token to send as it is (`registrytoken`). */
   registryToken?: string;
+  /**
+   * Someone else fetches bearer tokens for this registry (BuildKit's session `Auth.FetchToken`:
+   * buildx gets the token with the user's login, which then never reaches tbuild). Asked for each
+   * token a bearer challenge needs; wins over the fields above for bearer challenges.
+   */
+  fetchToken?: (req: TokenRequest) => Promise<FetchedToken>;
+}
+
+export interface TokenRequest {
+  realm: string;
+  service?: string;
+  scopes: readonly string[];
+}
+
+export interface FetchedToken {
+  token: string;
+  /** Seconds; 0 or absent: the spec's default of 60. */
+  expiresIn?: number;
+  /** Seconds since 1970. */
+  issuedAt?: number;
 }
 
 /** Where credentials come from: Docker's config.json, cred helpers, or an X-Registry-Auth header. */

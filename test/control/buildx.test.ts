@@ -252,6 +252,34 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     }
   }, 180_000);
 
+  test("a token registry: the client fetches each bearer token itself over the session (Auth.FetchToken), as with BuildKit", async () => {
+    const { makeTestArchive, run, startRegistry } = await import('../support/registry.js');
+    const reg = await startRegistry('token');
+    const tokDir = join(tmp.path, 'token-daemon');
+    mkdirSync(tokDir);
+    const td = await startDaemon(tokDir);
+    const pd = (args: string[]) => dockerBuildx(td.host, config, args);
+    try {
+      const archive = await makeTestArchive(tmp.path);
+      const copied = await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('dest'), `docker-archive:${archive.file}`, `docker://${reg.host}/test/tokened:1`]);
+      expect(copied.code, copied.stderr).toBe(0);
+      const login = await pd(['login', '-u', reg.user!.username, '-p', reg.user!.password, reg.host]);
+      expect(login.code, login.stderr).toBe(0);
+      const before = reg.tokenClients.length;
+      const dir = ctx('tokened', { Dockerfile: `FROM ${reg.host}/test/tokened:1\nRUN cat /hello.txt > /seen\n` });
+      const r = await pd(['build', '--progress', 'plain', '-t', 'bx-tokened', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      const during = reg.tokenClients.slice(before);
+      // every token of the build's pull was fetched by the client, none by the daemon
+      expect(during.length).toBeGreaterThan(0);
+      for (const agent of during) expect(agent, during.join('\n')).not.toMatch(/^tbuild/);
+    } finally {
+      await pd(['logout', reg.host]);
+      await td.stop();
+      await reg.stop();
+    }
+  }, 180_000);
+
   test('--cache-to type=inline with --push, and type=registry; --cache-from on a fresh daemon takes every step from them', async () => {
     const { makeTestArchive, run, startRegistry } = await import('../support/registry.js');
     const reg = await startRegistry('plain');

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -33,6 +34,9 @@ export function runCli(
     ...(opts.root ? ['--root', opts.root] : []),
     ...args,
   ];
+  // A state root given here exists already, as a user's scripted set-up makes it: a new one
+  // would add the CLI's "creating state root" notice to stderr (its own test passes --root itself).
+  if (opts.root) mkdirSync(opts.root, { recursive: true });
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, full, {
       cwd: opts.cwd ?? PROJECT_ROOT,

@@ -28,6 +28,8 @@ export interface TestRegistry {
   user?: { username: string; password: string };
   /** Token requests the issuer has answered (scopes as asked). */
   tokenRequests: string[];
+  /** The User-Agent of each token request, in the same order (who fetched the token). */
+  tokenClients: string[];
   /** Storage directory of the registry. */
   storage: string;
   /** skopeo flags for this registry as a destination or source (`--dest-…` / `--src-…`). */
@@ -66,6 +68,7 @@ interface TokenIssuer {
   server: Server;
   realm: string;
   requests: string[];
+  clients: string[];
 }
 
 /** Issues RS256 JWTs granting every asked action to TEST_USER, and pull to anonymous callers. */
@@ -75,19 +78,32 @@ async function startTokenIssuer(dir: string, service: string): Promise<{ issuer:
   const certPem = await readFile(join(dir, 'token.crt'), 'utf8');
   const der = Buffer.from(certPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
   const requests: string[] = [];
+  const clients: string[] = [];
   const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => issue(req, res, Buffer.concat(chunks).toString()));
+  });
+  const refused = (res: import('node:http').ServerResponse) => {
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
+  };
+  // GET with Basic credentials (the distribution spec's token flow), or POST of an OAuth2 form
+  // with grant_type=password (what containerd's and buildx's clients try first)
+  const issue = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: string) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const scopes = url.searchParams.getAll('scope');
+    const form = req.method === 'POST' ? new URLSearchParams(body) : undefined;
+    const scopes = form ? (form.get('scope') ?? '').split(' ').filter(Boolean) : url.searchParams.getAll('scope');
     requests.push(scopes.join(' '));
+    clients.push(String(req.headers['user-agent'] ?? ''));
     const auth = req.headers.authorization;
     let user: string | undefined;
-    if (auth?.startsWith('Basic ')) {
+    if (form) {
+      if (form.get('grant_type') !== 'password' || form.get('username') !== TEST_USER.username || form.get('password') !== TEST_USER.password) return refused(res);
+      user = TEST_USER.username;
+    } else if (auth?.startsWith('Basic ')) {
       const [u, p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
-      if (u !== TEST_USER.username || p !== TEST_USER.password) {
-        res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
-        return;
-      }
+      if (u !== TEST_USER.username || p !== TEST_USER.password) return refused(res);
       user = u;
     }
     const access = scopes.flatMap((s) => {
@@ -100,12 +116,13 @@ async function startTokenIssuer(dir: string, service: string): Promise<{ issuer:
     const claims = { iss: 'tbuild-test-issuer', sub: user ?? '', aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access };
     const signing = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const sig = createSign('RSA-SHA256').update(signing).sign(key);
+    const token = `${signing}.${b64url(sig)}`;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token: `${signing}.${b64url(sig)}`, expires_in: 300, issued_at: new Date().toISOString() }));
-  });
+    res.end(JSON.stringify({ ...(form ? { access_token: token } : { token }), expires_in: 300, issued_at: new Date().toISOString() }));
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const realm = `http://127.0.0.1:${(server.address() as { port: number }).port}/token`;
-  return { issuer: { server, realm, requests }, bundle: join(dir, 'token.crt') };
+  return { issuer: { server, realm, requests, clients }, bundle: join(dir, 'token.crt') };
 }
 
 export async function startRegistry(kind: RegistryKind = 'plain'): Promise<TestRegistry> {
@@ -211,6 +228,7 @@ export async function startRegistry(kind: RegistryKind = 'plain'): Promise<TestR
     ...(caFile ? { caFile } : {}),
     ...(user ? { user } : {}),
     tokenRequests: issuer?.requests ?? [],
+    tokenClients: issuer?.clients ?? [],
     storage,
     skopeoFlags(side) {
       const f = [tls ? `--${side}-cert-dir=${join(certsDir, host)}` : `--${side}-tls-verify=false`];
