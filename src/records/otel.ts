@@ -3,8 +3,7 @@ import { parseTraceParent } from '@opentelemetry/core';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { PhaseSpan } from '../util/trace.js';
-import type { TimedStep } from './trace.js';
+import type { BuildTrace } from './trace.js';
 
 /**
  * A build's spans sent to an OpenTelemetry collector (OTLP over HTTP), as BuildKit sends its own
@@ -14,22 +13,10 @@ import type { TimedStep } from './trace.js';
  * `…_HEADERS`, `…_TIMEOUT`) itself. A W3C `traceparent` (buildx's gRPC metadata, `$TRACEPARENT`)
  * puts the build inside its caller's trace.
  */
-export interface BuildTrace {
-  name: string;
-  started: number;
-  completed: number;
-  error?: string;
-  attributes: Record<string, string | number | boolean>;
-  steps: TimedStep[];
-  phases: PhaseSpan[];
-  traceParent?: string;
-}
-
 export class OtelBuildExporter {
   readonly #provider: BasicTracerProvider;
   readonly #tracer: Tracer;
   readonly #exporter: WatchedExporter;
-
   readonly #waitMs: number;
 
   /** `timeoutMs`: how long one build waits for the collector to take its spans, retries included. */

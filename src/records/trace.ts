@@ -104,13 +104,25 @@ export function chromeTrace(steps: TimedStep[], phases: PhaseSpan[] = []): { tra
 }
 
 /** What an OpenTelemetry export of one build is made of (`records/otel.ts`). */
+export interface BuildTrace {
+  name: string;
+  started: number;
+  completed: number;
+  error?: string;
+  attributes: Record<string, string | number | boolean>;
+  steps: TimedStep[];
+  phases: PhaseSpan[];
+  traceParent?: string;
+}
+
+
 export function buildTrace(
   timer: StepTimer,
   started: number,
   options: { dockerfile?: string; tags?: string[]; traceParent?: string },
   imageId?: string,
   error?: Error,
-): import('./otel.js').BuildTrace {
+): BuildTrace {
   return {
     name: 'build',
     started,
