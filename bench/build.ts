@@ -3,7 +3,8 @@
  * (`node dist/cli.js`, the whole client command, as the reference figures are), median of a few
  * runs. Cold cases start from a fresh state root with only busybox:local loaded. When a Docker
  * daemon with BuildKit is reachable (DOCKER_HOST, see /work/shared/bench/README.md), BuildKit is
- * timed in the same run, alternating with tbuild, and the ratio is reported.
+ * timed in the same run, alternating with tbuild, and the ratio is reported. Both build with
+ * `--network host`, as the shared bench README asks (its dockerd has no bridge for BuildKit).
  */
 import { spawnSync } from 'node:child_process';
 import { cp, mkdtemp, rm, appendFile, readFile, writeFile } from 'node:fs/promises';
@@ -81,7 +82,7 @@ async function cold(name: string, ctx: string): Promise<Timed> {
   for (let i = 0; i <= RUNS; i++) {
     const root = await freshRoot();
     try {
-      const t = tb(root, ['build', '--progress', 'quiet', '-t', `bench-${name}`, ctx]);
+      const t = tb(root, ['build', '--network', 'host', '--progress', 'quiet', '-t', `bench-${name}`, ctx]);
       if (i > 0) out.tbuild.push(t);
     } finally {
       await dropRoot(root);
@@ -102,10 +103,10 @@ async function warm(ctx: string): Promise<{ hit: Timed; late: Timed }> {
   const root = await freshRoot();
   const late0 = await readFile(join(ctx, 'late.txt'));
   try {
-    tb(root, ['build', '--progress', 'quiet', '-t', 'bench-warm', ctx]);
+    tb(root, ['build', '--network', 'host', '--progress', 'quiet', '-t', 'bench-warm', ctx]);
     if (docker) dk(['build', '--network=host', '-q', '-t', 'bench-warm', ctx]);
     for (let i = 0; i <= RUNS; i++) {
-      const t = tb(root, ['build', '--progress', 'quiet', '-t', 'bench-warm', ctx]);
+      const t = tb(root, ['build', '--network', 'host', '--progress', 'quiet', '-t', 'bench-warm', ctx]);
       if (i > 0) hit.tbuild.push(t);
       if (docker) {
         const d = dk(['build', '--network=host', '-q', '-t', 'bench-warm', ctx]);
@@ -114,7 +115,7 @@ async function warm(ctx: string): Promise<{ hit: Timed; late: Timed }> {
     }
     for (let i = 0; i <= RUNS; i++) {
       await appendFile(join(ctx, 'late.txt'), `line ${Date.now()} ${i}\n`);
-      const t = tb(root, ['build', '--progress', 'quiet', '-t', 'bench-warm', ctx]);
+      const t = tb(root, ['build', '--network', 'host', '--progress', 'quiet', '-t', 'bench-warm', ctx]);
       if (i > 0) late.tbuild.push(t);
       if (docker) {
         const d = dk(['build', '--network=host', '-q', '-t', 'bench-warm', ctx]);

@@ -89,6 +89,11 @@ export class PythonHelper {
     }, this.#idleMs).unref();
   }
 
+  /** Whether its process is running now (a request to it starts none). */
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
   /** Requests sent and not yet answered. */
   get pending(): number {
     return this.#pending.length;
