@@ -74,10 +74,12 @@ export async function* listenBuildHistory(records: BuildRecords, req: BuildHisto
   // Subscribed before listing, so nothing that happens meanwhile is missed.
   const live = new Channel<BuildHistoryEvent>();
   const seen = new Map<string, string>(); // record id → the ref the client knows it by
+  // one event after another: a quick build's COMPLETE must not overtake its STARTED
+  let order = Promise.resolve();
   const unwatch = req.EarlyExit
     ? () => {}
     : records.watch((e) => {
-        void (async () => {
+        order = order.then(async () => {
           if (e.type === 'deleted') {
             const ref = seen.get(e.id) ?? e.id;
             if (!req.Ref || ref === req.Ref) live.push(event(BuildHistoryEventType.DELETED, create(BuildHistoryRecordSchema, { Ref: ref })));
@@ -88,7 +90,7 @@ export async function* listenBuildHistory(records: BuildRecords, req: BuildHisto
           if (req.ActiveOnly && e.type === 'completed') return;
           seen.set(r.id, r.ref ?? r.id);
           live.push(event(e.type === 'started' ? BuildHistoryEventType.STARTED : BuildHistoryEventType.COMPLETE, historyRecord(r)));
-        })();
+        }).catch(() => {});
       });
   const onAbort = () => live.close();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
