@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Write a rootfs tar of Debian's busybox-static (a 2 MB userland) to $1, for `tbuild import`.
+# $2: another busybox binary to ship (another architecture's); the applet links come from the host's.
 set -euo pipefail
 out=$1
 bb=/bin/busybox
 [ -x "$bb" ] || bb=/usr/bin/busybox
+ship=${2:-$bb}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
 mkdir -p "$tmp"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,home,var,proc,sys,dev}
 chmod 1777 "$tmp/tmp"
-cp "$bb" "$tmp/bin/busybox"
+cp "$ship" "$tmp/bin/busybox"
 for app in $("$bb" --list-full); do
   case "$app" in bin/busybox|linuxrc) continue ;; esac
   mkdir -p "$tmp/$(dirname "$app")"

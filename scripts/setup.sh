@@ -12,7 +12,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # netavark, aardvark-dns and iptables plumb container networks (bridge, NAT, published ports, DNS).
 # faketime moves the clock of a build in the reproducibility test.
 # docker-registry (distribution 2.8), apache2-utils (htpasswd) and openssl run the registries the registry tests push to and pull from.
-PKGS=(runc busybox-static git skopeo faketime xz-utils bzip2 zstd python3 iproute2 util-linux procps golang-github-containers-common tini docker-registry apache2-utils openssl netavark aardvark-dns iptables chromium)
+# qemu-user-static (with binfmt-support) runs other CPUs' RUN steps: FROM --platform=linux/arm64.
+PKGS=(runc busybox-static git skopeo faketime xz-utils bzip2 zstd python3 iproute2 util-linux procps golang-github-containers-common tini docker-registry apache2-utils openssl netavark aardvark-dns iptables chromium qemu-user-static binfmt-support)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -25,6 +26,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# qemu-user-static's binfmt_misc handlers (with the F flag, so a container needs no qemu of its
+# own), registered as the package does at boot on a systemd machine; without them a build for
+# another CPU fails with TB_PLATFORM_EMULATION, naming what to install.
+if [ "$(id -u)" -eq 0 ] && command -v update-binfmts >/dev/null; then
+  binfmt=/proc/sys/fs/binfmt_misc
+  [ -f "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null || log "cannot mount binfmt_misc: builds for other CPUs will fail"
+  if [ -f "$binfmt/status" ] && [ ! -f "$binfmt/qemu-aarch64" ]; then
+    log "registering qemu-user-static's binfmt_misc handlers"
+    update-binfmts --enable >/dev/null 2>&1 || log "update-binfmts --enable failed: builds for other CPUs will fail"
+  fi
 fi
 
 # The clients the BuildKit-API tests drive tbuild with: the Docker CLI and its buildx plugin, as

@@ -14,10 +14,11 @@ import { resolveDockerfile } from '../parser/resolve.js';
 import { PROXY_ARGS } from '../parser/scope.js';
 import { checkConfig, lintFailureMessage, runChecks } from '../parser/checks/index.js';
 import type { Diagnostic, Dockerfile } from '../parser/types.js';
-import type { ImageStore } from '../images/types.js';
 import type { BuildContext } from '../session/types.js';
 import { openContext } from '../session/open.js';
 import { convert } from '../frontend/dockerfile/index.js';
+import type { ImageLookup } from '../frontend/dockerfile/context.js';
+import { formatPlatform, hostPlatform, parsePlatform, type Platform } from '../util/platform.js';
 import { solve, type Solved } from '../solver/scheduler.js';
 import type { CacheExportItem } from '../remotecache/export.js';
 import { describeCache } from '../remotecache/spec.js';
@@ -39,12 +40,18 @@ import { createReadStream } from 'node:fs';
 import { parseUlimit } from '../exec/security/apply.js';
 import { grantedEntitlements } from '../exec/security/entitlements.js';
 
-/** Only the host platform: there is no emulation to run another architecture's RUN steps. */
-function hostPlatform(spec: string | undefined): { os: string; architecture: string } {
-  if (spec !== undefined && !['linux/amd64', 'linux/x86_64', 'amd64'].includes(spec.toLowerCase())) {
-    throw new TbuildError('TB_INVALID_ARGUMENT', `platform ${spec} is not supported: this builder runs linux/amd64 only (no emulation)`);
+/**
+ * The platform a build targets: `--platform` (one; a list is a multi-platform build), or this
+ * machine's. Another CPU's RUN steps need an emulator, which the worker checks when one runs.
+ */
+function targetPlatform(spec: string | undefined): Platform {
+  if (spec === undefined || spec.trim() === '') return hostPlatform();
+  if (spec.includes(',')) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `--platform ${spec}: building several platforms into one image index (multi-platform) is not supported; build each platform on its own`);
   }
-  return { os: 'linux', architecture: 'amd64' };
+  const p = parsePlatform(spec);
+  if (p.os !== 'linux') throw new TbuildError('TB_INVALID_ARGUMENT', `--platform ${spec}: tbuild builds linux images only`);
+  return p;
 }
 
 /**
@@ -56,7 +63,7 @@ export function build(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult
 }
 
 async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult> {
-  const platform = hostPlatform(opts.platform);
+  const platform = targetPlatform(opts.platform);
   if (opts.shmSize !== undefined && !(Number.isSafeInteger(opts.shmSize) && opts.shmSize > 0)) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `--shm-size ${opts.shmSize}: want a positive number of bytes`);
   }
@@ -148,7 +155,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
         details: { source: dockerfile.source, diagnostics: findings },
       });
     }
-    const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target });
+    const resolved = resolveDockerfile(dockerfile, { buildArgs, target: opts.target, buildPlatform: formatPlatform(hostPlatform()), targetPlatform: formatPlatform(platform) });
     // netavark's set-up of the first RUN step's namespace starts when the first step misses the
     // cache (it then overlaps that step): a build that turns out all cached never pays for it
     warmMounts();
@@ -177,6 +184,8 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
       ...(opts.localContexts || opts.remoteContexts ? { localContexts: [...Object.keys(opts.localContexts ?? {}), ...Object.keys(opts.remoteContexts ?? {})] } : {}),
       ...(opts.addHosts?.length ? { extraHosts: opts.addHosts } : {}),
       platform,
+      platformExplicit: Boolean(opts.platform?.trim()),
+      onWarning: (w) => onProgress({ type: 'warning', message: `${w.rule}: ${w.message}`, rule: w.rule, line: w.range?.startLine }),
     }));
     const epoch = sourceDateEpoch(opts, buildArgs, parts.sourceDateEpoch);
     const proxyEnv = PROXY_ARGS.filter((k) => Object.prototype.hasOwnProperty.call(buildArgs, k)).map((k) => `${k}=${buildArgs[k]}`);
@@ -288,7 +297,7 @@ async function removeScratch(tmp: string): Promise<void> {
  * its normalized form (`alpine` and `docker.io/library/alpine:latest` are one name). A named
  * context that names a stage would replace that stage, which tbuild does not do: refused.
  */
-async function withNamedContexts(images: Pick<ImageStore, 'get'>, named: Record<string, string> | undefined, df: Dockerfile): Promise<Pick<ImageStore, 'get'>> {
+async function withNamedContexts(images: ImageLookup, named: Record<string, string> | undefined, df: Dockerfile): Promise<ImageLookup> {
   if (!named || !Object.keys(named).length) return images;
   const { normalizeTagReference } = await import('../images/reference.js');
   const norm = (s: string): string => {
@@ -306,7 +315,7 @@ async function withNamedContexts(images: Pick<ImageStore, 'get'>, named: Record<
     map.set(name, ref);
     map.set(norm(name), ref);
   }
-  return { get: (ref) => images.get(map.get(ref) ?? map.get(norm(ref)) ?? ref) };
+  return { get: (ref, platform) => images.get(map.get(ref) ?? map.get(norm(ref)) ?? ref, platform) };
 }
 
 /**

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { WorkerDeps } from '../worker/types.js';
 import { TbuildError } from '../errors.js';
+import { requireEmulation } from '../exec/emulation.js';
+import { platformOfConfig } from '../util/platform.js';
 import { KEEP_LABEL } from '../cache/snapshotter.js';
 import { initLayerName, prepareInitLayer } from './init-layer.js';
 import { matchConfig } from './records.js';
@@ -75,6 +77,9 @@ export async function createContainer(ctx: CreateContext, opts: CreateContainerO
   if (opts.name !== undefined) checkName(opts.name, opts.name, ctx.all);
   const joined = networkContainer(opts.network, ctx.all);
   const img = await ctx.parts.images.resolve(opts.image);
+  // another CPU's image runs only under an emulator: say so now, not as runc's "exec format error"
+  const platform = platformOfConfig(img.config);
+  if (platform) await requireEmulation(platform);
   ctx.prewarm();
   const cfg = img.config.config;
   const full = effectiveCommand(opts, img);

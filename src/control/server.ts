@@ -23,13 +23,8 @@ import { MAX_MESSAGE_BYTES, SessionRegistry } from './sessions.js';
 import { runSolve } from './solve.js';
 import type { FailureSite } from './errors.js';
 import { checkExporter, type ExporterRequest } from './solve-options.js';
+import { runnablePlatforms } from '../exec/emulation.js';
 import type { ControlBackend, ControlServerOptions } from './types.js';
-
-/** The platform tbuild builds for: this host's. */
-export function hostPlatform(): { os: string; architecture: string; variant?: string } {
-  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
-  return { os: 'linux', architecture: arch };
-}
 
 const SESSION_WAIT_MS = 10_000;
 
@@ -102,7 +97,6 @@ export class ControlServer {
   }
 
   #workers() {
-    const p = hostPlatform();
     const version = create(BuildkitVersionSchema, { package: 'github.com/tbuild/tbuild', version: `v${this.#opts.version}`, revision: 'tbuild' });
     return () => [
       create(WorkerRecordSchema, {
@@ -114,7 +108,8 @@ export class ControlServer {
           // dockerd's label: buildx resolves `--add-host NAME:host-gateway` from it.
           ...(this.#hostGateway ? { 'org.mobyproject.buildkit.worker.moby.host-gateway-ip': this.#hostGateway } : {}),
         },
-        platforms: [create(PlatformSchema, { OS: p.os, Architecture: p.architecture })],
+        // its own and every platform an emulator is registered for, read when buildx asks
+        platforms: runnablePlatforms().map((p) => create(PlatformSchema, { OS: p.os, Architecture: p.architecture, ...(p.variant ? { Variant: p.variant } : {}) })),
         BuildkitVersion: version,
       }),
     ];
@@ -216,7 +211,6 @@ export class ControlServer {
           exporters,
           cache,
           entitlements: req.Entitlements,
-          hostPlatform: `${hostPlatform().os}/${hostPlatform().architecture}`,
           signal: AbortSignal.any([ctx.signal, session.signal]),
           failure,
           ...(traceParent ? { traceParent } : {}),

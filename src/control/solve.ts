@@ -27,7 +27,6 @@ export interface SolveInput {
   /** `--cache-from`/`--cache-to`, parsed. */
   cache?: { cacheFrom: CacheImportSpec[]; cacheTo: CacheExportSpec[] };
   entitlements: readonly string[];
-  hostPlatform: string;
   signal: AbortSignal;
   /** Filled in as the build goes: where it failed, for the error's details. */
   failure: FailureSite;
@@ -70,7 +69,7 @@ function ignorePatterns(text: string): string[] {
 
 export async function runSolve(input: SolveInput): Promise<Record<string, string>> {
   const { backend, job, session, signal } = input;
-  const plan = planSolve(input.frontendAttrs, input.entitlements, input.hostPlatform);
+  const plan = planSolve(input.frontendAttrs, input.entitlements);
   for (const message of plan.warnings) job.progress({ type: 'warning', message });
   const streams = input.exporters.filter((e) => ['tar', 'docker', 'oci'].includes(e.type));
   if (streams.length > 1) throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', 'more than one exporter that streams back to the client is not supported by tbuild');

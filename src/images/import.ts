@@ -1,3 +1,4 @@
+import { hostPlatform, parsePlatform } from '../util/platform.js';
 import type { Readable } from 'node:stream';
 import type { ContainerConfig, ImageConfig, ImageRecord } from './types.js';
 import type { ArchiveContext } from './load-plan.js';
@@ -13,17 +14,10 @@ export interface ImportOptions {
   changes?: string[];
   /** `--message`: the history comment. */
   message?: string;
-  /** `--platform os/arch[/variant]`; default linux/amd64. */
+  /** `--platform os/arch[/variant]`; default this machine's. */
   platform?: string;
   /** Creation time; default now (SOURCE_DATE_EPOCH when set, for reproducible imports). */
   created?: Date;
-}
-
-function parsePlatform(p: string | undefined): { os: string; architecture: string; variant?: string } {
-  if (!p) return { os: 'linux', architecture: 'amd64' };
-  const [os, architecture, variant] = p.split('/');
-  if (!os || !architecture) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid platform ${JSON.stringify(p)}: want os/arch[/variant]`);
-  return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
 function defaultCreated(epoch: number | undefined): Date {
@@ -40,7 +34,7 @@ export async function importRootfs(ctx: ArchiveContext, input: Readable, opts: I
   const name = opts.name ? normalizeTagReference(opts.name) : undefined;
   const config: ContainerConfig = {};
   for (const line of opts.changes ?? []) applyChange(config, line);
-  const platform = parsePlatform(opts.platform);
+  const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
   const created = (opts.created ?? defaultCreated(ctx.sourceDateEpoch)).toISOString().replace(/\.000Z$/, 'Z');
 
   const layers = await importLayers(ctx, [{ open: () => input }]).catch((err: unknown) => {

@@ -34,15 +34,8 @@ export interface ImageIndex {
   manifests: Descriptor[];
 }
 
-export function parsePlatform(p: string): Platform {
-  const [os, architecture, variant] = p.split('/');
-  if (!os || !architecture) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid platform ${JSON.stringify(p)}: want os/arch[/variant]`);
-  return { os, architecture, ...(variant ? { variant } : {}) };
-}
-
-export function formatPlatform(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
+import { formatPlatform } from '../util/platform.js';
+export { parsePlatform, formatPlatform } from '../util/platform.js';
 
 /** The platform of this machine, as Docker names it. */
 export function hostPlatform(): Platform {

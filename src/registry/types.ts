@@ -18,11 +18,8 @@ export interface Descriptor {
   urls?: string[];
 }
 
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+import type { Platform } from '../util/platform.js';
+export type { Platform };
 
 /** A repository on a registry: `host` as the API is reached (`docker.io` → `registry-1.docker.io` is the client's job). */
 export interface RepositoryRef {

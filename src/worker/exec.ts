@@ -14,6 +14,8 @@ import type { SshConnector, OpEnv } from './types.js';
 import { commitWork, openView, rand, scratchDir, withView } from './snapshot.js';
 import { lockFor } from './lock.js';
 import { bindSource } from './bind-source.js';
+import { requireEmulation } from '../exec/emulation.js';
+import { parsePlatform } from '../util/platform.js';
 
 /** Keeps the last lines of a step's output for the failure message (the full log is on disk). */
 class Tail {
@@ -243,6 +245,7 @@ async function runNetwork(env: OpEnv, op: ExecOp, releases: Release[]): Promise<
 
 /** RUN: the command in a container on a writable snapshot of input 0; the upperdir becomes the layer. */
 export async function execRun(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO): Promise<VertexResult> {
+  if (op.platform) await requireEmulation(parsePlatform(op.platform));
   const tail = new Tail();
   const processState = debugState(env, op, inputs);
   return commitWork(env, inputs[0]!, runIn(env, op, inputs, io, tail), { keepFailed: (err) => isTbuildError(err, 'TB_EXEC_NONZERO') }).then(

@@ -80,7 +80,7 @@ describe('import', () => {
     const ctx = await openStore(dir.path);
     const before = await inventory(ctx);
     const tar = await makeTar([{ name: 'f', content: 'x' }]);
-    for (const opts of [{ name: 'Bad Name' }, { changes: ['FROM x'] }, { changes: ['EXPOSE abc'] }, { platform: 'linux' }]) {
+    for (const opts of [{ name: 'Bad Name' }, { changes: ['FROM x'] }, { changes: ['EXPOSE abc'] }, { platform: 'linux/' }, { platform: 'linux/toaster' }]) {
       const err = await importRootfs(ctx, Readable.from([tar]), opts).catch((e: unknown) => e);
       expect(isTbuildError(err), JSON.stringify(opts)).toBe(true);
     }

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { mountsUnder, tempDir } from '../support/tmp.js';
 import { runCli } from '../support/cli.js';
+import { ensureForeignBusyboxArchive } from '../support/busybox-image.js';
 import { makeTestArchive, run, startRegistry, type TestRegistry } from '../support/registry.js';
 import { Engine } from '../../src/engine.js';
 import { parseOutput } from '../../src/cli/commands/build.js';
@@ -160,4 +162,26 @@ describe('builds with registries', () => {
     await expect(engine.build({ context, annotations: [{ type: 'manifest-descriptor', key: 'k', value: 'v' }] })).rejects.toMatchObject({ message: expect.stringContaining('oci-mediatypes=false') });
     await expect(engine.build({ context, outputs: [{ type: 'local', dest: join(dir.path, 'ann-local') }], annotations: [{ type: 'manifest', key: 'k', value: 'v' }] })).rejects.toMatchObject({ message: expect.stringContaining('annotations need an output with a manifest') });
   });
+  test('FROM --platform of a name stored for another platform takes that platform from the registry, and the stored name keeps its image', async () => {
+    const name = `${reg.host}/test/plat:1`;
+    await engine.load(createReadStream(await ensureForeignBusyboxArchive()));
+    const arm = await engine.images.resolve('busybox:arm64');
+    await engine.registries.push(name, { image: arm.id });
+    // the same name here holds the amd64 image
+    const amd = await engine.registries.pull(`${reg.host}/test/busybox:1`);
+    await engine.images.tag(amd.image.id, name);
+    await engine.images.remove('busybox:arm64');
+    const events: ProgressEvent[] = [];
+    const out = join(dir.path, 'plat-out');
+    const res = await engine.build({
+      context: await ctxDir({ Dockerfile: `FROM --platform=linux/arm64 ${name}\nRUN uname -m > /m\n` }),
+      network: 'none',
+      outputs: [{ type: 'image' }, { type: 'local', dest: out }],
+      onProgress: (e) => events.push(e),
+    });
+    expect(await readFile(join(out, 'm'), 'utf8')).toBe('aarch64\n');
+    expect(res.image?.config.architecture).toBe('arm64');
+    expect(events.flatMap((e) => (e.type === 'vertex' ? [e.vertex.name] : []))).toContain(`[linux/arm64 internal] load metadata for ${name}`);
+    expect((await engine.images.resolve(name)).id).toBe(amd.image.id);
+  }, 180_000);
 });

@@ -43,6 +43,43 @@ export async function ensureBusyboxArchive(): Promise<void> {
   }
 }
 
+/**
+ * `busybox:arm64`: the same Debian busybox-static built for arm64 (fetched by
+ * scripts/fetch-foreign-busybox.sh with apt, signatures checked), imported with
+ * `--platform linux/arm64`. Its RUN steps need an emulator (qemu-user-static, set up by
+ * scripts/setup.sh). Made once per host busybox version, on first use.
+ */
+export const FOREIGN_BUSYBOX_TAR = join(tmpdir(), `tbuild-test-busybox-arm64-${binaryHash}-v1.tar`);
+
+export async function ensureForeignBusyboxArchive(): Promise<string> {
+  if (existsSync(FOREIGN_BUSYBOX_TAR)) return FOREIGN_BUSYBOX_TAR;
+  const work = await mkdtemp(join(tmpdir(), 'tbuild-bbimg-arm64-'));
+  try {
+    const binary = join(work, 'busybox');
+    execFileSync('bash', [join(PROJECT_ROOT, 'scripts', 'fetch-foreign-busybox.sh'), 'arm64', binary], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const rootfs = join(work, 'rootfs.tar');
+    execFileSync('bash', [join(PROJECT_ROOT, 'scripts', 'make-busybox-rootfs.sh'), rootfs, binary]);
+    const { Engine } = await import('../../src/engine.js');
+    const engine = await Engine.open({ root: join(work, 'root'), sourceDateEpoch: BUSYBOX_EPOCH });
+    try {
+      await engine.importImage(createReadStream(rootfs), {
+        name: 'docker.io/library/busybox:arm64',
+        platform: 'linux/arm64',
+        changes: ['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'CMD ["/bin/sh"]'],
+      });
+      const { writeStreamAtomic } = await import('../../src/util/atomic.js');
+      const partial = `${FOREIGN_BUSYBOX_TAR}.${process.pid}`;
+      await writeStreamAtomic(partial, await engine.save(['busybox:arm64']));
+      renameSync(partial, FOREIGN_BUSYBOX_TAR);
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return FOREIGN_BUSYBOX_TAR;
+}
+
 export interface BusyboxFacts {
   /** Image id (config digest). */
   id: string;

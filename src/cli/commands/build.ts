@@ -130,7 +130,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--trace <file>', 'write the steps and their phases as Chrome trace events (Perfetto, chrome://tracing), one track per parallel lane (through -H: the steps only)')
     .option('--label <k=v>', 'image label (repeatable)', collect)
     .option('--annotation <[type:]k=v>', 'OCI annotation on the image manifest; type manifest (default, may name the platform: manifest[linux/amd64]) or manifest-descriptor (type=oci output); repeatable', collect)
-    .option('--platform <p>', 'target platform (only the host one, linux/amd64)')
+    .option('--platform <os/arch[/variant]>', 'build for this platform (RUN steps for another CPU run under a registered emulator)')
     .option('-q, --quiet', 'print only the image id')
     .option('--debug-on-failure', 'when a RUN fails, open a shell in the state it left (tbuild debug last) if the terminal is interactive')
     .action(async (contextArg: string, o: Record<string, unknown>) => {

@@ -1,9 +1,18 @@
 import type { Digest } from '../../util/digest.js';
-import type { ImageRecord, ImageStore } from '../../images/types.js';
+import type { ImageRecord } from '../../images/types.js';
 import type { ResolvedDockerfile, SourceRange } from '../../parser/types.js';
 import { TbuildError, withRange } from '../../errors.js';
 import type { GraphBuilder } from '../../solver/graph/vertex.js';
 import type { StageState } from './state.js';
+import { formatPlatform, platformOfConfig, samePlatform, type Platform } from '../../util/platform.js';
+
+/**
+ * Where FROM finds its images. With `platform` the lookup must find that platform's image (from a
+ * registry when the stored one is another's); without it, whatever the name holds.
+ */
+export interface ImageLookup {
+  get(ref: string, platform?: Platform): Promise<ImageRecord | undefined>;
+}
 
 export interface ConvertOptions {
   buildArgs: Record<string, string>;
@@ -15,7 +24,12 @@ export interface ConvertOptions {
   file: string;
   /** Extra labels for the target image (`--label`). */
   labels?: Record<string, string>;
-  platform: { os: string; architecture: string; variant?: string };
+  /** The target platform: `--platform`, or this machine's. */
+  platform: Platform;
+  /** The platform was asked for (`--platform`): a stored base image of another platform is not used. */
+  platformExplicit?: boolean;
+  /** Warnings found while converting (a base image of another platform than the build's). */
+  onWarning?: (w: { rule: string; message: string; range?: SourceRange }) => void;
   /** `--add-host NAME:IP` for every RUN (IP may be `host-gateway`). */
   extraHosts?: readonly string[];
   /** Names of local named contexts (`--build-context NAME=DIR`): `COPY --from=NAME` reads that directory. */
@@ -27,14 +41,14 @@ export class ConvertContext {
   readonly graph: GraphBuilder;
   readonly resolved: ResolvedDockerfile;
   /** Only lookups: converting never changes the store. */
-  readonly images: Pick<ImageStore, 'get'>;
+  readonly images: ImageLookup;
   readonly opts: ConvertOptions;
   readonly stages = new Map<number, StageState>();
   /** BuildKit leaves the stage name out of step names when there is only one stage. */
   readonly singleStage: boolean;
   readonly #imageVertices = new Map<string, { vertex: Digest; record: ImageRecord }>();
 
-  constructor(graph: GraphBuilder, resolved: ResolvedDockerfile, images: Pick<ImageStore, 'get'>, opts: ConvertOptions) {
+  constructor(graph: GraphBuilder, resolved: ResolvedDockerfile, images: ImageLookup, opts: ConvertOptions) {
     this.graph = graph;
     this.resolved = resolved;
     this.images = images;
@@ -48,16 +62,21 @@ export class ConvertContext {
     return `[${where}] ${text}`;
   }
 
-  /** A source vertex for a local image (no registry pulls: a missing image is TB_IMAGE_NOT_FOUND). */
-  async imageSource(ref: string, range?: SourceRange, stepName?: string): Promise<{ vertex: Digest; record: ImageRecord }> {
-    const known = this.#imageVertices.get(ref);
+  /**
+   * A source vertex for `ref`'s image of `platform`. A stage whose platform was asked for (FROM
+   * --platform, `--platform`) gets that platform's image or an error; otherwise a stored image of
+   * another platform is used with BuildKit's InvalidBaseImagePlatform warning.
+   */
+  async imageSource(ref: string, range?: SourceRange, stepName?: string, platform: Platform = this.opts.platform, explicit = this.opts.platformExplicit ?? false): Promise<{ vertex: Digest; record: ImageRecord }> {
+    const key = `${ref}\0${formatPlatform(platform)}`;
+    const known = this.#imageVertices.get(key);
     if (known) return known;
     if (this.opts.localContexts?.includes(ref)) {
       throw new TbuildError('TB_INVALID_ARGUMENT', `${ref} is a local named context (--build-context): FROM cannot start from a directory in tbuild (use COPY --from=${ref})`, { range, file: this.opts.file });
     }
     let record: ImageRecord | undefined;
     try {
-      record = await this.images.get(ref);
+      record = await this.images.get(ref, explicit ? platform : undefined);
     } catch (err) {
       throw withRange(err as Error, range, this.opts.file);
     }
@@ -68,12 +87,27 @@ export class ConvertContext {
         { range, file: this.opts.file, details: { ref } },
       );
     }
+    const has = platformOfConfig(record.config);
+    if (has && !samePlatform(has, platform)) {
+      if (explicit) {
+        throw new TbuildError(
+          'TB_PLATFORM_NOT_FOUND',
+          `${ref}: the image found is ${formatPlatform(has)}, not the ${formatPlatform(platform)} this stage is built for (pull or import that platform's image)`,
+          { range, file: this.opts.file, details: { ref, platform: formatPlatform(platform) } },
+        );
+      }
+      this.opts.onWarning?.({
+        rule: 'InvalidBaseImagePlatform',
+        message: `Base image ${ref} was pulled with platform "${formatPlatform(has)}", expected "${formatPlatform(platform)}" for current build`,
+        ...(range ? { range } : {}),
+      });
+    }
     const vertex = this.graph.add({ type: 'source', source: 'image', ref, imageId: record.id }, [], {
       name: stepName ?? `[internal] load image ${ref}`,
       stages: [],
     });
     const out = { vertex, record };
-    this.#imageVertices.set(ref, out);
+    this.#imageVertices.set(key, out);
     return out;
   }
 
@@ -105,6 +139,7 @@ export class ConvertContext {
       }
       return st.vertex;
     }
-    return (await this.imageSource(name, range)).vertex;
+    const stage = this.stages.get(current);
+    return (await this.imageSource(name, range, undefined, stage?.platform, stage?.platformExplicit)).vertex;
   }
 }

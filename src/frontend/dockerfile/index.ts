@@ -1,4 +1,3 @@
-import type { ImageStore } from '../../images/types.js';
 import type { Instruction, ResolvedDockerfile, ResolvedStage } from '../../parser/types.js';
 import { parseDockerfile } from '../../parser/parse.js';
 import { StageScope } from '../../parser/scope.js';
@@ -6,7 +5,8 @@ import { TbuildError, withRange } from '../../errors.js';
 import { normalizeReference } from '../../images/reference.js';
 import { GraphBuilder } from '../../solver/graph/vertex.js';
 import type { Definition } from '../../solver/graph/types.js';
-import { ConvertContext, type ConvertOptions } from './context.js';
+import { ConvertContext, type ConvertOptions, type ImageLookup } from './context.js';
+import { parsePlatform } from '../../util/platform.js';
 import { cloneConfig, DEFAULT_PATH, type StageState } from './state.js';
 import { applyMetadata } from './config.js';
 import { convertRun } from './run.js';
@@ -24,7 +24,7 @@ export interface Converted {
 }
 
 /** Instructions → graph, for the stages the target needs only, in dependency order. */
-export async function convert(resolved: ResolvedDockerfile, images: Pick<ImageStore, 'get'>, opts: ConvertOptions): Promise<Converted> {
+export async function convert(resolved: ResolvedDockerfile, images: ImageLookup, opts: ConvertOptions): Promise<Converted> {
   const graph = new GraphBuilder();
   const ctx = new ConvertContext(graph, resolved, images, opts);
   for (const idx of resolved.needed) {
@@ -84,7 +84,16 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
   const { stage } = rs;
   const displayName = stage.name ?? `stage-${stage.index}`;
   const file = ctx.opts.file;
-  const p = ctx.opts.platform;
+  // FROM --platform=… (already expanded) builds this stage for that platform, else the build's target
+  let p = ctx.opts.platform;
+  const explicit = rs.platform !== undefined || (ctx.opts.platformExplicit ?? false);
+  if (rs.platform !== undefined) {
+    try {
+      p = parsePlatform(rs.platform);
+    } catch (err) {
+      throw withRange(err as Error, stage.from.range, file);
+    }
+  }
   let state: Omit<StageState, 'scope'>;
   let onbuild: string[] = [];
   const fromImage = rs.base.type === 'image' ? 1 : 0;
@@ -96,6 +105,8 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
       displayName,
       vertex,
       image: { architecture: p.architecture, os: p.os, variant: p.variant, config: {} },
+      platform: p,
+      platformExplicit: explicit,
       history: [],
       cmdSet: false,
       step: 0,
@@ -112,6 +123,8 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
       displayName,
       vertex: parent.vertex,
       image: { ...parent.image, config: cloneConfig(parent.image.config) },
+      platform: parent.platform,
+      platformExplicit: parent.platformExplicit,
       history: [...parent.history],
       cmdSet: false,
       step: 0,
@@ -122,6 +135,8 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
       rs.base.ref,
       stage.from.range,
       ctx.stepName({ displayName, step: 1, steps }, `FROM ${shownReference(rs.base.ref)}`),
+      p,
+      explicit,
     );
     const cfg = record.config;
     onbuild = cfg.config.OnBuild ?? [];
@@ -136,6 +151,8 @@ async function startStage(ctx: ConvertContext, rs: ResolvedStage): Promise<Stage
         author: cfg.author,
         config: cloneConfig(cfg.config ?? {}),
       },
+      platform: p,
+      platformExplicit: explicit,
       history: (cfg.history ?? []).map((h) => ({ ...h })),
       cmdSet: false,
       step: 1,

@@ -5,6 +5,7 @@ import { parseMount } from '../../parser/mount.js';
 import { PROXY_ARGS } from '../../parser/scope.js';
 import { TbuildError, withRange } from '../../errors.js';
 import { entitlementDenied } from '../../exec/security/entitlements.js';
+import { formatPlatform, runsNatively } from '../../util/platform.js';
 import type { ExecMount, ExecOp, InlineFile } from '../../solver/graph/types.js';
 import type { ConvertContext } from './context.js';
 import { shellOf, workdirOf, type StageState } from './state.js';
@@ -149,6 +150,9 @@ export async function convertRun(ctx: ConvertContext, state: StageState, ins: Ru
     mounts,
     inline,
   };
+  // what runs is the stage's base image's binaries: another CPU's need an emulator (checked when it runs)
+  const binaries = { os: state.image.os, architecture: state.image.architecture, ...(state.image.variant ? { variant: state.image.variant } : {}) };
+  if (!runsNatively(binaries)) op.platform = formatPlatform(binaries);
   if (ins.security === 'insecure') {
     if (!ctx.opts.allow?.includes('security.insecure')) throw withRange(entitlementDenied('security.insecure', 'build'), ins.range, ctx.opts.file);
     op.security = 'insecure';

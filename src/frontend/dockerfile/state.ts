@@ -1,6 +1,7 @@
 import type { Digest } from '../../util/digest.js';
 import type { ContainerConfig, HistoryEntry } from '../../images/types.js';
 import type { StageScope } from '../../parser/scope.js';
+import type { Platform } from '../../util/platform.js';
 
 /** A history entry as converted; `layer` marks steps whose vertex may add a layer. */
 export interface HistoryDraft extends HistoryEntry {
@@ -25,6 +26,10 @@ export interface StageState {
   /** The current filesystem: the vertex of the last step. */
   vertex: Digest;
   image: ConfigDraft;
+  /** What the stage is built for: FROM --platform, else the build's target platform. */
+  platform: Platform;
+  /** The platform was asked for, by FROM --platform or `--platform`. */
+  platformExplicit: boolean;
   history: HistoryDraft[];
   scope: StageScope;
   /** True once CMD was set in this stage (ENTRYPOINT then keeps it). */

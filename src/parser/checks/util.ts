@@ -1,3 +1,5 @@
+import { parsePlatformSpec } from '../../util/platform.js';
+
 /** Small pure helpers the rules share. */
 
 /** Plain Levenshtein distance (insert, delete, substitute), over code points. */
@@ -55,57 +57,10 @@ export function isValidReference(ref: string): boolean {
   return name.length <= 255;
 }
 
-const KNOWN_OS = new Set([
-  'aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl',
-  'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos', 'wasip1',
-]);
-const KNOWN_ARCH = new Set([
-  '386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips',
-  'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x',
-  'sparc', 'sparc64', 'wasm',
-]);
-
-function normalizeArch(arch: string, variant: string): { arch: string; variant: string } {
-  const a = arch.toLowerCase();
-  const v = variant.toLowerCase();
-  switch (a) {
-    case 'i386':
-      return { arch: '386', variant: '' };
-    case 'x86_64':
-    case 'x86-64':
-    case 'amd64':
-      return { arch: 'amd64', variant: v === 'v1' ? '' : v };
-    case 'aarch64':
-    case 'arm64':
-      return { arch: 'arm64', variant: v === '8' || v === 'v8' ? '' : v };
-    case 'armhf':
-      return { arch: 'arm', variant: 'v7' };
-    case 'armel':
-      return { arch: 'arm', variant: 'v6' };
-    case 'arm':
-      return { arch: 'arm', variant: v === '' || v === '7' ? 'v7' : /^[5-8]$/.test(v) ? 'v' + v : v };
-    default:
-      return { arch: a, variant: v };
-  }
-}
-
-/**
- * containerd's `platforms.Parse` for the parts the checks need: `os`, `arch` or
- * `os/arch[/variant]`, normalised (`x86_64` → amd64, `aarch64` → arm64). Undefined when invalid.
- */
+/** containerd's `platforms.Parse` in the shape the checks compare (`variant` '' when none). Undefined when invalid. */
 export function parsePlatform(spec: string, host = { os: 'linux', arch: 'amd64' }): { os: string; arch: string; variant: string } | undefined {
-  const parts = spec.split('/');
-  if (parts.length > 3 || parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p))) return undefined;
-  if (parts.length === 1) {
-    const one = parts[0]!.toLowerCase();
-    if (KNOWN_OS.has(one)) return { os: one, arch: host.arch, variant: '' };
-    const { arch, variant } = normalizeArch(one, '');
-    if (!KNOWN_ARCH.has(arch)) return undefined;
-    return { os: host.os, arch, variant: arch === 'arm' && variant === 'v7' ? '' : variant };
-  }
-  const os = parts[0]!.toLowerCase() === 'macos' ? 'darwin' : parts[0]!.toLowerCase();
-  const { arch, variant } = normalizeArch(parts[1]!, parts[2] ?? '');
-  return { os, arch, variant };
+  const p = parsePlatformSpec(spec, { os: host.os, architecture: host.arch });
+  return p ? { os: p.os, arch: p.architecture, variant: p.variant ?? '' } : undefined;
 }
 
 const SECRET = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;

@@ -59,6 +59,8 @@ export interface ExecOp {
   inline: InlineFile[];
   /** RUN --security=insecure (granted by the security.insecure entitlement): a privileged container. */
   security?: 'insecure';
+  /** `os/arch[/variant]` of a stage whose binaries this machine runs only under emulation. */
+  platform?: string;
 }
 
 /** Where a COPY/ADD reads from. */

@@ -1,0 +1,107 @@
+import { TbuildError } from '../errors.js';
+
+/** An image platform as OCI names it (`linux`, `arm64`, `v8`). */
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+const KNOWN_OS = new Set([
+  'aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl',
+  'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos', 'wasip1',
+]);
+const KNOWN_ARCH = new Set([
+  '386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips',
+  'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x',
+  'sparc', 'sparc64', 'wasm',
+]);
+
+/** containerd's normalisation: `x86_64` → amd64, `aarch64` → arm64 (v8 implied), `armhf` → arm/v7. */
+function normalizeArch(arch: string, variant: string): { arch: string; variant: string } {
+  const a = arch.toLowerCase();
+  const v = variant.toLowerCase();
+  switch (a) {
+    case 'i386':
+      return { arch: '386', variant: '' };
+    case 'x86_64':
+    case 'x86-64':
+    case 'amd64':
+      return { arch: 'amd64', variant: v === 'v1' ? '' : v };
+    case 'aarch64':
+    case 'arm64':
+      return { arch: 'arm64', variant: v === '8' || v === 'v8' ? '' : v };
+    case 'armhf':
+      return { arch: 'arm', variant: 'v7' };
+    case 'armel':
+      return { arch: 'arm', variant: 'v6' };
+    case 'arm':
+      return { arch: 'arm', variant: v === '' || v === '7' ? 'v7' : /^[5-8]$/.test(v) ? 'v' + v : v };
+    default:
+      return { arch: a, variant: v };
+  }
+}
+
+/**
+ * containerd's `platforms.Parse`: `os`, `arch` or `os/arch[/variant]`, normalised; a lone word is
+ * an OS or an architecture completed from `host`. Undefined when it is neither.
+ */
+export function parsePlatformSpec(spec: string, host: Platform = hostPlatform()): Platform | undefined {
+  const parts = spec.split('/');
+  if (parts.length > 3 || parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p))) return undefined;
+  let out: { os: string; arch: string; variant: string };
+  if (parts.length === 1) {
+    const one = parts[0]!.toLowerCase();
+    if (KNOWN_OS.has(one)) {
+      out = { os: one, arch: host.architecture, variant: '' };
+    } else {
+      const { arch, variant } = normalizeArch(one, '');
+      if (!KNOWN_ARCH.has(arch)) return undefined;
+      out = { os: host.os, arch, variant: arch === 'arm' && variant === 'v7' ? '' : variant };
+    }
+  } else {
+    const os = parts[0]!.toLowerCase() === 'macos' ? 'darwin' : parts[0]!.toLowerCase();
+    out = { os, ...normalizeArch(parts[1]!, parts[2] ?? '') };
+  }
+  return { os: out.os, architecture: out.arch, ...(out.variant ? { variant: out.variant } : {}) };
+}
+
+/** `--platform` and `FROM --platform` values: normalised, or TB_INVALID_ARGUMENT naming the value. */
+export function parsePlatform(spec: string): Platform {
+  const p = parsePlatformSpec(spec.trim());
+  if (!p || !KNOWN_OS.has(p.os) || !KNOWN_ARCH.has(p.architecture)) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `invalid platform ${JSON.stringify(spec)}: want os/arch[/variant], such as linux/arm64 or linux/arm/v7`);
+  }
+  return p;
+}
+
+export function formatPlatform(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+const NODE_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
+
+/** This machine's platform (arm64 without the implied v8). */
+export function hostPlatform(): Platform {
+  return { os: 'linux', architecture: NODE_ARCH[process.arch] ?? process.arch };
+}
+
+/** The same platform once normalised (arm64 = arm64/v8, arm = arm/v7). */
+export function samePlatform(a: Platform, b: Platform): boolean {
+  const na = parsePlatformSpec(formatPlatform(a));
+  const nb = parsePlatformSpec(formatPlatform(b));
+  return Boolean(na && nb) && na!.os === nb!.os && na!.architecture === nb!.architecture && (na!.variant ?? '') === (nb!.variant ?? '');
+}
+
+/** True when this machine's CPU runs `p`'s binaries itself (amd64 runs 386 too). */
+export function runsNatively(p: Platform, host: Platform = hostPlatform()): boolean {
+  if (p.os !== 'linux') return false;
+  if (p.architecture === host.architecture) return true;
+  return host.architecture === 'amd64' && p.architecture === '386';
+}
+
+/** The platform an image config names; undefined when it names no architecture. */
+export function platformOfConfig(c: { os?: string; architecture?: string; variant?: string }): Platform | undefined {
+  if (!c.architecture) return undefined;
+  return { os: c.os || 'linux', architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) };
+}
