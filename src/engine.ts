@@ -30,6 +30,7 @@ import type { ImageRecord } from './images/types.js';
 import { LocalNetworks } from './api/networks.js';
 import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
 import { defaultKeepStorage, pruneBuildCache } from './cache/prune.js';
+import { pruneGitCache } from './worker/file/git-source.js';
 import { parseGoDuration } from './parser/duration.js';
 import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
 import { saveOciLayout } from './images/oci-layout.js';
@@ -303,7 +304,9 @@ export class Engine implements BuildDeps, EngineApi {
       keep,
       protectCreatedAfter: running.length ? Math.min(...running) : undefined,
     });
-    return { CachesDeleted: r.removed, SpaceReclaimed: r.spaceReclaimed };
+    // the remotes' repositories kept for git sources go with everything, as BuildKit's git cache records do
+    const git = opts.all && olderThanMs === undefined && opts.keepStorage === undefined ? await pruneGitCache(this.root) : 0;
+    return { CachesDeleted: r.removed, SpaceReclaimed: r.spaceReclaimed + git };
   }
 
   async load(input: Readable): Promise<string[]> {

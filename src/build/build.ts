@@ -95,7 +95,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
   const tarball = typeof opts.context === 'string' && !git && isHttpSource(opts.context) ? opts.context : undefined;
   const contextInput = git || tarball
     ? await step(`[internal] load ${git ? 'git source' : 'remote context'} ${opts.context as string}`, async () => {
-        if (git) return checkoutGit(git, await resolveGitCommit(git), tmp, false);
+        if (git) return checkoutGit(git, await resolveGitCommit(git), tmp, false, parts.root);
         const got = await download(tarball!, tmp, opts.signal, undefined, 'context');
         return { tar: createReadStream(join(got.dir, got.name)) };
       }).catch(async (err: unknown) => {
@@ -132,7 +132,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
       // a git repository or a tarball URL: fetched into the build's scratch, then read like a directory
       const remote = parseGitSource(url);
       const input = await step(`[internal] load ${remote ? 'git source' : 'remote context'} ${url} for context ${name}`, async () => {
-        if (remote) return checkoutGit(remote, await resolveGitCommit(remote), tmp, false);
+        if (remote) return checkoutGit(remote, await resolveGitCommit(remote), tmp, false, parts.root);
         const got = await download(url, tmp, opts.signal, undefined, 'context');
         return { tar: createReadStream(join(got.dir, got.name)) };
       });

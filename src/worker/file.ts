@@ -34,7 +34,7 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
   const checkouts = await Promise.all(
     gits.map(async (g) => {
       const src = parseGitSource(g)!;
-      return checkoutGitOnce(env, src, await resolveGitOnce(env, src), env.tmp, a.keepGitDir === true);
+      return checkoutGitOnce(env, src, await resolveGitOnce(env, src), env.tmp, a.keepGitDir === true, env.parts.root);
     }),
   );
   const localSources = a.sources.filter((s) => !urls.includes(s) && !gits.includes(s));

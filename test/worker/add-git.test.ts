@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
 import { BUSYBOX_TAR } from '../support/cli.js';
@@ -119,6 +119,57 @@ describe.runIf(isRoot)('ADD from git', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`[internal] load git source ${repoUrl}#main:svc`);
     expect(await readFile(join(cliOut, 'other.txt'), 'utf8')).toBe('from the repo\n');
+  }, 120_000);
+
+  test('a commit fetched once is kept in the root: rebuilt with --no-cache while the server is down, files as a checkout writes them', async () => {
+    const base = join(tmp.path, 'repos');
+    const kept = join(base, 'kept.git');
+    await mkdir(join(kept, 'bin'), { recursive: true });
+    const gk = gitIn(kept, tmp.path);
+    gk('init', '-q', '-b', 'main');
+    await writeFile(join(kept, 'bin', 'run.sh'), '#!/bin/sh\necho ran\n', { mode: 0o755 });
+    await writeFile(join(kept, 'notes.txt'), 'kept\n');
+    await symlink('notes.txt', join(kept, 'link'));
+    gk('add', '.');
+    gk('commit', '-q', '-m', 'kept');
+    const commit = gk('rev-parse', 'HEAD');
+    // a server of its own, stopped after the first build
+    const server = await serveGit(base, 'kept.git');
+    const df = `FROM busybox:local\nADD ${server.url('kept.git')}#${commit} /app\nRUN stat -c '%a %n' /app/bin/run.sh /app/notes.txt > /modes && readlink /app/link > /link\n`;
+    const first = await build(df);
+    server.stop();
+    const ctx = join(tmp.path, `ctx-${n}`);
+    const out = join(tmp.path, `out-${n++}`);
+    await mkdir(ctx);
+    await writeFile(join(ctx, 'Dockerfile'), df);
+    await engine.build({ context: ctx, outputs: [{ type: 'local', dest: out }], network: 'none', noCache: true });
+    for (const o of [first.out, out]) {
+      expect(await readFile(join(o, 'app/notes.txt'), 'utf8')).toBe('kept\n');
+      expect(await readFile(join(o, 'modes'), 'utf8')).toBe('755 /app/bin/run.sh\n644 /app/notes.txt\n');
+      expect(await readFile(join(o, 'link'), 'utf8')).toBe('notes.txt\n');
+    }
+    const cached = join(tmp.path, 'root', 'cache', 'git');
+    expect((await readdir(cached)).some((f) => f.endsWith('.git'))).toBe(true);
+    // builder prune -a takes them with the rest of the build cache
+    const pruned = await engine.pruneBuildCache({ all: true });
+    expect(pruned.SpaceReclaimed).toBeGreaterThan(0);
+    expect((await readdir(cached)).filter((f) => f.endsWith('.git'))).toEqual([]);
+  }, 120_000);
+
+  test('.gitattributes export rules do not change what ADD gets (it is a checkout, not an archive)', async () => {
+    const base = join(tmp.path, 'repos');
+    const attrs = join(base, 'attrs.git');
+    await mkdir(attrs, { recursive: true });
+    const ga = gitIn(attrs, tmp.path);
+    ga('init', '-q', '-b', 'main');
+    await writeFile(join(attrs, '.gitattributes'), 'hidden.txt export-ignore\nsubst.txt export-subst\n');
+    await writeFile(join(attrs, 'hidden.txt'), 'still here\n');
+    await writeFile(join(attrs, 'subst.txt'), '$Format:%H$\n');
+    ga('add', '.');
+    ga('commit', '-q', '-m', 'attrs');
+    const { out } = await build(`FROM busybox:local\nADD ${gitd.url('attrs.git')} /app\n`);
+    expect(await readFile(join(out, 'app/hidden.txt'), 'utf8')).toBe('still here\n');
+    expect(await readFile(join(out, 'app/subst.txt'), 'utf8')).toBe('$Format:%H$\n');
   }, 120_000);
 
   test('an unknown ref and an unreachable repository are named', async () => {

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +7,8 @@ import { TbuildError } from '../../errors.js';
 import { resolveInRoot } from '../../util/confine.js';
 import { sha256 } from '../../util/digest.js';
 import { oncePerBuild } from './once-per-build.js';
+import { withFileLock } from '../../util/file-lock.js';
+import { diskUsage } from '../../cache/usage.js';
 
 const run = promisify(execFile);
 
@@ -38,13 +40,17 @@ export function parseGitSource(src: string): GitSource | undefined {
   return { remote, ...(ref ? { ref } : {}), ...(subdir ? { subdir } : {}) };
 }
 
+// never ask for a password on a terminal, never read the user's git config; what git fetches is
+// scratch or cache (its files are kept in a layer): no fsync
+function gitEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes', GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'core.fsync', GIT_CONFIG_VALUE_0: 'none' };
+}
+
 async function git(args: string[], what: string, cwd?: string): Promise<string> {
   try {
     const { stdout } = await run('git', args, {
       ...(cwd ? { cwd } : {}),
-      // never ask for a password on a terminal, never read the user's git config
-      // the clone is scratch (only its files are kept, in a layer): no fsync of what git fetches
-      env: { PATH: process.env.PATH, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes', GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'core.fsync', GIT_CONFIG_VALUE_0: 'none' },
+      env: gitEnv(),
       maxBuffer: 16 << 20,
       timeout: 300_000,
     });
@@ -68,25 +74,106 @@ export async function resolveGitCommit(src: GitSource): Promise<string> {
   return found[0];
 }
 
+/** Where fetched commits stay between builds: a bare repository per remote, as BuildKit keeps one. */
+export function gitCacheDir(root: string): string {
+  return join(root, 'cache', 'git');
+}
+
 /**
- * A shallow checkout of exactly `commit` in a fresh directory under `tmp`; returns the directory to
- * copy from (the subdir, confined to the checkout). `.git` is removed unless kept.
+ * The files of exactly `commit` in a fresh directory under `tmp`; returns the directory to copy
+ * from (the subdir, confined to the checkout). With `cacheRoot`, the commit comes from the
+ * remote's cached repository (fetched into it only when missing) and is written out by
+ * `git archive`; with `.git` kept, or a tree that `git archive` would write differently
+ * (`.gitattributes` export rules) or that has submodules, from a shallow clone of its own.
  */
-export async function checkoutGit(src: GitSource, commit: string, tmp: string, keepGitDir: boolean): Promise<string> {
+export async function checkoutGit(src: GitSource, commit: string, tmp: string, keepGitDir: boolean, cacheRoot?: string): Promise<string> {
   const dir = join(tmp, `git-${sha256(`${src.remote}#${commit}`).slice(7, 23)}-${Math.random().toString(16).slice(2, 8)}`);
   await mkdir(dir, { recursive: true });
+  const cached = !keepGitDir && cacheRoot !== undefined && (await fromCache(src, commit, dir, gitCacheDir(cacheRoot)));
+  if (!cached) await shallowClone(src, commit, dir, keepGitDir);
+  return src.subdir ? resolveInRoot(dir, src.subdir) : dir;
+}
+
+async function shallowClone(src: GitSource, commit: string, dir: string, keepGitDir: boolean): Promise<void> {
   const what = `git fetch ${src.remote} ${src.ref ?? 'HEAD'}`;
   await git(['init', '-q'], what, dir);
-  await git(['fetch', '-q', '--depth', '1', '--', src.remote, commit], what, dir).catch(async () =>
-    // servers that do not allow fetching a commit by id: fetch the ref, then check it is that commit
-    git(['fetch', '-q', '--depth', '1', '--', src.remote, src.ref ?? 'HEAD'], what, dir),
-  );
+  await fetchCommit(src, commit, ['-C', dir]);
   // files written by as many workers as there are CPUs (git ≥ 2.32; an older git ignores the key)
   await git(['-c', 'checkout.workers=0', 'checkout', '-q', commit], what, dir);
   // git takes ~0.1 s to find there is nothing to update: ask only when the commit names submodules
   if (existsSync(join(dir, '.gitmodules'))) await git(['submodule', 'update', '--init', '--recursive', '--depth', '1'], `git submodule update in ${src.remote}`, dir);
   if (!keepGitDir) await rm(join(dir, '.git'), { recursive: true, force: true });
-  return src.subdir ? resolveInRoot(dir, src.subdir) : dir;
+}
+
+function fetchCommit(src: GitSource, commit: string, where: string[]): Promise<string> {
+  const what = `git fetch ${src.remote} ${src.ref ?? 'HEAD'}`;
+  return git([...where, 'fetch', '-q', '--depth', '1', '--', src.remote, commit], what).catch(async () =>
+    // servers that do not allow fetching a commit by id: fetch the ref, then check it is that commit
+    git([...where, 'fetch', '-q', '--depth', '1', '--', src.remote, src.ref ?? 'HEAD'], what),
+  );
+}
+
+/** `builder prune -a`: drop every cached repository (each under its lock: never one a build is reading). Bytes freed. */
+export async function pruneGitCache(root: string): Promise<number> {
+  const dir = gitCacheDir(root);
+  let freed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.git')) continue;
+    const repo = join(dir, name);
+    await withFileLock(`${repo}.lock`, async () => {
+      freed += (await diskUsage(repo)).size;
+      await rm(repo, { recursive: true, force: true });
+    });
+  }
+  return freed;
+}
+
+/** False when the tree must be checked out the long way (see checkoutGit). */
+async function fromCache(src: GitSource, commit: string, dir: string, cacheDir: string): Promise<boolean> {
+  const repo = join(cacheDir, `${sha256(src.remote).slice(7, 23)}.git`);
+  const what = `git fetch ${src.remote} ${src.ref ?? 'HEAD'}`;
+  const at = ['--git-dir', repo];
+  return withFileLock(`${repo}.lock`, async () => {
+    if (!existsSync(join(repo, 'objects'))) {
+      await rm(repo, { recursive: true, force: true });
+      await git(['init', '-q', '--bare', repo], what);
+    }
+    const has = (): Promise<boolean> => git([...at, 'cat-file', '-e', `${commit}^{commit}`], what).then(() => true, () => false);
+    if (!(await has())) {
+      await fetchCommit(src, commit, at);
+      if (!(await has())) throw new TbuildError('TB_ADD_GIT', `${what}: the remote no longer has commit ${commit}`);
+    }
+    // (a tree too large to list goes the long way too)
+    const names = (await git([...at, 'ls-tree', '-r', '--name-only', '-z', commit], what).catch(() => '.gitmodules')).split('\0');
+    if (names.some((n) => n === '.gitmodules' || n === '.gitattributes' || n.endsWith('/.gitattributes'))) return false;
+    await archiveInto(repo, commit, dir, what);
+    return true;
+  });
+}
+
+/** `git archive COMMIT | tar -x`: files as a checkout writes them (the process umask, mtimes of now), no index. */
+function archiveInto(repo: string, commit: string, dir: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const archive = spawn('git', ['--git-dir', repo, '-c', 'tar.umask=user', 'archive', '--format=tar', commit], { env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const tar = spawn('tar', ['-x', '-m', '--no-same-owner', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
+    archive.stdout.pipe(tar.stdin);
+    const errors: string[] = [];
+    archive.stderr.on('data', (d: Buffer) => errors.push(d.toString()));
+    tar.stderr.on('data', (d: Buffer) => errors.push(d.toString()));
+    let left = 2;
+    let failed = false;
+    const done = (name: string) => (code: number | null) => {
+      if (code !== 0) failed = true;
+      if (code !== 0 && !errors.length) errors.push(`${name} exited ${code}`);
+      if (--left > 0) return;
+      if (failed) reject(new TbuildError('TB_ADD_GIT', `${what}: ${errors.join(' ').trim().split('\n').pop()}`));
+      else resolve();
+    };
+    archive.on('error', reject);
+    tar.on('error', reject);
+    archive.on('close', done('git archive'));
+    tar.on('close', done('tar'));
+  });
 }
 
 /** One resolution and one checkout per source per build: the cache key and the copy share them. */
@@ -94,6 +181,6 @@ export function resolveGitOnce(build: object, src: GitSource): Promise<string> {
   return oncePerBuild(build, `resolve\0${src.remote}\0${src.ref ?? ''}`, () => resolveGitCommit(src));
 }
 
-export function checkoutGitOnce(build: object, src: GitSource, commit: string, tmp: string, keepGitDir: boolean): Promise<string> {
-  return oncePerBuild(build, `checkout\0${src.remote}\0${commit}\0${src.subdir ?? ''}\0${keepGitDir}`, () => checkoutGit(src, commit, tmp, keepGitDir));
+export function checkoutGitOnce(build: object, src: GitSource, commit: string, tmp: string, keepGitDir: boolean, cacheRoot?: string): Promise<string> {
+  return oncePerBuild(build, `checkout\0${src.remote}\0${commit}\0${src.subdir ?? ''}\0${keepGitDir}`, () => checkoutGit(src, commit, tmp, keepGitDir, cacheRoot));
 }
