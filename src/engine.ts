@@ -31,6 +31,7 @@ import { LocalNetworks } from './api/networks.js';
 import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
 import { defaultKeepStorage, pruneBuildCache } from './cache/prune.js';
 import { pruneGitCache } from './worker/file/git-source.js';
+import { pruneHttpCache } from './worker/file/http-cache.js';
 import { parseGoDuration } from './parser/duration.js';
 import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
 import { saveOciLayout } from './images/oci-layout.js';
@@ -304,9 +305,11 @@ export class Engine implements BuildDeps, EngineApi {
       keep,
       protectCreatedAfter: running.length ? Math.min(...running) : undefined,
     });
-    // the remotes' repositories kept for git sources go with everything, as BuildKit's git cache records do
-    const git = opts.all && olderThanMs === undefined && opts.keepStorage === undefined ? await pruneGitCache(this.root) : 0;
-    return { CachesDeleted: r.removed, SpaceReclaimed: r.spaceReclaimed + git };
+    // the remotes' repositories kept for git sources and the stored downloads go with everything,
+    // as BuildKit's source cache records do
+    const everything = opts.all && olderThanMs === undefined && opts.keepStorage === undefined;
+    const sources = everything ? (await pruneGitCache(this.root)) + (await pruneHttpCache(this.root)) : 0;
+    return { CachesDeleted: r.removed, SpaceReclaimed: r.spaceReclaimed + sources };
   }
 
   async load(input: Readable): Promise<string[]> {

@@ -96,7 +96,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
   const contextInput = git || tarball
     ? await step(`[internal] load ${git ? 'git source' : 'remote context'} ${opts.context as string}`, async () => {
         if (git) return checkoutGit(git, await resolveGitCommit(git), tmp, false, parts.root);
-        const got = await download(tarball!, tmp, opts.signal, undefined, 'context');
+        const got = await download(tarball!, tmp, opts.signal, undefined, 'context', parts.root);
         return { tar: createReadStream(join(got.dir, got.name)) };
       }).catch(async (err: unknown) => {
         await removeScratch(tmp);
@@ -133,7 +133,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
       const remote = parseGitSource(url);
       const input = await step(`[internal] load ${remote ? 'git source' : 'remote context'} ${url} for context ${name}`, async () => {
         if (remote) return checkoutGit(remote, await resolveGitCommit(remote), tmp, false, parts.root);
-        const got = await download(url, tmp, opts.signal, undefined, 'context');
+        const got = await download(url, tmp, opts.signal, undefined, 'context', parts.root);
         return { tar: createReadStream(join(got.dir, got.name)) };
       });
       named[name] = await openContext(input, { root: parts.root, dockerfile: '.tbuild-no-dockerfile', dockerfileText: '', signal: opts.signal });

@@ -29,7 +29,7 @@ async function copy(env: OpEnv, a: CopyAction, inputs: VertexResult[], io: ExecI
   // ADD of URLs: each downloaded (once per build) into a directory of its own, then copied from there
   const gits = a.add && !view ? a.sources.filter((s) => parseGitSource(s)) : [];
   const urls = a.add && !view ? a.sources.filter((s) => isHttpSource(s) && !gits.includes(s)) : [];
-  const downloads = await Promise.all(urls.map((u) => downloadOnce(env, u, env.tmp, io.signal, a.checksum ? parseChecksum(a.checksum) : undefined)));
+  const downloads = await Promise.all(urls.map((u) => downloadOnce(env, u, env.tmp, io.signal, a.checksum ? parseChecksum(a.checksum) : undefined, env.parts.root)));
   // a git source: its commit checked out (shallow), its tree (or #ref:subdir) copied like a directory
   const checkouts = await Promise.all(
     gits.map(async (g) => {

@@ -29,7 +29,7 @@ export function engineOps(env: OpEnv): VertexImpl {
       const gits = action.add ? action.sources.filter((s) => parseGitSource(s)) : [];
       const urls = action.add ? action.sources.filter((s) => isHttpSource(s) && !gits.includes(s)) : [];
       const remote = await Promise.all([
-        ...urls.map(async (u) => `${u}=${action.checksum ? action.checksum : (await downloadOnce(env, u, env.tmp, signal)).digest}`),
+        ...urls.map(async (u) => `${u}=${action.checksum ? action.checksum : (await downloadOnce(env, u, env.tmp, signal, undefined, env.parts.root)).digest}`),
         // a git source is keyed by the commit its ref names now
         ...gits.map(async (g) => `${g}=${await resolveGitOnce(env, parseGitSource(g)!)}${action.keepGitDir ? '+.git' : ''}`),
       ]);

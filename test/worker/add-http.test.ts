@@ -23,6 +23,8 @@ describe.runIf(isRoot)('ADD from http(s)', () => {
   let base: string;
   let hits = 0;
   let version = 'v1';
+  let etagVersion = 'e1';
+  const conditional: string[] = [];
   const archive = Buffer.from('pretend this is a tarball, it must stay packed\n');
 
   let contextTar = Buffer.alloc(0);
@@ -42,6 +44,16 @@ describe.runIf(isRoot)('ADD from http(s)', () => {
       if (url === '/file.txt') {
         res.writeHead(200, { 'last-modified': 'Tue, 01 Jul 2025 10:00:00 GMT', 'content-type': 'text/plain' });
         res.end(`hello ${version}\n`);
+      } else if (url === '/etag.txt') {
+        const tag = `"${etagVersion}"`;
+        conditional.push(req.headers['if-none-match'] ?? '');
+        if (req.headers['if-none-match'] === tag) {
+          res.writeHead(304, { etag: tag });
+          res.end();
+        } else {
+          res.writeHead(200, { etag: tag, 'content-disposition': 'attachment; filename="tagged.txt"' });
+          res.end(`tagged ${etagVersion}\n`);
+        }
       } else if (url === '/moved') {
         res.writeHead(302, { location: '/file.txt' });
         res.end();
@@ -106,6 +118,22 @@ describe.runIf(isRoot)('ADD from http(s)', () => {
     expect(changed.ran).toEqual([`[2/3] ADD ${base}/file.txt /x.txt`]);
     expect(await readFile(join(changed.out, 'copy'), 'utf8')).toBe('hello v2\n');
     version = 'v1';
+  }, 120_000);
+
+  test('a URL downloaded before is asked for with If-None-Match: a 304 reuses the stored file, even with --no-cache', async () => {
+    const df = `FROM busybox:local\nADD ${base}/etag.txt /t/\n`;
+    const first = await build(df, { noCache: true });
+    const again = await build(df, { noCache: true });
+    expect(conditional.slice(-2)).toEqual(['', '"e1"']);
+    for (const b of [first, again]) expect(await readFile(join(b.out, 't/tagged.txt'), 'utf8')).toBe('tagged e1\n');
+    etagVersion = 'e2';
+    const changed = await build(df, { noCache: true });
+    expect(conditional.slice(-1)).toEqual(['"e1"']);
+    expect(await readFile(join(changed.out, 't/tagged.txt'), 'utf8')).toBe('tagged e2\n');
+    // builder prune -a drops the stored downloads: the next one is unconditional
+    await engine.pruneBuildCache({ all: true });
+    await build(df, { noCache: true });
+    expect(conditional.slice(-1)).toEqual(['']);
   }, 120_000);
 
   test('--checksum: verified; with it a cached step does not download', async () => {

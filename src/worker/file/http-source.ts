@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { TbuildError } from '../../errors.js';
 import { sha256, type Digest } from '../../util/digest.js';
 import { oncePerBuild } from './once-per-build.js';
+import { linkInto, lookupHttp, storeHttp } from './http-cache.js';
 
 /** `ADD https://…`: a source fetched over HTTP(S). Git sources stay refused. */
 export function isHttpSource(src: string): boolean {
@@ -46,25 +47,42 @@ function fileName(url: URL, disposition: string | null): string {
  * from Last-Modified), hashing it on the way; with `checksum`, a different digest is an error
  * naming both. Redirects are followed; a status other than 2xx is an error naming it.
  */
-export async function download(url: string, tmp: string, signal?: AbortSignal, checksum?: Digest, label = 'ADD'): Promise<Downloaded> {
+export async function download(url: string, tmp: string, signal?: AbortSignal, checksum?: Digest, label = 'ADD', cacheRoot?: string): Promise<Downloaded> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new TbuildError('TB_INVALID_ARGUMENT', `${label} ${url}: not a valid URL`);
   }
+  // what this root downloaded from the URL before: asked for again only if it changed
+  const cached = cacheRoot !== undefined ? await lookupHttp(cacheRoot, url) : undefined;
+  const headers: Record<string, string> = {};
+  if (cached?.etag) headers['if-none-match'] = cached.etag;
+  if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
   const stall = AbortSignal.timeout(STALL_MS);
   let res: Response;
   try {
-    res = await fetch(parsed, { redirect: 'follow', signal: signal ? AbortSignal.any([signal, stall]) : stall });
+    res = await fetch(parsed, { redirect: 'follow', headers, signal: signal ? AbortSignal.any([signal, stall]) : stall });
   } catch (err) {
     throw new TbuildError('TB_ADD_HTTP', `${label} ${url}: ${(err as Error).name === 'TimeoutError' ? `no answer within ${STALL_MS / 1000} s` : ((err as { cause?: Error }).cause?.message ?? (err as Error).message)}`, { cause: err });
+  }
+  const dir = join(tmp, `http-${sha256(url).slice(7, 23)}-${Math.random().toString(16).slice(2, 8)}`);
+  if (res.status === 304 && cached) {
+    await res.body?.cancel().catch(() => {});
+    await mkdir(dir, { recursive: true });
+    if (await linkInto(cacheRoot!, cached, join(dir, cached.name))) {
+      if (checksum && cached.digest !== checksum) {
+        throw new TbuildError('TB_ADD_CHECKSUM_MISMATCH', `${label} ${url}: digest mismatch: expected ${checksum}, got ${cached.digest}`, { details: { expected: checksum, got: cached.digest } });
+      }
+      return { dir, name: cached.name, digest: cached.digest };
+    }
+    // the stored body went (pruned, replaced by another build): download it whole
+    return download(url, tmp, signal, checksum, label);
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => {});
     throw new TbuildError('TB_ADD_HTTP', `${label} ${url}: ${res.status} ${res.statusText}`.trimEnd(), { details: { status: res.status } });
   }
-  const dir = join(tmp, `http-${sha256(url).slice(7, 23)}-${Math.random().toString(16).slice(2, 8)}`);
   await mkdir(dir, { recursive: true });
   const name = fileName(parsed, res.headers.get('content-disposition'));
   const hash = createHash('sha256');
@@ -95,12 +113,17 @@ export async function download(url: string, tmp: string, signal?: AbortSignal, c
   if (checksum && digest !== checksum) {
     throw new TbuildError('TB_ADD_CHECKSUM_MISMATCH', `${label} ${url}: digest mismatch: expected ${checksum}, got ${digest}`, { details: { expected: checksum, got: digest } });
   }
-  const modified = Date.parse(res.headers.get('last-modified') ?? '');
+  const lastModified = res.headers.get('last-modified') ?? undefined;
+  const modified = Date.parse(lastModified ?? '');
   if (Number.isFinite(modified)) await utimes(join(dir, name), modified / 1000, modified / 1000);
+  const etag = res.headers.get('etag') ?? undefined;
+  if (cacheRoot !== undefined && (etag || lastModified)) {
+    await storeHttp(cacheRoot, { url, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}), name, digest }, join(dir, name));
+  }
   return { dir, name, digest };
 }
 
 /** One download per URL per build: the cache key and the copy share it. */
-export function downloadOnce(build: object, url: string, tmp: string, signal?: AbortSignal, checksum?: Digest): Promise<Downloaded> {
-  return oncePerBuild(build, `download\0${url}`, () => download(url, tmp, signal, checksum));
+export function downloadOnce(build: object, url: string, tmp: string, signal?: AbortSignal, checksum?: Digest, cacheRoot?: string): Promise<Downloaded> {
+  return oncePerBuild(build, `download\0${url}`, () => download(url, tmp, signal, checksum, 'ADD', cacheRoot));
 }
