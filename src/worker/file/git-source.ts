@@ -138,13 +138,16 @@ async function fromCache(src: GitSource, commit: string, dir: string, cacheDir: 
       await rm(repo, { recursive: true, force: true });
       await git(['init', '-q', '--bare', repo], what);
     }
-    const has = (): Promise<boolean> => git([...at, 'cat-file', '-e', `${commit}^{commit}`], what).then(() => true, () => false);
-    if (!(await has())) {
+    // the commit's file names, which also says whether the repository has it yet
+    const list = (): Promise<string | undefined> => git([...at, 'ls-tree', '-r', '--name-only', '-z', `${commit}^{commit}`], what).catch(() => undefined);
+    let listed = await list();
+    if (listed === undefined) {
       await fetchCommit(src, commit, at);
-      if (!(await has())) throw new TbuildError('TB_ADD_GIT', `${what}: the remote no longer has commit ${commit}`);
+      listed = await list();
+      // (or a tree too large to list: that goes the long way)
+      if (listed === undefined) return false;
     }
-    // (a tree too large to list goes the long way too)
-    const names = (await git([...at, 'ls-tree', '-r', '--name-only', '-z', commit], what).catch(() => '.gitmodules')).split('\0');
+    const names = listed.split('\0');
     if (names.some((n) => n === '.gitmodules' || n === '.gitattributes' || n.endsWith('/.gitattributes'))) return false;
     await archiveInto(repo, commit, dir, what);
     return true;
