@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { WorkerDeps } from '../worker/types.js';
 import { TbuildError } from '../errors.js';
 import { requireEmulation } from '../exec/emulation.js';
-import { platformOfConfig } from '../util/platform.js';
+import { formatPlatform, parsePlatform, platformOfConfig, samePlatform } from '../util/platform.js';
 import { KEEP_LABEL } from '../cache/snapshotter.js';
 import { initLayerName, prepareInitLayer } from './init-layer.js';
 import { matchConfig } from './records.js';
@@ -77,8 +77,14 @@ export async function createContainer(ctx: CreateContext, opts: CreateContainerO
   if (opts.name !== undefined) checkName(opts.name, opts.name, ctx.all);
   const joined = networkContainer(opts.network, ctx.all);
   const img = await ctx.parts.images.resolve(opts.image);
-  // another CPU's image runs only under an emulator: say so now, not as runc's "exec format error"
   const platform = platformOfConfig(img.config);
+  if (opts.platform !== undefined) {
+    const want = parsePlatform(opts.platform);
+    if (platform && !samePlatform(platform, want)) {
+      throw new TbuildError('TB_IMAGE_NOT_FOUND', `image with reference ${opts.image} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(platform)}`, { details: { ref: opts.image } });
+    }
+  }
+  // another CPU's image runs only under an emulator: say so now, not as runc's "exec format error"
   if (platform) await requireEmulation(platform);
   ctx.prewarm();
   const cfg = img.config.config;

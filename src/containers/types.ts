@@ -38,6 +38,8 @@ export interface VolumeMountSpec {
 export interface CreateContainerOptions {
   /** Image reference as the user gave it. */
   image: string;
+  /** `--platform` (the API's `?platform=`): the stored image must be this platform, else TB_IMAGE_NOT_FOUND (Docker's 404, after which its CLI pulls that platform). */
+  platform?: string;
   name?: string;
   cmd?: string[];
   entrypoint?: string[];

@@ -100,6 +100,16 @@ export function runsNatively(p: Platform, host: Platform = hostPlatform()): bool
   return host.architecture === 'amd64' && p.architecture === '386';
 }
 
+/**
+ * Docker's warning for a container of an image another CPU's than this machine's, created
+ * without `--platform`; undefined when the image is this machine's (or names no platform).
+ */
+export function platformMismatchWarning(config: { os?: string; architecture?: string; variant?: string }): string | undefined {
+  const has = platformOfConfig(config);
+  if (!has || samePlatform(has, hostPlatform())) return undefined;
+  return `The requested image's platform (${formatPlatform(has)}) does not match the detected host platform (${formatPlatform(hostPlatform())}) and no specific platform was requested`;
+}
+
 /** The platform an image config names; undefined when it names no architecture. */
 export function platformOfConfig(c: { os?: string; architecture?: string; variant?: string }): Platform | undefined {
   if (!c.architecture) return undefined;

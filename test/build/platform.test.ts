@@ -91,9 +91,16 @@ describe.runIf(isRoot)('builds for another platform', () => {
     expect(run.stderr).toMatch(/cannot run linux\/wasm binaries/);
   }, 180_000);
 
-  test('a container of an arm64 image runs under the emulator', async () => {
-    const run = await runCli(['run', '--rm', '--network', 'none', 'busybox:arm64', 'uname', '-m'], { root: join(tmp.path, 'root') });
-    expect(run.stderr).toBe('');
-    expect(run.stdout).toBe('aarch64\n');
+  test('a container of an arm64 image runs under the emulator; --platform picks the image, without it Docker\'s warning', async () => {
+    const root = join(tmp.path, 'root');
+    const plain = await runCli(['run', '--rm', '--network', 'none', 'busybox:arm64', 'uname', '-m'], { root });
+    expect(plain.stderr).toBe("WARNING: The requested image's platform (linux/arm64) does not match the detected host platform (linux/amd64) and no specific platform was requested\n");
+    expect(plain.stdout).toBe('aarch64\n');
+    const asked = await runCli(['run', '--rm', '--network', 'none', '--platform', 'linux/arm64', 'busybox:arm64', 'uname', '-m'], { root });
+    expect(asked.stderr).toBe('');
+    expect(asked.stdout).toBe('aarch64\n');
+    const other = await runCli(['run', '--rm', '--network', 'none', '--pull', 'never', '--platform', 'linux/amd64', 'busybox:arm64', 'true'], { root });
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain('image with reference busybox:arm64 was found but does not match the specified platform: wanted linux/amd64, actual: linux/arm64');
   }, 60_000);
 });

@@ -384,6 +384,11 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect(arch.stdout.trim()).toBe('linux/arm64');
     const run = await dx(['run', '--rm', 'bx-arm64']);
     expect(run.stdout).toBe('aarch64 arm64\n');
+    // the create response's warning, printed by the Docker CLI; none with --platform
+    expect(run.stderr).toContain("WARNING: The requested image's platform (linux/arm64) does not match the detected host platform");
+    const asked = await dx(['run', '--rm', '--platform', 'linux/arm64', 'bx-arm64']);
+    expect(asked.stdout).toBe('aarch64 arm64\n');
+    expect(asked.stderr).not.toContain('WARNING');
     const ls = await dx(['buildx', 'inspect']);
     expect(ls.stdout).toMatch(/Platforms:\s+linux\/amd64.*linux\/arm64/);
   });

@@ -9,11 +9,13 @@ import { TbuildError, isTbuildError } from '../../errors.js';
 import { envFlag, healthFlags, parseRestart, parseSize, parseVolume, stopTimeoutFlag, type HealthFlags } from './container-flags.js';
 import { checkAddHost, parsePublish } from '../../network/ports.js';
 import { addSecurityFlags, securityFromFlags, type SecurityFlags } from './security-flags.js';
+import { parsePlatform, platformMismatchWarning, platformOfConfig, samePlatform } from '../../util/platform.js';
 
 /** `tbuild run` (= `container run`): create, start, attach the local terminal, wait, honour --rm. */
 
 interface RunFlags extends SecurityFlags, HealthFlags {
   rm?: boolean;
+  platform?: string;
   detach?: boolean;
   name?: string;
   env: string[];
@@ -65,17 +67,20 @@ function resources(f: RunFlags): Resources | undefined {
  * `run --pull`: Docker's order. With `missing` an image that is not stored is pulled (progress on
  * stderr, after "Unable to find image … locally"); an id never is.
  */
-async function pullForRun(ctx: CliContext, image: string, policy: string): Promise<void> {
+async function pullForRun(ctx: CliContext, image: string, policy: string, platform?: string): Promise<void> {
   if (policy === 'never' || /^(sha256:)?[0-9a-f]{12,64}$/.test(image)) return;
   const engine = await ctx.engine();
   if (policy === 'missing') {
-    if (await engine.images.get(image)) return;
+    const stored = await engine.images.get(image);
+    // with --platform, a stored image of another platform is as good as missing (Docker pulls that platform)
+    const has = stored ? platformOfConfig(stored.config) : undefined;
+    if (stored && (!platform || !has || samePlatform(has, parsePlatform(platform)))) return;
     ctx.stderr.write(`Unable to find image '${image}' locally\n`);
   }
   const [{ cliRegistryAuth }, { createTransferRenderer }] = await Promise.all([import('./registry.js'), import('../progress/transfer.js')]);
   const render = createTransferRenderer(ctx.stderr);
   const auth = await cliRegistryAuth(image);
-  await engine.registries.pull(image, { onProgress: (p) => render.event(p), ...(auth ? { auth } : {}) });
+  await engine.registries.pull(image, { onProgress: (p) => render.event(p), ...(auth ? { auth } : {}), ...(platform ? { platform } : {}) });
   render.done();
 }
 
@@ -125,6 +130,7 @@ export function addRun(program: Command, ctx: CliContext): void {
     .option('-l, --label <k=v>', 'set a label', collect, [])
     .option('--restart <policy>', 'no, always, unless-stopped, on-failure[:max-retries]')
     .option('--pull <policy>', 'pull the image before running: missing (default), always, never', 'missing')
+    .option('--platform <os/arch[/variant]>', 'run the image of this platform (pulled if the stored one is another\'s)')
     .passThroughOptions()
     .action(async (image: string, command: string[], f: RunFlags) => {
       if (f.link.length) throw new TbuildError('TB_NOT_IMPLEMENTED', '--link is not supported: put the containers on a user network (tbuild network create), where they resolve each other by name');
@@ -132,6 +138,7 @@ export function addRun(program: Command, ctx: CliContext): void {
       const mounts = [...f.volume.map(parseVolume), ...sec.tmpfs];
       const opts: CreateContainerOptions = {
         image,
+        ...(f.platform ? { platform: f.platform } : {}),
         ...(sec.security ? { security: sec.security } : {}),
         ...(sec.readonlyRootfs ? { readonlyRootfs: true } : {}),
         ...(command.length ? { cmd: command } : {}),
@@ -172,8 +179,12 @@ export function addRun(program: Command, ctx: CliContext): void {
       if (term?.size) opts.consoleSize = term.size;
       let rec: ContainerRecord | undefined;
       try {
-        await pullForRun(ctx, image, f.pull ?? 'missing');
+        await pullForRun(ctx, image, f.pull ?? 'missing', f.platform);
         rec = await mgr.create(opts);
+        if (!f.platform) {
+          const warning = platformMismatchWarning((await (await ctx.engine()).images.get(rec.imageId).catch(() => undefined))?.config ?? {});
+          if (warning) ctx.stderr.write(`WARNING: ${warning}\n`);
+        }
         if (f.detach) {
           await mgr.start(rec.id);
           ctx.stdout.write(`${rec.id}\n`);

@@ -43,7 +43,7 @@ export class RemoteContainers implements ContainerManager {
 
   async create(opts: CreateContainerOptions): Promise<ContainerRecord> {
     const res = await this.#client.json<{ Id: string }>('POST', '/containers/create', {
-      query: { name: opts.name },
+      query: { name: opts.name, platform: opts.platform },
       body: createBody(opts),
     });
     return this.inspect(res.Id);

@@ -11,6 +11,7 @@ import { parseDetachKeys, watchDetachKeys } from '../../util/detach-keys.js';
 import { hijack, readUpgradeJson } from '../hijack.js';
 import { framedWriter, STDERR, STDOUT } from '../../api/wire/multiplex.js';
 import { archiveStatHeader } from '../archive-stat.js';
+import { platformMismatchWarning } from '../../util/platform.js';
 
 const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';
 const RAW = 'application/vnd.docker.raw-stream';
@@ -82,13 +83,17 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
   router.add('POST', '/containers/create', async (ctx) => {
     const body = await readJson(ctx.req);
     const opts = createOptionsFromBody(body, ctx.query.get('name') ?? undefined);
+    const platform = ctx.query.get('platform');
+    if (platform) opts.platform = platform;
     // The Docker CLI takes any 404 from create to mean "no such image" and goes to pull it: a
     // missing network (or container to share one with) is the request's fault, said as such.
     const rec = await containers.create(opts).catch((err: unknown) => {
       if (isTbuildError(err, 'TB_NETWORK_NOT_FOUND') || isTbuildError(err, 'TB_CONTAINER_NOT_FOUND')) throw badRequest(err.message);
       throw err;
     });
-    sendJson(ctx.res, 201, { Id: rec.id, Warnings: [] });
+    // an image of another CPU, created without ?platform=: Docker says so (its CLI prints it)
+    const warning = platform ? undefined : platformMismatchWarning((await svc.engine.images.get(rec.imageId).catch(() => undefined))?.config ?? {});
+    sendJson(ctx.res, 201, { Id: rec.id, Warnings: warning ? [warning] : [] });
   });
 
   router.add('POST', '/containers/prune', async (ctx) => {
