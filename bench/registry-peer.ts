@@ -5,7 +5,7 @@
  * half random, half text, as in `npm run bench -- registry`.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { layerBody } from './layer-body.js';
 import { dirname, join } from 'node:path';

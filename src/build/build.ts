@@ -1,5 +1,5 @@
 import { authFor, pullingLookup } from './base-images.js';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { mountPointsUnder, unmount, warmMounts } from '../util/mount.js';
 import { startBuildScratch, sweepDeadScratch } from '../verify/scratch.js';
 import { join } from 'node:path';

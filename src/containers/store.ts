@@ -1,4 +1,4 @@
-import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic, writeJsonReplace } from '../util/atomic.js';
 

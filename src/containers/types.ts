@@ -1,4 +1,4 @@
-import type { Volumes, VolumeRecord } from '../volumes/types.js';
+import type { Volumes } from '../volumes/types.js';
 import type { WorkerDeps } from '../worker/types.js';
 import type { ContainerRuntime } from '../exec/types.js';
 

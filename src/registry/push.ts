@@ -5,7 +5,7 @@ import type { ImageLayer, ImageStore } from '../images/types.js';
 import { exportLayer } from '../images/layers.js';
 import { formatReference, parseReference, repositoryName } from '../images/reference.js';
 import { TbuildError } from '../errors.js';
-import { shortId, type Digest } from '../util/digest.js';
+import { shortId } from '../util/digest.js';
 import { BlobMap, type CompressedBlob } from './blob-map.js';
 import { MT } from './media-types.js';
 import type { Descriptor, ProgressSink, PushedImage, Pusher, PushRequest, RegistryClient } from './types.js';

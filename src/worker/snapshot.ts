@@ -38,7 +38,7 @@ export async function commitWork(
   fn: (rootfs: string) => Promise<void>,
   opts: { keepFailed?: (err: unknown) => boolean } = {},
 ): Promise<VertexResult> {
-  const { snapshots, layers } = env.parts;
+  const { snapshots } = env.parts;
   const key = `a-${rand()}`;
   const mounts = await traced('snapshot prepare', () => snapshots.prepare(key, parent.snapshot));
   const dir = await scratchDir(env, 'rw-');

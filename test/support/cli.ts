@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import { PROJECT_ROOT } from './paths.js';
 

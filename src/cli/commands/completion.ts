@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext, RegisterCommand } from '../context.js';
+import type { RegisterCommand } from '../context.js';
 import { TbuildError } from '../../errors.js';
 
 /**

@@ -4,10 +4,6 @@ import { humanSize, table } from './images-format.js';
 
 /** `df` and the prune prompt: the image commands' disk-space side. */
 
-function out(ctx: CliContext, text: string): void {
-  ctx.stdout.write(text);
-}
-
 /** Docker's prune prompt; anything but y/Y on stdin declines. */
 export function confirm(ctx: CliContext, all: boolean | undefined): Promise<boolean> {
   return askYesNo(

@@ -11,7 +11,7 @@ import { confirm, renderDiskUsage } from './images-df.js';
 import { familiarRepository, parseReference, repositoryName } from '../../images/reference.js';
 import { renderError } from '../render-error.js';
 import { TbuildError } from '../../errors.js';
-import { ellipsis, goTime, humanSize, since, table } from './images-format.js';
+import { ellipsis, goTime, humanSize, since } from './images-format.js';
 import { formatList, Template } from '../format/index.js';
 
 function collect(value: string, previous: string[]): string[] {

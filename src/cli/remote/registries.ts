@@ -1,7 +1,7 @@
 import { TbuildError, type ErrorCode } from '../../errors.js';
 import { isDigest, type Digest } from '../../util/digest.js';
 import type { Credentials, DistributionInfo, PulledImage, PullRequest, PushedImage, PushRequest, Registries, RequestAuth } from '../../registry/types.js';
-import type { EngineClient, JsonMessage } from './client.js';
+import type { EngineClient } from './client.js';
 import type { RemoteImageStore } from './images.js';
 import { transferProgress } from '../../api/wire/transfer.js';
 

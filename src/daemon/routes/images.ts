@@ -1,6 +1,5 @@
 import { pipeline } from 'node:stream/promises';
 import type { ImageRecord } from '../../images/types.js';
-import { TbuildError } from '../../errors.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';

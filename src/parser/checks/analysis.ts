@@ -1,7 +1,7 @@
-import type { Dockerfile, Instruction, Stage } from '../types.js';
+import type { Dockerfile, Instruction } from '../types.js';
 import { globalScope, DEFAULT_PLATFORM } from '../resolve.js';
 import { expandWordTracking, type Lookup } from '../shell/index.js';
-import type { Analysis, BaseImageInfo, CheckOptions, InstructionState, Scope, StageAnalysis } from './types.js';
+import type { Analysis, CheckOptions, Scope, StageAnalysis } from './types.js';
 import { DEFAULT_PATH } from './util.js';
 
 export type { Analysis, InstructionState, Scope, StageAnalysis } from './types.js';
