@@ -18,7 +18,7 @@ import type { BuildContext } from '../session/types.js';
 import { openContext } from '../session/open.js';
 import { convert } from '../frontend/dockerfile/index.js';
 import type { ImageLookup } from '../frontend/dockerfile/context.js';
-import { formatPlatform, hostPlatform, parsePlatform, type Platform } from '../util/platform.js';
+import { formatPlatform, hostPlatform, targetPlatform } from '../util/platform.js';
 import { solve, type Solved } from '../solver/scheduler.js';
 import type { CacheExportItem } from '../remotecache/export.js';
 import { describeCache } from '../remotecache/spec.js';
@@ -39,20 +39,6 @@ import { download, isHttpSource } from '../worker/file/http-source.js';
 import { createReadStream } from 'node:fs';
 import { parseUlimit } from '../exec/security/apply.js';
 import { grantedEntitlements } from '../exec/security/entitlements.js';
-
-/**
- * The platform a build targets: `--platform` (one; a list is a multi-platform build), or this
- * machine's. Another CPU's RUN steps need an emulator, which the worker checks when one runs.
- */
-function targetPlatform(spec: string | undefined): Platform {
-  if (spec === undefined || spec.trim() === '') return hostPlatform();
-  if (spec.includes(',')) {
-    throw new TbuildError('TB_INVALID_ARGUMENT', `--platform ${spec}: building several platforms into one image index (multi-platform) is not supported; build each platform on its own`);
-  }
-  const p = parsePlatform(spec);
-  if (p.os !== 'linux') throw new TbuildError('TB_INVALID_ARGUMENT', `--platform ${spec}: tbuild builds linux images only`);
-  return p;
-}
 
 /**
  * Build a Dockerfile: parse, resolve the stages the target needs, convert them to a graph, solve it

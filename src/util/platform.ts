@@ -115,3 +115,17 @@ export function platformOfConfig(c: { os?: string; architecture?: string; varian
   if (!c.architecture) return undefined;
   return { os: c.os || 'linux', architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) };
 }
+
+/**
+ * The platform a build targets: `--platform` (one; a list is a multi-platform build), or this
+ * machine's. Another CPU's RUN steps need an emulator, which the worker checks when one runs.
+ */
+export function targetPlatform(spec: string | undefined): Platform {
+  if (spec === undefined || spec.trim() === '') return hostPlatform();
+  if (spec.includes(',')) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `--platform ${spec}: building several platforms into one image index (multi-platform) is not supported; build each platform on its own`);
+  }
+  const p = parsePlatform(spec);
+  if (p.os !== 'linux') throw new TbuildError('TB_INVALID_ARGUMENT', `--platform ${spec}: tbuild builds linux images only`);
+  return p;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { formatPlatform, parsePlatform, parsePlatformSpec, platformOfConfig, runsNatively, samePlatform } from '../../src/util/platform.js';
+import { formatPlatform, hostPlatform, parsePlatform, parsePlatformSpec, platformOfConfig, runsNatively, samePlatform, targetPlatform } from '../../src/util/platform.js';
 import { isTbuildError } from '../../src/errors.js';
 
 describe('platforms', () => {
@@ -45,6 +45,14 @@ describe('platforms', () => {
     expect(runsNatively({ os: 'linux', architecture: '386' }, amd64)).toBe(true);
     expect(runsNatively({ os: 'linux', architecture: 'arm64' }, amd64)).toBe(false);
     expect(runsNatively({ os: 'windows', architecture: 'amd64' }, amd64)).toBe(false);
+  });
+
+  test("a build's --platform: one linux platform, else this machine's; a list and other OSes are refused by name", () => {
+    expect(targetPlatform(undefined)).toEqual(hostPlatform());
+    expect(targetPlatform(' ')).toEqual(hostPlatform());
+    expect(targetPlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64' });
+    expect(() => targetPlatform('linux/amd64,linux/arm64')).toThrow(/--platform linux\/amd64,linux\/arm64: building several platforms into one image index \(multi-platform\) is not supported/);
+    expect(() => targetPlatform('windows/amd64')).toThrow(/--platform windows\/amd64: tbuild builds linux images only/);
   });
 
   test('an image config names its platform, or none without an architecture', () => {
