@@ -19,6 +19,8 @@ const BUSYBOX = join(SHARED, 'images', 'busybox-local.docker.tar');
 const PEERS = join(SHARED, 'bench', 'setup-peers.sh');
 const CLIENTS = [process.env.TBUILD_CLIENTS_DIR, '/opt/tbuild-clients', '/opt/peer-docker26'].find((d) => d && existsSync(join(d, 'usr/bin/docker')));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+// BENCH_CASES=git-url,cold-simple: only the cases whose names start with one of these
+const ONLY = process.env.BENCH_CASES?.split(',').filter(Boolean);
 const ENTRY = [join(here, '..', 'dist', 'cli.js')];
 
 interface Target {
@@ -98,7 +100,7 @@ export async function bench(): Promise<BenchRow[]> {
       { name: 'cache-hit', path: 'cold-simple', cold: false },
       { name: 'cache-bust-late', path: 'cold-simple', cold: false, prep: () => appendFileSync(join(cases, 'cold-simple', 'late.txt'), `${Date.now()}\n`) },
     ];
-    for (const c of plan) {
+    for (const c of plan.filter((p) => !ONLY || ONLY.some((o) => p.name.startsWith(o)))) {
       const times = new Map<string, number[]>();
       for (let i = 0; i < RUNS; i++) {
         for (const t of targets) {
@@ -124,6 +126,7 @@ export async function bench(): Promise<BenchRow[]> {
       });
     }
     // The 5,000-file context, rebuilt after one file changed: only the transfer of that file.
+    if (ONLY && !ONLY.includes('transfer')) return rows;
     const changed = join(cases, 'many-files', 'files', 'dir07', 'f042.txt');
     const transfer: number[] = [];
     for (let i = 0; i < RUNS; i++) {

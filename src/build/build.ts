@@ -34,9 +34,7 @@ import { normalizeTagReference } from '../images/reference.js';
 import { resolveAnnotations } from './annotations.js';
 import { internalSteps } from './internal-steps.js';
 import { sourceDateEpoch, unconsumedArgs } from './args.js';
-import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/file/git-source.js';
-import { download, isHttpSource } from '../worker/file/http-source.js';
-import { createReadStream } from 'node:fs';
+import { remoteContextKind, remoteContextSource } from './remote-context.js';
 import { parseUlimit } from '../exec/security/apply.js';
 import { grantedEntitlements } from '../exec/security/entitlements.js';
 
@@ -75,16 +73,9 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
   const file = opts.dockerfile ?? 'Dockerfile';
   const displayFile = file.split('/').pop() || 'Dockerfile';
   const step = internalSteps(buildId, onProgress);
-  // a git URL context (`https://host/repo.git#ref:subdir`, `git://…`): that commit, checked out shallowly
-  // or a tarball URL (plain or compressed), downloaded into the build's scratch
-  const git = typeof opts.context === 'string' ? parseGitSource(opts.context) : undefined;
-  const tarball = typeof opts.context === 'string' && !git && isHttpSource(opts.context) ? opts.context : undefined;
-  const contextInput = git || tarball
-    ? await step(`[internal] load ${git ? 'git source' : 'remote context'} ${opts.context as string}`, async () => {
-        if (git) return checkoutGit(git, await resolveGitCommit(git), tmp, false, parts.root);
-        const got = await download(tarball!, tmp, opts.signal, undefined, 'context', parts.root);
-        return { tar: createReadStream(join(got.dir, got.name)) };
-      }).catch(async (err: unknown) => {
+  const remote = typeof opts.context === 'string' ? remoteContextKind(opts.context) : undefined;
+  const contextInput = remote
+    ? await step(`[internal] load ${remote} ${opts.context as string}`, () => remoteContextSource(opts.context as string, tmp, parts.root, opts.signal)).catch(async (err: unknown) => {
         await removeScratch(tmp);
         throw err;
       })
@@ -116,12 +107,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
     }
     for (const [name, url] of Object.entries(opts.remoteContexts ?? {})) {
       // a git repository or a tarball URL: fetched into the build's scratch, then read like a directory
-      const remote = parseGitSource(url);
-      const input = await step(`[internal] load ${remote ? 'git source' : 'remote context'} ${url} for context ${name}`, async () => {
-        if (remote) return checkoutGit(remote, await resolveGitCommit(remote), tmp, false, parts.root);
-        const got = await download(url, tmp, opts.signal, undefined, 'context', parts.root);
-        return { tar: createReadStream(join(got.dir, got.name)) };
-      });
+      const input = await step(`[internal] load ${remoteContextKind(url) ?? 'remote context'} ${url} for context ${name}`, () => remoteContextSource(url, tmp, parts.root, opts.signal));
       named[name] = await openContext(input, { root: parts.root, dockerfile: '.tbuild-no-dockerfile', dockerfileText: '', signal: opts.signal });
     }
     const dockerfile = parseDockerfile(context.dockerfileText, { file: displayFile });

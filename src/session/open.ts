@@ -19,9 +19,11 @@ class Context implements BuildContext {
   readonly dockerfilePath: string;
   readonly dockerfileText: string;
   readonly fromTar: boolean;
+  readonly #release: (() => void) | undefined;
   #disposed = false;
 
-  constructor(f: Omit<BuildContext, 'dispose'> & { ignore: IgnoreMatcher; statCache: DirStatCache }) {
+  constructor(f: Omit<BuildContext, 'dispose'> & { ignore: IgnoreMatcher; statCache: DirStatCache; release?: () => void }) {
+    this.#release = f.release;
     this.dir = f.dir;
     this.ignore = f.ignore;
     this.statCache = f.statCache;
@@ -38,6 +40,7 @@ class Context implements BuildContext {
       await this.statCache.save();
     } finally {
       if (this.fromTar) await rm(this.dir, { recursive: true, force: true });
+      this.#release?.();
     }
   }
 }
@@ -45,6 +48,14 @@ class Context implements BuildContext {
 /** See `OpenContext` in ./types.ts. */
 export async function openContext(src: ContextSource, opts: OpenContextOptions): Promise<BuildContext> {
   if (typeof src === 'string') return openDir(resolve(src), opts);
+  if ('tree' in src) {
+    try {
+      return await openDir(src.tree, opts, src.release);
+    } catch (err) {
+      src.release();
+      throw err;
+    }
+  }
   const tmpBase = join(resolve(opts.root), 'tmp');
   await mkdir(tmpBase, { recursive: true, mode: 0o700 });
   // Named after this process: a build's sweep removes what a dead process left (build.ts).
@@ -69,7 +80,7 @@ export async function openContext(src: ContextSource, opts: OpenContextOptions):
   }
 }
 
-async function openDir(dir: string, opts: OpenContextOptions): Promise<BuildContext> {
+async function openDir(dir: string, opts: OpenContextOptions, release?: () => void): Promise<BuildContext> {
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) {
     throw new TbuildError('TB_CONTEXT_INVALID', `unable to prepare context: path ${JSON.stringify(dir)} not found`, {
@@ -79,13 +90,14 @@ async function openDir(dir: string, opts: OpenContextOptions): Promise<BuildCont
   const name = opts.dockerfile ?? 'Dockerfile';
   const dockerfilePath = isAbsolute(name) ? name : join(dir, name);
   const text = opts.dockerfileText ?? (await readDockerfile(dockerfilePath, name));
-  return finish(dir, dockerfilePath, text, false, statCachePath(resolve(opts.root), dir));
+  return finish(dir, dockerfilePath, text, false, statCachePath(resolve(opts.root), dir), release);
 }
 
-async function finish(dir: string, dockerfilePath: string, text: string, fromTar: boolean, cacheFile: string | undefined): Promise<BuildContext> {
+/** `release`: the directory is a held tree (see HeldTree), given back on dispose. */
+async function finish(dir: string, dockerfilePath: string, text: string, fromTar: boolean, cacheFile: string | undefined, release?: () => void): Promise<BuildContext> {
   const ignore = new IgnoreMatcher(await loadDockerignore(dir, dockerfilePath));
-  const statCache = await DirStatCache.open(dir, cacheFile);
-  return new Context({ dir, ignore, statCache, dockerfilePath, dockerfileText: text, fromTar });
+  const statCache = await DirStatCache.open(dir, cacheFile, { settled: release !== undefined });
+  return new Context({ dir, ignore, statCache, dockerfilePath, dockerfileText: text, fromTar, ...(release ? { release } : {}) });
 }
 
 async function readDockerfile(path: string, name: string): Promise<string> {

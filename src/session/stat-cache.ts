@@ -84,17 +84,22 @@ export class DirStatCache implements StatCache {
   readonly stats: StatCacheStats = { hits: 0, misses: 0 };
   readonly #dir: string;
   readonly #file: string | undefined;
+  readonly #settled: boolean;
   #entries: Map<string, Entry>;
   #dirty = false;
 
-  private constructor(dir: string, file: string | undefined, entries: Map<string, Entry>) {
+  private constructor(dir: string, file: string | undefined, entries: Map<string, Entry>, settled: boolean) {
     this.#dir = dir;
     this.#file = file;
     this.#entries = entries;
+    this.#settled = settled;
   }
 
-  /** Load the cache of `dir` from `file` (a missing or unreadable file starts empty); no file = memory only. */
-  static async open(dir: string, file?: string): Promise<DirStatCache> {
+  /**
+   * Load the cache of `dir` from `file` (a missing or unreadable file starts empty); no file = memory
+   * only. `settled`: nothing writes the tree any more, so a file just written is remembered at once.
+   */
+  static async open(dir: string, file?: string, opts: { settled?: boolean } = {}): Promise<DirStatCache> {
     const entries = new Map<string, Entry>();
     if (file) {
       try {
@@ -104,7 +109,7 @@ export class DirStatCache implements StatCache {
         // absent or corrupt: a cache, so start over
       }
     }
-    return new DirStatCache(dir, file, entries);
+    return new DirStatCache(dir, file, entries, opts.settled ?? false);
   }
 
   async hashFile(path: string, st: BigIntStats): Promise<string> {
@@ -125,7 +130,7 @@ export class DirStatCache implements StatCache {
     const hex = await hashFileContent(path, st.size, st);
     if (inside) {
       const now = BigInt(Date.now()) * 1_000_000n;
-      if (now - st.mtimeNs > RACY_NS && now - st.ctimeNs > RACY_NS) {
+      if (this.#settled || (now - st.mtimeNs > RACY_NS && now - st.ctimeNs > RACY_NS)) {
         this.#entries.set(rel, [size, mtime, ctime, ino, hex]);
         this.#dirty = true;
       } else if (this.#entries.delete(rel)) {

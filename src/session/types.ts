@@ -59,11 +59,22 @@ export interface OpenContextOptions {
   signal?: AbortSignal;
 }
 
-export type ContextSource = string | { tar: Readable };
+export type ContextSource = string | { tar: Readable } | HeldTree;
+
+/**
+ * A directory nobody writes while it is held (a git commit's kept files): used in place, its
+ * hashes remembered at once (no file of it can change within a timestamp tick), released by
+ * `dispose()`.
+ */
+export interface HeldTree {
+  tree: string;
+  release(): void;
+}
 
 /**
  * Open a build context.
  * - `string`: an existing directory (TB_CONTEXT_INVALID if it is not one).
+ * - `{ tree, release }`: a held directory (see HeldTree).
  * - `{ tar }`: a tar stream, plain/gzip/bzip2/xz detected by magic bytes. Entries are extracted via
  *   root confinement; an entry that climbs out (`../x`) or a device node is refused with
  *   TB_TAR_HOSTILE (nothing is left behind); a corrupt stream gives TB_TAR_FORMAT.

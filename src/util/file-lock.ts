@@ -18,6 +18,18 @@ export interface FileLock {
 }
 
 export async function lockFile(path: string, opts: { shared?: boolean } = {}): Promise<FileLock> {
+  return (await takeLock(path, opts.shared ?? false, true))!;
+}
+
+/** The lock if nobody holds it (or, shared, nobody holds it exclusively) right now; else undefined. */
+export function tryLockFile(path: string, opts: { shared?: boolean } = {}): Promise<FileLock | undefined> {
+  return takeLock(path, opts.shared ?? false, false);
+}
+
+// flock -n exits 1 when the lock is held elsewhere
+const HELD = 1;
+
+async function takeLock(path: string, shared: boolean, wait: boolean): Promise<FileLock | undefined> {
   await mkdir(dirname(path), { recursive: true });
   const fd = openSync(path, 'a', 0o600);
   return new Promise((resolve, reject) => {
@@ -25,11 +37,15 @@ export async function lockFile(path: string, opts: { shared?: boolean } = {}): P
       closeSync(fd);
       reject(new TbuildError('TB_LOCK_FAILED', `cannot lock ${path}: ${message}`, cause ? { cause } : {}));
     };
-    const child = spawn('flock', [opts.shared ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    const child = spawn('flock', [shared ? '-s' : '-x', ...(wait ? [] : ['-n']), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
     const err: Buffer[] = [];
     child.stderr!.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => fail(`${e.message} (util-linux's flock is needed)`, e));
     child.on('exit', (code) => {
+      if (!wait && code === HELD) {
+        closeSync(fd);
+        return resolve(undefined);
+      }
       if (code !== 0) return fail(`flock exited ${code}: ${Buffer.concat(err).toString().trim()}`);
       let released = false;
       resolve({

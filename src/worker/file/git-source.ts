@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,7 +7,8 @@ import { TbuildError } from '../../errors.js';
 import { resolveInRoot } from '../../util/confine.js';
 import { sha256 } from '../../util/digest.js';
 import { oncePerBuild } from './once-per-build.js';
-import { withFileLock } from '../../util/file-lock.js';
+import { lockFile, tryLockFile, withFileLock } from '../../util/file-lock.js';
+import { ownedName, sweepDeadOwners } from '../../util/owned-temp.js';
 import { diskUsage } from '../../cache/usage.js';
 
 const run = promisify(execFile);
@@ -113,14 +114,19 @@ function fetchCommit(src: GitSource, commit: string, where: string[]): Promise<s
   );
 }
 
-/** `builder prune -a`: drop every cached repository (each under its lock: never one a build is reading). Bytes freed. */
+/** `builder prune -a`: drop every cached repository and every kept tree nobody is using; bytes freed. */
 export async function pruneGitCache(root: string): Promise<number> {
   const dir = gitCacheDir(root);
+  const ids = new Set<string>();
+  for (const name of await readdir(dir).catch(() => [] as string[])) if (name.endsWith('.git')) ids.add(name.slice(0, -'.git'.length));
+  // (a tree can outlive its repository: it was in use when the repository went)
+  for (const name of await readdir(treesDir(root)).catch(() => [] as string[])) if (/^[0-9a-f]{16}-[0-9a-f]{40}$/.test(name)) ids.add(name.slice(0, 16));
   let freed = 0;
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!name.endsWith('.git')) continue;
-    const repo = join(dir, name);
+  for (const id of ids) {
+    const repo = join(dir, `${id}.git`);
+    // under its lock: never a repository a build is reading, nor its trees while one is looked up
     await withFileLock(`${repo}.lock`, async () => {
+      freed += await evictTrees(treesDir(root), id, 0);
       freed += (await diskUsage(repo)).size;
       await rm(repo, { recursive: true, force: true });
     });
@@ -130,28 +136,115 @@ export async function pruneGitCache(root: string): Promise<number> {
 
 /** False when the tree must be checked out the long way (see checkoutGit). */
 async function fromCache(src: GitSource, commit: string, dir: string, cacheDir: string): Promise<boolean> {
-  const repo = join(cacheDir, `${sha256(src.remote).slice(7, 23)}.git`);
+  const repo = repoPath(cacheDir, src.remote);
+  return withFileLock(`${repo}.lock`, () => archiveFromRepo(src, commit, repo, dir));
+}
+
+function repoPath(cacheDir: string, remote: string): string {
+  return join(cacheDir, `${repoId(remote)}.git`);
+}
+
+function repoId(remote: string): string {
+  return sha256(remote).slice(7, 23);
+}
+
+/** `commit` written into `dir` from the remote's cached repository, fetched into it when missing. The caller holds the repository's lock. */
+async function archiveFromRepo(src: GitSource, commit: string, repo: string, dir: string): Promise<boolean> {
   const what = `git fetch ${src.remote} ${src.ref ?? 'HEAD'}`;
   const at = ['--git-dir', repo];
+  if (!existsSync(join(repo, 'objects'))) {
+    await rm(repo, { recursive: true, force: true });
+    await git(['init', '-q', '--bare', repo], what);
+  }
+  // the commit's file names, which also says whether the repository has it yet
+  const list = (): Promise<string | undefined> => git([...at, 'ls-tree', '-r', '--name-only', '-z', `${commit}^{commit}`], what).catch(() => undefined);
+  let listed = await list();
+  if (listed === undefined) {
+    await fetchCommit(src, commit, at);
+    listed = await list();
+    // (or a tree too large to list: that goes the long way)
+    if (listed === undefined) return false;
+  }
+  const names = listed.split('\0');
+  if (names.some((n) => n === '.gitmodules' || n === '.gitattributes' || n.endsWith('/.gitattributes'))) return false;
+  await archiveInto(repo, commit, dir, what);
+  return true;
+}
+
+/** A commit's files kept for build contexts; `release` when the build is done with them. */
+export interface GitTree {
+  dir: string;
+  release(): void;
+}
+
+/** Trees kept per remote: the last few commits built, as a branch moves on. */
+const TREES_PER_REMOTE = 4;
+
+function treesDir(root: string): string {
+  return join(gitCacheDir(root), 'trees');
+}
+
+/**
+ * The files of `commit` kept under the state root for a build context: written once by
+ * `git archive` and renamed into place, then used as they are, so a rebuild from the same commit
+ * neither writes nor hashes them again (its stat cache hits, as BuildKit reads its git snapshot).
+ * Nothing writes into a context (a read-write bind gets an overlay of its own). Each build holds
+ * a shared lock on its tree until it releases it; a remote's oldest trees beyond
+ * TREES_PER_REMOTE, and all of them on prune, go only when nobody holds one. Undefined when the
+ * commit must be checked out the long way (see checkoutGit).
+ */
+export async function gitTree(src: GitSource, commit: string, root: string): Promise<GitTree | undefined> {
+  const cacheDir = gitCacheDir(root);
+  const repo = repoPath(cacheDir, src.remote);
+  const trees = treesDir(root);
+  const tree = join(trees, `${repoId(src.remote)}-${commit}`);
+  // the repository's lock orders every look-up, creation and removal of its trees
   return withFileLock(`${repo}.lock`, async () => {
-    if (!existsSync(join(repo, 'objects'))) {
-      await rm(repo, { recursive: true, force: true });
-      await git(['init', '-q', '--bare', repo], what);
+    if (existsSync(tree)) {
+      const now = new Date();
+      await utimes(tree, now, now).catch(() => {});
+    } else {
+      await mkdir(trees, { recursive: true });
+      await sweepDeadOwners(trees, 'tmp');
+      const tmp = join(trees, ownedName('tmp'));
+      await mkdir(tmp);
+      try {
+        if (!(await archiveFromRepo(src, commit, repo, tmp))) {
+          await rm(tmp, { recursive: true, force: true });
+          return undefined;
+        }
+        await rename(tmp, tree);
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      }
+      await evictTrees(trees, repoId(src.remote), TREES_PER_REMOTE);
     }
-    // the commit's file names, which also says whether the repository has it yet
-    const list = (): Promise<string | undefined> => git([...at, 'ls-tree', '-r', '--name-only', '-z', `${commit}^{commit}`], what).catch(() => undefined);
-    let listed = await list();
-    if (listed === undefined) {
-      await fetchCommit(src, commit, at);
-      listed = await list();
-      // (or a tree too large to list: that goes the long way)
-      if (listed === undefined) return false;
-    }
-    const names = listed.split('\0');
-    if (names.some((n) => n === '.gitmodules' || n === '.gitattributes' || n.endsWith('/.gitattributes'))) return false;
-    await archiveInto(repo, commit, dir, what);
-    return true;
+    const lock = await lockFile(`${tree}.lock`, { shared: true });
+    return { dir: src.subdir ? await resolveInRoot(tree, src.subdir) : tree, release: () => lock.release() };
   });
+}
+
+/** Remove the trees of one remote, newest `keep` kept, busy ones skipped; bytes freed. Under the repository's lock. */
+async function evictTrees(trees: string, id: string, keep: number): Promise<number> {
+  const names = (await readdir(trees).catch(() => [] as string[])).filter((n) => n.startsWith(`${id}-`) && /^[0-9a-f]{16}-[0-9a-f]{40}$/.test(n));
+  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(trees, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
+  dated.sort((a, b) => b.t - a.t);
+  let freed = 0;
+  for (const { n } of dated.slice(keep)) {
+    const tree = join(trees, n);
+    const lock = await tryLockFile(`${tree}.lock`);
+    if (!lock) continue;
+    try {
+      freed += (await diskUsage(tree)).size;
+      await rm(tree, { recursive: true, force: true });
+      // nobody opens a tree's lock outside the repository's lock, which we hold
+      await rm(`${tree}.lock`, { force: true });
+    } finally {
+      lock.release();
+    }
+  }
+  return freed;
 }
 
 /** `git archive COMMIT | tar -x`: files as a checkout writes them (the process umask, mtimes of now), no index. */
