@@ -17,6 +17,11 @@ export function detectCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
+/** A view of the same bytes (Buffer.from would copy every chunk). */
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
 const TOOLS: Record<'zstd' | 'bzip2' | 'xz', string> = { zstd: 'zstd', bzip2: 'bzip2', xz: 'xz' };
 
 /**
@@ -34,7 +39,7 @@ export async function decompress(input: Readable, what = 'layer'): Promise<{ str
       ended = true;
       break;
     }
-    const c = Buffer.from(r.value);
+    const c = asBuffer(r.value);
     headParts.push(c);
     headLen += c.length;
   }
@@ -48,7 +53,7 @@ export async function decompress(input: Readable, what = 'layer'): Promise<{ str
       const r = await it.next();
       if (r.done) return;
       compressedBytes += r.value.length;
-      yield Buffer.from(r.value);
+      yield asBuffer(r.value);
     }
   }
   const source = Readable.from(all(), { objectMode: false });
