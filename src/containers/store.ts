@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic, writeJsonReplace } from '../util/atomic.js';
@@ -83,10 +84,29 @@ export function emptyState(): StoredState {
   };
 }
 
+/**
+ * Config texts by path, with the stat they were read at: a lookup by name reads every config, and
+ * the Docker CLI looks a container up several times per command. A config is only ever replaced
+ * by rename (writeJsonAtomic), so a new inode or ctime means a new text. Each call parses afresh:
+ * callers may change what they get.
+ */
+const configTexts = new Map<string, { stamp: string; text: string }>();
+const CONFIG_TEXTS_MAX = 4096;
+
 export async function readConfig(root: string, id: string): Promise<StoredConfig | undefined> {
+  const file = join(containerDir(root, id), 'config.json');
   try {
-    return JSON.parse(await readFile(join(containerDir(root, id), 'config.json'), 'utf8')) as StoredConfig;
+    const st = statSync(file, { bigint: true });
+    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    let known = configTexts.get(file);
+    if (known?.stamp !== stamp) {
+      known = { stamp, text: await readFile(file, 'utf8') };
+      if (configTexts.size >= CONFIG_TEXTS_MAX) configTexts.clear();
+      configTexts.set(file, known);
+    }
+    return JSON.parse(known.text) as StoredConfig;
   } catch {
+    configTexts.delete(file);
     return undefined;
   }
 }

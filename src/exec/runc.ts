@@ -379,7 +379,8 @@ function ttyWrap(runtime: string, args: string[], size?: TtySize): readonly [str
 
 /** Hand the exec'd process's pid to `started` once runc has written it (or give up when runc ends). */
 async function reportPid(file: string, child: ChildProcess, started: (pid: number) => void): Promise<void> {
-  for (let wait = 2; child.exitCode === null && child.signalCode === null; wait = Math.min(wait * 2, 20)) {
+  // runc writes the file once the process runs, some tens of milliseconds after the spawn
+  for (let wait = 10; child.exitCode === null && child.signalCode === null; wait = Math.min(wait * 2, 40)) {
     const text = await readFile(file, 'utf8').catch(() => '');
     if (text.trim()) {
       started(Number(text.trim()));
