@@ -30,8 +30,7 @@ import type { ImageRecord } from './images/types.js';
 import { LocalNetworks } from './api/networks.js';
 import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, BuildCacheRecord, EngineApi, NetworkApi, ImportOptions, PruneResult, SystemDf } from './api/types.js';
 import { defaultKeepStorage, pruneBuildCache } from './cache/prune.js';
-import { pruneGitCache } from './worker/file/git-source.js';
-import { pruneHttpCache } from './worker/file/http-cache.js';
+import { pruneSourceCaches, sourceCacheEntries } from './worker/file/source-caches.js';
 import { parseGoDuration } from './parser/duration.js';
 import { loadImageArchive, saveDockerArchive } from './images/docker-archive.js';
 import { saveOciLayout } from './images/oci-layout.js';
@@ -305,11 +304,9 @@ export class Engine implements BuildDeps, EngineApi {
       keep,
       protectCreatedAfter: running.length ? Math.min(...running) : undefined,
     });
-    // the remotes' repositories kept for git sources and the stored downloads go with everything,
-    // as BuildKit's source cache records do
-    const everything = opts.all && olderThanMs === undefined && opts.keepStorage === undefined;
-    const sources = everything ? (await pruneGitCache(this.root)) + (await pruneHttpCache(this.root)) : 0;
-    return { CachesDeleted: r.removed, SpaceReclaimed: r.spaceReclaimed + sources };
+    // git repositories and trees, stored downloads: with the rest, as BuildKit's source records
+    const sources = await pruneSourceCaches(this.root, { ...(olderThanMs !== undefined ? { olderThanMs } : {}), ...(opts.keepStorage !== undefined ? { keepStorage: opts.keepStorage } : {}) });
+    return { CachesDeleted: [...r.removed, ...sources.removed], SpaceReclaimed: r.spaceReclaimed + sources.bytes };
   }
 
   async load(input: Readable): Promise<string[]> {
@@ -370,7 +367,7 @@ export class Engine implements BuildDeps, EngineApi {
     });
   }
 
-  /** Build cache: committed snapshots that no image stacks on (results of steps, kept for reuse). */
+  /** Build cache: committed snapshots that no image stacks on (results of steps, kept for reuse), and what remote sources keep. */
   async #buildCache(images: ImageRecord[]): Promise<BuildCacheRecord[]> {
     const imageSnaps = new Set<string>();
     for (const img of images) {
@@ -383,6 +380,9 @@ export class Engine implements BuildDeps, EngineApi {
       if (s.kind !== 'committed' || imageSnaps.has(s.name) || s.labels['tbuild.container']) continue;
       const size = (await this.snapshots.usage(s.name).catch(() => ({ size: 0 }))).size;
       out.push({ ID: s.name, Parent: s.parent, Type: 'regular', Description: s.labels['tbuild.description'] ?? '', InUse: false, Shared: false, Size: size, CreatedAt: s.created, UsageCount: 0 });
+    }
+    for (const e of await sourceCacheEntries(this.root)) {
+      out.push({ ID: e.id, Type: e.type, Description: e.description, InUse: false, Shared: false, Size: e.size, CreatedAt: e.createdAt.toISOString(), LastUsedAt: e.lastUsedAt.toISOString(), UsageCount: 0 });
     }
     return out;
   }

@@ -66,3 +66,20 @@ export interface LazyBase {
   /** Pull it (exactly the resolved image) into the store; progress per layer. */
   pull(onStatus?: (s: TransferStatus) => void): Promise<ImageRecord>;
 }
+
+/**
+ * One entry of what remote sources leave in the state root between builds (a git repository or
+ * kept tree, a stored download): what `builder du` lists beside the build cache's snapshots and
+ * `builder prune` may remove.
+ */
+export interface SourceCacheEntry {
+  id: string;
+  /** BuildKit's usage record type: `source.git.checkout` for git, `regular` for a download. */
+  type: 'source.git.checkout' | 'regular';
+  description: string;
+  size: number;
+  createdAt: Date;
+  lastUsedAt: Date;
+  /** Remove it under its lock; false when a build is using it (it stays). */
+  remove(): Promise<boolean>;
+}

@@ -150,8 +150,9 @@ describe.runIf(isRoot)('ADD from git', () => {
     }
     const cached = join(tmp.path, 'root', 'cache', 'git');
     expect((await readdir(cached)).some((f) => f.endsWith('.git'))).toBe(true);
-    // builder prune -a takes them with the rest of the build cache
-    const pruned = await engine.pruneBuildCache({ all: true });
+    // builder du lists the repository by its remote; builder prune takes it with the rest of the unused cache
+    expect((await engine.df()).BuildCache!.map((r) => r.Description)).toContain(`shared git repo for ${server.url('kept.git')}`);
+    const pruned = await engine.pruneBuildCache();
     expect(pruned.SpaceReclaimed).toBeGreaterThan(0);
     expect((await readdir(cached)).filter((f) => f.endsWith('.git'))).toEqual([]);
   }, 120_000);

@@ -130,8 +130,14 @@ describe.runIf(isRoot)('ADD from http(s)', () => {
     const changed = await build(df, { noCache: true });
     expect(conditional.slice(-1)).toEqual(['"e1"']);
     expect(await readFile(join(changed.out, 't/tagged.txt'), 'utf8')).toBe('tagged e2\n');
-    // builder prune -a drops the stored downloads: the next one is unconditional
-    await engine.pruneBuildCache({ all: true });
+    // builder du lists the stored download (as BuildKit's "http url" record), and builder prune
+    // (unused cache, no -a needed) drops it: the next download is unconditional
+    const listed = (await engine.df()).BuildCache!.filter((r) => r.Description === `http url ${base}/etag.txt`);
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ Type: 'regular', InUse: false });
+    expect(listed[0]!.Size).toBeGreaterThan(0);
+    expect((await engine.pruneBuildCache({ until: '1h' })).CachesDeleted).not.toContain(listed[0]!.ID);
+    expect((await engine.pruneBuildCache()).CachesDeleted).toContain(listed[0]!.ID);
     await build(df, { noCache: true });
     expect(conditional.slice(-1)).toEqual(['']);
   }, 120_000);

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import type { SourceCacheEntry } from '../types.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -114,24 +115,67 @@ function fetchCommit(src: GitSource, commit: string, where: string[]): Promise<s
   );
 }
 
-/** `builder prune -a`: drop every cached repository and every kept tree nobody is using; bytes freed. */
-export async function pruneGitCache(root: string): Promise<number> {
+/**
+ * The repositories and kept trees, as `builder du` lists BuildKit's (`source.git.checkout`); each
+ * removed under its repository's lock, a tree only when no build holds it.
+ */
+export async function gitCacheEntries(root: string): Promise<SourceCacheEntry[]> {
   const dir = gitCacheDir(root);
-  const ids = new Set<string>();
-  for (const name of await readdir(dir).catch(() => [] as string[])) if (name.endsWith('.git')) ids.add(name.slice(0, -'.git'.length));
-  // (a tree can outlive its repository: it was in use when the repository went)
-  for (const name of await readdir(treesDir(root)).catch(() => [] as string[])) if (/^[0-9a-f]{16}-[0-9a-f]{40}$/.test(name)) ids.add(name.slice(0, 16));
-  let freed = 0;
-  for (const id of ids) {
-    const repo = join(dir, `${id}.git`);
-    // under its lock: never a repository a build is reading, nor its trees while one is looked up
-    await withFileLock(`${repo}.lock`, async () => {
-      freed += await evictTrees(treesDir(root), id, 0);
-      freed += (await diskUsage(repo)).size;
-      await rm(repo, { recursive: true, force: true });
+  const trees = treesDir(root);
+  const out: SourceCacheEntry[] = [];
+  const remoteOf = async (id: string): Promise<string> => (await readFile(join(dir, `${id}.git`, 'tbuild-remote'), 'utf8').catch(() => '')) || `repository ${id}`;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.git')) continue;
+    const id = name.slice(0, -'.git'.length);
+    const repo = join(dir, name);
+    const st = await stat(repo).catch(() => undefined);
+    if (!st) continue;
+    out.push({
+      id: `git-${id}`,
+      type: 'source.git.checkout',
+      description: `shared git repo for ${await remoteOf(id)}`,
+      size: (await diskUsage(repo)).size,
+      createdAt: st.birthtime.getTime() ? st.birthtime : st.ctime,
+      lastUsedAt: st.mtime,
+      remove: () =>
+        withFileLock(`${repo}.lock`, async () => {
+          await rm(repo, { recursive: true, force: true });
+          return true;
+        }),
     });
   }
-  return freed;
+  for (const name of await readdir(trees).catch(() => [] as string[])) {
+    if (!/^[0-9a-f]{16}-[0-9a-f]{40}$/.test(name)) continue;
+    const [id, commit] = name.split('-') as [string, string];
+    const tree = join(trees, name);
+    const st = await stat(tree).catch(() => undefined);
+    if (!st) continue;
+    out.push({
+      id: `git-${name}`,
+      type: 'source.git.checkout',
+      description: `git snapshot for ${await remoteOf(id)}#${commit}`,
+      size: (await diskUsage(tree)).size,
+      createdAt: st.birthtime.getTime() ? st.birthtime : st.ctime,
+      lastUsedAt: st.mtime,
+      remove: () => withFileLock(`${join(dir, `${id}.git`)}.lock`, async () => (await removeTree(tree)) !== undefined),
+    });
+  }
+  return out;
+}
+
+/** Remove a kept tree unless a build holds it; its size, or undefined when it is in use. Under the repository's lock. */
+async function removeTree(tree: string): Promise<number | undefined> {
+  const lock = await tryLockFile(`${tree}.lock`);
+  if (!lock) return undefined;
+  try {
+    const size = (await diskUsage(tree)).size;
+    await rm(tree, { recursive: true, force: true });
+    // nobody opens a tree's lock outside the repository's lock, which the caller holds
+    await rm(`${tree}.lock`, { force: true });
+    return size;
+  } finally {
+    lock.release();
+  }
 }
 
 /** False when the tree must be checked out the long way (see checkoutGit). */
@@ -155,6 +199,8 @@ async function archiveFromRepo(src: GitSource, commit: string, repo: string, dir
   if (!existsSync(join(repo, 'objects'))) {
     await rm(repo, { recursive: true, force: true });
     await git(['init', '-q', '--bare', repo], what);
+    // (what `builder du` names the repository by: its directory is a hash)
+    await writeFile(join(repo, 'tbuild-remote'), src.remote);
   }
   // the commit's file names, which also says whether the repository has it yet
   const list = (): Promise<string | undefined> => git([...at, 'ls-tree', '-r', '--name-only', '-z', `${commit}^{commit}`], what).catch(() => undefined);
@@ -165,6 +211,9 @@ async function archiveFromRepo(src: GitSource, commit: string, repo: string, dir
     // (or a tree too large to list: that goes the long way)
     if (listed === undefined) return false;
   }
+  // its last use, for `builder prune --filter until=…`
+  const now = new Date();
+  await utimes(repo, now, now).catch(() => {});
   const names = listed.split('\0');
   if (names.some((n) => n === '.gitmodules' || n === '.gitattributes' || n.endsWith('/.gitattributes'))) return false;
   await archiveInto(repo, commit, dir, what);
@@ -231,19 +280,7 @@ async function evictTrees(trees: string, id: string, keep: number): Promise<numb
   const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(trees, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
   dated.sort((a, b) => b.t - a.t);
   let freed = 0;
-  for (const { n } of dated.slice(keep)) {
-    const tree = join(trees, n);
-    const lock = await tryLockFile(`${tree}.lock`);
-    if (!lock) continue;
-    try {
-      freed += (await diskUsage(tree)).size;
-      await rm(tree, { recursive: true, force: true });
-      // nobody opens a tree's lock outside the repository's lock, which we hold
-      await rm(`${tree}.lock`, { force: true });
-    } finally {
-      lock.release();
-    }
-  }
+  for (const { n } of dated.slice(keep)) freed += (await removeTree(join(trees, n))) ?? 0;
   return freed;
 }
 

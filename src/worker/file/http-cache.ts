@@ -1,4 +1,5 @@
-import { copyFile, link, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import type { SourceCacheEntry } from '../types.js';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { digestHex, sha256, type Digest } from '../../util/digest.js';
@@ -41,6 +42,9 @@ export async function linkInto(root: string, e: HttpCacheEntry, dest: string): P
   const body = join(entryDir(root, e.url), digestHex(e.digest));
   try {
     await link(body, dest);
+    // its last use, for `builder prune --filter until=…`
+    const now = new Date();
+    await utimes(entryDir(root, e.url), now, now).catch(() => {});
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') return false;
@@ -57,21 +61,46 @@ export async function storeHttp(root: string, e: HttpCacheEntry, file: string): 
     await link(file, body).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : err.code === 'EXDEV' ? copyFile(file, body) : Promise.reject(err)));
     await writeJsonAtomic(join(dir, 'entry.json'), e);
     // bodies of earlier versions go; a build that looked one up now downloads again
-    for (const f of await readdir(dir)) if (f !== 'entry.json' && f !== digestHex(e.digest) && !f.startsWith('entry.json')) await rm(join(dir, f), { force: true });
+    for (const f of await readdir(dir)) if (f !== 'entry.json' && f !== digestHex(e.digest)) await rm(join(dir, f), { force: true });
   }).catch(() => {});
 }
 
-/** `builder prune -a`: every stored download, each under its lock. Bytes freed. */
-export async function pruneHttpCache(root: string): Promise<number> {
+/** The stored downloads, as `builder du` lists BuildKit's (`regular`, "http url …"); each removed under its lock. */
+export async function httpCacheEntries(root: string): Promise<SourceCacheEntry[]> {
   const dir = httpCacheDir(root);
-  let freed = 0;
+  const out: SourceCacheEntry[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (name.endsWith('.lock')) continue;
     const entry = join(dir, name);
-    await withFileLock(`${entry}.lock`, async () => {
-      freed += (await diskUsage(entry)).size;
-      await rm(entry, { recursive: true, force: true });
+    const st = await stat(entry).catch(() => undefined);
+    if (!st?.isDirectory()) continue;
+    const url = await readFile(join(entry, 'entry.json'), 'utf8').then((t) => (JSON.parse(t) as HttpCacheEntry).url, () => name);
+    out.push({
+      id: `http-${name}`,
+      type: 'regular',
+      description: `http url ${redactUrl(url)}`,
+      size: (await diskUsage(entry)).size,
+      createdAt: st.birthtime.getTime() ? st.birthtime : st.ctime,
+      lastUsedAt: st.mtime,
+      remove: () =>
+        withFileLock(`${entry}.lock`, async () => {
+          await rm(entry, { recursive: true, force: true });
+          return true;
+        }),
     });
   }
-  return freed;
+  return out;
+}
+
+/** A URL without its user information: `builder du` never shows a password. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
 }

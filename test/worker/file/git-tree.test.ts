@@ -4,7 +4,8 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { tempDir } from '../../support/tmp.js';
 import { makeRepo, serveGit } from '../../support/git.js';
-import { gitTree, pruneGitCache, resolveGitCommit, type GitSource } from '../../../src/worker/file/git-source.js';
+import { gitCacheEntries, gitTree, resolveGitCommit, type GitSource } from '../../../src/worker/file/git-source.js';
+import { pruneSourceCaches } from '../../../src/worker/file/source-caches.js';
 import { openContext } from '../../../src/session/open.js';
 import { checksumSources } from '../../../src/session/checksum.js';
 
@@ -75,12 +76,22 @@ describe('kept git trees', () => {
     // the four newest, and the held first one, which eviction skipped
     expect(kept.sort()).toEqual([...made.slice(1), basename(held.dir).split('-')[1]!].sort());
     expect(existsSync(held.dir)).toBe(true);
+    // builder du lists the repository and each tree by its remote
+    const listed = await gitCacheEntries(root);
+    expect(listed.map((e) => e.description).sort()).toEqual(
+      [`shared git repo for ${src.remote}`, ...[...made.slice(1), basename(held.dir).split('-')[1]!].map((c) => `git snapshot for ${src.remote}#${c}`)].sort(),
+    );
+    expect(listed.every((e) => e.type === 'source.git.checkout' && e.size > 0)).toBe(true);
+    // nothing is older than an hour: a prune with that filter keeps all
+    expect((await pruneSourceCaches(root, { olderThanMs: 3_600_000 })).removed).toEqual([]);
     // prune while it is held: the repository and every other tree go, the held one stays
-    expect(await pruneGitCache(root)).toBeGreaterThan(0);
+    const pruned = await pruneSourceCaches(root);
+    expect(pruned.removed).toHaveLength(5);
+    expect(pruned.bytes).toBeGreaterThan(0);
     expect(await trees()).toEqual([basename(held.dir)]);
     expect(await readFile(join(held.dir, 'a.txt'), 'utf8')).toBe('one\n');
     held.release();
-    await pruneGitCache(root);
+    expect((await pruneSourceCaches(root)).removed).toEqual([`git-${basename(held.dir)}`]);
     expect(await readdir(join(root, 'cache', 'git', 'trees'))).toEqual([]);
   }, 120_000);
 
