@@ -16,6 +16,7 @@ const OWNED_SCRATCH: Array<{ dir: string[]; prefix: string; what: string }> = [
   { dir: ['registry', 'tmp'], prefix: 'pull', what: 'downloaded layers of a pull' },
   { dir: ['buildkit', 'tmp'], prefix: 'solve', what: "a BuildKit API build's scratch" },
   { dir: ['tmp'], prefix: 'dbg', what: "a debug container's mounts" },
+  { dir: ['cache', 'git', 'trees'], prefix: 'tmp', what: "a git commit's files being written" },
 ];
 
 export interface DeadScratch {
