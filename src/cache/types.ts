@@ -16,6 +16,10 @@ export interface BlobInfo {
  * can see the blob. `abort` (or a failed commit) removes the temp file.
  */
 export interface IngestWriter {
+  /**
+   * Small chunks are gathered and written together: the writer may hold `chunk` until a later
+   * write or the commit resolves, so the caller must not change it after handing it over.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Resolves to the blob's info. Committing content that already exists is not an error. */
   commit(): Promise<BlobInfo>;

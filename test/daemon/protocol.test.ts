@@ -94,18 +94,28 @@ describe('error mapping', () => {
 });
 
 describe('JSON-message stream', () => {
-  test('one message per line; errors carry errorDetail and error', () => {
+  test('one message per line; errors carry errorDetail and error; close messages share a write', () => {
     const out = new PassThrough();
     const w = new JsonMessageWriter(out);
     w.stream('Step 1/2 : FROM x\n');
     w.write({ aux: { ID: 'sha256:abc' } });
     w.error('bad thing', 2);
+    // messages close together go out in one write: none yet, all of them once the stream ends
+    expect(out.read()).toBeNull();
+    out.end();
     const lines = out.read().toString().trim().split('\r\n').map((l: string) => JSON.parse(l));
     expect(lines).toEqual([
       { stream: 'Step 1/2 : FROM x\n' },
       { aux: { ID: 'sha256:abc' } },
       { errorDetail: { code: 2, message: 'bad thing' }, error: 'bad thing' },
     ]);
+  });
+
+  test('a message goes out on its own within a few milliseconds while the stream stays open', async () => {
+    const out = new PassThrough();
+    new JsonMessageWriter(out).write({ status: 'Downloading', id: 'abc' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(JSON.parse(out.read().toString())).toEqual({ status: 'Downloading', id: 'abc' });
   });
 
   test('names are shown the familiar way', () => {

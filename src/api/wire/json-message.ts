@@ -13,9 +13,17 @@ export interface JsonMessage {
   errorDetail?: { code?: number; message: string };
 }
 
-/** Writes JSON messages one per line; stops quietly once the client has gone. */
+/** Messages written within this many milliseconds go out together. */
+const COALESCE_MS = 10;
+
+/**
+ * Writes JSON messages one per line; stops quietly once the client has gone. A pull's progress is
+ * hundreds of messages a second, each a write that wakes the client: the stream is corked for
+ * COALESCE_MS after a message, so those within it share one write (ending the stream flushes them).
+ */
 export class JsonMessageWriter {
   #out: Writable;
+  #corked = false;
 
   constructor(out: Writable) {
     this.#out = out;
@@ -23,6 +31,14 @@ export class JsonMessageWriter {
 
   write(msg: JsonMessage): void {
     if (this.#out.destroyed || this.#out.writableEnded) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#out.cork();
+      setTimeout(() => {
+        this.#corked = false;
+        this.#out.uncork();
+      }, COALESCE_MS);
+    }
     this.#out.write(JSON.stringify(msg) + '\r\n');
   }
 

@@ -17,11 +17,13 @@ import { applyTar } from './apply.js';
 
 /** Bytes posted and not yet taken by the worker before the reader waits: memory stays bounded. */
 const IN_FLIGHT_BYTES = 8 << 20;
+/** Bytes of chunks sent to the worker in one message. */
+const BATCH_BYTES = 512 << 10;
 const MARK = 'tbuild.applyTarWorker';
 
 type ToWorker =
   | { kind: 'job'; id: number; dir: string; opts: ApplyTarOptions }
-  | { kind: 'chunk'; id: number; data: Uint8Array }
+  | { kind: 'chunks'; id: number; data: Uint8Array[] }
   | { kind: 'end'; id: number }
   | { kind: 'abort'; id: number; message: string };
 
@@ -126,17 +128,32 @@ export async function applyTarOffThread(tar: Readable | AsyncIterable<Buffer>, d
   result.catch(() => {});
   const post = (m: ToWorker): void => w.worker.postMessage(m);
   post({ kind: 'job', id, dir, opts: { ...opts, offThread: false } });
+  // Chunks go over several to a message: each message wakes the worker (a costly cross-thread
+  // wake-up on a virtual machine), and a buffer the chunks of one message share is cloned once.
+  let batch: Uint8Array[] = [];
+  let batched = 0;
+  const send = (): void => {
+    if (!batch.length) return;
+    inFlight += batched;
+    post({ kind: 'chunks', id, data: batch });
+    batch = [];
+    batched = 0;
+  };
   try {
     for await (const chunk of tar) {
       if (settled) break;
-      const data = chunk as Buffer;
-      inFlight += data.length;
-      post({ kind: 'chunk', id, data });
+      batch.push(chunk as Buffer);
+      batched += (chunk as Buffer).length;
+      if (batched < BATCH_BYTES) continue;
+      send();
       if (inFlight > IN_FLIGHT_BYTES && !settled) await new Promise<void>((r) => (wake = r));
       wake = undefined;
     }
     if (settled) (tar as Readable).destroy?.();
-    else post({ kind: 'end', id });
+    else {
+      send();
+      post({ kind: 'end', id });
+    }
   } catch (err) {
     post({ kind: 'abort', id, message: (err as Error).message });
     await result.catch(() => {});
@@ -151,13 +168,19 @@ export async function applyTarOffThread(tar: Readable | AsyncIterable<Buffer>, d
 function jobStream(port: MessagePort, id: number): { stream: Readable; feed(m: ToWorker): void } {
   const queue: Array<Uint8Array | null | Error> = [];
   let waiting: (() => void) | undefined;
+  let untold = 0;
   async function* chunks(): AsyncGenerator<Buffer> {
     for (;;) {
       if (!queue.length) await new Promise<void>((r) => (waiting = r));
       const next = queue.shift()!;
       if (next === null) return;
       if (next instanceof Error) throw next;
-      port.postMessage({ kind: 'taken', id, bytes: next.length } satisfies FromWorker);
+      // told once the queue is drained (about once per message), not per chunk
+      untold += next.length;
+      if (!queue.length) {
+        port.postMessage({ kind: 'taken', id, bytes: untold } satisfies FromWorker);
+        untold = 0;
+      }
       yield Buffer.from(next.buffer, next.byteOffset, next.length);
     }
   }
@@ -170,7 +193,7 @@ function jobStream(port: MessagePort, id: number): { stream: Readable; feed(m: T
   return {
     stream: Readable.from(chunks(), { objectMode: false }),
     feed(m) {
-      if (m.kind === 'chunk') push(m.data);
+      if (m.kind === 'chunks') for (const d of m.data) push(d);
       else if (m.kind === 'end') push(null);
       else if (m.kind === 'abort') push(new Error(m.message));
     },
