@@ -129,15 +129,19 @@ export async function applyTarOffThread(tar: Readable | AsyncIterable<Buffer>, d
   const post = (m: ToWorker): void => w.worker.postMessage(m);
   post({ kind: 'job', id, dir, opts: { ...opts, offThread: false } });
   // Chunks go over several to a message: each message wakes the worker (a costly cross-thread
-  // wake-up on a virtual machine), and a buffer the chunks of one message share is cloned once.
+  // wake-up on a virtual machine). They are joined into one new buffer that is handed over, not
+  // cloned: a clone copies each chunk's whole backing memory (a socket read's, for a download).
   let batch: Uint8Array[] = [];
   let batched = 0;
   const send = (): void => {
     if (!batch.length) return;
+    const data = Buffer.concat(batch, batched);
     inFlight += batched;
-    post({ kind: 'chunks', id, data: batch });
     batch = [];
     batched = 0;
+    // (Buffer.concat of this size allocates memory of its own, never the shared pool)
+    const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+    w.worker.postMessage({ kind: 'chunks', id, data: [data] } satisfies ToWorker, whole ? [data.buffer as ArrayBuffer] : []);
   };
   try {
     for await (const chunk of tar) {
