@@ -35,6 +35,7 @@ import { resolveAnnotations } from './annotations.js';
 import { internalSteps } from './internal-steps.js';
 import { sourceDateEpoch, unconsumedArgs } from './args.js';
 import { remoteContextKind, remoteContextSource } from './remote-context.js';
+import { redactCredentials } from '../util/redact-url.js';
 import { parseUlimit } from '../exec/security/apply.js';
 import { grantedEntitlements } from '../exec/security/entitlements.js';
 
@@ -75,7 +76,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
   const step = internalSteps(buildId, onProgress);
   const remote = typeof opts.context === 'string' ? remoteContextKind(opts.context) : undefined;
   const contextInput = remote
-    ? await step(`[internal] load ${remote} ${opts.context as string}`, () => remoteContextSource(opts.context as string, tmp, parts.root, opts.signal)).catch(async (err: unknown) => {
+    ? await step(`[internal] load ${remote} ${redactCredentials(opts.context as string)}`, () => remoteContextSource(opts.context as string, tmp, parts.root, opts.signal)).catch(async (err: unknown) => {
         await removeScratch(tmp);
         throw err;
       })
@@ -107,7 +108,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
     }
     for (const [name, url] of Object.entries(opts.remoteContexts ?? {})) {
       // a git repository or a tarball URL: fetched into the build's scratch, then read like a directory
-      const input = await step(`[internal] load ${remoteContextKind(url) ?? 'remote context'} ${url} for context ${name}`, () => remoteContextSource(url, tmp, parts.root, opts.signal));
+      const input = await step(`[internal] load ${remoteContextKind(url) ?? 'remote context'} ${redactCredentials(url)} for context ${name}`, () => remoteContextSource(url, tmp, parts.root, opts.signal));
       named[name] = await openContext(input, { root: parts.root, dockerfile: '.tbuild-no-dockerfile', dockerfileText: '', signal: opts.signal });
     }
     const dockerfile = parseDockerfile(context.dockerfileText, { file: displayFile });

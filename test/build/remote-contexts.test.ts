@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -104,6 +104,21 @@ describe.runIf(isRoot)('named contexts from git and HTTP', () => {
       expect(await d.stop()).toBe(0);
     }
   }, 120_000);
+
+  test('credentials in a git URL never show: not in progress, the error or anything the build leaves', async () => {
+    const events: unknown[] = [];
+    const url = 'https://user:s3cret-token@127.0.0.1:9/repo.git';
+    const err = (await engine.build({ context: url, network: 'none', onProgress: (e) => events.push(e) }).catch((e: unknown) => e)) as { code?: string; message: string };
+    expect(err.code).toBe('TB_ADD_GIT');
+    expect(err.message).toContain('https://user:xxxxx@127.0.0.1:9/repo.git');
+    expect(err.message).not.toContain('s3cret');
+    expect(JSON.stringify(events)).toContain('[internal] load git source https://user:xxxxx@127.0.0.1:9/repo.git');
+    expect(JSON.stringify(events)).not.toContain('s3cret');
+    // build records, logs, caches: grep finds nothing (exit 1)
+    const left = spawnSync('grep', ['-rl', 's3cret', join(tmp.path, 'root')], { encoding: 'utf8' });
+    expect(left.stdout).toBe('');
+    expect(left.status).toBe(1);
+  }, 60_000);
 
   test('the CLI takes them from --build-context; an unreachable one fails naming it', async () => {
     const root = join(tmp.path, 'cli-root');

@@ -10,6 +10,7 @@ import { sha256 } from '../../util/digest.js';
 import { oncePerBuild } from './once-per-build.js';
 import { lockFile, tryLockFile, withFileLock } from '../../util/file-lock.js';
 import { ownedName, sweepDeadOwners } from '../../util/owned-temp.js';
+import { redactCredentials } from '../../util/redact-url.js';
 import { diskUsage } from '../../cache/usage.js';
 
 const run = promisify(execFile);
@@ -42,6 +43,11 @@ export function parseGitSource(src: string): GitSource | undefined {
   return { remote, ...(ref ? { ref } : {}), ...(subdir ? { subdir } : {}) };
 }
 
+/** Every URL with user information in `text` shown without its credentials. */
+function redactInText(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"]+@[^\s'"]+/gi, (url) => redactCredentials(url));
+}
+
 // never ask for a password on a terminal, never read the user's git config; what git fetches is
 // scratch or cache (its files are kept in a layer): no fsync
 function gitEnv(): NodeJS.ProcessEnv {
@@ -60,7 +66,8 @@ async function git(args: string[], what: string, cwd?: string): Promise<string> 
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') throw new TbuildError('TB_INTERNAL', 'git is not installed (apt-get install git; scripts/setup.sh does it)');
-    throw new TbuildError('TB_ADD_GIT', `${what}: ${(e.stderr ?? e.message).trim().split('\n').pop()}`, { cause: err });
+    // (git may echo the URL it was given, credentials and all)
+    throw new TbuildError('TB_ADD_GIT', `${what}: ${redactInText((e.stderr ?? e.message).trim().split('\n').pop() ?? '')}`);
   }
 }
 
@@ -68,11 +75,11 @@ async function git(args: string[], what: string, cwd?: string): Promise<string> 
 export async function resolveGitCommit(src: GitSource): Promise<string> {
   const ref = src.ref ?? 'HEAD';
   if (/^[0-9a-f]{40}$/.test(ref)) return ref;
-  const out = await git(['ls-remote', '--', src.remote, ref, `refs/tags/${ref}^{}`], `git ls-remote ${src.remote} ${ref}`);
+  const out = await git(['ls-remote', '--', src.remote, ref, `refs/tags/${ref}^{}`], `git ls-remote ${redactCredentials(src.remote)} ${ref}`);
   const lines = out.trim().split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
   // an annotated tag's commit (`^{}`) wins over the tag object
   const found = lines.find(([, name]) => name.endsWith('^{}')) ?? lines.find(([, name]) => name === ref || name === `refs/heads/${ref}` || name === `refs/tags/${ref}`) ?? lines[0];
-  if (!found) throw new TbuildError('TB_ADD_GIT', `${src.remote}: no ref ${ref}`);
+  if (!found) throw new TbuildError('TB_ADD_GIT', `${redactCredentials(src.remote)}: no ref ${ref}`);
   return found[0];
 }
 
@@ -97,18 +104,18 @@ export async function checkoutGit(src: GitSource, commit: string, tmp: string, k
 }
 
 async function shallowClone(src: GitSource, commit: string, dir: string, keepGitDir: boolean): Promise<void> {
-  const what = `git fetch ${src.remote} ${src.ref ?? 'HEAD'}`;
+  const what = `git fetch ${redactCredentials(src.remote)} ${src.ref ?? 'HEAD'}`;
   await git(['init', '-q'], what, dir);
   await fetchCommit(src, commit, ['-C', dir]);
   // files written by as many workers as there are CPUs (git ≥ 2.32; an older git ignores the key)
   await git(['-c', 'checkout.workers=0', 'checkout', '-q', commit], what, dir);
   // git takes ~0.1 s to find there is nothing to update: ask only when the commit names submodules
-  if (existsSync(join(dir, '.gitmodules'))) await git(['submodule', 'update', '--init', '--recursive', '--depth', '1'], `git submodule update in ${src.remote}`, dir);
+  if (existsSync(join(dir, '.gitmodules'))) await git(['submodule', 'update', '--init', '--recursive', '--depth', '1'], `git submodule update in ${redactCredentials(src.remote)}`, dir);
   if (!keepGitDir) await rm(join(dir, '.git'), { recursive: true, force: true });
 }
 
 function fetchCommit(src: GitSource, commit: string, where: string[]): Promise<string> {
-  const what = `git fetch ${src.remote} ${src.ref ?? 'HEAD'}`;
+  const what = `git fetch ${redactCredentials(src.remote)} ${src.ref ?? 'HEAD'}`;
   return git([...where, 'fetch', '-q', '--depth', '1', '--', src.remote, commit], what).catch(async () =>
     // servers that do not allow fetching a commit by id: fetch the ref, then check it is that commit
     git([...where, 'fetch', '-q', '--depth', '1', '--', src.remote, src.ref ?? 'HEAD'], what),
@@ -194,13 +201,13 @@ function repoId(remote: string): string {
 
 /** `commit` written into `dir` from the remote's cached repository, fetched into it when missing. The caller holds the repository's lock. */
 async function archiveFromRepo(src: GitSource, commit: string, repo: string, dir: string): Promise<boolean> {
-  const what = `git fetch ${src.remote} ${src.ref ?? 'HEAD'}`;
+  const what = `git fetch ${redactCredentials(src.remote)} ${src.ref ?? 'HEAD'}`;
   const at = ['--git-dir', repo];
   if (!existsSync(join(repo, 'objects'))) {
     await rm(repo, { recursive: true, force: true });
     await git(['init', '-q', '--bare', repo], what);
     // (what `builder du` names the repository by: its directory is a hash)
-    await writeFile(join(repo, 'tbuild-remote'), src.remote);
+    await writeFile(join(repo, 'tbuild-remote'), redactCredentials(src.remote));
   }
   // the commit's file names, which also says whether the repository has it yet
   const list = (): Promise<string | undefined> => git([...at, 'ls-tree', '-r', '--name-only', '-z', `${commit}^{commit}`], what).catch(() => undefined);

@@ -1,5 +1,6 @@
 import { copyFile, link, mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import type { SourceCacheEntry } from '../types.js';
+import { redactCredentials } from '../../util/redact-url.js';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { digestHex, sha256, type Digest } from '../../util/digest.js';
@@ -78,7 +79,7 @@ export async function httpCacheEntries(root: string): Promise<SourceCacheEntry[]
     out.push({
       id: `http-${name}`,
       type: 'regular',
-      description: `http url ${redactUrl(url)}`,
+      description: `http url ${redactCredentials(url)}`,
       size: (await diskUsage(entry)).size,
       createdAt: st.birthtime.getTime() ? st.birthtime : st.ctime,
       lastUsedAt: st.mtime,
@@ -90,17 +91,4 @@ export async function httpCacheEntries(root: string): Promise<SourceCacheEntry[]
     });
   }
   return out;
-}
-
-/** A URL without its user information: `builder du` never shows a password. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.username && !u.password) return url;
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
