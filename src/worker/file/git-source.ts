@@ -276,8 +276,9 @@ export async function gitTree(src: GitSource, commit: string, root: string): Pro
       }
       await evictTrees(trees, repoId(src.remote), TREES_PER_REMOTE);
     }
+    const dir = src.subdir ? await resolveInRoot(tree, src.subdir) : tree;
     const lock = await lockFile(`${tree}.lock`, { shared: true });
-    return { dir: src.subdir ? await resolveInRoot(tree, src.subdir) : tree, release: () => lock.release() };
+    return { dir, release: () => lock.release() };
   });
 }
 
