@@ -5,10 +5,14 @@ import { TbuildError, isTbuildError } from '../errors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { processStart } from '../util/process.js';
 import { createNetns, isMounted, removeNetns } from './netns.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Leases } from './ipam.js';
 import { Netavark, netavarkNetwork, netavarkPorts, type NetavarkOptions, type NetavarkStatus } from './netavark.js';
 import { probePort } from './ports.js';
 import type { AttachmentInfo, Endpoint, NetworkRecord, PortMapping } from './types.js';
+
+const run = promisify(execFile);
 
 /**
  * One attachment's life on disk, in an order that lets `reconcile` finish any half-done step:
@@ -165,6 +169,22 @@ export async function releaseRecord(l: Layout, rec: AttachmentRecord): Promise<v
       // a half-made setup has little to tear down; only a completed one must succeed
       if (rec.ready) failure = e;
     });
+  } else if (rec.options && rec.netnsPath && rec.ready) {
+    // The namespace is gone (unmounted by someone else, or its mount lost), taking its end of each
+    // veth with it; what is on the host side still stands: port forwards, NAT rules, a bridge with
+    // nothing left on it. netavark tears those down given any namespace: an empty one of our own.
+    const stand = `${rec.netnsPath}.teardown`;
+    try {
+      await createNetns(stand);
+      // netavark deletes each container interface first and stops if one is missing: stand-ins
+      // (a veth pair inside the namespace; kernels without the dummy module still have veth)
+      for (const [i, n] of Object.values(rec.options.networks).entries()) {
+        await run('nsenter', [`--net=${stand}`, 'ip', 'link', 'add', n.interface_name, 'type', 'veth', 'peer', 'name', `tbstand${i}`]).catch(() => {});
+      }
+      await l.netavark.teardown(stand, rec.options).catch(() => {});
+    } finally {
+      await removeNetns(stand).catch(() => {});
+    }
   }
   if (rec.netnsPath) await removeNetns(rec.netnsPath).catch((e: unknown) => (failure ??= e));
   for (const x of rec.leases) await l.leases.free(x.networkId, x.ip);

@@ -116,6 +116,21 @@ describe.runIf(isRoot)('network manager (netavark)', () => {
     expect(existsSync(a.netnsPath)).toBe(false);
   });
 
+  test('a namespace that vanished before its owner died: reconcile still takes down the bridge and its rules', async () => {
+    const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+    await new Promise((r) => child.once('spawn', r));
+    const a = await nets.attach({ id: 'vanished', name: 'vanished', networks: [{ network: 'bridge' }], ownerPid: child.pid! });
+    expect(execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' })).toContain(b.bridge);
+    // someone else unmounts and removes the namespace (a host cleanup, a lost mount)
+    execFileSync('umount', [a.netnsPath]);
+    execFileSync('rm', ['-f', a.netnsPath]);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(await nets.reconcile()).toEqual(['vanished']);
+    // (afterEach: no bridge, no rules, no leases, no mounts left)
+    expect(execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' })).not.toContain(b.bridge);
+  });
+
   test('a fixed address that is taken, and an unknown network, fail with nothing left', async () => {
     const prefix = b.subnet.replace(/0\/24$/, '');
     const a = await nets.attach({ id: 'fixed', name: 'fixed', networks: [{ network: 'bridge', ip: `${prefix}77` }] });
