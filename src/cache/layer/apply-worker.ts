@@ -23,7 +23,7 @@ const MARK = 'tbuild.applyTarWorker';
 
 type ToWorker =
   | { kind: 'job'; id: number; dir: string; opts: ApplyTarOptions }
-  | { kind: 'chunks'; id: number; data: Uint8Array[] }
+  | { kind: 'chunk'; id: number; data: Uint8Array }
   | { kind: 'end'; id: number }
   | { kind: 'abort'; id: number; message: string };
 
@@ -131,7 +131,7 @@ export async function applyTarOffThread(tar: Readable | AsyncIterable<Buffer>, d
   // Chunks go over several to a message: each message wakes the worker (a costly cross-thread
   // wake-up on a virtual machine). They are joined into one new buffer that is handed over, not
   // cloned: a clone copies each chunk's whole backing memory (a socket read's, for a download).
-  let batch: Uint8Array[] = [];
+  let batch: Buffer[] = [];
   let batched = 0;
   const send = (): void => {
     if (!batch.length) return;
@@ -141,7 +141,7 @@ export async function applyTarOffThread(tar: Readable | AsyncIterable<Buffer>, d
     batched = 0;
     // (Buffer.concat of this size allocates memory of its own, never the shared pool)
     const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-    w.worker.postMessage({ kind: 'chunks', id, data: [data] } satisfies ToWorker, whole ? [data.buffer as ArrayBuffer] : []);
+    w.worker.postMessage({ kind: 'chunk', id, data } satisfies ToWorker, whole ? [data.buffer as ArrayBuffer] : []);
   };
   try {
     for await (const chunk of tar) {
@@ -172,19 +172,13 @@ export async function applyTarOffThread(tar: Readable | AsyncIterable<Buffer>, d
 function jobStream(port: MessagePort, id: number): { stream: Readable; feed(m: ToWorker): void } {
   const queue: Array<Uint8Array | null | Error> = [];
   let waiting: (() => void) | undefined;
-  let untold = 0;
   async function* chunks(): AsyncGenerator<Buffer> {
     for (;;) {
       if (!queue.length) await new Promise<void>((r) => (waiting = r));
       const next = queue.shift()!;
       if (next === null) return;
       if (next instanceof Error) throw next;
-      // told once the queue is drained (about once per message), not per chunk
-      untold += next.length;
-      if (!queue.length) {
-        port.postMessage({ kind: 'taken', id, bytes: untold } satisfies FromWorker);
-        untold = 0;
-      }
+      port.postMessage({ kind: 'taken', id, bytes: next.length } satisfies FromWorker);
       yield Buffer.from(next.buffer, next.byteOffset, next.length);
     }
   }
@@ -197,7 +191,7 @@ function jobStream(port: MessagePort, id: number): { stream: Readable; feed(m: T
   return {
     stream: Readable.from(chunks(), { objectMode: false }),
     feed(m) {
-      if (m.kind === 'chunks') for (const d of m.data) push(d);
+      if (m.kind === 'chunk') push(m.data);
       else if (m.kind === 'end') push(null);
       else if (m.kind === 'abort') push(new Error(m.message));
     },

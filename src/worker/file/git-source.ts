@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { SourceCacheEntry } from '../types.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,8 @@ import { resolveInRoot } from '../../util/confine.js';
 import { sha256 } from '../../util/digest.js';
 import { oncePerBuild } from './once-per-build.js';
 import { lockFile, tryLockFile, withFileLock } from '../../util/file-lock.js';
-import { ownedName, sweepDeadOwners } from '../../util/owned-temp.js';
+import { ownedName } from '../../util/owned-temp.js';
+import { markUsed, sourceCacheEntry } from './source-cache-entry.js';
 import { redactCredentials } from '../../util/redact-url.js';
 import { diskUsage } from '../../cache/usage.js';
 
@@ -131,41 +132,36 @@ export async function gitCacheEntries(root: string): Promise<SourceCacheEntry[]>
   const trees = treesDir(root);
   const out: SourceCacheEntry[] = [];
   const remoteOf = async (id: string): Promise<string> => (await readFile(join(dir, `${id}.git`, 'tbuild-remote'), 'utf8').catch(() => '')) || `repository ${id}`;
+  const add = (e: SourceCacheEntry | undefined): void => void (e && out.push(e));
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.endsWith('.git')) continue;
     const id = name.slice(0, -'.git'.length);
     const repo = join(dir, name);
-    const st = await stat(repo).catch(() => undefined);
-    if (!st) continue;
-    out.push({
-      id: `git-${id}`,
-      type: 'source.git.checkout',
-      description: `shared git repo for ${await remoteOf(id)}`,
-      size: (await diskUsage(repo)).size,
-      createdAt: st.birthtime.getTime() ? st.birthtime : st.ctime,
-      lastUsedAt: st.mtime,
-      remove: () =>
-        withFileLock(`${repo}.lock`, async () => {
-          await rm(repo, { recursive: true, force: true });
-          return true;
-        }),
-    });
+    add(
+      await sourceCacheEntry(repo, {
+        id: `git-${id}`,
+        type: 'source.git.checkout',
+        description: `shared git repo for ${await remoteOf(id)}`,
+        remove: () =>
+          withFileLock(`${repo}.lock`, async () => {
+            await rm(repo, { recursive: true, force: true });
+            return true;
+          }),
+      }),
+    );
   }
   for (const name of await readdir(trees).catch(() => [] as string[])) {
     if (!/^[0-9a-f]{16}-[0-9a-f]{40}$/.test(name)) continue;
     const [id, commit] = name.split('-') as [string, string];
     const tree = join(trees, name);
-    const st = await stat(tree).catch(() => undefined);
-    if (!st) continue;
-    out.push({
-      id: `git-${name}`,
-      type: 'source.git.checkout',
-      description: `git snapshot for ${await remoteOf(id)}#${commit}`,
-      size: (await diskUsage(tree)).size,
-      createdAt: st.birthtime.getTime() ? st.birthtime : st.ctime,
-      lastUsedAt: st.mtime,
-      remove: () => withFileLock(`${join(dir, `${id}.git`)}.lock`, async () => (await removeTree(tree)) !== undefined),
-    });
+    add(
+      await sourceCacheEntry(tree, {
+        id: `git-${name}`,
+        type: 'source.git.checkout',
+        description: `git snapshot for ${await remoteOf(id)}#${commit}`,
+        remove: () => withFileLock(`${join(dir, `${id}.git`)}.lock`, async () => (await removeTree(tree)) !== undefined),
+      }),
+    );
   }
   return out;
 }
@@ -218,9 +214,7 @@ async function archiveFromRepo(src: GitSource, commit: string, repo: string, dir
     // (or a tree too large to list: that goes the long way)
     if (listed === undefined) return false;
   }
-  // its last use, for `builder prune --filter until=…`
-  const now = new Date();
-  await utimes(repo, now, now).catch(() => {});
+  await markUsed(repo);
   const names = listed.split('\0');
   if (names.some((n) => n === '.gitmodules' || n === '.gitattributes' || n.endsWith('/.gitattributes'))) return false;
   await archiveInto(repo, commit, dir, what);
@@ -257,11 +251,10 @@ export async function gitTree(src: GitSource, commit: string, root: string): Pro
   // the repository's lock orders every look-up, creation and removal of its trees
   return withFileLock(`${repo}.lock`, async () => {
     if (existsSync(tree)) {
-      const now = new Date();
-      await utimes(tree, now, now).catch(() => {});
+      await markUsed(tree);
     } else {
+      // (what a dead writer left here goes with the build scratch sweep: verify/scratch.ts)
       await mkdir(trees, { recursive: true });
-      await sweepDeadOwners(trees, 'tmp');
       const tmp = join(trees, ownedName('tmp'));
       await mkdir(tmp);
       try {

@@ -1,11 +1,11 @@
-import { copyFile, link, mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { markUsed, sourceCacheEntry } from './source-cache-entry.js';
 import type { SourceCacheEntry } from '../types.js';
 import { redactCredentials } from '../../util/redact-url.js';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { digestHex, sha256, type Digest } from '../../util/digest.js';
 import { withFileLock } from '../../util/file-lock.js';
-import { diskUsage } from '../../cache/usage.js';
 
 /**
  * What `ADD https://…` downloaded last, kept in the root with the validators the server gave
@@ -43,9 +43,7 @@ export async function linkInto(root: string, e: HttpCacheEntry, dest: string): P
   const body = join(entryDir(root, e.url), digestHex(e.digest));
   try {
     await link(body, dest);
-    // its last use, for `builder prune --filter until=…`
-    const now = new Date();
-    await utimes(entryDir(root, e.url), now, now).catch(() => {});
+    await markUsed(entryDir(root, e.url));
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') return false;
@@ -73,22 +71,18 @@ export async function httpCacheEntries(root: string): Promise<SourceCacheEntry[]
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (name.endsWith('.lock')) continue;
     const entry = join(dir, name);
-    const st = await stat(entry).catch(() => undefined);
-    if (!st?.isDirectory()) continue;
     const url = await readFile(join(entry, 'entry.json'), 'utf8').then((t) => (JSON.parse(t) as HttpCacheEntry).url, () => name);
-    out.push({
+    const e = await sourceCacheEntry(entry, {
       id: `http-${name}`,
       type: 'regular',
       description: `http url ${redactCredentials(url)}`,
-      size: (await diskUsage(entry)).size,
-      createdAt: st.birthtime.getTime() ? st.birthtime : st.ctime,
-      lastUsedAt: st.mtime,
       remove: () =>
         withFileLock(`${entry}.lock`, async () => {
           await rm(entry, { recursive: true, force: true });
           return true;
         }),
     });
+    if (e) out.push(e);
   }
   return out;
 }
