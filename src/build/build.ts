@@ -339,6 +339,7 @@ async function openRemoteCaches(parts: BuildDeps, opts: BuildOptions, emit: (e: 
     ...(parts.registryClients ? { clients: parts.registryClients } : {}),
     auth: (host) => authFor(host, { auth: opts.registryAuth, ...(opts.registryAuthLookup ? { authLookup: opts.registryAuthLookup } : {}) }),
     warn: (message) => emit({ type: 'warning', message }),
+    ...(opts.cacheStoreLookup ? { clientStore: opts.cacheStoreLookup } : {}),
   });
 }
 

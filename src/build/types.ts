@@ -111,6 +111,8 @@ export interface BuildOptions {
   registryAuth?: RequestAuth[];
   /** Credentials for a registry host not in `registryAuth`, asked when a pull or push needs them (buildx's session). */
   registryAuthLookup?: (host: string) => Promise<Credentials | undefined>;
+  /** Content stores the build's client serves, by id: where `type=local` caches with a `store` live (buildx's session). */
+  cacheStoreLookup?: (id: string) => import('../remotecache/types.js').ClientCacheStore | undefined;
   /** `--cache-to`: where this build's cache records and layers are exported (after the image). */
   cacheTo?: CacheExportSpec[];
   /** `--cache-from`: caches whose records this build may use (fetched lazily). */

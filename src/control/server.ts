@@ -1,4 +1,4 @@
-import { cacheSpecFromAttrs, parseCacheTo, refuseLocalOverApi } from '../remotecache/spec.js';
+import { cacheSpecFromAttrs, parseCacheTo } from '../remotecache/spec.js';
 import type { CacheExportSpec, CacheImportSpec } from '../remotecache/types.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -322,8 +322,9 @@ async function* abortable<T>(it: AsyncIterable<T>, signal: AbortSignal): AsyncGe
 
 /**
  * `--cache-from`/`--cache-to` as buildx sends them (Control Solve's CacheOptions, or the
- * `cache-imports` frontend attribute in gateway builds). Local caches travel through the client's
- * session content store, which tbuild does not serve: refused by name.
+ * `cache-imports` frontend attribute in gateway builds). A local cache lives on the client: its
+ * directory is a content store the client's session serves under `local:<dir>`, and the client
+ * resolves an import's tag to the `digest` it sends and carries out `reset` itself.
  */
 function cacheOptions(req: SolveRequest): { cacheFrom: CacheImportSpec[]; cacheTo: CacheExportSpec[] } {
   try {
@@ -332,9 +333,14 @@ function cacheOptions(req: SolveRequest): { cacheFrom: CacheImportSpec[]; cacheT
       const listed = JSON.parse(req.FrontendAttrs['cache-imports']) as Array<{ Type?: string; Attrs?: Record<string, string> }>;
       for (const c of Array.isArray(listed) ? listed : []) imports.push({ type: c.Type ?? '', attrs: c.Attrs ?? {} });
     }
-    // a local cache comes as a session content store (its attributes are the store's id): refuse by type first
-    const parse = <T extends CacheImportSpec | CacheExportSpec>(dir: 'from' | 'to', type: string, attrs: Record<string, string>): T =>
-      refuseLocalOverApi((type === 'local' ? { type: 'local', src: '', dest: '', tag: '' } : cacheSpecFromAttrs(dir, type, attrs)) as T, `--cache-${dir}`);
+    const parse = <T extends CacheImportSpec | CacheExportSpec>(dir: 'from' | 'to', type: string, attrs: Record<string, string>): T => {
+      if (type !== 'local') return cacheSpecFromAttrs(dir, type, attrs) as T;
+      const { reset: _reset, ...rest } = attrs;
+      const spec = cacheSpecFromAttrs(dir, type, rest) as Extract<CacheImportSpec | CacheExportSpec, { type: 'local' }>;
+      const store = `local:${'dest' in spec ? spec.dest : spec.src}`;
+      if (!('dest' in spec) && !spec.digest) throw new ConnectError(`--cache-from type=local,src=${spec.src}: the client sent no digest (a local cache importer needs one)`, Code.InvalidArgument);
+      return { ...spec, store } as T;
+    };
     const cacheFrom = [
       ...imports.map((c) => parse<CacheImportSpec>('from', c.type, c.attrs)),
       ...(req.Cache?.ImportRefsDeprecated ?? []).map((ref) => ({ type: 'registry' as const, ref })),

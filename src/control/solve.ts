@@ -10,6 +10,7 @@ import type { BuildJob } from './build-jobs.js';
 import type { FailureSite } from './errors.js';
 import { syncDir, syncFromClient } from './diffcopy-receive.js';
 import { getCredentials, getSecret, sendDir, sendStream, sshAgent } from './session-calls.js';
+import { ClientContentStore } from './session-content.js';
 import { type ExporterRequest, type SolvePlan, exporterAnnotations, exporterNames, planSolve, wantsPush } from './solve-options.js';
 import type { ClientSession, ControlBackend } from './types.js';
 
@@ -123,6 +124,12 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
     });
     let result: BuildResult;
     const hidden = new Set<string>();
+    const clientStores = new Map<string, ClientContentStore>();
+    const clientStore = (id: string): ClientContentStore => {
+      let store = clientStores.get(id);
+      if (!store) clientStores.set(id, (store = new ClientContentStore(session, id, signal)));
+      return store;
+    };
     try {
       result = await backend.build({
         ...(input.traceParent ? { traceParent: input.traceParent } : {}),
@@ -138,6 +145,7 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
         secretLookup: (id) => getSecret(session, id, signal),
         sshLookup: (id) => sshAgent(session, id),
         registryAuthLookup: (host) => getCredentials(session, host, signal),
+        cacheStoreLookup: clientStore,
         onProgress: (ev) => {
           // The definition was loaded (and shown) above, from the client: its vertex and lines stay out.
           if (ev.type === 'vertex' && ev.vertex.name.startsWith('[internal] load build definition')) {
@@ -159,7 +167,11 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
       await stream.done;
     }
     for (const { index, dir } of localDirs) await sendDir(session, index, dir, signal);
-    return exporterResponse(result, input.exporters);
+    const response = exporterResponse(result, input.exporters);
+    // the client names the exported cache in its directory's index.json (BuildKit's key)
+    const cacheManifest = [...clientStores.values()].map((s) => s.tagged).filter(Boolean).pop();
+    if (cacheManifest) response['cache.manifest'] = JSON.stringify(cacheManifest);
+    return response;
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

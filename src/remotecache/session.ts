@@ -8,7 +8,7 @@ import { ImportedCache, importCache } from './import.js';
 import { exportCache, type CacheExportItem, type CacheTarget } from './export.js';
 import { LayoutFetcher, LayoutPusher } from './layout.js';
 import { describeCache } from './spec.js';
-import type { CacheExportSpec, CacheImportSpec } from './types.js';
+import type { CacheExportSpec, CacheImportSpec, ClientCacheStore } from './types.js';
 
 export interface RemoteCacheEnv {
   /** The engine's stores: what imports unpack into and exports read from. */
@@ -17,6 +17,8 @@ export interface RemoteCacheEnv {
   /** Credentials for a registry host, when the build was given some. */
   auth(host: string): Promise<RequestAuth | undefined>;
   warn(message: string): void;
+  /** The client's content store by id (`local:<dir>`), for local caches that live on the client. */
+  clientStore?(id: string): ClientCacheStore | undefined;
 }
 
 /**
@@ -44,7 +46,17 @@ export class BuildCaches {
     return (await c).client;
   }
 
+  #clientStore(id: string): ClientCacheStore {
+    const store = this.#env.clientStore?.(id);
+    if (!store) throw new TbuildError('TB_INVALID_ARGUMENT', `cache store ${id}: this build has no client serving it`);
+    return store;
+  }
+
   async #source(spec: CacheImportSpec): Promise<{ fetcher: Fetcher; tagOrDigest: string; name: string }> {
+    if (spec.type === 'local' && spec.store) {
+      if (!spec.digest) throw new TbuildError('TB_INVALID_ARGUMENT', `--cache-from type=local,src=${spec.src}: the client gave no digest for its cache`);
+      return { fetcher: this.#clientStore(spec.store), tagOrDigest: spec.digest, name: spec.src };
+    }
     if (spec.type === 'local') {
       const dir = resolvePath(spec.src);
       return { fetcher: new LayoutFetcher(dir), tagOrDigest: spec.digest ?? spec.tag, name: dir };
@@ -76,7 +88,9 @@ export class BuildCaches {
   /** Write one `--cache-to` (registry or local); returns the digest its tag now names. */
   async export(spec: Extract<CacheExportSpec, { type: 'registry' | 'local' }>, items: readonly CacheExportItem[], mounts: Array<{ id: string; dir: string }>, progress?: ProgressSink): Promise<Digest> {
     let target: CacheTarget;
-    if (spec.type === 'local') {
+    if (spec.type === 'local' && spec.store) {
+      target = { pusher: this.#clientStore(spec.store), tag: spec.tag, repo: `client/${spec.dest.replace(/^\/+/, '')}`, host: 'client' };
+    } else if (spec.type === 'local') {
       const dir = resolvePath(spec.dest);
       target = { pusher: new LayoutPusher(dir), tag: spec.tag, repo: `local${dir}`, host: 'local' };
     } else {

@@ -1,5 +1,5 @@
 import type { Digest } from '../util/digest.js';
-import type { Descriptor } from '../registry/types.js';
+import type { Descriptor, Fetcher, Pusher } from '../registry/types.js';
 
 /**
  * Build cache shared beyond one machine, with BuildKit's flags: `--cache-to` exports the cache
@@ -23,13 +23,22 @@ export type CacheExportSpec =
       /** tbuild's extension: the contents of `RUN --mount=type=cache` directories go along. */
       cacheMounts: boolean;
     }
-  | { type: 'local'; dest: string; tag: string; mode: CacheMode; imageManifest: boolean; ociMediaTypes: boolean; ignoreError: boolean; cacheMounts: boolean }
+  | { type: 'local'; dest: string; tag: string; mode: CacheMode; imageManifest: boolean; ociMediaTypes: boolean; ignoreError: boolean; cacheMounts: boolean; store?: string }
   | { type: 'inline' };
 
 /** `--cache-from`, parsed. */
 export type CacheImportSpec =
   | { type: 'registry'; ref: string }
-  | { type: 'local'; src: string; tag: string; digest?: Digest };
+  | { type: 'local'; src: string; tag: string; digest?: Digest; store?: string };
+
+/*
+ * A local cache's `store`: the id of a content store the build's client serves (BuildKit's
+ * `local:<dir>`, through buildx's session). `dest`/`src` are then the client's directory, named
+ * only; blobs go through the store, and the client itself names the exported manifest.
+ */
+
+/** A cache directory the client serves, read and written by digest. */
+export type ClientCacheStore = Fetcher & Pusher;
 
 /** Media type of the cache config blob (the manifest's `config`). */
 export const CACHE_CONFIG_TYPE = 'application/vnd.tbuild.cache.config.v1+json';

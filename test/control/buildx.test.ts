@@ -403,7 +403,7 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect(after.stdout).toMatch(/Total:\s+0B/);
   });
 
-  test('buildx create --driver remote to the mutual-TLS --buildkit-addr builds, and --load lands the image', async () => {
+  test('buildx create --driver remote to the mutual-TLS --buildkit-addr builds, and --load lands the image; registry and local caches', async () => {
     const certs = join(tmp.path, 'certs');
     mkdirSync(certs);
     await makeCerts(certs);
@@ -435,9 +435,33 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
         const imported = await dx(['build', '--progress', 'plain', '--cache-from', `type=registry,ref=${ref}`, '-t', 'bx-remote-cached', cached]);
         expect(imported.code, imported.stderr).toBe(0);
         expect(imported.stderr).toMatch(/\[2\/2\] RUN od[^\n]*\n#\d+ CACHED/);
-        const local = await dx(['buildx', 'build', '--builder', 'tbremote', '--cache-to', `type=local,dest=${join(tmp.path, 'bx-local-cache')}`, cached]);
-        expect(local.code).not.toBe(0);
-        expect(local.stderr).toMatch(/--cache-to type=local is not supported through a daemon/);
+        // type=local: the directory is the client's; the builder reaches it through the session's content store
+        const localCache = join(tmp.path, 'bx-local-cache');
+        const fresh = ctx('local-cached', { Dockerfile: 'FROM busybox:local\nRUN od -An -N8 -tx1 /dev/urandom > /at\nRUN cp /at /again\n' });
+        const toLocal = await dx(['buildx', 'build', '--builder', 'tbremote', '--progress', 'plain', '--cache-to', `type=local,dest=${localCache},mode=max`, '-t', 'bx-local', '--load', fresh]);
+        expect(toLocal.code, toLocal.stderr).toBe(0);
+        expect(toLocal.stderr).toMatch(/exporting cache to client directory[^\n]*\n(#\d+ [^\n]*\n)*#\d+ DONE/);
+        const index = JSON.parse(readFileSync(join(localCache, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
+        const tagged = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'latest');
+        expect(tagged?.digest).toMatch(/^sha256:/);
+        expect(existsSync(join(localCache, 'blobs', 'sha256', tagged!.digest.slice(7)))).toBe(true);
+        // the docker-driver daemon never built it: every step comes from the client's directory
+        const fromLocal = await dx(['build', '--progress', 'plain', '--cache-from', `type=local,src=${localCache}`, '-t', 'bx-local-imported', fresh]);
+        expect(fromLocal.code, fromLocal.stderr).toBe(0);
+        expect(fromLocal.stderr).toMatch(/\[2\/3\] RUN od[^\n]*\n#\d+ CACHED/);
+        expect(fromLocal.stderr).toMatch(/\[3\/3\] RUN cp[^\n]*\n#\d+ CACHED/);
+        const at = async (tag: string) => (await dx(['run', '--rm', tag, 'cat', '/again'])).stdout;
+        expect(await at('bx-local-imported')).toBe(await at('bx-local'));
+        // a second export into the same directory moves the tag and keeps the blobs it still names
+        const again = await dx(['buildx', 'build', '--builder', 'tbremote', '--cache-to', `type=local,dest=${localCache},mode=max,tag=v2`, fresh]);
+        expect(again.code, again.stderr).toBe(0);
+        const tags = (JSON.parse(readFileSync(join(localCache, 'index.json'), 'utf8')) as typeof index).manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']);
+        expect(tags).toEqual(expect.arrayContaining(['latest', 'v2']));
+        // the docker driver (plain `docker build`) exports the same way
+        const viaDocker = await dx(['build', '--progress', 'plain', '--cache-to', `type=local,dest=${join(tmp.path, 'bx-local-cache2')}`, fresh]);
+        expect(viaDocker.code, viaDocker.stderr).toBe(0);
+        expect(viaDocker.stderr).toContain('exporting cache to client directory');
+        expect(readFileSync(join(tmp.path, 'bx-local-cache2', 'index.json'), 'utf8')).toContain('"org.opencontainers.image.ref.name":"latest"');
       } finally {
         await reg.stop();
       }

@@ -68,7 +68,8 @@ describe('BuildKit control API: bad requests', () => {
     ['an exporter option tbuild would drop', { Frontend: 'dockerfile.v0', Ref: 'r3', Exporters: [{ Type: 'image', Attrs: { name: 'x', compression: 'zstd' } }] }, Code.Unimplemented, /image exporter's "compression" option/],
     ['a cache backend tbuild lacks', { Frontend: 'dockerfile.v0', Ref: 'r4', Cache: { Exports: [{ Type: 'gha', Attrs: { scope: 'x' } }] } }, Code.InvalidArgument, /cache type "gha" is not supported/],
     ['a cache export option tbuild would drop', { Frontend: 'dockerfile.v0', Ref: 'r4b', Cache: { Exports: [{ Type: 'registry', Attrs: { ref: 'r/x:cache', 'compression-level': '9' } }] } }, Code.InvalidArgument, /"compression-level" is not supported/],
-    ['a local cache (the client\'s session store)', { Frontend: 'dockerfile.v0', Ref: 'r4c', Cache: { Imports: [{ Type: 'local', Attrs: { store_id: 'x' } }] } }, Code.InvalidArgument, /--cache-from type=local is not supported through a daemon/],
+    ['a local cache import without the digest the client resolves', { Frontend: 'dockerfile.v0', Ref: 'r4c', Cache: { Imports: [{ Type: 'local', Attrs: { src: '/x' } }] } }, Code.InvalidArgument, /--cache-from type=local,src=\/x: the client sent no digest/],
+    ['a local cache attribute tbuild does not know', { Frontend: 'dockerfile.v0', Ref: 'r4d', Cache: { Exports: [{ Type: 'local', Attrs: { dest: '/x', store_id: 'x' } }] } }, Code.InvalidArgument, /attribute "store_id" is not supported/],
     ['an LLB definition', { Ref: 'r5', Definition: create(DefinitionSchema, { def: [new Uint8Array([1, 2, 3])] }) }, Code.Unimplemented, /LLB definition/],
     ['an entitlement the daemon does not allow', { Frontend: 'dockerfile.v0', Ref: 'r6', Entitlements: ['security.insecure'] }, Code.PermissionDenied, /security.insecure is not allowed/],
   ])('refuses %s by name', async (_name, req, code, message) => {
