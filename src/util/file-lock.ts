@@ -3,17 +3,21 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TbuildError } from '../errors.js';
+import { tryLockViaHelper } from './lock-helper.js';
 
 /**
  * A lock shared by every process on the machine: flock(2) on `path`. Node has no flock of its
- * own, so util-linux's `flock` takes it on a descriptor we open and hand it (`flock -x 3`): the
- * lock belongs to our open file, so it is ours once the helper exits, and it goes when we close
- * the file — or when this process dies, even by SIGKILL. No sweep or timeout is ever needed.
+ * own. An uncontended lock is taken by this process's lock helper (`lock-helper.ts`: one small
+ * process, no fork of ours per lock). One that must be waited for is taken by util-linux's
+ * `flock` on a descriptor we open and hand it (`flock -x 3`): the lock belongs to our open file,
+ * so it is ours once `flock` exits. Either way it goes when released — or when this process dies,
+ * even by SIGKILL. No sweep or timeout is ever needed.
  *
  * Within one process two holders of the same path are two open files, so they exclude each other
  * like two processes do: never take a lock you already hold.
  */
 export interface FileLock {
+  /** Other processes may see the lock free a moment later; this process's next lock is ordered after it. */
   release(): void;
 }
 
@@ -31,6 +35,9 @@ const HELD = 1;
 
 async function takeLock(path: string, shared: boolean, wait: boolean): Promise<FileLock | undefined> {
   await mkdir(dirname(path), { recursive: true });
+  const quick = await tryLockViaHelper(path, shared);
+  if (quick.kind === 'held') return { release: quick.release };
+  if (quick.kind === 'busy' && !wait) return undefined;
   const fd = openSync(path, 'a', 0o600);
   return new Promise((resolve, reject) => {
     const fail = (message: string, cause?: unknown) => {

@@ -18,9 +18,10 @@ interface Pending {
 export class PythonHelper {
   readonly #name: string;
   readonly #script: string;
-  readonly #idleMs: number;
+  readonly #idleMs: number | undefined;
 
-  constructor(name: string, script: string, idleMs: number) {
+  /** `idleMs` undefined: kept until this process exits (its state outlives any one request). */
+  constructor(name: string, script: string, idleMs: number | undefined) {
     this.#name = name;
     this.#script = script;
     this.#idleMs = idleMs;
@@ -80,6 +81,7 @@ export class PythonHelper {
     (child.stdout as unknown as { unref(): void }).unref();
     (child.stderr as unknown as { unref(): void }).unref();
     (child.stdin as unknown as { unref(): void }).unref();
+    if (this.#idleMs === undefined) return;
     this.#idle ??= setTimeout(() => {
       this.#idle = undefined;
       if (!this.#pending.length && this.#child === child) {
