@@ -100,6 +100,8 @@ export async function bench(): Promise<BenchRow[]> {
       { name: 'cache-hit', path: 'cold-simple', cold: false },
       { name: 'cache-bust-late', path: 'cold-simple', cold: false, prep: () => appendFileSync(join(cases, 'cold-simple', 'late.txt'), `${Date.now()}\n`) },
     ];
+    const unknown = (ONLY ?? []).filter((o) => o !== 'transfer' && !plan.some((p) => p.name.startsWith(o)));
+    if (unknown.length) throw new Error(`BENCH_CASES: no case named ${unknown.join(', ')} (cases: ${[...plan.map((p) => p.name), 'transfer'].join(', ')})`);
     for (const c of plan.filter((p) => !ONLY || ONLY.some((o) => p.name.startsWith(o)))) {
       const times = new Map<string, number[]>();
       for (let i = 0; i < RUNS; i++) {
