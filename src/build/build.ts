@@ -18,7 +18,7 @@ import type { BuildContext } from '../session/types.js';
 import { openContext } from '../session/open.js';
 import { convert } from '../frontend/dockerfile/index.js';
 import type { ImageLookup } from '../frontend/dockerfile/context.js';
-import { formatPlatform, hostPlatform, targetPlatform } from '../util/platform.js';
+import { formatPlatform, hostPlatform, targetPlatform, targetPlatforms } from '../util/platform.js';
 import { solve, type Solved } from '../solver/scheduler.js';
 import type { CacheExportItem } from '../remotecache/export.js';
 import { describeCache } from '../remotecache/spec.js';
@@ -44,7 +44,13 @@ import { grantedEntitlements } from '../exec/security/entitlements.js';
  * (cache hits, parallel execution), export the image and any outputs.
  */
 export function build(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult> {
-  return opts.onPhase ? collectPhases(opts.onPhase, () => buildIn(parts, opts)) : buildIn(parts, opts);
+  const platforms = targetPlatforms(opts.platform);
+  if (platforms?.length === 1) opts = { ...opts, platform: formatPlatform(platforms[0]!) };
+  const run =
+    platforms && platforms.length > 1
+      ? () => import('./multi-platform.js').then(({ buildPlatforms }) => buildPlatforms(parts, opts, platforms, (one) => buildIn(parts, one)))
+      : () => buildIn(parts, opts);
+  return opts.onPhase ? collectPhases(opts.onPhase, run) : run();
 }
 
 async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResult> {

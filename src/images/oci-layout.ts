@@ -5,6 +5,8 @@ import { BlobWriter, addBuffer, nameAnnotations, packArchive, resolveSaveSet, ty
 import { MEDIA_TYPES, type Descriptor } from './manifest.js';
 import { normalizeTagReference } from './reference.js';
 import { digestHex, isDigest, sha256, type Digest } from '../util/digest.js';
+import type { ImageRecord } from './types.js';
+import type { Platform } from '../util/platform.js';
 
 /**
  * OCI image layout tarballs (`oci-layout`, `index.json`, `blobs/sha256/…`), as `skopeo
@@ -164,5 +166,30 @@ export async function packOciLayout(ctx: ArchiveContext, items: SaveItem[]): Pro
     }
     await addBuffer(pack, 'oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
     await addBuffer(pack, 'index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests })));
+  });
+}
+
+/**
+ * A multi-platform build's OCI layout tarball: each platform's image, an OCI index naming them
+ * with their platforms, and `index.json` pointing at that index (under each of `names`), as
+ * BuildKit's oci exporter writes one.
+ */
+export async function packOciIndexLayout(ctx: ArchiveContext, entries: Array<{ record: ImageRecord; platform: Platform }>, names: string[], onIndex?: (digest: Digest) => void): Promise<Readable> {
+  return packArchive(async (pack) => {
+    const blobs = new BlobWriter(pack, ctx);
+    await blobs.dirs();
+    const manifests = [];
+    for (const { record, platform } of entries) {
+      const { manifest } = await blobs.image(record);
+      manifests.push({ mediaType: MEDIA_TYPES.ociManifest, digest: manifest.digest, size: manifest.size, platform: { architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}) } });
+    }
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }));
+    const digest = sha256(index);
+    onIndex?.(digest);
+    await blobs.bytes(digest, index);
+    const base = { mediaType: MEDIA_TYPES.ociIndex, digest, size: index.length };
+    const top = names.length ? names.map((n) => ({ ...base, annotations: nameAnnotations(n) })) : [base];
+    await addBuffer(pack, 'oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
+    await addBuffer(pack, 'index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: top })));
   });
 }

@@ -1,11 +1,11 @@
 import { layerGzip } from '../util/gzip.js';
 import PQueue from 'p-queue';
 import type { ContentStore, LayerConverter, Snapshotter } from '../cache/types.js';
-import type { ImageLayer, ImageStore } from '../images/types.js';
+import type { ImageLayer, ImageRecord, ImageStore } from '../images/types.js';
 import { exportLayer } from '../images/layers.js';
 import { formatReference, parseReference, repositoryName } from '../images/reference.js';
 import { TbuildError } from '../errors.js';
-import { shortId } from '../util/digest.js';
+import { sha256, shortId, type Digest } from '../util/digest.js';
 import { BlobMap, type CompressedBlob } from './blob-map.js';
 import { MT } from './media-types.js';
 import type { Descriptor, ProgressSink, PushedImage, Pusher, PushRequest, RegistryClient } from './types.js';
@@ -37,7 +37,35 @@ export async function pushImage(source: PushSource, registry: RegistryClient, in
   if (ref.digest !== undefined) throw new TbuildError('TB_REFERENCE_INVALID', `cannot push a digest reference (${input}): push by tag`);
   ref.tag ??= 'latest';
   const name = formatReference(ref);
-  const image = await source.images.resolve(opts.image ?? name);
+  const progress: ProgressSink = opts.onProgress ?? (() => {});
+  const repo = repositoryName(ref);
+  progress({ status: `The push refers to repository [${repo}]` });
+  if (!opts.platforms?.length) {
+    const image = await source.images.resolve(opts.image ?? name);
+    const { digest, size } = await pushOne(source, registry, ref, image, ref.tag, opts);
+    // Remember where this image now lives (docker images --digests, pulls by digest later).
+    await source.images.create({ config: image.config, configJson: (await source.content.read(image.id)).toString(), layers: image.layers, repoDigests: [`${repo}@${digest}`] }).catch(() => {});
+    progress({ status: `${ref.tag}: digest: ${digest} size: ${size}` });
+    return { name, tag: ref.tag, digest, size };
+  }
+  // A manifest list: each platform's image under its digest, then the list under the tag.
+  const manifests = [];
+  for (const { image: id, platform } of opts.platforms) {
+    const image = await source.images.resolve(id);
+    const { digest, size } = await pushOne(source, registry, ref, image, undefined, opts);
+    manifests.push({ mediaType: MT.dockerManifest, digest, size, platform: { architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}) } });
+  }
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.dockerManifestList, manifests }, null, 3));
+  const digest = await registry.pusher({ domain: ref.domain, path: ref.path }).putManifest(ref.tag, MT.dockerManifestList, bytes);
+  progress({ status: `${ref.tag}: digest: ${digest} size: ${bytes.length}` });
+  return { name, tag: ref.tag, digest, size: bytes.length };
+}
+
+/**
+ * One image's layers, config and Docker schema 2 manifest into `ref`'s repository: under `tag`,
+ * or (a manifest list's entry) only under its digest.
+ */
+async function pushOne(source: PushSource, registry: RegistryClient, ref: ReturnType<typeof parseReference>, image: ImageRecord, tag: string | undefined, opts: PushOptions): Promise<{ digest: Digest; size: number }> {
   const repo = repositoryName(ref);
   const host = ref.domain;
   const progress: ProgressSink = opts.onProgress ?? (() => {});
@@ -49,7 +77,6 @@ export async function pushImage(source: PushSource, registry: RegistryClient, in
   for (const list of known) for (const b of list) for (const r of b.repos) if (hostOf(r) === host && r !== repo) mountFrom.add(r.slice(host.length + 1));
   const pusher = registry.pusher({ domain: ref.domain, path: ref.path }, [...mountFrom].slice(0, 8));
 
-  progress({ status: `The push refers to repository [${repo}]` });
   for (const l of image.layers) progress({ id: shortId(l.diffId), status: 'Preparing' });
   const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency ?? 3) });
   // The same diffID twice in one image is pushed once.
@@ -76,13 +103,8 @@ export async function pushImage(source: PushSource, registry: RegistryClient, in
     ...(image.annotations ? { annotations: image.annotations } : {}),
   };
   const bytes = Buffer.from(JSON.stringify(manifest, null, 3));
-  const digest = await pusher.putManifest(ref.tag, MT.dockerManifest, bytes);
-  // Remember where this image now lives (docker images --digests, pulls by digest later).
-  await source.images
-    .create({ config: image.config, configJson: configBytes.toString(), layers: image.layers, repoDigests: [`${repo}@${digest}`] })
-    .catch(() => {});
-  progress({ status: `${ref.tag}: digest: ${digest} size: ${bytes.length}` });
-  return { name, tag: ref.tag, digest, size: bytes.length };
+  const digest = await pusher.putManifest(tag ?? sha256(bytes), MT.dockerManifest, bytes);
+  return { digest, size: bytes.length };
 }
 
 export async function pushLayer(

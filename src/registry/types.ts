@@ -177,6 +177,8 @@ export interface PushRequest {
   concurrency?: number;
   /** Push this local image (id or name) under the reference instead of the image it names. */
   image?: string;
+  /** Push these local images (ids) as one manifest list under the reference (a multi-platform build). */
+  platforms?: Array<{ image: string; platform: Platform }>;
 }
 
 export interface PushedImage {

@@ -117,13 +117,27 @@ export function platformOfConfig(c: { os?: string; architecture?: string; varian
 }
 
 /**
+ * `--platform a,b`: the platforms of a multi-platform build, each checked as `targetPlatform`
+ * checks one, repeats dropped (so `a,a` is one); undefined when the flag is no list.
+ */
+export function targetPlatforms(spec: string | undefined): Platform[] | undefined {
+  if (!spec?.includes(',')) return undefined;
+  const out: Platform[] = [];
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const p = targetPlatform(part);
+    if (!out.some((q) => formatPlatform(q) === formatPlatform(p))) out.push(p);
+  }
+  return out.length ? out : undefined;
+}
+
+/**
  * The platform a build targets: `--platform` (one; a list is a multi-platform build), or this
  * machine's. Another CPU's RUN steps need an emulator, which the worker checks when one runs.
  */
 export function targetPlatform(spec: string | undefined): Platform {
   if (spec === undefined || spec.trim() === '') return hostPlatform();
   if (spec.includes(',')) {
-    throw new TbuildError('TB_INVALID_ARGUMENT', `--platform ${spec}: building several platforms into one image index (multi-platform) is not supported; build each platform on its own`);
+    throw new TbuildError('TB_INVALID_ARGUMENT', `--platform ${spec}: several platforms here are not supported (a multi-platform build takes them; this needs one)`);
   }
   const p = parsePlatform(spec);
   if (p.os !== 'linux') throw new TbuildError('TB_INVALID_ARGUMENT', `--platform ${spec}: tbuild builds linux images only`);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { formatPlatform, hostPlatform, parsePlatform, parsePlatformSpec, platformOfConfig, runsNatively, samePlatform, targetPlatform } from '../../src/util/platform.js';
+import { formatPlatform, hostPlatform, parsePlatform, parsePlatformSpec, platformOfConfig, runsNatively, samePlatform, targetPlatform, targetPlatforms } from '../../src/util/platform.js';
 import { isTbuildError } from '../../src/errors.js';
 
 describe('platforms', () => {
@@ -51,7 +51,12 @@ describe('platforms', () => {
     expect(targetPlatform(undefined)).toEqual(hostPlatform());
     expect(targetPlatform(' ')).toEqual(hostPlatform());
     expect(targetPlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64' });
-    expect(() => targetPlatform('linux/amd64,linux/arm64')).toThrow(/--platform linux\/amd64,linux\/arm64: building several platforms into one image index \(multi-platform\) is not supported/);
+    expect(() => targetPlatform('linux/amd64,linux/arm64')).toThrow(/--platform linux\/amd64,linux\/arm64: several platforms here are not supported/);
+    // a multi-platform build's list: each checked, repeats dropped, one alone is no list
+    expect(targetPlatforms('linux/amd64, linux/arm64,linux/amd64')).toEqual([{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }]);
+    expect(targetPlatforms('linux/arm64')).toBeUndefined();
+    expect(targetPlatforms('linux/arm64,linux/arm64')).toEqual([{ os: 'linux', architecture: 'arm64' }]);
+    expect(() => targetPlatforms('linux/amd64,windows/amd64')).toThrow(/--platform windows\/amd64: tbuild builds linux images only/);
     expect(() => targetPlatform('windows/amd64')).toThrow(/--platform windows\/amd64: tbuild builds linux images only/);
   });
 
