@@ -75,10 +75,9 @@ export function planSolve(attrs: Record<string, string>, entitlements: readonly 
     else options.noCacheFilter = attrs['no-cache']!.split(',').filter(Boolean);
   }
   if (attrs.platform) {
-    const platforms = attrs.platform.split(',').filter(Boolean);
-    if (platforms.length > 1) unsupported(`building for several platforms at once (${attrs.platform})`);
-    // another CPU's platform builds under emulation; the worker says so by name when it has none
-    options.platform = platforms[0]!;
+    // another CPU's platform builds under emulation, the worker says so by name when it has none;
+    // several make a multi-platform build, whose outputs the engine checks
+    options.platform = attrs.platform;
   }
   // Capabilities the client requires of the frontend: tbuild's Dockerfile frontend takes named contexts.
   for (const cap of (attrs['frontend.caps'] ?? '').split(',').filter(Boolean)) {

@@ -72,6 +72,10 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
   const { backend, job, session, signal } = input;
   const plan = planSolve(input.frontendAttrs, input.entitlements);
   for (const message of plan.warnings) job.progress({ type: 'warning', message });
+  if ((plan.options.platform ?? '').includes(',') && input.exporters.some((e) => e.type === 'moby')) {
+    // the docker driver keeps the result in the daemon's store and pushes it from there
+    throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', `several platforms (${plan.options.platform}) with the docker driver: its image store keeps one platform per name; use -o type=oci|local|tar, or a remote-driver builder to --push`);
+  }
   const streams = input.exporters.filter((e) => ['tar', 'docker', 'oci'].includes(e.type));
   if (streams.length > 1) throw new TbuildError('TB_BUILDKIT_UNSUPPORTED', 'more than one exporter that streams back to the client is not supported by tbuild');
   // Named after this process, so a start after a crash removes what a dead daemon left here.

@@ -403,7 +403,7 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     expect(after.stdout).toMatch(/Total:\s+0B/);
   });
 
-  test('buildx create --driver remote to the mutual-TLS --buildkit-addr builds, and --load lands the image; registry and local caches', async () => {
+  test('buildx create --driver remote to the mutual-TLS --buildkit-addr builds, and --load lands the image; registry and local caches, a multi-platform push', async () => {
     const certs = join(tmp.path, 'certs');
     mkdirSync(certs);
     await makeCerts(certs);
@@ -435,6 +435,15 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
         const imported = await dx(['build', '--progress', 'plain', '--cache-from', `type=registry,ref=${ref}`, '-t', 'bx-remote-cached', cached]);
         expect(imported.code, imported.stderr).toBe(0);
         expect(imported.stderr).toMatch(/\[2\/2\] RUN od[^\n]*\n#\d+ CACHED/);
+        // several platforms: a remote builder pushes the manifest list itself
+        expect((await dockerBuildx(remote.host, config, ['load', '-i', await ensureForeignBusyboxArchive()])).code).toBe(0);
+        expect((await dockerBuildx(remote.host, config, ['tag', 'busybox:local', 'busybox:amd64'])).code).toBe(0);
+        const multi = ctx('remote-multi', { Dockerfile: 'ARG TARGETARCH\nFROM busybox:$TARGETARCH\nRUN uname -m > /m\n' });
+        const multiName = `${reg.host}/bx/multi:remote`;
+        const pushedMulti = await dx(['buildx', 'build', '--builder', 'tbremote', '--platform', 'linux/amd64,linux/arm64', '--push', '-t', multiName, multi]);
+        expect(pushedMulti.code, pushedMulti.stderr).toBe(0);
+        const list = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${multiName}`]).toString()) as { manifests: Array<{ platform: { architecture: string } }> };
+        expect(list.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
         // type=local: the directory is the client's; the builder reaches it through the session's content store
         const localCache = join(tmp.path, 'bx-local-cache');
         const fresh = ctx('local-cached', { Dockerfile: 'FROM busybox:local\nRUN od -An -N8 -tx1 /dev/urandom > /at\nRUN cp /at /again\n' });
@@ -477,6 +486,29 @@ describe.runIf(isRoot)('docker build with buildx against tbuild', () => {
     } finally {
       await dx(['buildx', 'rm', 'tbremote']);
       await remote.stop();
+    }
+  }, 180_000);
+
+  test('--platform linux/amd64,linux/arm64: -o type=local gives a directory per platform, -o type=oci an index; the docker driver\'s store is refused by name', async () => {
+    expect((await dx(['load', '-i', await ensureForeignBusyboxArchive()])).code).toBe(0);
+    expect((await dx(['tag', 'busybox:local', 'busybox:amd64'])).code).toBe(0);
+    const dir = ctx('multi', { Dockerfile: 'ARG TARGETARCH\nFROM busybox:$TARGETARCH\nRUN uname -m > /m\n' });
+    const out = join(tmp.path, 'multi-out');
+    const local = await dx(['build', '--progress', 'plain', '--platform', 'linux/amd64,linux/arm64', '-o', `type=local,dest=${out}`, dir]);
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stderr).toMatch(/\[linux\/arm64 2\/2\] RUN uname -m/);
+    expect(readFileSync(join(out, 'linux_amd64', 'm'), 'utf8')).toBe('x86_64\n');
+    expect(readFileSync(join(out, 'linux_arm64', 'm'), 'utf8')).toBe('aarch64\n');
+    const oci = join(tmp.path, 'multi.oci.tar');
+    const ociBuild = await dx(['build', '--platform', 'linux/amd64,linux/arm64', '-o', `type=oci,dest=${oci}`, dir]);
+    expect(ociBuild.code, ociBuild.stderr).toBe(0);
+    const index = JSON.parse(execFileSync('tar', ['-xOf', oci, 'index.json']).toString()) as { manifests: Array<{ mediaType: string }> };
+    expect(index.manifests[0]!.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    // the docker driver stores the result (and pushes it from the store): refused by name
+    for (const args of [['-t', 'bx-multi'], ['--push', '-t', '127.0.0.1:5999/bx/multi:1']]) {
+      const r = await dx(['build', '--platform', 'linux/amd64,linux/arm64', ...args, dir]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/several platforms \(linux\/amd64,linux\/arm64\) with the docker driver: its image store keeps one platform per name/);
     }
   }, 180_000);
 

@@ -33,7 +33,6 @@ describe('planSolve', () => {
   });
 
   test.each([
-    [{ platform: 'linux/amd64,linux/arm64' }, /several platforms/],
     [{ 'add-hosts': 'db' }, /add-hosts entry db/],
     [{ 'context:x': 'oci-layout:///tmp/x' }, /named build context "x" of kind oci-layout:/],
     [{ 'frontend.caps': 'moby.buildkit.frontend.subrequests' }, /frontend capability moby.buildkit.frontend.subrequests/],
