@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { TbuildError } from '../errors.js';
+import { TbuildError, isTbuildError } from '../errors.js';
 import type { ImageRecord } from '../images/types.js';
 import { normalizeTagReference, parseReference } from '../images/reference.js';
 import { writeStreamAtomic } from '../util/atomic.js';
@@ -15,8 +15,8 @@ import { internalSteps } from './internal-steps.js';
 import type { BuildDeps, BuildOptions, BuildResult, OutputSpec, ProgressEvent } from './types.js';
 
 /**
- * `--platform a,b`: one build per platform (each platform's RUN steps on this CPU or under its
- * emulator), then one result naming them all, as BuildKit's exporters write it: an OCI index in
+ * `--platform a,b`: one build per platform, side by side (each platform's RUN steps on this CPU
+ * or under its emulator), then one result naming them all, as BuildKit's exporters write it: an OCI index in
  * `-o type=oci`, a manifest list pushed under each name (`--push`, `type=registry`), a directory per
  * platform (`linux_arm64/`…) in `-o type=local` and `-o type=tar`. The image store keeps one image
  * per name, so a multi-platform result cannot be stored there, nor written as a `docker load`
@@ -67,24 +67,44 @@ export async function buildPlatforms(parts: BuildDeps, opts: BuildOptions, platf
   const scratch = join(parts.root, 'tmp', ownedName('platforms'));
   const built: Array<{ platform: Platform; record: ImageRecord; result: BuildResult }> = [];
   try {
-    for (const platform of platforms) {
-      const dir = platformDir(platform);
-      // the image is kept (unnamed, until the end) only for the outputs that list the platforms' images
-      const perPlatform: OutputSpec[] = outputs.some((o) => o.type === 'oci' || o.type === 'image') ? [{ type: 'image', names: [] }] : [];
-      for (const o of outputs) {
-        if (o.type === 'local') perPlatform.push({ type: 'local', dest: join(o.dest, dir) });
-        if (o.type === 'tar') perPlatform.push({ type: 'local', dest: join(scratch, `tar-${outputs.indexOf(o)}`, dir) });
-      }
-      const { cacheTo: _to, cacheFrom: _from, outputStream: _stream, tags: _tags, ...rest } = opts;
-      const result = await one({
-        ...rest,
-        platform: formatPlatform(platform),
-        outputs: perPlatform,
-        onProgress: (e) => emit(e.type === 'vertex' ? { ...e, vertex: { ...e.vertex, name: withPlatform(e.vertex.name, platform) } } : e),
-      });
-      if (!result.image) throw new TbuildError('TB_INTERNAL', `the ${formatPlatform(platform)} build stored no image`);
-      built.push({ platform, record: result.image, result });
-    }
+    // The platforms build side by side, as BuildKit builds them; the first failure cancels the rest.
+    const cancel = new AbortController();
+    const onAbort = () => cancel.abort(opts.signal?.reason);
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const { cacheTo: _to, cacheFrom: _from, outputStream: _stream, tags: _tags, signal: _signal, ...rest } = opts;
+    const settled = await Promise.allSettled(
+      platforms.map(async (platform) => {
+        const dir = platformDir(platform);
+        // the image is kept (unnamed, until the end) only for the outputs that list the platforms' images
+        const perPlatform: OutputSpec[] = outputs.some((o) => o.type === 'oci' || o.type === 'image') ? [{ type: 'image', names: [] }] : [];
+        for (const [i, o] of outputs.entries()) {
+          if (o.type === 'local') perPlatform.push({ type: 'local', dest: join(o.dest, dir) });
+          if (o.type === 'tar') perPlatform.push({ type: 'local', dest: join(scratch, `tar-${i}`, dir) });
+        }
+        try {
+          const result = await one({
+            ...rest,
+            platform: formatPlatform(platform),
+            outputs: perPlatform,
+            signal: cancel.signal,
+            onProgress: (e) => emit(e.type === 'vertex' ? { ...e, vertex: { ...e.vertex, name: withPlatform(e.vertex.name, platform) } } : e),
+          });
+          if (!result.image) throw new TbuildError('TB_INTERNAL', `the ${formatPlatform(platform)} build stored no image`);
+          const entry = { platform, record: result.image, result };
+          built.push(entry);
+          return entry;
+        } catch (err) {
+          cancel.abort(err);
+          throw err;
+        }
+      }),
+    );
+    opts.signal?.removeEventListener('abort', onAbort);
+    // the error that stopped the build, not the cancellations it caused
+    const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failures.length) throw failures.find((e) => !isTbuildError(e, 'TB_BUILD_CANCELLED')) ?? failures[0];
+    built.sort((a, b) => platforms.indexOf(a.platform) - platforms.indexOf(b.platform));
     let digest: Digest | undefined;
     for (const [i, o] of outputs.entries()) {
       const names = ('names' in o && o.names?.length ? o.names : (opts.tags ?? [])).map((n) => normalizeTagReference(n));

@@ -94,6 +94,18 @@ describe.runIf(isRoot)('multi-platform builds', () => {
     }
   }, 180_000);
 
+  test('a step failing on one platform fails the build with its own error; nothing is left in the store', async () => {
+    const dir = join(tmp.path, 'ctx-fail');
+    await mkdir(dir);
+    await writeFile(join(dir, 'Dockerfile'), 'ARG TARGETARCH\nFROM busybox:$TARGETARCH\nARG TARGETARCH\nRUN test "$TARGETARCH" = amd64\n');
+    const before = (await engine.images.list()).length;
+    const err = await engine.build({ context: dir, platform: PLATFORMS, network: 'none', outputs: [{ type: 'oci', dest: join(tmp.path, 'fail.tar') }] }).catch((e: unknown) => e);
+    expect(isTbuildError(err, 'TB_BUILD_CANCELLED'), String(err)).toBe(false);
+    expect((err as Error).message).toMatch(/exit code: 1/);
+    expect((err as { range?: { startLine: number } }).range?.startLine).toBe(4);
+    expect((await engine.images.list()).length).toBe(before);
+  }, 180_000);
+
   test('what cannot hold several platforms is refused by name, before anything runs', async () => {
     const cases: Array<[Parameters<Engine['build']>[0], RegExp]> = [
       [{ context, platform: PLATFORMS, tags: ['multi:store'] }, /the image store keeps one platform per name: push the result/],
