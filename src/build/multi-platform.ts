@@ -20,8 +20,8 @@ import type { BuildDeps, BuildOptions, BuildResult, OutputSpec, ProgressEvent } 
  * `-o type=oci`, a manifest list pushed under each name (`--push`, `type=registry`), a directory per
  * platform (`linux_arm64/`…) in `-o type=local` and `-o type=tar`. The image store keeps one image
  * per name, so a multi-platform result cannot be stored there, nor written as a `docker load`
- * archive; those outputs, and what is not carried out per platform yet (caches, annotations, a
- * context streamed once), are refused by name.
+ * archive; those outputs, and what is not carried out per platform yet (cache exports,
+ * annotations, a context streamed once), are refused by name.
  */
 
 type OneBuild = (opts: BuildOptions) => Promise<BuildResult>;
@@ -47,7 +47,8 @@ function checkOutputs(opts: BuildOptions): OutputSpec[] {
     if (o.type === 'docker') refuse('-o type=docker writes one image per name (docker load): use -o type=oci');
     if ('annotations' in o && o.annotations?.length) refuse('annotations in --output are not supported');
   }
-  if (opts.cacheTo?.length || opts.cacheFrom?.length) refuse('--cache-to/--cache-from are not supported');
+  // each platform's build reads the imported caches; an export would need their records merged
+  if (opts.cacheTo?.length) refuse('--cache-to is not supported (--cache-from is)');
   if (opts.annotations?.length) refuse('--annotation is not supported');
   if (typeof opts.context !== 'string') refuse('a context streamed on stdin is read once; give a directory or URL');
   return outputs;
@@ -72,7 +73,7 @@ export async function buildPlatforms(parts: BuildDeps, opts: BuildOptions, platf
     const onAbort = () => cancel.abort(opts.signal?.reason);
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const { cacheTo: _to, cacheFrom: _from, outputStream: _stream, tags: _tags, signal: _signal, ...rest } = opts;
+    const { cacheTo: _to, outputStream: _stream, tags: _tags, signal: _signal, ...rest } = opts;
     const settled = await Promise.allSettled(
       platforms.map(async (platform) => {
         const dir = platformDir(platform);

@@ -10,6 +10,7 @@ import { startRegistry } from '../support/registry.js';
 import { Engine } from '../../src/engine.js';
 import { isTbuildError } from '../../src/errors.js';
 import type { ProgressEvent } from '../../src/build/types.js';
+import { parseCacheFrom, parseCacheTo } from '../../src/remotecache/spec.js';
 
 /**
  * `--platform linux/amd64,linux/arm64`: one build per platform (arm64's RUN under qemu-user-static),
@@ -94,6 +95,25 @@ describe.runIf(isRoot)('multi-platform builds', () => {
     }
   }, 180_000);
 
+  test('--cache-from is read by every platform: a fresh root takes the cached platform\'s steps from it', async () => {
+    const cache = join(tmp.path, 'cache-arm64');
+    await engine.build({ context, platform: 'linux/arm64', network: 'none', outputs: [{ type: 'local', dest: join(tmp.path, 'one') }], cacheTo: [parseCacheTo(`type=local,dest=${cache},mode=max`)] });
+    const fresh = await Engine.open({ root: join(tmp.path, 'fresh-root') });
+    try {
+      await fresh.load(createReadStream(BUSYBOX_TAR));
+      await fresh.load(createReadStream(await ensureForeignBusyboxArchive()));
+      await fresh.images.tag('busybox:local', 'busybox:amd64');
+      const events: ProgressEvent[] = [];
+      await fresh.build({ context, platform: PLATFORMS, network: 'none', outputs: [{ type: 'local', dest: join(tmp.path, 'both') }], cacheFrom: [parseCacheFrom(`type=local,src=${cache}`)], onProgress: (e) => events.push(e) });
+      const cached = (name: string) => events.some((e) => e.type === 'vertex' && e.vertex.name.startsWith(name) && e.vertex.cached);
+      expect(cached('[linux/arm64 2/2] RUN')).toBe(true);
+      expect(cached('[linux/amd64 2/2] RUN')).toBe(false);
+      expect(await readFile(join(tmp.path, 'both', 'linux_arm64', 'm'), 'utf8')).toBe('aarch64\n');
+    } finally {
+      await fresh.close();
+    }
+  }, 180_000);
+
   test('a step failing on one platform fails the build with its own error; nothing is left in the store', async () => {
     const dir = join(tmp.path, 'ctx-fail');
     await mkdir(dir);
@@ -110,7 +130,7 @@ describe.runIf(isRoot)('multi-platform builds', () => {
     const cases: Array<[Parameters<Engine['build']>[0], RegExp]> = [
       [{ context, platform: PLATFORMS, tags: ['multi:store'] }, /the image store keeps one platform per name: push the result/],
       [{ context, platform: PLATFORMS, outputs: [{ type: 'docker', dest: join(tmp.path, 'd.tar') }] }, /-o type=docker writes one image per name/],
-      [{ context, platform: PLATFORMS, outputs: [{ type: 'local', dest: join(tmp.path, 'x') }], cacheTo: [{ type: 'inline' }] }, /--cache-to\/--cache-from are not supported/],
+      [{ context, platform: PLATFORMS, outputs: [{ type: 'local', dest: join(tmp.path, 'x') }], cacheTo: [{ type: 'inline' }] }, /--cache-to is not supported \(--cache-from is\)/],
     ];
     for (const [opts, message] of cases) {
       const err = await engine.build({ network: 'none', ...opts }).catch((e: unknown) => e);
