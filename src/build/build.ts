@@ -33,6 +33,7 @@ import { collectPhases, traced } from '../util/trace.js';
 import { normalizeTagReference } from '../images/reference.js';
 import { resolveAnnotations } from './annotations.js';
 import { internalSteps } from './internal-steps.js';
+import { cacheMerges } from './cache-merge.js';
 import { sourceDateEpoch, unconsumedArgs } from './args.js';
 import { remoteContextKind, remoteContextSource } from './remote-context.js';
 import { redactCredentials } from '../util/redact-url.js';
@@ -234,11 +235,15 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
         }),
       ),
     );
+    const merge = cacheMerges.get(opts);
     for (const spec of opts.cacheTo ?? []) {
       if (spec.type === 'inline') continue;
       const label = spec.type === 'registry' ? 'registry' : 'client directory';
+      // one platform of several: the platforms' records go out together, from one of them
+      const items = merge ? await merge(spec, itemsFor(spec.mode)) : itemsFor(spec.mode);
+      if (!items) continue;
       try {
-        await step(`exporting cache to ${label}`, () => remote!.export(spec, itemsFor(spec.mode), spec.cacheMounts ? existingMounts(parts.root, cacheMountIds(def)) : []));
+        await step(`exporting cache to ${label}`, () => remote!.export(spec, items, spec.cacheMounts ? existingMounts(parts.root, cacheMountIds(def)) : []));
       } catch (err) {
         if (!spec.ignoreError || isTbuildError(err, 'TB_BUILD_CANCELLED')) throw err;
         onProgress({ type: 'warning', message: `cache export to ${describeCache(spec)} failed (ignore-error=true): ${(err as Error).message}` });

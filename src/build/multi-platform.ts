@@ -13,6 +13,9 @@ import { formatPlatform, type Platform } from '../util/platform.js';
 import { authFor } from './base-images.js';
 import { internalSteps } from './internal-steps.js';
 import type { BuildDeps, BuildOptions, BuildResult, OutputSpec, ProgressEvent } from './types.js';
+import type { CacheExportItem } from '../remotecache/export.js';
+import type { CacheExportSpec } from '../remotecache/types.js';
+import { cacheMerges } from './cache-merge.js';
 
 /**
  * `--platform a,b`: one build per platform, side by side (each platform's RUN steps on this CPU
@@ -20,8 +23,8 @@ import type { BuildDeps, BuildOptions, BuildResult, OutputSpec, ProgressEvent } 
  * `-o type=oci`, a manifest list pushed under each name (`--push`, `type=registry`), a directory per
  * platform (`linux_arm64/`…) in `-o type=local` and `-o type=tar`. The image store keeps one image
  * per name, so a multi-platform result cannot be stored there, nor written as a `docker load`
- * archive; those outputs, and what is not carried out per platform yet (cache exports,
- * annotations, a context streamed once), are refused by name.
+ * archive; those outputs, and what is not carried out per platform yet (annotations, a context
+ * streamed once), are refused by name. `--cache-to` exports every platform's records together.
  */
 
 type OneBuild = (opts: BuildOptions) => Promise<BuildResult>;
@@ -47,11 +50,32 @@ function checkOutputs(opts: BuildOptions): OutputSpec[] {
     if (o.type === 'docker') refuse('-o type=docker writes one image per name (docker load): use -o type=oci');
     if ('annotations' in o && o.annotations?.length) refuse('annotations in --output are not supported');
   }
-  // each platform's build reads the imported caches; an export would need their records merged
-  if (opts.cacheTo?.length) refuse('--cache-to is not supported (--cache-from is)');
   if (opts.annotations?.length) refuse('--annotation is not supported');
   if (typeof opts.context !== 'string') refuse('a context streamed on stdin is read once; give a directory or URL');
   return outputs;
+}
+
+/** The platforms' records for each `--cache-to`, joined (a key several platforms share once). */
+function cacheMerger(count: number, signal: AbortSignal) {
+  const byExport = new Map<CacheExportSpec, { lists: CacheExportItem[][]; all: Promise<void>; arrived: () => void }>();
+  return async (spec: CacheExportSpec, items: CacheExportItem[], exporter: boolean): Promise<CacheExportItem[] | undefined> => {
+    let entry = byExport.get(spec);
+    if (!entry) {
+      let arrived!: () => void;
+      const all = new Promise<void>((resolve, reject) => {
+        arrived = resolve;
+        signal.addEventListener('abort', () => reject(new TbuildError('TB_BUILD_CANCELLED', 'cache export: another platform failed')), { once: true });
+      });
+      all.catch(() => {});
+      byExport.set(spec, (entry = { lists: [], all, arrived }));
+    }
+    entry.lists.push(items);
+    if (entry.lists.length === count) entry.arrived();
+    if (!exporter) return undefined;
+    await entry.all;
+    const seen = new Set<string>();
+    return entry.lists.flat().filter((i) => !seen.has(i.key) && (seen.add(i.key), true));
+  };
 }
 
 async function writeTo(dest: string, stream: Readable, out: NodeJS.WritableStream | undefined): Promise<void> {
@@ -73,7 +97,8 @@ export async function buildPlatforms(parts: BuildDeps, opts: BuildOptions, platf
     const onAbort = () => cancel.abort(opts.signal?.reason);
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const { cacheTo: _to, outputStream: _stream, tags: _tags, signal: _signal, ...rest } = opts;
+    const { outputStream: _stream, tags: _tags, signal: _signal, ...rest } = opts;
+    const merge = cacheMerger(platforms.length, cancel.signal);
     const settled = await Promise.allSettled(
       platforms.map(async (platform) => {
         const dir = platformDir(platform);
@@ -83,14 +108,17 @@ export async function buildPlatforms(parts: BuildDeps, opts: BuildOptions, platf
           if (o.type === 'local') perPlatform.push({ type: 'local', dest: join(o.dest, dir) });
           if (o.type === 'tar') perPlatform.push({ type: 'local', dest: join(scratch, `tar-${i}`, dir) });
         }
+        const perOpts: BuildOptions = {
+          ...rest,
+          platform: formatPlatform(platform),
+          outputs: perPlatform,
+          signal: cancel.signal,
+          onProgress: (e) => emit(e.type === 'vertex' ? { ...e, vertex: { ...e.vertex, name: withPlatform(e.vertex.name, platform) } } : e),
+        };
+        // the first platform exports every platform's cache records, once all have them
+        cacheMerges.set(perOpts, (spec, items) => merge(spec, items, platform === platforms[0]));
         try {
-          const result = await one({
-            ...rest,
-            platform: formatPlatform(platform),
-            outputs: perPlatform,
-            signal: cancel.signal,
-            onProgress: (e) => emit(e.type === 'vertex' ? { ...e, vertex: { ...e.vertex, name: withPlatform(e.vertex.name, platform) } } : e),
-          });
+          const result = await one(perOpts);
           if (!result.image) throw new TbuildError('TB_INTERNAL', `the ${formatPlatform(platform)} build stored no image`);
           const entry = { platform, record: result.image, result };
           built.push(entry);
