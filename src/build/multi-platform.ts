@@ -43,7 +43,7 @@ function withPlatform(name: string, p: Platform): string {
   return /^\[[^\]]*\d+\/\d+\]/.test(name) ? `[${formatPlatform(p)} ${name.slice(1)}` : name;
 }
 
-function checkOutputs(opts: BuildOptions): OutputSpec[] {
+function checkOutputs(parts: BuildDeps, opts: BuildOptions): OutputSpec[] {
   const outputs = opts.outputs?.length ? opts.outputs : [{ type: 'image' as const }];
   for (const o of outputs) {
     if (o.type === 'image' && !o.push) refuse('the image store keeps one platform per name: push the result (--push) or write it with -o type=oci|local|tar');
@@ -51,6 +51,9 @@ function checkOutputs(opts: BuildOptions): OutputSpec[] {
     if ('annotations' in o && o.annotations?.length) refuse('annotations in --output are not supported');
   }
   if (opts.annotations?.length) refuse('--annotation is not supported');
+  if (outputs.some((o) => o.type === 'image' && o.push) && !parts.registries) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', '--output push=true (type=registry, --push): this engine has no registry access');
+  }
   if (typeof opts.context !== 'string') refuse('a context streamed on stdin is read once; give a directory or URL');
   return outputs;
 }
@@ -58,13 +61,16 @@ function checkOutputs(opts: BuildOptions): OutputSpec[] {
 /** The platforms' records for each `--cache-to`, joined (a key several platforms share once). */
 function cacheMerger(count: number, signal: AbortSignal) {
   const byExport = new Map<CacheExportSpec, { lists: CacheExportItem[][]; all: Promise<void>; arrived: () => void }>();
+  const cancelled = () => new TbuildError('TB_BUILD_CANCELLED', 'cache export: another platform failed');
   return async (spec: CacheExportSpec, items: CacheExportItem[], exporter: boolean): Promise<CacheExportItem[] | undefined> => {
+    // a platform that failed before handing its records over will never hand them over
+    if (signal.aborted) throw cancelled();
     let entry = byExport.get(spec);
     if (!entry) {
       let arrived!: () => void;
       const all = new Promise<void>((resolve, reject) => {
         arrived = resolve;
-        signal.addEventListener('abort', () => reject(new TbuildError('TB_BUILD_CANCELLED', 'cache export: another platform failed')), { once: true });
+        signal.addEventListener('abort', () => reject(cancelled()), { once: true });
       });
       all.catch(() => {});
       byExport.set(spec, (entry = { lists: [], all, arrived }));
@@ -85,7 +91,7 @@ async function writeTo(dest: string, stream: Readable, out: NodeJS.WritableStrea
 }
 
 export async function buildPlatforms(parts: BuildDeps, opts: BuildOptions, platforms: Platform[], one: OneBuild): Promise<BuildResult> {
-  const outputs = checkOutputs(opts);
+  const outputs = checkOutputs(parts, opts);
   const emit = (e: ProgressEvent) => opts.onProgress?.(e);
   const step = internalSteps(randomBytes(8).toString('hex'), emit);
   const before = new Set((await parts.images.list()).map((i) => i.id));

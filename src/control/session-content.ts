@@ -157,17 +157,30 @@ export class ClientContentStore implements Fetcher, Pusher {
     const hash = createHash('sha256');
     let size = 0;
     let digest: Digest | undefined;
+    // small stream chunks are gathered into messages of up to WRITE_CHUNK: one round trip each
+    let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
+    const flush = async () => {
+      if (!gatheredBytes) return;
+      const part = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered);
+      gathered = [];
+      gatheredBytes = 0;
+      send(WriteAction.WRITE, size, { data: part });
+      hash.update(part);
+      size += part.length;
+      onBytes?.(part.length);
+      await answered();
+    };
     try {
       for await (const chunk of data) {
         for (let at = 0; at < chunk.length; at += WRITE_CHUNK) {
           const part = chunk.subarray(at, at + WRITE_CHUNK);
-          send(WriteAction.WRITE, size, { data: part });
-          hash.update(part);
-          size += part.length;
-          onBytes?.(part.length);
-          await answered();
+          gathered.push(part);
+          gatheredBytes += part.length;
+          if (gatheredBytes >= WRITE_CHUNK) await flush();
         }
       }
+      await flush();
       digest = `sha256:${hash.digest('hex')}` as Digest;
       if (await this.hasBlob(digest)) {
         await this.#abandon(out, responses, ref);
@@ -179,9 +192,13 @@ export class ClientContentStore implements Fetcher, Pusher {
     } catch (err) {
       // a commit that lost the race to the same blob, or whose answer went missing, still landed
       if (digest && (await this.#size(digest).catch(() => undefined)) === size) return { digest, size };
+      // nothing landed: the client's store drops the partial blob (its ref is ours alone)
+      out.close();
+      await this.#client.abort({ ref }, { headers: this.#headers, signal: this.#signal }).catch(() => {});
       return this.#fail(err, 'a write');
     } finally {
       out.close();
+      await responses.return?.().catch(() => {});
     }
   }
 

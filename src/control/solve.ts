@@ -172,6 +172,8 @@ export async function runSolve(input: SolveInput): Promise<Record<string, string
     }
     for (const { index, dir } of localDirs) await sendDir(session, index, dir, signal);
     const response = exporterResponse(result, input.exporters);
+    // several platforms have an index, no one config (BuildKit names none)
+    if ((plan.options.platform ?? '').includes(',')) delete response['containerimage.config.digest'];
     // the client names the exported cache in its directory's index.json (BuildKit's key)
     const cacheManifest = [...clientStores.values()].map((s) => s.tagged).filter(Boolean).pop();
     if (cacheManifest) response['cache.manifest'] = JSON.stringify(cacheManifest);

@@ -40,6 +40,7 @@ export async function pushImage(source: PushSource, registry: RegistryClient, in
   const progress: ProgressSink = opts.onProgress ?? (() => {});
   const repo = repositoryName(ref);
   progress({ status: `The push refers to repository [${repo}]` });
+  if (opts.platforms?.length && opts.image) throw new TbuildError('TB_INVALID_ARGUMENT', `push ${input}: give the platforms' images or one image, not both`);
   if (!opts.platforms?.length) {
     const image = await source.images.resolve(opts.image ?? name);
     const { digest, size } = await pushOne(source, registry, ref, image, ref.tag, opts);

@@ -13,7 +13,11 @@ import { PythonHelper } from './python-helper.js';
  * for us go with it.
  */
 const SCRIPT = String.raw`
-import os, sys, json, fcntl, errno
+import os, sys, json, fcntl, errno, signal
+# a Ctrl-C or a stop signal to our process group is ours to handle: the helper goes only when its
+# input ends (we exited or died), or its locks would go while we still count on them
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
 held = {}
 def run(req):
     if req['op'] == 'unlock':

@@ -91,6 +91,7 @@ export class RemoteRegistries implements Registries {
     const tag = parsed.tag ?? 'latest';
     const repo = formatReference({ domain: parsed.domain, path: parsed.path });
     if (req.image) throw new TbuildError('TB_INVALID_ARGUMENT', 'pushing an image under another name is not offered through the daemon: tag it first');
+    if (req.platforms?.length) throw new TbuildError('TB_INVALID_ARGUMENT', 'pushing several platforms as one manifest list is not offered through the daemon');
     let result: PushedImage | undefined;
     for await (const m of this.#client.messages('POST', `/images/${encodeURIComponent(repo)}/push`, {
       query: { tag },
