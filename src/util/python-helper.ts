@@ -9,6 +9,14 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  /** Requests written to this process, answered in order. */
+  pending: Pending[];
+  buf: string;
+  stderr: string;
+}
+
 /**
  * A long-lived python3 helper (Debian's `python3`) running `script`: one JSON request per line in,
  * one JSON answer (`{"ok": …}` or `{"error": …}`) per line out, answered in order. Started on first
@@ -27,50 +35,48 @@ export class PythonHelper {
     this.#idleMs = idleMs;
   }
 
-  #child: ChildProcessWithoutNullStreams | undefined;
-  #pending: Pending[] = [];
-  #buf = '';
-  #stderr = '';
+  /** The running process and what it owes; a stopped process's exit settles only its own requests. */
+  #child: Running | undefined;
   #idle: NodeJS.Timeout | undefined;
 
-  #start(): ChildProcessWithoutNullStreams {
+  #start(): Running {
     const child = spawn(PYTHON, ['-I', '-S', '-u', '-c', this.#script], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#buf = '';
-    this.#stderr = '';
+    const run: Running = { child, pending: [], buf: '', stderr: '' };
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (c: string) => {
-      this.#buf += c;
+      run.buf += c;
       let nl: number;
-      while ((nl = this.#buf.indexOf('\n')) !== -1) {
-        const line = this.#buf.slice(0, nl);
-        this.#buf = this.#buf.slice(nl + 1);
-        const p = this.#pending.shift();
+      while ((nl = run.buf.indexOf('\n')) !== -1) {
+        const line = run.buf.slice(0, nl);
+        run.buf = run.buf.slice(nl + 1);
+        const p = run.pending.shift();
         if (!p) continue;
         const msg = JSON.parse(line) as { ok?: unknown; error?: string };
         if (msg.error !== undefined) p.reject(new TbuildError('TB_INTERNAL', `${this.#name}: ${msg.error}`));
         else p.resolve(msg.ok);
       }
-      this.#settle();
+      if (this.#child === run) this.#settle();
     });
     child.stderr.on('data', (c: Buffer) => {
-      this.#stderr = (this.#stderr + c.toString()).slice(-2000);
+      run.stderr = (run.stderr + c.toString()).slice(-2000);
     });
     const fail = (why: string) => {
-      if (this.#child === child) this.#child = undefined;
-      const err = new TbuildError('TB_INTERNAL', `${this.#name} (${PYTHON}) ${why}${this.#stderr ? `: ${this.#stderr.trim()}` : ''}`);
-      for (const p of this.#pending.splice(0)) p.reject(err);
+      if (this.#child === run) this.#child = undefined;
+      const err = new TbuildError('TB_INTERNAL', `${this.#name} (${PYTHON}) ${why}${run.stderr ? `: ${run.stderr.trim()}` : ''}`);
+      for (const p of run.pending.splice(0)) p.reject(err);
     };
     child.on('error', (e) => fail(`could not run: ${e.message}`));
     child.on('exit', (code, sig) => fail(`exited (${sig ?? code})`));
     child.stdin.on('error', () => {}); // reported through 'exit'
-    return child;
+    return run;
   }
 
   /** While idle, let the process exit without waiting for us; stop the helper after a while. */
   #settle(): void {
-    const child = this.#child;
-    if (!child) return;
-    if (this.#pending.length) {
+    const run = this.#child;
+    if (!run) return;
+    const { child } = run;
+    if (run.pending.length) {
       if (this.#idle) clearTimeout(this.#idle);
       this.#idle = undefined;
       child.ref();
@@ -84,7 +90,7 @@ export class PythonHelper {
     if (this.#idleMs === undefined) return;
     this.#idle ??= setTimeout(() => {
       this.#idle = undefined;
-      if (!this.#pending.length && this.#child === child) {
+      if (!run.pending.length && this.#child === run) {
         this.#child = undefined;
         child.stdin.end();
       }
@@ -98,7 +104,7 @@ export class PythonHelper {
 
   /** Requests sent and not yet answered. */
   get pending(): number {
-    return this.#pending.length;
+    return this.#child?.pending.length ?? 0;
   }
 
   /** Start the process now if it is not running, so a request soon after does not wait for it. */
@@ -110,10 +116,10 @@ export class PythonHelper {
 
   request(req: unknown): Promise<unknown> {
     this.#child ??= this.#start();
-    const child = this.#child;
-    const p = new Promise<unknown>((resolve, reject) => this.#pending.push({ resolve, reject }));
+    const run = this.#child;
+    const p = new Promise<unknown>((resolve, reject) => run.pending.push({ resolve, reject }));
     this.#settle();
-    child.stdin.write(JSON.stringify(req) + '\n');
+    run.child.stdin.write(JSON.stringify(req) + '\n');
     return p;
   }
 }
