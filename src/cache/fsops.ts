@@ -92,14 +92,8 @@ def apply(req):
         except OSError as e:
             errs.append([p, str(e)])
     return {'errors': errs}
-for line in sys.stdin:
-    try:
-        req = json.loads(line)
-        res = {'ok': scan(req) if req['op'] == 'scan' else apply(req)}
-    except Exception as e:
-        res = {'error': repr(e)}
-    sys.stdout.write(json.dumps(res) + '\n')
-    sys.stdout.flush()
+def handle(req):
+    return scan(req) if req['op'] == 'scan' else apply(req)
 `;
 
 const helper = new PythonHelper('xattr helper', SCRIPT, IDLE_MS);

@@ -19,7 +19,7 @@ import os, sys, json, fcntl, errno, signal
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(s, signal.SIG_IGN)
 held = {}
-def run(req):
+def handle(req):
     if req['op'] == 'unlock':
         fd = held.pop(req['id'], None)
         if fd is not None:
@@ -36,13 +36,6 @@ def run(req):
         return 'busy' if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN) else 'failed'
     held[req['id']] = fd
     return 'held'
-for line in sys.stdin:
-    try:
-        res = {'ok': run(json.loads(line))}
-    except Exception as e:
-        res = {'error': repr(e)}
-    sys.stdout.write(json.dumps(res) + '\n')
-    sys.stdout.flush()
 `;
 
 /** `held`: ours until released; `busy`: someone else holds it; `unavailable`: use the fork path. */

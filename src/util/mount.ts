@@ -21,7 +21,7 @@ libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes
 libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 def b(v):
     return None if v is None else os.fsencode(v)
-def run(req):
+def handle(req):
     cwd = req.get('cwd')
     if cwd:
         os.chdir(cwd)
@@ -37,13 +37,6 @@ def run(req):
     finally:
         if cwd:
             os.chdir('/')
-for line in sys.stdin:
-    try:
-        res = {'ok': run(json.loads(line))}
-    except Exception as e:
-        res = {'error': repr(e)}
-    sys.stdout.write(json.dumps(res) + '\n')
-    sys.stdout.flush()
 `;
 
 const helpers = Array.from({ length: 3 }, (_, i) => new PythonHelper(`mount helper ${i + 1}`, SCRIPT, 10_000));

@@ -2,6 +2,18 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { TbuildError } from '../errors.js';
 
+/** Appended to every script: the request loop around its `handle`. */
+const LOOP = String.raw`
+import sys as _sys, json as _json
+for _line in _sys.stdin:
+    try:
+        _res = {'ok': handle(_json.loads(_line))}
+    except Exception as _e:
+        _res = {'error': repr(_e)}
+    _sys.stdout.write(_json.dumps(_res) + '\n')
+    _sys.stdout.flush()
+`;
+
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p)) ?? 'python3';
 
 interface Pending {
@@ -18,8 +30,9 @@ interface Running {
 }
 
 /**
- * A long-lived python3 helper (Debian's `python3`) running `script`: one JSON request per line in,
- * one JSON answer (`{"ok": …}` or `{"error": …}`) per line out, answered in order. Started on first
+ * A long-lived python3 helper (Debian's `python3`) running `script`, which defines `handle(req)`:
+ * one JSON request per line in, one JSON answer per line out (`{"ok": handle(req)}`, or
+ * `{"error": …}` for what it raised), answered in order. Started on first
  * use, kept while requests keep coming, and stopped after `idleMs` without any; it never holds
  * our process open while idle. For the system calls Node has no binding for.
  */
@@ -31,7 +44,7 @@ export class PythonHelper {
   /** `idleMs` undefined: kept until this process exits (its state outlives any one request). */
   constructor(name: string, script: string, idleMs: number | undefined) {
     this.#name = name;
-    this.#script = script;
+    this.#script = script + LOOP;
     this.#idleMs = idleMs;
   }
 
