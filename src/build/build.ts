@@ -33,7 +33,7 @@ import { collectPhases, traced } from '../util/trace.js';
 import { normalizeTagReference } from '../images/reference.js';
 import { resolveAnnotations } from './annotations.js';
 import { internalSteps } from './internal-steps.js';
-import { cacheMerges } from './cache-merge.js';
+import { platformHooks } from './platform-hooks.js';
 import { sourceDateEpoch, unconsumedArgs } from './args.js';
 import { remoteContextKind, remoteContextSource } from './remote-context.js';
 import { redactCredentials } from '../util/redact-url.js';
@@ -235,19 +235,22 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
         }),
       ),
     );
-    const merge = cacheMerges.get(opts);
+    const hooks = platformHooks.get(opts);
+    hooks?.stored(record);
     for (const spec of opts.cacheTo ?? []) {
       if (spec.type === 'inline') continue;
       const label = spec.type === 'registry' ? 'registry' : 'client directory';
+      const exportItems = async (items: CacheExportItem[]): Promise<void> => {
+        try {
+          await step(`exporting cache to ${label}`, () => remote!.export(spec, items, spec.cacheMounts ? existingMounts(parts.root, cacheMountIds(def)) : []));
+        } catch (err) {
+          if (!spec.ignoreError || isTbuildError(err, 'TB_BUILD_CANCELLED')) throw err;
+          onProgress({ type: 'warning', message: `cache export to ${describeCache(spec)} failed (ignore-error=true): ${(err as Error).message}` });
+        }
+      };
       // one platform of several: the platforms' records go out together, from one of them
-      const items = merge ? await merge(spec, itemsFor(spec.mode)) : itemsFor(spec.mode);
-      if (!items) continue;
-      try {
-        await step(`exporting cache to ${label}`, () => remote!.export(spec, items, spec.cacheMounts ? existingMounts(parts.root, cacheMountIds(def)) : []));
-      } catch (err) {
-        if (!spec.ignoreError || isTbuildError(err, 'TB_BUILD_CANCELLED')) throw err;
-        onProgress({ type: 'warning', message: `cache export to ${describeCache(spec)} failed (ignore-error=true): ${(err as Error).message}` });
-      }
+      if (hooks) await hooks.mergeCache(spec, itemsFor(spec.mode), exportItems);
+      else await exportItems(itemsFor(spec.mode));
     }
     return { imageId: record.id, digest, image: record, steps: solved.steps };
   } catch (err) {

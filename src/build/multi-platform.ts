@@ -15,7 +15,7 @@ import { internalSteps } from './internal-steps.js';
 import type { BuildDeps, BuildOptions, BuildResult, OutputSpec, ProgressEvent } from './types.js';
 import type { CacheExportItem } from '../remotecache/export.js';
 import type { CacheExportSpec } from '../remotecache/types.js';
-import { cacheMerges } from './cache-merge.js';
+import { platformHooks, type PlatformHooks } from './platform-hooks.js';
 
 /**
  * `--platform a,b`: one build per platform, side by side (each platform's RUN steps on this CPU
@@ -58,29 +58,48 @@ function checkOutputs(parts: BuildDeps, opts: BuildOptions): OutputSpec[] {
   return outputs;
 }
 
-/** The platforms' records for each `--cache-to`, joined (a key several platforms share once). */
+/**
+ * The platforms' records for each `--cache-to`, joined (a key several platforms share once) and
+ * exported by one platform's build; the others wait for that export, keeping their results leased.
+ */
 function cacheMerger(count: number, signal: AbortSignal) {
-  const byExport = new Map<CacheExportSpec, { lists: CacheExportItem[][]; all: Promise<void>; arrived: () => void }>();
+  interface Entry {
+    lists: CacheExportItem[][];
+    all: Promise<void>;
+    arrived: () => void;
+    exported: Promise<void>;
+    finished: () => void;
+  }
+  const byExport = new Map<CacheExportSpec, Entry>();
   const cancelled = () => new TbuildError('TB_BUILD_CANCELLED', 'cache export: another platform failed');
-  return async (spec: CacheExportSpec, items: CacheExportItem[], exporter: boolean): Promise<CacheExportItem[] | undefined> => {
+  const untilAbort = (settle: (resolve: () => void) => void): Promise<void> => {
+    const p = new Promise<void>((resolve, reject) => {
+      settle(resolve);
+      signal.addEventListener('abort', () => reject(cancelled()), { once: true });
+    });
+    p.catch(() => {});
+    return p;
+  };
+  return async (spec: CacheExportSpec, items: CacheExportItem[], exportItems: (items: CacheExportItem[]) => Promise<void>, exporter: boolean): Promise<void> => {
     // a platform that failed before handing its records over will never hand them over
     if (signal.aborted) throw cancelled();
     let entry = byExport.get(spec);
     if (!entry) {
-      let arrived!: () => void;
-      const all = new Promise<void>((resolve, reject) => {
-        arrived = resolve;
-        signal.addEventListener('abort', () => reject(cancelled()), { once: true });
-      });
-      all.catch(() => {});
-      byExport.set(spec, (entry = { lists: [], all, arrived }));
+      const e: Partial<Entry> = { lists: [] };
+      e.all = untilAbort((r) => (e.arrived = r));
+      e.exported = untilAbort((r) => (e.finished = r));
+      byExport.set(spec, (entry = e as Entry));
     }
     entry.lists.push(items);
     if (entry.lists.length === count) entry.arrived();
-    if (!exporter) return undefined;
-    await entry.all;
-    const seen = new Set<string>();
-    return entry.lists.flat().filter((i) => !seen.has(i.key) && (seen.add(i.key), true));
+    if (!exporter) return entry.exported;
+    try {
+      await entry.all;
+      const seen = new Set<string>();
+      await exportItems(entry.lists.flat().filter((i) => !seen.has(i.key) && (seen.add(i.key), true)));
+    } finally {
+      entry.finished();
+    }
   };
 }
 
@@ -97,6 +116,8 @@ export async function buildPlatforms(parts: BuildDeps, opts: BuildOptions, platf
   const before = new Set((await parts.images.list()).map((i) => i.id));
   const scratch = join(parts.root, 'tmp', ownedName('platforms'));
   const built: Array<{ platform: Platform; record: ImageRecord; result: BuildResult }> = [];
+  // every image a platform's build stored, a failed one's included
+  const stored = new Set<Digest>();
   try {
     // The platforms build side by side, as BuildKit builds them; the first failure cancels the rest.
     const cancel = new AbortController();
@@ -121,14 +142,16 @@ export async function buildPlatforms(parts: BuildDeps, opts: BuildOptions, platf
           signal: cancel.signal,
           onProgress: (e) => emit(e.type === 'vertex' ? { ...e, vertex: { ...e.vertex, name: withPlatform(e.vertex.name, platform) } } : e),
         };
-        // the first platform exports every platform's cache records, once all have them
-        cacheMerges.set(perOpts, (spec, items) => merge(spec, items, platform === platforms[0]));
+        const hooks: PlatformHooks = {
+          // the first platform exports every platform's cache records, once all have them
+          mergeCache: (spec, items, exportItems) => merge(spec, items, exportItems, platform === platforms[0]),
+          stored: (record) => stored.add(record.id),
+        };
+        platformHooks.set(perOpts, hooks);
         try {
           const result = await one(perOpts);
           if (!result.image) throw new TbuildError('TB_INTERNAL', `the ${formatPlatform(platform)} build stored no image`);
-          const entry = { platform, record: result.image, result };
-          built.push(entry);
-          return entry;
+          built.push({ platform, record: result.image, result });
         } catch (err) {
           cancel.abort(err);
           throw err;
@@ -168,6 +191,6 @@ export async function buildPlatforms(parts: BuildDeps, opts: BuildOptions, platf
   } finally {
     await rm(scratch, { recursive: true, force: true });
     // the platforms' images were made for the exports: only an image that was there stays
-    for (const { record } of built) if (!before.has(record.id)) await parts.images.remove(record.id, { force: true }).catch(() => {});
+    for (const id of stored) if (!before.has(id)) await parts.images.remove(id, { force: true }).catch(() => {});
   }
 }

@@ -337,7 +337,8 @@ function cacheOptions(req: SolveRequest): { cacheFrom: CacheImportSpec[]; cacheT
       if (type !== 'local') return cacheSpecFromAttrs(dir, type, attrs) as T;
       const { reset: _reset, ...rest } = attrs;
       const spec = cacheSpecFromAttrs(dir, type, rest) as Extract<CacheImportSpec | CacheExportSpec, { type: 'local' }>;
-      const store = `local:${'dest' in spec ? spec.dest : spec.src}`;
+      // the client names its store by the attribute exactly as it sent it
+      const store = `local:${dir === 'to' ? attrs.dest : attrs.src}`;
       if (!('dest' in spec) && !spec.digest) throw new ConnectError(`--cache-from type=local,src=${spec.src}: the client sent no digest (a local cache importer needs one)`, Code.InvalidArgument);
       return { ...spec, store } as T;
     };

@@ -132,6 +132,24 @@ describe.runIf(isRoot)('multi-platform builds', () => {
     expect((await engine.images.list()).length).toBe(before);
   }, 180_000);
 
+  test('a platform that stored its image and waits for the merged cache export leaves nothing when another platform fails', async () => {
+    const dir = join(tmp.path, 'ctx-fail-late');
+    await mkdir(dir);
+    // amd64 finishes, stores its image and waits for arm64's records; arm64 then fails
+    await writeFile(join(dir, 'Dockerfile'), 'ARG TARGETARCH\nFROM busybox:$TARGETARCH\nARG TARGETARCH\nRUN if [ "$TARGETARCH" = arm64 ]; then sleep 3; exit 1; fi; echo ok > /ok\n');
+    const before = (await engine.images.list()).map((i) => i.id).sort();
+    const events: ProgressEvent[] = [];
+    const err = await engine.build({
+      context: dir, platform: PLATFORMS, network: 'none', noCache: true,
+      outputs: [{ type: 'oci', dest: join(tmp.path, 'fail-late.tar') }],
+      cacheTo: [parseCacheTo(`type=local,dest=${join(tmp.path, 'cache-fail-late')},mode=max`)],
+      onProgress: (e) => events.push(e),
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/exit code: 1/);
+    expect(events.some((e) => e.type === 'vertex' && e.vertex.name === 'exporting to image' && e.vertex.completed), 'amd64 stored its image first').toBe(true);
+    expect((await engine.images.list()).map((i) => i.id).sort()).toEqual(before);
+  }, 180_000);
+
   test('what cannot hold several platforms is refused by name, before anything runs', async () => {
     const cases: Array<[Parameters<Engine['build']>[0], RegExp]> = [
       [{ context, platform: PLATFORMS, tags: ['multi:store'] }, /the image store keeps one platform per name: push the result/],
