@@ -8,6 +8,7 @@ import type { ImageRecord } from '../images/types.js';
 import type { WorkerDeps } from '../worker/types.js';
 import type { Credentials, Registries, RegistryClientSource, RequestAuth } from '../registry/types.js';
 import type { CacheExportSpec, CacheImportSpec } from '../remotecache/types.js';
+import type { Resources } from '../exec/types.js';
 
 export type { ProgressEvent, StepTiming, VertexStatus } from '../solver/types.js';
 export type { SecretSource } from '../session/types.js';
@@ -34,6 +35,9 @@ export type OutputSpec =
   | { type: 'oci'; dest: string; names?: string[]; annotations?: Annotation[] }
   | { type: 'tar'; dest: string }
   | { type: 'local'; dest: string };
+
+/** The limits `BuildOptions.runResources` takes. */
+export type RunResources = Pick<Resources, 'memory' | 'memorySwap' | 'cpuShares' | 'cpuQuota' | 'cpuPeriod'>;
 
 export interface BuildOptions {
   /**
@@ -80,6 +84,12 @@ export interface BuildOptions {
   shmSize?: number;
   /** `--ulimit name=soft[:hard]` for every RUN step. */
   ulimits?: string[];
+  /**
+   * Cgroup limits for every RUN step's container, as the classic builder applies `docker build
+   * --memory`, `--memory-swap`, `--cpu-shares`, `--cpu-quota`, `--cpu-period` (checked as
+   * `docker run` checks them). A limit is not part of a step's cache key, as there.
+   */
+  runResources?: RunResources;
   /** Default network for RUN steps. */
   network?: 'default' | 'none' | 'host';
   /** Entitlements granted to this build (`--allow security.insecure`). */

@@ -1,13 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
-import { cgroupInfo } from '../exec/cgroups.js';
+import { cgroupInfo, checkMemoryLimits } from '../exec/cgroups.js';
 import type { ContainerRuntime, Resources } from '../exec/types.js';
 import type { ContainerUpdate } from './types.js';
 import type { StoredConfig, StoredState } from './store.js';
 
 /** Docker's floor for a memory limit. */
-const MIN_MEMORY = 6 * 1024 * 1024;
 
 /**
  * `docker update`: check the new limits as Docker does, apply them to a running container's
@@ -16,16 +15,10 @@ const MIN_MEMORY = 6 * 1024 * 1024;
  */
 export async function updateContainer(control: ContainerRuntime, c: StoredConfig, s: StoredState, changes: ContainerUpdate): Promise<StoredConfig> {
   const r = changes.resources ?? {};
-  if (r.memory !== undefined && r.memory !== 0 && r.memory < MIN_MEMORY) throw new TbuildError('TB_INVALID_ARGUMENT', 'Minimum memory limit allowed is 6MB');
   const memory = r.memory || c.options.resources?.memory;
-  if (r.memorySwap !== undefined && r.memorySwap > 0) {
-    if (!memory) throw new TbuildError('TB_INVALID_ARGUMENT', 'You should always set the Memory limit when using Memoryswap limit');
-    if (r.memorySwap < memory) throw new TbuildError('TB_INVALID_ARGUMENT', 'Minimum memoryswap limit should be larger than memory limit, see usage');
-  }
-  // without swap accounting the kernel has no memory+swap limit to set: say so rather than drop it
-  if (r.memorySwap !== undefined && r.memorySwap !== 0 && !cgroupInfo().swapAccounting) {
-    throw new TbuildError('TB_INVALID_ARGUMENT', 'MemorySwap cannot be set: this host has no swap accounting (cgroup memory.memsw / memory.swap.max)');
-  }
+  // a new swap limit is checked against the memory limit the container will have
+  const refused = checkMemoryLimits(r.memory, undefined) ?? (r.memorySwap ? checkMemoryLimits(memory, r.memorySwap) : undefined);
+  if (refused) throw new TbuildError('TB_INVALID_ARGUMENT', refused);
   if (changes.restartPolicy && changes.restartPolicy.name !== 'no' && c.options.autoRemove) {
     throw new TbuildError('TB_INVALID_ARGUMENT', 'Restart policy cannot be updated because AutoRemove is enabled for the container');
   }

@@ -138,3 +138,21 @@ export function hostRlimits(): HostRlimits {
     return {};
   }
 }
+
+/** Docker's floor for a memory limit. */
+export const MIN_MEMORY = 6 * 1024 * 1024;
+
+/**
+ * Docker's checks of a memory limit and a memory+swap limit (0 or undefined: unset; swap -1:
+ * unlimited), with its messages. A swap limit this host cannot set (no swap accounting) is
+ * refused, not dropped with a warning as dockerd drops it.
+ */
+export function checkMemoryLimits(memory: number | undefined, memorySwap: number | undefined, swapFlag = 'MemorySwap'): string | undefined {
+  if (memory && memory < MIN_MEMORY) return 'Minimum memory limit allowed is 6MB';
+  if (memorySwap !== undefined && memorySwap > 0) {
+    if (!memory) return 'You should always set the Memory limit when using Memoryswap limit, see usage';
+    if (memorySwap < memory) return 'Minimum memoryswap limit should be larger than memory limit, see usage';
+  }
+  if (memorySwap && !cgroupInfo().swapAccounting) return `${swapFlag} cannot be set: this host has no swap accounting (cgroup memory.memsw / memory.swap.max)`;
+  return undefined;
+}

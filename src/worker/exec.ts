@@ -302,6 +302,7 @@ function runIn(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO, tail:
           ...net,
           hostname: 'buildkitsandbox',
           hostsStyle: 'buildkit',
+          ...(env.runResources ? { resources: env.runResources } : {}),
           ...(op.security === 'insecure' || env.runLimits ? { security: { ...(op.security === 'insecure' ? { privileged: true } : {}), ...env.runLimits } } : {}),
         },
         { stdout: sink('stdout', io, tail), stderr: sink('stderr', io, tail) },
@@ -311,7 +312,7 @@ function runIn(env: OpEnv, op: ExecOp, inputs: VertexResult[], io: ExecIO, tail:
         throw new TbuildError(
           'TB_EXEC_NONZERO',
           // Quoted as BuildKit quotes it (Go's %q), so quotes inside the command stay unambiguous.
-          `process ${JSON.stringify(op.args.join(' '))} did not complete successfully: exit code: ${status.exitCode}`,
+          `process ${JSON.stringify(op.args.join(' '))} did not complete successfully: exit code: ${status.exitCode}${status.oomKilled ? ' (killed: out of memory, the build\'s memory limit)' : ''}`,
           { details: { exitCode: status.exitCode, signal: status.signal, outputTail: tail.lines() } },
         );
       }

@@ -1,6 +1,6 @@
 import type { Digest } from '../util/digest.js';
 import type { ContentStore, Snapshotter, LayerConverter, CacheIndex } from '../cache/types.js';
-import type { Executor } from '../exec/types.js';
+import type { Executor, Resources } from '../exec/types.js';
 import type { ImageRecord, ImageStore } from '../images/types.js';
 import type { TransferStatus } from '../solver/result.js';
 import type { Ulimit } from '../exec/security/types.js';
@@ -52,6 +52,8 @@ export interface OpEnv {
   tmp: string;
   /** `--shm-size` and `--ulimit` for every RUN step (part of RUN steps' keys, as in BuildKit's ExecOp). */
   runLimits?: { shmSize?: number; ulimits?: Ulimit[] };
+  /** Cgroup limits of every RUN step's container (the classic builder's `--memory`, `--cpu-shares`…); not part of the cache key. */
+  runResources?: Resources;
   /** SOURCE_DATE_EPOCH (seconds): new layers' mtimes are clamped to it; it is part of their steps' keys. */
   sourceDateEpoch?: number;
   /** Base images resolved on their registry but not pulled yet (by image id): pulled when a step needs their files. */

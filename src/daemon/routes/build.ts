@@ -14,6 +14,7 @@ import { checkAddHost } from '../../network/ports.js';
 import { parseGitSource } from '../../worker/file/git-source.js';
 import { isHttpSource } from '../../worker/file/http-source.js';
 import { isTraceParent } from '../../util/trace.js';
+import { checkMemoryLimits } from '../../exec/cgroups.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
@@ -35,8 +36,44 @@ async function buildHelpers() {
   return { peekStepPlan, stepPlanOf, TarTerminator, ClassicStepRenderer, buildFailure };
 }
 
-/** Build options from `POST /build`'s query; everything the classic CLI sends is accepted. */
+/** A whole number from the query; absent, empty and `0` (what the CLI sends for "unset") are undefined. */
+function intParam(q: URLSearchParams, name: string, min: number): number | undefined {
+  const raw = q.get(name);
+  if (raw === null || raw === '' || raw === '0') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw badRequest(`invalid ${name} ${JSON.stringify(raw)}: want a whole number${min >= 0 ? ' >= 0' : ''}`);
+  return n;
+}
+
+/**
+ * What the classic builder's query asks that tbuild does not carry out, refused by name (dockerd's
+ * words where it refuses too): a build never silently drops a setting it was given.
+ */
+function refuseUnsupported(q: URLSearchParams): void {
+  const version = q.get('version');
+  if (version && version !== '1') {
+    throw badRequest(`builder version ${JSON.stringify(version)} through POST /build (BuildKit with a session) is not supported: use the buildx plugin, which drives tbuild through BuildKit's API`);
+  }
+  if (q.get('session')) throw badRequest('session: a build context from a client session through POST /build is not supported (use the buildx plugin)');
+  const outputs = jsonParam<unknown[]>(q, 'outputs');
+  if (Array.isArray(outputs) && outputs.length) throw badRequest('outputs: exporters through POST /build are not supported (use the buildx plugin, or tbuild build -o)');
+  if (q.getAll('securityopt').some(Boolean)) throw badRequest('The daemon on this platform does not support setting security options on build');
+  if (boolParam(q, 'squash')) throw badRequest('squash is not supported by tbuild\'s builder');
+  const isolation = q.get('isolation');
+  if (isolation && isolation !== 'default') throw badRequest(`Unsupported isolation: ${JSON.stringify(isolation)}`);
+  for (const [name, flag] of [['cpusetcpus', '--cpuset-cpus'], ['cpusetmems', '--cpuset-mems'], ['cgroupparent', '--cgroup-parent']] as const) {
+    const v = q.get(name);
+    if (v) throw badRequest(`${name} (${flag} ${v}) is not supported by tbuild's builder`);
+  }
+  // `--rm=false` keeps the classic builder's intermediate containers; tbuild's steps leave none to keep
+  if (['0', 'false'].includes(q.get('rm') ?? '') && !boolParam(q, 'forcerm')) {
+    throw badRequest('rm=0 (--rm=false): tbuild keeps no intermediate containers to leave behind');
+  }
+}
+
+/** Build options from `POST /build`'s query; what the classic CLI sends is carried out or refused by name. */
 export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'context'> {
+  refuseUnsupported(q);
   const remote = q.get('remote');
   // a git repository, a context tarball or a lone Dockerfile at a URL, fetched by the build (as dockerd)
   if (remote && !parseGitSource(remote) && !isHttpSource(remote)) throw badRequest(`remote context ${remote}: want a git URL or an http(s) URL`);
@@ -68,6 +105,24 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
     if (!/^\d+$/.test(shm)) throw badRequest(`invalid shmsize ${shm}`);
     opts.shmSize = Number(shm);
   }
+  // the classic builder's limits of the step containers (`docker build --memory` …)
+  const memory = intParam(q, 'memory', 0);
+  const memorySwap = intParam(q, 'memswap', -1);
+  const cpuShares = intParam(q, 'cpushares', 0);
+  const cpuQuota = intParam(q, 'cpuquota', -1);
+  const cpuPeriod = intParam(q, 'cpuperiod', 0);
+  const runResources = {
+    ...(memory ? { memory } : {}),
+    ...(memorySwap ? { memorySwap } : {}),
+    ...(cpuShares ? { cpuShares } : {}),
+    ...(cpuQuota ? { cpuQuota } : {}),
+    ...(cpuPeriod ? { cpuPeriod } : {}),
+  };
+  if (Object.keys(runResources).length) {
+    const refused = checkMemoryLimits(memory, memorySwap, 'memswap (--memory-swap)');
+    if (refused) throw badRequest(refused);
+    opts.runResources = runResources;
+  }
   const ulimits = jsonParam<Array<{ Name?: unknown; Soft?: unknown; Hard?: unknown }>>(q, 'ulimits');
   if (Array.isArray(ulimits) && ulimits.length) opts.ulimits = ulimits.map((u) => `${String(u.Name)}=${Number(u.Soft)}:${Number(u.Hard)}`);
   // The CLI always sends `cachefrom` (often `[]`). Each entry is an image or a BuildKit cache spec,
@@ -84,6 +139,15 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
 }
 
 export function registerBuildRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
+  // builds started with `buildid`, for `POST /build/cancel?id=` (dockerd answers 200 for any id)
+  const byBuildId = new Map<string, AbortController>();
+  router.add('POST', '/build/cancel', async (ctx) => {
+    const id = ctx.query.get('id');
+    if (!id) throw badRequest('build ID not provided');
+    byBuildId.get(id)?.abort();
+    sendJson(ctx.res, 200, {});
+  });
+
   // `docker builder prune` and `docker system prune`: the engine's build cache, really freed.
   router.add('POST', '/build/prune', async (ctx) => {
     const filters = parseFilters(ctx.query);
@@ -100,6 +164,8 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
 
   router.add('POST', '/build', async (ctx: RequestContext) => {
     const base = buildOptionsFromQuery(ctx.query);
+    const buildId = ctx.query.get('buildid');
+    if (buildId && byBuildId.has(buildId)) throw badRequest(`buildid ${buildId}: a build with this ID is running`);
     // A build gets an entitlement only when it asks and the daemon's owner allowed it.
     for (const e of (base.allow ?? []).map(parseEntitlement)) {
       if (e !== 'network.host' && !svc.allowedEntitlements?.includes(e)) throw entitlementDenied(e, 'daemon');
@@ -154,6 +220,7 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
     const abort = new AbortController();
     const onGone = () => abort.abort();
     ctx.signal.addEventListener('abort', onGone);
+    if (buildId) byBuildId.set(buildId, abort);
     ctx.req.on('error', onGone);
     try {
       const result = await svc.engine.build({
@@ -189,6 +256,7 @@ export function registerBuildRoutes(router: Router, svc: DaemonServices, events:
       const { message, code } = buildFailure(err);
       out.error(message, code);
     } finally {
+      if (buildId && byBuildId.get(buildId) === abort) byBuildId.delete(buildId);
       ctx.signal.removeEventListener('abort', onGone);
       // Drain whatever the client still sends so the connection ends cleanly.
       if (!ctx.req.readableEnded) ctx.req.resume();
