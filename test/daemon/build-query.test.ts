@@ -86,7 +86,8 @@ describe.runIf(hasDocker && isRoot)('POST /build query parameters (Docker CLI, c
       ['session=abc', /session: a build context from a client session/],
       [`outputs=${encodeURIComponent(JSON.stringify([{ Type: 'local', Attrs: { dest: '/tmp/x' } }]))}`, /outputs: exporters through POST \/build are not supported/],
       ['squash=1', /squash is not supported/],
-      ['memory=abc', /invalid memory "abc"/],
+      ['memory=abc', /invalid value for memory: abc/],
+      ['memory=1.5', /invalid value for memory: 1.5 \(want a whole number >= 0\)/],
     ];
     for (const [query, message] of raw) {
       const r = await request(d.socket, 'POST', `/v1.47/build?${query}`, body, { 'Content-Type': 'application/x-tar' });

@@ -99,6 +99,11 @@ describe('daemon HTTP surface (engine doubles)', () => {
     await request(h.socket, 'POST', '/v1.47/containers/create?name=dup', JSON.stringify({ Image: 'busybox:local' }), { 'Content-Type': 'application/json' });
     const dup = await request(h.socket, 'POST', '/v1.47/containers/create?name=dup', JSON.stringify({ Image: 'busybox:local' }), { 'Content-Type': 'application/json' });
     expect(dup.status).toBe(409);
+    // `docker rm --link dup` asks to remove a legacy link: refused, and the container stays
+    const link = await request(h.socket, 'DELETE', '/v1.47/containers/dup?link=1');
+    expect(link.status).toBe(400);
+    expect(link.json<{ message: string }>().message).toMatch(/link=1 \(docker rm --link\): tbuild has no legacy container links/);
+    expect((await request(h.socket, 'GET', '/v1.47/containers/dup/json')).status).toBe(200);
     await request(h.socket, 'DELETE', '/v1.47/containers/dup');
   });
 

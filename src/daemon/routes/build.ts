@@ -2,7 +2,7 @@ import { parseCacheFrom, parseCacheTo, refuseLocalOverApi } from '../../remoteca
 import { PassThrough } from 'node:stream';
 import type { BuildOptions, ProgressEvent } from '../../build/types.js';
 import type { RequestContext } from '../http.js';
-import { badRequest, boolParam, checkFilters, jsonParam, parseFilters, sendError, sendJson } from '../http.js';
+import { badRequest, boolParam, checkFilters, intParam, jsonParam, parseFilters, sendError, sendJson } from '../http.js';
 import { JsonMessageWriter, familiarName, shortId, withDefaultTag } from '../../api/wire/json-message.js';
 import type { ClassicStepRenderer } from '../build-steps.js';
 import type { Router } from '../router.js';
@@ -36,12 +36,11 @@ async function buildHelpers() {
   return { peekStepPlan, stepPlanOf, TarTerminator, ClassicStepRenderer, buildFailure };
 }
 
-/** A whole number from the query; absent, empty and `0` (what the CLI sends for "unset") are undefined. */
-function intParam(q: URLSearchParams, name: string, min: number): number | undefined {
-  const raw = q.get(name);
-  if (raw === null || raw === '' || raw === '0') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw badRequest(`invalid ${name} ${JSON.stringify(raw)}: want a whole number${min >= 0 ? ' >= 0' : ''}`);
+/** A limit from the query; absent, empty and `0` (what the CLI sends for "unset") are undefined. */
+function limitParam(q: URLSearchParams, name: string, min: number): number | undefined {
+  const n = intParam(q, name);
+  if (!n) return undefined;
+  if (!Number.isInteger(n) || n < min) throw badRequest(`invalid value for ${name}: ${q.get(name)} (want a whole number${min >= 0 ? ' >= 0' : ''})`);
   return n;
 }
 
@@ -106,11 +105,11 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
     opts.shmSize = Number(shm);
   }
   // the classic builder's limits of the step containers (`docker build --memory` …)
-  const memory = intParam(q, 'memory', 0);
-  const memorySwap = intParam(q, 'memswap', -1);
-  const cpuShares = intParam(q, 'cpushares', 0);
-  const cpuQuota = intParam(q, 'cpuquota', -1);
-  const cpuPeriod = intParam(q, 'cpuperiod', 0);
+  const memory = limitParam(q, 'memory', 0);
+  const memorySwap = limitParam(q, 'memswap', -1);
+  const cpuShares = limitParam(q, 'cpushares', 0);
+  const cpuQuota = limitParam(q, 'cpuquota', -1);
+  const cpuPeriod = limitParam(q, 'cpuperiod', 0);
   const runResources = {
     ...(memory ? { memory } : {}),
     ...(memorySwap ? { memorySwap } : {}),

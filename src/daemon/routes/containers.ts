@@ -273,6 +273,8 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
   });
 
   router.add('DELETE', '/containers/{id}', async (ctx) => {
+    // `docker rm --link NAME` removes a legacy link, never the container itself
+    if (boolParam(ctx.query, 'link')) throw badRequest('link=1 (docker rm --link): tbuild has no legacy container links to remove');
     await containers.remove(ctx.params.id!, { force: boolParam(ctx.query, 'force'), volumes: boolParam(ctx.query, 'v') });
     sendStatus(ctx.res, 204);
   });
