@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { BuildDeps, BuildOptions, BuildResult, ProgressEvent } from './types.js';
 import { TbuildError, isTbuildError, withRange } from '../errors.js';
-import { checkMemoryLimits } from '../exec/cgroups.js';
+import { checkRunResources } from './run-resources.js';
 import type { Digest } from '../util/digest.js';
 import { logWriter, pruneLogs } from './logs.js';
 import { connect as netConnect } from 'node:net';
@@ -60,18 +60,7 @@ async function buildIn(parts: BuildDeps, opts: BuildOptions): Promise<BuildResul
   if (opts.shmSize !== undefined && !(Number.isSafeInteger(opts.shmSize) && opts.shmSize > 0)) {
     throw new TbuildError('TB_INVALID_ARGUMENT', `--shm-size ${opts.shmSize}: want a positive number of bytes`);
   }
-  if (opts.runResources) {
-    const r = opts.runResources;
-    const refused = checkMemoryLimits(r.memory, r.memorySwap, '--memory-swap');
-    if (refused) throw new TbuildError('TB_INVALID_ARGUMENT', refused);
-    for (const [k, v] of Object.entries(r)) {
-      if (v !== undefined && (!Number.isInteger(v) || (v < 0 && !(k === 'memorySwap' && v === -1) && !(k === 'cpuQuota' && v === -1)))) {
-        throw new TbuildError('TB_INVALID_ARGUMENT', `build resource ${k} ${v}: want a whole number`);
-      }
-    }
-    if (r.cpuPeriod && (r.cpuPeriod < 1000 || r.cpuPeriod > 1_000_000)) throw new TbuildError('TB_INVALID_ARGUMENT', 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
-    if (r.cpuQuota && r.cpuQuota > 0 && r.cpuQuota < 1000) throw new TbuildError('TB_INVALID_ARGUMENT', 'CPU cfs quota can not be less than 1ms (i.e. 1000)');
-  }
+  if (opts.runResources) checkRunResources(opts.runResources);
   // a bad -t fails now, not after every step has run
   for (const name of [...(opts.tags ?? []), ...(opts.outputs ?? []).flatMap((o) => ('names' in o ? (o.names ?? []) : []))]) {
     try {

@@ -74,6 +74,7 @@ describe.runIf(hasDocker && isRoot)('POST /build query parameters (Docker CLI, c
       [['--rm=false'], /rm=0 \(--rm=false\): tbuild keeps no intermediate containers/],
       [['--memory', '1m'], /Minimum memory limit allowed is 6MB/],
       [['--memory', '64m', '--memory-swap', '32m'], /Minimum memoryswap limit should be larger than memory limit/],
+      [['--cpu-period', '10'], /CPU cfs period can not be less than 1ms/],
     ];
     for (const [flags, message] of cases) {
       const r = await d.docker(['build', ...flags, ctx]);

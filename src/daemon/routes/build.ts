@@ -14,7 +14,7 @@ import { checkAddHost } from '../../network/ports.js';
 import { parseGitSource } from '../../worker/file/git-source.js';
 import { isHttpSource } from '../../worker/file/http-source.js';
 import { isTraceParent } from '../../util/trace.js';
-import { checkMemoryLimits } from '../../exec/cgroups.js';
+import { checkRunResources } from '../../build/run-resources.js';
 
 function networkOf(mode: string | null): BuildOptions['network'] {
   if (mode === null || mode === '' || mode === 'default' || mode === 'bridge') return 'default';
@@ -118,8 +118,11 @@ export function buildOptionsFromQuery(q: URLSearchParams): Omit<BuildOptions, 'c
     ...(cpuPeriod ? { cpuPeriod } : {}),
   };
   if (Object.keys(runResources).length) {
-    const refused = checkMemoryLimits(memory, memorySwap, 'memswap (--memory-swap)');
-    if (refused) throw badRequest(refused);
+    try {
+      checkRunResources(runResources);
+    } catch (err) {
+      throw badRequest((err as Error).message);
+    }
     opts.runResources = runResources;
   }
   const ulimits = jsonParam<Array<{ Name?: unknown; Soft?: unknown; Hard?: unknown }>>(q, 'ulimits');
