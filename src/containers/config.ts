@@ -1,3 +1,4 @@
+import { parseSignal } from './signals.js';
 import { hostname as osHostname } from 'node:os';
 import { TbuildError } from '../errors.js';
 import type { ImageRecord } from '../images/types.js';
@@ -105,6 +106,8 @@ export async function runtimeConfig(
   defaultDns?: RuntimeConfig['dns'],
   joined?: StoredConfig,
 ): Promise<RuntimeConfig> {
+  // a stop signal nothing could send fails the create, as Docker's does
+  if (opts.stopSignal) parseSignal(opts.stopSignal);
   const net = joined ? sharedNetwork(opts, joined) : await networkConfig(id, opts, img, networks, defaultDns);
   const m = await resolveMounts(opts, img, volumes, from);
   const health = effectiveHealth(opts.healthcheck, img?.config.config.Healthcheck);

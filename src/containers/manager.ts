@@ -1,3 +1,4 @@
+import { parseSignal } from './signals.js';
 import { initLayerName } from './init-layer.js';
 import { ContainerQueries } from './queries.js';
 import { watchHealth } from './health.js';
@@ -212,7 +213,8 @@ export class LocalContainerManager extends ContainerQueries implements Container
     return { exitCode: s.exitCode };
   }
 
-  async stop(ref: string, timeoutSeconds?: number): Promise<void> {
+  async stop(ref: string, timeoutSeconds?: number, signal?: string): Promise<void> {
+    const stopWith = signal === undefined ? undefined : parseSignal(signal);
     const c = await this.records.must(ref);
     const s = await this.records.state(c);
     if (!isLive(s.status)) return;
@@ -222,7 +224,7 @@ export class LocalContainerManager extends ContainerQueries implements Container
       this.#emit('stop', c);
       return;
     }
-    const sig = c.runtime.stopSignal ?? 'SIGTERM';
+    const sig = stopWith ?? c.runtime.stopSignal ?? 'SIGTERM';
     if (s.status === 'paused') await this.control.runtimeCommand(['resume', c.id]).catch(() => {});
     await this.#signal(c, sig);
     // Docker: a negative timeout waits for the stop signal to work, however long it takes
@@ -251,18 +253,19 @@ export class LocalContainerManager extends ContainerQueries implements Container
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const sig = parseSignal(signal);
     const c = await this.records.must(ref);
     const s = await this.records.state(c);
     if (s.status !== 'running' && s.status !== 'paused') {
       throw new TbuildError('TB_CONTAINER_STATE', `Cannot kill container: ${ref}: Container ${c.id} is not running`);
     }
     await this.#requestStop(c);
-    await this.#signal(c, signal);
+    await this.#signal(c, sig);
   }
 
-  async restart(ref: string, timeoutSeconds?: number): Promise<void> {
+  async restart(ref: string, timeoutSeconds?: number, signal?: string): Promise<void> {
     const c = await this.records.must(ref);
-    await this.stop(c.id, timeoutSeconds);
+    await this.stop(c.id, timeoutSeconds, signal);
     await this.start(c.id);
     this.#emit('restart', c);
   }

@@ -266,9 +266,10 @@ export interface ContainerManager {
   attach(idOrName: string, io: AttachStreams): Promise<void>;
   /** Resolves once `condition` holds; after a `start` with `io`, only once that output was delivered. */
   wait(idOrName: string, condition?: WaitCondition): Promise<{ exitCode: number }>;
-  stop(idOrName: string, timeoutSeconds?: number): Promise<void>;
+  /** The stop signal (`signal`, else the container's StopSignal, else SIGTERM), then SIGKILL after the timeout. */
+  stop(idOrName: string, timeoutSeconds?: number, signal?: string): Promise<void>;
   kill(idOrName: string, signal?: string): Promise<void>;
-  restart(idOrName: string, timeoutSeconds?: number): Promise<void>;
+  restart(idOrName: string, timeoutSeconds?: number, signal?: string): Promise<void>;
   pause(idOrName: string): Promise<void>;
   unpause(idOrName: string): Promise<void>;
   remove(idOrName: string, opts?: { force?: boolean; volumes?: boolean }): Promise<void>;

@@ -44,21 +44,23 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     });
   parent
     .command('stop')
-    .description('stop running containers (SIGTERM, then SIGKILL after the timeout)')
+    .description("stop running containers (the container's stop signal, SIGTERM by default, then SIGKILL after the timeout)")
     .argument('<container...>')
     .option('-t, --time <seconds>', "seconds to wait before killing (default: the container's --stop-timeout, else 10)")
-    .action(async (refs: string[], f: { time?: string }) => {
+    .option('-s, --signal <signal>', "signal to stop with (default: the container's --stop-signal, else SIGTERM)")
+    .action(async (refs: string[], f: { time?: string; signal?: string }) => {
       const mgr = await manager(ctx);
-      await eachContainer(ctx, refs, (r) => mgr.stop(r, f.time === undefined ? undefined : stopTimeoutFlag(f.time)));
+      await eachContainer(ctx, refs, (r) => mgr.stop(r, f.time === undefined ? undefined : stopTimeoutFlag(f.time), f.signal));
     });
   parent
     .command('restart')
     .description('restart containers')
     .argument('<container...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
-    .action(async (refs: string[], f: { time: string }) => {
+    .option('-s, --signal <signal>', "signal to stop with (default: the container's --stop-signal, else SIGTERM)")
+    .action(async (refs: string[], f: { time: string; signal?: string }) => {
       const mgr = await manager(ctx);
-      await eachContainer(ctx, refs, (r) => mgr.restart(r, Number(f.time)));
+      await eachContainer(ctx, refs, (r) => mgr.restart(r, Number(f.time), f.signal));
     });
   parent
     .command('kill')

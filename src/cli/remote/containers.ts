@@ -116,16 +116,16 @@ export class RemoteContainers implements ContainerManager {
     return w.result;
   }
 
-  async stop(idOrName: string, timeoutSeconds?: number): Promise<void> {
-    await this.#client.call('POST', this.#path(idOrName, 'stop'), { query: { t: timeoutSeconds } });
+  async stop(idOrName: string, timeoutSeconds?: number, signal?: string): Promise<void> {
+    await this.#client.call('POST', this.#path(idOrName, 'stop'), { query: { t: timeoutSeconds, signal } });
   }
 
   async kill(idOrName: string, signal?: string): Promise<void> {
     await this.#client.call('POST', this.#path(idOrName, 'kill'), { query: { signal } });
   }
 
-  async restart(idOrName: string, timeoutSeconds?: number): Promise<void> {
-    await this.#client.call('POST', this.#path(idOrName, 'restart'), { query: { t: timeoutSeconds } });
+  async restart(idOrName: string, timeoutSeconds?: number, signal?: string): Promise<void> {
+    await this.#client.call('POST', this.#path(idOrName, 'restart'), { query: { t: timeoutSeconds, signal } });
   }
 
   async pause(idOrName: string): Promise<void> {

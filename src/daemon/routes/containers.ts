@@ -236,7 +236,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
       sendStatus(ctx.res, 304);
       return;
     }
-    await containers.stop(c.id, intParam(ctx.query, 't'));
+    await containers.stop(c.id, intParam(ctx.query, 't'), ctx.query.get('signal') || undefined);
     sendStatus(ctx.res, 204);
   });
 
@@ -246,7 +246,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
   });
 
   router.add('POST', '/containers/{id}/restart', async (ctx) => {
-    await containers.restart(ctx.params.id!, intParam(ctx.query, 't'));
+    await containers.restart(ctx.params.id!, intParam(ctx.query, 't'), ctx.query.get('signal') || undefined);
     sendStatus(ctx.res, 204);
   });
 
