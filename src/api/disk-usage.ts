@@ -1,5 +1,5 @@
 import type { ImageRecord, ImageStore } from '../images/types.js';
-import { imageSummary, imageSize } from '../images/inspect.js';
+import { imageSize, imageSummary, sharedSize } from '../images/inspect.js';
 import type { ContainerManager, ContainerRecord } from '../containers/types.js';
 import type { Volumes } from '../volumes/types.js';
 import { containerSummary } from './shapes/containers.js';
@@ -16,15 +16,6 @@ export interface DiskUsageSources {
   containerSize?(c: ContainerRecord): Promise<number>;
   /** Build cache entries (committed snapshots no image holds). */
   buildCache?(images: ImageRecord[]): Promise<BuildCacheRecord[]>;
-}
-
-/** What an image holds that no other image shares. */
-function uniqueSize(img: ImageRecord, all: ImageRecord[]): number {
-  let size = 0;
-  for (const l of img.layers) {
-    if (!all.some((o) => o.id !== img.id && o.layers.some((x) => x.diffId === l.diffId))) size += l.contentSize ?? l.size;
-  }
-  return size;
 }
 
 /** `docker system df` for one engine, computed one way for the embedded CLI and the daemon alike. */
@@ -50,7 +41,7 @@ export async function systemDf(src: DiskUsageSources): Promise<SystemDf> {
       Id: img.id,
       Size: imageSize(img),
       Containers: used.get(img.id) ?? 0,
-      SharedSize: imageSize(img) - uniqueSize(img, images),
+      SharedSize: sharedSize(img, images),
     })),
     Containers: await Promise.all(
       containers.map(async (c) => ({

@@ -86,6 +86,15 @@ export function imageInspect(img: ImageRecord, dirs: GraphDriverDirs = {}): Reco
   };
 }
 
+/** Bytes of `img`'s layers that another image of `all` has too (Docker's SharedSize). */
+export function sharedSize(img: ImageRecord, all: ImageRecord[]): number {
+  let size = 0;
+  for (const l of img.layers) {
+    if (all.some((o) => o.id !== img.id && o.layers.some((x) => x.diffId === l.diffId))) size += l.contentSize ?? l.size;
+  }
+  return size;
+}
+
 /** One row of GET /images/json. */
 export function imageSummary(img: ImageRecord, containers = -1): Record<string, unknown> {
   const size = imageSize(img);

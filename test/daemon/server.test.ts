@@ -86,6 +86,22 @@ describe('daemon HTTP surface (engine doubles)', () => {
     expect(old.status).toBe(200);
   });
 
+  test('GET /images/json?shared-size=1 gives what each image shares with the others; without it SharedSize is -1', async () => {
+    const two = await engine.images.create({ ...testImageConfig({ labels: { second: '1' } }), names: ['shared:two'] });
+    try {
+      const plain = await request(h.socket, 'GET', '/v1.47/images/json');
+      expect(plain.json<Array<{ SharedSize: number }>>().every((i) => i.SharedSize === -1)).toBe(true);
+      const shared = await request(h.socket, 'GET', '/v1.47/images/json?shared-size=1');
+      const rows = shared.json<Array<{ Id: string; SharedSize: number; Size: number }>>();
+      const row = rows.find((i) => i.Id === two.id)!;
+      // both images stand on the same 4 MB layer
+      expect(row.SharedSize).toBe(4_000_000);
+      expect(row.Size).toBe(4_000_000);
+    } finally {
+      await engine.images.remove(two.id, { force: true });
+    }
+  });
+
   test('errors are {"message"} with Docker status codes', async () => {
     expect((await request(h.socket, 'GET', '/v1.47/nope')).status).toBe(404);
     const img = await request(h.socket, 'GET', '/v1.47/images/ghost/json');

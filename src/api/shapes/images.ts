@@ -1,5 +1,5 @@
 import type { ImageRecord } from '../../images/types.js';
-import { imageInspect as baseInspect, imageSummary as baseSummary } from '../../images/inspect.js';
+import { imageInspect as baseInspect, imageSummary as baseSummary, sharedSize } from '../../images/inspect.js';
 import { compareVersions } from '../wire/version.js';
 import { familiarName } from '../wire/json-message.js';
 
@@ -15,8 +15,10 @@ function isOldApi(apiVersion: string): boolean {
 }
 
 /** `GET /images/json` entry. */
-export function imageSummary(img: ImageRecord, apiVersion: string): Record<string, unknown> {
+export function imageSummary(img: ImageRecord, apiVersion: string, all?: ImageRecord[]): Record<string, unknown> {
   const out = baseSummary(img);
+  // `shared-size=1`: what it shares with the other images
+  if (all) out.SharedSize = sharedSize(img, all);
   if (isOldApi(apiVersion)) {
     if ((out.RepoTags as string[]).length === 0 && (out.RepoDigests as string[]).length === 0) {
       out.RepoTags = ['<none>:<none>'];

@@ -50,7 +50,8 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
       }
     }
     list = [...list].sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
-    sendJson(ctx.res, 200, list.map((img) => imageSummary(img, ctx.apiVersion)));
+    const shared = boolParam(ctx.query, 'shared-size') ? all : undefined;
+    sendJson(ctx.res, 200, list.map((img) => imageSummary(img, ctx.apiVersion, shared)));
   });
 
   router.add('POST', '/images/load', async (ctx) => {
