@@ -355,10 +355,11 @@ export class LocalContainerManager extends ContainerQueries implements Container
     return { exitCode: st.exitCode };
   }
 
-  async prune(): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  async prune(select: (c: Omit<ContainerRecord, 'state'>) => boolean = () => true): Promise<{ deleted: string[]; spaceReclaimed: number }> {
     const deleted: string[] = [];
     let spaceReclaimed = 0;
     for (const c of await this.records.configs()) {
+      if (!select(c)) continue;
       const s = await this.records.state(c);
       if (s.status === 'running' || s.status === 'paused') continue;
       spaceReclaimed += (await this.parts.snapshots.usage(c.snapshotKey).catch(() => ({ size: 0 }))).size;

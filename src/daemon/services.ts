@@ -41,7 +41,7 @@ export function servicesFor(engine: EngineApi & WorkerDeps, opts: { allowedEntit
         return loaded.flatMap((img) => (img.names.length ? img.names : [img.id]));
       },
       commit: (container, opts) => commitContainer(engine, container, opts),
-      importTar: (tar, opts) => importRootfs(engine, tar, { name: opts.ref, changes: opts.changes, message: opts.message }),
+      importTar: (tar, opts) => importRootfs(engine, tar, { name: opts.ref, changes: opts.changes, message: opts.message, ...(opts.platform ? { platform: opts.platform } : {}) }),
     },
   };
 }

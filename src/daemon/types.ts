@@ -62,7 +62,7 @@ export interface DaemonArchives {
   /** Load a docker-archive (or OCI) tar; returns the names (or ids) loaded. */
   load(tar: Readable): Promise<string[]>;
   /** `docker import`: a rootfs tar becomes a one-layer image. */
-  importTar?(tar: Readable, opts: { ref?: string; changes: string[]; message?: string }): Promise<ImageRecord>;
+  importTar?(tar: Readable, opts: { ref?: string; changes: string[]; message?: string; platform?: string }): Promise<ImageRecord>;
   /** `docker commit`: a container's writable layer becomes a new image on top of its image. */
   commit?(container: string, opts: { ref?: string; changes: string[]; comment?: string; author?: string; pause?: boolean }): Promise<ImageRecord>;
 }

@@ -3,7 +3,7 @@ import type { ContainerRecord, WaitCondition } from '../../containers/types.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { ContainerSessions } from '../sessions.js';
-import { badRequest, boolParam, ttySizeFromQuery, checkFilters, intParam, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
+import { badRequest, boolParam, ttySizeFromQuery, checkFilters, intParam, matchLabel, parseFilters, readJson, sendJson, sendStatus, untilFilter } from '../http.js';
 import { createOptionsFromBody } from '../create-options.js';
 import { isTbuildError } from '../../errors.js';
 import { containerInspect, containerSummary } from '../../api/shapes/containers.js';
@@ -97,7 +97,15 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
   });
 
   router.add('POST', '/containers/prune', async (ctx) => {
-    const { deleted, spaceReclaimed } = await containers.prune();
+    const filters = parseFilters(ctx.query);
+    checkFilters(filters, ['until', 'label', 'label!']);
+    const until = untilFilter(filters);
+    const { deleted, spaceReclaimed } = await containers.prune(
+      (c) =>
+        (until === undefined || Date.parse(c.created) < until) &&
+        (filters.get('label') ?? []).every((spec) => matchLabel(c.options.labels, spec)) &&
+        !(filters.get('label!') ?? []).some((spec) => matchLabel(c.options.labels, spec)),
+    );
     sendJson(ctx.res, 200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: spaceReclaimed });
   });
 

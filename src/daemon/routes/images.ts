@@ -4,7 +4,7 @@ import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
 import type { RequestContext } from '../http.js';
-import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, sendJson } from '../http.js';
+import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, sendJson, untilFilter } from '../http.js';
 import { imageHistory, imageInspect, imageSummary, matchesReference } from '../../api/shapes/images.js';
 import { pullRoute } from './registry.js';
 import { JsonMessageWriter, familiarName, withDefaultTag } from '../../api/wire/json-message.js';
@@ -26,6 +26,12 @@ function refParam(q: URLSearchParams): string | undefined {
   return tag ? `${repo}:${tag}` : repo;
 }
 
+/** When an image was made, as Docker's `until` filters read it (its config's `created`). */
+function imageCreated(img: ImageRecord): number {
+  const t = Date.parse(img.config.created ?? img.created);
+  return Number.isNaN(t) ? Date.parse(img.created) : t;
+}
+
 export function registerImageRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
   const images = svc.engine.images;
 
@@ -42,6 +48,8 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
       list = list.filter((img) => (img.names.length === 0) === want);
     }
     for (const spec of filters.get('label') ?? []) list = list.filter((img) => matchLabel(img.config.config.Labels, spec));
+    const until = untilFilter(filters);
+    if (until !== undefined) list = list.filter((img) => imageCreated(img) < until);
     for (const [key, cmp] of [['before', -1], ['since', 1]] as const) {
       for (const ref of filters.get(key) ?? []) {
         const pivot = await images.resolve(ref);
@@ -89,6 +97,8 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
       ref: refParam(ctx.query),
       changes: changesParam(ctx.query),
       message: ctx.query.get('message') ?? undefined,
+      // `docker import --platform`: the architecture the image says it is for
+      ...(ctx.query.get('platform') ? { platform: ctx.query.get('platform')! } : {}),
     });
     events.publish('image', 'import', img.id, { name: refParam(ctx.query) ?? img.id });
     ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -100,6 +110,7 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
     const filters = parseFilters(ctx.query);
     checkFilters(filters, ['dangling', 'label', 'until']);
     const danglingOnly = !(filters.get('dangling') ?? []).some((v) => v === 'false' || v === '0');
+    const until = untilFilter(filters);
     const containers = await svc.engine.containers.list({ all: true });
     const inUse = new Set(containers.map((c) => c.imageId));
     const deleted: Array<{ Untagged?: string; Deleted?: string }> = [];
@@ -109,6 +120,8 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
       if (inUse.has(img.id)) continue;
       if (danglingOnly && img.names.length) continue;
       if (!(filters.get('label') ?? []).every((spec) => matchLabel(img.config.config.Labels, spec))) continue;
+      // `until`: only images created before then
+      if (until !== undefined && imageCreated(img) >= until) continue;
       const removed = await images.remove(img.id, { force: true }).catch(() => []);
       if (removed.length) {
         removedImages.push(img);
