@@ -65,6 +65,39 @@ describe.runIf(hasDocker && isRoot)('prune and list filters (Docker CLI)', () =>
     const bad = await d.docker(['container', 'prune', '-f', '--filter', 'bogus=1']);
     expect(bad.code).not.toBe(0);
     expect(await names()).toEqual(['pb']);
+    expect((await d.docker(['rm', 'pb'])).code).toBe(0);
+  }, 120_000);
+
+  test('ps filters: before, since, network, volume, publish, expose, health, is-task', async () => {
+    expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
+    const run = async (args: string[]) => {
+      const r = await d.docker(['run', '-d', ...args, 'busybox:local', 'sleep', '300']);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    await run(['--name', 'f1', '--network', 'none', '-v', 'tbuild-pf-vol:/data']);
+    await new Promise((r) => setTimeout(r, 50));
+    await run(['--name', 'f2', '-p', '127.0.0.1:18391:80', '--expose', '9000']);
+    await new Promise((r) => setTimeout(r, 50));
+    await run(['--name', 'f3', '--network', 'none', '--health-cmd', 'true', '--health-interval', '1h']);
+    const ps = async (filter: string) => (await d.docker(['ps', '-a', '--filter', filter, '--format', '{{.Names}}'])).stdout.trim().split('\n').filter(Boolean).sort();
+    expect(await ps('before=f2')).toEqual(['f1']);
+    expect(await ps('since=f2')).toEqual(['f3']);
+    expect(await ps('network=none')).toEqual(['f1', 'f3']);
+    expect(await ps('network=bridge')).toEqual(['f2']);
+    expect(await ps('volume=tbuild-pf-vol')).toEqual(['f1']);
+    expect(await ps('volume=/data')).toEqual(['f1']);
+    expect(await ps('publish=18391')).toEqual(['f2']);
+    expect(await ps('publish=18391/udp')).toEqual([]);
+    expect(await ps('expose=9000')).toEqual(['f2']);
+    expect(await ps('expose=8990-9010/tcp')).toEqual(['f2']);
+    expect(await ps('health=none')).toEqual(['f1', 'f2']);
+    expect(await ps('health=starting')).toEqual(['f3']);
+    expect(await ps('is-task=true')).toEqual([]);
+    expect(await ps('is-task=false')).toEqual(['f1', 'f2', 'f3']);
+    const bad = await d.docker(['ps', '--filter', 'health=bogus']);
+    expect(bad.stderr).toMatch(/invalid filter 'health=bogus'/);
+    expect((await d.docker(['rm', '-f', '-v', 'f1', 'f2', 'f3'])).code).toBe(0);
+    await d.docker(['volume', 'rm', 'tbuild-pf-vol']);
   }, 120_000);
 
   test('import --platform makes an image for that platform', async () => {

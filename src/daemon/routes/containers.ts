@@ -12,24 +12,10 @@ import { hijack, readUpgradeJson } from '../hijack.js';
 import { framedWriter, STDERR, STDOUT } from '../../api/wire/multiplex.js';
 import { archiveStatHeader } from '../archive-stat.js';
 import { platformMismatchWarning } from '../../util/platform.js';
+import { matchesContainerFilters } from '../container-filters.js';
 
 const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';
 const RAW = 'application/vnd.docker.raw-stream';
-
-function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, ancestors: Set<string>): boolean {
-  const any = (key: string, test: (v: string) => boolean) => {
-    const vals = filters.get(key);
-    return !vals?.length || vals.some(test);
-  };
-  return (
-    any('status', (v) => c.state.status === v) &&
-    any('name', (v) => new RegExp(v).test(c.name) || new RegExp(v).test(`/${c.name}`)) &&
-    any('id', (v) => c.id.startsWith(v)) &&
-    any('ancestor', () => ancestors.has(c.imageId)) &&
-    any('exited', (v) => c.state.status === 'exited' && c.state.exitCode === Number(v)) &&
-    (filters.get('label') ?? []).every((spec) => matchLabel(c.options.labels, spec))
-  );
-}
 
 /** Iterate until `signal` aborts, without waiting for the next entry (a followed log may be idle). */
 async function* untilAborted<T>(iterable: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
@@ -65,11 +51,37 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
       const img = await svc.engine.images.get(ref);
       if (img) ancestors.add(img.id);
     }
-    list = list.filter((c) => matchesFilters(c, filters, ancestors));
+    for (const h of filters.get('health') ?? []) {
+      if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) throw badRequest(`invalid filter 'health=${h}'`);
+    }
+    // before/since name a container: only those created before (after) it
+    const pivot = async (key: string): Promise<number | undefined> => {
+      const ref = filters.get(key)?.[0];
+      return ref === undefined ? undefined : Date.parse((await containers.inspect(ref)).created);
+    };
+    const before = await pivot('before');
+    const since = await pivot('since');
+    const exposed = filters.has('expose')
+      ? async (c: ContainerRecord) => {
+          const img = await svc.engine.images.get(c.imageId).catch(() => undefined);
+          const config = (containerInspect(c, img?.config.config, []) as { Config: { ExposedPorts?: Record<string, unknown> } }).Config;
+          return Object.keys(config.ExposedPorts ?? {});
+        }
+      : undefined;
+    const exposedOf = new Map<string, string[]>();
+    if (exposed) for (const c of list) exposedOf.set(c.id, await exposed(c));
+    const now = Date.now();
+    list = list.filter((c) =>
+      matchesContainerFilters(c, containerSummary(c, now) as unknown as Parameters<typeof matchesContainerFilters>[1], filters, {
+        ancestors,
+        ...(before !== undefined ? { before } : {}),
+        ...(since !== undefined ? { since } : {}),
+        exposed: (x) => exposedOf.get(x.id) ?? [],
+      }),
+    );
     list.sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
     const limit = intParam(ctx.query, 'limit');
     if (limit && limit > 0) list = list.slice(0, limit);
-    const now = Date.now();
     // `ps -s`: the writable layer's files and, with the image's, the whole root (Docker's SizeRw/SizeRootFs)
     const sizes = new Map<string, { SizeRw: number; SizeRootFs: number }>();
     if (boolParam(ctx.query, 'size')) {
