@@ -219,6 +219,13 @@ describe.runIf(hasDocker)('docker CLI against the daemon (engine doubles)', () =
     const ev = await h.docker(['events', '--since', String(start), '--until', String(until), '--filter', 'container=evt', '--format', '{{.Type}} {{.Action}}']);
     expect(ev.code).toBe(0);
     expect(ev.stdout.trim().split('\n')).toEqual(['container create', 'container start', 'container die', 'container destroy']);
+    // scope and the object filters are applied, not ignored: swarm's objects have no events here
+    const events = async (filter: string) =>
+      (await h.docker(['events', '--since', String(start), '--until', String(until), '--filter', 'container=evt', '--filter', filter, '--format', '{{.Action}}'])).stdout.trim();
+    expect(await events('scope=local')).toBe('create\nstart\ndie\ndestroy');
+    expect(await events('scope=swarm')).toBe('');
+    expect(await events('service=evt')).toBe('');
+    expect(await events('network=nonesuch')).toBe('');
   });
 
   test('network ls and system prune', async () => {

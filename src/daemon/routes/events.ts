@@ -16,6 +16,11 @@ function matches(e: DockerEvent, filters: Map<string, string[]>): boolean {
     any('container', (v) => e.Type === 'container' && actor(v)) &&
     any('image', (v) => (e.Type === 'image' && actor(v)) || attrs.image === v) &&
     any('volume', (v) => e.Type === 'volume' && actor(v)) &&
+    any('network', (v) => e.Type === 'network' && actor(v)) &&
+    any('daemon', (v) => e.Type === 'daemon' && actor(v)) &&
+    // plugins' and swarm's objects: tbuild sends none of their events, so such a filter matches nothing
+    !['plugin', 'node', 'service', 'secret', 'config'].some((k) => filters.get(k)?.length) &&
+    any('scope', (v) => e.scope === v) &&
     (filters.get('label') ?? []).every((spec) => matchLabel(attrs, spec))
   );
 }

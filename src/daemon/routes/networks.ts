@@ -53,6 +53,8 @@ export function registerNetworkRoutes(router: Router, svc: DaemonServices, event
     const builtin = (n: Json) => ['bridge', 'host', 'none'].includes(String(n.Name));
     if (types?.length) list = list.filter((n) => types.includes(builtin(n) ? 'builtin' : 'custom'));
     for (const spec of filters.get('label') ?? []) list = list.filter((n) => matchLabel(n.Labels as Record<string, string>, spec));
+    const scopes = filters.get('scope');
+    if (scopes?.length) list = list.filter((n) => scopes.includes(String(n.Scope ?? 'local')));
     const dangling = filters.get('dangling');
     if (dangling?.length) {
       const want = dangling[0] === 'true' || dangling[0] === '1';
