@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import type { ContainerRecord, WaitCondition } from '../../containers/types.js';
+import type { WaitCondition } from '../../containers/types.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { ContainerSessions } from '../sessions.js';
@@ -61,15 +61,15 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
     };
     const before = await pivot('before');
     const since = await pivot('since');
-    const exposed = filters.has('expose')
-      ? async (c: ContainerRecord) => {
-          const img = await svc.engine.images.get(c.imageId).catch(() => undefined);
-          const config = (containerInspect(c, img?.config.config, []) as { Config: { ExposedPorts?: Record<string, unknown> } }).Config;
-          return Object.keys(config.ExposedPorts ?? {});
-        }
-      : undefined;
+    // `expose` reads the ports the container's config exposes (its image's and its own)
     const exposedOf = new Map<string, string[]>();
-    if (exposed) for (const c of list) exposedOf.set(c.id, await exposed(c));
+    if (filters.has('expose')) {
+      for (const c of list) {
+        const img = await svc.engine.images.get(c.imageId).catch(() => undefined);
+        const config = (containerInspect(c, img?.config.config, []) as { Config: { ExposedPorts?: Record<string, unknown> } }).Config;
+        exposedOf.set(c.id, Object.keys(config.ExposedPorts ?? {}));
+      }
+    }
     const now = Date.now();
     list = list.filter((c) =>
       matchesContainerFilters(c, containerSummary(c, now) as unknown as Parameters<typeof matchesContainerFilters>[1], filters, {
