@@ -174,6 +174,11 @@ export interface ApplyTarOptions {
    * that arrive while other work goes on (a pull's downloads). Not worth it for small ones.
    */
   offThread?: boolean;
+  /**
+   * Refuse to replace a directory with a non-directory or the reverse (the Engine API's
+   * `noOverwriteDirNonDir`, which `docker cp` always sends); by default the entry replaces it.
+   */
+  noOverwriteDirNonDir?: boolean;
 }
 
 /**

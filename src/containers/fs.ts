@@ -142,14 +142,14 @@ export async function getArchive(
 }
 
 /** `docker cp` in: extract `tarStream` into directory `path` of the container (confined). */
-export async function putArchive(parts: Parts, key: string, rootfs: string, path: string, tarStream: Readable, containerName: string): Promise<void> {
+export async function putArchive(parts: Parts, key: string, rootfs: string, path: string, tarStream: Readable, containerName: string, opts: { noOverwriteDirNonDir?: boolean } = {}): Promise<void> {
   await withMerged(parts, key, rootfs, async (dir) => {
     const host = await resolveInRoot(dir, path);
     const st = await lstat(host).catch(() => undefined);
     if (!st) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `Could not find the file ${path} in container ${containerName}`);
     if (!st.isDirectory()) throw new TbuildError('TB_INVALID_ARGUMENT', `extraction point is not a directory`);
     // A plain archive, not a layer: `.wh.x` is a file, and absolute links resolve against the container root.
-    await applyTar(tarStream, host, { whiteouts: false, root: dir });
+    await applyTar(tarStream, host, { whiteouts: false, root: dir, ...(opts.noOverwriteDirNonDir ? { noOverwriteDirNonDir: true } : {}) });
     return { value: undefined, done: Promise.resolve() };
   });
 }

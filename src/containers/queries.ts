@@ -115,11 +115,11 @@ export abstract class ContainerQueries {
     }
   }
 
-  async putArchive(ref: string, path: string, tar: Readable): Promise<void> {
+  async putArchive(ref: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean } = {}): Promise<void> {
     const c = await this.records.must(ref);
     const release = await this.#hold(c);
     try {
-      await putArchive(this.parts, c.snapshotKey, join(containerDir(this.root, c.id), 'rootfs'), path, tar, ref);
+      await putArchive(this.parts, c.snapshotKey, join(containerDir(this.root, c.id), 'rootfs'), path, tar, ref, opts);
     } finally {
       await release();
     }

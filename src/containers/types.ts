@@ -291,7 +291,8 @@ export interface ContainerManager {
   /** `docker cp` out: a tar of `path` and its stat. Confined to the container root. */
   getArchive(idOrName: string, path: string): Promise<{ tar: Readable; stat: { name: string; size: number; mode: number; mtime: string; linkTarget: string } }>;
   /** `docker cp` in: extract `tar` under `path`. Confined to the container root. */
-  putArchive(idOrName: string, path: string, tar: Readable): Promise<void>;
+  /** `noOverwriteDirNonDir`: refuse to replace a directory with a non-directory or the reverse (as `docker cp` asks). */
+  putArchive(idOrName: string, path: string, tar: Readable, opts?: { noOverwriteDirNonDir?: boolean }): Promise<void>;
   /** `started` is handed the exec'd process once it runs (its pid, and its terminal's resize). */
   exec(idOrName: string, opts: ExecOptions, io: ExecStreams): Promise<{ exitCode: number }>;
   /** Resize the terminal of a container created with a tty; SIGWINCH reaches its process. */

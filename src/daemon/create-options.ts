@@ -231,15 +231,17 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
   const memory = num(hc.Memory, 'HostConfig.Memory');
   if (memory) resources.memory = memory;
   const nano = num(hc.NanoCpus, 'HostConfig.NanoCpus');
+  const quota = num(hc.CpuQuota, 'HostConfig.CpuQuota');
+  const period = num(hc.CpuPeriod, 'HostConfig.CpuPeriod');
+  // Docker's rule: --cpus is a quota over its own period, so neither may be given beside it
+  if (nano && quota) throw badRequest('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (nano && period) throw badRequest('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (nano) {
     resources.cpuPeriod = 100_000;
     resources.cpuQuota = Math.round((nano / 1e9) * 100_000);
   }
-  const quota = num(hc.CpuQuota, 'HostConfig.CpuQuota');
-  if (quota) {
-    resources.cpuQuota = quota;
-    resources.cpuPeriod = num(hc.CpuPeriod, 'HostConfig.CpuPeriod') ?? 100_000;
-  }
+  if (quota) resources.cpuQuota = quota;
+  if (quota || period) resources.cpuPeriod = period ?? 100_000;
   const shares = num(hc.CpuShares, 'HostConfig.CpuShares');
   if (shares) resources.cpuShares = shares;
   if (typeof hc.PidsLimit === 'number' && hc.PidsLimit > 0) resources.pidsLimit = hc.PidsLimit;
@@ -254,6 +256,9 @@ export function createOptionsFromBody(body: Json, name: string | undefined): Cre
 
   const rp = obj(hc.RestartPolicy, 'HostConfig.RestartPolicy');
   const rpName = str(rp.Name, 'RestartPolicy.Name');
+  if (typeof rp.MaximumRetryCount === 'number' && rp.MaximumRetryCount > 0 && rpName !== 'on-failure') {
+    throw badRequest("invalid restart policy: maximum retry count can only be used with 'on-failure'");
+  }
   if (rpName && rpName !== 'no') {
     if (!['on-failure', 'always', 'unless-stopped'].includes(rpName)) throw badRequest(`invalid restart policy: ${rpName}`);
     if (opts.autoRemove) throw badRequest('can\'t create \'AutoRemove\' container with restart policy');

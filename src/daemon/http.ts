@@ -100,9 +100,10 @@ export async function readJson<T = Record<string, unknown>>(req: IncomingMessage
 export function boolParam(q: URLSearchParams, name: string, dflt = false): boolean {
   const v = q.get(name);
   if (v === null) return dflt;
-  const l = v.toLowerCase();
-  if (l === '' ) return dflt;
-  return !(l === '0' || l === 'false' || l === 'no');
+  // Docker's reading: any case (docker-py sends `False`), and `none` is false too
+  const l = v.trim().toLowerCase();
+  if (l === '') return dflt;
+  return !(l === '0' || l === 'false' || l === 'no' || l === 'none');
 }
 
 export function intParam(q: URLSearchParams, name: string): number | undefined {

@@ -131,6 +131,11 @@ export function parsePortBindings(v: unknown): PortMapping[] {
       if (hostIp && !/^\d+\.\d+\.\d+\.\d+$/.test(hostIp)) throw invalid(`invalid host IP ${JSON.stringify(hostIp)} for port ${key} (IPv4 only)`);
       const hm = /^(\d*)(?:-(\d+))?$/.exec(hostPortText);
       if (!hm) throw invalid(`invalid host port ${JSON.stringify(hostPortText)} for port ${key}`);
+      // Docker picks one free port of a host range wider than the container's: tbuild binds the
+      // ports as given, so such a range is refused rather than narrowed to its first port
+      if (hm[2] && Number(hm[2]) - Number(hm[1] || 0) + 1 !== range) {
+        throw invalid(`host port range ${hostPortText} for container port ${key}: a host range must be as wide as the container's (tbuild does not pick a free port from a range)`);
+      }
       out.push({ hostIp: hostIp === '0.0.0.0' ? '' : hostIp, hostPort: hm[1] ? Number(hm[1]) : 0, containerPort, protocol, range });
     }
   }

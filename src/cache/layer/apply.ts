@@ -33,6 +33,11 @@ import { isNoSpace, noSpaceError } from '../../util/no-space.js';
 
 const S_IFIFO = 0o010000;
 
+/** `noOverwriteDirNonDir`: an entry whose kind (directory or not) differs from what it would replace. */
+function kindClash(msg: string, name: string): TbuildError {
+  return new TbuildError('TB_INVALID_ARGUMENT', msg, { details: { entry: name } });
+}
+
 function hostile(msg: string, name: string): TbuildError {
   return new TbuildError('TB_TAR_HOSTILE', `${msg}: ${JSON.stringify(name)}`, { details: { entry: name } });
 }
@@ -92,6 +97,7 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
   if (!isWithin(root, dir)) throw new TbuildError('TB_PATH_ESCAPE', `${dirIn} is not inside ${opts.root}`);
   const prefix = dir === root ? [] : splitPath(dir.slice(root.length));
   const whiteouts = opts.whiteouts ?? true;
+  const keepKinds = Boolean(opts.noOverwriteDirNonDir);
   const hash = createHash('sha256');
   let size = 0;
   const { stream } = await decompress(input);
@@ -168,12 +174,14 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
     const target = `${parent}/${base}`;
     const existing = lstatOrUndefined(target);
     if (h.type === '5') {
+      if (existing && !existing.isDirectory() && keepKinds) throw kindClash(`cannot overwrite non-directory ${JSON.stringify(h.name)} with directory`, h.name);
       if (existing && !existing.isDirectory()) remove(target);
       if (!existing || !existing.isDirectory()) mkdirSync(target, { mode: 0o700 });
       dirs.push({ path: target, mode, uid, gid, mtime });
       queueXattrs(target, h, false);
       return;
     }
+    if (existing?.isDirectory() && keepKinds) throw kindClash(`cannot overwrite directory ${JSON.stringify(h.name)} with non-directory`, h.name);
     if (existing) remove(target);
 
     switch (h.type) {

@@ -91,7 +91,8 @@ export const registerCp: RegisterCommand = (program, ctx) => {
       const body = new PassThrough();
       const m = meter('Copying to container -');
       child.stdout.pipe(m.counter).pipe(body);
-      await containers.putArchive(dest.container!, dir, body);
+      // as docker cp: a file never replaces a directory there, nor a directory a file
+      await containers.putArchive(dest.container!, dir, body, { noOverwriteDirNonDir: true });
       if ((await exited) !== 0) throw new TbuildError('TB_INVALID_ARGUMENT', `tar: ${Buffer.concat(err).toString().trim()}`);
       report(m, `${dest.container}:${dest.path}`);
     });

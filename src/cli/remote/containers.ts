@@ -218,8 +218,8 @@ export class RemoteContainers implements ContainerManager {
     return { tar: res, stat };
   }
 
-  async putArchive(idOrName: string, path: string, tar: Readable): Promise<void> {
-    await this.#client.call('PUT', this.#path(idOrName, 'archive'), { query: { path }, body: tar, headers: { 'Content-Type': 'application/x-tar' } });
+  async putArchive(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean } = {}): Promise<void> {
+    await this.#client.call('PUT', this.#path(idOrName, 'archive'), { query: { path, ...(opts.noOverwriteDirNonDir ? { noOverwriteDirNonDir: true } : {}) }, body: tar, headers: { 'Content-Type': 'application/x-tar' } });
   }
 
   async stats(idOrName: string): Promise<StatsSample> {

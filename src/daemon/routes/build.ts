@@ -65,7 +65,7 @@ function refuseUnsupported(q: URLSearchParams): void {
     if (v) throw badRequest(`${name} (${flag} ${v}) is not supported by tbuild's builder`);
   }
   // `--rm=false` keeps the classic builder's intermediate containers; tbuild's steps leave none to keep
-  if (['0', 'false'].includes(q.get('rm') ?? '') && !boolParam(q, 'forcerm')) {
+  if ((q.get('rm') ?? '') !== '' && !boolParam(q, 'rm') && !boolParam(q, 'forcerm')) {
     throw badRequest('rm=0 (--rm=false): tbuild keeps no intermediate containers to leave behind');
   }
 }

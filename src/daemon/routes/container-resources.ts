@@ -1,7 +1,7 @@
 import type { ContainerManager, ContainerUpdate, StatsSample } from '../../containers/types.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
-import { badRequest, readJson, sendJson } from '../http.js';
+import { badRequest, boolParam, readJson, sendJson } from '../http.js';
 
 /**
  * `docker stats` and `docker update`: a running container's counters (Docker's stats JSON, with
@@ -46,6 +46,7 @@ export function updateFromBody(body: Record<string, unknown>): ContainerUpdate {
   const nano = int('NanoCpus');
   const quota = int('CpuQuota', -1);
   if (nano && quota) throw badRequest('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (nano && int('CpuPeriod')) throw badRequest('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (nano) {
     resources.cpuPeriod = 100_000;
     resources.cpuQuota = Math.round((nano / 1e9) * 100_000);
@@ -83,8 +84,8 @@ export function registerContainerResourceRoutes(router: Router, svc: DaemonServi
 
   router.add('GET', '/containers/{id}/stats', async (ctx) => {
     const c = await containers.inspect(ctx.params.id!);
-    const stream = !['0', 'false'].includes(ctx.query.get('stream') ?? 'true');
-    const oneShotOnly = ['1', 'true'].includes(ctx.query.get('one-shot') ?? 'false');
+    const stream = boolParam(ctx.query, 'stream', true);
+    const oneShotOnly = boolParam(ctx.query, 'one-shot');
     if (oneShotOnly && stream) throw badRequest('cannot have stream=true and one-shot=true');
     if (!stream) {
       const { pre, now } = await oneShot(containers, c.id, !oneShotOnly);

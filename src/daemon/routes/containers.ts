@@ -17,6 +17,20 @@ import { matchesContainerFilters } from '../container-filters.js';
 const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';
 const RAW = 'application/vnd.docker.raw-stream';
 
+interface ContainerSizes {
+  SizeRw: number;
+  SizeRootFs: number;
+}
+
+/** Docker's SizeRw (the writable layer's files) and SizeRootFs (with the image's) of every container. */
+async function containerSizes(svc: DaemonServices): Promise<Map<string, ContainerSizes>> {
+  const sizes = new Map<string, ContainerSizes>();
+  const df = await svc.engine.df();
+  const imageSize = new Map((df.Images ?? []).map((i) => [i.Id, i.Size]));
+  for (const c of df.Containers ?? []) sizes.set(c.Id, { SizeRw: c.SizeRw ?? 0, SizeRootFs: (c.SizeRw ?? 0) + (imageSize.get(String(c.ImageID ?? '')) ?? 0) });
+  return sizes;
+}
+
 /** Iterate until `signal` aborts, without waiting for the next entry (a followed log may be idle). */
 async function* untilAborted<T>(iterable: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const it = iterable[Symbol.asyncIterator]();
@@ -44,7 +58,8 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
     for (const s of filters.get('status') ?? []) {
       if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw badRequest(`invalid filter 'status=${s}'`);
     }
-    const all = boolParam(ctx.query, 'all') || (filters.get('status')?.length ?? 0) > 0 || filters.has('exited');
+    // a limit (`docker ps -l`, `-n N`) counts stopped containers too, as Docker's does
+    const all = boolParam(ctx.query, 'all') || (filters.get('status')?.length ?? 0) > 0 || filters.has('exited') || (intParam(ctx.query, 'limit') ?? 0) > 0;
     let list = await containers.list({ all });
     const ancestors = new Set<string>();
     for (const ref of filters.get('ancestor') ?? []) {
@@ -83,12 +98,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
     const limit = intParam(ctx.query, 'limit');
     if (limit && limit > 0) list = list.slice(0, limit);
     // `ps -s`: the writable layer's files and, with the image's, the whole root (Docker's SizeRw/SizeRootFs)
-    const sizes = new Map<string, { SizeRw: number; SizeRootFs: number }>();
-    if (boolParam(ctx.query, 'size')) {
-      const df = await svc.engine.df();
-      const imageSize = new Map((df.Images ?? []).map((i) => [i.Id, i.Size]));
-      for (const c of df.Containers ?? []) sizes.set(c.Id, { SizeRw: c.SizeRw ?? 0, SizeRootFs: (c.SizeRw ?? 0) + (imageSize.get(String(c.ImageID ?? '')) ?? 0) });
-    }
+    const sizes = boolParam(ctx.query, 'size') ? await containerSizes(svc) : new Map<string, ContainerSizes>();
     sendJson(ctx.res, 200, list.map((c) => ({ ...containerSummary(c, now), ...(sizes.get(c.id) ?? {}) })));
   });
 
@@ -124,7 +134,9 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
   router.add('GET', '/containers/{id}/json', async (ctx) => {
     const c = await containers.inspect(ctx.params.id!);
     const img = await svc.engine.images.get(c.imageId).catch(() => undefined);
-    sendJson(ctx.res, 200, containerInspect(c, img?.config.config, sessions.execIdsOf(c.id)));
+    // `docker inspect -s`: the same sizes as `ps -s`
+    const size = boolParam(ctx.query, 'size') ? (await containerSizes(svc)).get(c.id) : undefined;
+    sendJson(ctx.res, 200, { ...containerInspect(c, img?.config.config, sessions.execIdsOf(c.id)), ...(size ?? {}) });
   });
 
   router.add('POST', '/containers/{id}/start', async (ctx) => {
@@ -159,7 +171,15 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
       stdin = watched;
     }
     try {
-      await sessions.attach(c.id, { stdout, stderr, stdin });
+      // `logs=1`: what the container wrote before, first; `stream=1`: then its live output (without
+      // it, Docker answers with the replay alone)
+      if (boolParam(ctx.query, 'logs')) {
+        for await (const e of containers.logs(c.id, { stdout: wantStdout, stderr: wantStderr })) {
+          const out = e.stream === 'stdout' ? stdout : stderr;
+          if (out && !out.write(e.log)) await new Promise((r) => out.once('drain', r));
+        }
+      }
+      if (boolParam(ctx.query, 'stream')) await sessions.attach(c.id, { stdout, stderr, stdin });
     } finally {
       stream.close();
     }
@@ -246,7 +266,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
   router.add('PUT', '/containers/{id}/archive', async (ctx) => {
     const path = ctx.query.get('path');
     if (!path) throw badRequest('path is required');
-    await containers.putArchive(ctx.params.id!, path, ctx.req);
+    await containers.putArchive(ctx.params.id!, path, ctx.req, { noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir') });
     sendStatus(ctx.res, 200);
   });
 

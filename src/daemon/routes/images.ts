@@ -4,7 +4,7 @@ import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
 import type { RequestContext } from '../http.js';
-import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, sendJson, untilFilter } from '../http.js';
+import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, readJson, sendJson, untilFilter } from '../http.js';
 import { imageHistory, imageInspect, imageSummary, matchesReference } from '../../api/shapes/images.js';
 import { pullRoute } from './registry.js';
 import { JsonMessageWriter, familiarName, withDefaultTag } from '../../api/wire/json-message.js';
@@ -141,6 +141,10 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
     if (!svc.archives?.commit) throw notImplemented('commit');
     const container = ctx.query.get('container');
     if (!container) throw badRequest('container is required');
+    // a config in the body (docker-py's commit(conf=…)) would be merged into the image's: not done, so refused
+    const conf = await readJson(ctx.req);
+    const set = Object.entries(conf).filter(([, v]) => v !== null && v !== undefined && !(Array.isArray(v) && !v.length) && !(typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length) && v !== '' && v !== false && v !== 0);
+    if (set.length) throw badRequest(`a container config in the commit body is not supported (${set.map(([k]) => k).join(', ')}); use changes=`);
     const img = await svc.archives.commit(container, {
       ref: refParam(ctx.query),
       changes: changesParam(ctx.query),

@@ -4,6 +4,7 @@ import type { EventBus } from '../events.js';
 import type { NetworkApi } from '../../api/types.js';
 import { badRequest, checkFilters, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
 import { PseudoNetworks } from '../../api/networks.js';
+import { TbuildError } from '../../errors.js';
 
 type Json = Record<string, unknown>;
 
@@ -18,9 +19,12 @@ function createOptions(body: Json): Parameters<NetworkApi['create']>[0] {
   if (body.Driver && body.Driver !== 'bridge') throw badRequest(`network driver ${String(body.Driver)} is not supported (only bridge)`);
   if (body.EnableIPv6 === true) throw badRequest('IPv6 networks are not supported');
   if (body.Attachable === true || body.Ingress === true || body.ConfigOnly === true) throw badRequest('swarm network options are not supported');
+  if (body.EnableIPv4 === false) throw badRequest('EnableIPv4=false (a network without IPv4) is not supported');
+  if (body.Scope && body.Scope !== 'local') throw badRequest(`network scope ${String(body.Scope)} is not supported (only local)`);
   if (body.Options && Object.keys(body.Options as Json).length) throw badRequest(`network driver options are not supported: ${Object.keys(body.Options as Json).join(', ')}`);
   const ipam = (body.IPAM ?? {}) as Json;
   if (ipam.Driver && ipam.Driver !== 'default') throw badRequest(`IPAM driver ${String(ipam.Driver)} is not supported`);
+  if (ipam.Options && Object.keys(ipam.Options as Json).length) throw badRequest(`IPAM options are not supported: ${Object.keys(ipam.Options as Json).join(', ')}`);
   const configs = (ipam.Config ?? []) as Json[];
   if (configs.length > 1) throw badRequest('one IPAM config (subnet) per network is supported');
   const c = configs[0] ?? {};
@@ -64,7 +68,11 @@ export function registerNetworkRoutes(router: Router, svc: DaemonServices, event
   });
 
   router.add('GET', '/networks/{id}', async (ctx) => {
-    sendJson(ctx.res, 200, await networks().inspect(ctx.params.id!));
+    const n = await networks().inspect(ctx.params.id!);
+    // every network here is local: one asked for in another scope is not found, as in Docker
+    const scope = ctx.query.get('scope');
+    if (scope && scope !== String(n.Scope ?? 'local')) throw new TbuildError('TB_NETWORK_NOT_FOUND', `network ${ctx.params.id!} not found`);
+    sendJson(ctx.res, 200, n);
   });
 
   router.add('POST', '/networks/create', async (ctx) => {
@@ -101,6 +109,14 @@ export function registerNetworkRoutes(router: Router, svc: DaemonServices, event
         const ipam = (ec.IPAMConfig ?? {}) as Json;
         const aliases = Array.isArray(ec.Aliases) ? (ec.Aliases as string[]) : [];
         if (Array.isArray(ec.Links) && ec.Links.length) throw badRequest('EndpointConfig.Links (--link) is not supported');
+        for (const [field, set] of [
+          ['IPAMConfig.IPv6Address (--ip6)', typeof ipam.IPv6Address === 'string' && ipam.IPv6Address !== ''],
+          ['IPAMConfig.LinkLocalIPs (--link-local-ip)', Array.isArray(ipam.LinkLocalIPs) && ipam.LinkLocalIPs.length > 0],
+          ['MacAddress', typeof ec.MacAddress === 'string' && ec.MacAddress !== ''],
+          ['DriverOpts (--driver-opt)', ec.DriverOpts && typeof ec.DriverOpts === 'object' && Object.keys(ec.DriverOpts).length > 0],
+        ] as const) {
+          if (set) throw badRequest(`EndpointConfig.${field} is not supported`);
+        }
         await svc.engine.containers.connectNetwork(c.id, String(n.Id), {
           ...(aliases.length ? { aliases } : {}),
           ...(typeof ipam.IPv4Address === 'string' && ipam.IPv4Address ? { ip: ipam.IPv4Address } : {}),

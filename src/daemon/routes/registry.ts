@@ -172,8 +172,22 @@ export function registerRegistryRoutes(router: Router, svc: DaemonServices, even
       const prefix = `${formatReference({ domain: parsed.domain, path: parsed.path })}:`;
       refs = (await svc.engine.images.list()).flatMap((img) => img.names.filter((n) => n.startsWith(prefix)));
     }
+    // `docker push --platform` (API 1.46): a stored image is one platform; another is not here to push
+    const wanted = ctx.query.get('platform');
+    let platform: { os?: string; architecture?: string; variant?: string } | undefined;
+    if (wanted) {
+      try {
+        platform = JSON.parse(wanted) as typeof platform;
+      } catch {
+        throw badRequest(`invalid platform ${wanted}: want the OCI platform as JSON`);
+      }
+    }
     for (const r of refs) {
-      if (!(await svc.engine.images.get(r))) refs = refs.filter((x) => x !== r);
+      const img = await svc.engine.images.get(r);
+      if (!img) refs = refs.filter((x) => x !== r);
+      else if (platform && ((platform.os && platform.os !== img.config.os) || (platform.architecture && platform.architecture !== img.config.architecture) || (platform.variant && platform.variant !== (img.config.variant ?? '')))) {
+        throw new TbuildError('TB_IMAGE_NOT_FOUND', `${familiarName(r)} has no image for ${[platform.os, platform.architecture, platform.variant].filter(Boolean).join('/')} (it is ${img.config.os}/${img.config.architecture})`);
+      }
     }
     if (refs.length === 0) {
       throw new TbuildError('TB_IMAGE_NOT_FOUND', `An image does not exist locally with the tag: ${familiarName(formatReference(parsed))}`);

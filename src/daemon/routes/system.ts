@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
-import { sendJson } from '../http.js';
+import { badRequest, sendJson } from '../http.js';
 import { MAX_API_VERSION, MIN_API_VERSION, SERVER_VERSION, compareVersions } from '../../api/wire/version.js';
 import { goArch } from '../../util/host-info.js';
 
@@ -56,9 +56,16 @@ export function registerSystemRoutes(router: Router, svc: DaemonServices): void 
 
   router.add('GET', '/system/df', async (ctx) => {
     // Computed by the engine, the same way the embedded CLI's `df` computes it.
-    const df = await svc.engine.df();
+    const computed = await svc.engine.df();
+    // `type=` (API 1.42): only the kinds asked for; the others are null, as dockerd leaves them
+    const types = ctx.query.getAll('type');
+    const KINDS = { container: 'Containers', image: 'Images', volume: 'Volumes', 'build-cache': 'BuildCache' } as const;
+    for (const t of types) if (!(t in KINDS)) throw badRequest(`invalid type: ${t}`);
+    const df = types.length
+      ? { ...computed, ...Object.fromEntries(Object.entries(KINDS).filter(([t]) => !types.includes(t)).map(([, key]) => [key, null])) }
+      : computed;
     const old = compareVersions(ctx.apiVersion, '1.44') < 0;
-    sendJson(ctx.res, 200, old ? { ...df, Images: df.Images.map((i) => ({ ...i, VirtualSize: i.Size })) } : df);
+    sendJson(ctx.res, 200, old && df.Images ? { ...df, Images: df.Images.map((i) => ({ ...i, VirtualSize: i.Size })) } : df);
   });
 
 }

@@ -36,6 +36,10 @@ export function registerVolumeRoutes(router: Router, svc: DaemonServices, events
     }
     const driver = body.Driver;
     if (driver !== undefined && driver !== '' && driver !== 'local') throw badRequest(`volume driver ${String(driver)} is not supported`);
+    // `docker volume create -o type=…,device=…` mounts a device or tmpfs: tbuild's local volumes are plain directories
+    const driverOpts = body.DriverOpts && typeof body.DriverOpts === 'object' ? Object.keys(body.DriverOpts) : [];
+    if (driverOpts.length) throw badRequest(`volume driver options are not supported: ${driverOpts.join(', ')}`);
+    if (body.ClusterVolumeSpec) throw badRequest('ClusterVolumeSpec (swarm cluster volumes) is not supported');
     const labels = (body.Labels && typeof body.Labels === 'object' ? body.Labels : {}) as Record<string, string>;
     const { info, created } = await volumes().create(name, labels);
     if (created) events.publish('volume', 'create', info.Name, { driver: 'local' });
