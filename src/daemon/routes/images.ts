@@ -143,7 +143,9 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
     if (!container) throw badRequest('container is required');
     // a config in the body (docker-py's commit(conf=…)) would be merged into the image's: not done, so refused
     const conf = await readJson(ctx.req);
-    const set = Object.entries(conf).filter(([, v]) => v !== null && v !== undefined && !(Array.isArray(v) && !v.length) && !(typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length) && v !== '' && v !== false && v !== 0);
+    // dockerode also sends its query options (repo, tag, changes…) as the body: only a container
+    // config's fields (Env, Cmd…, capitalised) count
+    const set = Object.entries(conf).filter(([k, v]) => /^[A-Z]/.test(k) && v !== null && v !== undefined && !(Array.isArray(v) && !v.length) && !(typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length) && v !== '' && v !== false && v !== 0);
     if (set.length) throw badRequest(`a container config in the commit body is not supported (${set.map(([k]) => k).join(', ')}); use changes=`);
     const img = await svc.archives.commit(container, {
       ref: refParam(ctx.query),

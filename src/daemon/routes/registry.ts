@@ -147,6 +147,11 @@ function pullRef(q: URLSearchParams): string {
 export async function pullRoute(ctx: RequestContext, svc: DaemonServices, events: EventBus): Promise<void> {
   const ref = pullRef(ctx.query);
   const parsed = parseReference(ref);
+  // Docker reads a name without tag or digest as "every tag" (`docker pull -a`); tbuild pulls one
+  // image per request, so it says so rather than pulling :latest alone
+  if (parsed.tag === undefined && parsed.digest === undefined) {
+    throw badRequest(`pulling every tag of ${familiarName(formatReference(parsed))} (docker pull -a, or fromImage without a tag) is not supported: name a tag or digest`);
+  }
   const auth = authFromHeader(ctx.req.headers['x-registry-auth'], parsed.domain);
   const out = new LazyStream(ctx);
   try {
