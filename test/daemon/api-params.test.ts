@@ -1,34 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
-import { BUSYBOX_TAR } from '../support/cli.js';
+import { isRoot } from '../support/tmp.js';
 import { hasDocker } from './support/docker.js';
-import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
 const json = { 'Content-Type': 'application/json' };
 
 /** Engine API parameters SDKs and the Docker CLI send: carried out, or refused by name. */
 describe.runIf(hasDocker && isRoot)('Engine API parameters (Docker CLI, raw requests)', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let d: ChildDaemon;
-
-  beforeAll(async () => {
-    tmp = await tempDir('tb-apiparams-');
-    d = await startChildDaemon(tmp.path);
-    expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (d) {
-      const ids = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-      if (ids.length) await d.docker(['rm', '-f', '-v', ...ids]);
-      expect(await d.stop()).toBe(0);
-    }
-    expect(await mountsUnder(tmp.path)).toEqual([]);
-    await tmp.cleanup();
-  });
+  const d = busyboxDaemon('tb-apiparams-');
 
   test('stats with docker-py\'s stream=False&one-shot=True answers once; ps -l counts stopped containers; inspect -s has sizes', async () => {
     expect((await d.docker(['run', '-d', '--name', 'p1', 'busybox:local', 'sleep', '300'])).code).toBe(0);
@@ -53,7 +35,7 @@ describe.runIf(hasDocker && isRoot)('Engine API parameters (Docker CLI, raw requ
   test('docker cp keeps a directory from being replaced by a file (noOverwriteDirNonDir)', async () => {
     expect((await d.docker(['run', '-d', '--name', 'cpd', 'busybox:local', 'sh', '-c', 'mkdir -p /x/d && sleep 300'])).code).toBe(0);
     await new Promise((r) => setTimeout(r, 500));
-    const src = join(tmp.path, 'src');
+    const src = join(d.dir, 'src');
     await mkdir(src);
     await writeFile(join(src, 'd'), 'a file');
     const r = await d.docker(['cp', join(src, 'd'), 'cpd:/x/']);

@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
-import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
-import { BUSYBOX_TAR } from '../support/cli.js';
+import { isRoot } from '../support/tmp.js';
 import { hasDocker } from './support/docker.js';
-import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+import { busyboxDaemon } from './support/busybox-daemon.js';
 import { request } from './support/raw.js';
 
 async function contextTar(dockerfile: string): Promise<Buffer> {
@@ -26,23 +25,13 @@ const READ_LIMITS = [
 
 /** The classic `POST /build` query as the Docker CLI sends it: every parameter carried out or refused by name. */
 describe.runIf(hasDocker && isRoot)('POST /build query parameters (Docker CLI, classic builder)', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let d: ChildDaemon;
+  const d = busyboxDaemon('tb-bq-');
   let ctx: string;
 
   beforeAll(async () => {
-    tmp = await tempDir('tb-bq-');
-    d = await startChildDaemon(tmp.path);
-    expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
-    ctx = join(tmp.path, 'ctx');
+    ctx = join(d.dir, 'ctx');
     await mkdir(ctx);
     await writeFile(join(ctx, 'Dockerfile'), `FROM busybox:local\nRUN (${READ_LIMITS}) | tr '\\n' ' '\n`);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (d) expect(await d.stop()).toBe(0);
-    expect(await mountsUnder(tmp.path)).toEqual([]);
-    await tmp.cleanup();
   });
 
   test('--memory, --cpu-shares, --cpu-quota and --cpu-period limit every RUN step\'s container', async () => {
@@ -55,7 +44,7 @@ describe.runIf(hasDocker && isRoot)('POST /build query parameters (Docker CLI, c
   }, 120_000);
 
   test('a RUN step over its --memory limit is killed, and the build fails as Docker\'s classic builder reports it', async () => {
-    const dir = join(tmp.path, 'oom');
+    const dir = join(d.dir, 'oom');
     await mkdir(dir);
     // dd fills a 200 MB buffer: over a 32 MB limit the kernel kills it
     await writeFile(join(dir, 'Dockerfile'), 'FROM busybox:local\nRUN dd if=/dev/zero of=/dev/null bs=200M count=1\n');

@@ -1,36 +1,23 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
+import { isRoot } from '../support/tmp.js';
 import { BUSYBOX_TAR } from '../support/cli.js';
 import { hasDocker } from './support/docker.js';
-import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+import { busyboxDaemon } from './support/busybox-daemon.js';
 
 /** `until` and `label` filters of the list and prune endpoints, and `docker import --platform`. */
 describe.runIf(hasDocker && isRoot)('prune and list filters (Docker CLI)', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let d: ChildDaemon;
+  const d = busyboxDaemon('tb-prunef-');
   let rootfsTar: string;
 
   beforeAll(async () => {
-    tmp = await tempDir('tb-prunef-');
-    d = await startChildDaemon(tmp.path);
-    const dir = join(tmp.path, 'rootfs');
+    const dir = join(d.dir, 'rootfs');
     await mkdir(dir);
     await writeFile(join(dir, 'f'), 'x');
-    rootfsTar = join(tmp.path, 'rootfs.tar');
+    rootfsTar = join(d.dir, 'rootfs.tar');
     execFileSync('tar', ['-cf', rootfsTar, '-C', dir, 'f']);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (d) {
-      const ids = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-      if (ids.length) await d.docker(['rm', '-f', ...ids]);
-      expect(await d.stop()).toBe(0);
-    }
-    expect(await mountsUnder(tmp.path)).toEqual([]);
-    await tmp.cleanup();
   });
 
   test('images: until lists and prunes only images made before then', async () => {

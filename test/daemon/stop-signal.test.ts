@@ -1,29 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isRoot, mountsUnder, tempDir } from '../support/tmp.js';
-import { BUSYBOX_TAR } from '../support/cli.js';
+import { describe, expect, test } from 'vitest';
+import { isRoot } from '../support/tmp.js';
 import { hasDocker } from './support/docker.js';
-import { startChildDaemon, type ChildDaemon } from './support/child-daemon.js';
+import { busyboxDaemon } from './support/busybox-daemon.js';
 
 /** `docker stop -s` / `docker restart -s` (the API's `signal`), and signals checked before anything is signalled. */
 describe.runIf(hasDocker && isRoot)('stop and restart signals (Docker CLI)', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let d: ChildDaemon;
-
-  beforeAll(async () => {
-    tmp = await tempDir('tb-stopsig-');
-    d = await startChildDaemon(tmp.path);
-    expect((await d.docker(['load', '-i', BUSYBOX_TAR])).code).toBe(0);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (d) {
-      const ids = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-      if (ids.length) await d.docker(['rm', '-f', ...ids]);
-      expect(await d.stop()).toBe(0);
-    }
-    expect(await mountsUnder(tmp.path)).toEqual([]);
-    await tmp.cleanup();
-  });
+  const d = busyboxDaemon('tb-stopsig-');
 
   test('stop -s KILL and restart -s KILL signal at once instead of waiting out the timeout', async () => {
     // sleep as PID 1 ignores SIGTERM: only the signal asked for ends it before the 30 s timeout
