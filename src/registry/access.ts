@@ -1,5 +1,5 @@
-import type { RegistryClientSource, CredentialStore, Credentials, DistributionInfo, PulledImage, PullRequest, PushedImage, PushRequest, Registries, RegistryClient, RegistryOptions, RequestAuth } from './types.js';
-import type { PullTarget } from './pull.js';
+import type { RegistryClientSource, CredentialStore, Credentials, DistributionInfo, PulledImage, PulledRepository, PullRequest, PushedImage, PushRequest, Registries, RegistryClient, RegistryOptions, RequestAuth } from './types.js';
+import type { PullOptions, PullTarget } from './pull.js';
 
 /**
  * The embedded engine's registry verbs: one shared client (credentials from Docker's config.json,
@@ -32,14 +32,20 @@ export class RegistryAccess implements Registries, RegistryClientSource {
   }
 
   async pull(ref: string, req: PullRequest = {}): Promise<PulledImage> {
-    const [{ pullImage }, { parsePlatform }] = await Promise.all([import('./pull.js'), import('./media-types.js')]);
+    const { pullImage } = await import('./pull.js');
     const { client, release } = await this.#client(req.auth);
     try {
-      return await pullImage(this.#target, client, ref, {
-        ...(req.platform ? { platform: parsePlatform(req.platform) } : {}),
-        ...(req.onProgress ? { onProgress: req.onProgress } : {}),
-        ...(req.concurrency ? { concurrency: req.concurrency } : {}),
-      });
+      return await pullImage(this.#target, client, ref, await pullOptions(req));
+    } finally {
+      await release();
+    }
+  }
+
+  async pullAllTags(repository: string, req: PullRequest = {}): Promise<PulledRepository> {
+    const { pullAllTags } = await import('./pull.js');
+    const { client, release } = await this.#client(req.auth);
+    try {
+      return await pullAllTags(this.#target, client, repository, await pullOptions(req));
     } finally {
       await release();
     }
@@ -84,4 +90,13 @@ export class RegistryAccess implements Registries, RegistryClientSource {
     this.#shared = undefined;
     await (await shared)?.close();
   }
+}
+
+async function pullOptions(req: PullRequest): Promise<PullOptions> {
+  const { parsePlatform } = await import('./media-types.js');
+  return {
+    ...(req.platform ? { platform: parsePlatform(req.platform) } : {}),
+    ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+    ...(req.concurrency ? { concurrency: req.concurrency } : {}),
+  };
 }

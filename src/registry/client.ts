@@ -49,6 +49,35 @@ export class Registry implements RegistryClient {
     return new RepoPusher(this, repo, extraPullScopes);
   }
 
+  async tags(repo: RepositoryRef): Promise<string[]> {
+    const host = apiHost(repo.domain);
+    const name = `${repo.domain}/${repo.path}`;
+    const tags: string[] = [];
+    const seen = new Set<string>();
+    let path: string | undefined = `/v2/${repo.path}/tags/list`;
+    while (path) {
+      // a registry that sends the same next page again would keep us here for ever
+      if (seen.has(path)) throw new TbuildError('TB_REGISTRY_PROTOCOL', `tag list of ${name}: the registry sent the page ${path} twice`);
+      seen.add(path);
+      const res = await this.call(host, [`repository:${repo.path}:pull`], { method: 'GET', path, headers: { accept: 'application/json' } });
+      if (res.status !== 200) throw await responseError(res, `tag list of ${name}`, host);
+      const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `tag list of ${name}`);
+      let page: { tags?: unknown };
+      try {
+        page = JSON.parse(bytes.toString()) as { tags?: unknown };
+      } catch {
+        throw new TbuildError('TB_REGISTRY_PROTOCOL', `tag list of ${name} is not JSON`);
+      }
+      // distribution answers `"tags": null` for a repository whose tags were all deleted
+      if (page.tags !== null && page.tags !== undefined && !(Array.isArray(page.tags) && page.tags.every((t) => typeof t === 'string'))) {
+        throw new TbuildError('TB_REGISTRY_PROTOCOL', `tag list of ${name} has no list of tags`);
+      }
+      tags.push(...((page.tags as string[] | null | undefined) ?? []));
+      path = nextPage(header(res, 'link'), host);
+    }
+    return tags;
+  }
+
   async login(host: string, creds: Credentials): Promise<void> {
     const api = apiHost(host);
     this.#auth.setCredentials(api, creds);
@@ -84,6 +113,19 @@ export async function responseError(res: HttpResponse, what: string, host: strin
     default:
       return new TbuildError('TB_REGISTRY_PROTOCOL', `${what}: registry answered ${res.status}${suffix}`, { details: { host, status: res.status } });
   }
+}
+
+/** The `rel="next"` target of a Link header (the distribution API's pagination), if any. */
+function nextPage(link: string | undefined, host: string): string | undefined {
+  for (const part of link?.split(',') ?? []) {
+    const m = /^\s*<([^>]+)>\s*;(.*)$/.exec(part);
+    if (!m || !/\brel="?next"?/.test(m[2]!)) continue;
+    const url = new URL(m[1]!, `https://${host}`);
+    // the registry's Authorization goes to the registry only
+    if (url.host !== host) throw new TbuildError('TB_REGISTRY_PROTOCOL', `the tag list's next page is on another host (${url.host})`);
+    return `${url.pathname}${url.search}`;
+  }
+  return undefined;
 }
 
 function header(res: HttpResponse, name: string): string | undefined {

@@ -7,7 +7,7 @@ import { TbuildError, isTbuildError } from '../errors.js';
 import { isDigest, sha256, shortId, type Digest } from '../util/digest.js';
 import { BlobMap } from './blob-map.js';
 import { hostPlatform, INDEX_TYPES, LAYER_TYPES, MANIFEST_TYPES, selectPlatform, type ImageIndex, type ImageManifest } from './media-types.js';
-import type { Descriptor, DistributionInfo, Fetcher, Platform, ProgressSink, PulledImage, RegistryClient, Resolved } from './types.js';
+import type { Descriptor, DistributionInfo, Fetcher, Platform, ProgressSink, PulledImage, PulledRepository, RegistryClient, Resolved } from './types.js';
 
 /** The stores a pull writes into (an engine's parts). */
 export interface PullTarget {
@@ -167,6 +167,52 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
   const upToDate = before?.id === image.id;
   progress({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${display}` });
   return { image, name, digest: top.descriptor.digest, upToDate };
+}
+
+/**
+ * `docker pull -a`: every tag of `input` (a repository without tag or digest), one after another.
+ * As dockerd does, a tag that cannot be pulled (another platform, a broken manifest) does not stop
+ * the others; it is reported in the progress and in the result, and the pull fails only when no
+ * tag came. One `Status:` line for the repository ends it, as Docker's.
+ */
+export async function pullAllTags(target: PullTarget, registry: RegistryClient, input: string, opts: PullOptions = {}): Promise<PulledRepository> {
+  const parsed = parseReference(input);
+  if (parsed.tag !== undefined || parsed.digest !== undefined) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `tag can't be used with --all-tags/-a (${familiarName(parsed)})`);
+  }
+  const repo = { domain: parsed.domain, path: parsed.path };
+  const display = familiarName(repo);
+  const progress: ProgressSink = opts.onProgress ?? (() => {});
+  const tags = await registry.tags(repo).catch((err: unknown) => {
+    if (isTbuildError(err, 'TB_REGISTRY_NOT_FOUND')) {
+      throw new TbuildError('TB_REGISTRY_NOT_FOUND', `repository ${display} not found: ${err.message}`, { cause: err, details: err.details });
+    }
+    throw err;
+  });
+  if (tags.length === 0) throw new TbuildError('TB_REGISTRY_NOT_FOUND', `repository ${display} has no tags`);
+  const result: PulledRepository = { name: repositoryName(repo), pulled: [], failed: [], upToDate: true };
+  let firstError: TbuildError | undefined;
+  for (const tag of tags) {
+    try {
+      const res = await pullImage(target, registry, formatReference({ ...repo, tag }), {
+        ...opts,
+        onProgress: (p) => p.status.startsWith('Status: ') || progress(p),
+      });
+      result.pulled.push(tag);
+      result.upToDate &&= res.upToDate;
+    } catch (err) {
+      // a full disk or a bug is not the tag's fault: the others would fail the same way
+      if (!isTbuildError(err) || err.code === 'TB_NO_SPACE') throw err;
+      firstError ??= err;
+      result.failed.push({ tag, message: err.message });
+      progress({ id: tag, status: `Error pulling tag ${tag}: ${err.message}` });
+    }
+  }
+  if (result.pulled.length === 0) {
+    throw new TbuildError(firstError!.code, `no tag of ${display} could be pulled: ${result.failed.map((f) => `${f.tag}: ${f.message}`).join('; ')}`, { cause: firstError });
+  }
+  progress({ status: `Status: ${result.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${display}` });
+  return result;
 }
 
 /**

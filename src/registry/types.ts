@@ -139,6 +139,8 @@ export interface RegistryClient {
   fetcher(repo: RepositoryRef): Fetcher;
   /** `extraPullScopes`: other repositories of the same registry blobs may be mounted from. */
   pusher(repo: RepositoryRef, extraPullScopes?: string[]): Pusher;
+  /** Every tag of a repository (`GET /v2/NAME/tags/list`, all pages), in the registry's order. */
+  tags(repo: RepositoryRef): Promise<string[]>;
   /** Check credentials against `/v2/` (and a token for the registry when it uses tokens). */
   login(host: string, creds: Credentials): Promise<void>;
   /** Release connections. */
@@ -167,6 +169,18 @@ export interface PulledImage {
   /** Digest of the top-level manifest (or index) the name resolved to. */
   digest: Digest;
   /** The image was already here under this name. */
+  upToDate: boolean;
+}
+
+/** What `docker pull -a` pulled: every tag of one repository. */
+export interface PulledRepository {
+  /** Normalized repository name (`docker.io/library/busybox`). */
+  name: string;
+  /** The tags pulled, in the registry's order. */
+  pulled: string[];
+  /** Tags that could not be pulled (Docker goes on with the others), with why. */
+  failed: { tag: string; message: string }[];
+  /** Every pulled tag was already here as it is on the registry. */
   upToDate: boolean;
 }
 
@@ -202,6 +216,8 @@ export interface DistributionInfo {
 export interface Registries {
   pull(ref: string, req?: PullRequest): Promise<PulledImage>;
   push(ref: string, req?: PushRequest): Promise<PushedImage>;
+  /** Every tag of `repository` (`docker pull -a`); fails only when no tag could be pulled. */
+  pullAllTags(repository: string, req?: PullRequest): Promise<PulledRepository>;
   /** Check credentials against a registry (`login`, `POST /auth`); stores nothing. */
   checkLogin(host: string, credentials: Credentials): Promise<void>;
   /** Resolve a name on its registry (the manifest or index and the platforms it offers). */

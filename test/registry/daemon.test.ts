@@ -123,9 +123,5 @@ describe.runIf(hasDocker && isRoot)('docker CLI pull/push/login through tbuild d
     const down = await d.docker(['pull', '127.0.0.1:1/x/y:1']);
     expect(down.code).not.toBe(0);
     expect(down.stderr).toContain('127.0.0.1:1');
-    // every tag of a repository (docker pull -a) is refused by name, not narrowed to :latest
-    const allTags = await d.docker(['pull', '-a', `${reg.host}/test/busybox`]);
-    expect(allTags.code).not.toBe(0);
-    expect(allTags.stderr).toMatch(/pulling every tag of .*test\/busybox \(docker pull -a, or fromImage without a tag\) is not supported/);
   });
 });

@@ -41,6 +41,13 @@ beforeAll(async () => {
     if (url === '/v2/') return void res.end('{}');
     if (url.startsWith('/v2/r/blobs/')) return void res.writeHead(307, { location: `http://${cdn}/storage/blob?sig=abc` }).end();
     if (url.startsWith('/v2/loop/')) return void res.writeHead(302, { location: url }).end();
+    // tag lists in pages, as distribution sends them with `?n=`: a Link to the next page
+    if (url === '/v2/paged/tags/list') return void res.writeHead(200, { link: '</v2/paged/tags/list?last=b&n=2>; rel="next"' }).end('{"name":"paged","tags":["a","b"]}');
+    if (url === '/v2/paged/tags/list?last=b&n=2') return void res.writeHead(200, { link: `<http://${main}/v2/paged/tags/list?last=c&n=2>; rel="next"` }).end('{"name":"paged","tags":["c"]}');
+    if (url === '/v2/paged/tags/list?last=c&n=2') return void res.end('{"name":"paged","tags":null}');
+    if (url === '/v2/circular/tags/list') return void res.writeHead(200, { link: '</v2/circular/tags/list>; rel="next"' }).end('{"tags":["x"]}');
+    if (url === '/v2/elsewhere/tags/list') return void res.writeHead(200, { link: `<http://${cdn}/v2/elsewhere/tags/list?last=x>; rel="next"` }).end('{"tags":["x"]}');
+    if (url === '/v2/garbled/tags/list') return void res.end('{"tags":"latest"}');
     if (url.startsWith('/v2/big/manifests/')) {
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
       res.end(Buffer.alloc(5 * 1024 * 1024, 0x20));
@@ -102,4 +109,14 @@ test('a password never appears in an error', async () => {
   } finally {
     await wrong.close();
   }
+});
+
+test('a tag list is read across its pages; a page sent twice, a page on another host or a list that is not one are errors', async () => {
+  expect(await client.tags({ domain: main, path: 'paged' })).toEqual(['a', 'b', 'c']);
+  await expect(client.tags({ domain: main, path: 'circular' })).rejects.toMatchObject({ code: 'TB_REGISTRY_PROTOCOL', message: expect.stringContaining('twice') });
+  seenByCdn = [];
+  await expect(client.tags({ domain: main, path: 'elsewhere' })).rejects.toMatchObject({ code: 'TB_REGISTRY_PROTOCOL', message: expect.stringContaining(`on another host (${cdn})`) });
+  expect(seenByCdn).toEqual([]);
+  await expect(client.tags({ domain: main, path: 'garbled' })).rejects.toMatchObject({ code: 'TB_REGISTRY_PROTOCOL', message: expect.stringContaining('has no list of tags') });
+  await expect(client.tags({ domain: main, path: 'absent' })).rejects.toMatchObject({ code: 'TB_REGISTRY_NOT_FOUND' });
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
-import type { RequestAuth } from '../../registry/types.js';
+import type { RequestAuth, TransferProgress } from '../../registry/types.js';
 import { createTransferRenderer } from '../progress/transfer.js';
 import { TbuildError } from '../../errors.js';
 
@@ -31,17 +31,22 @@ function addPull(parent: Command, ctx: CliContext): void {
     .command('pull')
     .description('download an image from a registry')
     .argument('<name>', 'NAME[:TAG|@DIGEST]')
+    .option('-a, --all-tags', 'download all tagged images in the repository')
     .option('--platform <p>', 'os/arch[/variant] to pull from a multi-platform image')
     .option('-q, --quiet', 'print only the image name')
-    .action(async (name: string, o: { platform?: string; quiet?: boolean }) => {
+    .action(async (name: string, o: { allTags?: boolean; platform?: string; quiet?: boolean }) => {
       const engine = await ctx.engine();
       const render = createTransferRenderer(ctx.stdout, o.quiet);
       const auth = await cliRegistryAuth(name);
-      const res = await engine.registries.pull(name, {
-        onProgress: (p) => render.event(p),
-        ...(o.platform ? { platform: o.platform } : {}),
-        ...(auth ? { auth } : {}),
-      });
+      const req = { onProgress: (p: TransferProgress) => render.event(p), ...(o.platform ? { platform: o.platform } : {}), ...(auth ? { auth } : {}) };
+      if (o.allTags) {
+        const res = await engine.registries.pullAllTags(name, req);
+        render.done();
+        for (const f of res.failed) ctx.stderr.write(`warning: ${res.name}:${f.tag} was not pulled: ${f.message}\n`);
+        ctx.stdout.write(`${res.name}\n`);
+        return;
+      }
+      const res = await engine.registries.pull(name, req);
       render.done();
       ctx.stdout.write(`${res.name}\n`);
     });

@@ -1,6 +1,6 @@
 import { TbuildError, type ErrorCode } from '../../errors.js';
 import { isDigest, type Digest } from '../../util/digest.js';
-import type { Credentials, DistributionInfo, PulledImage, PullRequest, PushedImage, PushRequest, Registries, RequestAuth } from '../../registry/types.js';
+import type { Credentials, DistributionInfo, PulledImage, PulledRepository, PullRequest, PushedImage, PushRequest, Registries, RequestAuth } from '../../registry/types.js';
 import type { EngineClient } from './client.js';
 import type { RemoteImageStore } from './images.js';
 import { transferProgress } from '../../api/wire/transfer.js';
@@ -83,6 +83,36 @@ export class RemoteRegistries implements Registries {
     const name = formatReference(parsed);
     const image = await this.#images.resolve(parsed.tag !== undefined ? name : `${repo}@${digest}`);
     return { image, name, digest: digest as Digest, upToDate };
+  }
+
+  /** As the Docker CLI's `pull -a`: the repository without a tag; the daemon lists and pulls the tags. */
+  async pullAllTags(repository: string, req: PullRequest = {}): Promise<PulledRepository> {
+    const { parseReference, formatReference } = await import('../../images/reference.js');
+    const parsed = parseReference(repository);
+    if (parsed.tag !== undefined || parsed.digest !== undefined) throw new TbuildError('TB_INVALID_ARGUMENT', "tag can't be used with --all-tags/-a");
+    const result: PulledRepository = { name: formatReference(parsed), pulled: [], failed: [], upToDate: false };
+    try {
+      for await (const m of this.#client.messages('POST', '/images/create', {
+        query: { fromImage: result.name, platform: req.platform },
+        headers: registryAuthHeader(req.auth),
+      })) {
+        if (m.error || m.errorDetail) throw registryError(m.errorDetail?.message ?? m.error ?? 'pull failed');
+        const p = transferProgress(m);
+        if (!p) continue;
+        if (p.id !== undefined && p.status.startsWith('Pulling from ')) result.pulled.push(p.id);
+        const failed = p.id !== undefined && /^Error pulling tag [^:]*: (.*)$/s.exec(p.status);
+        if (failed) {
+          result.failed.push({ tag: p.id!, message: failed[1]! });
+          result.pulled = result.pulled.filter((t) => t !== p.id);
+        }
+        if (p.status.startsWith('Status: Image is up to date')) result.upToDate = true;
+        req.onProgress?.(p);
+      }
+    } catch (err) {
+      if (err instanceof TbuildError && (err.code === 'TB_IMAGE_NOT_FOUND' || err.code === 'TB_INTERNAL' || err.code === 'TB_API_NOT_FOUND')) throw registryError(err.message);
+      throw err;
+    }
+    return result;
   }
 
   async push(ref: string, req: PushRequest = {}): Promise<PushedImage> {

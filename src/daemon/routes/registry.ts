@@ -147,17 +147,19 @@ function pullRef(q: URLSearchParams): string {
 export async function pullRoute(ctx: RequestContext, svc: DaemonServices, events: EventBus): Promise<void> {
   const ref = pullRef(ctx.query);
   const parsed = parseReference(ref);
-  // Docker reads a name without tag or digest as "every tag" (`docker pull -a`); tbuild pulls one
-  // image per request, so it says so rather than pulling :latest alone
-  if (parsed.tag === undefined && parsed.digest === undefined) {
-    throw badRequest(`pulling every tag of ${familiarName(formatReference(parsed))} (docker pull -a, or fromImage without a tag) is not supported: name a tag or digest`);
-  }
   const auth = authFromHeader(ctx.req.headers['x-registry-auth'], parsed.domain);
   const out = new LazyStream(ctx);
   try {
     const platform = ctx.query.get('platform') || undefined;
-    const res = await registriesOf(svc).pull(ref, { onProgress: (p) => out.progress(p), ...(platform ? { platform } : {}), ...(auth ? { auth } : {}) });
-    events.publish('image', 'pull', res.name, { name: res.name });
+    const req = { onProgress: (p: TransferProgress) => out.progress(p), ...(platform ? { platform } : {}), ...(auth ? { auth } : {}) };
+    // Docker reads a name without tag or digest as every tag (`docker pull -a`)
+    if (parsed.tag === undefined && parsed.digest === undefined) {
+      const res = await registriesOf(svc).pullAllTags(ref, req);
+      for (const tag of res.pulled) events.publish('image', 'pull', `${res.name}:${tag}`, { name: `${res.name}:${tag}` });
+    } else {
+      const res = await registriesOf(svc).pull(ref, req);
+      events.publish('image', 'pull', res.name, { name: res.name });
+    }
     out.end();
   } catch (err) {
     out.fail(err);
