@@ -47,6 +47,12 @@ export function registryError(message: string): TbuildError {
   return new TbuildError(code, message);
 }
 
+/** A pull the daemon answered with a plain error status: coded from its message, as a stream error is. */
+function pullError(err: unknown): unknown {
+  if (err instanceof TbuildError && (err.code === 'TB_IMAGE_NOT_FOUND' || err.code === 'TB_INTERNAL' || err.code === 'TB_API_NOT_FOUND')) return registryError(err.message);
+  return err;
+}
+
 export class RemoteRegistries implements Registries {
   readonly #client: EngineClient;
   readonly #images: RemoteImageStore;
@@ -76,8 +82,7 @@ export class RemoteRegistries implements Registries {
         req.onProgress?.(p);
       }
     } catch (err) {
-      if (err instanceof TbuildError && (err.code === 'TB_IMAGE_NOT_FOUND' || err.code === 'TB_INTERNAL' || err.code === 'TB_API_NOT_FOUND')) throw registryError(err.message);
-      throw err;
+      throw pullError(err);
     }
     if (!digest || !isDigest(digest)) throw new TbuildError('TB_INTERNAL', 'the daemon ended the pull without a digest');
     const name = formatReference(parsed);
@@ -109,8 +114,7 @@ export class RemoteRegistries implements Registries {
         req.onProgress?.(p);
       }
     } catch (err) {
-      if (err instanceof TbuildError && (err.code === 'TB_IMAGE_NOT_FOUND' || err.code === 'TB_INTERNAL' || err.code === 'TB_API_NOT_FOUND')) throw registryError(err.message);
-      throw err;
+      throw pullError(err);
     }
     return result;
   }
