@@ -1,5 +1,6 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { TbuildError } from '../errors.js';
@@ -188,6 +189,12 @@ function rest(chunks: Uint8Array[], written: number): Uint8Array[] {
   return [chunks[i]!.subarray(written), ...chunks.slice(i + 1)];
 }
 
+async function fileDigest(path: string): Promise<Digest> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}` as Digest;
+}
+
 class FileIngestWriter implements IngestWriter {
   readonly #fh: FileHandle;
   readonly #tmp: string;
@@ -214,7 +221,7 @@ class FileIngestWriter implements IngestWriter {
         details: { expected: this.#opts.size },
       });
     }
-    this.#hash.update(chunk);
+    if (!this.#opts.hashedByCaller) this.#hash.update(chunk);
     this.#size += chunk.length;
     // A download's 16–64 KB chunks cost a thread-pool round trip (a thread woken) each: they are
     // written a megabyte at a time, by reference (no copy).
@@ -242,12 +249,13 @@ class FileIngestWriter implements IngestWriter {
     }
   }
 
-  async commit(): Promise<BlobInfo> {
+  async commit(hashed?: Digest): Promise<BlobInfo> {
     if (this.#state !== 'open') throw new TbuildError('TB_INTERNAL', 'commit of a finished ingest');
     try {
       await this.#flush();
       this.#state = 'done';
-      const digest = `sha256:${this.#hash.digest('hex')}` as Digest;
+      // a caller that has no digest after all (its hashing stopped early) gets the bytes read back
+      const digest = !this.#opts.hashedByCaller ? (`sha256:${this.#hash.digest('hex')}` as Digest) : (hashed ?? (await fileDigest(this.#tmp)));
       const { expected, size } = this.#opts;
       if (size !== undefined && this.#size !== size) {
         throw new TbuildError('TB_CONTENT_SIZE_MISMATCH', `content is ${this.#size} bytes, expected ${size}`, {

@@ -21,8 +21,11 @@ export interface IngestWriter {
    * write or the commit resolves, so the caller must not change it after handing it over.
    */
   write(chunk: Uint8Array): Promise<void>;
-  /** Resolves to the blob's info. Committing content that already exists is not an error. */
-  commit(): Promise<BlobInfo>;
+  /**
+   * Resolves to the blob's info. Committing content that already exists is not an error.
+   * `digest`: what the caller's own hashing of the same bytes gave (`hashedByCaller` only).
+   */
+  commit(digest?: Digest): Promise<BlobInfo>;
   abort(): Promise<void>;
 }
 
@@ -31,6 +34,11 @@ export interface IngestOptions {
   expected?: Digest;
   /** When given, the blob must be this many bytes (TB_CONTENT_SIZE_MISMATCH). */
   size?: number;
+  /**
+   * The caller hashes the same bytes elsewhere (a worker thread that extracts them) and gives
+   * the digest to `commit`: this writer does not hash them a second time on its thread.
+   */
+  hashedByCaller?: boolean;
 }
 
 /** sha256-addressed blobs under `<root>/content/`. */
@@ -145,6 +153,8 @@ export interface LayerDescriptor {
   diffId: Digest;
   /** Uncompressed tar size in bytes. */
   size: number;
+  /** The bytes as given, before decompression (`ApplyTarOptions.digestInput` only). */
+  input?: BlobInfo;
 }
 
 export interface LayerTarOptions {
@@ -174,6 +184,12 @@ export interface ApplyTarOptions {
    * that arrive while other work goes on (a pull's downloads). Not worth it for small ones.
    */
   offThread?: boolean;
+  /**
+   * With `offThread`: the worker also hashes the bytes as given (compressed, as they came), so a
+   * caller that stores them too need not hash them again on its own thread. The result's `input`
+   * holds them once every byte was taken.
+   */
+  digestInput?: boolean;
   /**
    * Refuse to replace a directory with a non-directory or the reverse (the Engine API's
    * `noOverwriteDirNonDir`, which `docker cp` always sends); by default the entry replaces it.

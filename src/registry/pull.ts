@@ -291,7 +291,10 @@ async function downloadAndExtract(target: PullTarget, fetcher: Fetcher, desc: De
     },
     { verify: false },
   );
-  const writer = await target.content.writer({ expected: desc.digest, size: desc.size });
+  // a large layer's bytes are hashed by the worker that extracts them: this thread, which reads
+  // every download of the pull, is the one that runs out of time first
+  const offThread = desc.size >= OFF_THREAD_BYTES;
+  const writer = await target.content.writer({ expected: desc.digest, size: desc.size, hashedByCaller: offThread });
   // Each chunk is written to the store while the extraction takes it: no copy in between.
   let written: Promise<void> = Promise.resolve();
   let failedWrite: unknown;
@@ -305,19 +308,20 @@ async function downloadAndExtract(target: PullTarget, fetcher: Fetcher, desc: De
     }
   }
   try {
-    const got = await target.layers.applyTar(stored(), dir, { allowDevices: true, offThread: desc.size >= OFF_THREAD_BYTES }).catch(async (err: unknown) => {
+    const { input, ...got } = await target.layers.applyTar(stored(), dir, { allowDevices: true, offThread, digestInput: offThread }).catch(async (err: unknown) => {
       // Bytes that do not unpack may be bytes that are not the blob: then that is the error to
       // report (it names the digest), so the rest is read and checked before giving up. A layer
       // refused for what it holds, or a download that broke, is reported as it is.
       if (failedWrite !== undefined || isTbuildError(err, 'TB_TAR_HOSTILE') || isTbuildError(err, 'TB_NO_SPACE') || stream.errored) throw failedWrite ?? err;
       await written.catch(() => {});
       for await (const chunk of stream) await writer.write(chunk as Buffer);
+      // (a writer whose caller has no digest for it hashes what it wrote)
       await writer.commit();
       added.push(desc.digest);
       throw err;
     });
     progress({ id, status: 'Verifying Checksum' });
-    await writer.commit();
+    await writer.commit(input?.digest);
     added.push(desc.digest);
     progress({ id, status: 'Download complete' });
     return got;

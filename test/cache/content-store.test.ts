@@ -48,3 +48,30 @@ test('blobs live at content/blobs/sha256/<hex>; leftover ingests are swept on op
     await t.cleanup();
   }
 });
+
+test('a writer hashed by its caller: the given digest is checked; none given, the written bytes are read back', async () => {
+  const t = await tempDir('tbcs-');
+  try {
+    const s = await openContentStore(t.path);
+    const bytes = Buffer.from('hashed on another thread');
+    const ok = await s.writer({ expected: sha256(bytes), size: bytes.length, hashedByCaller: true });
+    await ok.write(bytes);
+    expect(await ok.commit(sha256(bytes))).toEqual({ digest: sha256(bytes), size: bytes.length });
+    // the caller's hashing saw other bytes than the blob should be: refused, nothing kept
+    const other = Buffer.from('something else entirely!');
+    const bad = await s.writer({ expected: sha256(other), size: bytes.length, hashedByCaller: true });
+    await bad.write(bytes);
+    await expect(bad.commit(sha256(bytes))).rejects.toMatchObject({ code: 'TB_CONTENT_DIGEST_MISMATCH' });
+    expect(await s.info(sha256(other))).toBeUndefined();
+    // a caller whose hashing stopped early: what was written is hashed and checked
+    const late = await s.writer({ expected: sha256(other), size: other.length, hashedByCaller: true });
+    await late.write(other);
+    expect((await late.commit()).digest).toBe(sha256(other));
+    const wrong = await s.writer({ expected: sha256(bytes), size: other.length, hashedByCaller: true });
+    await wrong.write(other);
+    await expect(wrong.commit()).rejects.toMatchObject({ code: 'TB_CONTENT_DIGEST_MISMATCH' });
+    expect(await readdir(join(t.path, 'content/ingest'))).toEqual([]);
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -142,6 +142,44 @@ describe('pull', () => {
   });
 });
 
+test('a large layer is hashed on the worker that extracts it: kept under its digest when intact, named and dropped when not', async () => {
+  // pushed by tbuild from a store of its own: one 6 MB layer of random bytes (gzip keeps it that size)
+  const src = await freshParts();
+  const { importLayers } = await import('../../src/images/layers.js');
+  const { makeTar } = await import('../support/tar.js');
+  const { Readable } = await import('node:stream');
+  const big = await makeTar([{ name: 'big.bin', content: (await import('node:crypto')).randomBytes(6 << 20) }]);
+  const layers = await importLayers(src, [{ open: () => Readable.from([big]) }]);
+  const config = { architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers' as const, diff_ids: layers.map((l) => l.diffId) } };
+  await src.images.create({ config, layers, names: ['big:1'] });
+  const ref = `${reg.host}/test/big-layer:1`;
+  await pushImage(src, client, ref, { image: 'big:1' });
+  const m = JSON.parse((await client.fetcher({ domain: reg.host, path: 'test/big-layer' }).manifest('1')).bytes.toString()) as { layers: Array<{ digest: string; size: number }> };
+  const layer = m.layers[0]!;
+  expect(layer.size).toBeGreaterThan(4 << 20);
+
+  const parts = await freshParts();
+  const pulled = await pullImage(parts, client, ref);
+  expect(pulled.image.layers[0]!.diffId).toBe(layers[0]!.diffId);
+  expect(await parts.content.info(layer.digest as `sha256:${string}`)).toEqual({ digest: layer.digest, size: layer.size });
+  expect(sha256(await parts.content.read(layer.digest as `sha256:${string}`))).toBe(layer.digest);
+
+  const hex = layer.digest.slice(7);
+  const file = join(reg.storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+  const bytes = await readFile(file);
+  const at = bytes.length >> 1;
+  bytes[at] ^= 0xff;
+  await writeFile(file, bytes);
+  try {
+    const fresh = await freshParts();
+    await expect(pullImage(fresh, client, ref)).rejects.toMatchObject({ code: 'TB_CONTENT_DIGEST_MISMATCH', message: expect.stringContaining(layer.digest) });
+    expect(await leftovers(fresh)).toEqual({ images: 0, blobs: 0, snapshots: [] });
+  } finally {
+    bytes[at] ^= 0xff;
+    await writeFile(file, bytes);
+  }
+}, 60_000);
+
 test('docker.io pulls go through registry mirrors, passing over one that is down', async () => {
   const copied = await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('src'), ...reg.skopeoFlags('dest'), `docker://${reg.host}/${SRC}`, `docker://${reg.host}/library/busybox:mirrored`]);
   expect(copied.stderr).toBe('');

@@ -1,9 +1,11 @@
 import { availableParallelism } from 'node:os';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { TbuildError, type ErrorCode } from '../../errors.js';
 import { workerEntry } from '../../util/module-entry.js';
-import type { ApplyTarOptions, LayerDescriptor } from '../types.js';
+import type { ApplyTarOptions, BlobInfo, LayerDescriptor } from '../types.js';
+import type { Digest } from '../../util/digest.js';
 import { applyTar } from './apply.js';
 
 /**
@@ -168,8 +170,15 @@ export async function applyTarOffThread(tar: Readable | AsyncIterable<Buffer>, d
 
 // ───────────── worker thread ─────────────
 
-/** One job's tar as the worker sees it: chunks as they are posted, each reported once taken. */
-function jobStream(port: MessagePort, id: number): { stream: Readable; feed(m: ToWorker): void } {
+/**
+ * One job's tar as the worker sees it: chunks as they are posted, each reported once taken. With
+ * `digestInput`, every posted byte is hashed as it arrives, whether or not the extraction reads
+ * it; `input()` gives the result once the reader has sent them all.
+ */
+function jobStream(port: MessagePort, id: number, digestInput: boolean): { stream: Readable; feed(m: ToWorker): void; input(): BlobInfo | undefined } {
+  const hash = digestInput ? createHash('sha256') : undefined;
+  let inputSize = 0;
+  let ended = false;
   const queue: Array<Uint8Array | null | Error> = [];
   let waiting: (() => void) | undefined;
   async function* chunks(): AsyncGenerator<Buffer> {
@@ -191,10 +200,16 @@ function jobStream(port: MessagePort, id: number): { stream: Readable; feed(m: T
   return {
     stream: Readable.from(chunks(), { objectMode: false }),
     feed(m) {
-      if (m.kind === 'chunk') push(m.data);
-      else if (m.kind === 'end') push(null);
-      else if (m.kind === 'abort') push(new Error(m.message));
+      if (m.kind === 'chunk') {
+        hash?.update(m.data);
+        inputSize += m.data.length;
+        push(m.data);
+      } else if (m.kind === 'end') {
+        ended = true;
+        push(null);
+      } else if (m.kind === 'abort') push(new Error(m.message));
     },
+    input: () => (hash && ended ? { digest: `sha256:${hash.digest('hex')}` as Digest, size: inputSize } : undefined),
   };
 }
 
@@ -205,10 +220,14 @@ function serveJobs(port: MessagePort): void {
       jobs.get(m.id)?.(m);
       return;
     }
-    const { stream, feed } = jobStream(port, m.id);
+    const { stream, feed, input } = jobStream(port, m.id, Boolean(m.opts.digestInput));
     jobs.set(m.id, feed);
     applyTar(stream, m.dir, m.opts).then(
-      (result) => port.postMessage({ kind: 'done', id: m.id, result } satisfies FromWorker),
+      (layer) => {
+        const given = input();
+        const result = given ? { ...layer, input: given } : layer;
+        port.postMessage({ kind: 'done', id: m.id, result } satisfies FromWorker);
+      },
       (err: unknown) => {
         const e = err as Partial<TbuildError>;
         const error: SerializedError = { message: e.message ?? String(err), ...(err instanceof TbuildError ? { code: err.code, details: err.details } : {}) };

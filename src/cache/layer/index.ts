@@ -1,3 +1,4 @@
+import { TbuildError } from '../../errors.js';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ApplyTarOptions, LayerConverter, LayerDescriptor, LayerTarOptions } from '../types.js';
@@ -28,6 +29,10 @@ export function tarFromDir(dir: string, opts?: LayerTarOptions): Readable {
 export const layerConverter: LayerConverter = {
   tarFromDir,
   describeDir,
-  applyTar: (tar: Readable | AsyncIterable<Buffer>, dir: string, opts?: ApplyTarOptions) =>
-    opts?.offThread ? applyTarOffThread(tar, dir, opts) : applyTar(tar instanceof Readable ? tar : Readable.from(tar, { objectMode: false }), dir, opts),
+  applyTar: (tar: Readable | AsyncIterable<Buffer>, dir: string, opts?: ApplyTarOptions) => {
+    if (opts?.offThread) return applyTarOffThread(tar, dir, opts);
+    // on this thread the caller may as well hash the bytes it hands over itself
+    if (opts?.digestInput) return Promise.reject(new TbuildError('TB_INTERNAL', 'digestInput is only for an extraction off this thread'));
+    return applyTar(tar instanceof Readable ? tar : Readable.from(tar, { objectMode: false }), dir, opts);
+  },
 };

@@ -83,3 +83,18 @@ test('a stream that fails midway fails the extraction with its own error', async
     await t.cleanup();
   }
 });
+
+test('digestInput: the worker hashes the bytes as given (compressed) beside the extraction; only off this thread', async () => {
+  const t = await tempDir('tbaw-');
+  try {
+    const tar = await makeTar([{ name: 'data.bin', content: randomBytes(3 << 20) }]);
+    const gz = gzipSync(tar);
+    const got = await layerConverter.applyTar(chunked(gz, 64 << 10), join(t.path, 'a'), { offThread: true, digestInput: true });
+    expect(got).toEqual({ diffId: sha256(tar), size: tar.length, input: { digest: sha256(gz), size: gz.length } });
+    // without it, nothing is hashed twice
+    expect((await layerConverter.applyTar(chunked(gz, 64 << 10), join(t.path, 'b'), { offThread: true })).input).toBeUndefined();
+    await expect(layerConverter.applyTar(chunked(gz, 64 << 10), join(t.path, 'c'), { digestInput: true })).rejects.toMatchObject({ code: 'TB_INTERNAL' });
+  } finally {
+    await t.cleanup();
+  }
+});
