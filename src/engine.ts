@@ -1,3 +1,4 @@
+import type { Filters } from './util/filters.js';
 import { BuildRecordStore } from './records/store.js';
 import type { BuildRecords } from './records/types.js';
 import { contentBytes } from './util/content-size.js';
@@ -333,7 +334,7 @@ export class Engine implements BuildDeps, EngineApi {
     return commitContainer(this, container, opts);
   }
 
-  pruneImages(opts: { all?: boolean } = {}): Promise<PruneResult> {
+  pruneImages(opts: { all?: boolean; filters?: Filters } = {}): Promise<PruneResult> {
     return pruneImages(this.images, opts);
   }
 

@@ -1,3 +1,4 @@
+import { anyValue, checkFilterNames, matchLabels, type Filters } from '../util/filters.js';
 import { TbuildError } from '../errors.js';
 import { digestHex, sha256 } from '../util/digest.js';
 import type { ContainerManager, ContainerRecord } from '../containers/types.js';
@@ -88,8 +89,8 @@ export class LocalNetworks implements NetworkApi {
     await this.#net.remove(ref);
   }
 
-  prune(): Promise<string[]> {
-    return this.#net.prune();
+  prune(filters?: Filters): Promise<string[]> {
+    return this.#net.prune(filters);
   }
 }
 
@@ -114,7 +115,34 @@ export class PseudoNetworks implements NetworkApi {
     throw new TbuildError('TB_NETWORK_IN_USE', `${ref} is a pre-defined network and cannot be removed`);
   }
 
-  async prune(): Promise<string[]> {
+  async prune(filters?: Filters): Promise<string[]> {
+    checkFilterNames(filters ?? new Map(), ['until', 'label', 'label!']);
     return [];
   }
+}
+
+/** The filters of `docker network ls` (`GET /networks`). */
+export const NETWORK_LIST_FILTERS = ['name', 'id', 'driver', 'type', 'label', 'label!', 'scope', 'dangling'] as const;
+
+/**
+ * The networks `docker network ls --filter` shows (Docker's `GET /networks` entries), one
+ * implementation for the daemon and the CLI.
+ */
+export function selectNetworks(list: Array<Record<string, unknown>>, filters: Filters): Array<Record<string, unknown>> {
+  if (!filters.size) return list;
+  checkFilterNames(filters, NETWORK_LIST_FILTERS);
+  for (const t of filters.get('type') ?? []) if (t !== 'custom' && t !== 'builtin') throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter 'type=${t}' (custom or builtin)`);
+  for (const d of filters.get('dangling') ?? []) if (!['true', 'false', '1', '0'].includes(d)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter 'dangling=${d}'`);
+  const builtin = (n: Record<string, unknown>) => ['bridge', 'host', 'none'].includes(String(n.Name));
+  return list.filter(
+    (n) =>
+      anyValue(filters, 'name', (x) => String(n.Name).includes(x)) &&
+      anyValue(filters, 'id', (x) => String(n.Id).startsWith(x)) &&
+      anyValue(filters, 'driver', (x) => String(n.Driver) === x) &&
+      anyValue(filters, 'type', (x) => (x === 'builtin') === builtin(n)) &&
+      anyValue(filters, 'scope', (x) => String(n.Scope ?? 'local') === x) &&
+      // dangling: no container on it (the predefined networks never are)
+      anyValue(filters, 'dangling', (x) => !builtin(n) && Object.keys((n.Containers ?? {}) as object).length === 0 === (x === 'true' || x === '1')) &&
+      matchLabels(filters, n.Labels as Record<string, string> | undefined),
+  );
 }

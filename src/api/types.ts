@@ -1,3 +1,4 @@
+import type { Filters } from '../util/filters.js';
 import type { CommitOptions } from '../containers/commit.js';
 import type { Readable } from 'node:stream';
 import type { ImageRecord, ImageStore } from '../images/types.js';
@@ -51,8 +52,8 @@ export interface NetworkApi {
   inspect(ref: string): Promise<Record<string, unknown>>;
   create(opts: { name: string; subnet?: string; gateway?: string; internal?: boolean; labels?: Record<string, string> }): Promise<{ Id: string; Warning: string }>;
   remove(ref: string): Promise<void>;
-  /** Names of the removed networks. */
-  prune(): Promise<string[]>;
+  /** Names of the removed networks (`until`, `label`, `label!` filters). */
+  prune(filters?: Filters): Promise<string[]>;
 }
 
 export interface EngineApi {
@@ -76,7 +77,8 @@ export interface EngineApi {
   /** A container's changes as a new image on its image (`docker commit`). */
   commit(container: string, opts: CommitOptions): Promise<ImageRecord>;
   /** Dangling images, or with `all` every image no container uses. */
-  pruneImages(opts?: { all?: boolean }): Promise<PruneResult>;
+  /** `filters`: Docker's `until`, `label`, `label!`, `dangling` (unknown names refused). */
+  pruneImages(opts?: { all?: boolean; filters?: Filters }): Promise<PruneResult>;
   /** Docker's image-inspect JSON for one image. */
   inspectImage(ref: string): Promise<Record<string, unknown>>;
   df(): Promise<SystemDf>;

@@ -1,3 +1,4 @@
+import { checkFilterNames, matchLabels, PRUNE_FILTERS, untilTime, type Filters } from '../util/filters.js';
 import { parseSignal } from './signals.js';
 import { initLayerName } from './init-layer.js';
 import { ContainerQueries } from './queries.js';
@@ -355,11 +356,14 @@ export class LocalContainerManager extends ContainerQueries implements Container
     return { exitCode: st.exitCode };
   }
 
-  async prune(select: (c: Omit<ContainerRecord, 'state'>) => boolean = () => true): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  async prune(filters: Filters = new Map()): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+    checkFilterNames(filters, PRUNE_FILTERS);
+    const until = untilTime(filters);
     const deleted: string[] = [];
     let spaceReclaimed = 0;
     for (const c of await this.records.configs()) {
-      if (!select(c)) continue;
+      if (until !== undefined && Date.parse(c.created) >= until) continue;
+      if (!matchLabels(filters, c.options.labels)) continue;
       const s = await this.records.state(c);
       if (s.status === 'running' || s.status === 'paused') continue;
       spaceReclaimed += (await this.parts.snapshots.usage(c.snapshotKey).catch(() => ({ size: 0 }))).size;

@@ -1,3 +1,4 @@
+import type { Filters } from '../util/filters.js';
 import type { Volumes } from '../volumes/types.js';
 import type { WorkerDeps } from '../worker/types.js';
 import type { ContainerRuntime } from '../exec/types.js';
@@ -297,8 +298,8 @@ export interface ContainerManager {
   exec(idOrName: string, opts: ExecOptions, io: ExecStreams): Promise<{ exitCode: number }>;
   /** Resize the terminal of a container created with a tty; SIGWINCH reaches its process. */
   resize(idOrName: string, size: TtySize): Promise<void>;
-  /** Remove the stopped containers `select` picks (default: every stopped one). */
-  prune(select?: (c: Omit<ContainerRecord, 'state'>) => boolean): Promise<{ deleted: string[]; spaceReclaimed: number }>;
+  /** Remove the stopped containers the filters keep (Docker's `until`, `label`, `label!`; none: every stopped one). */
+  prune(filters?: Filters): Promise<{ deleted: string[]; spaceReclaimed: number }>;
   /** One sample of the container's counters (zeroes when it is not running). */
   stats(idOrName: string): Promise<StatsSample>;
   /** `docker update`: new limits (applied to the running container's cgroup) and restart policy. */

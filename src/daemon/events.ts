@@ -1,3 +1,4 @@
+import { parseDockerTime } from '../util/filters.js';
 import { EventEmitter } from 'node:events';
 
 /** One Docker event, in the shape `GET /events` streams. */
@@ -57,18 +58,7 @@ export class EventBus {
   }
 }
 
-/** Docker's time arguments: unix seconds (with optional fraction) or RFC 3339; returns nanoseconds. */
+/** Docker's time arguments in nanoseconds since the epoch (see `parseDockerTime`). */
 export function parseEventTime(v: string, now = Date.now()): number {
-  if (/^\d+(\.\d+)?$/.test(v)) {
-    const [s, frac = ''] = v.split('.');
-    return Number(s) * 1e9 + Number((frac + '000000000').slice(0, 9));
-  }
-  const rel = /^(\d+)(ms|s|m|h)$/.exec(v);
-  if (rel) {
-    const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[rel[2] as 'ms' | 's' | 'm' | 'h'];
-    return (now - Number(rel[1]) * mult) * 1e6;
-  }
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new Error(`invalid time: ${v}`);
-  return t * 1e6;
+  return parseDockerTime(v, now);
 }

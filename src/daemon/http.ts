@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TbuildError, ERROR_CODES } from '../errors.js';
-import { parseEventTime } from './events.js';
+import { matchLabel, untilTime, type Filters } from '../util/filters.js';
 
 /** Everything a route handler gets for one request. */
 export interface RequestContext {
@@ -149,28 +149,12 @@ export function checkFilters(filters: Map<string, string[]>, allowed: string[]):
   }
 }
 
-/** `label=a` or `label=a=b` against a label map. */
-/**
- * The `until` filter of the list and prune endpoints as a time in ms since the epoch (a duration
- * back from now, `10m`, a Unix timestamp, or an RFC 3339 date), or undefined without one.
- */
-export function untilFilter(filters: Map<string, string[]>, now = Date.now()): number | undefined {
-  const vals = filters.get('until');
-  if (!vals?.length) return undefined;
-  if (vals.length > 1) throw badRequest('more than one until filter specified');
-  try {
-    return parseEventTime(vals[0]!, now) / 1e6;
-  } catch {
-    throw badRequest(`invalid filter 'until=${vals[0]}'`);
-  }
+/** The `until` filter of the list and prune endpoints in ms since the epoch, or undefined. */
+export function untilFilter(filters: Filters, now = Date.now()): number | undefined {
+  return untilTime(filters, now);
 }
 
-export function matchLabel(labels: Record<string, string> | undefined, spec: string): boolean {
-  const eq = spec.indexOf('=');
-  if (eq < 0) return labels !== undefined && spec in labels;
-  const key = spec.slice(0, eq);
-  return labels?.[key] === spec.slice(eq + 1);
-}
+export { matchLabel };
 
 /** `?h=ROWS&w=COLS` of the resize endpoints. */
 export function ttySizeFromQuery(q: URLSearchParams): { height: number; width: number } {

@@ -1,3 +1,4 @@
+import { checkFilterNames, matchLabels, PRUNE_FILTERS, untilTime, type Filters } from '../util/filters.js';
 import { execFile, spawn } from 'node:child_process';
 import { moduleEntry } from '../util/module-entry.js';
 import { randomBytes } from 'node:crypto';
@@ -327,10 +328,13 @@ export class NetavarkNetworks implements NetworkManager {
     await this.#store.remove(n.id);
   }
 
-  async prune(): Promise<string[]> {
+  async prune(filters: Filters = new Map()): Promise<string[]> {
+    checkFilterNames(filters, PRUNE_FILTERS);
+    const until = untilTime(filters);
     const out: string[] = [];
     for (const n of await this.#store.list()) {
-      if (n.builtin || (await this.users(n.id)).length) continue;
+      if (n.builtin || (until !== undefined && Date.parse(n.created) >= until) || !matchLabels(filters, n.labels)) continue;
+      if ((await this.users(n.id)).length) continue;
       await this.#store.remove(n.id);
       out.push(n.name);
     }

@@ -1,3 +1,4 @@
+import type { Filters } from '../util/filters.js';
 /**
  * Container networking: network namespaces made by tbuild (bind-mounted under the state root),
  * plumbed by netavark (bridge, veth, NAT, port forwarding) with aardvark-dns answering names on
@@ -141,5 +142,6 @@ export interface NetworkManager {
   /** TB_NETWORK_IN_USE while attached; the builtin network cannot be removed. */
   remove(ref: string): Promise<void>;
   /** Remove unused user networks; returns their names. */
-  prune(): Promise<string[]>;
+  /** Remove the networks no container uses, among those the filters keep (`until`, `label`, `label!`); their names. */
+  prune(filters?: Filters): Promise<string[]>;
 }

@@ -13,7 +13,7 @@ import { isLoopback, parseAddress } from '../../src/api/wire/address.js';
 import { goFileMode } from '../../src/daemon/archive-stat.js';
 import { buildOptionsFromQuery } from '../../src/daemon/routes/build.js';
 import { humanDuration } from '../../src/util/time.js';
-import { globMatch } from '../../src/api/shapes/images.js';
+import { globMatch } from '../../src/api/image-filters.js';
 import type { Digest } from '../../src/util/digest.js';
 
 describe('multiplexed stream framing', () => {

@@ -11,7 +11,7 @@ import { pushImage } from '../../src/registry/push.js';
 import { isInsecureHost } from '../../src/registry/transport.js';
 import { MT } from '../../src/registry/media-types.js';
 import { exportLayer } from '../../src/images/layers.js';
-import { sha256 } from '../../src/util/digest.js';
+import { sha256, type Digest } from '../../src/util/digest.js';
 import type { EngineParts } from '../../src/engine.js';
 
 /** Pull and push through the library against a plain docker-registry: formats, platforms, bad inputs. */
@@ -146,7 +146,7 @@ test('a large layer is hashed on the worker that extracts it: kept under its dig
   // pushed by tbuild from a store of its own: one 6 MB layer of random bytes (gzip keeps it that size)
   const src = await freshParts();
   const { importLayers } = await import('../../src/images/layers.js');
-  const { makeTar } = await import('../support/tar.js');
+  const { makeTar } = await import('../cache/layer/tar-helpers.js');
   const { Readable } = await import('node:stream');
   const big = await makeTar([{ name: 'big.bin', content: (await import('node:crypto')).randomBytes(6 << 20) }]);
   const layers = await importLayers(src, [{ open: () => Readable.from([big]) }]);
@@ -161,8 +161,8 @@ test('a large layer is hashed on the worker that extracts it: kept under its dig
   const parts = await freshParts();
   const pulled = await pullImage(parts, client, ref);
   expect(pulled.image.layers[0]!.diffId).toBe(layers[0]!.diffId);
-  expect(await parts.content.info(layer.digest as `sha256:${string}`)).toEqual({ digest: layer.digest, size: layer.size });
-  expect(sha256(await parts.content.read(layer.digest as `sha256:${string}`))).toBe(layer.digest);
+  expect(await parts.content.info(layer.digest as Digest)).toEqual({ digest: layer.digest, size: layer.size });
+  expect(sha256(await parts.content.read(layer.digest as Digest))).toBe(layer.digest);
 
   const hex = layer.digest.slice(7);
   const file = join(reg.storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');

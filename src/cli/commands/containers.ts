@@ -4,10 +4,12 @@ import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
 import type { ContainerManager } from '../../containers/types.js';
 import { TbuildError } from '../../errors.js';
-import { table } from './images-format.js';
+import { humanSize, table } from './images-format.js';
+import { askYesNo } from './images-df.js';
+import { checkFilterNames, filtersFromFlags, PRUNE_FILTERS } from '../../util/filters.js';
 import { addPs } from './ps.js';
 import { envFlag, parseRestart, parseSize, parseVolume, stopTimeoutFlag } from './container-flags.js';
-import { addRun } from './run.js';
+import { addCreate, addRun } from './run.js';
 
 export { parseRestart, parseSize, parseVolume };
 
@@ -34,6 +36,7 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
   parent = filtered(parent, only);
   parent
     .command('rm')
+    .aliases(parent.name() === 'container' ? ['remove'] : [])
     .description('remove one or more containers')
     .argument('<container...>')
     .option('-f, --force', 'kill a running container first')
@@ -189,10 +192,14 @@ function addSimple(parent: Command, ctx: CliContext, only?: Set<string>): void {
     .command('prune')
     .description('remove all stopped containers')
     .option('-f, --force', 'do not prompt for confirmation')
-    .action(async () => {
-      const r = await (await manager(ctx)).prune();
+    .option('--filter <filter>', 'provide filter values (e.g. "until=<timestamp>")', collect, [])
+    .action(async (f: { force?: boolean; filter: string[] }) => {
+      const filters = filtersFromFlags(f.filter);
+      checkFilterNames(filters, PRUNE_FILTERS);
+      if (!f.force && !(await askYesNo(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] '))) return;
+      const r = await (await manager(ctx)).prune(filters);
       if (r.deleted.length) ctx.stdout.write(`Deleted Containers:\n${r.deleted.join('\n')}\n\n`);
-      ctx.stdout.write(`Total reclaimed space: ${r.spaceReclaimed}B\n`);
+      ctx.stdout.write(`Total reclaimed space: ${humanSize(r.spaceReclaimed)}\n`);
     });
 }
 
@@ -226,10 +233,12 @@ function filtered(parent: Command, only?: Set<string>): Command {
 export const registerContainerCommands: RegisterCommand = (program, ctx) => {
   program.enablePositionalOptions();
   addRun(program, ctx);
+  addCreate(program, ctx);
   addPs(program, ctx, 'ps');
   addSimple(program, ctx, new Set(['rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec']));
   const container = program.command('container').description('manage containers').enablePositionalOptions();
   addRun(container, ctx);
+  addCreate(container, ctx);
   addPs(container, ctx, 'ls');
   addSimple(container, ctx);
 };

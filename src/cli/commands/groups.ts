@@ -8,13 +8,13 @@ import { COMMAND_MODULES } from './index.js';
  * spellings cannot drift apart.
  */
 const LENT: Record<string, Array<{ verb: string; as?: string; defaults?: Record<string, string> }>> = {
-  image: [{ verb: 'save' }, { verb: 'load' }, { verb: 'pull' }, { verb: 'push' }],
+  image: [{ verb: 'save' }, { verb: 'load' }, { verb: 'pull' }, { verb: 'push' }, { verb: 'build' }],
+  builder: [{ verb: 'build' }],
   container: [
     { verb: 'inspect', defaults: { type: 'container' } },
     { verb: 'cp' },
     { verb: 'port' },
     { verb: 'attach' },
-    { verb: 'create' },
     { verb: 'stats' },
     { verb: 'update' },
     { verb: 'commit' },

@@ -1,3 +1,6 @@
+import { checkFilterNames, filtersFromFlags } from '../../util/filters.js';
+import { selectImages } from '../../api/image-filters.js';
+import { IMAGE_PRUNE_FILTERS } from '../../images/prune.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { byteMeter } from '../progress/bytes.js';
@@ -41,10 +44,13 @@ export const registerImageCommands: RegisterCommand = (program, ctx) => {
     .description('remove dangling images (with -a, every image no container uses)')
     .option('-a, --all', 'remove all images not used by a container, not just dangling ones')
     .option('-f, --force', 'do not prompt for confirmation')
-    .action(async (opts: { all?: boolean; force?: boolean }) => {
+    .option('--filter <filter>', 'provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")', collect, [])
+    .action(async (opts: { all?: boolean; force?: boolean; filter: string[] }) => {
+      const filters = filtersFromFlags(opts.filter);
+      checkFilterNames(filters, IMAGE_PRUNE_FILTERS);
       if (!opts.force && !(await confirm(ctx, opts.all))) return;
       const engine = await ctx.engine();
-      const res = await engine.pruneImages({ all: Boolean(opts.all) });
+      const res = await engine.pruneImages({ all: Boolean(opts.all), filters });
       if (res.ImagesDeleted.length) {
         out(ctx, 'Deleted Images:\n');
         for (const it of res.ImagesDeleted) out(ctx, it.Untagged ? `untagged: ${it.Untagged}\n` : `deleted: ${it.Deleted}\n`);
@@ -101,6 +107,7 @@ interface ListOptions {
 function addList(parent: Command, ctx: CliContext, name: string): void {
   parent
     .command(name)
+    .aliases(name === 'ls' ? ['list'] : [])
     .description('list images')
     .argument('[repository]', 'show only images of REPOSITORY[:TAG]')
     .option('-a, --all', 'show all images (intermediate images are not kept, so the same as without)')
@@ -108,11 +115,10 @@ function addList(parent: Command, ctx: CliContext, name: string): void {
     .option('--no-trunc', "don't truncate output")
     .option('--digests', 'show digests')
     .option('--format <format>', 'table, json, or a Go template')
-    .option('-f, --filter <filter>', 'filter output (dangling=, label=, reference=, before=, since=)', collect, [])
+    .option('-f, --filter <filter>', 'filter output based on conditions provided (dangling, label, reference, before, since, until)', collect, [])
     .action(async (repository: string | undefined, opts: ListOptions) => {
       const engine = await ctx.engine();
-      let images = await engine.images.list();
-      for (const f of opts.filter ?? []) images = await applyFilter(engine, images, f);
+      const images = await selectImages(await engine.images.list(), filtersFromFlags(opts.filter ?? []), (ref) => engine.images.resolve(ref));
       listImages(images, ctx, repository, opts);
     });
 }
@@ -126,51 +132,6 @@ interface ListRow {
   CreatedAt: string;
   Size: string;
   img: ImageRecord;
-}
-
-function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
-  return new RegExp(`^${re}$`);
-}
-
-/** `--filter` as `docker images` takes it. Reference patterns match the familiar name, with or without tag. */
-async function applyFilter(engine: EngineApi, images: ImageRecord[], filter: string): Promise<ImageRecord[]> {
-  const eq = filter.indexOf('=');
-  const key = eq === -1 ? filter : filter.slice(0, eq);
-  const value = eq === -1 ? '' : filter.slice(eq + 1);
-  switch (key) {
-    case 'dangling': {
-      if (value !== 'true' && value !== 'false') throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter 'dangling=${value}'`);
-      return images.filter((i) => (i.names.length === 0) === (value === 'true'));
-    }
-    case 'label': {
-      const [k, v] = value.split(/=(.*)/s);
-      return images.filter((i) => {
-        const labels = i.config.config?.Labels ?? {};
-        return k! in labels && (v === undefined || labels[k!] === v);
-      });
-    }
-    case 'reference': {
-      const re = globToRegExp(value);
-      return images.filter((i) =>
-        i.names.some((n) => {
-          const ref = parseReference(n);
-          return re.test(familiarRepository(ref)) || re.test(`${familiarRepository(ref)}:${ref.tag ?? ''}`);
-        }),
-      );
-    }
-    case 'before':
-    case 'since': {
-      const pivot = await engine.images.resolve(value);
-      const t = pivot.config.created ?? pivot.created;
-      return images.filter((i) => {
-        const c = i.config.created ?? i.created;
-        return key === 'before' ? c < t : c > t;
-      });
-    }
-    default:
-      throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter '${key}'`);
-  }
 }
 
 function listRows(images: ImageRecord[], repository: string | undefined, noTrunc: boolean): ListRow[] {
@@ -360,6 +321,7 @@ function addTag(parent: Command, ctx: CliContext): void {
 function addRemove(parent: Command, ctx: CliContext, name: string): void {
   parent
     .command(name)
+    .aliases(name === 'rm' ? ['remove'] : [])
     .description('remove one or more images')
     .argument('<image...>')
     .option('-f, --force', 'force removal of the image')

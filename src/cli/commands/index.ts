@@ -25,7 +25,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   },
   { names: ['load', 'save'], load: async () => (await import('./archive.js')).registerArchiveCommands },
   {
-    names: ['run', 'ps', 'rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec', 'container'],
+    names: ['run', 'create', 'ps', 'rm', 'stop', 'restart', 'kill', 'start', 'wait', 'pause', 'unpause', 'rename', 'logs', 'top', 'exec', 'container'],
     load: async () => (await import('./containers.js')).registerContainerCommands,
   },
   { names: ['attach', 'stats', 'update'], load: async () => (await import('./container-live.js')).registerLiveContainerCommands },

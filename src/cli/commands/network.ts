@@ -1,4 +1,7 @@
 import { collect } from '../options.js';
+import { checkFilterNames, filtersFromFlags, PRUNE_FILTERS } from '../../util/filters.js';
+import { askYesNo } from './images-df.js';
+import { selectNetworks } from '../../api/networks.js';
 import type { CliContext, RegisterCommand } from '../context.js';
 import type { NetworkApi } from '../../api/types.js';
 import { TbuildError } from '../../errors.js';
@@ -49,10 +52,10 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     .option('-q, --quiet', 'only ids')
     .option('--no-trunc', 'full ids')
     .option('--format <format>', 'table, json, or a Go template')
-    .option('-f, --filter <filter>', 'filter output (driver=, id=, label=, name=, scope=, type=custom|builtin)', collect, [])
+    .option('-f, --filter <filter>', 'filter output based on conditions provided (driver, id, label, name, scope, type, dangling)', collect, [])
     .action(async (f: { quiet?: boolean; trunc?: boolean; format?: string; filter: string[] }) => {
-      let list = await (await networks(ctx)).list();
-      for (const spec of f.filter) list = filterNetworks(list, spec);
+      // sorted by name, as Docker's CLI lists them
+      const list = selectNetworks(await (await networks(ctx)).list(), filtersFromFlags(f.filter)).sort((a, b) => String(a.Name).localeCompare(String(b.Name)));
       const id = (n: Record<string, unknown>) => (f.trunc === false ? String(n.Id) : String(n.Id).slice(0, 12));
       if (f.quiet) for (const n of list) ctx.stdout.write(`${id(n)}\n`);
       else {
@@ -65,6 +68,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
           Labels: Object.entries((n.Labels ?? {}) as Record<string, string>)
             .map(([k, v]) => `${k}=${v}`)
             .join(','),
+          Label: (key: string) => ((n.Labels ?? {}) as Record<string, string>)[key] ?? '',
         }));
         ctx.stdout.write(
           formatList(f.format, rows, {
@@ -105,8 +109,12 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     .command('prune')
     .description('remove all unused networks')
     .option('-f, --force', 'do not prompt for confirmation')
-    .action(async () => {
-      const deleted = await (await networks(ctx)).prune();
+    .option('--filter <filter>', 'provide filter values (e.g. "until=<timestamp>")', collect, [])
+    .action(async (f: { force?: boolean; filter: string[] }) => {
+      const filters = filtersFromFlags(f.filter);
+      checkFilterNames(filters, PRUNE_FILTERS);
+      if (!f.force && !(await askYesNo(ctx, 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] '))) return;
+      const deleted = await (await networks(ctx)).prune(filters);
       if (deleted.length) ctx.stdout.write(`Deleted Networks:\n${deleted.join('\n')}\n\n`);
     });
   network
@@ -151,34 +159,5 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     });
 };
 
-const BUILTIN_NETWORKS = new Set(['bridge', 'host', 'none']);
 
 /** Docker's `network ls --filter` names; any other is refused by name. */
-function filterNetworks(list: Array<Record<string, unknown>>, spec: string): Array<Record<string, unknown>> {
-  const eq = spec.indexOf('=');
-  if (eq <= 0) throw new TbuildError('TB_INVALID_ARGUMENT', `bad format of filter (expected name=value): ${spec}`);
-  const key = spec.slice(0, eq);
-  const value = spec.slice(eq + 1);
-  switch (key) {
-    case 'driver':
-      return list.filter((n) => n.Driver === value);
-    case 'id':
-      return list.filter((n) => String(n.Id).startsWith(value));
-    case 'name':
-      return list.filter((n) => String(n.Name).includes(value));
-    case 'scope':
-      return list.filter((n) => n.Scope === value);
-    case 'label': {
-      const [k, want] = value.split(/=(.*)/s);
-      return list.filter((n) => {
-        const labels = (n.Labels ?? {}) as Record<string, string>;
-        return k! in labels && (want === undefined || labels[k!] === want);
-      });
-    }
-    case 'type':
-      if (value !== 'custom' && value !== 'builtin') throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter 'type=${value}' (custom or builtin)`);
-      return list.filter((n) => BUILTIN_NETWORKS.has(String(n.Name)) === (value === 'builtin'));
-    default:
-      throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter '${key}' (driver, id, label, name, scope, type)`);
-  }
-}

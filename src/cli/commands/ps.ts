@@ -3,6 +3,8 @@ import type { CliContext } from '../context.js';
 import type { ContainerRecord } from '../../containers/types.js';
 import { TbuildError } from '../../errors.js';
 import { collect } from '../options.js';
+import { filtersFromFlags } from '../../util/filters.js';
+import { filtersWantAll, selectContainers } from '../../api/container-filters.js';
 import { formatList } from '../format/index.js';
 import { ellipsis, goTime, humanDuration, humanSize, since } from './images-format.js';
 
@@ -10,6 +12,7 @@ import { ellipsis, goTime, humanDuration, humanSize, since } from './images-form
 export function addPs(program: Command, ctx: CliContext, name: string): void {
   program
     .command(name)
+    .aliases(name === 'ls' ? ['list', 'ps'] : [])
     .description('list containers')
     .option('-a, --all', 'show all containers (default: running only)')
     .option('-q, --quiet', 'only display container ids')
@@ -23,9 +26,10 @@ export function addPs(program: Command, ctx: CliContext, name: string): void {
       const engine = await ctx.engine();
       const last = f.latest ? 1 : f.last !== undefined ? Number(f.last) : undefined;
       if (last !== undefined && (!Number.isInteger(last) || last < 0)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid value for --last: ${f.last}`);
-      let list = await engine.containers.list({ all: Boolean(f.all) || last !== undefined });
+      const filters = filtersFromFlags(f.filter);
+      let list = await engine.containers.list({ all: Boolean(f.all) || last !== undefined || filtersWantAll(filters) });
+      list = await selectContainers(list, filters, { image: (ref) => engine.images.get(ref), container: (ref) => engine.containers.inspect(ref) });
       list = [...list].sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
-      for (const spec of f.filter) list = await applyFilter(list, spec, engine.containers.get.bind(engine.containers));
       if (last !== undefined && last > 0) list = list.slice(0, last);
       const trunc = f.trunc !== false;
       if (f.quiet) {
@@ -115,51 +119,6 @@ function row(c: ContainerRecord, trunc: boolean, size: Sizes | undefined): Recor
     Networks: c.options.network && c.options.network !== 'default' ? c.options.network : 'bridge',
     LocalVolumes: String((c.options.mounts ?? []).filter((m) => m.type === 'volume').length),
   };
-}
-
-/** Docker's `ps --filter` names; anything else is refused by name, never ignored. */
-async function applyFilter(
-  list: ContainerRecord[],
-  spec: string,
-  get: (ref: string) => Promise<ContainerRecord | undefined>,
-): Promise<ContainerRecord[]> {
-  const eq = spec.indexOf('=');
-  if (eq <= 0) throw new TbuildError('TB_INVALID_ARGUMENT', `bad format of filter (expected name=value): ${spec}`);
-  const key = spec.slice(0, eq);
-  const value = spec.slice(eq + 1);
-  switch (key) {
-    case 'id':
-      return list.filter((c) => c.id.startsWith(value));
-    case 'name':
-      return list.filter((c) => new RegExp(value).test(c.name));
-    case 'label': {
-      const [k, v] = value.split(/=(.*)/s);
-      return list.filter((c) => {
-        const labels = c.options.labels ?? {};
-        return k! in labels && (v === undefined || labels[k!] === v);
-      });
-    }
-    case 'exited':
-      return list.filter((c) => c.state.status === 'exited' && String(c.state.exitCode) === value);
-    case 'status': {
-      const valid = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
-      if (!valid.includes(value)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter 'status=${value}'`);
-      return list.filter((c) => c.state.status === value);
-    }
-    case 'ancestor':
-      return list.filter((c) => c.image === value || c.image === `${value}:latest` || c.imageId === value || c.imageId.startsWith(`sha256:${value}`));
-    case 'network':
-      return list.filter((c) => (c.options.network ?? 'bridge').replace(/^default$/, 'bridge') === value);
-    case 'before':
-    case 'since': {
-      const pivot = await get(value);
-      if (!pivot) throw new TbuildError('TB_CONTAINER_NOT_FOUND', `No such container: ${value}`);
-      const t = Date.parse(pivot.created);
-      return list.filter((c) => (key === 'before' ? Date.parse(c.created) < t : Date.parse(c.created) > t));
-    }
-    default:
-      throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter '${key}' (tbuild supports id, name, label, exited, status, ancestor, network, before, since)`);
-  }
 }
 
 /** Docker's STATUS column. */

@@ -47,6 +47,7 @@ interface RunFlags extends SecurityFlags, HealthFlags {
   networkAlias: string[];
   link: string[];
   pull?: string;
+  quiet?: boolean;
 }
 
 function resources(f: RunFlags): Resources | undefined {
@@ -67,7 +68,7 @@ function resources(f: RunFlags): Resources | undefined {
  * `run --pull`: Docker's order. With `missing` an image that is not stored is pulled (progress on
  * stderr, after "Unable to find image … locally"); an id never is.
  */
-async function pullForRun(ctx: CliContext, image: string, policy: string, platform?: string): Promise<void> {
+async function pullForRun(ctx: CliContext, image: string, policy: string, platform?: string, quiet?: boolean): Promise<void> {
   if (policy === 'never' || /^(sha256:)?[0-9a-f]{12,64}$/.test(image)) return;
   const engine = await ctx.engine();
   if (policy === 'missing') {
@@ -78,21 +79,16 @@ async function pullForRun(ctx: CliContext, image: string, policy: string, platfo
     ctx.stderr.write(`Unable to find image '${image}' locally\n`);
   }
   const [{ cliRegistryAuth }, { createTransferRenderer }] = await Promise.all([import('./registry.js'), import('../progress/transfer.js')]);
-  const render = createTransferRenderer(ctx.stderr);
+  const render = createTransferRenderer(ctx.stderr, quiet);
   const auth = await cliRegistryAuth(image);
   await engine.registries.pull(image, { onProgress: (p) => render.event(p), ...(auth ? { auth } : {}), ...(platform ? { platform } : {}) });
   render.done();
 }
 
-export function addRun(program: Command, ctx: CliContext): void {
-  addSecurityFlags(program
-    .command('run'))
-    .description('create and run a new container from an image (default network: the bridge, NAT out)')
-    .addHelpText('after', '\nExamples:\n  tbuild run --rm -it busybox sh\n  tbuild run -d -p 8080:80 --name web nginx\n  tbuild run --rm -v data:/data -e MODE=test app:dev ./run-tests\n')
-    .argument('<image>')
-    .argument('[command...]')
+/** The flags `run` and `create` share (Docker's container options). */
+function containerFlags(cmd: Command): Command {
+  return addSecurityFlags(cmd)
     .option('--rm', 'remove the container when it exits')
-    .option('-d, --detach', 'run in the background and print the container id')
     .option('--name <name>', 'container name')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect, [])
     .option('-w, --workdir <dir>', 'working directory inside the container')
@@ -123,7 +119,6 @@ export function addRun(program: Command, ctx: CliContext): void {
     .option('--no-healthcheck', "disable the image's HEALTHCHECK")
     .option('-i, --interactive', 'keep stdin open and forward it')
     .option('-t, --tty', 'allocate a pseudo-TTY')
-    .option('--detach-keys <keys>', 'key sequence that detaches from the container (default ctrl-p,ctrl-q)')
     .option('--stop-signal <signal>', 'signal that stops the container (default: the image\'s STOPSIGNAL, else SIGTERM)')
     .option('--stop-timeout <seconds>', 'seconds to wait after the stop signal before SIGKILL (default 10)')
     .option('-h, --hostname <name>', 'container host name')
@@ -131,60 +126,72 @@ export function addRun(program: Command, ctx: CliContext): void {
     .option('--restart <policy>', 'no, always, unless-stopped, on-failure[:max-retries]')
     .option('--pull <policy>', 'pull the image before running: missing (default), always, never', 'missing')
     .option('--platform <os/arch[/variant]>', 'run the image of this platform (pulled if the stored one is another\'s)')
-    .passThroughOptions()
+    .option('-q, --quiet', 'suppress the pull output')
+    .passThroughOptions();
+}
+
+/** `run`/`create` flags → what the container manager creates. */
+function createOptions(image: string, command: string[], f: RunFlags): CreateContainerOptions {
+  if (f.link.length) throw new TbuildError('TB_NOT_IMPLEMENTED', '--link is not supported: put the containers on a user network (tbuild network create), where they resolve each other by name');
+  const sec = securityFromFlags(f);
+  const mounts = [...f.volume.map(parseVolume), ...sec.tmpfs];
+  return {
+    image,
+    ...(f.platform ? { platform: f.platform } : {}),
+    ...(sec.security ? { security: sec.security } : {}),
+    ...(sec.readonlyRootfs ? { readonlyRootfs: true } : {}),
+    ...(command.length ? { cmd: command } : {}),
+    ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint ? [f.entrypoint] : [''] } : {}),
+    ...(f.name ? { name: f.name } : {}),
+    ...(f.env.length ? { env: f.env.map(envFlag) } : {}),
+    ...(f.workdir ? { workingDir: f.workdir } : {}),
+    ...(f.user !== undefined ? { user: f.user } : {}),
+    ...(f.hostname ? { hostname: f.hostname } : {}),
+    network: f.network ?? 'default',
+    ...(f.publish.length ? { ports: f.publish.flatMap(parsePublish) } : {}),
+    ...(f.publishAll ? { publishAll: true } : {}),
+    ...(f.dns.length ? { dns: f.dns } : {}),
+    ...(f.dnsSearch.length ? { dnsSearch: f.dnsSearch } : {}),
+    ...(f.dnsOption.length ? { dnsOptions: f.dnsOption } : {}),
+    ...(f.addHost.length ? { extraHosts: f.addHost.map(checkAddHost) } : {}),
+    ...(f.ip ? { ip: f.ip } : {}),
+    ...(f.networkAlias.length ? { networkAliases: f.networkAlias } : {}),
+    ...(mounts.length ? { mounts } : {}),
+    ...(f.volumesFrom.length ? { volumesFrom: f.volumesFrom } : {}),
+    ...(healthFlags(f) ? { healthcheck: healthFlags(f)! } : {}),
+    ...(f.stopSignal ? { stopSignal: f.stopSignal } : {}),
+    ...(f.stopTimeout !== undefined ? { stopTimeout: stopTimeoutFlag(f.stopTimeout) } : {}),
+    tty: Boolean(f.tty),
+    openStdin: Boolean(f.interactive),
+    stdinOnce: Boolean(f.interactive) && !f.detach,
+    autoRemove: Boolean(f.rm),
+    ...(f.restart ? { restartPolicy: parseRestart(f.restart) } : {}),
+    ...(resources(f) ? { resources: resources(f)! } : {}),
+    ...(f.label.length ? { labels: Object.fromEntries(f.label.map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')])) } : {}),
+  };
+}
+
+export function addRun(program: Command, ctx: CliContext): void {
+  containerFlags(
+    program
+      .command('run')
+      .description('create and run a new container from an image (default network: the bridge, NAT out)')
+      .addHelpText('after', '\nExamples:\n  tbuild run --rm -it busybox sh\n  tbuild run -d -p 8080:80 --name web nginx\n  tbuild run --rm -v data:/data -e MODE=test app:dev ./run-tests\n')
+      .argument('<image>')
+      .argument('[command...]')
+      .option('-d, --detach', 'run in the background and print the container id')
+      .option('--detach-keys <keys>', 'key sequence that detaches from the container (default ctrl-p,ctrl-q)'),
+  )
     .action(async (image: string, command: string[], f: RunFlags) => {
-      if (f.link.length) throw new TbuildError('TB_NOT_IMPLEMENTED', '--link is not supported: put the containers on a user network (tbuild network create), where they resolve each other by name');
-      const sec = securityFromFlags(f);
-      const mounts = [...f.volume.map(parseVolume), ...sec.tmpfs];
-      const opts: CreateContainerOptions = {
-        image,
-        ...(f.platform ? { platform: f.platform } : {}),
-        ...(sec.security ? { security: sec.security } : {}),
-        ...(sec.readonlyRootfs ? { readonlyRootfs: true } : {}),
-        ...(command.length ? { cmd: command } : {}),
-        ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint ? [f.entrypoint] : [''] } : {}),
-        ...(f.name ? { name: f.name } : {}),
-        ...(f.env.length ? { env: f.env.map(envFlag) } : {}),
-        ...(f.workdir ? { workingDir: f.workdir } : {}),
-        ...(f.user !== undefined ? { user: f.user } : {}),
-        ...(f.hostname ? { hostname: f.hostname } : {}),
-        network: f.network ?? 'default',
-        ...(f.publish.length ? { ports: f.publish.flatMap(parsePublish) } : {}),
-        ...(f.publishAll ? { publishAll: true } : {}),
-        ...(f.dns.length ? { dns: f.dns } : {}),
-        ...(f.dnsSearch.length ? { dnsSearch: f.dnsSearch } : {}),
-        ...(f.dnsOption.length ? { dnsOptions: f.dnsOption } : {}),
-        ...(f.addHost.length ? { extraHosts: f.addHost.map(checkAddHost) } : {}),
-        ...(f.ip ? { ip: f.ip } : {}),
-        ...(f.networkAlias.length ? { networkAliases: f.networkAlias } : {}),
-        ...(mounts.length ? { mounts } : {}),
-        ...(f.volumesFrom.length ? { volumesFrom: f.volumesFrom } : {}),
-        ...(healthFlags(f) ? { healthcheck: healthFlags(f)! } : {}),
-        ...(f.stopSignal ? { stopSignal: f.stopSignal } : {}),
-        ...(f.stopTimeout !== undefined ? { stopTimeout: stopTimeoutFlag(f.stopTimeout) } : {}),
-        tty: Boolean(f.tty),
-        openStdin: Boolean(f.interactive),
-        stdinOnce: Boolean(f.interactive) && !f.detach,
-        autoRemove: Boolean(f.rm),
-        ...(f.restart ? { restartPolicy: parseRestart(f.restart) } : {}),
-        ...(resources(f) ? { resources: resources(f)! } : {}),
-        ...(f.label.length ? { labels: Object.fromEntries(f.label.map((l) => [l.split('=')[0]!, l.split('=').slice(1).join('=')])) } : {}),
-      };
-      if (!['missing', 'always', 'never'].includes(f.pull ?? 'missing')) {
-        throw new TbuildError('TB_INVALID_ARGUMENT', `invalid pull option: '${f.pull}': must be one of "always", "missing" or "never"`);
-      }
+      const opts = createOptions(image, command, f);
+      checkPullPolicy(f.pull);
       const mgr = (await ctx.engine()).containers;
       if (f.detach && f.detachKeys) parseDetachKeys(f.detachKeys); // a typo is an error even where nothing attaches
       const term = f.detach ? undefined : openTerminal({ tty: Boolean(f.tty), interactive: Boolean(f.interactive), detachKeys: f.detachKeys ?? ctx.config.detachKeys });
       if (term?.size) opts.consoleSize = term.size;
       let rec: ContainerRecord | undefined;
       try {
-        await pullForRun(ctx, image, f.pull ?? 'missing', f.platform);
-        rec = await mgr.create(opts);
-        if (!f.platform) {
-          const warning = platformMismatchWarning((await (await ctx.engine()).images.get(rec.imageId).catch(() => undefined))?.config ?? {});
-          if (warning) ctx.stderr.write(`WARNING: ${warning}\n`);
-        }
+        rec = await pullAndCreate(ctx, opts, f);
         if (f.detach) {
           await mgr.start(rec.id);
           ctx.stdout.write(`${rec.id}\n`);
@@ -227,4 +234,44 @@ export function addRun(program: Command, ctx: CliContext): void {
         process.exit(0);
       }
     });
+}
+
+/** The image as `--pull` says, then the container; Docker's warning when the image is another CPU's. */
+async function pullAndCreate(ctx: CliContext, opts: CreateContainerOptions, f: RunFlags): Promise<ContainerRecord> {
+  await pullForRun(ctx, opts.image, f.pull ?? 'missing', f.platform, f.quiet);
+  const engine = await ctx.engine();
+  const rec = await engine.containers.create(opts);
+  if (!f.platform) {
+    const warning = platformMismatchWarning((await engine.images.get(rec.imageId).catch(() => undefined))?.config ?? {});
+    if (warning) ctx.stderr.write(`WARNING: ${warning}\n`);
+  }
+  return rec;
+}
+
+function checkPullPolicy(pull: string | undefined): void {
+  if (!['missing', 'always', 'never'].includes(pull ?? 'missing')) {
+    throw new TbuildError('TB_INVALID_ARGUMENT', `invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
+  }
+}
+
+/** `tbuild create` (= `container create`): a container made as `run` makes it, not started; prints its id. */
+export function addCreate(program: Command, ctx: CliContext): void {
+  containerFlags(
+    program
+      .command('create')
+      .description('create a new container')
+      .argument('<image>')
+      .argument('[command...]'),
+  ).action(async (image: string, command: string[], f: RunFlags) => {
+    // nothing is attached at creation: stdin stays open for a later attach, not closed after one
+    const opts = { ...createOptions(image, command, f), stdinOnce: false };
+    checkPullPolicy(f.pull);
+    try {
+      const rec = await pullAndCreate(ctx, opts, f);
+      ctx.stdout.write(`${rec.id}\n`);
+    } catch (err) {
+      ctx.setExitCode(125);
+      throw err;
+    }
+  });
 }

@@ -1,3 +1,4 @@
+import { checkFilterNames, filtersFromFlags, PRUNE_FILTERS } from '../../util/filters.js';
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
 import { TbuildError } from '../../errors.js';
@@ -115,11 +116,13 @@ function addPrune(system: Command, ctx: CliContext): void {
     .option('-a, --all', 'remove all unused images, not just dangling ones')
     .option('--volumes', 'prune anonymous volumes')
     .option('-f, --force', 'do not prompt for confirmation')
-    .option('--filter <filter>', 'provide filter values (until=<duration> applies to the build cache only, and is refused)', collect, [])
+    .option('--filter <filter>', 'provide filter values (e.g. "label=<key>=<value>", "until=<timestamp>")', collect, [])
     .action(async (opts: { all?: boolean; volumes?: boolean; force?: boolean; filter: string[] }) => {
-      if (opts.filter.length) {
-        throw new TbuildError('TB_INVALID_ARGUMENT', 'system prune --filter is not supported by tbuild; use the filters of container/image/builder prune');
-      }
+      const filters = filtersFromFlags(opts.filter);
+      checkFilterNames(filters, PRUNE_FILTERS);
+      // `until` is no volume filter in Docker; build cache records carry no labels, so a label filter keeps them all
+      const volumeLabels = [...(filters.get('label') ?? []), ...(filters.get('label!') ?? []).map((l) => `!${l}`)];
+      const until = filters.get('until')?.[0];
       if (!opts.force) {
         const lines = [
           '  - all stopped containers',
@@ -132,25 +135,25 @@ function addPrune(system: Command, ctx: CliContext): void {
       }
       const engine = await ctx.engine();
       let reclaimed = 0;
-      const containers = await engine.containers.prune();
+      const containers = await engine.containers.prune(filters);
       reclaimed += containers.spaceReclaimed;
       if (containers.deleted.length) ctx.stdout.write(`Deleted Containers:\n${containers.deleted.join('\n')}\n\n`);
-      const networks = (await engine.networks?.prune()) ?? [];
+      const networks = (await engine.networks?.prune(filters)) ?? [];
       if (networks.length) ctx.stdout.write(`Deleted Networks:\n${networks.join('\n')}\n\n`);
       if (opts.volumes) {
         if (!engine.volumes) throw new TbuildError('TB_INTERNAL', 'this engine has no volume store');
-        const v = await engine.volumes.prune({ all: false });
+        const v = await engine.volumes.prune({ all: false, labels: volumeLabels });
         reclaimed += v.spaceReclaimed;
         if (v.deleted.length) ctx.stdout.write(`Deleted Volumes:\n${v.deleted.join('\n')}\n\n`);
       }
-      const images = await engine.pruneImages({ all: Boolean(opts.all) });
+      const images = await engine.pruneImages({ all: Boolean(opts.all), filters });
       reclaimed += images.SpaceReclaimed;
       if (images.ImagesDeleted.length) {
         ctx.stdout.write('Deleted Images:\n');
         for (const it of images.ImagesDeleted) ctx.stdout.write(it.Untagged ? `untagged: ${it.Untagged}\n` : `deleted: ${it.Deleted}\n`);
         ctx.stdout.write('\n');
       }
-      const cache = await engine.pruneBuildCache({ all: Boolean(opts.all) });
+      const cache = filters.has('label') ? { CachesDeleted: [], SpaceReclaimed: 0 } : await engine.pruneBuildCache({ all: Boolean(opts.all), ...(until ? { until } : {}) });
       reclaimed += cache.SpaceReclaimed;
       if (cache.CachesDeleted.length) ctx.stdout.write(`Deleted build cache objects:\n${cache.CachesDeleted.join('\n')}\n\n`);
       ctx.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);

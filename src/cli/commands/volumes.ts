@@ -1,4 +1,8 @@
 import { collect } from '../options.js';
+import { checkFilterNames, filtersFromFlags } from '../../util/filters.js';
+import { askYesNo } from './images-df.js';
+import { humanSize } from './images-format.js';
+import { selectVolumes } from '../../volumes/filters.js';
 import type { RegisterCommand } from '../context.js';
 import { TbuildError } from '../../errors.js';
 import { formatList } from '../format/index.js';
@@ -23,29 +27,14 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
     });
   volume
     .command('ls')
+    .alias('list')
     .description('list volumes')
     .option('-q, --quiet', 'only display volume names')
-    .option('-f, --filter <filter>', 'filter output (dangling=, driver=, label=, name=)', collect, [])
+    .option('-f, --filter <filter>', 'filter output based on conditions provided (dangling, driver, label, name)', collect, [])
     .option('--format <format>', 'table, json, or a Go template')
     .action(async (f: { quiet?: boolean; filter: string[]; format?: string }) => {
-      const engine = await ctx.engine();
-      let list = await (await store()).list();
-      for (const spec of f.filter) {
-        const eq = spec.indexOf('=');
-        const key = eq > 0 ? spec.slice(0, eq) : spec;
-        const value = spec.slice(eq + 1);
-        if (key === 'name') list = list.filter((v) => v.name.includes(value));
-        else if (key === 'driver') list = list.filter(() => value === 'local');
-        else if (key === 'label') {
-          const [k, want] = value.split(/=(.*)/s);
-          list = list.filter((v) => k! in v.labels && (want === undefined || v.labels[k!] === want));
-        } else if (key === 'dangling') {
-          if (!['true', 'false', '1', '0'].includes(value)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter 'dangling=${value}'`);
-          const used = new Set<string>();
-          for (const c of await engine.containers.list({ all: true })) for (const m of c.options.mounts ?? []) if (m.type === 'volume') used.add(m.source);
-          list = list.filter((v) => !used.has(v.name) === (value === 'true' || value === '1'));
-        } else throw new TbuildError('TB_INVALID_ARGUMENT', `invalid filter '${key}' (dangling, driver, label, name)`);
-      }
+      const volumes = await store();
+      const list = await selectVolumes(await volumes.list(), filtersFromFlags(f.filter), (v) => ({ name: v.name, labels: v.labels, driver: 'local' }), (name) => volumes.inUse(name));
       if (f.quiet) {
         for (const v of list) ctx.stdout.write(`${v.name}\n`);
         return;
@@ -85,6 +74,7 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
     });
   volume
     .command('rm')
+    .alias('remove')
     .description('remove one or more volumes')
     .argument('<name...>')
     .option('-f, --force', 'remove even when in use')
@@ -97,9 +87,16 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
     .description('remove unused volumes (anonymous ones; with -a every unused one)')
     .option('-a, --all', 'all unused volumes, not just anonymous ones')
     .option('-f, --force', 'do not prompt for confirmation')
-    .action(async (f: { all?: boolean }) => {
-      const r = await (await store()).prune({ all: Boolean(f.all) });
+    .option('--filter <filter>', 'provide filter values (e.g. "label=<label>")', collect, [])
+    .action(async (f: { all?: boolean; force?: boolean; filter: string[] }) => {
+      const filters = filtersFromFlags(f.filter);
+      checkFilterNames(filters, ['label', 'label!', 'all']);
+      const all = Boolean(f.all) || (filters.get('all') ?? []).some((v) => v === 'true' || v === '1');
+      const what = all ? 'all local volumes' : 'anonymous local volumes';
+      if (!f.force && !(await askYesNo(ctx, `WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue? [y/N] `))) return;
+      const labels = [...(filters.get('label') ?? []), ...(filters.get('label!') ?? []).map((l) => `!${l}`)];
+      const r = await (await store()).prune({ all, labels });
       if (r.deleted.length) ctx.stdout.write(`Deleted Volumes:\n${r.deleted.join('\n')}\n\n`);
-      ctx.stdout.write(`Total reclaimed space: ${r.spaceReclaimed}B\n`);
+      ctx.stdout.write(`Total reclaimed space: ${humanSize(r.spaceReclaimed)}\n`);
     });
 };

@@ -1,3 +1,4 @@
+import { filtersQuery, type Filters } from '../../util/filters.js';
 import type { Readable } from 'node:stream';
 import type {
   AttachStreams,
@@ -270,8 +271,8 @@ export class RemoteContainers implements ContainerManager {
     return { exitCode: info.ExitCode ?? 126 };
   }
 
-  async prune(): Promise<{ deleted: string[]; spaceReclaimed: number }> {
-    const r = await this.#client.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune');
+  async prune(filters?: Filters): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+    const r = await this.#client.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune', { query: { filters: filtersQuery(filters) } });
     return { deleted: r.ContainersDeleted ?? [], spaceReclaimed: r.SpaceReclaimed ?? 0 };
   }
 

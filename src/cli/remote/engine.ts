@@ -1,3 +1,4 @@
+import { filtersQuery, type Filters } from '../../util/filters.js';
 import type { Readable } from 'node:stream';
 import type { ServerVersion, ArchiveFormat, BuildCachePruneRequest, BuildCachePruneResult, EngineApi, ImportOptions, SystemDf, EventsRequest } from '../../api/types.js';
 import type { ImageRecord } from '../../images/types.js';
@@ -130,9 +131,11 @@ export class RemoteEngine implements EngineApi {
   }
 
   /** `POST /images/prune`: dangling images, or with `all` every image no container uses. */
-  async pruneImages(opts: { all?: boolean } = {}): Promise<PruneResult> {
+  async pruneImages(opts: { all?: boolean; filters?: Filters } = {}): Promise<PruneResult> {
+    const filters = new Map(opts.filters ?? []);
+    if (!filters.has('dangling')) filters.set('dangling', [opts.all ? 'false' : 'true']);
     const r = await this.client.json<{ ImagesDeleted: PruneResult['ImagesDeleted'] | null; SpaceReclaimed: number }>('POST', '/images/prune', {
-      query: { filters: JSON.stringify({ dangling: { [opts.all ? 'false' : 'true']: true } }) },
+      query: { filters: filtersQuery(filters) },
     });
     return { ImagesDeleted: r.ImagesDeleted ?? [], SpaceReclaimed: r.SpaceReclaimed ?? 0 };
   }

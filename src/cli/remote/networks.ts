@@ -1,3 +1,4 @@
+import { filtersQuery, type Filters } from '../../util/filters.js';
 import type { NetworkApi } from '../../api/types.js';
 import type { EngineClient } from './client.js';
 
@@ -28,8 +29,8 @@ export class RemoteNetworks implements NetworkApi {
     await this.#client.call('DELETE', `/networks/${encodeURIComponent(ref)}`);
   }
 
-  async prune(): Promise<string[]> {
-    const r = await this.#client.json<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune');
+  async prune(filters?: Filters): Promise<string[]> {
+    const r = await this.#client.json<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', { query: { filters: filtersQuery(filters) } });
     return r.NetworksDeleted ?? [];
   }
 }

@@ -3,7 +3,7 @@ import type { WaitCondition } from '../../containers/types.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { ContainerSessions } from '../sessions.js';
-import { badRequest, boolParam, ttySizeFromQuery, checkFilters, intParam, matchLabel, parseFilters, readJson, sendJson, sendStatus, untilFilter } from '../http.js';
+import { badRequest, boolParam, ttySizeFromQuery, intParam, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
 import { createOptionsFromBody } from '../create-options.js';
 import { isTbuildError } from '../../errors.js';
 import { containerInspect, containerSummary } from '../../api/shapes/containers.js';
@@ -12,7 +12,7 @@ import { hijack, readUpgradeJson } from '../hijack.js';
 import { framedWriter, STDERR, STDOUT } from '../../api/wire/multiplex.js';
 import { archiveStatHeader } from '../archive-stat.js';
 import { platformMismatchWarning } from '../../util/platform.js';
-import { matchesContainerFilters } from '../container-filters.js';
+import { filtersWantAll, selectContainers } from '../../api/container-filters.js';
 
 const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';
 const RAW = 'application/vnd.docker.raw-stream';
@@ -54,46 +54,10 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
 
   router.add('GET', '/containers/json', async (ctx) => {
     const filters = parseFilters(ctx.query);
-    checkFilters(filters, ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'network', 'volume', 'health', 'is-task', 'publish', 'expose']);
-    for (const s of filters.get('status') ?? []) {
-      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw badRequest(`invalid filter 'status=${s}'`);
-    }
     // a limit (`docker ps -l`, `-n N`) counts stopped containers too, as Docker's does
-    const all = boolParam(ctx.query, 'all') || (filters.get('status')?.length ?? 0) > 0 || filters.has('exited') || (intParam(ctx.query, 'limit') ?? 0) > 0;
-    let list = await containers.list({ all });
-    const ancestors = new Set<string>();
-    for (const ref of filters.get('ancestor') ?? []) {
-      const img = await svc.engine.images.get(ref);
-      if (img) ancestors.add(img.id);
-    }
-    for (const h of filters.get('health') ?? []) {
-      if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) throw badRequest(`invalid filter 'health=${h}'`);
-    }
-    // before/since name a container: only those created before (after) it
-    const pivot = async (key: string): Promise<number | undefined> => {
-      const ref = filters.get(key)?.[0];
-      return ref === undefined ? undefined : Date.parse((await containers.inspect(ref)).created);
-    };
-    const before = await pivot('before');
-    const since = await pivot('since');
-    // `expose` reads the ports the container's config exposes (its image's and its own)
-    const exposedOf = new Map<string, string[]>();
-    if (filters.has('expose')) {
-      for (const c of list) {
-        const img = await svc.engine.images.get(c.imageId).catch(() => undefined);
-        const config = (containerInspect(c, img?.config.config, []) as { Config: { ExposedPorts?: Record<string, unknown> } }).Config;
-        exposedOf.set(c.id, Object.keys(config.ExposedPorts ?? {}));
-      }
-    }
+    const all = boolParam(ctx.query, 'all') || filtersWantAll(filters) || (intParam(ctx.query, 'limit') ?? 0) > 0;
     const now = Date.now();
-    list = list.filter((c) =>
-      matchesContainerFilters(c, containerSummary(c, now) as unknown as Parameters<typeof matchesContainerFilters>[1], filters, {
-        ancestors,
-        ...(before !== undefined ? { before } : {}),
-        ...(since !== undefined ? { since } : {}),
-        exposed: (x) => exposedOf.get(x.id) ?? [],
-      }),
-    );
+    let list = await selectContainers(await containers.list({ all }), filters, { image: (ref) => svc.engine.images.get(ref), container: (ref) => containers.inspect(ref) }, now);
     list.sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
     const limit = intParam(ctx.query, 'limit');
     if (limit && limit > 0) list = list.slice(0, limit);
@@ -119,15 +83,7 @@ export function registerContainerRoutes(router: Router, svc: DaemonServices, ses
   });
 
   router.add('POST', '/containers/prune', async (ctx) => {
-    const filters = parseFilters(ctx.query);
-    checkFilters(filters, ['until', 'label', 'label!']);
-    const until = untilFilter(filters);
-    const { deleted, spaceReclaimed } = await containers.prune(
-      (c) =>
-        (until === undefined || Date.parse(c.created) < until) &&
-        (filters.get('label') ?? []).every((spec) => matchLabel(c.options.labels, spec)) &&
-        !(filters.get('label!') ?? []).some((spec) => matchLabel(c.options.labels, spec)),
-    );
+    const { deleted, spaceReclaimed } = await containers.prune(parseFilters(ctx.query));
     sendJson(ctx.res, 200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: spaceReclaimed });
   });
 

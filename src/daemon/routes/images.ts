@@ -1,11 +1,12 @@
 import { pipeline } from 'node:stream/promises';
-import type { ImageRecord } from '../../images/types.js';
+import { pruneImages } from '../../images/prune.js';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
 import type { RequestContext } from '../http.js';
-import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, readJson, sendJson, untilFilter } from '../http.js';
-import { imageHistory, imageInspect, imageSummary, matchesReference } from '../../api/shapes/images.js';
+import { badRequest, boolParam, parseFilters, readJson, sendJson } from '../http.js';
+import { imageHistory, imageInspect, imageSummary } from '../../api/shapes/images.js';
+import { selectImages } from '../../api/image-filters.js';
 import { pullRoute } from './registry.js';
 import { JsonMessageWriter, familiarName, withDefaultTag } from '../../api/wire/json-message.js';
 
@@ -26,37 +27,12 @@ function refParam(q: URLSearchParams): string | undefined {
   return tag ? `${repo}:${tag}` : repo;
 }
 
-/** When an image was made, as Docker's `until` filters read it (its config's `created`). */
-function imageCreated(img: ImageRecord): number {
-  const t = Date.parse(img.config.created ?? img.created);
-  return Number.isNaN(t) ? Date.parse(img.created) : t;
-}
-
 export function registerImageRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
   const images = svc.engine.images;
 
   router.add('GET', '/images/json', async (ctx) => {
-    const filters = parseFilters(ctx.query);
-    checkFilters(filters, ['reference', 'dangling', 'label', 'before', 'since', 'until']);
     const all = await images.list();
-    let list = all;
-    const refs = filters.get('reference');
-    if (refs?.length) list = list.filter((img) => refs.some((r) => matchesReference(img, r)));
-    const dangling = filters.get('dangling');
-    if (dangling?.length) {
-      const want = dangling[0] === 'true' || dangling[0] === '1';
-      list = list.filter((img) => (img.names.length === 0) === want);
-    }
-    for (const spec of filters.get('label') ?? []) list = list.filter((img) => matchLabel(img.config.config.Labels, spec));
-    const until = untilFilter(filters);
-    if (until !== undefined) list = list.filter((img) => imageCreated(img) < until);
-    for (const [key, cmp] of [['before', -1], ['since', 1]] as const) {
-      for (const ref of filters.get(key) ?? []) {
-        const pivot = await images.resolve(ref);
-        const t = Date.parse(pivot.created);
-        list = list.filter((img) => Math.sign(Date.parse(img.created) - t) === cmp);
-      }
-    }
+    let list = await selectImages(all, parseFilters(ctx.query), (ref) => images.resolve(ref));
     list = [...list].sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
     const shared = boolParam(ctx.query, 'shared-size') ? all : undefined;
     sendJson(ctx.res, 200, list.map((img) => imageSummary(img, ctx.apiVersion, shared)));
@@ -107,34 +83,8 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
   });
 
   router.add('POST', '/images/prune', async (ctx) => {
-    const filters = parseFilters(ctx.query);
-    checkFilters(filters, ['dangling', 'label', 'until']);
-    const danglingOnly = !(filters.get('dangling') ?? []).some((v) => v === 'false' || v === '0');
-    const until = untilFilter(filters);
-    const containers = await svc.engine.containers.list({ all: true });
-    const inUse = new Set(containers.map((c) => c.imageId));
-    const deleted: Array<{ Untagged?: string; Deleted?: string }> = [];
-    const all = await images.list();
-    const removedImages: ImageRecord[] = [];
-    for (const img of all) {
-      if (inUse.has(img.id)) continue;
-      if (danglingOnly && img.names.length) continue;
-      if (!(filters.get('label') ?? []).every((spec) => matchLabel(img.config.config.Labels, spec))) continue;
-      // `until`: only images created before then
-      if (until !== undefined && imageCreated(img) >= until) continue;
-      const removed = await images.remove(img.id, { force: true }).catch(() => []);
-      if (removed.length) {
-        removedImages.push(img);
-        deleted.push(...removed);
-        events.publish('image', 'delete', img.id, { name: img.id });
-      }
-    }
-    // Only layers no remaining image shares are freed.
-    const kept = new Set(all.filter((i) => !removedImages.includes(i)).flatMap((i) => i.layers.map((l) => l.diffId)));
-    const freed = new Map<string, number>();
-    for (const img of removedImages) for (const l of img.layers) if (!kept.has(l.diffId)) freed.set(l.diffId, l.size);
-    const space = [...freed.values()].reduce((a, b) => a + b, 0);
-    sendJson(ctx.res, 200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: space });
+    const res = await pruneImages(images, { filters: parseFilters(ctx.query), onRemoved: (img) => events.publish('image', 'delete', img.id, { name: img.id }) });
+    sendJson(ctx.res, 200, { ImagesDeleted: res.ImagesDeleted.length ? res.ImagesDeleted : null, SpaceReclaimed: res.SpaceReclaimed });
   });
 
   router.add('POST', '/commit', async (ctx) => {

@@ -2,8 +2,8 @@ import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import type { EventBus } from '../events.js';
 import type { NetworkApi } from '../../api/types.js';
-import { badRequest, checkFilters, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
-import { PseudoNetworks } from '../../api/networks.js';
+import { badRequest, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
+import { PseudoNetworks, selectNetworks } from '../../api/networks.js';
 import { TbuildError } from '../../errors.js';
 
 type Json = Record<string, unknown>;
@@ -44,26 +44,7 @@ export function registerNetworkRoutes(router: Router, svc: DaemonServices, event
   const networks = (): NetworkApi => svc.engine.networks ?? pseudo;
 
   router.add('GET', '/networks', async (ctx) => {
-    const filters = parseFilters(ctx.query);
-    checkFilters(filters, ['name', 'id', 'driver', 'type', 'label', 'scope', 'dangling']);
-    let list = await networks().list();
-    const names = filters.get('name');
-    if (names?.length) list = list.filter((n) => names.some((x) => String(n.Name).includes(x)));
-    const ids = filters.get('id');
-    if (ids?.length) list = list.filter((n) => ids.some((x) => String(n.Id).startsWith(x)));
-    const drivers = filters.get('driver');
-    if (drivers?.length) list = list.filter((n) => drivers.includes(String(n.Driver)));
-    const types = filters.get('type');
-    const builtin = (n: Json) => ['bridge', 'host', 'none'].includes(String(n.Name));
-    if (types?.length) list = list.filter((n) => types.includes(builtin(n) ? 'builtin' : 'custom'));
-    for (const spec of filters.get('label') ?? []) list = list.filter((n) => matchLabel(n.Labels as Record<string, string>, spec));
-    const scopes = filters.get('scope');
-    if (scopes?.length) list = list.filter((n) => scopes.includes(String(n.Scope ?? 'local')));
-    const dangling = filters.get('dangling');
-    if (dangling?.length) {
-      const want = dangling[0] === 'true' || dangling[0] === '1';
-      list = list.filter((n) => !builtin(n) && !Object.keys(n.Containers as Json).length === want);
-    }
+    const list = selectNetworks(await networks().list(), parseFilters(ctx.query));
     sendJson(ctx.res, 200, list);
   });
 
@@ -90,10 +71,7 @@ export function registerNetworkRoutes(router: Router, svc: DaemonServices, event
   });
 
   router.add('POST', '/networks/prune', async (ctx) => {
-    const filters = parseFilters(ctx.query);
-    checkFilters(filters, ['until', 'label']);
-    if (filters.size) throw badRequest('network prune filters are not supported');
-    const deleted = await networks().prune();
+    const deleted = await networks().prune(parseFilters(ctx.query));
     for (const name of deleted) events.publish('network', 'destroy', name, { name, type: 'bridge' });
     sendJson(ctx.res, 200, { NetworksDeleted: deleted.length ? deleted : null });
   });

@@ -1,7 +1,8 @@
 import type { Router } from '../router.js';
 import type { DaemonServices, DaemonVolumes } from '../types.js';
 import type { EventBus } from '../events.js';
-import { badRequest, boolParam, checkFilters, matchLabel, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
+import { badRequest, boolParam, checkFilters, parseFilters, readJson, sendJson, sendStatus } from '../http.js';
+import { selectVolumes } from '../../volumes/filters.js';
 
 export function registerVolumeRoutes(router: Router, svc: DaemonServices, events: EventBus): void {
   const volumes = (): DaemonVolumes => {
@@ -10,21 +11,7 @@ export function registerVolumeRoutes(router: Router, svc: DaemonServices, events
   };
 
   router.add('GET', '/volumes', async (ctx) => {
-    const filters = parseFilters(ctx.query);
-    checkFilters(filters, ['dangling', 'name', 'label', 'driver']);
-    let list = await volumes().list();
-    const dangling = filters.get('dangling');
-    if (dangling?.length) {
-      // anonymous volumes count too: the store asks the containers' resolved mounts
-      const want = dangling[0] === 'true' || dangling[0] === '1';
-      const used = await Promise.all(list.map((v) => volumes().inUse(v.Name)));
-      list = list.filter((_, i) => !used[i] === want);
-    }
-    const names = filters.get('name');
-    if (names?.length) list = list.filter((v) => names.some((n) => v.Name.includes(n)));
-    for (const spec of filters.get('label') ?? []) list = list.filter((v) => matchLabel(v.Labels, spec));
-    const drivers = filters.get('driver');
-    if (drivers?.length) list = list.filter((v) => drivers.includes(v.Driver));
+    const list = await selectVolumes(await volumes().list(), parseFilters(ctx.query), (v) => ({ name: v.Name, labels: v.Labels, driver: v.Driver }), (name) => volumes().inUse(name));
     sendJson(ctx.res, 200, { Volumes: list, Warnings: [] });
   });
 
