@@ -41,7 +41,7 @@ import { pruneImages } from './images/prune.js';
 import { imageInspect, type GraphDriverDirs } from './images/inspect.js';
 import { familiarName } from './images/reference.js';
 import { systemDf } from './api/disk-usage.js';
-import { DEFAULT_ROOT, TBUILD_VERSION } from './defaults.js';
+import { DEFAULT_ROOT } from './defaults.js';
 
 export { DEFAULT_ROOT };
 export type { EngineOptions } from './engine-settings.js';
@@ -266,17 +266,8 @@ export class Engine implements BuildDeps, EngineApi {
   readonly #buildsRunning = new Map<number, number>();
 
   async version(): Promise<ServerVersion> {
-    const { MAX_API_VERSION, MIN_API_VERSION } = await import('./api/wire/version.js');
-    const os = await import('node:os');
-    return {
-      Where: `embedded (root ${this.root})`,
-      Version: TBUILD_VERSION,
-      ApiVersion: MAX_API_VERSION,
-      MinAPIVersion: MIN_API_VERSION,
-      Os: 'linux',
-      Arch: process.arch === 'x64' ? 'amd64' : process.arch,
-      KernelVersion: os.release(),
-    };
+    const { versionBody } = await import('./api/system-info.js');
+    return { Where: `embedded (root ${this.root})`, ...((await versionBody(this.#settings?.runtime ?? 'runc')) as Omit<ServerVersion, 'Where'>) };
   }
 
   async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {

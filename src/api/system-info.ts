@@ -139,3 +139,28 @@ export async function systemInfo(i: SystemInfoInputs): Promise<Record<string, un
     Settings: i.settings,
   };
 }
+
+/**
+ * Docker's `GET /version` body, with the runtime as a component (as dockerd lists containerd and
+ * runc) and tbuild's own version beside the Docker-compatible engine version clients check.
+ */
+export async function versionBody(runtime: string): Promise<Record<string, unknown>> {
+  const [{ MAX_API_VERSION, MIN_API_VERSION, SERVER_VERSION }, { TBUILD_VERSION }, { goArch }, os] = await Promise.all([
+    import('./wire/version.js'),
+    import('../defaults.js'),
+    import('../util/host-info.js'),
+    import('node:os'),
+  ]);
+  const runc = await runtimeVersion(runtime);
+  const common = { ApiVersion: MAX_API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(), KernelVersion: os.release(), GitCommit: 'tbuild', GoVersion: `node${process.versions.node}`, BuildTime: '' };
+  return {
+    Platform: { Name: 'tbuild' },
+    Components: [
+      { Name: 'Engine', Version: SERVER_VERSION, Details: { ...common, Experimental: 'false' } },
+      { Name: 'tbuild', Version: TBUILD_VERSION, Details: { NodeVersion: process.version } },
+      { Name: 'runc', Version: runc.version, Details: { GitCommit: runc.commit } },
+    ],
+    Version: SERVER_VERSION,
+    ...common,
+  };
+}

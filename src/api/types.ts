@@ -133,6 +133,8 @@ export interface BuildCachePruneResult {
 export interface ServerVersion {
   /** `embedded` (engine in the CLI's process) or the daemon's address. */
   Where: string;
+  /** Docker's components: the engine, tbuild itself, the runtime (runc) with their versions. */
+  Components: Array<{ Name: string; Version: string; Details?: Record<string, string> }>;
   Version: string;
   ApiVersion: string;
   MinAPIVersion: string;

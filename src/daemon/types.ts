@@ -1,3 +1,4 @@
+import type { ServerVersion } from '../api/types.js';
 import type { NetworkApi } from '../api/types.js';
 import type { Duplex, Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -20,6 +21,8 @@ export interface DaemonEngine {
   df(): Promise<SystemDf>;
   /** `GET /info`. */
   info(): Promise<Record<string, unknown>>;
+  /** `GET /version`. */
+  version(): Promise<ServerVersion>;
   /** `POST /build/prune`. */
   pruneBuildCache(opts: BuildCachePruneRequest): Promise<BuildCachePruneResult>;
   /** `POST /tbuild/system/verify`; absent on engines without a local store. */

@@ -34,7 +34,10 @@ export const registerVersion: RegisterCommand = (program, ctx) => {
           row('Version', server.Version, '  ') +
           row('API version', `${server.ApiVersion} (minimum version ${server.MinAPIVersion})`, '  ') +
           row('OS/Arch', `${server.Os}/${server.Arch}`, '  ') +
-          row('Kernel Version', server.KernelVersion, '  '),
+          row('Kernel Version', server.KernelVersion, '  ') +
+          server.Components.filter((c) => c.Name !== 'Engine')
+            .map((c) => ` ${c.Name}:\n${row('Version', c.Version, '  ')}${c.Details?.GitCommit ? row('GitCommit', c.Details.GitCommit, '  ') : ''}`)
+            .join(''),
       );
     });
 };

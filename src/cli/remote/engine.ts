@@ -147,8 +147,8 @@ export class RemoteEngine implements EngineApi {
 
   /** `GET /version`. */
   async version(): Promise<ServerVersion> {
-    const v = await this.client.json<{ Version: string; ApiVersion: string; MinAPIVersion: string; Os: string; Arch: string; KernelVersion: string }>('GET', '/version');
-    return { Where: this.root, Version: v.Version, ApiVersion: v.ApiVersion, MinAPIVersion: v.MinAPIVersion, Os: v.Os, Arch: v.Arch, KernelVersion: v.KernelVersion };
+    const v = await this.client.json<Omit<ServerVersion, 'Where'>>('GET', '/version');
+    return { ...v, Where: this.root, Components: v.Components ?? [] };
   }
 
   /** `GET /events`, one decoded event per line until `until` or the signal. */

@@ -1,9 +1,7 @@
-import os from 'node:os';
 import type { Router } from '../router.js';
 import type { DaemonServices } from '../types.js';
 import { badRequest, sendJson } from '../http.js';
-import { MAX_API_VERSION, MIN_API_VERSION, SERVER_VERSION, compareVersions } from '../../api/wire/version.js';
-import { goArch } from '../../util/host-info.js';
+import { compareVersions } from '../../api/wire/version.js';
 
 export function registerSystemRoutes(router: Router, svc: DaemonServices): void {
   const ping = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]) => {
@@ -19,30 +17,8 @@ export function registerSystemRoutes(router: Router, svc: DaemonServices): void 
   router.add('HEAD', '/_ping', ping);
 
   router.add('GET', '/version', async (ctx) => {
-    const details = {
-      ApiVersion: MAX_API_VERSION,
-      MinAPIVersion: MIN_API_VERSION,
-      Arch: goArch(),
-      Os: 'linux',
-      KernelVersion: os.release(),
-      GitCommit: 'tbuild',
-      GoVersion: `node${process.versions.node}`,
-      BuildTime: '',
-      Experimental: 'false',
-    };
-    sendJson(ctx.res, 200, {
-      Platform: { Name: 'tbuild' },
-      Components: [{ Name: 'Engine', Version: SERVER_VERSION, Details: details }],
-      Version: SERVER_VERSION,
-      ApiVersion: MAX_API_VERSION,
-      MinAPIVersion: MIN_API_VERSION,
-      GitCommit: 'tbuild',
-      GoVersion: `node${process.versions.node}`,
-      Os: 'linux',
-      Arch: goArch(),
-      KernelVersion: os.release(),
-      BuildTime: '',
-    });
+    const { Where: _where, ...body } = await svc.engine.version();
+    sendJson(ctx.res, 200, body);
   });
 
   router.add('GET', '/info', async (ctx) => {

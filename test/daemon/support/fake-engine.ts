@@ -1,4 +1,5 @@
-import { systemInfo } from '../../../src/api/system-info.js';
+import type { ServerVersion } from '../../../src/api/types.js';
+import { systemInfo, versionBody } from '../../../src/api/system-info.js';
 import { createHash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
 import { PassThrough, Readable } from 'node:stream';
@@ -73,6 +74,10 @@ export class FakeEngine implements DaemonEngine {
 
   df(): Promise<SystemDf> {
     return systemDf({ images: this.images, containers: this.containers });
+  }
+
+  async version(): Promise<ServerVersion> {
+    return { Where: 'fake', ...((await versionBody('runc')) as Omit<ServerVersion, 'Where'>) };
   }
 
   async info(): Promise<Record<string, unknown>> {
