@@ -37,6 +37,18 @@ const DOCKER_ONLY = new Set([
   'metrics-addr',
 ]);
 
+/** Docker settings given the value tbuild always works with: accepted, since that is what happens. */
+const AS_TBUILD_DOES: Record<string, unknown> = {
+  'storage-driver': 'overlay2',
+  'default-runtime': 'runc',
+  'log-driver': 'json-file',
+  'live-restore': false,
+  ipv6: false,
+  iptables: true,
+  'ip-forward': true,
+  experimental: false,
+};
+
 const KNOWN = new Set([
   'data-root',
   'hosts',
@@ -126,9 +138,18 @@ export function parseDaemonConfig(text: string, file: string): DaemonConfig {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new TbuildError('TB_CONFIG_INVALID', `${file} must hold a JSON object`);
   const o = doc as Record<string, unknown>;
   const cfg: DaemonConfig = { file };
+  // every key tbuild would not carry out is named at once, not one per attempt
+  const dockerOnly = Object.keys(o).filter((k) => DOCKER_ONLY.has(k) && !(k in AS_TBUILD_DOES && o[k] === AS_TBUILD_DOES[k]));
+  const unknown = Object.keys(o).filter((k) => !DOCKER_ONLY.has(k) && !KNOWN.has(k));
+  if (dockerOnly.length || unknown.length) {
+    const parts = [
+      ...(unknown.length ? [`${unknown.map((k) => `"${k}"`).join(', ')} ${unknown.length > 1 ? 'are not known settings' : 'is not a known setting'}`] : []),
+      ...(dockerOnly.length ? [`${dockerOnly.map((k) => `"${k}"`).join(', ')} ${dockerOnly.length > 1 ? 'are Docker daemon settings' : 'is a Docker daemon setting'} that tbuild does not carry out`] : []),
+    ];
+    throw new TbuildError('TB_CONFIG_INVALID', `${file}: ${parts.join('; ')}`, { details: { keys: [...unknown, ...dockerOnly] } });
+  }
   for (const [key, v] of Object.entries(o)) {
-    if (DOCKER_ONLY.has(key)) throw bad(file, key, 'is a Docker daemon setting that tbuild does not carry out');
-    if (!KNOWN.has(key)) throw bad(file, key, 'is not a known setting');
+    if (DOCKER_ONLY.has(key)) continue; // set to what tbuild does anyway
     switch (key) {
       case 'data-root':
         cfg.dataRoot = str(file, key, v);

@@ -46,6 +46,14 @@ describe('daemon.json in Docker keys', () => {
     expect(() => parse(doc)).toThrow(message);
   });
 
+  it('every key it would not carry out is named at once; Docker keys set to what tbuild does are taken', () => {
+    expect(() => parse({ 'bogus-key': 1, another: 2, 'log-driver': 'journald', mtu: 1400 })).toThrow(
+      '"bogus-key", "another" are not known settings; "log-driver", "mtu" are Docker daemon settings that tbuild does not carry out',
+    );
+    expect(parse({ 'storage-driver': 'overlay2', 'log-driver': 'json-file', iptables: true, 'live-restore': false })).toEqual({ file: '/etc/tbuild/daemon.json' });
+    expect(() => parse({ 'storage-driver': 'vfs' })).toThrow('"storage-driver" is a Docker daemon setting that tbuild does not carry out');
+  });
+
   it('a file that is not JSON names the file', () => {
     expect(() => parseDaemonConfig('{"hosts": [', '/x/daemon.json')).toThrow('/x/daemon.json is not valid JSON');
   });

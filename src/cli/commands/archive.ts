@@ -22,7 +22,7 @@ function addLoad(parent: Command, ctx: CliContext): void {
     .command('load')
     .description('load images from a tar archive (docker save or OCI layout; plain or compressed) or STDIN')
     .option('-i, --input <file>', 'read from a tar archive file instead of STDIN')
-    .option('-q, --quiet', 'suppress the load output')
+    .option('-q, --quiet', 'suppress the progress output')
     .action(async (opts: { input?: string; quiet?: boolean }) => {
       let input: Readable;
       let total: number | undefined;
@@ -40,7 +40,7 @@ function addLoad(parent: Command, ctx: CliContext): void {
       input.on('error', (err) => meter.counter.destroy(err));
       const lines = await engine.load(input.pipe(meter.counter));
       meter.done();
-      if (!opts.quiet) for (const l of lines) ctx.stdout.write(`${l}\n`);
+      for (const l of lines) ctx.stdout.write(`${l}\n`);
     });
 }
 
