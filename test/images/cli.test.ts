@@ -79,6 +79,12 @@ describe('image commands', () => {
     const noTrunc = await cli(['history', '--no-trunc', '--format', 'json', 'busybox:local']);
     expect(JSON.parse(noTrunc.stdout.trim())).toMatchObject({ ID: BUSYBOX_ID, Size: SIZE });
     expect((await cli(['history', '-q', 'busybox:local'])).stdout).toBe(`${SHORT}\n`);
+    // -H=false and --human=false (pflag's spellings): exact bytes and times
+    for (const flag of [['-H=false'], ['--human=false'], ['-H', 'false']]) {
+      const exact = await cli(['history', ...flag, '--format', '{{.Size}} {{.CreatedSince}}', 'busybox:local']);
+      expect(exact.stdout).toMatch(/^\d+ \d{4}-\d\d-\d\dT/);
+    }
+    expect((await cli(['history', '-H=maybe', 'busybox:local'])).stderr).toContain('invalid argument "maybe" for "-H, --human" flag');
 
     expect((await cli(['tag', 'busybox:local', 'localhost:5000/bb:2'])).code).toBe(0);
     expect((await cli(['images', 'localhost:5000/bb'])).stdout).toMatch(new RegExp(`\\nlocalhost:5000/bb\\s+2\\s+${SHORT}`));

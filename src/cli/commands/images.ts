@@ -278,7 +278,10 @@ function addHistory(parent: Command, ctx: CliContext): void {
     .action(async (ref: string, opts: { trunc: boolean; quiet?: boolean; human: string | boolean; format?: string }) => {
       const engine = await ctx.engine();
       const img = await engine.images.resolve(ref);
-      const human = opts.human !== 'false' && opts.human !== false;
+      // `-H=false` (pflag's spelling) reaches us as "=false"
+      const flag = String(opts.human).replace(/^=/, '');
+      if (!['true', 'false', '1', '0'].includes(flag)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid argument "${flag}" for "-H, --human" flag: want true or false`);
+      const human = flag === 'true' || flag === '1';
       const noTrunc = opts.trunc === false;
       const rows = imageHistory(img).map((h) => {
         const createdIso = h.Created ? new Date(h.Created * 1000).toISOString().replace('.000Z', 'Z') : undefined;
