@@ -80,7 +80,8 @@ export class LocalContainerManager extends ContainerQueries implements Container
   }
 
   #emit(action: ContainerEvent['action'], c: StoredConfig, extra: Record<string, string> = {}): void {
-    this.#events.emit('event', { action, id: c.id, attributes: { name: c.name, image: c.image, ...extra } });
+    // Docker's container events carry the container's labels (`events --filter label=`), then its name and image
+    this.#events.emit('event', { action, id: c.id, attributes: { ...c.options.labels, name: c.name, image: c.image, ...extra } });
   }
 
   async close(): Promise<void> {

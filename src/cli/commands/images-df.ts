@@ -1,6 +1,7 @@
 import type { CliContext } from '../context.js';
 import type { SystemDf } from '../../api/types.js';
-import { humanSize, table } from './images-format.js';
+import { humanSize } from './images-format.js';
+import { formatList } from '../format/index.js';
 
 /** `df` and the prune prompt: the image commands' disk-space side. */
 
@@ -67,9 +68,10 @@ export function renderDiskUsage(df: SystemDf, ctx: CliContext, format: string | 
     },
     { Type: 'Build Cache', TotalCount: String(cache.length), Active: String(cache.filter((c) => c.InUse).length), Size: humanSize(cacheSize), Reclaimable: humanSize(cacheSize) },
   ];
-  if (format === 'json' || format === '{{json .}}') {
-    for (const r of rows) ctx.stdout.write(JSON.stringify(r) + '\n');
-    return;
-  }
-  ctx.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows.map((r) => [r.Type, r.TotalCount, r.Active, r.Size, r.Reclaimable])));
+  ctx.stdout.write(
+    formatList(format, rows, {
+      table: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}',
+      headers: { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' },
+    }),
+  );
 }

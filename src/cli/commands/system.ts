@@ -21,11 +21,11 @@ export const registerSystemCommands: RegisterCommand = (program, ctx) => {
     .command('df')
     .description('show disk usage (images, containers, local volumes, build cache)')
     .option('-v, --verbose', 'show detailed information on space usage')
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json, or a Go template')
     .action(async (opts: { format?: string; verbose?: boolean }) => {
       // a Go template over these rows is not carried out: say so rather than print the table
-      if (opts.format !== undefined && !['table', 'json', '{{json .}}'].includes(opts.format)) {
-        throw new TbuildError('TB_INVALID_ARGUMENT', `system df --format ${JSON.stringify(opts.format)} is not supported by tbuild (table or json)`);
+      if (opts.verbose && opts.format !== undefined && !['table', 'json', '{{json .}}'].includes(opts.format)) {
+        throw new TbuildError('TB_INVALID_ARGUMENT', `system df -v --format ${JSON.stringify(opts.format)} is not supported by tbuild (table or json)`);
       }
       const df = await (await ctx.engine()).df();
       if (opts.verbose) renderDiskUsageVerbose(df, ctx, opts.format);
@@ -88,13 +88,24 @@ function addEvents(parent: Command, ctx: CliContext): void {
           filters: parseFilters(opts.filter),
           signal: stop.signal,
         });
-        for await (const e of stream) ctx.stdout.write((template ? template.render(e) : eventLine(e)) + '\n');
+        for await (const e of stream) ctx.stdout.write((template ? template.render(templateView(e)) : eventLine(e)) + '\n');
       } catch (err) {
         if (!stop.signal.aborted) throw err;
       } finally {
         process.off('SIGINT', onInt);
       }
     });
+}
+
+/**
+ * An event as Docker's templates see it: its Go field names (`.Status`, `.ID`, `.From`, `.Scope`,
+ * `.Time`, `.TimeNano`) beside the JSON ones, which alone `{{json .}}` prints.
+ */
+function templateView(e: Record<string, unknown>): Record<string, unknown> {
+  const view = { ...e };
+  const go = { Status: e.status, ID: e.id, From: e.from, Scope: e.scope, Time: e.time, TimeNano: e.timeNano };
+  for (const [k, v] of Object.entries(go)) Object.defineProperty(view, k, { value: v ?? '', enumerable: false });
+  return view;
 }
 
 /** Docker's default event line: time, type, action, actor id and its attributes. */

@@ -5,7 +5,7 @@ import { humanSize } from './images-format.js';
 import { selectVolumes } from '../../volumes/filters.js';
 import type { RegisterCommand } from '../context.js';
 import { TbuildError } from '../../errors.js';
-import { formatList } from '../format/index.js';
+import { formatList, Template } from '../format/index.js';
 import { eachContainer } from './containers.js';
 
 /** `tbuild volume create|ls|inspect|rm|prune`: named volumes, which outlive their containers. */
@@ -63,14 +63,18 @@ export const registerVolumeCommands: RegisterCommand = (program, ctx) => {
     .command('inspect')
     .description('display detailed information on one or more volumes')
     .argument('<name...>')
-    .action(async (names: string[]) => {
+    .option('-f, --format <format>', 'format output using a Go template, or json')
+    .action(async (names: string[], f: { format?: string }) => {
       const s = await store();
       const out = [];
       for (const n of names) {
         const v = await s.inspect(n);
         out.push({ CreatedAt: v.createdAt, Driver: 'local', Labels: v.labels, Mountpoint: v.mountpoint, Name: v.name, Options: null, Scope: 'local' });
       }
-      ctx.stdout.write(JSON.stringify(out, null, 4) + '\n');
+      if (f.format && f.format !== 'json') {
+        const template = new Template(f.format);
+        for (const v of out) ctx.stdout.write(`${template.render(v)}\n`);
+      } else ctx.stdout.write(JSON.stringify(out, null, 4) + '\n');
     });
   volume
     .command('rm')

@@ -82,7 +82,14 @@ describe.runIf(isRoot)('info, system, settings file and Docker second names', ()
     expect(v.stdout).toMatch(/\nBuild cache usage: \S+\n\nCACHE ID +CACHE TYPE +SIZE +CREATED +LAST USED +USAGE +SHARED\n/);
     const tpl = await runCli(['system', 'df', '-v', '--format', '{{.Type}}'], { root, env });
     expect(tpl.code).not.toBe(0);
-    expect(tpl.stderr).toContain('system df --format "{{.Type}}" is not supported by tbuild (table or json)');
+    expect(tpl.stderr).toContain('system df -v --format "{{.Type}}" is not supported by tbuild (table or json)');
+    expect((await runCli(['system', 'df', '--format', '{{.Type}}={{.TotalCount}}'], { root, env })).stdout).toBe('Images=1\nContainers=0\nLocal Volumes=0\nBuild Cache=0\n');
+    expect((await runCli(['system', 'df', '--format', 'table {{.Type}}\t{{.Active}}'], { root, env })).stdout).toBe(
+      'TYPE            ACTIVE\nImages          0\nContainers      0\nLocal Volumes   0\nBuild Cache     0\n',
+    );
+    expect((await runCli(['volume', 'create', '--label', 'a=b', 'fmtvol'], { root, env })).code).toBe(0);
+    expect((await runCli(['volume', 'inspect', '--format', '{{.Name}} {{.Labels.a}} {{.Driver}}', 'fmtvol'], { root, env })).stdout).toBe('fmtvol b local\n');
+    expect((await runCli(['volume', 'rm', 'fmtvol'], { root, env })).code).toBe(0);
     const prune = await runCli(['system', 'prune', '-f'], { root, env });
     expect(prune.code, prune.stderr).toBe(0);
     expect(prune.stdout).toMatch(/Total reclaimed space: \S+\n$/);
@@ -115,6 +122,22 @@ describe.runIf(isRoot)('info, system, settings file and Docker second names', ()
       );
       expect(ev.code, ev.stderr).toBe(0);
       expect(ev.stdout).toContain('volume create evvol\n');
+    });
+
+    test("container events carry the container's labels; templates see Docker's field names, {{json .}} its JSON", async () => {
+      expect((await runCli(['-H', daemon.host, 'load', '-i', BUSYBOX_TAR], { env })).code).toBe(0);
+      const since = String(Math.floor(Date.now() / 1000) - 1);
+      const made = await runCli(['-H', daemon.host, 'create', '--name', 'evc', '--label', 'tier=x', '--network', 'none', 'busybox:local', 'true'], { env });
+      expect(made.code, made.stderr).toBe(0);
+      const id = made.stdout.trim();
+      const until = String(Math.floor(Date.now() / 1000) + 1);
+      const ev = (format: string, ...filter: string[]) => runCli(['-H', daemon.host, 'events', '--since', since, '--until', until, ...filter, '--format', format], { env });
+      expect((await ev('{{.Status}} {{.ID}} {{.From}} {{.Actor.Attributes.name}}', '--filter', 'label=tier=x')).stdout).toBe(`create ${id} busybox:local evc\n`);
+      expect((await ev('{{.Type}}', '--filter', 'label=tier=y')).stdout).toBe('');
+      const json = JSON.parse((await ev('{{json .}}', '--filter', 'container=evc')).stdout) as Record<string, unknown>;
+      expect(json).toMatchObject({ status: 'create', id, Type: 'container', Action: 'create', Actor: { ID: id, Attributes: { tier: 'x', name: 'evc' } } });
+      expect(json).not.toHaveProperty('Status');
+      expect((await runCli(['-H', daemon.host, 'rm', 'evc'], { env })).code).toBe(0);
     });
   });
 });
