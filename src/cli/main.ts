@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, Help, CommanderError } from 'commander';
 import { resolve } from 'node:path';
 import type { CliContext } from './context.js';
 import type { EngineApi } from '../api/types.js';
@@ -32,6 +32,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--debug', 'print stack traces')
     .version(`tbuild version ${TBUILD_VERSION}, node ${process.versions.node}`, '-v, --version', 'print version information and quit')
     .showSuggestionAfterError(true)
+    // a repeatable flag starts as an empty list: "(default: [])" says nothing to a reader
+    .configureHelp({
+      optionDescription(option) {
+        const empty = Array.isArray(option.defaultValue) && option.defaultValue.length === 0;
+        return empty ? option.description : new Help().optionDescription(option);
+      },
+    })
     // Docker's rule: options after the command's operands belong to the operands
     // (`tbuild run busybox ls -l`), so global options go before the subcommand.
     .enablePositionalOptions()

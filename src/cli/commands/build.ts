@@ -116,7 +116,7 @@ export const registerBuild: RegisterCommand = (program: Command, ctx) => {
     .option('--ssh <spec>', 'ssh agent for RUN --mount=type=ssh: default|ID[=SOCKET] (default: $SSH_AUTH_SOCK; repeatable)', collect)
     .addOption(new Option('--network <mode>', 'network for RUN steps: default (the bridge, NAT out), none (lo only) or host').choices(['default', 'none', 'host']).default('default'))
     .option('--allow <entitlement>', 'grant an entitlement: security.insecure (RUN --security=insecure), network.host', collect)
-    .option('--max-parallelism <n>', 'steps run at once', (v) => Number.parseInt(v, 10))
+    .option('--max-parallelism <n>', 'set the number of steps run at once', (v) => Number.parseInt(v, 10))
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'tty', 'plain', 'rawjson', 'quiet']).default('auto'))
     .option('-o, --output <spec>', 'type=image[,push=true]|registry|docker|oci|tar|local,dest=PATH,name=N (repeatable)', collect)
     .option('--push', 'push the image to its registry (shorthand for --output type=registry)')

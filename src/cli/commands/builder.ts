@@ -40,7 +40,7 @@ export const registerBuilderCommands: RegisterCommand = (program, ctx) => {
   builder
     .command('du')
     .description('show the disk usage of the build cache')
-    .option('--verbose', 'every record with its details')
+    .option('--verbose', 'provide a more verbose output')
     .option('--filter <filter>', 'filter records (until=, type=)', collect, [])
     .action(async (opts: { verbose?: boolean; filter: string[] }) => {
       const df = await (await ctx.engine()).df();

@@ -25,7 +25,7 @@ function addBuilds(program: Command, ctx: CliContext): void {
   builds
     .command('ls')
     .description('list recorded builds, newest first')
-    .option('--format <format>', "'table', 'json' or a Go template")
+    .option('--format <format>', 'table, json, or a Go template')
     .action(async (f: { format?: string }) => {
       const list = await (await records(ctx)).list();
       const rows = list.map((r) => ({
@@ -43,7 +43,7 @@ function addBuilds(program: Command, ctx: CliContext): void {
     .command('inspect')
     .description('show one build record (ID, a unique prefix, or last)')
     .argument('<build>')
-    .option('-f, --format <format>', "'json' (default) or a Go template")
+    .option('-f, --format <format>', 'format output using a Go template, or json (the default)')
     .action(async (ref: string, f: { format?: string }) => {
       const r = await (await records(ctx)).get(ref);
       ctx.stdout.write(f.format && f.format !== 'json' ? `${renderTemplate(f.format, r)}\n` : `${JSON.stringify(r, null, 2)}\n`);
@@ -60,7 +60,7 @@ function addBuilds(program: Command, ctx: CliContext): void {
     });
   builds
     .command('report')
-    .description('one self-contained HTML page for a build: summary, a waterfall of its steps with the critical path, why each ran, outputs')
+    .description('write one self-contained HTML page for a build: summary, a waterfall of its steps with the critical path, why each ran, outputs')
     .argument('<build>')
     .option('-o, --output <file>', 'write it here (default: standard output)')
     .action(async (ref: string, f: { output?: string }) => {

@@ -10,7 +10,7 @@ export const registerContainerFsCommands: RegisterCommand = (program, ctx) => {
   program
     .command('export')
     .description("export a container's filesystem as a tar archive (streamed to STDOUT by default)")
-    .argument('<container>')
+    .argument('<container>', 'container name or id')
     .option('-o, --output <file>', 'write to a file instead of STDOUT')
     .action(async (ref: string, opts: { output?: string }) => {
       await sendArchive(ctx, opts.output, 'Exporting', async () => (await ctx.engine()).containers.export(ref));
@@ -19,7 +19,7 @@ export const registerContainerFsCommands: RegisterCommand = (program, ctx) => {
   program
     .command('diff')
     .description("inspect changes to files or directories on a container's filesystem")
-    .argument('<container>')
+    .argument('<container>', 'container name or id')
     .action(async (ref: string) => {
       const changes = await (await ctx.engine()).containers.changes(ref);
       for (const c of changes) ctx.stdout.write(`${KIND[c.Kind]} ${c.Path}\n`);
@@ -28,7 +28,7 @@ export const registerContainerFsCommands: RegisterCommand = (program, ctx) => {
   program
     .command('commit')
     .description("create a new image from a container's changes")
-    .argument('<container>')
+    .argument('<container>', 'container name or id')
     .argument('[repository]', 'name of the new image: REPOSITORY[:TAG]')
     .option('-a, --author <author>', 'author (e.g. "Jane Doe <jane@example.com>")')
     .option('-c, --change <instruction>', 'apply a Dockerfile instruction to the created image', collect, [])

@@ -115,12 +115,12 @@ function addAttach(program: Command, ctx: CliContext): void {
 function addStats(program: Command, ctx: CliContext): void {
   program
     .command('stats')
-    .description('live resource use of containers (CPU, memory, network, block I/O, PIDs)')
+    .description('display a live stream of containers\' resource usage (CPU, memory, network, block I/O, PIDs)')
     .argument('[containers...]')
     .option('-a, --all', 'all containers (default: running ones)')
-    .option('--no-stream', 'one report, then exit')
-    .option('--no-trunc', 'do not truncate ids')
-    .option('--format <format>', "'table', 'json' or a Go template")
+    .option('--no-stream', 'disable streaming stats and only pull the first result')
+    .option('--no-trunc', 'do not truncate output')
+    .option('--format <format>', 'table, json, or a Go template')
     .action(async (refs: string[], f: { all?: boolean; stream: boolean; trunc: boolean; format?: string }) => {
       const mgr = await manager(ctx);
       const list = refs.length ? await Promise.all(refs.map((r) => mgr.inspect(r))) : await mgr.list({ all: Boolean(f.all) });

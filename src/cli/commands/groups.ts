@@ -7,11 +7,11 @@ import { COMMAND_MODULES } from './index.js';
  * once by the module that owns its top-level form and lent to the group here, so the two
  * spellings cannot drift apart.
  */
-const LENT: Record<string, Array<{ verb: string; as?: string; defaults?: Record<string, string> }>> = {
+const LENT: Record<string, Array<{ verb: string; as?: string; defaults?: Record<string, string>; description?: string }>> = {
   image: [{ verb: 'save' }, { verb: 'load' }, { verb: 'pull' }, { verb: 'push' }, { verb: 'build' }],
   builder: [{ verb: 'build' }],
   container: [
-    { verb: 'inspect', defaults: { type: 'container' } },
+    { verb: 'inspect', defaults: { type: 'container' }, description: 'display detailed information on one or more containers' },
     { verb: 'cp' },
     { verb: 'port' },
     { verb: 'attach' },
@@ -29,7 +29,7 @@ export async function lendToGroups(program: Command, ctx: CliContext, only?: str
     if (only !== undefined && only !== groupName) continue;
     const group = program.commands.find((c) => c.name() === groupName);
     if (!group) continue;
-    for (const { verb, as, defaults } of verbs) {
+    for (const { verb, as, defaults, description } of verbs) {
       const name = as ?? verb;
       if (group.commands.some((c) => c.name() === name)) continue;
       const owner = COMMAND_MODULES.find((m) => m.names.includes(verb));
@@ -43,6 +43,7 @@ export async function lendToGroups(program: Command, ctx: CliContext, only?: str
         cmd.setOptionValueWithSource(option, value, 'default');
       }
       cmd.name(name);
+      if (description) cmd.description(description);
       group.addCommand(cmd);
     }
   }

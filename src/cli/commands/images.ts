@@ -61,7 +61,7 @@ export const registerImageCommands: RegisterCommand = (program, ctx) => {
   program
     .command('df')
     .description('show disk usage (images, containers, local volumes, build cache)')
-    .option('--format <format>', 'output format: table or json')
+    .option('--format <format>', 'table, json, or a Go template')
     .action(async (opts: { format?: string }) => {
       const engine = await ctx.engine();
       renderDiskUsage(await engine.df(), ctx, opts.format);
@@ -112,7 +112,7 @@ function addList(parent: Command, ctx: CliContext, name: string): void {
     .argument('[repository]', 'show only images of REPOSITORY[:TAG]')
     .option('-a, --all', 'show all images (intermediate images are not kept, so the same as without)')
     .option('-q, --quiet', 'only show image IDs')
-    .option('--no-trunc', "don't truncate output")
+    .option('--no-trunc', 'do not truncate output')
     .option('--digests', 'show digests')
     .option('--format <format>', 'table, json, or a Go template')
     .option('-f, --filter <filter>', 'filter output based on conditions provided (dangling, label, reference, before, since, until)', collect, [])
@@ -219,7 +219,7 @@ function addInspect(parent: Command, ctx: CliContext): void {
     .command('inspect')
     .description('display detailed information on images (or containers, as `docker inspect` does)')
     .argument('<name...>', 'image or container')
-    .option('-f, --format <template>', 'format the output using a Go template (or "json")')
+    .option('-f, --format <format>', 'format output using a Go template, or json')
     .option('--type <type>', 'only look for this type: image or container')
     .action(async (refs: string[], opts: { format?: string; type?: string }) => {
       if (parent.name() === 'image') opts.type = 'image';
@@ -271,7 +271,7 @@ function addHistory(parent: Command, ctx: CliContext): void {
     .command('history')
     .description('show the history of an image')
     .argument('<image>')
-    .option('--no-trunc', "don't truncate output")
+    .option('--no-trunc', 'do not truncate output')
     .option('-q, --quiet', 'only show image IDs')
     .option('-H, --human [bool]', 'print sizes and dates in human readable format', 'true')
     .option('--format <format>', 'table, json, or a Go template')

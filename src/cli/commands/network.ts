@@ -25,7 +25,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     .addHelpText('after', '\nExamples:\n  tbuild network create backend\n  tbuild network create --subnet 10.240.7.0/24 --internal private\n  tbuild run -d --network backend --name db busybox sleep 1d\n')
     .description('create a network')
     .argument('<name>')
-    .option('-d, --driver <driver>', 'only bridge', 'bridge')
+    .option('-d, --driver <driver>', 'driver to manage the network (only bridge)', 'bridge')
     .option('--subnet <cidr>', 'IPv4 subnet (default: a free /24)')
     .option('--gateway <ip>', 'gateway address (default: the first of the subnet)')
     .option('--internal', 'no route out of the network')
@@ -49,8 +49,8 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     .command('ls')
     .description('list networks')
     .alias('list')
-    .option('-q, --quiet', 'only ids')
-    .option('--no-trunc', 'full ids')
+    .option('-q, --quiet', 'only display network IDs')
+    .option('--no-trunc', 'do not truncate output')
     .option('--format <format>', 'table, json, or a Go template')
     .option('-f, --filter <filter>', 'filter output based on conditions provided (driver, id, label, name, scope, type, dangling)', collect, [])
     .action(async (f: { quiet?: boolean; trunc?: boolean; format?: string; filter: string[] }) => {
@@ -82,7 +82,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     .command('inspect')
     .description('display detailed information on one or more networks')
     .argument('<network...>')
-    .option('-f, --format <template>', 'go template')
+    .option('-f, --format <format>', 'format output using a Go template, or json')
     .action(async (refs: string[], f: { format?: string }) => {
       const api = await networks(ctx);
       const found = [];
@@ -134,7 +134,7 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
     .description('disconnect a container from a network')
     .argument('<network>')
     .argument('<container>')
-    .option('-f, --force', 'force')
+    .option('-f, --force', 'force the container to disconnect from the network')
     .action(async (net: string, container: string) => {
       await (await manager(ctx)).disconnectNetwork(container, net);
     });

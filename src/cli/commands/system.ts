@@ -39,7 +39,7 @@ function addInfo(parent: Command, ctx: CliContext): void {
   parent
     .command('info')
     .description('display system-wide information')
-    .option('-f, --format <format>', 'json, or a Go template')
+    .option('-f, --format <format>', 'format output using a Go template, or json')
     .action(async (opts: { format?: string }) => {
       const engine = await ctx.engine();
       const info = await engine.info();
@@ -68,7 +68,7 @@ function addEvents(parent: Command, ctx: CliContext): void {
     .option('--since <time>', 'show all events created since timestamp')
     .option('--until <time>', 'stream events until this timestamp')
     .option('-f, --filter <filter>', 'filter output based on conditions provided', collect, [])
-    .option('--format <format>', 'json, or a Go template')
+    .option('--format <format>', 'format output using a Go template, or json')
     .action(async (opts: { since?: string; until?: string; filter: string[]; format?: string }) => {
       const engine = await ctx.engine();
       if (!engine.events) {

@@ -8,7 +8,7 @@ export const registerVersion: RegisterCommand = (program, ctx) => {
   program
     .command('version')
     .description('show the tbuild version information')
-    .option('-f, --format <format>', 'json, or a Go template')
+    .option('-f, --format <format>', 'format output using a Go template, or json')
     .action(async (opts: { format?: string }) => {
       const client = {
         Version: TBUILD_VERSION,

@@ -34,3 +34,13 @@ describe('examples in --help where Docker users look for them', () => {
     expect(r.stdout).toMatch(new RegExp(`\\nExamples:\\n  tbuild ${words.join(' ').replace('network create', 'network')}`));
   });
 });
+
+describe('help says only what helps', () => {
+  test('a repeatable flag shows no "(default: [])"; container inspect speaks of containers', async () => {
+    const { runCli } = await import('../../support/cli.js');
+    const run = await runCli(['run', '--help']);
+    expect(run.stdout).toContain('-e, --env <KEY=VALUE>');
+    expect(run.stdout).not.toContain('(default: [])');
+    expect((await runCli(['container', 'inspect', '--help'])).stdout).toContain('display detailed information on one or more containers');
+  });
+});
