@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { RegisterCommand } from '../context.js';
 import { TbuildError } from '../../errors.js';
@@ -23,15 +24,20 @@ export const registerCompletion: RegisterCommand = (program, ctx) => {
   program
     .command('__complete', { hidden: true })
     .description('print the names TAB offers: images, containers, volumes or networks')
-    .argument('<kind>', 'images, containers, volumes or networks')
-    .action(async (kind: string) => {
+    .argument('<kinds>', 'images, containers, volumes or networks; several with commas')
+    .action(async (kinds: string) => {
+      const wanted = kinds.split(',');
+      for (const k of wanted) if (!KINDS.includes(k as Kind)) throw new TbuildError('TB_INVALID_ARGUMENT', `unknown completion kind "${k}"`);
+      // TAB on a line naming a root that does not exist offers nothing, and makes no root
+      if (!ctx.host() && !existsSync(ctx.root())) return;
       const engine = await ctx.engine();
-      let names: string[] = [];
-      if (kind === 'images') names = (await engine.images.list()).flatMap((i) => i.names.map(familiar));
-      else if (kind === 'containers') names = (await engine.containers.list({ all: true })).map((c) => c.name);
-      else if (kind === 'volumes') names = ((await engine.volumes?.list()) ?? []).map((v) => v.name);
-      else if (kind === 'networks') names = ((await engine.networks?.list()) ?? []).map((n) => String(n.Name));
-      else throw new TbuildError('TB_INVALID_ARGUMENT', `unknown completion kind "${kind}"`);
+      const names: string[] = [];
+      for (const kind of wanted) {
+        if (kind === 'images') names.push(...(await engine.images.list()).flatMap((i) => i.names.map(familiar)));
+        else if (kind === 'containers') names.push(...(await engine.containers.list({ all: true })).map((c) => c.name));
+        else if (kind === 'volumes') names.push(...((await engine.volumes?.list()) ?? []).map((v) => v.name));
+        else names.push(...((await engine.networks?.list()) ?? []).map((n) => String(n.Name)));
+      }
       ctx.stdout.write(names.map((n) => `${n}\n`).join(''));
     });
 };
@@ -40,21 +46,45 @@ function familiar(name: string): string {
   return name.replace(/^docker\.io\/(library\/)?/, '');
 }
 
+const KINDS = ['images', 'containers', 'volumes', 'networks'] as const;
+type Kind = (typeof KINDS)[number];
+
 interface Node {
   path: string;
   subs: string[];
   flags: string[];
-  /** What the operands name, for completion from the store. */
-  operands?: 'images' | 'containers' | 'volumes' | 'networks';
+  /** Flags that take a value (the next word is theirs, not an operand). */
+  valueFlags: string[];
+  /** What each operand names (`images,containers` for either), for completion from the store; the last repeats when variadic. */
+  operands: string[];
+  /** The last operand takes any number of words. */
+  variadic: boolean;
+  /** Each flag's help text (fish shows it). */
+  help: Record<string, string>;
 }
 
-function operandKind(path: string, cmd: Command): Node['operands'] {
-  const arg = cmd.registeredArguments[0]?.name() ?? '';
-  if (/image/.test(arg)) return 'images';
-  if (/container/.test(arg)) return 'containers';
-  if (/network/.test(arg)) return 'networks';
-  if (path.startsWith('volume ') && arg === 'name') return 'volumes';
-  return undefined;
+/** Operands whose names do not say what they are. */
+const OPERANDS: Record<string, string[]> = {
+  inspect: ['images,containers'],
+  tag: ['images', 'images'],
+  'image tag': ['images', 'images'],
+  push: ['images'],
+  'image push': ['images'],
+  cp: ['containers', 'containers'],
+  'container cp': ['containers', 'containers'],
+  'volume create': [''],
+};
+
+function operandKinds(path: string, cmd: Command): string[] {
+  if (OPERANDS[path]) return OPERANDS[path]!;
+  return cmd.registeredArguments.map((a) => {
+    const arg = a.name();
+    if (/image/.test(arg)) return 'images';
+    if (/container/.test(arg)) return 'containers';
+    if (/network/.test(arg)) return 'networks';
+    if (path.startsWith('volume ') && arg === 'name') return 'volumes';
+    return '';
+  });
 }
 
 function commandTree(program: Command): Node[] {
@@ -62,8 +92,10 @@ function commandTree(program: Command): Node[] {
   const visit = (cmd: Command, path: string) => {
     const subs = cmd.commands.filter((c) => c.name() !== '__complete' && c.name() !== 'help').map((c) => c.name());
     const flags = cmd.options.flatMap((o) => [o.short, o.long].filter((f): f is string => !!f)).concat('--help');
-    const kind = operandKind(path, cmd);
-    out.push({ path, subs, flags, ...(kind ? { operands: kind } : {}) });
+    const valueFlags = cmd.options.filter((o) => o.required).flatMap((o) => [o.short, o.long].filter((f): f is string => !!f));
+    const args = cmd.registeredArguments;
+    const help = Object.fromEntries(cmd.options.flatMap((o) => [o.short, o.long].filter((f): f is string => !!f).map((f) => [f, o.description])));
+    out.push({ path, subs, flags, valueFlags, operands: operandKinds(path, cmd), variadic: Boolean(args[args.length - 1]?.variadic), help });
     for (const c of cmd.commands) if (c.name() !== '__complete' && c.name() !== 'help') visit(c, path ? `${path} ${c.name()}` : c.name());
   };
   visit(program, '');
@@ -88,21 +120,38 @@ __tbuild_flags() {
 ${cases((n) => n.flags.join(' '))}
   esac
 }
-__tbuild_operands() {
+__tbuild_valflags() {
   case "$1" in
-${cases((n) => n.operands ?? '')}
+${cases((n) => n.valueFlags.join(' '))}
+  esac
+}
+# what each operand of a command names (images, containers, …; - for nothing; + repeats the last)
+__tbuild_operand_list() {
+  case "$1" in
+${cases((n) => (n.operands.some(Boolean) ? `${n.operands.map((k) => k || '-').join(' ')}${n.variadic ? ' +' : ''}` : ''))}
   esac
 }
 _tbuild() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" path="" i w subs kind
+  local cur="\${COMP_WORDS[COMP_CWORD]}" path="" i w subs kind n=0 list vf
+  local -a globals=()
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
     case "$w" in
-      --root|-H|--host|--runtime) ((i++)); continue ;;
-      -*) continue ;;
+      # the root or daemon the line names is where the names come from
+      --root|-H|--host) globals+=("$w" "\${COMP_WORDS[i+1]}"); ((i++)); continue ;;
+      --root=*|--host=*) globals+=("$w"); continue ;;
+      --runtime) ((i++)); continue ;;
+      -*) vf=" $(__tbuild_valflags "$path") "; [[ "$w" != *=* && "$vf" == *" $w "* ]] && ((i++)); continue ;;
     esac
     subs=" $(__tbuild_subs "$path") "
     if [[ "$subs" == *" $w "* ]]; then path="\${path:+$path }$w"; else break; fi
+  done
+  # count the operands before the cursor, skipping flags and their values
+  vf=" $(__tbuild_valflags "$path") "
+  for ((; i < COMP_CWORD; i++)); do
+    w="\${COMP_WORDS[i]}"
+    if [[ "$w" == -* ]]; then [[ "$w" != *=* && "$vf" == *" $w "* ]] && ((i++)); continue; fi
+    ((n++))
   done
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$(__tbuild_flags "$path")" -- "$cur"))
@@ -113,9 +162,14 @@ _tbuild() {
     COMPREPLY=($(compgen -W "$subs" -- "$cur"))
     return
   fi
-  kind="$(__tbuild_operands "$path")"
-  if [[ -n "$kind" ]]; then
-    COMPREPLY=($(compgen -W "$(tbuild __complete "$kind" 2>/dev/null)" -- "$cur"))
+  list=($(__tbuild_operand_list "$path"))
+  if [[ \${#list[@]} -gt 0 ]]; then
+    if ((n < \${#list[@]})) && [[ "\${list[n]}" != "+" ]]; then kind="\${list[n]}"
+    elif [[ "\${list[-1]}" == "+" ]]; then kind="\${list[-2]}"
+    else kind=""; fi
+  fi
+  if [[ -n "$kind" && "$kind" != "-" ]]; then
+    COMPREPLY=($(compgen -W "$(tbuild "\${globals[@]}" __complete "$kind" 2>/dev/null)" -- "$cur"))
   fi
 }
 complete -o default -F _tbuild tbuild
@@ -124,16 +178,21 @@ complete -o default -F _tbuild tbuild
 
 function fishScript(tree: Node[]): string {
   const lines = ['# tbuild completion for fish (generated by `tbuild completion fish`)', 'complete -c tbuild -f'];
+  // a top-level verb's rules must not fire inside a group that has a verb of the same name (`image rm`)
+  const groups = tree.filter((n) => n.path && !n.path.includes(' ') && n.subs.length).map((n) => n.path);
+  const quote = (t: string) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   for (const n of tree) {
     const words = n.path ? n.path.split(' ') : [];
-    const cond = words.length
-      ? `__fish_seen_subcommand_from ${words[words.length - 1]}${words.length > 1 ? `; and __fish_seen_subcommand_from ${words[0]}` : ''}`
-      : '__fish_use_subcommand';
+    let cond = '__fish_use_subcommand';
+    if (words.length === 1) cond = `__fish_seen_subcommand_from ${words[0]}${groups.includes(words[0]!) ? '' : `; and not __fish_seen_subcommand_from ${groups.join(' ')}`}`;
+    else if (words.length > 1) cond = `__fish_seen_subcommand_from ${words[words.length - 1]}; and __fish_seen_subcommand_from ${words[0]}`;
     if (n.subs.length) lines.push(`complete -c tbuild -n '${cond}' -a '${n.subs.join(' ')}'`);
     for (const f of n.flags) {
-      lines.push(f.startsWith('--') ? `complete -c tbuild -n '${cond}' -l ${f.slice(2)}` : `complete -c tbuild -n '${cond}' -s ${f.slice(1)}`);
+      const desc = n.help[f] ? ` -d ${quote(n.help[f]!)}` : '';
+      lines.push(f.startsWith('--') ? `complete -c tbuild -n '${cond}' -l ${f.slice(2)}${desc}` : `complete -c tbuild -n '${cond}' -s ${f.slice(1)}${desc}`);
     }
-    if (n.operands) lines.push(`complete -c tbuild -n '${cond}' -a '(tbuild __complete ${n.operands} 2>/dev/null)'`);
+    const kind = n.operands.find(Boolean);
+    if (kind) lines.push(`complete -c tbuild -n '${cond}' -a '(tbuild __complete ${kind} 2>/dev/null)'`);
   }
   return lines.join('\n') + '\n';
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BUSYBOX_TAR, PROJECT_ROOT, runCli } from '../../support/cli.js';
@@ -44,8 +45,34 @@ describe.runIf(isRoot)('tbuild completion', () => {
     expect(await complete('tbuild', 'bu')).toEqual(['build', 'builder', 'builds']);
     expect(await complete('tbuild', 'image', 'l')).toEqual(['load', 'ls']);
     expect(await complete('tbuild', 'build', '--ta')).toEqual(['--tag', '--target']);
-    expect(await complete('tbuild', '--root', '/x', 'rmi', '')).toEqual(['busybox:local']);
+    expect(await complete('tbuild', 'rmi', '')).toEqual(['busybox:local']);
     expect(await complete('tbuild', 'image', 'rm', 'busy')).toEqual(['busybox:local']);
+    // the root the line names is where the names come from; one that does not exist offers none and is not made
+    const empty = join(tmp.path, 'no-such-root');
+    expect(await complete('tbuild', '--root', empty, 'rmi', '')).toEqual([]);
+    expect(existsSync(empty)).toBe(false);
+    expect(await complete('tbuild', `--root=${root}`, 'rmi', '')).toEqual(['busybox:local']);
+  }, 120_000);
+
+  test('bash: each operand completes what it names', async () => {
+    expect((await runCli(['create', '--name', 'ctr1', '--network', 'none', 'busybox:local', 'true'], { root })).code).toBe(0);
+    expect((await runCli(['network', 'create', 'net1'], { root })).code).toBe(0);
+    try {
+      expect(await complete('tbuild', 'tag', '')).toEqual(['busybox:local']);
+      expect(await complete('tbuild', 'inspect', '')).toEqual(['busybox:local', 'ctr1']);
+      expect(await complete('tbuild', 'push', 'bu')).toEqual(['busybox:local']);
+      expect(await complete('tbuild', 'network', 'connect', '')).toEqual(['bridge', 'host', 'net1', 'none']);
+      expect(await complete('tbuild', 'network', 'connect', 'net1', '')).toEqual(['ctr1']);
+      expect(await complete('tbuild', 'network', 'rm', 'n')).toEqual(['net1', 'none']);
+      // a flag's value is not an operand: the image comes after --name NAME
+      expect(await complete('tbuild', 'run', '--name', 'x', 'bu')).toEqual(['busybox:local']);
+      // the command after the image is the container's, not a name from the store
+      expect(await complete('tbuild', 'run', 'busybox:local', 'bu')).toEqual([]);
+      expect(await complete('tbuild', 'volume', 'create', '')).toEqual([]);
+    } finally {
+      await runCli(['rm', 'ctr1'], { root });
+      await runCli(['network', 'rm', 'net1'], { root });
+    }
   }, 120_000);
 
   test('zsh through bashcompinit, fish from the same tree, anything else refused', async () => {
@@ -53,7 +80,10 @@ describe.runIf(isRoot)('tbuild completion', () => {
     expect(zsh.stdout).toMatch(/^#compdef tbuild\nautoload -U \+X bashcompinit && bashcompinit\n/);
     const fish = await runCli(['completion', 'fish']);
     expect(fish.stdout).toContain("complete -c tbuild -n '__fish_use_subcommand' -a '");
-    expect(fish.stdout).toContain("complete -c tbuild -n '__fish_seen_subcommand_from rmi' -a '(tbuild __complete images 2>/dev/null)'");
+    expect(fish.stdout).toContain("complete -c tbuild -n '__fish_seen_subcommand_from rmi; and not __fish_seen_subcommand_from ");
+    expect(fish.stdout).toMatch(/-n '__fish_seen_subcommand_from rm; and not __fish_seen_subcommand_from [^']*\bimage\b[^']*' -a '\(tbuild __complete containers 2>\/dev\/null\)'/);
+    expect(fish.stdout).toContain("complete -c tbuild -n '__fish_seen_subcommand_from rm; and __fish_seen_subcommand_from image' -a '(tbuild __complete images 2>/dev/null)'");
+    expect(fish.stdout).toContain("-l tag -d 'name and optionally a tag");
     const bad = await runCli(['completion', 'tcsh']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('unsupported shell "tcsh"');
