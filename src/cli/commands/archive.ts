@@ -56,7 +56,16 @@ function addSave(parent: Command, ctx: CliContext): void {
         throw new TbuildError('TB_INVALID_ARGUMENT', `unknown archive format ${JSON.stringify(opts.format)} (want docker or oci)`);
       }
       const format = opts.format;
-      await sendArchive(ctx, opts.output, 'Saving', async () => (await ctx.engine()).save(refs, format));
+      const engine = await ctx.engine();
+      // the layers' sizes, each once: what the archive will about weigh (for the meter's total and ETA)
+      const estimate = async (): Promise<number> => {
+        const layers = new Map<string, number>();
+        for (const img of await Promise.all(refs.map((r) => engine.images.resolve(r)))) {
+          for (const l of img.layers) layers.set(l.diffId, format === 'oci' ? (l.compressed?.size ?? l.size) : l.size);
+        }
+        return [...layers.values()].reduce((a, b) => a + b, 0);
+      };
+      await sendArchive(ctx, opts.output, 'Saving', () => engine.save(refs, format), estimate);
     });
 }
 
@@ -64,7 +73,7 @@ function addSave(parent: Command, ctx: CliContext): void {
  * A tar for the user (`save`, `export`): to `output` through a temp file renamed over it only
  * when complete (with a byte meter on a terminal), or to STDOUT unless that is a terminal.
  */
-export async function sendArchive(ctx: CliContext, output: string | undefined, label: string, open: () => Promise<Readable>): Promise<void> {
+export async function sendArchive(ctx: CliContext, output: string | undefined, label: string, open: () => Promise<Readable>, estimate?: () => Promise<number>): Promise<void> {
   if (!output && (ctx.stdout as NodeJS.WriteStream).isTTY) {
     throw new TbuildError('TB_INVALID_ARGUMENT', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
   }
@@ -73,7 +82,8 @@ export async function sendArchive(ctx: CliContext, output: string | undefined, l
     await pipeline(archive, ctx.stdout);
     return;
   }
-  const meter = byteMeter(label, ctx.stderr as NodeJS.WriteStream);
+  const total = (ctx.stderr as NodeJS.WriteStream).isTTY && estimate ? await estimate().catch(() => undefined) : undefined;
+  const meter = byteMeter(label, ctx.stderr as NodeJS.WriteStream, total ? { total } : {});
   archive.on('error', (err) => meter.counter.destroy(err));
   await writeStreamAtomic(output, archive.pipe(meter.counter));
   meter.done();

@@ -59,8 +59,11 @@ export const registerNetworkCommands: RegisterCommand = (program, ctx) => {
       const id = (n: Record<string, unknown>) => (f.trunc === false ? String(n.Id) : String(n.Id).slice(0, 12));
       if (f.quiet) for (const n of list) ctx.stdout.write(`${id(n)}\n`);
       else {
+        // Docker's network ls row (what `{{json .}}` prints), not the whole inspect object
         const rows = list.map((n) => ({
-          ...n,
+          Name: String(n.Name),
+          Driver: String(n.Driver),
+          Scope: String(n.Scope ?? 'local'),
           ID: id(n),
           IPv6: Boolean(n.EnableIPv6),
           Internal: Boolean(n.Internal),

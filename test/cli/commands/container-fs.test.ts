@@ -88,4 +88,12 @@ describe.runIf(isRoot)('container filesystem commands', () => {
     expect(await quiet.exited).toBe(0);
     expect(quiet.output()).not.toContain('Successfully copied');
   }, 120_000);
+
+  test('save -o on a terminal shows done/total with a percentage (the total from the layers it writes)', async () => {
+    const file = join(tmp.path, 'saved.tar');
+    const tty = spawnPty([process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli.ts'), '--root', root, 'save', '-o', file, 'busybox:local'], { env: { ...process.env } });
+    expect(await tty.exited).toBe(0);
+    expect(tty.output()).toMatch(/Saving [\d.]+[kM]?B\/[\d.]+[kM]?B \d+% /);
+    expect((await runCli(['load', '-i', file], { root })).stdout).toBe('Loaded image: busybox:local\n');
+  }, 60_000);
 });

@@ -75,6 +75,10 @@ describe.runIf(isRoot)('ps and volume ls: --format, --filter, -n/-l/-s, and psFo
     // the predefined networks are never dangling
     expect((await ls('--filter', 'dangling=true', '-q')).stdout).toBe('');
     expect((await ls('--format', '{{.Name}}:{{.Label "x"}}', '-f', 'name=bridge')).stdout).toBe('bridge:\n');
+    // {{json .}} is Docker's row, not the inspect object
+    const row = JSON.parse((await ls('--format', '{{json .}}', '-f', 'name=none')).stdout) as Record<string, unknown>;
+    expect(Object.keys(row).sort()).toEqual(['CreatedAt', 'Driver', 'ID', 'IPv6', 'Internal', 'Labels', 'Name', 'Scope']);
+    expect((await ls('--format', '{{.Name}}')).stdout).toBe('bridge\nhost\nnone\n');
     const bad = await ls('--filter', 'size=1');
     expect(bad.stderr).toContain("invalid filter 'size'");
   }, 60_000);
