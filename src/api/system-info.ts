@@ -103,7 +103,11 @@ export async function systemInfo(i: SystemInfoInputs): Promise<Record<string, un
     Architecture: machineArch(),
     IndexServerAddress: 'https://index.docker.io/v1/',
     RegistryConfig: {
-      IndexConfigs: {},
+      // the Docker CLI lists a host's insecure registries from here (and the CIDRs below)
+      IndexConfigs: Object.fromEntries([
+        ['docker.io', { Name: 'docker.io', Mirrors: i.mirrors, Secure: true, Official: true }],
+        ...insecure.filter((r) => !/\/\d+$/.test(r)).map((r) => [r, { Name: r, Mirrors: [], Secure: false, Official: false }]),
+      ]),
       InsecureRegistryCIDRs: insecure.filter((r) => /\/\d+$/.test(r)),
       InsecureRegistries: insecure.filter((r) => !/\/\d+$/.test(r)),
       Mirrors: i.mirrors,

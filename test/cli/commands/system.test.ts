@@ -41,6 +41,9 @@ describe.runIf(isRoot)('info, system, settings file and Docker second names', ()
     const fmt = '{{.DockerRootDir}}|{{json .RegistryConfig.InsecureRegistries}}|{{index .Settings "root"}}|{{index .Settings "insecure-registries"}}';
     const fromFile = await runCli(['info', '--format', fmt], { env: { ...env, TBUILD_CONFIG: file, TBUILD_ROOT: '' } });
     expect(fromFile.stdout).toBe(`${fileRoot}|["file.example:5000"]|file ${file}|file ${file}\n`);
+    // where the Docker CLI reads a host's insecure registries from
+    const index = await runCli(['info', '--format', '{{json .RegistryConfig.IndexConfigs}}'], { env: { ...env, TBUILD_CONFIG: file, TBUILD_ROOT: '' } });
+    expect(JSON.parse(index.stdout)).toMatchObject({ 'docker.io': { Secure: true, Official: true }, 'file.example:5000': { Name: 'file.example:5000', Secure: false, Official: false } });
     const fromEnv = await runCli(['info', '--format', fmt], {
       env: { ...env, TBUILD_CONFIG: file, TBUILD_ROOT: join(tmp.path, 'env-root'), TBUILD_INSECURE_REGISTRIES: 'env.example' },
     });
