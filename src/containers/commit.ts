@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { CommitDeps } from './types.js';
 import type { ImageConfig, ImageRecord } from '../images/types.js';
 import { applyChange } from '../images/changes.js';
@@ -13,6 +14,27 @@ export interface CommitOptions {
   comment?: string;
   author?: string;
   pause?: boolean;
+  /**
+   * Told of the bytes as they go: first the container's changes (copied into a fresh snapshot),
+   * then the new layer (written to the content store, about as large as the changes were).
+   */
+  onProgress?: (p: CommitProgress) => void;
+}
+
+export interface CommitProgress {
+  phase: 'changes' | 'layer';
+  /** Bytes since the last report. */
+  bytes: number;
+  /** For `layer`: the size of the changes, which the layer's tar is close to. */
+  total?: number;
+}
+
+/** `tar`, with its bytes reported as they pass. */
+async function* counted(tar: AsyncIterable<Buffer>, report: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of tar) {
+    report(chunk.length);
+    yield chunk;
+  }
 }
 
 /**
@@ -51,9 +73,14 @@ export async function commitContainer(engine: CommitDeps, ref: string, opts: Com
     const top = img.layers.at(-1)?.snapshot;
     await engine.snapshots.prepare(key, top, { [IMPORT_LABEL]: '1' });
     const dir = await engine.snapshots.layerDir(key);
-    const diff = engine.layers.tarFromDir(await engine.snapshots.layerDir(c.snapshotKey));
-    await engine.layers.applyTar(diff, dir);
-    const info = await engine.content.ingest(engine.layers.tarFromDir(dir));
+    let changed = 0;
+    const diff = counted(engine.layers.tarFromDir(await engine.snapshots.layerDir(c.snapshotKey)), (n) => {
+      changed += n;
+      opts.onProgress?.({ phase: 'changes', bytes: n });
+    });
+    await engine.layers.applyTar(Readable.from(diff, { objectMode: false }), dir);
+    const layer = counted(engine.layers.tarFromDir(dir), (n) => opts.onProgress?.({ phase: 'layer', bytes: n, total: changed }));
+    const info = await engine.content.ingest(Readable.from(layer, { objectMode: false }));
     const parentChain = chainIds(img.config.rootfs.diff_ids).at(-1);
     const snapshot = layerSnapshotName(nextChainId(parentChain, info.digest));
     if (await engine.snapshots.exists(snapshot)) await engine.snapshots.remove(key);

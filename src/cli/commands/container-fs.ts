@@ -1,6 +1,7 @@
 import type { RegisterCommand } from '../context.js';
 import { collect } from '../options.js';
 import { sendArchive } from './archive.js';
+import { byteMeter, type ByteMeter } from '../progress/bytes.js';
 
 /** Docker's letters for `docker diff`: 0 changed, 1 added, 2 deleted. */
 const KIND = ['C', 'A', 'D'] as const;
@@ -36,13 +37,23 @@ export const registerContainerFsCommands: RegisterCommand = (program, ctx) => {
     .option('-p, --pause', 'pause the container during commit (the default)', true)
     .option('--no-pause', 'do not pause the container during commit')
     .action(async (ref: string, repository: string | undefined, opts: { author?: string; change: string[]; message?: string; pause: boolean }) => {
+      // on a terminal: the changes copied, then the layer written (the embedded engine reports them)
+      let meter: { phase: string; m: ByteMeter } | undefined;
       const img = await (await ctx.engine()).commit(ref, {
         ...(repository ? { ref: repository } : {}),
         changes: opts.change,
         ...(opts.message ? { comment: opts.message } : {}),
         ...(opts.author ? { author: opts.author } : {}),
         pause: opts.pause,
+        onProgress: (p) => {
+          if (meter?.phase !== p.phase) {
+            meter?.m.done();
+            meter = { phase: p.phase, m: byteMeter(p.phase === 'changes' ? 'Copying changes' : 'Writing layer', ctx.stderr as NodeJS.WriteStream, p.total ? { total: p.total } : {}) };
+          }
+          meter.m.advance(p.bytes);
+        },
       });
+      meter?.m.done();
       ctx.stdout.write(`${img.id}\n`);
     });
 };

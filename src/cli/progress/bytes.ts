@@ -13,6 +13,8 @@ export interface ByteMeter {
   done(): void;
   /** Bytes counted so far. */
   bytes(): number;
+  /** Count bytes that do not pass through `counter` (a transfer another layer reports). */
+  advance(n: number): void;
 }
 
 export function byteMeter(
@@ -54,6 +56,10 @@ export function byteMeter(
   return {
     counter,
     bytes: () => bytes,
+    advance(n) {
+      bytes += n;
+      draw(false);
+    },
     done() {
       if (!show) return;
       draw(true);

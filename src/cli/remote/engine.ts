@@ -115,7 +115,7 @@ export class RemoteEngine implements EngineApi {
     return this.images.resolve(id);
   }
 
-  /** `POST /commit`: the container's changes as a new image. */
+  /** `POST /commit`: the container's changes as a new image (the API reports no progress: `onProgress` hears nothing). */
   async commit(container: string, opts: CommitOptions): Promise<ImageRecord> {
     const r = await this.client.json<{ Id: string }>('POST', '/commit', {
       query: {

@@ -89,6 +89,21 @@ describe.runIf(isRoot)('container filesystem commands', () => {
     expect(quiet.output()).not.toContain('Successfully copied');
   }, 120_000);
 
+  test('commit on a terminal shows the changes copied, then the layer written against their size', async () => {
+    const made = await runCli(['run', '--name', 'commit-big', '--network', 'none', 'busybox:local', 'sh', '-c', 'head -c 3000000 /dev/urandom > /big'], { root });
+    expect(made.code, made.stderr).toBe(0);
+    const tty = spawnPty([process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli.ts'), '--root', root, 'commit', 'commit-big', 'committed:big'], { env: { ...process.env } });
+    expect(await tty.exited).toBe(0);
+    expect(tty.output()).toMatch(/Copying changes 3(\.\d+)?MB/);
+    expect(tty.output()).toMatch(/Writing layer 3(\.\d+)?MB\/3(\.\d+)?MB \d+%/);
+    expect(tty.output()).toMatch(/sha256:[0-9a-f]{64}/);
+    // in a pipe: the id alone
+    const piped = await runCli(['commit', 'commit-big', 'committed:big2'], { root });
+    expect(piped.stderr).toBe('');
+    expect(piped.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect((await runCli(['rmi', 'committed:big', 'committed:big2'], { root })).code).toBe(0);
+  }, 120_000);
+
   test('save -o on a terminal shows done/total with a percentage (the total from the layers it writes)', async () => {
     const file = join(tmp.path, 'saved.tar');
     const tty = spawnPty([process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli.ts'), '--root', root, 'save', '-o', file, 'busybox:local'], { env: { ...process.env } });
