@@ -14,6 +14,8 @@ export interface ClientConfig {
   statsFormat?: string;
   /** The default of `--detach-keys` (Docker's syntax, e.g. `ctrl-p,ctrl-q`). */
   detachKeys?: string;
+  /** Where the settings above came from (`tbuild info` says so): the file read and the keys it set. */
+  source?: { file: string; fromEnv: boolean; keys: string[] };
 }
 
 export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
@@ -41,5 +43,6 @@ export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
   if (stats) cfg.statsFormat = stats;
   const keys = pick('detachKeys');
   if (keys) cfg.detachKeys = keys;
+  cfg.source = { file, fromEnv: Boolean(env.DOCKER_CONFIG), keys: ['psFormat', 'imagesFormat', 'statsFormat', 'detachKeys'].filter((k) => pick(k)) };
   return cfg;
 }

@@ -6,13 +6,15 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(2)}GiB`;
 }
 
-export function renderInfo(i: Record<string, unknown>, client: { where: string }): string {
+export function renderInfo(i: Record<string, unknown>, client: { where: string; config?: { file: string; fromEnv: boolean; keys: string[] } }): string {
   const lines: string[] = [];
   const add = (indent: number, key: string, value?: unknown) =>
     lines.push(`${' '.repeat(indent)}${key}:${value === undefined ? '' : ` ${String(value)}`}`);
   add(0, 'Client');
   add(1, 'Version', TBUILD_VERSION);
   add(1, 'Context', client.where);
+  // the Docker CLI's config file: the settings the CLI took from it ($DOCKER_CONFIG or ~/.docker)
+  if (client.config) add(1, 'Client Config', `${client.config.file}${client.config.fromEnv ? ' ($DOCKER_CONFIG)' : ''}${client.config.keys.length ? ` (${client.config.keys.join(', ')})` : ''}`);
   lines.push('');
   add(0, 'Server');
   add(1, 'Containers', i.Containers);

@@ -47,7 +47,8 @@ function addInfo(parent: Command, ctx: CliContext): void {
         ctx.stdout.write(new Template(opts.format === 'json' ? '{{json .}}' : opts.format).render(info) + '\n');
         return;
       }
-      ctx.stdout.write(renderInfo(info, { where: ctx.host() || `embedded engine (root ${engine.root})` }));
+      const source = ctx.config.source;
+      ctx.stdout.write(renderInfo(info, { where: ctx.host() || `embedded engine (root ${engine.root})`, ...(source ? { config: source } : {}) }));
     });
 }
 

@@ -53,6 +53,8 @@ describe.runIf(isRoot)('ps and volume ls: --format, --filter, -n/-l/-s, and psFo
     expect((await runCli(['images'], { root, env: withConfig })).stdout).toBe('busybox?\n');
     // A flag still wins over the file.
     expect((await runCli(['ps', '-a', '--format', '{{.State}}'], { root, env: withConfig })).stdout).toBe('exited\nexited\n');
+    // info says where the client's settings came from
+    expect((await runCli(['info'], { root, env: withConfig })).stdout).toContain(`\n Client Config: ${join(dockerConfig, 'config.json')} ($DOCKER_CONFIG) (psFormat, imagesFormat)\n`);
   }, 120_000);
 
   test('volume ls: table, template, filters', async () => {
