@@ -14,7 +14,15 @@ export const registerContainerFsCommands: RegisterCommand = (program, ctx) => {
     .argument('<container>', 'container name or id')
     .option('-o, --output <file>', 'write to a file instead of STDOUT')
     .action(async (ref: string, opts: { output?: string }) => {
-      await sendArchive(ctx, opts.output, 'Exporting', async () => (await ctx.engine()).containers.export(ref));
+      const engine = await ctx.engine();
+      // the whole root's size (image and changes, as `ps -s` counts it): what the tar will about weigh
+      const estimate = async (): Promise<number> => {
+        const c = await engine.containers.inspect(ref);
+        const row = ((await engine.df()).Containers ?? []).find((x) => x.Id === c.id) as { SizeRw?: number; SizeRootFs?: number } | undefined;
+        const image = (await engine.images.get(c.imageId))?.layers.reduce((a, l) => a + l.size, 0) ?? 0;
+        return row?.SizeRootFs || (row?.SizeRw ?? 0) + image;
+      };
+      await sendArchive(ctx, opts.output, 'Exporting', () => engine.containers.export(ref), estimate);
     });
 
   program

@@ -75,6 +75,28 @@ describe.runIf(isRoot)('tbuild completion', () => {
     }
   }, 120_000);
 
+  test('bash in a terminal: TAB completes commands and names as a user sees it', async () => {
+    const { spawnPty } = await import('../../support/pty.js');
+    const sh = spawnPty(['bash', '--norc', '--noprofile', '-i'], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, TBUILD_ROOT: root, TBUILD_HOST: '', PS1: 'tb$ ', TERM: 'dumb' },
+    });
+    try {
+      sh.type(`source ${script}\n`);
+      await sh.waitFor(/tb\$ [^\n]*\n?[\s\S]*tb\$ $/);
+      // two TABs list the choices for "bu"
+      sh.type('tbuild bu\t\t');
+      await sh.waitFor(/build\s+builder\s+builds/, 20_000);
+      sh.type('\x15'); // ^U: clear the line
+      // one candidate: TAB completes it in place
+      sh.type('tbuild rmi busy\t');
+      await sh.waitFor(/tbuild rmi busybox:local/, 30_000);
+      sh.type('\x15exit\n');
+      expect(await sh.exited).toBe(0);
+    } finally {
+      sh.kill();
+    }
+  }, 120_000);
+
   test('zsh through bashcompinit, fish from the same tree, anything else refused', async () => {
     const zsh = await runCli(['completion', 'zsh']);
     expect(zsh.stdout).toMatch(/^#compdef tbuild\nautoload -U \+X bashcompinit && bashcompinit\n/);

@@ -44,3 +44,22 @@ describe('help says only what helps', () => {
     expect((await runCli(['container', 'inspect', '--help'])).stdout).toContain('display detailed information on one or more containers');
   });
 });
+
+describe('typos: Docker\'s pointer to --help and the closest name', () => {
+  test('an unknown command, subcommand or flag', async () => {
+    const { runCli } = await import('../../support/cli.js');
+    const cmd = await runCli(['imgaes']);
+    expect(cmd.code).not.toBe(0);
+    expect(cmd.stderr).toContain("error: unknown command 'imgaes'");
+    expect(cmd.stderr).toContain('(Did you mean images?)');
+    expect(cmd.stderr).toContain("See 'tbuild --help'.");
+    const sub = await runCli(['network', 'lss']);
+    expect(sub.stderr).toContain('(Did you mean ls?)');
+    expect(sub.stderr).toContain("See 'tbuild network --help'.");
+    const flag = await runCli(['ps', '--quite']);
+    expect(flag.code).not.toBe(0);
+    expect(flag.stderr).toContain("error: unknown option '--quite'");
+    expect(flag.stderr).toContain('(Did you mean --quiet?)');
+    expect(flag.stderr).toContain("See 'tbuild ps --help'.");
+  });
+});
