@@ -90,6 +90,8 @@ export interface DaemonServices {
   name?: string;
   /** What `info` warns about this daemon's own set-up (plain TCP). */
   warnings?: string[];
+  /** Where the daemon's own settings came from (`hosts`, `tls`), beside the engine's in `info`'s Settings. */
+  settingSources?: Record<string, string>;
   /** Entitlements builds may ask for (`--allow-insecure-entitlement`); none by default. */
   allowedEntitlements?: string[];
   /** `/grpc` and `/session`; absent means buildx falls back (the endpoints answer 501). */

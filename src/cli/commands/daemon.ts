@@ -49,6 +49,8 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       const configFile = (flags as { configFile?: string }).configFile;
       // Flags win over the file, as dockerd's: a listen address or TLS file given both ways is the flag's.
       const file = loadDaemonConfig(configFile, process.env);
+      const fromFile = `file ${file?.file ?? ''}`;
+      const tlsSource = flags.tls !== undefined || flags.tlsverify !== undefined ? 'flag' : file?.tls !== undefined || file?.tlsverify !== undefined ? fromFile : 'default';
       flags.tlsverify ??= file?.tlsverify;
       if (flags.tls === undefined && file?.tls !== undefined) flags.tls = file.tls ? true : 'false';
       flags.tlscacert ??= file?.tlscacert;
@@ -56,6 +58,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
       flags.tlskey ??= file?.tlskey;
       const given = [...hosts, ...(flags.host ?? [])];
       const list = given.length ? given : process.env.TBUILD_HOST ? [process.env.TBUILD_HOST] : (file?.hosts ?? [`unix://${DEFAULT_SOCKET}`]);
+      const hostsSource = given.length ? 'flag' : process.env.TBUILD_HOST ? 'env TBUILD_HOST' : file?.hosts ? fromFile : 'default';
       // --tls alone means --tlsverify (client certificates are always verified); only an explicit
       // --tls=false allows plain TCP.
       const insecureTcp = flags.tls === 'false' || flags.tls === '0';
@@ -105,6 +108,7 @@ export const registerDaemon: RegisterCommand = (program, ctx) => {
           allowedEntitlements: (flags.allowInsecureEntitlement ?? []).map(parseEntitlement),
           ...(flags.accessLog ? { log: (line: string) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`) } : {}),
         }),
+        settingSources: { hosts: hostsSource, tls: tlsSource },
         ...(insecureTcp && list.some((h) => h.startsWith('tcp://'))
           ? { warnings: ['WARNING: API is accessible on plain TCP without encryption (--tls=false): anyone who can connect owns this machine'] }
           : {}),

@@ -26,6 +26,7 @@ export function registerSystemRoutes(router: Router, svc: DaemonServices): void 
     sendJson(ctx.res, 200, {
       ...info,
       ...(svc.name ? { Name: svc.name } : {}),
+      ...(svc.settingSources ? { Settings: { ...((info.Settings as Record<string, string> | undefined) ?? {}), ...svc.settingSources } } : {}),
       Warnings: [...((info.Warnings as string[] | undefined) ?? []), ...(svc.warnings ?? [])],
     });
   });

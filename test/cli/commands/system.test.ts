@@ -115,6 +115,8 @@ describe.runIf(isRoot)('info, system, settings file and Docker second names', ()
     test('info comes from the daemon; events stream with filters, --until and a template', async () => {
       const info = await runCli(['-H', daemon.host, 'info', '--format', '{{.DockerRootDir}} {{.Images}}'], { env });
       expect(info).toMatchObject({ code: 0, stdout: `${daemon.root} 0\n` });
+      // the daemon's own settings are in Settings too, with where they came from
+      expect((await runCli(['-H', daemon.host, 'info', '--format', '{{index .Settings "hosts"}}|{{index .Settings "tls"}}'], { env })).stdout).toBe('flag|default\n');
       const since = Math.floor(Date.now() / 1000) - 1;
       const vol = await runCli(['-H', daemon.host, 'volume', 'create', 'evvol'], { env });
       expect(vol.code, vol.stderr).toBe(0);
