@@ -151,6 +151,12 @@ export class Engine implements BuildDeps, EngineApi {
     this.sourceDateEpoch = sourceDateEpoch;
   }
 
+  /** The state root `open` would use for `opts`, and where its name came from (flag, env, file, default). */
+  static rootFor(opts: EngineOptions = {}): { root: string; source: string | undefined } {
+    const s = settings(opts);
+    return { root: s.root, source: s.sources.root };
+  }
+
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const s = settings(opts);
     const parts = await openRoot(s.root, s.runtime, s.network, s.seccompProfile, s.dns);

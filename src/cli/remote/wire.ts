@@ -41,11 +41,11 @@ export async function openCliEngine(opts: OpenCliEngineOptions): Promise<EngineA
     ...(opts.insecureTcp ? { insecureTcp: true } : {}),
   });
   if (remote) return remote;
-  const [{ Engine }, { settings }] = await Promise.all([import('../../engine.js'), import('../../engine-settings.js')]);
+  const { Engine } = await import('../../engine.js');
   // A mistyped root (--root, $TBUILD_ROOT, data-root in the settings file) would otherwise look
   // like an empty store: say that it is new, and where the name came from.
-  const chosen = settings({ ...(opts.rootExplicit ? { root: opts.root } : {}), runtime: opts.runtime });
-  const from = chosen.sources.root;
+  const chosen = Engine.rootFor({ ...(opts.rootExplicit ? { root: opts.root } : {}), runtime: opts.runtime });
+  const from = chosen.source;
   if (from && from !== 'default' && !existsSync(chosen.root)) {
     opts.notice?.(`tbuild: creating state root ${chosen.root} (it did not exist${from === 'flag' ? '' : `; from ${from.replace(/^env /, '$')}`})`);
   }
