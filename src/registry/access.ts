@@ -31,58 +31,43 @@ export class RegistryAccess implements Registries, RegistryClientSource {
     return { client: await this.#shared, release: async () => {} };
   }
 
-  async pull(ref: string, req: PullRequest = {}): Promise<PulledImage> {
-    const { pullImage } = await import('./pull.js');
-    const { client, release } = await this.#client(req.auth);
+  /** `fn` with a client for `auth` (or the shared one), released afterwards. */
+  async #with<T>(auth: RequestAuth | undefined, fn: (client: RegistryClient) => Promise<T>): Promise<T> {
+    const { client, release } = await this.#client(auth);
     try {
-      return await pullImage(this.#target, client, ref, await pullOptions(req));
+      return await fn(client);
     } finally {
       await release();
     }
   }
 
+  async pull(ref: string, req: PullRequest = {}): Promise<PulledImage> {
+    const [{ pullImage }, opts] = await Promise.all([import('./pull.js'), pullOptions(req)]);
+    return this.#with(req.auth, (client) => pullImage(this.#target, client, ref, opts));
+  }
+
   async pullAllTags(repository: string, req: PullRequest = {}): Promise<PulledRepository> {
-    const { pullAllTags } = await import('./pull.js');
-    const { client, release } = await this.#client(req.auth);
-    try {
-      return await pullAllTags(this.#target, client, repository, await pullOptions(req));
-    } finally {
-      await release();
-    }
+    const [{ pullAllTags }, opts] = await Promise.all([import('./pull.js'), pullOptions(req)]);
+    return this.#with(req.auth, (client) => pullAllTags(this.#target, client, repository, opts));
   }
 
   async push(ref: string, req: PushRequest = {}): Promise<PushedImage> {
     const { pushImage } = await import('./push.js');
-    const { client, release } = await this.#client(req.auth);
-    try {
-      const { auth: _auth, ...opts } = req;
-      return await pushImage(this.#target, client, ref, opts);
-    } finally {
-      await release();
-    }
+    const { auth, ...opts } = req;
+    return this.#with(auth, (client) => pushImage(this.#target, client, ref, opts));
   }
 
   openClient(auth?: RequestAuth): Promise<{ client: RegistryClient; release: () => Promise<void> }> {
     return this.#client(auth);
   }
 
-  async checkLogin(host: string, credentials: Credentials): Promise<void> {
-    const { client, release } = await this.#client({ host, credentials });
-    try {
-      await client.login(host, credentials);
-    } finally {
-      await release();
-    }
+  checkLogin(host: string, credentials: Credentials): Promise<void> {
+    return this.#with({ host, credentials }, (client) => client.login(host, credentials));
   }
 
   async distribution(ref: string, auth?: RequestAuth): Promise<DistributionInfo> {
     const { distributionInfo } = await import('./pull.js');
-    const { client, release } = await this.#client(auth);
-    try {
-      return await distributionInfo(client, ref);
-    } finally {
-      await release();
-    }
+    return this.#with(auth, (client) => distributionInfo(client, ref));
   }
 
   async close(): Promise<void> {
