@@ -4,6 +4,7 @@ import { Readable, Transform } from 'node:stream';
 import { TbuildError, isTbuildError } from '../errors.js';
 import { isDigest, sha256, type Digest } from '../util/digest.js';
 import { Authorizer, registryErrorText } from './auth.js';
+import { header, readLimited, responseError } from './responses.js';
 import { apiHost, bodyError, redact, Transport, type HttpRequest, type HttpResponse } from './transport.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './media-types.js';
 import type { Credentials, Descriptor, Fetcher, Pusher, RegistryClient, RegistryOptions, RepositoryRef, Resolved } from './types.js';
@@ -50,32 +51,8 @@ export class Registry implements RegistryClient {
   }
 
   async tags(repo: RepositoryRef): Promise<string[]> {
-    const host = apiHost(repo.domain);
-    const name = `${repo.domain}/${repo.path}`;
-    const tags: string[] = [];
-    const seen = new Set<string>();
-    let path: string | undefined = `/v2/${repo.path}/tags/list`;
-    while (path) {
-      // a registry that sends the same next page again would keep us here for ever
-      if (seen.has(path)) throw new TbuildError('TB_REGISTRY_PROTOCOL', `tag list of ${name}: the registry sent the page ${path} twice`);
-      seen.add(path);
-      const res = await this.call(host, [`repository:${repo.path}:pull`], { method: 'GET', path, headers: { accept: 'application/json' } });
-      if (res.status !== 200) throw await responseError(res, `tag list of ${name}`, host);
-      const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `tag list of ${name}`);
-      let page: { tags?: unknown };
-      try {
-        page = JSON.parse(bytes.toString()) as { tags?: unknown };
-      } catch {
-        throw new TbuildError('TB_REGISTRY_PROTOCOL', `tag list of ${name} is not JSON`);
-      }
-      // distribution answers `"tags": null` for a repository whose tags were all deleted
-      if (page.tags !== null && page.tags !== undefined && !(Array.isArray(page.tags) && page.tags.every((t) => typeof t === 'string'))) {
-        throw new TbuildError('TB_REGISTRY_PROTOCOL', `tag list of ${name} has no list of tags`);
-      }
-      tags.push(...((page.tags as string[] | null | undefined) ?? []));
-      path = nextPage(header(res, 'link'), host);
-    }
-    return tags;
+    const { listTags } = await import('./tags.js');
+    return listTags(this, repo);
   }
 
   async login(host: string, creds: Credentials): Promise<void> {
@@ -99,40 +76,6 @@ export class Registry implements RegistryClient {
   }
 }
 
-/** The error for a failed registry answer, by status, naming `what` (never a header or secret). */
-export async function responseError(res: HttpResponse, what: string, host: string): Promise<TbuildError> {
-  const why = await registryErrorText(res);
-  const suffix = why ? `: ${why}` : '';
-  switch (res.status) {
-    case 401:
-      return new TbuildError('TB_REGISTRY_UNAUTHORIZED', `unauthorized: ${what}${suffix}`, { details: { host } });
-    case 403:
-      return new TbuildError('TB_REGISTRY_DENIED', `denied: ${what}${suffix}`, { details: { host } });
-    case 404:
-      return new TbuildError('TB_REGISTRY_NOT_FOUND', `${what}: not found${suffix}`, { details: { host } });
-    default:
-      return new TbuildError('TB_REGISTRY_PROTOCOL', `${what}: registry answered ${res.status}${suffix}`, { details: { host, status: res.status } });
-  }
-}
-
-/** The `rel="next"` target of a Link header (the distribution API's pagination), if any. */
-function nextPage(link: string | undefined, host: string): string | undefined {
-  for (const part of link?.split(',') ?? []) {
-    const m = /^\s*<([^>]+)>\s*;(.*)$/.exec(part);
-    if (!m || !/\brel="?next"?/.test(m[2]!)) continue;
-    const url = new URL(m[1]!, `https://${host}`);
-    // the registry's Authorization goes to the registry only
-    if (url.host !== host) throw new TbuildError('TB_REGISTRY_PROTOCOL', `the tag list's next page is on another host (${url.host})`);
-    return `${url.pathname}${url.search}`;
-  }
-  return undefined;
-}
-
-function header(res: HttpResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
 /**
  * The bytes of `source`, counted and hashed as they pass; fails as soon as there are too many, and
  * at the end when size or digest differ from `desc`. Errors reach whoever reads the stream.
@@ -149,29 +92,6 @@ export function verified(source: AsyncIterable<Buffer>, desc: Descriptor, onByte
     }
   }
   return verify ? verifyingStream(read(), desc, onBytes) : Readable.from(read(), { objectMode: false });
-}
-
-async function readLimited(res: HttpResponse, limit: number, what: string): Promise<Buffer> {
-  const len = Number(header(res, 'content-length'));
-  if (Number.isFinite(len) && len > limit) {
-    await res.body.dump();
-    throw new TbuildError('TB_REGISTRY_PROTOCOL', `${what} is ${len} bytes, more than the ${limit} allowed`);
-  }
-  const chunks: Buffer[] = [];
-  let n = 0;
-  try {
-    for await (const c of res.body) {
-      n += (c as Buffer).length;
-      if (n > limit) {
-        res.body.destroy();
-        throw new TbuildError('TB_REGISTRY_PROTOCOL', `${what} is more than the ${limit} bytes allowed`);
-      }
-      chunks.push(c as Buffer);
-    }
-  } catch (err) {
-    throw bodyError(new URL(res.url).host, err);
-  }
-  return Buffer.concat(chunks);
 }
 
 class RepoFetcher implements Fetcher {
