@@ -230,11 +230,22 @@ class FileIngestWriter implements IngestWriter {
     if (this.#gatheredBytes >= GATHER_BYTES || this.#gathered.length >= GATHER_CHUNKS) await this.#flush();
   }
 
+  async flush(): Promise<void> {
+    if (this.#state !== 'open') throw new TbuildError('TB_INTERNAL', 'flush of a finished ingest');
+    await this.#flush();
+  }
+
   async #flush(): Promise<void> {
     if (!this.#gathered.length) return;
     const chunks = this.#gathered;
+    const bytes = this.#gatheredBytes;
     this.#gathered = [];
     this.#gatheredBytes = 0;
+    // A chunk moved to another thread before it was written out is empty now: never a short blob.
+    if (chunks.reduce((n, c) => n + c.length, 0) !== bytes) {
+      await this.abort();
+      throw new TbuildError('TB_INTERNAL', 'a chunk given to the content store changed before it was written');
+    }
     try {
       let pending = chunks;
       while (pending.length) {

@@ -21,6 +21,8 @@ export interface IngestWriter {
    * write or the commit resolves, so the caller must not change it after handing it over.
    */
   write(chunk: Uint8Array): Promise<void>;
+  /** Write out what was gathered: the writer then holds no chunk it was given. */
+  flush(): Promise<void>;
   /**
    * Resolves to the blob's info. Committing content that already exists is not an error.
    * `digest`: what the caller's own hashing of the same bytes gave (`hashedByCaller` only).
@@ -190,6 +192,11 @@ export interface ApplyTarOptions {
    * holds them once every byte was taken.
    */
   digestInput?: boolean;
+  /**
+   * With `offThread`: the caller is done with each chunk of `tar` once it has been read, so its
+   * memory moves to the worker as it is (a download's socket reads) instead of being copied.
+   */
+  handOver?: boolean;
   /**
    * Refuse to replace a directory with a non-directory or the reverse (the Engine API's
    * `noOverwriteDirNonDir`, which `docker cp` always sends); by default the entry replaces it.

@@ -265,6 +265,8 @@ async function fetchLayers(
 
 /** Layers from this size on are extracted on a worker thread (the pool's start-up is ~0.1 s). */
 const OFF_THREAD_BYTES = 4 << 20;
+/** A large layer's bytes go to its worker this many at a time, once the store has written them. */
+const HAND_OVER_BYTES = 1 << 20;
 
 /**
  * One layer: its bytes go to the content store (under their own digest) and, as they pass, to
@@ -295,25 +297,45 @@ async function downloadAndExtract(target: PullTarget, fetcher: Fetcher, desc: De
   // every download of the pull, is the one that runs out of time first
   const offThread = desc.size >= OFF_THREAD_BYTES;
   const writer = await target.content.writer({ expected: desc.digest, size: desc.size, hashedByCaller: offThread });
-  // Each chunk is written to the store while the extraction takes it: no copy in between.
-  let written: Promise<void> = Promise.resolve();
+  // Each chunk is written to the store and taken by the extraction: no copy in between. A large
+  // layer's chunks move to its worker as they are, so they go there only once the store has
+  // written them (a megabyte at a time, as it gathers them).
   let failedWrite: unknown;
+  const store = async (write: () => Promise<void>): Promise<void> => {
+    try {
+      await write();
+    } catch (err) {
+      failedWrite ??= err;
+      throw err;
+    }
+  };
   async function* stored(): AsyncGenerator<Buffer> {
+    let held: Buffer[] = [];
+    let heldBytes = 0;
     // The download outlives an extraction that gives up: see below.
     for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
-      written = writer.write(chunk as Buffer);
-      written.catch((err: unknown) => (failedWrite ??= err));
-      yield chunk as Buffer;
-      await written;
+      await store(() => writer.write(chunk as Buffer));
+      if (!offThread) {
+        yield chunk as Buffer;
+        continue;
+      }
+      held.push(chunk as Buffer);
+      heldBytes += (chunk as Buffer).length;
+      if (heldBytes < HAND_OVER_BYTES) continue;
+      await store(() => writer.flush());
+      yield* held;
+      held = [];
+      heldBytes = 0;
     }
+    await store(() => writer.flush());
+    yield* held;
   }
   try {
-    const { input, ...got } = await target.layers.applyTar(stored(), dir, { allowDevices: true, offThread, digestInput: offThread }).catch(async (err: unknown) => {
+    const { input, ...got } = await target.layers.applyTar(stored(), dir, { allowDevices: true, offThread, digestInput: offThread, handOver: offThread }).catch(async (err: unknown) => {
       // Bytes that do not unpack may be bytes that are not the blob: then that is the error to
       // report (it names the digest), so the rest is read and checked before giving up. A layer
       // refused for what it holds, or a download that broke, is reported as it is.
       if (failedWrite !== undefined || isTbuildError(err, 'TB_TAR_HOSTILE') || isTbuildError(err, 'TB_NO_SPACE') || stream.errored) throw failedWrite ?? err;
-      await written.catch(() => {});
       for await (const chunk of stream) await writer.write(chunk as Buffer);
       // (a writer whose caller has no digest for it hashes what it wrote)
       await writer.commit();

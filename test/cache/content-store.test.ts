@@ -75,3 +75,28 @@ test('a writer hashed by its caller: the given digest is checked; none given, th
     await t.cleanup();
   }
 });
+
+test('flush writes out what the writer gathered; a chunk emptied before it was written fails the ingest, never a short blob', async () => {
+  const t = await tempDir('tbcs-');
+  try {
+    const s = await openContentStore(t.path);
+    const part = Buffer.from('first part, ');
+    const w = await s.writer();
+    await w.write(part);
+    await w.flush();
+    // once flushed, the writer holds nothing of it: the caller may move its memory away
+    structuredClone(part.buffer, { transfer: [part.buffer as ArrayBuffer] });
+    await w.write(Buffer.from('second part'));
+    expect(await w.commit()).toEqual({ digest: sha256('first part, second part'), size: 23 });
+
+    const given = new Uint8Array(Buffer.from('moved away too soon'));
+    const early = await s.writer({ expected: sha256('moved away too soon'), size: given.length, hashedByCaller: true });
+    await early.write(given);
+    structuredClone(given.buffer, { transfer: [given.buffer as ArrayBuffer] });
+    await expect(early.commit(sha256('moved away too soon'))).rejects.toMatchObject({ code: 'TB_INTERNAL' });
+    expect(await s.info(sha256('moved away too soon'))).toBeUndefined();
+    expect(await readdir(join(t.path, 'content/ingest'))).toEqual([]);
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -61,6 +61,10 @@ export class MemoryContentStore implements ContentStore {
         size += chunk.length;
         chunks.push(Buffer.from(chunk));
       },
+      // (chunks are copied as they come: nothing to write out)
+      flush: async () => {
+        if (!open) throw new TbuildError('TB_INTERNAL', 'flush of a finished ingest');
+      },
       commit: async () => {
         if (!open) throw new TbuildError('TB_INTERNAL', 'commit of a finished ingest');
         finish();

@@ -25,7 +25,7 @@ const MARK = 'tbuild.applyTarWorker';
 
 type ToWorker =
   | { kind: 'job'; id: number; dir: string; opts: ApplyTarOptions }
-  | { kind: 'chunk'; id: number; data: Uint8Array }
+  | { kind: 'chunk'; id: number; data: Uint8Array[] }
   | { kind: 'end'; id: number }
   | { kind: 'abort'; id: number; message: string };
 
@@ -131,19 +131,27 @@ export async function applyTarOffThread(tar: Readable | AsyncIterable<Buffer>, d
   const post = (m: ToWorker): void => w.worker.postMessage(m);
   post({ kind: 'job', id, dir, opts: { ...opts, offThread: false } });
   // Chunks go over several to a message: each message wakes the worker (a costly cross-thread
-  // wake-up on a virtual machine). They are joined into one new buffer that is handed over, not
-  // cloned: a clone copies each chunk's whole backing memory (a socket read's, for a download).
+  // wake-up on a virtual machine). A chunk that owns all its memory and that the caller hands
+  // over moves as it is; others are joined into one new buffer that moves. Never cloned: a clone
+  // copies each chunk's whole backing memory (a socket read's, for a download), and a copy is
+  // fresh memory for this thread's collector to account and page in (a pull's downloads run
+  // here: every copy spared is a major collection spared).
   let batch: Buffer[] = [];
   let batched = 0;
+  const owned = (c: Buffer): boolean => c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && c.buffer instanceof ArrayBuffer;
   const send = (): void => {
     if (!batch.length) return;
-    const data = Buffer.concat(batch, batched);
+    let data: Uint8Array[];
+    if (opts.handOver) data = batch.map((c) => (owned(c) ? c : new Uint8Array(c)));
+    else {
+      // (Buffer.concat of this size allocates memory of its own, never the shared pool)
+      const whole = Buffer.concat(batch, batched);
+      data = [owned(whole) ? whole : new Uint8Array(whole)];
+    }
     inFlight += batched;
     batch = [];
     batched = 0;
-    // (Buffer.concat of this size allocates memory of its own, never the shared pool)
-    const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-    w.worker.postMessage({ kind: 'chunk', id, data } satisfies ToWorker, whole ? [data.buffer as ArrayBuffer] : []);
+    w.worker.postMessage({ kind: 'chunk', id, data } satisfies ToWorker, data.map((d) => d.buffer as ArrayBuffer));
   };
   try {
     for await (const chunk of tar) {
@@ -179,7 +187,7 @@ function jobStream(port: MessagePort, id: number, digestInput: boolean): { strea
   const hash = digestInput ? createHash('sha256') : undefined;
   let inputSize = 0;
   let ended = false;
-  const queue: Array<Uint8Array | null | Error> = [];
+  const queue: Array<Uint8Array[] | null | Error> = [];
   let waiting: (() => void) | undefined;
   async function* chunks(): AsyncGenerator<Buffer> {
     for (;;) {
@@ -187,11 +195,11 @@ function jobStream(port: MessagePort, id: number, digestInput: boolean): { strea
       const next = queue.shift()!;
       if (next === null) return;
       if (next instanceof Error) throw next;
-      port.postMessage({ kind: 'taken', id, bytes: next.length } satisfies FromWorker);
-      yield Buffer.from(next.buffer, next.byteOffset, next.length);
+      port.postMessage({ kind: 'taken', id, bytes: next.reduce((n, d) => n + d.length, 0) } satisfies FromWorker);
+      for (const d of next) yield Buffer.from(d.buffer, d.byteOffset, d.length);
     }
   }
-  const push = (x: Uint8Array | null | Error): void => {
+  const push = (x: Uint8Array[] | null | Error): void => {
     queue.push(x);
     const w = waiting;
     waiting = undefined;
@@ -201,8 +209,10 @@ function jobStream(port: MessagePort, id: number, digestInput: boolean): { strea
     stream: Readable.from(chunks(), { objectMode: false }),
     feed(m) {
       if (m.kind === 'chunk') {
-        hash?.update(m.data);
-        inputSize += m.data.length;
+        for (const d of m.data) {
+          hash?.update(d);
+          inputSize += d.length;
+        }
         push(m.data);
       } else if (m.kind === 'end') {
         ended = true;

@@ -98,3 +98,24 @@ test('digestInput: the worker hashes the bytes as given (compressed) beside the 
     await t.cleanup();
   }
 });
+
+test('handOver: chunks that own their memory move to the worker without a copy; shared ones are copied', async () => {
+  const t = await tempDir('tbaw-');
+  try {
+    const tar = await makeTar([{ name: 'data.bin', content: randomBytes(2 << 20) }]);
+    const gz = gzipSync(tar);
+    // chunks like a download's socket reads (each its own memory), and a view into a shared one
+    const owned = [];
+    for (let o = 0; o < gz.length - 100; o += 64 << 10) owned.push(new Uint8Array(gz.subarray(o, Math.min(o + (64 << 10), gz.length - 100))));
+    const shared = Buffer.concat([Buffer.alloc(7), gz.subarray(gz.length - 100)]).subarray(7);
+    const chunks = [...owned.map((c) => Buffer.from(c.buffer)), shared];
+    const got = await layerConverter.applyTar(Readable.from(chunks, { objectMode: false }), join(t.path, 'a'), { offThread: true, digestInput: true, handOver: true });
+    expect(got).toEqual({ diffId: sha256(tar), size: tar.length, input: { digest: sha256(gz), size: gz.length } });
+    expect((await readFile(join(t.path, 'a', 'data.bin'))).equals(tar.subarray(512, 512 + (2 << 20)))).toBe(true);
+    // the owned ones went to the worker (this thread's views are empty now); the shared one stayed
+    expect(chunks.slice(0, -1).every((c) => c.buffer.byteLength === 0)).toBe(true);
+    expect(shared.length).toBe(100);
+  } finally {
+    await t.cleanup();
+  }
+});
