@@ -242,6 +242,7 @@ async function fetchLayers(
   }
   descs.forEach((d, i) => progress({ id: shortId(d.digest), status: present[i] ? 'Already exists' : 'Pulling fs layer' }));
   const added: Digest[] = [];
+  const commits: Promise<void>[] = [];
   try {
     const layers = await unpackLayers(
       target,
@@ -250,16 +251,19 @@ async function fetchLayers(
         diffId: diffIds[i]!,
         // a stack here without its blob is unpacked again, for the blob
         reuse: present[i],
-        extract: (dir) => downloadAndExtract(target, fetcher, desc, dir, progress, added),
+        extract: (dir) => downloadAndExtract(target, fetcher, desc, dir, progress, added, commits),
       })),
       { concurrency, knownSizes: sizes },
     );
+    await Promise.all(commits);
     descs.forEach((d, i) => present[i] || progress({ id: shortId(d.digest), status: 'Pull complete' }));
     return layers.map((l, i) => ({ ...l, compressed: { digest: descs[i]!.digest, size: descs[i]!.size, mediaType: descs[i]!.mediaType } }));
   } catch (err) {
+    // bytes that are not the blob explain whatever went wrong with them after: that is the error
+    const notTheBlob = (await Promise.allSettled(commits)).find((r) => r.status === 'rejected' && isTbuildError(r.reason, 'TB_CONTENT_DIGEST_MISMATCH'));
     // Blobs an image of the store uses meanwhile stay.
     for (const d of added) if (!(await blobInUse(target, d))) await target.content.delete(d).catch(() => {});
-    throw err;
+    throw notTheBlob ? (notTheBlob as PromiseRejectedResult).reason : err;
   }
 }
 
@@ -272,7 +276,15 @@ const HAND_OVER_BYTES = 1 << 20;
  * One layer: its bytes go to the content store (under their own digest) and, as they pass, to
  * the extraction into `dir`. A blob already in the store is only extracted.
  */
-async function downloadAndExtract(target: PullTarget, fetcher: Fetcher, desc: Descriptor, dir: string, progress: ProgressSink, added: Digest[]): Promise<LayerDescriptor> {
+async function downloadAndExtract(
+  target: PullTarget,
+  fetcher: Fetcher,
+  desc: Descriptor,
+  dir: string,
+  progress: ProgressSink,
+  added: Digest[],
+  commits: Promise<void>[],
+): Promise<LayerDescriptor> {
   const id = shortId(desc.digest);
   if (await target.content.info(desc.digest)) {
     progress({ id, status: 'Extracting', current: 0, total: desc.size });
@@ -343,18 +355,35 @@ async function downloadAndExtract(target: PullTarget, fetcher: Fetcher, desc: De
       throw err;
     });
     progress({ id, status: 'Verifying Checksum' });
-    await writer.commit(input?.digest);
-    added.push(desc.digest);
-    progress({ id, status: 'Download complete' });
+    // The commit (the blob made durable and named) does not hold the layer's download slot: the
+    // next layer starts while it runs, and the pull waits for every commit before it records
+    // the image. (A commit that fails has removed what it wrote; the handler below only keeps an
+    // early failure from being reported as unhandled before the pull gets to it.)
+    const committed = writer.commit(input?.digest).then(
+      () => {
+        added.push(desc.digest);
+        progress({ id, status: 'Download complete' });
+      },
+      (err: unknown) => {
+        throw namedBlobError(err, desc.digest);
+      },
+    );
+    committed.catch(() => {});
+    commits.push(committed);
     return got;
   } catch (err) {
     stream.destroy();
     await writer.abort();
-    if (isTbuildError(err, 'TB_CONTENT_SIZE_MISMATCH') && !err.message.includes(desc.digest)) {
-      throw new TbuildError(err.code, `blob ${desc.digest}: ${err.message}`, { cause: err, details: err.details });
-    }
-    throw err;
+    throw namedBlobError(err, desc.digest);
   }
+}
+
+/** A size mismatch names the blob it is about. */
+function namedBlobError(err: unknown, digest: Digest): unknown {
+  if (isTbuildError(err, 'TB_CONTENT_SIZE_MISMATCH') && !err.message.includes(digest)) {
+    return new TbuildError(err.code, `blob ${digest}: ${err.message}`, { cause: err, details: err.details });
+  }
+  return err;
 }
 
 /** The size of every layer snapshot the store's images know, by snapshot name. */

@@ -180,6 +180,39 @@ test('a large layer is hashed on the worker that extracts it: kept under its dig
   }
 }, 60_000);
 
+test('a registry that serves another layer under a blob\'s digest: the digest mismatch is the error, not what the bytes unpack to', async () => {
+  // two images of one large layer each, one byte apart (random bytes: gzip stores them as they
+  // are, so the two blobs are the same size)
+  const { importLayers } = await import('../../src/images/layers.js');
+  const { makeTar } = await import('../cache/layer/tar-helpers.js');
+  const { Readable } = await import('node:stream');
+  const { randomBytes } = await import('node:crypto');
+  const src = await freshParts();
+  const pushed: Array<{ digest: string; size: number }> = [];
+  const content = randomBytes(5 << 20);
+  for (const tag of ['a', 'b']) {
+    if (tag === 'b') content[1000] ^= 0xff;
+    const tar = await makeTar([{ name: 'big.bin', content }]);
+    const layers = await importLayers(src, [{ open: () => Readable.from([tar]) }]);
+    const config = { architecture: 'amd64', os: 'linux', config: { Labels: { tag } }, rootfs: { type: 'layers' as const, diff_ids: layers.map((l) => l.diffId) } };
+    await src.images.create({ config, layers, names: [`swap:${tag}`] });
+    await pushImage(src, client, `${reg.host}/test/swap:${tag}`, { image: `swap:${tag}` });
+    const m = JSON.parse((await client.fetcher({ domain: reg.host, path: 'test/swap' }).manifest(tag)).bytes.toString()) as { layers: Array<{ digest: string; size: number }> };
+    pushed.push(m.layers[0]!);
+  }
+  expect(pushed[0]!.size).toBe(pushed[1]!.size);
+  const blobFile = (digest: string) => join(reg.storage, 'docker/registry/v2/blobs/sha256', digest.slice(7, 9), digest.slice(7), 'data');
+  const original = await readFile(blobFile(pushed[0]!.digest));
+  await writeFile(blobFile(pushed[0]!.digest), await readFile(blobFile(pushed[1]!.digest)));
+  try {
+    const fresh = await freshParts();
+    await expect(pullImage(fresh, client, `${reg.host}/test/swap:a`)).rejects.toMatchObject({ code: 'TB_CONTENT_DIGEST_MISMATCH', message: expect.stringContaining(pushed[0]!.digest) });
+    expect(await leftovers(fresh)).toEqual({ images: 0, blobs: 0, snapshots: [] });
+  } finally {
+    await writeFile(blobFile(pushed[0]!.digest), original);
+  }
+}, 60_000);
+
 test('docker.io pulls go through registry mirrors, passing over one that is down', async () => {
   const copied = await run('skopeo', ['copy', '-q', ...reg.skopeoFlags('src'), ...reg.skopeoFlags('dest'), `docker://${reg.host}/${SRC}`, `docker://${reg.host}/library/busybox:mirrored`]);
   expect(copied.stderr).toBe('');
