@@ -11,7 +11,7 @@ import { cgroupDirs, hostRlimits, removeCgroup, wasOomKilled } from './cgroups.j
 import { RuncContainer } from './runc-container.js';
 import { removeStubs } from './stubs.js';
 import { CGROUP_PARENT, ID_RE, prepareBundle } from './runc-bundle.js';
-import { processStart } from '../util/process.js';
+import { onPath, processStart } from '../util/process.js';
 import { traced } from '../util/trace.js';
 import type { SecurityHostPaths } from './security/types.js';
 import { exitCodeOf, exitStatus, isSignalExit, runtimeError, runtimeLogError } from './runc-status.js';
@@ -51,6 +51,10 @@ export function createRuncExecutor(opts: RuncExecutorOptions): Executor & Contai
 class RuncExecutor implements Executor, ContainerRuntime {
   readonly #root: string;
   readonly #runtime: string;
+  /** The runtime's binary, found on PATH once: a RUN step or an exec spawns it several times. */
+  readonly #binary: string;
+  /** The directory of exec'd processes' specs, made on the first exec. */
+  #procDir: Promise<void> | undefined;
   readonly #runcRoot: string;
   readonly #security: SecurityHostPaths | undefined;
   #rlimits: HostRlimits | undefined;
@@ -68,6 +72,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
   constructor(opts: RuncExecutorOptions) {
     this.#root = opts.root;
     this.#runtime = opts.runtime;
+    this.#binary = onPath(opts.runtime);
     this.#runcRoot = join(opts.root, 'runc');
     this.#security = opts.security;
   }
@@ -107,7 +112,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
   }
 
   resizeTty(pid: number, size: TtySize): Promise<void> {
-    return resizeTty(pid, size, this.#runtime);
+    return resizeTty(pid, size, this.#binary);
   }
 
   async runtimeCommand(args: string[]): Promise<string> {
@@ -146,7 +151,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
   /** Spawn a runtime subcommand and collect its output (never throws on non-zero exit). */
   #exec(args: string[], stdio?: { input?: string }): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.#runtime, ['--root', this.#runcRoot, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(this.#binary, ['--root', this.#runcRoot, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -186,7 +191,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
     const stdio: StdioOptions = [io.stdin || spec.process.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
     // In the foreground runc wants its own controlling terminal to give the container a pty;
     // `script` provides one and relays it over our pipes (stderr then joins stdout).
-    const child = spawn(...(spec.process.tty ? ttyWrap(this.#runtime, args, spec.process.consoleSize) : [this.#runtime, args] as const), { stdio, cwd: bundle });
+    const child = spawn(...(spec.process.tty ? ttyWrap(this.#binary, args, spec.process.consoleSize) : [this.#binary, args] as const), { stdio, cwd: bundle });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', (e) => reject(this.#spawnError(e)));
       child.once('close', (code, signal) => resolve({ code, signal }));
@@ -305,15 +310,24 @@ class RuncExecutor implements Executor, ContainerRuntime {
       proc.rlimits = container.rlimits;
     }
     const dir = join(this.#root, 'exec', '.proc');
-    await mkdir(dir, { recursive: true });
+    this.#procDir ??= mkdir(dir, { recursive: true }).then(() => {});
+    await this.#procDir.catch((err: unknown) => {
+      this.#procDir = undefined;
+      throw err;
+    });
     const file = join(dir, `${id}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
-    await writeFile(file, JSON.stringify(proc));
+    await writeFile(file, JSON.stringify(proc)).catch(async (err: NodeJS.ErrnoException) => {
+      // (the directory went away under us: made again)
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(dir, { recursive: true });
+      await writeFile(file, JSON.stringify(proc));
+    });
     try {
       const stdio: StdioOptions = [io.stdin || p.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
       const args = ['--root', this.#runcRoot, '--log', `${file}.log`, '--log-format', 'json', 'exec', '--process', file];
       if (io.started) args.push('--pid-file', `${file}.pid`);
       args.push(id);
-      const child = spawn(...(p.tty ? ttyWrap(this.#runtime, args, p.consoleSize) : ([this.#runtime, args] as const)), { stdio });
+      const child = spawn(...(p.tty ? ttyWrap(this.#binary, args, p.consoleSize) : ([this.#binary, args] as const)), { stdio });
       let reported = false;
       const started = io.started
         ? (pid: number) => {
@@ -350,9 +364,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
       }
       return exitStatus(code);
     } finally {
-      await rm(file, { force: true });
-      await rm(`${file}.log`, { force: true });
-      await rm(`${file}.pid`, { force: true });
+      await Promise.all([file, `${file}.log`, `${file}.pid`].map((f) => rm(f, { force: true })));
     }
   }
 }

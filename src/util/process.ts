@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * Whether process `pid` exists (EPERM: it does, owned by someone else). Leftovers on disk are
@@ -24,4 +25,24 @@ export function processStart(pid: number): string {
   } catch {
     return 'gone';
   }
+}
+
+/**
+ * `name` as the absolute path a spawn would find on PATH, or `name` itself when it has a slash or
+ * is not found (the spawn then reports it). Resolved once by callers that start it often: each
+ * spawn of a bare name tries every PATH entry before the one that has it.
+ */
+export function onPath(name: string, path = process.env.PATH ?? ''): string {
+  if (name.includes('/')) return name;
+  for (const dir of path.split(':')) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return name;
 }
