@@ -218,7 +218,13 @@ export async function unpackLayers(
   parts: LayerParts,
   scratchRoot: string,
   sources: readonly UnpackSource[],
-  opts: { concurrency?: number; /** Sizes of layer snapshots the caller knows (from its images), by snapshot name. */ knownSizes?: ReadonlyMap<string, number> } = {},
+  opts: {
+    concurrency?: number;
+    /** Sizes of layer snapshots the caller knows (from its images), by snapshot name. */
+    knownSizes?: ReadonlyMap<string, number>;
+    /** Awaited once every layer is extracted, before any becomes a snapshot: what the caller still finishes (a pull's blob commits) can fail the unpack while nothing is stacked. */
+    beforeStack?: () => Promise<unknown>;
+  } = {},
 ): Promise<ImageLayer[]> {
   const concurrency = opts.concurrency ?? 3;
   const names: string[] = [];
@@ -245,6 +251,7 @@ export async function unpackLayers(
         });
       }),
     );
+    await opts.beforeStack?.();
     return await stackLayers(parts, extracted);
   } catch (err) {
     queue.clear();

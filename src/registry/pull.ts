@@ -243,6 +243,8 @@ async function fetchLayers(
   descs.forEach((d, i) => progress({ id: shortId(d.digest), status: present[i] ? 'Already exists' : 'Pulling fs layer' }));
   const added: Digest[] = [];
   const commits: Promise<void>[] = [];
+  // (a commit that ends after the pull failed does not report its blob as downloaded)
+  const failed = { value: false };
   try {
     const layers = await unpackLayers(
       target,
@@ -251,19 +253,21 @@ async function fetchLayers(
         diffId: diffIds[i]!,
         // a stack here without its blob is unpacked again, for the blob
         reuse: present[i],
-        extract: (dir) => downloadAndExtract(target, fetcher, desc, dir, progress, added, commits),
+        extract: (dir) => downloadAndExtract(target, fetcher, desc, dir, progress, added, commits, failed),
       })),
-      { concurrency, knownSizes: sizes },
+      // every blob is committed before a layer becomes a snapshot: a blob that fails there leaves none
+      { concurrency, knownSizes: sizes, beforeStack: () => Promise.all(commits) },
     );
-    await Promise.all(commits);
     descs.forEach((d, i) => present[i] || progress({ id: shortId(d.digest), status: 'Pull complete' }));
     return layers.map((l, i) => ({ ...l, compressed: { digest: descs[i]!.digest, size: descs[i]!.size, mediaType: descs[i]!.mediaType } }));
   } catch (err) {
-    // bytes that are not the blob explain whatever went wrong with them after: that is the error
+    failed.value = true;
+    // Bytes that are not the blob explain whatever went wrong with them after: that is the error
+    // (but a full disk stays the error: a caller pulling several images stops on it).
     const notTheBlob = (await Promise.allSettled(commits)).find((r) => r.status === 'rejected' && isTbuildError(r.reason, 'TB_CONTENT_DIGEST_MISMATCH'));
     // Blobs an image of the store uses meanwhile stay.
     for (const d of added) if (!(await blobInUse(target, d))) await target.content.delete(d).catch(() => {});
-    throw notTheBlob ? (notTheBlob as PromiseRejectedResult).reason : err;
+    throw notTheBlob && !isTbuildError(err, 'TB_NO_SPACE') ? (notTheBlob as PromiseRejectedResult).reason : err;
   }
 }
 
@@ -284,6 +288,7 @@ async function downloadAndExtract(
   progress: ProgressSink,
   added: Digest[],
   commits: Promise<void>[],
+  failed: { value: boolean },
 ): Promise<LayerDescriptor> {
   const id = shortId(desc.digest);
   if (await target.content.info(desc.digest)) {
@@ -362,7 +367,7 @@ async function downloadAndExtract(
     const committed = writer.commit(input?.digest).then(
       () => {
         added.push(desc.digest);
-        progress({ id, status: 'Download complete' });
+        if (!failed.value) progress({ id, status: 'Download complete' });
       },
       (err: unknown) => {
         throw namedBlobError(err, desc.digest);

@@ -1,5 +1,5 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
 /**
  * Whether process `pid` exists (EPERM: it does, owned by someone else). Leftovers on disk are
@@ -29,13 +29,14 @@ export function processStart(pid: number): string {
 
 /**
  * `name` as the absolute path a spawn would find on PATH, or `name` itself when it has a slash or
- * is not found (the spawn then reports it). Resolved once by callers that start it often: each
+ * is not found in an absolute PATH entry (the spawn then looks for it itself, and reports it). Resolved once by callers that start it often: each
  * spawn of a bare name tries every PATH entry before the one that has it.
  */
 export function onPath(name: string, path = process.env.PATH ?? ''): string {
   if (name.includes('/')) return name;
   for (const dir of path.split(':')) {
-    if (!dir) continue;
+    // (a relative entry means another directory to a spawn with a cwd of its own)
+    if (!isAbsolute(dir)) continue;
     const candidate = join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);

@@ -180,7 +180,7 @@ test('a large layer is hashed on the worker that extracts it: kept under its dig
   }
 }, 60_000);
 
-test('a registry that serves another layer under a blob\'s digest: the digest mismatch is the error, not what the bytes unpack to', async () => {
+test('a registry that serves other bytes under a blob\'s digest: the digest mismatch is the error, whatever they unpack to, and nothing is left', async () => {
   // two images of one large layer each, one byte apart (random bytes: gzip stores them as they
   // are, so the two blobs are the same size)
   const { importLayers } = await import('../../src/images/layers.js');
@@ -208,6 +208,14 @@ test('a registry that serves another layer under a blob\'s digest: the digest mi
     const fresh = await freshParts();
     await expect(pullImage(fresh, client, `${reg.host}/test/swap:a`)).rejects.toMatchObject({ code: 'TB_CONTENT_DIGEST_MISMATCH', message: expect.stringContaining(pushed[0]!.digest) });
     expect(await leftovers(fresh)).toEqual({ images: 0, blobs: 0, snapshots: [] });
+    // The same layer gzipped otherwise (only the header's OS byte differs): it unpacks to the
+    // right diffID, so only the blob's digest tells; no snapshot of it is left either.
+    const recompressed = Buffer.from(original);
+    recompressed[9] = 3;
+    await writeFile(blobFile(pushed[0]!.digest), recompressed);
+    const again = await freshParts();
+    await expect(pullImage(again, client, `${reg.host}/test/swap:a`)).rejects.toMatchObject({ code: 'TB_CONTENT_DIGEST_MISMATCH', message: expect.stringContaining(pushed[0]!.digest) });
+    expect(await leftovers(again)).toEqual({ images: 0, blobs: 0, snapshots: [] });
   } finally {
     await writeFile(blobFile(pushed[0]!.digest), original);
   }

@@ -1,6 +1,6 @@
 import { test, expect } from 'vitest';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { onPath } from '../../src/util/process.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -15,6 +15,8 @@ test('onPath finds the executable file a spawn would run, skipping non-executabl
     await writeFile(join(c, 'tool'), '#!/bin/sh\n');
     await chmod(join(c, 'tool'), 0o755);
     expect(onPath('tool', `${a}::${b}:${c}`)).toBe(join(c, 'tool'));
+    // a relative entry is another directory to a spawn with a cwd of its own: not taken
+    expect(onPath('tool', `${relative(process.cwd(), c)}:${b}`)).toBe('tool');
     // a path is taken as it is; a name found nowhere is left for the spawn to report
     expect(onPath('./tool', c)).toBe('./tool');
     expect(onPath('no-such-tool', `${a}:${b}:${c}`)).toBe('no-such-tool');
