@@ -219,6 +219,8 @@ export interface LayerConverter {
    * diffID of the uncompressed stream.
    */
   applyTar(tar: Readable | AsyncIterable<Buffer>, dir: string, opts?: ApplyTarOptions): Promise<LayerDescriptor>;
+  /** Get ready for `jobs` extractions `offThread` at once (start their threads) before they come. */
+  warmOffThread?(jobs: number): void;
 }
 
 // ───────────────────────── cache index ─────────────────────────

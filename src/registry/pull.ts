@@ -140,6 +140,9 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
   for (const l of manifest.layers) {
     if (!LAYER_TYPES.has(l.mediaType)) throw new TbuildError('TB_REGISTRY_PROTOCOL', `${display}: layer ${l.digest} has unsupported media type ${l.mediaType}`);
   }
+  // the extraction threads start while the config and the store are read
+  const large = manifest.layers.filter((l) => l.size >= OFF_THREAD_BYTES).length;
+  if (large) target.layers.warmOffThread?.(Math.min(large, opts.concurrency ?? 3));
   const configJson = (await fetcher.blobBytes(manifest.config)).toString();
   const config = parseJson<ImageConfig>(Buffer.from(configJson), `config of ${display}`);
   const diffIds = config.rootfs?.diff_ids;

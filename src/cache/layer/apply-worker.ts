@@ -80,16 +80,31 @@ class PooledWorker {
 const pool: PooledWorker[] = [];
 let nextJob = 1;
 
-function pickWorker(): PooledWorker {
+const poolLimit = (): number => Math.max(1, availableParallelism());
+
+function dropDead(): void {
   for (let i = pool.length - 1; i >= 0; i--) if (!pool[i]!.usable) pool.splice(i, 1);
+}
+
+function pickWorker(): PooledWorker {
+  dropDead();
   const idle = pool.find((w) => w.jobs.size === 0);
   if (idle) return idle;
-  if (pool.length < Math.max(1, availableParallelism())) {
+  if (pool.length < poolLimit()) {
     const w = new PooledWorker();
     pool.push(w);
     return w;
   }
   return pool.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+}
+
+/**
+ * Start the workers `jobs` extractions at once will use, ahead of them: a thread's start (~0.1 s
+ * here, its modules loaded) then overlaps what comes first (a pull's manifest and config).
+ */
+export function warmWorkers(jobs: number): void {
+  dropDead();
+  while (pool.length < Math.min(jobs, poolLimit())) pool.push(new PooledWorker());
 }
 
 /** Worker threads the pool holds now (for tests: proof that a job left this thread). */

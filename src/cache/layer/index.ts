@@ -5,7 +5,7 @@ import type { ApplyTarOptions, LayerConverter, LayerDescriptor, LayerTarOptions 
 import type { Digest } from '../../util/digest.js';
 import { layerTarChunks } from './tar-from-dir.js';
 import { applyTar } from './apply.js';
-import { applyTarOffThread } from './apply-worker.js';
+import { applyTarOffThread, warmWorkers } from './apply-worker.js';
 
 export { applyTar, cleanEntryPath } from './apply.js';
 export { layerTarChunks, WHITEOUT_PREFIX, OPAQUE_MARKER } from './tar-from-dir.js';
@@ -35,4 +35,5 @@ export const layerConverter: LayerConverter = {
     if (opts?.digestInput) return Promise.reject(new TbuildError('TB_INTERNAL', 'digestInput is only for an extraction off this thread'));
     return applyTar(tar instanceof Readable ? tar : Readable.from(tar, { objectMode: false }), dir, opts);
   },
+  warmOffThread: warmWorkers,
 };

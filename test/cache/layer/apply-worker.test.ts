@@ -119,3 +119,20 @@ test('handOver: chunks that own their memory move to the worker without a copy; 
     await t.cleanup();
   }
 });
+
+test('warmWorkers starts the threads a number of extractions will use, never more than the CPUs, and they serve jobs', async () => {
+  const { warmWorkers } = await import('../../../src/cache/layer/apply-worker.js');
+  const { availableParallelism } = await import('node:os');
+  warmWorkers(1);
+  expect(pooledWorkers()).toBeGreaterThanOrEqual(1);
+  warmWorkers(1000);
+  expect(pooledWorkers()).toBe(availableParallelism());
+  const t = await tempDir('tbaw-');
+  try {
+    const tar = await makeTar([{ name: 'warm.txt', content: 'warm' }]);
+    expect((await layerConverter.applyTar(chunked(tar, 100), join(t.path, 'a'), { offThread: true })).diffId).toBe(sha256(tar));
+    expect(pooledWorkers()).toBe(availableParallelism());
+  } finally {
+    await t.cleanup();
+  }
+});
