@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, watch } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { TbuildError } from '../errors.js';
 import type { ContainerRuntime, Executor, ExitStatus, ProcessIO, ProcessSpec, RunningContainer, RunSpec, TtySize } from './types.js';
 import { resizeTty } from './tty.js';
@@ -15,6 +15,7 @@ import { onPath, processStart } from '../util/process.js';
 import { traced } from '../util/trace.js';
 import type { SecurityHostPaths } from './security/types.js';
 import { exitCodeOf, exitStatus, isSignalExit, runtimeError, runtimeLogError } from './runc-status.js';
+import { startRuntimeProcess, type RuntimeProcess } from './runtime-process.js';
 
 
 export interface RuncExecutorOptions {
@@ -29,7 +30,7 @@ export interface RuncExecutorOptions {
 interface Launched {
   id: string;
   bundle: string;
-  child: ChildProcess;
+  child: RuntimeProcess;
   /** Resolves with the raw exit of `runc run` once it has exited and all its pipes drained. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   cleanup: () => Promise<void>;
@@ -187,26 +188,6 @@ class RuncExecutor implements Executor, ContainerRuntime {
     const args = ['--root', this.#runcRoot, '--log', join(bundle, 'runc.log'), '--log-format', 'json', 'run', '--bundle', bundle];
     if (wantPid) args.push('--pid-file', join(bundle, 'pid'));
     args.push(id);
-    // With a tty and no input, hold stdin open: `script` would otherwise type an EOF into the pty.
-    const stdio: StdioOptions = [io.stdin || spec.process.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
-    // In the foreground runc wants its own controlling terminal to give the container a pty;
-    // `script` provides one and relays it over our pipes (stderr then joins stdout).
-    const child = spawn(...(spec.process.tty ? ttyWrap(this.#binary, args, spec.process.consoleSize) : [this.#binary, args] as const), { stdio, cwd: bundle });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.once('error', (e) => reject(this.#spawnError(e)));
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    exited.catch(() => {});
-    if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
-    if (io.stderr && child.stderr) child.stderr.pipe(io.stderr, { end: false });
-    child.stdin?.on('error', () => {});
-    if (io.stdin && child.stdin) {
-      const stdin = child.stdin;
-      stdin.on('error', () => {}); // the container may exit without reading its input
-      io.stdin.pipe(stdin);
-      void exited.finally(() => io.stdin?.unpipe(stdin));
-    }
-
     const cleanup = async () => {
       if (existsSync(join(this.#runcRoot, id))) await this.#exec(['delete', '--force', id]).catch(() => {});
       if (oomParent) await removeCgroup(oomParent, ['ctr']);
@@ -214,6 +195,32 @@ class RuncExecutor implements Executor, ContainerRuntime {
       removeStubs(spec.rootfs, missing, destinations);
       rmSync(bundle, { recursive: true, force: true });
     };
+    // In the foreground runc wants its own controlling terminal to give the container a pty;
+    // `script` provides one and relays it over our pipes (stderr then joins stdout).
+    const child = await startRuntimeProcess(...(spec.process.tty ? ttyWrap(this.#binary, args, spec.process.consoleSize) : ([this.#binary, args] as const)), {
+      // With a tty and no input, hold stdin open: `script` would otherwise type an EOF into the pty.
+      stdin: Boolean(io.stdin) || Boolean(spec.process.tty),
+      stdout: Boolean(io.stdout),
+      stderr: Boolean(io.stderr),
+      cwd: bundle,
+      // every RUN step and container starts one: forking this whole process costs ~7 ms here
+      viaHelper: !spec.process.tty && isAbsolute(this.#binary),
+      spawnError: (e) => this.#spawnError(e),
+    }).catch(async (err: unknown) => {
+      await cleanup();
+      throw err;
+    });
+    const exited = child.exited;
+    if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
+    if (io.stderr && child.stderr) child.stderr.pipe(io.stderr, { end: false });
+    child.stdin?.on('error', () => {});
+    if (io.stdin && child.stdin) {
+      const stdin = child.stdin;
+      stdin.on('error', () => {}); // the container may exit without reading its input
+      io.stdin.pipe(stdin);
+      exited.finally(() => io.stdin?.unpipe(stdin)).catch(() => {});
+    }
+
     return { id, bundle, child, exited, cleanup, cgroupPath, oomParent, spec, ctx };
   }
 
@@ -323,11 +330,17 @@ class RuncExecutor implements Executor, ContainerRuntime {
       await writeFile(file, JSON.stringify(proc));
     });
     try {
-      const stdio: StdioOptions = [io.stdin || p.tty ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'];
       const args = ['--root', this.#runcRoot, '--log', `${file}.log`, '--log-format', 'json', 'exec', '--process', file];
       if (io.started) args.push('--pid-file', `${file}.pid`);
       args.push(id);
-      const child = spawn(...(p.tty ? ttyWrap(this.#binary, args, p.consoleSize) : ([this.#binary, args] as const)), { stdio });
+      const child = await startRuntimeProcess(...(p.tty ? ttyWrap(this.#binary, args, p.consoleSize) : ([this.#binary, args] as const)), {
+        stdin: Boolean(io.stdin) || Boolean(p.tty),
+        stdout: Boolean(io.stdout),
+        stderr: Boolean(io.stderr),
+        // an exec is on a client's critical path: forking this whole process for it costs ~7 ms here
+        viaHelper: !p.tty && isAbsolute(this.#binary),
+        spawnError: (e) => this.#spawnError(e),
+      });
       let reported = false;
       const started = io.started
         ? (pid: number) => {
@@ -336,7 +349,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
             io.started!(pid);
           }
         : undefined;
-      if (started) void reportPid(`${file}.pid`, child, started);
+      if (started) void reportPid(`${file}.pid`, child.running, started);
       child.stdin?.on('error', () => {});
       if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
       if (io.stderr && child.stderr) child.stderr.pipe(io.stderr, { end: false });
@@ -345,10 +358,8 @@ class RuncExecutor implements Executor, ContainerRuntime {
         // With a tty the end of the caller's input is a detach, not an EOF typed into the terminal.
         io.stdin.pipe(child.stdin, { end: !p.tty });
       }
-      const code = await new Promise<number>((resolve, reject) => {
-        child.once('error', (e) => reject(this.#spawnError(e)));
-        child.once('close', (c, s) => resolve(exitCodeOf(c, s)));
-      });
+      const ended = await child.exited;
+      const code = exitCodeOf(ended.code, ended.signal);
       if (io.stdin && child.stdin) io.stdin.unpipe(child.stdin);
       // a process that ended before the pid file was polled still had a pid (exec inspect shows it)
       if (started && !reported) {
@@ -390,9 +401,9 @@ function ttyWrap(runtime: string, args: string[], size?: TtySize): readonly [str
 }
 
 /** Hand the exec'd process's pid to `started` once runc has written it (or give up when runc ends). */
-async function reportPid(file: string, child: ChildProcess, started: (pid: number) => void): Promise<void> {
+async function reportPid(file: string, running: () => boolean, started: (pid: number) => void): Promise<void> {
   // runc writes the file once the process runs, some tens of milliseconds after the spawn
-  for (let wait = 10; child.exitCode === null && child.signalCode === null; wait = Math.min(wait * 2, 40)) {
+  for (let wait = 10; running(); wait = Math.min(wait * 2, 40)) {
     const text = await readFile(file, 'utf8').catch(() => '');
     if (text.trim()) {
       started(Number(text.trim()));
