@@ -15,7 +15,8 @@ import { onPath, processStart } from '../util/process.js';
 import { traced } from '../util/trace.js';
 import type { SecurityHostPaths } from './security/types.js';
 import { exitCodeOf, exitStatus, isSignalExit, runtimeError, runtimeLogError } from './runc-status.js';
-import { startRuntimeProcess, type RuntimeProcess } from './runtime-process.js';
+import { reportPid, startRuntimeProcess, ttyWrap, type RuntimeProcess } from './runtime-process.js';
+import { warmSpawnHelper } from '../util/spawn-server.js';
 
 
 export interface RuncExecutorOptions {
@@ -178,6 +179,8 @@ class RuncExecutor implements Executor, ContainerRuntime {
   }
 
   async #launch(id: string, spec: RunSpec, io: ProcessIO, wantPid: boolean): Promise<Launched> {
+    // (the bundle takes longer to make than the helper to start)
+    if (!spec.process.tty && isAbsolute(this.#binary)) warmSpawnHelper();
     const { bundle, ctx, cgroupPath, oomParent, destinations, missing } = await traced('runtime setup', () =>
       prepareBundle(this.#root, id, spec, {
         rlimits: () => (this.#rlimits ??= hostRlimits()),
@@ -301,6 +304,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
   }
 
   async execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus> {
+    if (!p.tty && isAbsolute(this.#binary)) warmSpawnHelper();
     const user = await resolveUser(rootfs, p.user);
     this.#rlimits ??= hostRlimits();
     const proc = ociProcess(p, { user, hostRlimits: this.#rlimits });
@@ -377,39 +381,6 @@ class RuncExecutor implements Executor, ContainerRuntime {
     } finally {
       await Promise.all([file, `${file}.log`, `${file}.pid`].map((f) => rm(f, { force: true })));
     }
-  }
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * Run the runtime under util-linux `script`, which gives it a controlling terminal. runc relays
- * between the container's pty and that outer one: it clears ONLCR on the container's pty and makes
- * its own terminal raw except for output processing (OPOST stays on), so the outer pty turns each
- * newline into CR-LF, as a Docker client sees it. The outer pty starts in that same state, so output
- * relayed before runc has set it up is translated the same way. Output the process writes before
- * runc has cleared ONLCR on the container's pty (a rare race inside runc's foreground mode) is
- * translated by both: `\r\r\n`.
- */
-function ttyWrap(runtime: string, args: string[], size?: TtySize): readonly [string, string[]] {
-  // runc gives the container's pty the size of its own terminal, at start and on SIGWINCH (resizeTty)
-  const dims = size && size.height > 0 && size.width > 0 ? ` rows ${Math.floor(size.height)} cols ${Math.floor(size.width)}` : '';
-  const cmd = `stty raw -echo opost onlcr${dims} 2>/dev/null; exec ${[runtime, ...args].map(shellQuote).join(' ')}`;
-  return ['script', ['-qefc', cmd, '/dev/null']] as const;
-}
-
-/** Hand the exec'd process's pid to `started` once runc has written it (or give up when runc ends). */
-async function reportPid(file: string, running: () => boolean, started: (pid: number) => void): Promise<void> {
-  // runc writes the file once the process runs, some tens of milliseconds after the spawn
-  for (let wait = 10; running(); wait = Math.min(wait * 2, 40)) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    if (text.trim()) {
-      started(Number(text.trim()));
-      return;
-    }
-    await new Promise((r) => setTimeout(r, wait));
   }
 }
 

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
+import type { TtySize } from './types.js';
 import { spawnViaHelper } from '../util/spawn-server.js';
 
 /** A runtime command started for a container or a process in one (`runc run`, `runc exec`), with its stdio. */
@@ -59,4 +61,37 @@ export async function startRuntimeProcess(file: string, args: readonly string[],
     running: () => child.exitCode === null && child.signalCode === null,
     kill: (signal) => void child.kill(signal),
   };
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Run the runtime under util-linux `script`, which gives it a controlling terminal. runc relays
+ * between the container's pty and that outer one: it clears ONLCR on the container's pty and makes
+ * its own terminal raw except for output processing (OPOST stays on), so the outer pty turns each
+ * newline into CR-LF, as a Docker client sees it. The outer pty starts in that same state, so output
+ * relayed before runc has set it up is translated the same way. Output the process writes before
+ * runc has cleared ONLCR on the container's pty (a rare race inside runc's foreground mode) is
+ * translated by both: `\r\r\n`.
+ */
+export function ttyWrap(runtime: string, args: string[], size?: TtySize): readonly [string, string[]] {
+  // runc gives the container's pty the size of its own terminal, at start and on SIGWINCH (resizeTty)
+  const dims = size && size.height > 0 && size.width > 0 ? ` rows ${Math.floor(size.height)} cols ${Math.floor(size.width)}` : '';
+  const cmd = `stty raw -echo opost onlcr${dims} 2>/dev/null; exec ${[runtime, ...args].map(shellQuote).join(' ')}`;
+  return ['script', ['-qefc', cmd, '/dev/null']] as const;
+}
+
+/** Hand the exec'd process's pid to `started` once runc has written it (or give up when runc ends). */
+export async function reportPid(file: string, running: () => boolean, started: (pid: number) => void): Promise<void> {
+  // runc writes the file once the process runs, some tens of milliseconds after the spawn
+  for (let wait = 10; running(); wait = Math.min(wait * 2, 40)) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.trim()) {
+      started(Number(text.trim()));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, wait));
+  }
 }

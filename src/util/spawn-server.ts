@@ -187,6 +187,11 @@ function fifoSocket(path: string, write: boolean): Socket {
   return new Socket({ fd, readable: !write, writable: write });
 }
 
+/** Start the helper now if it is not running: its start (~40 ms) then overlaps what comes before a spawn. */
+export function warmSpawnHelper(): void {
+  helper ??= start();
+}
+
 /**
  * Start `argv` (an absolute path first: the helper does not search PATH) from the helper. Rejects
  * with the spawn's own error (`code` ENOENT for a missing binary) as `child_process.spawn` would
