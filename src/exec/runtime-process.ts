@@ -37,29 +37,24 @@ export async function startRuntimeProcess(file: string, args: readonly string[],
     const ended = child.exited.finally(() => (running = false));
     const drained = (s?: Readable) => (s ? new Promise<void>((resolve) => s.once('close', () => resolve())) : Promise.resolve());
     const exited = Promise.all([ended, drained(child.stdout), drained(child.stderr)]).then(([e]) => e);
-    exited.catch(() => {});
-    return {
-      ...(child.stdin ? { stdin: child.stdin } : {}),
-      ...(child.stdout ? { stdout: child.stdout } : {}),
-      ...(child.stderr ? { stderr: child.stderr } : {}),
-      exited,
-      running: () => running,
-      kill: (signal) => child.kill(signal),
-    };
+    return withStdio(child, { exited, running: () => running, kill: (signal) => child.kill(signal) });
   }
   const child = spawn(file, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', opts.stdout ? 'pipe' : 'ignore', opts.stderr ? 'pipe' : 'ignore'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('error', (e) => reject(opts.spawnError(e)));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
-  exited.catch(() => {});
+  return withStdio(child, { exited, running: () => child.exitCode === null && child.signalCode === null, kill: (signal) => void child.kill(signal) });
+}
+
+/** `rest` with the streams `child` has (a caller's failure to wait on `exited` is not an unhandled one). */
+function withStdio(child: { stdin?: Writable | null; stdout?: Readable | null; stderr?: Readable | null }, rest: Omit<RuntimeProcess, 'stdin' | 'stdout' | 'stderr'>): RuntimeProcess {
+  rest.exited.catch(() => {});
   return {
     ...(child.stdin ? { stdin: child.stdin } : {}),
     ...(child.stdout ? { stdout: child.stdout } : {}),
     ...(child.stderr ? { stderr: child.stderr } : {}),
-    exited,
-    running: () => child.exitCode === null && child.signalCode === null,
-    kill: (signal) => void child.kill(signal),
+    ...rest,
   };
 }
 
