@@ -80,15 +80,20 @@ def signal(req):
     p = _running.get(req['target'])
     if p is not None:
         p.send_signal(req['signal'])
-for line in sys.stdin:
-    req = json.loads(line)
-    try:
-        _send({'id': req['id'], 'ok': globals()[req['op']](req)})
-    except Exception as e:
-        _send({'id': req['id'], 'error': str(e), 'errno': getattr(e, 'errno', None)})
-# our caller is gone: its FIFO directory goes too (children still running keep their ends)
-import shutil
-shutil.rmtree(sys.argv[1], ignore_errors=True)
+import shutil, signal as _signal
+# a terminal's Ctrl-C is for our caller, which decides; a TERM still ends us, tidily
+_signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+_signal.signal(_signal.SIGTERM, lambda *_: sys.exit(0))
+try:
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            _send({'id': req['id'], 'ok': globals()[req['op']](req)})
+        except Exception as e:
+            _send({'id': req['id'], 'error': str(e), 'errno': getattr(e, 'errno', None)})
+finally:
+    # our caller is gone: its FIFO directory goes too (children still running keep their ends)
+    shutil.rmtree(sys.argv[1], ignore_errors=True)
 `;
 
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p)) ?? 'python3';

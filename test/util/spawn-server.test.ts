@@ -40,3 +40,20 @@ test('cwd and env are the child\'s; a missing binary is ENOENT; a signal ends it
   sleeper.kill('SIGKILL');
   expect(await sleeper.exited).toEqual({ code: null, signal: 'SIGKILL' });
 });
+
+test('the helper removes its FIFO directory when its caller dies by a signal', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { readdirSync } = await import('node:fs');
+  const t = await tempDir('tbspawn-');
+  try {
+    // a process of its own (with a temp dir of its own), so that its helper is not this test's
+    const script = `import('${new URL('../../src/util/spawn-server.ts', import.meta.url).pathname}').then(async (m) => { const c = await m.spawnViaHelper(['/bin/true'], {}); await c.exited; process.kill(process.pid, 'SIGTERM'); })`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, TMPDIR: t.path } });
+    expect(r.signal).toBe('SIGTERM');
+    const left = () => readdirSync(t.path).filter((n) => n.startsWith('tbuild-spawn-'));
+    for (let i = 0; i < 50 && left().length; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(left()).toEqual([]);
+  } finally {
+    await t.cleanup();
+  }
+});
