@@ -81,8 +81,9 @@ def signal(req):
     if p is not None:
         p.send_signal(req['signal'])
 import shutil, signal as _signal
-# a terminal's Ctrl-C is for our caller, which decides; a TERM still ends us, tidily
-_signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+# A terminal's Ctrl-C is for our caller, which decides; a TERM still ends us, tidily. Handlers,
+# never SIG_IGN: an ignored signal stays ignored across exec, in runc and in the container.
+_signal.signal(_signal.SIGINT, lambda *_: None)
 _signal.signal(_signal.SIGTERM, lambda *_: sys.exit(0))
 try:
     for line in sys.stdin:

@@ -39,6 +39,14 @@ test('cwd and env are the child\'s; a missing binary is ENOENT; a signal ends it
   const sleeper = await spawnViaHelper(['/bin/sleep', '30'], {});
   sleeper.kill('SIGKILL');
   expect(await sleeper.exited).toEqual({ code: null, signal: 'SIGKILL' });
+  // the helper's own signal handling is not the child's: SIGINT and SIGTERM end it as usual
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const c = await spawnViaHelper(['/bin/sleep', '30'], {});
+    c.kill(signal);
+    expect(await c.exited).toEqual({ code: null, signal });
+  }
+  const dispositions = await spawnViaHelper(['/bin/sh', '-c', 'grep SigIgn /proc/self/status'], { stdout: true });
+  expect((await collect(dispositions)).out).toBe('SigIgn:\t0000000000000000\n');
 });
 
 test('the helper removes its FIFO directory when its caller dies by a signal', async () => {
