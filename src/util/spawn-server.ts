@@ -98,7 +98,6 @@ finally:
 `;
 
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p)) ?? 'python3';
-const ERRNO_NAMES: Record<number, string> = { 2: 'ENOENT', 13: 'EACCES', 8: 'ENOEXEC', 20: 'ENOTDIR' };
 
 export interface HelperSpawnOptions {
   cwd?: string;
@@ -127,7 +126,6 @@ interface Helper {
   /** Answers to requests, and exits of the children started. */
   waiting: Map<number, (r: Reply) => void>;
   exits: Map<number, (r: Reply) => void>;
-  dead?: Error;
 }
 
 let helper: Helper | undefined;
@@ -153,7 +151,6 @@ function start(): Helper {
     }
   });
   const fail = (err: Error): void => {
-    h.dead ??= err;
     if (helper === h) helper = undefined;
     for (const fn of [...h.waiting.values(), ...h.exits.values()]) fn({ id: 0, error: err.message });
     h.waiting.clear();
@@ -181,7 +178,7 @@ function request(h: Helper, op: string, body: Record<string, unknown>, id = next
     h.waiting.set(id, (r) => {
       idle(h);
       if (r.error === undefined) resolve(r.ok);
-      else reject(Object.assign(new Error(r.error), r.errno ? { code: ERRNO_NAMES[r.errno] ?? `E${r.errno}`, errno: -r.errno } : {}));
+      else reject(Object.assign(new Error(r.error), r.errno ? { code: errnoName(r.errno), errno: -r.errno } : {}));
     });
     idle(h);
     h.child.stdin.write(JSON.stringify({ op, id, ...body }) + '\n');
@@ -234,6 +231,11 @@ export async function spawnViaHelper(argv: string[], opts: HelperSpawnOptions = 
     exited,
     kill: (signal = 'SIGTERM') => void request(h, 'signal', { target: id, signal: osConstants.signals[signal] }).catch(() => {}),
   };
+}
+
+/** `2` → `ENOENT`, as Node names a spawn's errors. */
+function errnoName(n: number): string {
+  return Object.entries(osConstants.errno).find(([, v]) => v === n)?.[0] ?? `E${n}`;
 }
 
 function signalName(n: number): NodeJS.Signals | null {
