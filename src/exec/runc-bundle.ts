@@ -10,6 +10,8 @@ import { writeEtcFiles } from './etc-files.js';
 import { findMissing } from './stubs.js';
 import { applySecurity, specJson, withSecurityMounts } from './security/apply.js';
 import { securityHost, type SecurityHostPaths } from './security/host.js';
+import { hostPlatform } from './security/seccomp.js';
+import { probeIa32 } from '../util/ia32.js';
 
 /**
  * Bundle preparation for the runc executor: everything written to disk (and the cgroup made)
@@ -55,6 +57,9 @@ export async function prepareBundle(
   opts: { rlimits: () => HostRlimits; owner: string; security?: SecurityHostPaths },
 ): Promise<PreparedBundle> {
   if (!ID_RE.test(id)) throw new TbuildError('TB_INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`);
+  // whether 32-bit x86 code runs decides the seccomp filter's architectures; learnt once, while
+  // the rest of the bundle is made
+  const ia32 = probeIa32();
   const host = securityHost(specIn.security, opts.security);
   const spec = withSecurityMounts(specIn, host.initPath);
   const bundle = join(root, 'exec', id);
@@ -78,7 +83,8 @@ export async function prepareBundle(
       defaultHostname: hostname,
       swapAccounting: info.swapAccounting,
     };
-    const oci = applySecurity(buildOciSpec(spec, ctx), spec.security, host);
+    await ia32;
+    const oci = applySecurity(buildOciSpec(spec, ctx), spec.security, { ...host, platform: hostPlatform() });
     if (oomParent) await prepareOomParent(oomParent, spec.resources!.memory!);
     const missing = findMissing(spec.rootfs, destinations);
     writeFileSync(join(bundle, 'config.json'), specJson(oci));

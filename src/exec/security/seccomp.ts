@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { TbuildError } from '../../errors.js';
+import { ia32Runs } from '../../util/ia32.js';
 import type { SeccompChoice } from './types.js';
 
 /**
@@ -83,8 +84,12 @@ export interface Platform {
   missingArches?: string[];
 }
 
+/** This host, as far as known: call `probeIa32()` first to learn whether 32-bit x86 code runs. */
 export function hostPlatform(): Platform {
   platform ??= { arch: process.arch, kernel: release(), missingArches: missingCompatArches(kernelConfig()) };
+  if (ia32Runs() === false && !platform.missingArches!.includes('SCMP_ARCH_X86')) {
+    platform = { ...platform, missingArches: [...platform.missingArches!, 'SCMP_ARCH_X86'] };
+  }
   return platform;
 }
 
