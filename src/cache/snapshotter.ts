@@ -1,12 +1,12 @@
-import { mkdir, rm, unlink, rename, access, writeFile } from 'node:fs/promises';
+import { mkdir, rm, unlink, access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { TbuildError } from '../errors.js';
 import { diskUsage } from './usage.js';
 import { warmFsHelper } from './fsops.js';
-import { ownedName } from '../util/owned-temp.js';
+import { fsyncDir, fsyncFile } from '../util/atomic.js';
+import { committedUsage, makeSnapshotDir, removeSnapshotDir } from './snapshot-dirs.js';
 import { DEBUG_LABEL, KEEP_LABEL, createRecord, ensureSpread, info, loadRecords, readRecord, recordPath, writeRecord, type SnapshotRecord } from './snapshot-records.js';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { LowerDirs, overlayMount } from './snapshot-mounts.js';
 import type { Mount, SnapshotInfo, SnapshotLease, Snapshotter, StoreProblem, Usage } from './types.js';
 import { LeaseFiles } from './snapshot-leases.js';
@@ -42,6 +42,8 @@ export class OverlaySnapshotter implements Snapshotter {
   /** The metadata directory's mtime when the maps were last brought up to date with it. */
   #refreshedAt?: bigint;
   readonly #busy = new Map<string, Promise<void>>();
+  /** Records committed with deferSync, not yet made durable by sync(). */
+  readonly #unsynced = new Set<number>();
   readonly #lowers: LowerDirs;
   readonly #leases: LeaseFiles;
 
@@ -214,7 +216,7 @@ export class OverlaySnapshotter implements Snapshotter {
     for (;;) {
       if (await createRecord(this.#meta, rec, KEEP_LABEL in rec.labels)) {
         // no record may stay without its directory
-        const made = await this.#makeDirs(rec.id, active, content).catch((err: unknown) => unlink(recordPath(this.#meta, rec.id)).then(() => Promise.reject(err), () => Promise.reject(err)));
+        const made = await makeSnapshotDir(this.#dir, rec.id, active, content).catch((err: unknown) => unlink(recordPath(this.#meta, rec.id)).then(() => Promise.reject(err), () => Promise.reject(err)));
         if (made) return;
         // A directory left under this id by a crash (or being removed right now): skip the id.
         await unlink(recordPath(this.#meta, rec.id)).catch(() => {});
@@ -224,33 +226,6 @@ export class OverlaySnapshotter implements Snapshotter {
       this.#refresh();
       rec.id = this.#nextId++;
       this.#byId.set(rec.id, rec);
-    }
-  }
-
-  /**
-   * The snapshot's directory, made under a random name and renamed into place. On ext4 the
-   * snapshots directory carries the Orlov "top directory" flag, so each new child lands in a block
-   * group picked from a hash of its name: a random name puts every layer's files in a fresh group,
-   * not in one where many inodes were deleted in the last minutes (which ext4 without a journal
-   * scans past on every create, making a 5,000-file COPY take seconds instead of a tenth).
-   */
-  async #makeDirs(id: number, active: boolean, content?: string): Promise<boolean> {
-    const tmp = join(this.#dir, `.${ownedName('new', randomBytes(8).toString('hex'))}`);
-    await mkdir(tmp);
-    let moved = false;
-    try {
-      if (content === undefined) await mkdir(join(tmp, 'fs'));
-      else await rename(content, join(tmp, 'fs')).then(() => (moved = true), (err: NodeJS.ErrnoException) => Promise.reject(err.code === 'EXDEV' ? new TbuildError('TB_INVALID_ARGUMENT', `${content} is not on the snapshotter's filesystem (${this.#dir})`, { cause: err }) : err));
-      if (active) await mkdir(join(tmp, 'work'));
-      await rename(tmp, join(this.#dir, String(id)));
-      return true;
-    } catch (err) {
-      // The caller's directory goes back where it was, for the next id or for its own cleanup.
-      if (moved) await rename(join(tmp, 'fs'), content!).catch(() => {});
-      await rm(tmp, { recursive: true, force: true }).catch(() => {});
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
-      throw err;
     }
   }
 
@@ -295,7 +270,7 @@ export class OverlaySnapshotter implements Snapshotter {
     return out;
   }
 
-  async commit(name: string, key: string, labels: Record<string, string> = {}): Promise<void> {
+  async commit(name: string, key: string, labels: Record<string, string> = {}, opts: { deferSync?: boolean } = {}): Promise<void> {
     return this.#perKey(key, async () => {
       const rec = this.#get(key);
       if (rec.kind !== 'active') throw new TbuildError('TB_SNAPSHOT_STATE', `snapshot ${JSON.stringify(key)} is ${rec.kind}, not active`);
@@ -307,8 +282,10 @@ export class OverlaySnapshotter implements Snapshotter {
       const next: SnapshotRecord = { ...rest, name, kind: 'committed', labels: { ...rec.labels, ...labels } };
       this.#reserved.add(name);
       try {
-        // Durable: cache records written after this point name the committed snapshot.
-        await writeRecord(this.#meta, next, true);
+        // Durable: cache records written after this point name the committed snapshot (or, with
+        // deferSync, once the caller has called sync()).
+        await writeRecord(this.#meta, next, !opts.deferSync);
+        if (opts.deferSync) this.#unsynced.add(next.id);
       } finally {
         this.#reserved.delete(name);
       }
@@ -317,6 +294,15 @@ export class OverlaySnapshotter implements Snapshotter {
       this.#byId.set(next.id, next);
       await rm(join(this.#dir, String(rec.id), 'work'), { recursive: true, force: true });
     });
+  }
+
+  async sync(): Promise<void> {
+    const ids = [...this.#unsynced];
+    this.#unsynced.clear();
+    if (!ids.length) return;
+    // all at once: the journal takes them in one commit instead of one per record
+    await Promise.all(ids.map((id) => fsyncFile(recordPath(this.#meta, id))));
+    await fsyncDir(this.#meta);
   }
 
   async remove(key: string): Promise<void> {
@@ -355,12 +341,7 @@ export class OverlaySnapshotter implements Snapshotter {
         throw err;
       }
     }
-    const dir = join(this.#dir, String(rec.id));
-    // Renamed aside first so a crash mid-delete leaves a dot-dir the next open sweeps, never a
-    // half-deleted directory under a live id.
-    const trash = join(this.#dir, `.${ownedName('trash')}`);
-    await rename(dir, trash).catch(() => {});
-    await rm(trash, { recursive: true, force: true });
+    await removeSnapshotDir(this.#dir, rec.id);
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
@@ -382,16 +363,7 @@ export class OverlaySnapshotter implements Snapshotter {
   async usage(key: string): Promise<Usage> {
     const rec = this.#find(key);
     if (rec.kind !== 'committed') return diskUsage(this.#fs(rec.id));
-    // A committed layer never changes: its size is counted once and kept beside it, so the
-    // automatic GC after every build reads one small file per layer instead of walking them all.
-    const memo = join(this.#dir, String(rec.id), 'usage.json');
-    try {
-      return JSON.parse(readFileSync(memo, 'utf8')) as Usage;
-    } catch {
-      const u = await diskUsage(this.#fs(rec.id));
-      await writeFile(memo, JSON.stringify(u)).catch(() => {});
-      return u;
-    }
+    return committedUsage(this.#dir, rec.id);
   }
 
   async *walk(): AsyncIterable<SnapshotInfo> {

@@ -120,8 +120,14 @@ export interface Snapshotter {
   view(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
   /** Mounts of an existing active or view snapshot. */
   mounts(key: string): Promise<Mount[]>;
-  /** Turn active `key` into committed `name`. TB_SNAPSHOT_EXISTS if `name` exists. */
-  commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
+  /**
+   * Turn active `key` into committed `name`, durably. TB_SNAPSHOT_EXISTS if `name` exists. With
+   * `deferSync` it is durable only after `sync()`: several commits in a row (a pull stacking its
+   * layers) then cost the disk one flush instead of one each. Until then nothing durable may name it.
+   */
+  commit(name: string, key: string, labels?: Record<string, string>, opts?: { deferSync?: boolean }): Promise<void>;
+  /** Make every commit made with `deferSync` durable. */
+  sync(): Promise<void>;
   /**
    * TB_SNAPSHOT_STATE when other snapshots still have it as parent, or a lease (of any live
    * process) holds it.

@@ -297,12 +297,14 @@ async function stackLayers(parts: LayerParts, layers: readonly ExtractedLayer[])
         if (l.dir === undefined) throw new TbuildError('TB_SNAPSHOT_NOT_FOUND', `layer snapshot ${name} is gone and was not extracted again`);
         const key = tmpKey();
         await parts.snapshots.prepare(key, parentSnap, { [IMPORT_LABEL]: '1' }, l.dir);
-        await commitOrDrop(parts, name, key, undo);
+        await commitOrDrop(parts, name, key, undo, true);
       }
       out.push({ diffId: l.diffId, size: l.size, snapshot: name });
       parentChain = nextChainId(parentChain, l.diffId);
       parentSnap = name;
     }
+    // durable before the caller records anything (an image) that names them
+    await parts.snapshots.sync();
     return out;
   } catch (err) {
     await rollback(parts, undo);
@@ -345,13 +347,13 @@ async function layerSize(parts: LayerParts, snapshot: string, diffId: Digest): P
 }
 
 /** Commit `key` as `name`, or drop it when an identical stack was committed meanwhile. */
-async function commitOrDrop(parts: LayerParts, name: string, key: string, undo: Undo): Promise<void> {
+async function commitOrDrop(parts: LayerParts, name: string, key: string, undo: Undo, deferSync = false): Promise<void> {
   if (await parts.snapshots.exists(name)) {
     await parts.snapshots.remove(key);
     return;
   }
   try {
-    await parts.snapshots.commit(name, key);
+    await parts.snapshots.commit(name, key, {}, { deferSync });
     undo.snapshots.push(name);
   } catch (err) {
     if (!isTbuildError(err, 'TB_SNAPSHOT_EXISTS')) throw err;

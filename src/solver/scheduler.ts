@@ -7,35 +7,8 @@ import type { CacheIndex } from '../cache/types.js';
 import { MissReasons } from './miss-reasons.js';
 import { currentSink, inStep } from '../util/trace.js';
 import type { Definition, Vertex } from './graph/types.js';
-import type { ProgressEvent, StepTiming } from './types.js';
-import { identityRecord, recordToResult, resultToRecord, type ResultSource, type VertexResult } from './result.js';
-
-/** Per-vertex behaviour the scheduler calls; the scheduler itself knows nothing about containers. */
-export interface VertexImpl {
-  /**
-   * The vertex's own contribution to its cache key beyond op digest and input keys (e.g. the
-   * checksums of the context files a COPY reads). Undefined when the op alone decides.
-   */
-  contentKey(vertex: Vertex, inputs: VertexResult[], signal: AbortSignal): Promise<string | undefined>;
-  /** Whether results are recorded in (and looked up from) the cache index. */
-  cacheable(vertex: Vertex): boolean;
-  /** Whether a cached record's result still exists (its snapshot was not pruned). */
-  valid(result: VertexResult): Promise<boolean>;
-  exec(vertex: Vertex, inputs: VertexResult[], io: ExecIO): Promise<VertexResult>;
-  /**
-   * A cacheable vertex missed the cache and will run: the worker may start on what the steps to
-   * come need (a RUN's network namespace) without slowing a build that turns out all cached.
-   */
-  missed?(vertex: Vertex): void;
-  /** What a step found in the cache would have reported as its `debug` state had it run (RUN steps). */
-  hitState?(vertex: Vertex, inputs: VertexResult[]): Record<string, unknown> | undefined;
-}
-
-export interface ExecIO {
-  signal: AbortSignal;
-  /** Output of the step, as it arrives. */
-  log(stream: 'stdout' | 'stderr', data: Uint8Array): void;
-}
+import type { ExecIO, SolveOptions, Solved, StepTiming, VertexImpl } from './types.js';
+import { identityRecord, recordToResult, resultToRecord, type VertexResult } from './result.js';
 
 interface SharedJob {
   promise: Promise<VertexResult>;
@@ -56,25 +29,6 @@ export class SolverShared {
   constructor(concurrency = 4) {
     this.queue = new PQueue({ concurrency });
   }
-}
-
-export interface SolveOptions {
-  noCache?: boolean;
-  /** Stage names/indices whose vertices skip the cache lookup. */
-  noCacheFilter?: Set<string>;
-  maxParallelism?: number;
-  signal?: AbortSignal;
-  onProgress?: (e: ProgressEvent) => void;
-  /** Imported caches (`--cache-from`), asked when the local index has no record for a key. */
-  imported?: ResultSource;
-}
-
-export interface Solved {
-  /** Every vertex's result; the roots' are materialized, others may still be pending (imported). */
-  results: Map<Digest, VertexResult>;
-  /** Every vertex's cache key (what a cache export records). */
-  keys: Map<Digest, Digest>;
-  steps: StepTiming[];
 }
 
 const cancelled = (): TbuildError => new TbuildError('TB_BUILD_CANCELLED', 'build cancelled');

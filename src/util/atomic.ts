@@ -106,6 +106,17 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
 
+/** fsync of a file written earlier; one removed since needs none. */
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+  if (!fh) return;
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r').catch(() => undefined);
   if (!fh) return;

@@ -8,7 +8,7 @@ import { mountAll } from '../util/mount.js';
 import type { ContainerMount, RunSpec } from '../exec/types.js';
 import type { ExecMount, ExecOp } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
-import type { ExecIO } from '../solver/scheduler.js';
+import type { ExecIO } from '../solver/types.js';
 import { createServer, type Server } from 'node:net';
 import type { SshConnector, OpEnv } from './types.js';
 import { commitWork, openView, rand, scratchDir, withView } from './snapshot.js';

@@ -1,6 +1,6 @@
 import type { CopyAction, FileOp, MkdirAction } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
-import type { ExecIO } from '../solver/scheduler.js';
+import type { ExecIO } from '../solver/types.js';
 import type { OpEnv } from './types.js';
 import { commitWork, openView } from './snapshot.js';
 import { traced } from '../util/trace.js';

@@ -1,6 +1,6 @@
 import type { Vertex } from '../solver/graph/types.js';
 import type { VertexResult } from '../solver/result.js';
-import type { ExecIO, VertexImpl } from '../solver/scheduler.js';
+import type { ExecIO, VertexImpl } from '../solver/types.js';
 import type { OpEnv } from './types.js';
 import { namedTree } from './named.js';
 import { debugState, execRun } from './exec.js';

@@ -1,7 +1,7 @@
-import { test, expect } from 'vitest';
+import { test, expect, vi } from 'vitest';
 import { join, dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { mkdir, writeFile, readdir, readFile, lstat } from 'node:fs/promises';
+import { mkdir, writeFile, readdir, readFile, lstat, open } from 'node:fs/promises';
 import { openSnapshotter, MAX_DIRECT_LAYERS } from '../../src/cache/snapshotter.js';
 import { mergeLayers } from '../../src/cache/flatten.js';
 import { applyFsOps, xattrOp, S_IFCHR } from '../../src/cache/fsops.js';
@@ -225,6 +225,43 @@ test('prepare with content moves a directory in as the layer, on a parent made m
     await expect(s.prepare('k2', 'L1', {}, join(t.path, 'scratch', 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await s.exists('k2')).toBe(false);
   } finally {
+    await t.cleanup();
+  }
+});
+
+test('commits with deferSync flush to disk together at sync(), and are usable before it', async () => {
+  const t = await tempDir('tbs-');
+  const probe = await open(join(t.path, 'probe'), 'w');
+  const handleProto = Object.getPrototypeOf(probe) as { sync(): Promise<void> };
+  await probe.close();
+  const syncs = vi.spyOn(handleProto, 'sync');
+  try {
+    const s = await openSnapshotter(t.path);
+    let parent: string | undefined;
+    for (const name of ['L1', 'L2', 'L3']) {
+      await s.prepare(`${name}-key`, parent);
+      syncs.mockClear();
+      await s.commit(name, `${name}-key`, {}, { deferSync: true });
+      expect(syncs).not.toHaveBeenCalled();
+      parent = name;
+    }
+    expect((await s.stat('L3')).kind).toBe('committed');
+    await s.prepare('gone-key', 'L3');
+    await s.commit('gone', 'gone-key', {}, { deferSync: true });
+    await s.remove('gone');
+    syncs.mockClear();
+    await s.sync();
+    // the three records still there and the metadata directory; the removed one needs nothing
+    expect(syncs).toHaveBeenCalledTimes(4);
+    syncs.mockClear();
+    await s.sync();
+    expect(syncs).not.toHaveBeenCalled();
+    // a plain commit is durable on its own
+    await s.prepare('L4-key', 'L3');
+    await s.commit('L4', 'L4-key');
+    expect(syncs.mock.calls.length).toBeGreaterThan(0);
+  } finally {
+    syncs.mockRestore();
     await t.cleanup();
   }
 });

@@ -4,7 +4,7 @@ import type { Digest } from '../../src/util/digest.js';
 import type { ExecOp, Vertex } from '../../src/solver/graph/types.js';
 import { GraphBuilder } from '../../src/solver/graph/vertex.js';
 import type { VertexResult } from '../../src/solver/result.js';
-import type { VertexImpl } from '../../src/solver/scheduler.js';
+import type { VertexImpl } from '../../src/solver/types.js';
 import type { FakeExecutor } from './fake-executor.js';
 
 let runCounter = 0;
