@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TbuildError } from '../errors.js';
 import { formatPlatform, hostPlatform, runsNatively, type Platform } from '../util/platform.js';
+import { probeIa32 } from '../util/ia32.js';
 
 /** Where the kernel lists its binfmt_misc handlers. */
 export const BINFMT_ROOT = '/proc/sys/fs/binfmt_misc';
@@ -138,8 +139,10 @@ const checked = new Map<string, Promise<void>>();
  * need not exist inside the container's root — how Debian's qemu-user-static registers). Else
  * TB_PLATFORM_EMULATION naming the platform and how to get emulation.
  */
-export function requireEmulation(p: Platform, root = BINFMT_ROOT): Promise<void> {
-  if (runsNatively(p)) return Promise.resolve();
+export async function requireEmulation(p: Platform, root = BINFMT_ROOT): Promise<void> {
+  // whether this amd64 kernel runs 386 code itself is only known once tried
+  if (p.architecture === '386') await probeIa32();
+  if (runsNatively(p)) return;
   const key = `${root}\0${formatPlatform(p)}`;
   let done = checked.get(key);
   if (!done) {
@@ -152,8 +155,9 @@ export function requireEmulation(p: Platform, root = BINFMT_ROOT): Promise<void>
 }
 
 async function checkEmulation(p: Platform, root: string): Promise<void> {
-  const gap = emulationGap(p, root);
+  let gap = emulationGap(p, root);
   if (gap === undefined) return;
+  if (p.architecture === '386' && hostPlatform().architecture === 'amd64') gap = `this kernel does not run 32-bit x86 code itself, and ${gap}`;
   throw new TbuildError(
     'TB_PLATFORM_EMULATION',
     `cannot run ${formatPlatform(p)} binaries on this ${formatPlatform(hostPlatform())} machine: ${gap}; ` +

@@ -1,3 +1,4 @@
+import { ia32Runs } from './ia32.js';
 import { TbuildError } from '../errors.js';
 
 /** An image platform as OCI names it (`linux`, `arm64`, `v8`). */
@@ -93,11 +94,14 @@ export function samePlatform(a: Platform, b: Platform): boolean {
   return Boolean(na && nb) && na!.os === nb!.os && na!.architecture === nb!.architecture && (na!.variant ?? '') === (nb!.variant ?? '');
 }
 
-/** True when this machine's CPU runs `p`'s binaries itself (amd64 runs 386 too). */
+/**
+ * True when this machine runs `p`'s binaries itself: amd64 runs 386 too, unless its kernel is known
+ * to refuse 32-bit code (`probeIa32()` in util/ia32.ts tells; until it has, 386 counts as native).
+ */
 export function runsNatively(p: Platform, host: Platform = hostPlatform()): boolean {
   if (p.os !== 'linux') return false;
   if (p.architecture === host.architecture) return true;
-  return host.architecture === 'amd64' && p.architecture === '386';
+  return host.architecture === 'amd64' && p.architecture === '386' && ia32Runs() !== false;
 }
 
 /**

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../support/tmp.js';
 import { emulationGap, handlersFor, parseHandler, requireEmulation, runnablePlatforms } from '../../src/exec/emulation.js';
+import { ia32Runs, probeIa32 } from '../../src/util/ia32.js';
 import { isTbuildError } from '../../src/errors.js';
 
 /** Handlers as Debian's qemu-user-static registers them (read back from /proc/sys/fs/binfmt_misc). */
@@ -62,7 +63,7 @@ describe('emulation through binfmt_misc', () => {
   });
 
   test('the platforms this machine runs: its own (386 too on amd64) and the emulated ones', () => {
-    expect(runnablePlatforms(root).map((p) => `${p.os}/${p.architecture}`)).toEqual(['linux/amd64', 'linux/386', 'linux/arm64']);
+    expect(runnablePlatforms(root).map((p) => `${p.os}/${p.architecture}`)).toEqual(['linux/amd64', ...(ia32Runs() !== false ? ['linux/386'] : []), 'linux/arm64']);
   });
 
   test('a platform without an emulator is TB_PLATFORM_EMULATION, naming it and how to get one', async () => {
@@ -71,5 +72,17 @@ describe('emulation through binfmt_misc', () => {
     expect(isTbuildError(err, 'TB_PLATFORM_EMULATION')).toBe(true);
     expect((err as Error).message).toMatch(/cannot run linux\/ppc64le binaries .*: no binfmt_misc handler is registered for it; install an emulator \(Debian: apt-get install qemu-user-static/);
     await expect(requireEmulation({ os: 'linux', architecture: 'arm64' }, root)).resolves.toBeUndefined();
+  });
+
+  test.runIf(process.arch === 'x64')('386 runs natively where this kernel runs 32-bit code; elsewhere it needs an emulator and the error says why', async () => {
+    const runs = await probeIa32();
+    const err = await requireEmulation({ os: 'linux', architecture: '386' }, root).then(() => undefined, (e: unknown) => e);
+    if (runs === false) {
+      expect(isTbuildError(err, 'TB_PLATFORM_EMULATION')).toBe(true);
+      expect((err as Error).message).toMatch(/cannot run linux\/386 binaries on this linux\/amd64 machine: this kernel does not run 32-bit x86 code itself, and no binfmt_misc handler is registered for it/);
+      expect(runnablePlatforms(root).map((p) => p.architecture)).not.toContain('386');
+    } else {
+      expect(err).toBeUndefined();
+    }
   });
 });

@@ -150,9 +150,11 @@ export async function convertRun(ctx: ConvertContext, state: StageState, ins: Ru
     mounts,
     inline,
   };
-  // what runs is the stage's base image's binaries: another CPU's need an emulator (checked when it runs)
+  // what runs is the stage's base image's binaries: another CPU's need an emulator (checked when it
+  // runs). 386 on amd64 too: whether this kernel runs them itself is learnt at run time, and the
+  // step's cache key must not depend on when that was.
   const binaries = { os: state.image.os, architecture: state.image.architecture, ...(state.image.variant ? { variant: state.image.variant } : {}) };
-  if (!runsNatively(binaries)) op.platform = formatPlatform(binaries);
+  if (!runsNatively(binaries) || binaries.architecture === '386') op.platform = formatPlatform(binaries);
   if (ins.security === 'insecure') {
     if (!ctx.opts.allow?.includes('security.insecure')) throw withRange(entitlementDenied('security.insecure', 'build'), ins.range, ctx.opts.file);
     op.security = 'insecure';
