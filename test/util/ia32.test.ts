@@ -6,6 +6,7 @@ import { test, expect } from 'vitest';
 import { ia32Runs, probeIa32 } from '../../src/util/ia32.js';
 import { hostPlatform } from '../../src/exec/security/seccomp.js';
 import { tempDir } from '../support/tmp.js';
+import { warmSpawnHelper } from '../../src/util/spawn-server.js';
 
 // exit(42) through int 0x80 as a static i386 ELF, made apart from the probe's own copy
 const ELF32 =
@@ -22,11 +23,22 @@ test.runIf(process.arch === 'x64')('the probe says what the kernel does with a 3
   const runs = r.status === 42;
   if (!runs) expect(r.stderr).toMatch(/Exec format error|cannot execute/);
 
-  const before = readdirSync(tmpdir()).filter((n) => n.startsWith('tbuild-ia32-'));
-  expect(await probeIa32()).toBe(runs);
-  expect(ia32Runs()).toBe(runs);
-  expect(await probeIa32()).toBe(runs); // asked once per process
-  expect(readdirSync(tmpdir()).filter((n) => n.startsWith('tbuild-ia32-'))).toEqual(before);
+  // the probe's scratch goes in a temp dir of this test's own (other test files probe at the same time)
+  const scratch = await tempDir();
+  warmSpawnHelper(); // (its own FIFO directory stays where it was)
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = scratch.path;
+  try {
+    expect(tmpdir()).toBe(scratch.path);
+    expect(await probeIa32()).toBe(runs);
+    expect(ia32Runs()).toBe(runs);
+    expect(await probeIa32()).toBe(runs); // asked once per process
+    expect(readdirSync(scratch.path)).toEqual([]);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+    await scratch.cleanup();
+  }
 
   // an architecture no process can use is not compiled into every container's filter
   expect(hostPlatform().missingArches?.includes('SCMP_ARCH_X86')).toBe(!runs);
