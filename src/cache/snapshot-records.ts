@@ -101,7 +101,7 @@ export async function writeRecord(meta: string, rec: SnapshotRecord, durable: bo
   }
 }
 
-/** Once per state root (new, or made before this was done): see OverlaySnapshotter#makeDirs. */
+/** Once per state root (new, or made before this was done): see makeSnapshotDir in snapshot-dirs.ts. */
 export async function ensureSpread(dir: string, meta: string): Promise<void> {
   const flagged = join(meta, SPREAD_MARKER);
   if (existsSync(flagged)) return;
@@ -111,7 +111,7 @@ export async function ensureSpread(dir: string, meta: string): Promise<void> {
 
 /**
  * Mark `dir` as an ext4 "top directory" (chattr +T), so ext4 spreads its children over block
- * groups (see OverlaySnapshotter#makeDirs). Best effort: other filesystems and a missing chattr
+ * groups (see makeSnapshotDir in snapshot-dirs.ts). Best effort: other filesystems and a missing chattr
  * change nothing.
  */
 function spreadChildren(dir: string): Promise<void> {

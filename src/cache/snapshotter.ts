@@ -42,8 +42,6 @@ export class OverlaySnapshotter implements Snapshotter {
   /** The metadata directory's mtime when the maps were last brought up to date with it. */
   #refreshedAt?: bigint;
   readonly #busy = new Map<string, Promise<void>>();
-  /** Records committed with deferSync, not yet made durable by sync(). */
-  readonly #unsynced = new Set<number>();
   readonly #lowers: LowerDirs;
   readonly #leases: LeaseFiles;
 
@@ -282,10 +280,9 @@ export class OverlaySnapshotter implements Snapshotter {
       const next: SnapshotRecord = { ...rest, name, kind: 'committed', labels: { ...rec.labels, ...labels } };
       this.#reserved.add(name);
       try {
-        // Durable: cache records written after this point name the committed snapshot (or, with
-        // deferSync, once the caller has called sync()).
+        // Durable: cache records written after this point name the committed snapshot (with
+        // deferSync, once sync() has been called for it).
         await writeRecord(this.#meta, next, !opts.deferSync);
-        if (opts.deferSync) this.#unsynced.add(next.id);
       } finally {
         this.#reserved.delete(name);
       }
@@ -296,11 +293,14 @@ export class OverlaySnapshotter implements Snapshotter {
     });
   }
 
-  async sync(): Promise<void> {
-    const ids = [...this.#unsynced];
-    this.#unsynced.clear();
+  async sync(names: readonly string[]): Promise<void> {
+    this.#refresh();
+    const ids = [...new Set(names)].flatMap((n) => {
+      const rec = this.#byName.get(n);
+      return rec ? [rec.id] : [];
+    });
     if (!ids.length) return;
-    // all at once: the journal takes them in one commit instead of one per record
+    // all at once: the journal takes them in one commit; a record already on disk costs little
     await Promise.all(ids.map((id) => fsyncFile(recordPath(this.#meta, id))));
     await fsyncDir(this.#meta);
   }

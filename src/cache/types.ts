@@ -122,12 +122,16 @@ export interface Snapshotter {
   mounts(key: string): Promise<Mount[]>;
   /**
    * Turn active `key` into committed `name`, durably. TB_SNAPSHOT_EXISTS if `name` exists. With
-   * `deferSync` it is durable only after `sync()`: several commits in a row (a pull stacking its
-   * layers) then cost the disk one flush instead of one each. Until then nothing durable may name it.
+   * `deferSync` it is durable only once `sync([name, …])` has been called: several commits in a
+   * row (a pull stacking its layers) then cost the disk one flush instead of one each. Until then
+   * nothing durable may name it.
    */
   commit(name: string, key: string, labels?: Record<string, string>, opts?: { deferSync?: boolean }): Promise<void>;
-  /** Make every commit made with `deferSync` durable. */
-  sync(): Promise<void>;
+  /**
+   * Make the records of the named snapshots durable, whoever committed them (another process may
+   * have deferred its flush): what a caller does before it records anything that names them.
+   */
+  sync(names: readonly string[]): Promise<void>;
   /**
    * TB_SNAPSHOT_STATE when other snapshots still have it as parent, or a lease (of any live
    * process) holds it.

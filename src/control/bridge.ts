@@ -23,7 +23,7 @@ function unsupported(what: string): never {
   throw new ConnectError(`${what} is not supported by tbuild's frontend bridge`, Code.Unimplemented);
 }
 
-export function bridgeService(jobs: BuildJobs, workers: () => WorkerRecord[]): Partial<ServiceImpl<typeof LLBBridge>> {
+export function bridgeService(jobs: BuildJobs, workers: () => Promise<WorkerRecord[]>): Partial<ServiceImpl<typeof LLBBridge>> {
   const jobOf = (ctx: HandlerContext) => {
     const id = ctx.requestHeader.get(BUILD_ID_HEADER);
     if (!id) throw new ConnectError(`a frontend call needs the ${BUILD_ID_HEADER} header`, Code.InvalidArgument);
@@ -35,7 +35,7 @@ export function bridgeService(jobs: BuildJobs, workers: () => WorkerRecord[]): P
     ping: async () => ({
       FrontendAPICaps: FRAMEWORK_CAPS.map((ID) => create(APICapSchema, { ID, Enabled: true })),
       LLBCaps: [],
-      Workers: workers(),
+      Workers: await workers(),
     }),
     solve: async (req: BridgeSolveRequest, ctx: HandlerContext) => {
       if (req.Definition && req.Definition.def.length) unsupported('solving an LLB definition');

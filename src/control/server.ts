@@ -24,6 +24,7 @@ import { runSolve } from './solve.js';
 import type { FailureSite } from './errors.js';
 import { checkExporter, type ExporterRequest } from './solve-options.js';
 import { runnablePlatforms } from '../exec/emulation.js';
+import { probeIa32 } from '../util/ia32.js';
 import type { ControlBackend, ControlServerOptions } from './types.js';
 
 const SESSION_WAIT_MS = 10_000;
@@ -98,7 +99,10 @@ export class ControlServer {
 
   #workers() {
     const version = create(BuildkitVersionSchema, { package: 'github.com/tbuild/tbuild', version: `v${this.#opts.version}`, revision: 'tbuild' });
-    return () => [
+    // whether this amd64 kernel runs 386 code is learnt once; the list waits for it, so that
+    // it does not change under a client that asked early
+    const platformsKnown = probeIa32();
+    return async () => [
       create(WorkerRecordSchema, {
         ID: 'tbuild',
         Labels: {
@@ -109,7 +113,7 @@ export class ControlServer {
           ...(this.#hostGateway ? { 'org.mobyproject.buildkit.worker.moby.host-gateway-ip': this.#hostGateway } : {}),
         },
         // its own and every platform an emulator is registered for, read when buildx asks
-        platforms: runnablePlatforms().map((p) => create(PlatformSchema, { OS: p.os, Architecture: p.architecture, ...(p.variant ? { Variant: p.variant } : {}) })),
+        platforms: (await platformsKnown, runnablePlatforms()).map((p) => create(PlatformSchema, { OS: p.os, Architecture: p.architecture, ...(p.variant ? { Variant: p.variant } : {}) })),
         BuildkitVersion: version,
       }),
     ];
@@ -120,8 +124,8 @@ export class ControlServer {
     const jobs = this.jobs;
     const workers = this.#workers();
     return {
-      info: async () => ({ buildkitVersion: workers()[0]!.BuildkitVersion }),
-      listWorkers: async () => ({ record: workers() }),
+      info: async () => ({ buildkitVersion: (await workers())[0]!.BuildkitVersion }),
+      listWorkers: async () => ({ record: await workers() }),
       diskUsage: async () => {
         const df = await backend.df();
         return { record: (df.BuildCache ?? []).map(usageRecord) };

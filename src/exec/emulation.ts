@@ -157,7 +157,7 @@ export async function requireEmulation(p: Platform, root = BINFMT_ROOT): Promise
 async function checkEmulation(p: Platform, root: string): Promise<void> {
   let gap = emulationGap(p, root);
   if (gap === undefined) return;
-  if (p.architecture === '386' && hostPlatform().architecture === 'amd64') gap = `this kernel does not run 32-bit x86 code itself, and ${gap}`;
+  if (p.os === 'linux' && p.architecture === '386' && hostPlatform().architecture === 'amd64') gap = `this kernel does not run 32-bit x86 code itself, and ${gap}`;
   throw new TbuildError(
     'TB_PLATFORM_EMULATION',
     `cannot run ${formatPlatform(p)} binaries on this ${formatPlatform(hostPlatform())} machine: ${gap}; ` +

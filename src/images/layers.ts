@@ -99,6 +99,8 @@ export async function importLayers(parts: LayerParts, sources: readonly LayerSou
       parentSnap = layer.snapshot;
       out.push(layer);
     }
+    // a stack found here may be another process's, committed without a flush yet
+    await parts.snapshots.sync(out.map((l) => l.snapshot));
     return out;
   } catch (err) {
     await rollback(parts, undo);
@@ -303,8 +305,9 @@ async function stackLayers(parts: LayerParts, layers: readonly ExtractedLayer[])
       parentChain = nextChainId(parentChain, l.diffId);
       parentSnap = name;
     }
-    // durable before the caller records anything (an image) that names them
-    await parts.snapshots.sync();
+    // durable before the caller records anything (an image) that names them, those found here
+    // too (another process may have committed them without a flush yet)
+    await parts.snapshots.sync(out.map((l) => l.snapshot));
     return out;
   } catch (err) {
     await rollback(parts, undo);

@@ -41,6 +41,8 @@ function exit42Elf(): Buffer {
   return Buffer.concat([eh, ph, code]);
 }
 
+const PROBE_TIMEOUT_MS = 2000;
+
 let probe: Promise<boolean | undefined> | undefined;
 let known: boolean | undefined;
 
@@ -50,7 +52,7 @@ let known: boolean | undefined;
  * the kernel's config says.
  */
 export function probeIa32(): Promise<boolean | undefined> {
-  probe ??= process.arch === 'x64' ? tryIa32().then((v) => (known = v)) : Promise.resolve(undefined);
+  probe ??= process.arch === 'x64' ? tryIa32().then((v) => (known = v), () => undefined) : Promise.resolve(undefined);
   return probe;
 }
 
@@ -68,11 +70,15 @@ async function tryIa32(): Promise<boolean | undefined> {
     await chmod(file, 0o755);
     // the helper execs directly (no shell falling back to run it as a script, as execvp does)
     const child = await spawnViaHelper([file], { env: {} });
-    const { code } = await child.exited;
-    return code === 42 ? true : undefined;
+    // every container waits for the answer: a probe that hangs is no answer
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), PROBE_TIMEOUT_MS)));
+    const ended = await Promise.race([child.exited, late]).finally(() => clearTimeout(timer));
+    if (!ended) child.kill('SIGKILL');
+    return ended?.code === 42 ? true : undefined;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOEXEC' ? false : undefined;
   } finally {
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
   }
 }

@@ -229,7 +229,7 @@ test('prepare with content moves a directory in as the layer, on a parent made m
   }
 });
 
-test('commits with deferSync flush to disk together at sync(), and are usable before it', async () => {
+test('commits with deferSync flush to disk at sync(names), and are usable before it', async () => {
   const t = await tempDir('tbs-');
   const probe = await open(join(t.path, 'probe'), 'w');
   const handleProto = Object.getPrototypeOf(probe) as { sync(): Promise<void> };
@@ -249,12 +249,14 @@ test('commits with deferSync flush to disk together at sync(), and are usable be
     await s.prepare('gone-key', 'L3');
     await s.commit('gone', 'gone-key', {}, { deferSync: true });
     await s.remove('gone');
+    // another process's view of the same root syncs what it names, whoever committed it
+    const other = await openSnapshotter(t.path);
     syncs.mockClear();
-    await s.sync();
-    // the three records still there and the metadata directory; the removed one needs nothing
+    await other.sync(['L1', 'L2', 'L3', 'L2', 'gone']);
+    // the three records (once each) and the metadata directory; a removed one needs nothing
     expect(syncs).toHaveBeenCalledTimes(4);
     syncs.mockClear();
-    await s.sync();
+    await s.sync([]);
     expect(syncs).not.toHaveBeenCalled();
     // a plain commit is durable on its own
     await s.prepare('L4-key', 'L3');
