@@ -178,9 +178,14 @@ class RuncExecutor implements Executor, ContainerRuntime {
     return new TbuildError('TB_RUNTIME_FAILED', `cannot start ${this.#runtime}: ${e.message}`, { cause: e });
   }
 
+  /** The spawn helper starts runc unless a terminal is wanted (or runc was not found on PATH: it does not search). */
+  #viaHelper(tty: boolean | undefined): boolean {
+    return !tty && isAbsolute(this.#binary);
+  }
+
   async #launch(id: string, spec: RunSpec, io: ProcessIO, wantPid: boolean): Promise<Launched> {
     // (the bundle takes longer to make than the helper to start)
-    if (!spec.process.tty && isAbsolute(this.#binary)) warmSpawnHelper();
+    if (this.#viaHelper(spec.process.tty)) warmSpawnHelper();
     const { bundle, ctx, cgroupPath, oomParent, destinations, missing } = await traced('runtime setup', () =>
       prepareBundle(this.#root, id, spec, {
         rlimits: () => (this.#rlimits ??= hostRlimits()),
@@ -207,7 +212,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
       stderr: Boolean(io.stderr),
       cwd: bundle,
       // every RUN step and container starts one: forking this whole process costs ~7 ms here
-      viaHelper: !spec.process.tty && isAbsolute(this.#binary),
+      viaHelper: this.#viaHelper(spec.process.tty),
       spawnError: (e) => this.#spawnError(e),
     }).catch(async (err: unknown) => {
       await cleanup();
@@ -304,7 +309,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
   }
 
   async execProcess(id: string, rootfs: string, p: ProcessSpec, io: ProcessIO): Promise<ExitStatus> {
-    if (!p.tty && isAbsolute(this.#binary)) warmSpawnHelper();
+    if (this.#viaHelper(p.tty)) warmSpawnHelper();
     const user = await resolveUser(rootfs, p.user);
     this.#rlimits ??= hostRlimits();
     const proc = ociProcess(p, { user, hostRlimits: this.#rlimits });
@@ -342,7 +347,7 @@ class RuncExecutor implements Executor, ContainerRuntime {
         stdout: Boolean(io.stdout),
         stderr: Boolean(io.stderr),
         // an exec is on a client's critical path: forking this whole process for it costs ~7 ms here
-        viaHelper: !p.tty && isAbsolute(this.#binary),
+        viaHelper: this.#viaHelper(p.tty),
         spawnError: (e) => this.#spawnError(e),
       });
       let reported = false;

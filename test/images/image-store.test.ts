@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { join } from 'node:path';
 import { tempDir, mountsUnder } from '../support/tmp.js';
 import { inventory, makeTar, openStore, streamOf } from './helpers.js';
-import { importLayers, chainIds } from '../../src/images/layers.js';
+import { importLayers, chainIds, unpackLayers } from '../../src/images/layers.js';
 import type { ImageConfig, ImageLayer } from '../../src/images/types.js';
 import { isTbuildError } from '../../src/errors.js';
 import { sha256, type Digest } from '../../src/util/digest.js';
@@ -58,6 +59,23 @@ describe('layers', () => {
     expect(await ctx.snapshots.chain(a[1]!.snapshot)).toEqual([c1, c0]);
     // the diffID blob is kept byte-exact
     expect(await ctx.content.info(a[0]!.diffId)).toMatchObject({ size: a[0]!.size });
+  });
+
+  test('every layer a stack names is made durable before it is returned, those found already made too', async () => {
+    const base = await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/base', content: 'base\n' }]);
+    const top = await makeTar([{ name: 'top.txt', content: 'T' }]);
+    const synced: string[][] = [];
+    const sync = vi.spyOn(ctx.snapshots, 'sync').mockImplementation(async (names) => void synced.push([...names]));
+    try {
+      const loaded = await importLayers(ctx, [{ diffId: sha256(base), open: () => streamOf(base) }]);
+      expect(synced).toEqual([[loaded[0]!.snapshot]]);
+      // a pull's way: extracted apart, stacked with deferred flushes; the base is here already
+      const pulled = await unpackLayers(ctx, join(dir.path, 'scratch'), [base, top].map((t) => ({ diffId: sha256(t), extract: (d: string) => ctx.layers.applyTar(streamOf(t), d) })));
+      expect(pulled[0]!.snapshot).toBe(loaded[0]!.snapshot);
+      expect(synced[1]).toEqual(pulled.map((l) => l.snapshot));
+    } finally {
+      sync.mockRestore();
+    }
   });
 
   test('a layer whose bytes do not match its diffID is refused and leaves nothing', async () => {

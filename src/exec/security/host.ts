@@ -2,7 +2,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSyn
 import { join } from 'node:path';
 import { TbuildError } from '../../errors.js';
 import type { OciDevice } from '../spec.js';
-import { hostPlatform, loadProfile } from './seccomp.js';
+import { loadProfile } from './seccomp.js';
 import { ALL_CAPABILITIES, type SecurityHost } from './apply.js';
 import { DEFAULT_INIT_PATH, DEFAULT_SECCOMP_PROFILE_PATH, type DeviceMapping, type SecurityHostPaths, type SecurityOptions } from './types.js';
 
@@ -10,10 +10,11 @@ export type { SecurityHostPaths };
 
 /**
  * What applying security options needs from the host, read when a bundle is made: the seccomp
- * profile file, device numbers, the init binary.
+ * profile file, device numbers, the init binary. (The platform is the caller's to add, once it
+ * knows which architectures this kernel runs: seccomp.ts hostPlatform after util/ia32.ts.)
  */
 
-export function securityHost(sec: SecurityOptions | undefined, paths: SecurityHostPaths = {}): SecurityHost {
+export function securityHost(sec: SecurityOptions | undefined, paths: SecurityHostPaths = {}): Omit<SecurityHost, 'platform'> {
   const noDefault = paths.seccompProfile === 'unconfined';
   const choice = sec?.privileged || (noDefault && !sec?.seccomp) ? { mode: 'unconfined' as const } : (sec?.seccomp ?? { mode: 'default' as const });
   const seccomp = loadProfile(choice, paths.seccompProfile ?? DEFAULT_SECCOMP_PROFILE_PATH);
@@ -28,7 +29,6 @@ export function securityHost(sec: SecurityOptions | undefined, paths: SecurityHo
   return {
     ...(seccomp ? { seccomp } : {}),
     seccompIsDefault: choice.mode === 'default',
-    platform: hostPlatform(),
     devices,
     ...(initPath ? { initPath } : {}),
     ...(ownBounding ??= readBounding()),

@@ -8,6 +8,7 @@ import { busyboxRootfs, runcContainers, processesUnder } from '../support/rootfs
 import { createRuncExecutor } from '../../../src/exec/runc.js';
 import type { RunSpec, ExitStatus } from '../../../src/exec/types.js';
 import type { SecurityOptions } from '../../../src/exec/security/types.js';
+import { probeIa32 } from '../../../src/util/ia32.js';
 
 function sink(): { stream: Writable; text: () => string } {
   const chunks: Buffer[] = [];
@@ -67,6 +68,19 @@ describe.runIf(isRoot)('security options through runc', () => {
     expect(u.err).toMatch(/Operation not permitted/);
     // fork (clone without namespace flags) still works
     expect((await run(['sh', '-c', '(true) && echo forked'])).out).toBe('forked\n');
+  });
+
+  test.runIf(process.arch === 'x64')('the filter compiles x86 syscalls only where this kernel runs 32-bit code', async () => {
+    const runs = await probeIa32();
+    const id = `sec${process.pid}-arch`;
+    const config = join(tmp.path, 'exec', id, 'config.json');
+    const ex = createRuncExecutor({ root: tmp.path, runtime: 'runc' });
+    const running = ex.run(id, { rootfs, process: { args: ['sleep', '2'], env: [], cwd: '/', user: '' }, mounts: [], network: 'none' }, {});
+    while (!existsSync(config)) await new Promise((r) => setTimeout(r, 10));
+    const arches = (JSON.parse(await readFile(config, 'utf8')) as { linux: { seccomp: { architectures: string[] } } }).linux.seccomp.architectures;
+    expect(arches[0]).toBe('SCMP_ARCH_X86_64');
+    expect(arches.includes('SCMP_ARCH_X86')).toBe(runs !== false);
+    expect((await running).exitCode).toBe(0);
   });
 
   test('seccomp=unconfined lets unshare -U through; a custom profile can deny mkdir', async () => {
