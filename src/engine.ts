@@ -231,7 +231,7 @@ export class Engine implements BuildDeps, EngineApi {
     const otlp = this.#settings?.otlp;
     try {
       return await observedBuild(
-        { records: this.records, ...(otlp ? { otel: () => (this.#otel ??= import('./records/otel.js').then((m) => new m.OtelBuildExporter(otlp))) } : {}) },
+        { records: this.records, ...(otlp ? { otel: () => (this.#otel ??= import('./records/otel.js').then((m) => m.OtelBuildExporter.create(otlp))) } : {}) },
         options,
         (opts) => build(this, opts),
       );

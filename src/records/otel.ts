@@ -1,17 +1,17 @@
 import { ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Tracer } from '@opentelemetry/api';
 import { parseTraceParent } from '@opentelemetry/core';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { BuildTrace } from './trace.js';
+import type { OtlpProtocol } from './types.js';
 
 /**
- * A build's spans sent to an OpenTelemetry collector (OTLP over HTTP), as BuildKit sends its own
- * when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: one span for the build, one per step under it, and
- * the step's phases (snapshot prepare, runtime setup, the process, diff, commit) under each step.
- * The SDK's exporter reads the rest of its settings (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
- * `…_HEADERS`, `…_TIMEOUT`) itself. A W3C `traceparent` (buildx's gRPC metadata, `$TRACEPARENT`)
- * puts the build inside its caller's trace.
+ * A build's spans sent to an OpenTelemetry collector, as BuildKit sends its own when
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` is set: one span for the build, one per step under it, and the
+ * step's phases (snapshot prepare, runtime setup, the process, diff, commit) under each step.
+ * The SDK's exporter for the protocol reads the rest of its settings (`…_TRACES_ENDPOINT`,
+ * `…_HEADERS`, `…_INSECURE`, `…_CERTIFICATE`, `…_COMPRESSION`) itself. A W3C `traceparent`
+ * (buildx's gRPC metadata, `$TRACEPARENT`) puts the build inside its caller's trace.
  */
 export class OtelBuildExporter {
   readonly #provider: BasicTracerProvider;
@@ -19,10 +19,22 @@ export class OtelBuildExporter {
   readonly #exporter: WatchedExporter;
   readonly #waitMs: number;
 
-  /** `timeoutMs`: how long one build waits for the collector to take its spans, retries included. */
-  constructor(opts: { timeoutMs: number; serviceName?: string }) {
+  /**
+   * `timeoutMs`: how long one build waits for the collector to take its spans, retries included.
+   * Only the chosen protocol's exporter is loaded (gRPC's brings a whole HTTP/2 client).
+   */
+  static async create(opts: { timeoutMs: number; protocol: OtlpProtocol; serviceName?: string }): Promise<OtelBuildExporter> {
+    const config = { timeoutMillis: opts.timeoutMs };
+    let exporter: SpanExporter;
+    if (opts.protocol === 'grpc') exporter = new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter(config);
+    else if (opts.protocol === 'http/protobuf') exporter = new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(config);
+    else exporter = new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(config);
+    return new OtelBuildExporter(exporter, opts);
+  }
+
+  private constructor(exporter: SpanExporter, opts: { timeoutMs: number; serviceName?: string }) {
     this.#waitMs = opts.timeoutMs;
-    this.#exporter = new WatchedExporter(new OTLPTraceExporter({ timeoutMillis: opts.timeoutMs }));
+    this.#exporter = new WatchedExporter(exporter);
     this.#provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': opts.serviceName ?? 'tbuild' }),
       spanProcessors: [new BatchSpanProcessor(this.#exporter)],

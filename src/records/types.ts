@@ -112,3 +112,6 @@ export interface BuildRecords {
   /** Keep the newest `keep` and those younger than `maxAgeMs`; returns the ids removed. */
   prune(opts?: { keep?: number; maxAgeMs?: number; all?: boolean }): Promise<string[]>;
 }
+
+/** The OTLP encodings a build's spans can be sent in, as `OTEL_EXPORTER_OTLP_PROTOCOL` names them. */
+export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';

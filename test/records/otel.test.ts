@@ -29,7 +29,7 @@ function shape(spans: OtlpSpan[], traceId: string) {
   return { build, steps, phasesOf, own: mine.filter((s) => s.parentSpanId === build.spanId && attr(s, 'tbuild.vertex') === undefined) };
 }
 
-describe.runIf(isRoot)('OpenTelemetry: a build sends its spans to an OTLP/HTTP collector', () => {
+describe.runIf(isRoot)('OpenTelemetry: a build sends its spans to an OTLP collector, in each of its protocols', () => {
   let tmp: { path: string; cleanup: () => Promise<void> };
   let root: string;
   let ctx: string;
@@ -52,14 +52,15 @@ describe.runIf(isRoot)('OpenTelemetry: a build sends its spans to an OTLP/HTTP c
     await tmp.cleanup();
   });
 
-  test('embedded: the build, a span per step, the phases of each step, inside the trace of $TRACEPARENT', async () => {
+  test('embedded, gRPC as BuildKit defaults to: the build, a span per step, the phases of each step, inside the trace of $TRACEPARENT', async () => {
     const r = await runCli(['build', '-q', '--no-cache', '--network', 'none', ctx], {
       root,
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, TRACEPARENT: `00-${TRACE}-${CALLER}-01` },
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpc, TRACEPARENT: `00-${TRACE}-${CALLER}-01` },
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     const { build, steps, phasesOf, own } = shape(receiver.spans, TRACE);
+    expect(new Set(receiver.spans.filter((s) => s.traceId === TRACE).map((s) => s.protocol))).toEqual(new Set(['grpc']));
     expect(build.parentSpanId).toBe(CALLER);
     expect(build.service).toBe('tbuild');
     expect(attr(build, 'tbuild.image')).toBe(r.stdout.trim());
@@ -74,14 +75,15 @@ describe.runIf(isRoot)('OpenTelemetry: a build sends its spans to an OTLP/HTTP c
     expect(own.map((s) => s.name)).toEqual(expect.arrayContaining(['context transfer', 'export']));
   }, 120_000);
 
-  test('through the daemon: its spans join the trace the client passes in `traceparent`', async () => {
-    const d = await startDaemon(join(tmp.path, 'd'), { env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint } });
+  test('through the daemon, over OTLP/HTTP with protobuf bodies: its spans join the trace the client passes in `traceparent`', async () => {
+    const d = await startDaemon(join(tmp.path, 'd'), { env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.http, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } });
     try {
       expect((await runCli(['-H', d.host, 'load', '-i', BUSYBOX_TAR])).code).toBe(0);
       const trace = 'aaf92f3577b34da6a3ce929d0e0e4736';
       const r = await runCli(['-H', d.host, 'build', '-q', '--no-cache', '--network', 'none', ctx], { env: { TRACEPARENT: `00-${trace}-${CALLER}-01` } });
       expect(r.code, r.stderr).toBe(0);
       const { build, steps } = shape(receiver.spans, trace);
+      expect(build.protocol).toBe('http/protobuf');
       expect(build.parentSpanId).toBe(CALLER);
       expect(steps.some((s) => s.name.includes('RUN sleep 0.3'))).toBe(true);
       // a malformed trace context is refused, not dropped
@@ -93,15 +95,34 @@ describe.runIf(isRoot)('OpenTelemetry: a build sends its spans to an OTLP/HTTP c
     }
   }, 180_000);
 
-  test('a collector that cannot be reached is a warning, not a failed build; a protocol tbuild does not speak is refused by name', async () => {
-    const down = await startOtlpReceiver();
-    const endpoint = down.endpoint;
-    await down.close();
-    const r = await runCli(['build', '--progress', 'plain', '--network', 'none', ctx], { root, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } });
+  test('the traces-only settings win: OTLP/HTTP with JSON bodies to `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`', async () => {
+    const trace = 'bbf92f3577b34da6a3ce929d0e0e4736';
+    const r = await runCli(['build', '-q', '--network', 'none', ctx], {
+      root,
+      env: {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.http}/v1/traces`,
+        TRACEPARENT: `00-${trace}-${CALLER}-01`,
+      },
+    });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain("the build's traces were not sent to the OpenTelemetry collector");
-    const grpc = await runCli(['build', '-q', ctx], { root, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' } });
-    expect(grpc.code).not.toBe(0);
-    expect(grpc.stderr).toContain('OTEL_EXPORTER_OTLP_PROTOCOL=grpc');
+    const { build, steps } = shape(receiver.spans, trace);
+    expect(build.protocol).toBe('http/json');
+    expect(build.service).toBe('tbuild');
+    expect(attr(steps.find((s) => s.name.includes('RUN sleep 0.3'))!, 'tbuild.cached')).toBe(true);
+  }, 120_000);
+
+  test('a collector that cannot be reached is a warning, not a failed build; a protocol OTLP does not have is refused by name', async () => {
+    const down = await startOtlpReceiver();
+    await down.close();
+    for (const env of [{ OTEL_EXPORTER_OTLP_ENDPOINT: down.grpc }, { OTEL_EXPORTER_OTLP_ENDPOINT: down.http, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }]) {
+      const r = await runCli(['build', '--progress', 'plain', '--network', 'none', ctx], { root, env: { ...env, OTEL_EXPORTER_OTLP_TIMEOUT: '2000' } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain("the build's traces were not sent to the OpenTelemetry collector");
+    }
+    const thrift = await runCli(['build', '-q', ctx], { root, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.http, OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' } });
+    expect(thrift.code).not.toBe(0);
+    expect(thrift.stderr).toContain('OTEL_EXPORTER_OTLP_PROTOCOL=thrift');
   }, 120_000);
 });
