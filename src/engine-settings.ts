@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { NetworkSettings } from './network/manager.js';
 import type { RegistryOptions } from './registry/types.js';
-import type { OtlpProtocol } from './records/types.js';
+import { otlpSettings } from './records/otlp-settings.js';
 import { enableTracing } from './util/trace.js';
 import { setDecompressionLimits, type DecompressionLimits } from './util/decompression-limits.js';
 import { TbuildError } from './errors.js';
@@ -144,35 +144,7 @@ export function settings(opts: EngineOptions, env: NodeJS.ProcessEnv = process.e
   const gcFromFile = fileGc === undefined ? undefined : fileGc.enabled ? { ...(fileGc.keepStorage !== undefined ? { keepStorage: fileGc.keepStorage } : {}) } : false;
   const gc = pick<{ keepStorage?: number } | false>('builder.gc', opts.gc, undefined, gcFromFile, {});
   const dockerConfig = env.DOCKER_CONFIG;
-  const otlp = otlpTraces(env);
+  const otlp = otlpSettings(env);
   return { root, runtime, maxParallelism: Math.max(2, maxParallelism ?? 8), sourceDateEpoch, registry, dockerConfig, network, seccompProfile, gc, sources, file, dns, otlp };
-}
-
-/**
- * Whether builds send their spans to an OpenTelemetry collector, and how: the SDK's own
- * variables, read as BuildKit reads them (gRPC unless `OTEL_EXPORTER_OTLP_PROTOCOL` says
- * `http/protobuf` or `http/json`; `OTEL_TRACES_EXPORTER=otlp` alone sends to the SDK's default
- * endpoint). Any other protocol or exporter is refused by name, not quietly replaced.
- */
-function otlpTraces(env: NodeJS.ProcessEnv): { timeoutMs: number; protocol: OtlpProtocol } | undefined {
-  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return undefined;
-  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT && env.OTEL_TRACES_EXPORTER !== 'otlp') return undefined;
-  if (env.OTEL_TRACES_EXPORTER && env.OTEL_TRACES_EXPORTER !== 'otlp') {
-    throw new TbuildError('TB_INVALID_ARGUMENT', `OTEL_TRACES_EXPORTER=${env.OTEL_TRACES_EXPORTER}: tbuild exports traces through otlp only`);
-  }
-  let protocol: OtlpProtocol = 'grpc';
-  for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL']) {
-    const v = env[name];
-    if (!v) continue;
-    if (v !== 'grpc' && v !== 'http/protobuf' && v !== 'http/json') {
-      throw new TbuildError('TB_INVALID_ARGUMENT', `${name}=${v}: OTLP's protocols are grpc, http/protobuf and http/json`);
-    }
-    protocol = v;
-  }
-  // how long a build waits for the collector (the SDK's default, 10 s, retries a down one that long)
-  const timeout = env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT || env.OTEL_EXPORTER_OTLP_TIMEOUT;
-  const timeoutMs = timeout ? Number(timeout) : 5000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TbuildError('TB_INVALID_ARGUMENT', `OTEL_EXPORTER_OTLP_TIMEOUT=${timeout}: want milliseconds`);
-  return { timeoutMs, protocol };
 }
 

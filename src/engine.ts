@@ -393,6 +393,6 @@ export class Engine implements BuildDeps, EngineApi {
     await this.containers.close();
     await this.network?.close();
     // spans a down collector still has not taken are given up, not waited for (the build warned)
-    if (this.#otel) void (await this.#otel).shutdown().catch(() => {});
+    if (this.#otel) void this.#otel.then((e) => e.shutdown()).catch(() => {});
   }
 }

@@ -27,7 +27,13 @@ export async function observedBuild(
   const spans = deps.otel ? new StepTimer() : undefined;
   const sendTrace = async (imageId?: string, error?: Error) => {
     if (!spans || !deps.otel) return;
-    const why = await (await deps.otel()).send(buildTrace(spans, started, options, imageId, error));
+    let why: string | undefined;
+    try {
+      why = await (await deps.otel()).send(buildTrace(spans, started, options, imageId, error));
+    } catch (err) {
+      // (an exporter the SDK would not make: the build is not failed by its traces either)
+      why = err instanceof Error ? err.message : String(err);
+    }
     if (why) options.onProgress?.({ type: 'warning', message: `the build's traces were not sent to the OpenTelemetry collector: ${why}` });
   };
   try {

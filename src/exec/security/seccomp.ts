@@ -258,8 +258,13 @@ export function convertProfile(
       // ENOSYS past the newest syscall the profile names, so libc fallbacks work); rules that
       // only said EPERM become the default. runc compiles every name for every container, at
       // about 16 µs a name, so each one left out is start-up time saved on every RUN.
+      // A name denied outright stays denied: runc skips rules that repeat the default, so a
+      // conditional allow of the same name elsewhere would otherwise be all that is left of it.
       defaultErrnoRet = EPERM;
-      rules = rules.filter((r) => !(r.action === 'SCMP_ACT_ERRNO' && (r.errnoRet ?? EPERM) === EPERM && !r.args?.length));
+      const repeatsDefault = (r: OciSeccompRule) => r.action === 'SCMP_ACT_ERRNO' && (r.errnoRet ?? EPERM) === EPERM && !r.args?.length;
+      const denied = new Set(rules.filter(repeatsDefault).flatMap((r) => r.names));
+      rules = rules.filter((r) => !repeatsDefault(r));
+      for (const r of rules) r.names = r.names.filter((n) => !denied.has(n));
     }
     if (architectures?.length === 1 && architectures[0] === 'SCMP_ARCH_X86_64') {
       for (const r of rules) r.names = r.names.filter((n) => !NOT_X86_64_SYSCALLS.has(n));

@@ -61,6 +61,21 @@ describe('seccomp profile conversion', () => {
     }
     // a custom profile keeps its own default
     expect(convertProfile(profile, DEFAULT_CAPABILITIES, amd64, false).defaultErrnoRet).toBe(38);
+    // a name the profile denies outright and allows under a condition elsewhere stays denied
+    const both = parseProfile(
+      JSON.stringify({
+        defaultAction: 'SCMP_ACT_ERRNO',
+        defaultErrnoRet: 38,
+        syscalls: [
+          { names: ['read', 'ptrace'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0, op: 'SCMP_CMP_EQ' }] },
+          { names: ['ptrace'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+        ],
+      }),
+      't',
+    );
+    const c = convertProfile(both, DEFAULT_CAPABILITIES, amd64, true);
+    expect(answer(c, 'ptrace')).toBe('SCMP_ACT_ERRNO:1');
+    expect(answer(c, 'read')).toBe('SCMP_ACT_ALLOW+args');
   });
 
   test("a filter for x86_64 alone leaves out names that are no x86_64 system call; i386's stay while i386 code can run", () => {
