@@ -57,6 +57,8 @@ export function otlpSettings(env: NodeJS.ProcessEnv): OtlpSettings | undefined {
       throw invalid(f[0], f[1], `cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
+  const insecure = setting('INSECURE');
+  if (insecure && !/^(true|false)$/i.test(insecure[1])) throw invalid(insecure[0], insecure[1], 'want true or false');
   const c = setting('COMPRESSION');
   if (c && c[1] !== 'gzip' && c[1] !== 'none') throw invalid(c[0], c[1], 'want gzip or none');
   const h = setting('HEADERS');

@@ -47,6 +47,7 @@ describe("OpenTelemetry settings: the SDK's variables, read as BuildKit reads th
     expect(refusal({ ...ep, OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://c:21' })).toContain('want an http:// or https:// URL');
     expect(refusal({ ...ep, OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: '/nonexistent/ca.pem' })).toContain('OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE=/nonexistent/ca.pem: cannot read it (ENOENT)');
     expect(refusal({ ...ep, OTEL_EXPORTER_OTLP_COMPRESSION: 'brotli' })).toContain('want gzip or none');
+    expect(refusal({ ...ep, OTEL_EXPORTER_OTLP_TRACES_INSECURE: 'yes' })).toContain('OTEL_EXPORTER_OTLP_TRACES_INSECURE=yes: want true or false');
     expect(refusal({ ...ep, OTEL_EXPORTER_OTLP_TIMEOUT: 'soon' })).toContain('OTEL_EXPORTER_OTLP_TIMEOUT=soon');
     // a header's value is a credential: refused without showing it
     const headers = refusal({ ...ep, OTEL_EXPORTER_OTLP_HEADERS: 'x-team=build,Bearer s3cret' });
