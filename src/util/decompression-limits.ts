@@ -41,19 +41,34 @@ export class ByteCounter extends Transform {
 }
 
 /**
+ * A check to call with the running totals of a decoder's output and input: throws
+ * TB_DECOMPRESSION_LIMIT (naming `what` and the limit) once the output passes a limit.
+ */
+export function decompressionCheck(what: string, kind: string): (outBytes: number, inBytes: number) => void {
+  const { maxBytes, maxRatio, ratioAfter } = limits;
+  return (total, inBytes) => {
+    if (total > maxBytes) throw limitError(what, kind, `expands past the ${human(maxBytes)} limit`);
+    const input = Math.max(1, inBytes);
+    if (total > ratioAfter && total / input > maxRatio) {
+      throw limitError(what, kind, `expands more than ${maxRatio}:1 (${human(input)} in, ${human(total)} out so far)`);
+    }
+  };
+}
+
+/**
  * The decoder's output, failing with TB_DECOMPRESSION_LIMIT (naming `what` and the limit) as soon
  * as it passes a limit; the decoder is destroyed with it, so nothing more is produced.
  */
 export function guardDecompressed(out: Readable, compressedBytes: () => number, what: string, kind: string): Readable {
-  const { maxBytes, maxRatio, ratioAfter } = limits;
+  const check = decompressionCheck(what, kind);
   let total = 0;
   const guard = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       total += chunk.length;
-      if (total > maxBytes) return cb(limitError(what, kind, `expands past the ${human(maxBytes)} limit`));
-      const inBytes = Math.max(1, compressedBytes());
-      if (total > ratioAfter && total / inBytes > maxRatio) {
-        return cb(limitError(what, kind, `expands more than ${maxRatio}:1 (${human(inBytes)} in, ${human(total)} out so far)`));
+      try {
+        check(total, compressedBytes());
+      } catch (err) {
+        return cb(err as Error);
       }
       cb(null, chunk);
     },

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decompress as layerDecompress } from '../../src/cache/layer/decompress.js';
+import { decompress as layerDecompress, decompressChunks } from '../../src/cache/layer/decompress.js';
 import { decompress as archiveDecompress } from '../../src/worker/file/archive.js';
 import { DEFAULT_DECOMPRESSION_LIMITS, setDecompressionLimits } from '../../src/util/decompression-limits.js';
 import { isTbuildError } from '../../src/errors.js';
@@ -31,6 +31,13 @@ test('a stream past the size limit fails naming the limit (gzip in-process, xz t
   const xz = execFileSync('xz', ['-c'], { input: zeros(4) });
   const err2 = await drain(archiveDecompress(Readable.from([xz]), 'xz', 'ADD archive')).catch((e: unknown) => e);
   expect(isTbuildError(err2, 'TB_DECOMPRESSION_LIMIT')).toBe(true);
+  // the layer applier's reader (one reused buffer) checks the same limit
+  const { chunks } = await decompressChunks(Readable.from([gz]), 'layer sha256:y');
+  const err3 = await (async () => {
+    for await (const _ of chunks) void _;
+  })().catch((e: unknown) => e);
+  expect(isTbuildError(err3, 'TB_DECOMPRESSION_LIMIT')).toBe(true);
+  expect((err3 as Error).message).toMatch(/layer sha256:y \(gzip\) expands past the 1 MiB limit/);
   // inside the limit, the same stream decodes in full
   setDecompressionLimits({ maxBytes: 8 * 1024 * 1024 });
   expect(await drain((await layerDecompress(Readable.from([gz]))).stream)).toBe(4 * 1024 * 1024);

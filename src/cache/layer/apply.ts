@@ -25,7 +25,7 @@ import { isWithin, resolveInRootSync, splitPath } from '../../util/confine.js';
 import { applyFsOps, S_IFBLK, S_IFCHR, type FsOp } from '../fsops.js';
 import { OPAQUE_XATTR } from '../flatten.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './tar-from-dir.js';
-import { decompress } from './decompress.js';
+import { decompressChunks } from './decompress.js';
 import { readTar, type TarEntryHeader } from './tar-reader.js';
 import type { ApplyTarOptions, LayerDescriptor } from '../types.js';
 import type { Digest } from '../../util/digest.js';
@@ -100,10 +100,10 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
   const keepKinds = Boolean(opts.noOverwriteDirNonDir);
   const hash = createHash('sha256');
   let size = 0;
-  const { stream } = await decompress(input);
+  // Each chunk is written and hashed before the next is asked for: the reader may reuse its memory.
+  const { chunks } = await decompressChunks(input);
   async function* hashed(): AsyncGenerator<Buffer> {
-    for await (const chunk of stream) {
-      const c = chunk as Buffer;
+    for await (const c of chunks) {
       hash.update(c);
       size += c.length;
       yield c;
@@ -137,7 +137,7 @@ export async function applyTar(input: Readable, dirIn: string, opts: ApplyTarOpt
   try {
     for await (const entry of readTar(hashed())) await applyEntry(entry.body, entry.header);
   } catch (err) {
-    stream.destroy();
+    await chunks.return(undefined).catch(() => {});
     if (err instanceof TbuildError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     // The machine's fault, not the archive's: say so, or the user hunts for a bad tar.

@@ -1,4 +1,5 @@
-import { guardDecompressed } from '../../util/decompression-limits.js';
+import { decompressionCheck, guardDecompressed } from '../../util/decompression-limits.js';
+import { gunzipReusing } from './gunzip-reusing.js';
 import { spawn } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
 import { Readable, PassThrough } from 'node:stream';
@@ -24,11 +25,8 @@ function asBuffer(u: Uint8Array): Buffer {
 
 const TOOLS: Record<'zstd' | 'bzip2' | 'xz', string> = { zstd: 'zstd', bzip2: 'bzip2', xz: 'xz' };
 
-/**
- * The uncompressed bytes of `input`, whatever of plain, gzip, zstd, bzip2 or xz it is (by magic
- * bytes). gzip is decoded in-process; the others by their Debian tools as child processes (`-dc`).
- */
-export async function decompress(input: Readable, what = 'layer'): Promise<{ stream: Readable; compression: Compression }> {
+/** `input`'s compression, from its first bytes, and all of its bytes (those first ones included). */
+async function sniff(input: Readable | AsyncIterable<Buffer>, closeInput: boolean): Promise<{ compression: Compression; bytes: AsyncGenerator<Buffer>; compressedBytes: () => number }> {
   const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const headParts: Buffer[] = [];
   let headLen = 0;
@@ -44,19 +42,32 @@ export async function decompress(input: Readable, what = 'layer'): Promise<{ str
     headLen += c.length;
   }
   const head = Buffer.concat(headParts);
-  const compression = detectCompression(head);
   let compressedBytes = head.length;
-  async function* all(): AsyncGenerator<Buffer> {
-    if (head.length) yield head;
-    if (ended) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      compressedBytes += r.value.length;
-      yield asBuffer(r.value);
+  async function* bytes(): AsyncGenerator<Buffer> {
+    try {
+      if (head.length) yield head;
+      if (ended) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        compressedBytes += r.value.length;
+        yield asBuffer(r.value);
+      }
+    } finally {
+      // a consumer that stops early closes the input (a stream is destroyed)
+      if (closeInput && !ended) await it.return?.();
     }
   }
-  const source = Readable.from(all(), { objectMode: false });
+  return { compression: detectCompression(head), bytes: bytes(), compressedBytes: () => compressedBytes };
+}
+
+/**
+ * The uncompressed bytes of `input`, whatever of plain, gzip, zstd, bzip2 or xz it is (by magic
+ * bytes). gzip is decoded in-process; the others by their Debian tools as child processes (`-dc`).
+ */
+export async function decompress(input: Readable, what = 'layer'): Promise<{ stream: Readable; compression: Compression }> {
+  const { compression, bytes, compressedBytes } = await sniff(input, false);
+  const source = Readable.from(bytes, { objectMode: false });
   if (compression === 'none') return { stream: source, compression };
   if (compression === 'gzip') {
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
@@ -64,9 +75,23 @@ export async function decompress(input: Readable, what = 'layer'): Promise<{ str
     pipeline(source, gunzip, out).catch((err: Error) =>
       out.destroy(new TbuildError('TB_TAR_FORMAT', `gzip stream is corrupt: ${err.message}`, { cause: err })),
     );
-    return { stream: guardDecompressed(out, () => compressedBytes, what, compression), compression };
+    return { stream: guardDecompressed(out, compressedBytes, what, compression), compression };
   }
-  return { stream: guardDecompressed(throughTool(TOOLS[compression], source), () => compressedBytes, what, compression), compression };
+  return { stream: guardDecompressed(throughTool(TOOLS[compression], source), compressedBytes, what, compression), compression };
+}
+
+/**
+ * `decompress` for a consumer that is done with each chunk before it asks for the next (a layer's
+ * extraction writes and hashes it at once): gzip is inflated through one reused buffer
+ * (`gunzipReusing`), so a chunk is valid only until the next is asked for. Returning the
+ * iterator early closes `input`.
+ */
+export async function decompressChunks(input: Readable | AsyncIterable<Buffer>, what = 'layer'): Promise<{ chunks: AsyncGenerator<Buffer>; compression: Compression }> {
+  const { compression, bytes, compressedBytes } = await sniff(input, true);
+  if (compression === 'none') return { chunks: bytes, compression };
+  if (compression === 'gzip') return { chunks: gunzipReusing(bytes, decompressionCheck(what, compression)), compression };
+  const stream = guardDecompressed(throughTool(TOOLS[compression], Readable.from(bytes, { objectMode: false })), compressedBytes, what, compression);
+  return { chunks: stream[Symbol.asyncIterator]() as AsyncGenerator<Buffer>, compression };
 }
 
 function throughTool(tool: string, source: Readable): Readable {

@@ -25,7 +25,11 @@ export interface TarEntryHeader {
 
 export interface TarEntry {
   header: TarEntryHeader;
-  /** The entry's data; must be consumed (or is skipped) before the next entry is read. */
+  /**
+   * The entry's data; must be consumed (or is skipped) before the next entry is read. A chunk is
+   * valid only until the next is asked for (the source may reuse its memory, see
+   * `decompressChunks`); headers and extended headers are copies.
+   */
   body: AsyncIterable<Buffer>;
 }
 
@@ -36,6 +40,8 @@ function formatError(msg: string): TbuildError {
 class ByteReader {
   readonly #it: AsyncIterator<Buffer>;
   #buf: Buffer = Buffer.alloc(0);
+  /** Whether `#buf` is memory of ours, or a view of the source's chunk (which it may reuse). */
+  #owned = true;
   #done = false;
 
   constructor(src: AsyncIterable<Buffer>) {
@@ -44,20 +50,23 @@ class ByteReader {
 
   async #pull(): Promise<boolean> {
     if (this.#done) return false;
+    // what is left of the source's last chunk, copied: it may reuse that memory for the next
+    if (!this.#owned && this.#buf.length) this.#buf = Buffer.from(this.#buf);
     const r = await this.#it.next();
     if (r.done) {
       this.#done = true;
       return false;
     }
-    const c = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
-    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, c]) : c;
+    const c = Buffer.isBuffer(r.value) ? r.value : Buffer.from((r.value as Uint8Array).buffer, (r.value as Uint8Array).byteOffset, (r.value as Uint8Array).byteLength);
+    this.#owned = this.#buf.length > 0;
+    this.#buf = this.#owned ? Buffer.concat([this.#buf, c]) : c;
     return true;
   }
 
-  /** Exactly `n` bytes, or fewer only at the end of the stream. */
+  /** Exactly `n` bytes, or fewer only at the end of the stream: a copy, the caller's to keep. */
   async read(n: number): Promise<Buffer> {
     while (this.#buf.length < n && (await this.#pull()));
-    const out = this.#buf.subarray(0, n);
+    const out = Buffer.from(this.#buf.subarray(0, n));
     this.#buf = this.#buf.subarray(out.length);
     return out;
   }
@@ -68,7 +77,7 @@ class ByteReader {
     return b;
   }
 
-  /** Up to `n` bytes as they arrive, without gathering them. */
+  /** Up to `n` bytes as they arrive, without gathering them: each valid until the next is asked for. */
   async *stream(n: number): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
@@ -84,6 +93,7 @@ class ByteReader {
   async drain(): Promise<void> {
     this.#buf = Buffer.alloc(0);
     while (await this.#pull()) this.#buf = Buffer.alloc(0);
+    this.#owned = true;
   }
 }
 

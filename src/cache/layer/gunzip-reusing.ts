@@ -1,0 +1,72 @@
+import { createGunzip, constants as Z } from 'node:zlib';
+import { TbuildError } from '../../errors.js';
+
+/** The part of Node's zlib binding a synchronous inflate needs (what `zlib.gunzipSync` drives). */
+interface ZlibBinding {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * gunzip of `source`, each chunk of output a view of ONE buffer that is filled again once the
+ * consumer asks for the next: valid only until then. Node's zlib streams give every 256 KB of
+ * output a fresh buffer; a layer's hundreds of megabytes then pass through memory the allocator
+ * hands back to the kernel between collections and takes again, a page fault per 4 KB (on a
+ * virtual machine, dearer than the inflate). dockerd's Go buffers are reused; so is this one.
+ *
+ * The inflate is Node's own (its zlib binding, driven synchronously as `gunzipSync` drives it:
+ * concatenated members, the trailer's CRC and length checked, a truncated stream an error).
+ * `observe(out, in)` sees the running totals of output and input bytes after each chunk, and may
+ * throw to stop.
+ */
+export async function* gunzipReusing(source: AsyncIterable<Buffer>, observe: (outBytes: number, inBytes: number) => void, outSize = 256 << 10): AsyncGenerator<Buffer> {
+  const z = createGunzip();
+  z.on('error', () => {}); // read synchronously from `errored` below
+  const binding = (z as unknown as { _handle?: ZlibBinding })._handle;
+  const state = (z as unknown as { _writeState?: Uint32Array })._writeState;
+  if (typeof binding?.writeSync !== 'function' || !(state instanceof Uint32Array)) {
+    z.destroy();
+    throw new TbuildError('TB_INTERNAL', `this Node.js (${process.version}) has no synchronous zlib binding`);
+  }
+  const out = Buffer.allocUnsafe(outSize);
+  let outBytes = 0;
+  let inBytes = 0;
+  // One call of the binding; how much it wrote, and how much input it left.
+  const step = (flush: number, input: Uint8Array, inOff: number, inLen: number): { wrote: number; inLeft: number; full: boolean } => {
+    binding.writeSync(flush, input, inOff, inLen, out, 0, out.length);
+    const err = z.errored;
+    if (err) throw new TbuildError('TB_TAR_FORMAT', `gzip stream is corrupt: ${err.message}`, { cause: err });
+    return { wrote: out.length - state[0]!, inLeft: state[1]!, full: state[0] === 0 };
+  };
+  try {
+    for await (const chunk of source) {
+      inBytes += chunk.length;
+      let inOff = 0;
+      let inLen = chunk.length;
+      for (;;) {
+        const { wrote, inLeft, full } = step(Z.Z_NO_FLUSH, chunk, inOff, inLen);
+        inOff += inLen - inLeft;
+        inLen = inLeft;
+        if (wrote > 0) {
+          outBytes += wrote;
+          observe(outBytes, inBytes);
+          yield out.subarray(0, wrote);
+        }
+        // Room left over: zlib stopped for want of input (or at the end of the last member).
+        if (!full) break;
+      }
+    }
+    for (;;) {
+      const { wrote, full } = step(Z.Z_FINISH, EMPTY, 0, 0);
+      if (wrote > 0) {
+        outBytes += wrote;
+        observe(outBytes, inBytes);
+        yield out.subarray(0, wrote);
+      }
+      if (!full) break;
+    }
+  } finally {
+    z.destroy();
+  }
+}
