@@ -1,5 +1,5 @@
 import { decompressionCheck, guardDecompressed } from '../../util/decompression-limits.js';
-import { gunzipReusing } from './gunzip-reusing.js';
+import { canGunzipReusing, gunzipReusing } from './gunzip-reusing.js';
 import { spawn } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
 import { Readable, PassThrough } from 'node:stream';
@@ -67,17 +67,20 @@ async function sniff(input: Readable | AsyncIterable<Buffer>, closeInput: boolea
  */
 export async function decompress(input: Readable, what = 'layer'): Promise<{ stream: Readable; compression: Compression }> {
   const { compression, bytes, compressedBytes } = await sniff(input, false);
-  const source = Readable.from(bytes, { objectMode: false });
-  if (compression === 'none') return { stream: source, compression };
+  return { stream: decoded(compression, Readable.from(bytes, { objectMode: false }), compressedBytes, what), compression };
+}
+
+function decoded(compression: Compression, source: Readable, compressedBytes: () => number, what: string): Readable {
+  if (compression === 'none') return source;
   if (compression === 'gzip') {
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     const out = new PassThrough();
     pipeline(source, gunzip, out).catch((err: Error) =>
       out.destroy(new TbuildError('TB_TAR_FORMAT', `gzip stream is corrupt: ${err.message}`, { cause: err })),
     );
-    return { stream: guardDecompressed(out, compressedBytes, what, compression), compression };
+    return guardDecompressed(out, compressedBytes, what, compression);
   }
-  return { stream: guardDecompressed(throughTool(TOOLS[compression], source), compressedBytes, what, compression), compression };
+  return guardDecompressed(throughTool(TOOLS[compression], source), compressedBytes, what, compression);
 }
 
 /**
@@ -89,8 +92,8 @@ export async function decompress(input: Readable, what = 'layer'): Promise<{ str
 export async function decompressChunks(input: Readable | AsyncIterable<Buffer>, what = 'layer'): Promise<{ chunks: AsyncGenerator<Buffer>; compression: Compression }> {
   const { compression, bytes, compressedBytes } = await sniff(input, true);
   if (compression === 'none') return { chunks: bytes, compression };
-  if (compression === 'gzip') return { chunks: gunzipReusing(bytes, decompressionCheck(what, compression)), compression };
-  const stream = guardDecompressed(throughTool(TOOLS[compression], Readable.from(bytes, { objectMode: false })), compressedBytes, what, compression);
+  if (compression === 'gzip' && canGunzipReusing()) return { chunks: gunzipReusing(bytes, decompressionCheck(what, compression)), compression };
+  const stream = decoded(compression, Readable.from(bytes, { objectMode: false }), compressedBytes, what);
   return { chunks: stream[Symbol.asyncIterator]() as AsyncGenerator<Buffer>, compression };
 }
 

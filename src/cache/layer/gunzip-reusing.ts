@@ -8,6 +8,22 @@ interface ZlibBinding {
 
 const EMPTY = Buffer.alloc(0);
 
+type Inner = { _handle?: ZlibBinding; _writeState?: Uint32Array };
+
+let usable: boolean | undefined;
+/**
+ * Whether this Node.js has the binding (every release since 10 has; a later one might not, and
+ * then `decompressChunks` decodes through the zlib stream instead).
+ */
+export function canGunzipReusing(): boolean {
+  if (usable === undefined) {
+    const z = createGunzip() as unknown as Inner & { destroy(): void };
+    usable = typeof z._handle?.writeSync === 'function' && z._writeState instanceof Uint32Array;
+    z.destroy();
+  }
+  return usable;
+}
+
 /**
  * gunzip of `source`, each chunk of output a view of ONE buffer that is filled again once the
  * consumer asks for the next: valid only until then. Node's zlib streams give every 256 KB of
@@ -23,11 +39,10 @@ const EMPTY = Buffer.alloc(0);
 export async function* gunzipReusing(source: AsyncIterable<Buffer>, observe: (outBytes: number, inBytes: number) => void, outSize = 256 << 10): AsyncGenerator<Buffer> {
   const z = createGunzip();
   z.on('error', () => {}); // read synchronously from `errored` below
-  const binding = (z as unknown as { _handle?: ZlibBinding })._handle;
-  const state = (z as unknown as { _writeState?: Uint32Array })._writeState;
+  const { _handle: binding, _writeState: state } = z as unknown as Inner;
   if (typeof binding?.writeSync !== 'function' || !(state instanceof Uint32Array)) {
     z.destroy();
-    throw new TbuildError('TB_INTERNAL', `this Node.js (${process.version}) has no synchronous zlib binding`);
+    throw new TbuildError('TB_INTERNAL', `this Node.js (${process.version}) has no synchronous zlib binding (see canGunzipReusing)`);
   }
   const out = Buffer.allocUnsafe(outSize);
   let outBytes = 0;

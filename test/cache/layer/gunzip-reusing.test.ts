@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { gunzipReusing } from '../../../src/cache/layer/gunzip-reusing.js';
+import { canGunzipReusing, gunzipReusing } from '../../../src/cache/layer/gunzip-reusing.js';
 import { isTbuildError } from '../../../src/errors.js';
 
 const noCheck = (): void => {};
@@ -81,4 +81,8 @@ test('the check sees the running totals of output and input', async () => {
   for await (const c of gunzipReusing(pieces(gz, 65_536), (o, i) => seen.push([o, i]))) n += c.length;
   expect(seen.at(-1)).toEqual([n, gz.length]);
   expect(seen.every(([o], k) => k === 0 || o > seen[k - 1]![0])).toBe(true);
+});
+
+test('this Node.js has the zlib binding it drives (else layers would decode through the zlib stream)', () => {
+  expect(canGunzipReusing()).toBe(true);
 });
