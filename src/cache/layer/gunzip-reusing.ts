@@ -54,9 +54,14 @@ export async function* gunzipReusing(source: AsyncIterable<Buffer>, observe: (ou
     if (err) throw new TbuildError('TB_TAR_FORMAT', `gzip stream is corrupt: ${err.message}`, { cause: err });
     return { wrote: out.length - state[0]!, inLeft: state[1]!, full: state[0] === 0 };
   };
+  // Set once zlib leaves input behind with room to spare: the stream has ended (a member was
+  // followed by NUL padding, which ends it as it ends `gunzipSync`). What follows is read and
+  // ignored, wherever the chunks happen to be cut.
+  let ended = false;
   try {
     for await (const chunk of source) {
       inBytes += chunk.length;
+      if (ended) continue;
       let inOff = 0;
       let inLen = chunk.length;
       for (;;) {
@@ -68,11 +73,13 @@ export async function* gunzipReusing(source: AsyncIterable<Buffer>, observe: (ou
           observe(outBytes, inBytes);
           yield out.subarray(0, wrote);
         }
-        // Room left over: zlib stopped for want of input (or at the end of the last member).
-        if (!full) break;
+        if (full) continue;
+        // Room left over: zlib stopped for want of input, or at the end of the stream.
+        ended = inLen > 0;
+        break;
       }
     }
-    for (;;) {
+    while (!ended) {
       const { wrote, full } = step(Z.Z_FINISH, EMPTY, 0, 0);
       if (wrote > 0) {
         outBytes += wrote;

@@ -48,27 +48,46 @@ class ByteReader {
     this.#it = src[Symbol.asyncIterator]();
   }
 
-  async #pull(): Promise<boolean> {
-    if (this.#done) return false;
-    // what is left of the source's last chunk, copied: it may reuse that memory for the next
-    if (!this.#owned && this.#buf.length) this.#buf = Buffer.from(this.#buf);
+  /** The source's next chunk (a view it may reuse once asked for another), or undefined at its end. */
+  async #next(): Promise<Buffer | undefined> {
+    if (this.#done) return undefined;
     const r = await this.#it.next();
     if (r.done) {
       this.#done = true;
-      return false;
+      return undefined;
     }
-    const c = Buffer.isBuffer(r.value) ? r.value : Buffer.from((r.value as Uint8Array).buffer, (r.value as Uint8Array).byteOffset, (r.value as Uint8Array).byteLength);
-    this.#owned = this.#buf.length > 0;
-    this.#buf = this.#owned ? Buffer.concat([this.#buf, c]) : c;
-    return true;
+    const c = r.value as Uint8Array;
+    return Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
   }
 
-  /** Exactly `n` bytes, or fewer only at the end of the stream: a copy, the caller's to keep. */
+  /**
+   * Exactly `n` bytes, or fewer only at the end of the stream: the caller's to keep. Pieces are
+   * copied as the source moves on and joined once, so a large extended header costs linear time.
+   */
   async read(n: number): Promise<Buffer> {
-    while (this.#buf.length < n && (await this.#pull()));
-    const out = Buffer.from(this.#buf.subarray(0, n));
-    this.#buf = this.#buf.subarray(out.length);
-    return out;
+    if (this.#buf.length < n) {
+      const parts: Buffer[] = [];
+      let have = 0;
+      let current = this.#buf;
+      let owned = this.#owned;
+      while (have + current.length < n) {
+        // (a piece of the source's memory is copied before the source may reuse it)
+        if (current.length) parts.push(owned ? current : Buffer.from(current));
+        have += current.length;
+        current = Buffer.alloc(0);
+        owned = true;
+        const next = await this.#next();
+        if (!next) break;
+        current = next;
+        owned = false;
+      }
+      if (current.length || !parts.length) parts.push(owned ? current : Buffer.from(current));
+      this.#buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      this.#owned = true;
+    }
+    const head = this.#buf.subarray(0, n);
+    this.#buf = this.#buf.subarray(head.length);
+    return this.#owned ? head : Buffer.from(head);
   }
 
   async readExact(n: number, what: string): Promise<Buffer> {
@@ -81,7 +100,12 @@ class ByteReader {
   async *stream(n: number): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (!this.#buf.length && !(await this.#pull())) throw formatError('unexpected end of archive in entry data');
+      if (!this.#buf.length) {
+        const next = await this.#next();
+        if (!next) throw formatError('unexpected end of archive in entry data');
+        this.#buf = next;
+        this.#owned = false;
+      }
       const take = this.#buf.subarray(0, Math.min(left, this.#buf.length));
       this.#buf = this.#buf.subarray(take.length);
       left -= take.length;
@@ -92,8 +116,8 @@ class ByteReader {
   /** Everything left (so the caller can hash the whole stream). */
   async drain(): Promise<void> {
     this.#buf = Buffer.alloc(0);
-    while (await this.#pull()) this.#buf = Buffer.alloc(0);
     this.#owned = true;
+    while (await this.#next());
   }
 }
 

@@ -38,6 +38,7 @@ async function ours(input: Buffer, pieceSize: number, outSize?: number): Promise
 const text = Buffer.from('a layer of text, repeated until it compresses well. '.repeat(20_000));
 const noise = randomBytes(300_000);
 const gz = gzipSync(Buffer.concat([text, noise]));
+const small = gzipSync(Buffer.alloc(1000, 'a'));
 
 test('decodes what gunzipSync decodes, and refuses what it refuses, however the input is cut', async () => {
   const cases: Record<string, Buffer> = {
@@ -49,11 +50,16 @@ test('decodes what gunzipSync decodes, and refuses what it refuses, however the 
     'a bad CRC': Buffer.concat([gz.subarray(0, gz.length - 8), Buffer.from([1, 2, 3, 4]), gz.subarray(gz.length - 4)]),
     'trailing bytes': Buffer.concat([gz, Buffer.from('garbage!')]),
     'a corrupt body': Buffer.concat([gz.subarray(0, 200), Buffer.alloc(64, 0xff), gz.subarray(264)]),
+    // NULs end the stream (tar padding after the gzip), whatever comes after them
+    'NUL padding, then another member': Buffer.concat([small, Buffer.alloc(10), gzipSync(Buffer.alloc(500, 'b'))]),
+    'NUL padding, then garbage': Buffer.concat([small, Buffer.alloc(10), Buffer.from('garbage!')]),
+    'NUL padding': Buffer.concat([small, Buffer.alloc(1024)]),
   };
   for (const [name, input] of Object.entries(cases)) {
     const want = reference(input);
-    for (const piece of [1, 13, 4096, 65_536, input.length]) {
-      if (piece === 1 && input.length > 100_000) continue; // a byte at a time: the small cases show it
+    // (cut anywhere, and right where the first small member ends)
+    for (const piece of [1, 13, 64, small.length, small.length + 5, 1033, 4096, 65_536, input.length]) {
+      if (piece < 100 && input.length > 100_000) continue; // a few bytes at a time: the small cases show it
       const got = await ours(input, piece, 4096);
       if (typeof want === 'string') expect(got, `${name}, pieces of ${piece}`).toBe(want);
       else expect(Buffer.isBuffer(got) && got.equals(want), `${name}, pieces of ${piece}`).toBe(true);

@@ -32,6 +32,15 @@ test('headers, extended headers and xattrs survive a source that reuses its memo
   for (const size of [100, 512, 700, 4096]) expect(await read(reusing(tar, size)), `chunks of ${size}`).toEqual(want);
 });
 
+test('a header cut short is an error, however the source cuts its chunks', async () => {
+  const tar = await makeTar([{ name: 'a.txt', content: 'alpha' }, { name: 'b.txt', content: 'beta' }]);
+  const cut = tar.subarray(0, 1024 + 300); // a.txt's header and data, then part of b.txt's header
+  for (const size of [100, 512, 700, 1024, 4096]) {
+    const err = await read(reusing(cut, size)).catch((e: unknown) => e);
+    expect((err as Error).message, `chunks of ${size}`).toBe('invalid tar: truncated header');
+  }
+});
+
 async function read(src: AsyncIterable<Buffer>): Promise<Array<{ name: string; linkname: string; xattrs: Record<string, string>; body: string }>> {
   const out = [];
   for await (const e of readTar(src)) {
