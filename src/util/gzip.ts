@@ -44,18 +44,21 @@ function crc32(data: Buffer, prev: number): number {
   return ~c >>> 0;
 }
 
-/** Deflate stored blocks (not final) for `data`; the stream is byte-aligned before and after. */
-function stored(data: Buffer): Buffer {
-  const parts: Buffer[] = [];
+/**
+ * Deflate stored blocks (not final) for `data`, as each block's 5-byte header and a view of its
+ * bytes (copying them into one buffer would cost a fresh megabyte per block); the stream is
+ * byte-aligned before and after.
+ */
+function* stored(data: Buffer): Generator<Buffer> {
   for (let i = 0; i < data.length; i += MAX_STORED) {
     const piece = data.subarray(i, i + MAX_STORED);
-    const head = Buffer.alloc(5);
+    const head = Buffer.allocUnsafe(5);
     head[0] = 0; // BFINAL=0, BTYPE=00, padding
     head.writeUInt16LE(piece.length, 1);
     head.writeUInt16LE(~piece.length & 0xffff, 3);
-    parts.push(head, piece);
+    yield head;
+    yield piece;
   }
-  return Buffer.concat(parts);
 }
 
 /** Deflate `data` on its own, ended with a sync flush (byte-aligned, not final), off the main thread. */
@@ -65,20 +68,38 @@ function deflated(data: Buffer): Promise<Buffer> {
   );
 }
 
+/**
+ * `input` in blocks of BLOCK bytes (the last one shorter). A block inside one chunk is a view of
+ * it (a stream's chunks are never reused); only a block across chunks is gathered into a copy.
+ */
 async function* blocks(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
+  const pending: Buffer[] = [];
   let size = 0;
   for await (const chunk of input) {
     pending.push(chunk);
     size += chunk.length;
     while (size >= BLOCK) {
-      const all = Buffer.concat(pending, size);
-      yield all.subarray(0, BLOCK);
-      pending = [all.subarray(BLOCK)];
+      const first = pending[0]!;
+      if (first.length >= BLOCK) {
+        yield first.subarray(0, BLOCK);
+        if (first.length === BLOCK) pending.shift();
+        else pending[0] = first.subarray(BLOCK);
+      } else {
+        const block = Buffer.allocUnsafe(BLOCK);
+        for (let filled = 0; filled < BLOCK; ) {
+          const piece = pending[0]!;
+          const take = Math.min(piece.length, BLOCK - filled);
+          piece.copy(block, filled, 0, take);
+          filled += take;
+          if (take === piece.length) pending.shift();
+          else pending[0] = piece.subarray(take);
+        }
+        yield block;
+      }
       size -= BLOCK;
     }
   }
-  if (size) yield Buffer.concat(pending, size);
+  if (size) yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, size);
 }
 
 /**
@@ -98,7 +119,8 @@ export function layerGzip(input: Readable, onInput?: (bytes: number) => void): R
       onInput?.(block.length);
       crc = crc32(block, crc);
       size = (size + block.length) >>> 0;
-      yield entropy(block) > INCOMPRESSIBLE_BITS ? stored(block) : await deflated(block);
+      if (entropy(block) > INCOMPRESSIBLE_BITS) yield* stored(block);
+      else yield await deflated(block);
     }
     const end = Buffer.alloc(13);
     // the final block: empty, stored
