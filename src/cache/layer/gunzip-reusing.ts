@@ -7,6 +7,7 @@ interface ZlibBinding {
 }
 
 const EMPTY = Buffer.alloc(0);
+const BREATHER_BYTES = 16 << 20;
 
 type Inner = { _handle?: ZlibBinding; _writeState?: Uint32Array };
 
@@ -58,6 +59,7 @@ export async function* gunzipReusing(source: AsyncIterable<Buffer>, observe: (ou
   // followed by NUL padding, which ends it as it ends `gunzipSync`). What follows is read and
   // ignored, wherever the chunks happen to be cut.
   let ended = false;
+  let breather = 0;
   try {
     for await (const chunk of source) {
       inBytes += chunk.length;
@@ -73,7 +75,15 @@ export async function* gunzipReusing(source: AsyncIterable<Buffer>, observe: (ou
           observe(outBytes, inBytes);
           yield out.subarray(0, wrote);
         }
-        if (full) continue;
+        if (full) {
+          // One input chunk can inflate to a great deal (zeros, 1000:1), all of it in microtasks:
+          // let the event loop run now and then (a daemon's other requests, timers).
+          if (outBytes - breather >= BREATHER_BYTES) {
+            breather = outBytes;
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
+          continue;
+        }
         // Room left over: zlib stopped for want of input, or at the end of the stream.
         ended = inLen > 0;
         break;

@@ -92,3 +92,17 @@ test('the check sees the running totals of output and input', async () => {
 test('this Node.js has the zlib binding it drives (else layers would decode through the zlib stream)', () => {
   expect(canGunzipReusing()).toBe(true);
 });
+
+test('a chunk that inflates to a great deal lets the event loop run while it does', async () => {
+  const bomb = gzipSync(Buffer.alloc(64 << 20)); // ~64 KB, one chunk
+  let ticked = false;
+  setImmediate(() => (ticked = true));
+  let n = 0;
+  let tickedBy: number | undefined;
+  for await (const c of gunzipReusing(pieces(bomb, bomb.length), noCheck)) {
+    n += c.length;
+    if (ticked && tickedBy === undefined) tickedBy = n;
+  }
+  expect(n).toBe(64 << 20);
+  expect(tickedBy).toBeLessThan(32 << 20);
+});
