@@ -81,6 +81,7 @@ async function pullOptions(req: PullRequest): Promise<PullOptions> {
   const { parsePlatform } = await import('./media-types.js');
   return {
     ...(req.platform ? { platform: parsePlatform(req.platform) } : {}),
+    ...(req.platform && req.requirePlatform ? { requirePlatform: true } : {}),
     ...(req.onProgress ? { onProgress: req.onProgress } : {}),
     ...(req.concurrency ? { concurrency: req.concurrency } : {}),
   };

@@ -44,7 +44,8 @@ export function hostPlatform(): Platform {
 }
 
 /** arm64's variant defaults to v8; other variants must match when asked for. */
-function matches(want: Platform, have: Platform | undefined): boolean {
+/** Whether `have` is `want` (a `want` without variant takes any; arm64 without one is v8). */
+export function platformMatches(want: Platform, have: Platform | undefined): boolean {
   if (!have || have.os !== want.os || have.architecture !== want.architecture) return false;
   if (!want.variant) return true;
   const v = have.variant ?? (have.architecture === 'arm64' ? 'v8' : undefined);
@@ -54,7 +55,7 @@ function matches(want: Platform, have: Platform | undefined): boolean {
 /** The manifest of `index` for `want`, or TB_PLATFORM_NOT_FOUND listing what the index has. */
 export function selectPlatform(index: ImageIndex, want: Platform, name: string): Descriptor {
   const manifests = index.manifests.filter((m) => MANIFEST_TYPES.has(m.mediaType) || m.mediaType === undefined);
-  const found = manifests.find((m) => matches(want, m.platform));
+  const found = manifests.find((m) => platformMatches(want, m.platform));
   if (found) return found;
   const have = [...new Set(manifests.filter((m) => m.platform && m.platform.architecture !== 'unknown').map((m) => formatPlatform(m.platform!)))];
   throw new TbuildError(

@@ -7,7 +7,8 @@ import { TbuildError, isTbuildError } from '../errors.js';
 import { isDigest, sha256, shortId, type Digest } from '../util/digest.js';
 import { BlobMap } from './blob-map.js';
 import { downloadAndExtract, OFF_THREAD_BYTES } from './layer-download.js';
-import { hostPlatform, INDEX_TYPES, LAYER_TYPES, MANIFEST_TYPES, selectPlatform, type ImageIndex, type ImageManifest } from './media-types.js';
+import { formatPlatform, hostPlatform, INDEX_TYPES, LAYER_TYPES, MANIFEST_TYPES, platformMatches, selectPlatform, type ImageIndex, type ImageManifest } from './media-types.js';
+import { platformOfConfig } from '../util/platform.js';
 import type { Descriptor, DistributionInfo, Fetcher, Platform, ProgressSink, PulledImage, PulledRepository, RegistryClient, Resolved } from './types.js';
 
 /** The stores a pull writes into (an engine's parts). */
@@ -21,6 +22,8 @@ export interface PullTarget {
 
 export interface PullOptions {
   platform?: Platform;
+  /** See PullRequest.requirePlatform. */
+  requirePlatform?: boolean;
   onProgress?: ProgressSink;
   /** Layers downloaded at once; default 3, as dockerd's max-concurrent-downloads. */
   concurrency?: number;
@@ -170,6 +173,14 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
   progress({ status: `Digest: ${top.descriptor.digest}` });
   const upToDate = before?.id === image.id;
   progress({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${display}` });
+  const actual = platformOfConfig(config);
+  if (opts.requirePlatform && opts.platform && actual && !platformMatches(opts.platform, actual)) {
+    throw new TbuildError(
+      'TB_PLATFORM_NOT_FOUND',
+      `image with reference ${display} was found but does not match the specified platform: wanted ${formatPlatform(opts.platform)}, actual: ${formatPlatform(actual)}`,
+      { details: { ref: display } },
+    );
+  }
   return { image, name, digest: top.descriptor.digest, upToDate };
 }
 

@@ -156,6 +156,11 @@ export interface RequestAuth {
 export interface PullRequest {
   /** `os/arch[/variant]`; default the host's. */
   platform?: string;
+  /**
+   * `docker pull --platform`: an image that is no index, of another platform than `platform`, is
+   * kept (as dockerd keeps it) but the pull fails, naming both platforms.
+   */
+  requirePlatform?: boolean;
   onProgress?: ProgressSink;
   auth?: RequestAuth;
   /** Layers downloaded at once; default 3. */

@@ -82,6 +82,9 @@ describe.each(['plain', 'tls-basic', 'token'] as const)('%s registry', (kind) =>
     expect(inspect[0]!.RepoDigests[0]).toMatch(new RegExp(`^${reg.host}/test/busybox@sha256:`));
     const again = await cli(['pull', src]);
     expect(again.stdout).toContain('Status: Image is up to date');
+    const foreign = await cli(['pull', '--platform', 'linux/arm64', src]);
+    expect(foreign.code).not.toBe(0);
+    expect(foreign.stderr).toContain('was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64');
 
     const ran = await cli(['run', '--rm', src, 'cat', '/hello.txt']);
     expect(ran).toMatchObject({ code: 0, stdout: 'hello from the registry test\n' });

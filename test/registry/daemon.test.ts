@@ -67,6 +67,11 @@ describe.runIf(hasDocker && isRoot)('docker CLI pull/push/login through tbuild d
     expect(pulled.stdout).toContain(`Status: Downloaded newer image for ${src}`);
     expect(pulled.stdout.trimEnd().split('\n').pop()).toBe(src);
     expect((await d.docker(['pull', src])).stdout).toContain('Status: Image is up to date');
+    // --platform of an image that is no index: dockerd keeps it, and the pull fails naming both
+    const foreign = await d.docker(['pull', '--platform', 'linux/arm64', src]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain(`image with reference ${src} was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64`);
+    expect((await d.docker(['image', 'inspect', '-f', '{{.Architecture}}', src])).stdout.trim()).toBe('amd64');
 
 
     const dst = `${reg.host}/pushed/through-daemon:v2`;

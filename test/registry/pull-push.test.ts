@@ -99,6 +99,19 @@ describe('pull', () => {
     });
   });
 
+  test('--platform of an image that is no index: kept, and the pull fails naming both platforms, as dockerd', async () => {
+    const parts = await freshParts();
+    const arm64 = { os: 'linux', architecture: 'arm64' };
+    await expect(pullImage(parts, client, `${reg.host}/test/busybox:1`, { platform: arm64, requirePlatform: true })).rejects.toMatchObject({
+      code: 'TB_PLATFORM_NOT_FOUND',
+      message: `image with reference ${reg.host}/test/busybox:1 was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64`,
+    });
+    expect((await parts.images.get(`${reg.host}/test/busybox:1`))?.config.architecture).toBe('amd64');
+    // the host's own platform asked for: no complaint; a build's FROM (no requirePlatform) takes what there is
+    await pullImage(parts, client, `${reg.host}/test/busybox:1`, { platform: { os: 'linux', architecture: 'amd64' }, requirePlatform: true });
+    await pullImage(parts, client, `${reg.host}/test/busybox:1`, { platform: arm64 });
+  });
+
   test('an unknown tag or repository names the reference and says not found', async () => {
     const parts = await freshParts();
     await expect(pullImage(parts, client, `${reg.host}/test/busybox:nope`)).rejects.toMatchObject({

@@ -38,7 +38,7 @@ function addPull(parent: Command, ctx: CliContext): void {
       const engine = await ctx.engine();
       const render = createTransferRenderer(ctx.stdout, o.quiet);
       const auth = await cliRegistryAuth(name);
-      const req = { onProgress: (p: TransferProgress) => render.event(p), ...(o.platform ? { platform: o.platform } : {}), ...(auth ? { auth } : {}) };
+      const req = { onProgress: (p: TransferProgress) => render.event(p), ...(o.platform ? { platform: o.platform, requirePlatform: true } : {}), ...(auth ? { auth } : {}) };
       if (o.allTags) {
         const res = await engine.registries.pullAllTags(name, req);
         render.done();
@@ -46,8 +46,8 @@ function addPull(parent: Command, ctx: CliContext): void {
         ctx.stdout.write(`${res.name}\n`);
         return;
       }
-      const res = await engine.registries.pull(name, req);
-      render.done();
+      // (a pull can fail after the image is kept: `--platform` of an image of another platform)
+      const res = await engine.registries.pull(name, req).finally(() => render.done());
       ctx.stdout.write(`${res.name}\n`);
     });
 }

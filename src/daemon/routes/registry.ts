@@ -151,7 +151,7 @@ export async function pullRoute(ctx: RequestContext, svc: DaemonServices, events
   const out = new LazyStream(ctx);
   try {
     const platform = ctx.query.get('platform') || undefined;
-    const req = { onProgress: (p: TransferProgress) => out.progress(p), ...(platform ? { platform } : {}), ...(auth ? { auth } : {}) };
+    const req = { onProgress: (p: TransferProgress) => out.progress(p), ...(platform ? { platform, requirePlatform: true } : {}), ...(auth ? { auth } : {}) };
     // Docker reads a name without tag or digest as every tag (`docker pull -a`)
     if (parsed.tag === undefined && parsed.digest === undefined) {
       const res = await registriesOf(svc).pullAllTags(ref, req);
