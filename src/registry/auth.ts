@@ -67,7 +67,8 @@ export async function registryErrorText(res: HttpResponse): Promise<string> {
   try {
     const j = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
     const e = j.errors?.[0];
-    if (e) return [e.code?.toLowerCase(), e.message].filter(Boolean).join(': ');
+    // as Docker words them: MANIFEST_UNKNOWN is "manifest unknown"
+    if (e) return [e.code?.toLowerCase().replaceAll('_', ' '), e.message].filter(Boolean).join(': ');
   } catch {
     // not JSON: use the text itself, shortened
   }

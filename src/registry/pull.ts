@@ -82,7 +82,9 @@ export async function resolveImage(registry: RegistryClient, input: string, plat
   const fetcher = registry.fetcher({ domain: ref.domain, path: ref.path });
   const top = await fetcher.manifest(ref.digest ?? ref.tag!).catch((err: unknown) => {
     if (isTbuildError(err, 'TB_REGISTRY_NOT_FOUND')) {
-      throw new TbuildError('TB_REGISTRY_NOT_FOUND', `manifest for ${display} not found: ${err.message}`, { cause: err, details: err.details });
+      // (the registry's own words after Docker's: `manifest for X not found: manifest unknown: …`)
+      const why = /: not found(: .*)?$/s.exec(err.message)?.[1] ?? '';
+      throw new TbuildError('TB_REGISTRY_NOT_FOUND', `manifest for ${display} not found${why}`, { cause: err, details: err.details });
     }
     throw err;
   });
@@ -135,7 +137,9 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
   const fetcher = registry.fetcher({ domain: ref.domain, path: ref.path });
   const top = await fetcher.manifest(ref.digest ?? ref.tag!).catch((err: unknown) => {
     if (isTbuildError(err, 'TB_REGISTRY_NOT_FOUND')) {
-      throw new TbuildError('TB_REGISTRY_NOT_FOUND', `manifest for ${display} not found: ${err.message}`, { cause: err, details: err.details });
+      // (the registry's own words after Docker's: `manifest for X not found: manifest unknown: …`)
+      const why = /: not found(: .*)?$/s.exec(err.message)?.[1] ?? '';
+      throw new TbuildError('TB_REGISTRY_NOT_FOUND', `manifest for ${display} not found${why}`, { cause: err, details: err.details });
     }
     throw err;
   });
