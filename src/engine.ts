@@ -337,11 +337,11 @@ export class Engine implements BuildDeps, EngineApi {
 
   async inspectImage(ref: string): Promise<Record<string, unknown>> {
     const img = await this.images.resolve(ref);
-    return imageInspect(img, await this.#graphDirs(img));
+    return imageInspect(img, await this.graphDriverDirs(img));
   }
 
   /** Where the image's layers live, as Docker's overlay2 GraphDriver data shows them. */
-  async #graphDirs(img: ImageRecord): Promise<GraphDriverDirs> {
+  async graphDriverDirs(img: ImageRecord): Promise<GraphDriverDirs> {
     const top = img.layers[img.layers.length - 1];
     if (!top) return {};
     try {

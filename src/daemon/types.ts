@@ -2,7 +2,7 @@ import type { ServerVersion } from '../api/types.js';
 import type { NetworkApi } from '../api/types.js';
 import type { Duplex, Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ImageRecord, ImageStore } from '../images/types.js';
+import type { GraphDriverDirs, ImageRecord, ImageStore } from '../images/types.js';
 import type { ContainerManager } from '../containers/types.js';
 import type { BuildOptions, BuildResult } from '../build/types.js';
 import type { BuildCachePruneRequest, BuildCachePruneResult, SystemDf } from '../api/types.js';
@@ -21,6 +21,8 @@ export interface DaemonEngine {
   df(): Promise<SystemDf>;
   /** `GET /info`. */
   info(): Promise<Record<string, unknown>>;
+  /** Where an image's layers live, for `GET /images/{name}/json`'s GraphDriver data. */
+  graphDriverDirs?(img: ImageRecord): Promise<GraphDriverDirs>;
   /** `GET /version`. */
   version(): Promise<ServerVersion>;
   /** `POST /build/prune`. */

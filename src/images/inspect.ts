@@ -1,4 +1,6 @@
-import type { HistoryEntry, ImageRecord } from './types.js';
+import type { GraphDriverDirs, HistoryEntry, ImageRecord } from './types.js';
+
+export type { GraphDriverDirs } from './types.js';
 import { familiarName } from './reference.js';
 import { unixSeconds, ZERO_TIME } from '../util/time.js';
 
@@ -26,10 +28,6 @@ function repoDigests(img: ImageRecord): string[] {
   return img.repoDigests.map((n) => familiarName(n));
 }
 
-export interface GraphDriverDirs {
-  upper?: string;
-  lower?: string[];
-}
 
 /** `docker image inspect` (one element of its array). */
 export function imageInspect(img: ImageRecord, dirs: GraphDriverDirs = {}): Record<string, unknown> {
@@ -70,8 +68,9 @@ export function imageInspect(img: ImageRecord, dirs: GraphDriverDirs = {}): Reco
     RepoTags: repoTags(img),
     RepoDigests: repoDigests(img),
     Parent: '',
-    // Docker's image Comment is the config's top-level `comment` (set by commit/import -m).
-    Comment: img.config.comment ?? '',
+    // Docker's image Comment is the config's top-level `comment` (set by commit/import -m), else
+    // the newest history entry's (dockerd 26 shows an imported image's "imported from tarball")
+    Comment: img.config.comment || (img.config.history?.at(-1)?.comment ?? ''),
     Created: createdOf(img),
     DockerVersion: '',
     Author: img.config.author ?? '',

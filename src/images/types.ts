@@ -142,3 +142,9 @@ export interface ImageStore {
   /** Which container (if any) uses the image, through the installed check. */
   inUse?(imageId: Digest): Promise<ImageUser | undefined>;
 }
+
+/** Where an image's layers live, as Docker's overlay2 GraphDriver data shows them (top layer first). */
+export interface GraphDriverDirs {
+  upper?: string;
+  lower?: string[];
+}

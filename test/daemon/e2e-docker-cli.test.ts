@@ -221,6 +221,11 @@ describe.runIf(hasDocker && isRoot)('docker CLI against tbuild daemon (real engi
     const vi = await d.docker(['run', '--rm', 'committed:1', 'ls', '/bin/vi']);
     expect(vi.code).not.toBe(0);
     expect((await d.docker(['image', 'inspect', '-f', '{{.Author}} {{.Comment}}', 'committed:1'])).stdout).toBe('tester my message\n');
+    // overlay2's GraphDriver data, as dockerd's: the top layer's directory, the ones below it
+    const graph = JSON.parse((await d.docker(['image', 'inspect', '-f', '{{json .GraphDriver.Data}}', 'committed:1'])).stdout) as Record<string, string>;
+    expect(statSync(graph.UpperDir!).isDirectory()).toBe(true);
+    expect(existsSync(join(graph.UpperDir!, 'c.txt'))).toBe(true);
+    expect(graph.LowerDir!.split(':').every((dir) => statSync(dir).isDirectory())).toBe(true);
     await d.docker(['rm', 'tocommit']);
   }, 60_000);
 

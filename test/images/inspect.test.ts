@@ -47,6 +47,10 @@ describe('Engine API shapes', () => {
       Metadata: { LastTagTime: record.created },
     });
     expect(imageSummary(record)).toMatchObject({ Id: record.id, Created: 1709528767, Size: 1234, RepoTags: ['app:1', 'localhost:5000/app:latest'] });
+    // without a comment of its own, the newest history entry's (dockerd 26: an import's "imported from tarball")
+    const { comment: _c, ...uncommented } = record.config;
+    expect(imageInspect({ ...record, config: uncommented }).Comment).toBe('buildkit.dockerfile.v0');
+    expect(imageInspect({ ...record, config: { ...uncommented, history: [] } }).Comment).toBe('');
   });
 
   test('history: newest first, empty layers have size 0, only the top row has the id', () => {

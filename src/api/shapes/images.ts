@@ -1,5 +1,5 @@
 import type { ImageRecord } from '../../images/types.js';
-import { imageInspect as baseInspect, imageSummary as baseSummary, sharedSize } from '../../images/inspect.js';
+import { imageInspect as baseInspect, imageSummary as baseSummary, sharedSize, type GraphDriverDirs } from '../../images/inspect.js';
 import { compareVersions } from '../wire/version.js';
 
 /**
@@ -29,8 +29,8 @@ export function imageSummary(img: ImageRecord, apiVersion: string, all?: ImageRe
 }
 
 /** `GET /images/{name}/json`. */
-export function imageInspect(img: ImageRecord, apiVersion: string): Record<string, unknown> {
-  const out = baseInspect(img);
+export function imageInspect(img: ImageRecord, apiVersion: string, dirs?: GraphDriverDirs): Record<string, unknown> {
+  const out = baseInspect(img, dirs);
   if (isOldApi(apiVersion)) out.VirtualSize = out.Size;
   return out;
 }

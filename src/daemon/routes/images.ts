@@ -109,7 +109,8 @@ export function registerImageRoutes(router: Router, svc: DaemonServices, events:
   });
 
   router.add('GET', '/images/{name:*}/json', async (ctx) => {
-    sendJson(ctx.res, 200, imageInspect(await images.resolve(ctx.params.name!), ctx.apiVersion));
+    const img = await images.resolve(ctx.params.name!);
+    sendJson(ctx.res, 200, imageInspect(img, ctx.apiVersion, await svc.engine.graphDriverDirs?.(img)));
   });
 
   router.add('GET', '/images/{name:*}/history', async (ctx) => {
