@@ -143,7 +143,8 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
     }
     throw err;
   });
-  progress({ id: ref.tag ?? ref.digest, status: `Pulling from ${ref.path}` });
+  // (dockerd names a pull by digest by its whole reference: `host/repo@sha256:…: Pulling from repo`)
+  progress({ id: ref.tag ?? display, status: `Pulling from ${ref.path}` });
   const { manifest } = await resolveImageManifest(fetcher, top, opts.platform ?? hostPlatform(), display);
   for (const l of manifest.layers) {
     if (!LAYER_TYPES.has(l.mediaType)) throw new TbuildError('TB_REGISTRY_PROTOCOL', `${display}: layer ${l.digest} has unsupported media type ${l.mediaType}`);
@@ -164,10 +165,10 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
   const before = ref.tag !== undefined ? await target.images.get(names[0]!) : undefined;
   const existing = await target.images.get(id);
   let layers;
-  if (existing) {
-    layers = existing.layers;
-    for (const l of manifest.layers) progress({ id: shortId(l.digest), status: 'Already exists' });
-  } else {
+  // The image itself is here (under another name): dockerd 26 then goes straight to the digest,
+  // without a line per layer.
+  if (existing) layers = existing.layers;
+  else {
     layers = await fetchLayers(target, fetcher, manifest.layers, diffIds as Digest[], progress, opts.concurrency ?? 3);
   }
   const image = await target.images.create({ config, configJson, layers, names, repoDigests: [repoDigest] });
@@ -175,7 +176,8 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
   const repo = repositoryName(ref);
   await Promise.all(manifest.layers.map((l, i) => blobs.add(diffIds[i] as Digest, { digest: l.digest, size: l.size, mediaType: l.mediaType }, repo).catch(() => {})));
   progress({ status: `Digest: ${top.descriptor.digest}` });
-  const upToDate = before?.id === image.id;
+  // by digest: up to date when this very digest was pulled before (dockerd keeps digest references too)
+  const upToDate = ref.tag !== undefined ? before?.id === image.id : Boolean(existing?.repoDigests.includes(repoDigest));
   progress({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${display}` });
   const actual = platformOfConfig(config);
   if (opts.requirePlatform && opts.platform && actual && !platformMatches(opts.platform, actual)) {

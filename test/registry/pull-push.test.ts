@@ -56,8 +56,16 @@ describe('pull', () => {
     expect(first.upToDate).toBe(false);
     expect(first.image.layers).toHaveLength(2);
     expect(events.filter((e) => e.endsWith('Pull complete'))).toHaveLength(2);
-    const byDigest = await pullImage(parts, client, `${reg.host}/test/busybox@${first.digest}`);
+    const again: string[] = [];
+    const byDigest = await pullImage(parts, client, `${reg.host}/test/busybox@${first.digest}`, { onProgress: (p) => again.push(`${p.id ?? ''} ${p.status}`) });
     expect(byDigest.image.id).toBe(first.image.id);
+    // the image is here already: straight to the digest, no line per layer (as dockerd 26)
+    expect(again).toEqual([
+      `${reg.host}/test/busybox@${first.digest} Pulling from test/busybox`,
+      ` Digest: ${first.digest}`,
+      ` Status: Image is up to date for ${reg.host}/test/busybox@${first.digest}`,
+    ]);
+    expect(byDigest.upToDate).toBe(true);
     expect(byDigest.name).toBe(`${reg.host}/test/busybox@${first.digest}`);
     // The store keeps each layer as the registry gave it (compressed), not the uncompressed tar;
     // the tar comes back from it, checked against the diffID.
