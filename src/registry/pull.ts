@@ -75,19 +75,24 @@ export interface ResolvedImage {
   diffIds: Digest[];
 }
 
-/** Resolve `input` to its image config on the registry (index → platform), layers untouched. */
-export async function resolveImage(registry: RegistryClient, input: string, platform: Platform = hostPlatform()): Promise<ResolvedImage> {
-  const ref = pullReference(input);
-  const display = familiarName(ref);
-  const fetcher = registry.fetcher({ domain: ref.domain, path: ref.path });
-  const top = await fetcher.manifest(ref.digest ?? ref.tag!).catch((err: unknown) => {
+/** The manifest (or index) `ref` names; not found is said in Docker's words, naming `display`. */
+async function topManifest(fetcher: Fetcher, ref: Reference, display: string): Promise<Resolved> {
+  return fetcher.manifest(ref.digest ?? ref.tag!).catch((err: unknown) => {
     if (isTbuildError(err, 'TB_REGISTRY_NOT_FOUND')) {
-      // (the registry's own words after Docker's: `manifest for X not found: manifest unknown: …`)
+      // the registry's own words after Docker's: `manifest for X not found: manifest unknown: …`
       const why = /: not found(: .*)?$/s.exec(err.message)?.[1] ?? '';
       throw new TbuildError('TB_REGISTRY_NOT_FOUND', `manifest for ${display} not found${why}`, { cause: err, details: err.details });
     }
     throw err;
   });
+}
+
+/** Resolve `input` to its image config on the registry (index → platform), layers untouched. */
+export async function resolveImage(registry: RegistryClient, input: string, platform: Platform = hostPlatform()): Promise<ResolvedImage> {
+  const ref = pullReference(input);
+  const display = familiarName(ref);
+  const fetcher = registry.fetcher({ domain: ref.domain, path: ref.path });
+  const top = await topManifest(fetcher, ref, display);
   const { manifest } = await resolveImageManifest(fetcher, top, platform, display);
   const configJson = (await fetcher.blobBytes(manifest.config)).toString();
   const config = parseJson<ImageConfig>(Buffer.from(configJson), `config of ${display}`);
@@ -135,14 +140,7 @@ export async function pullImage(target: PullTarget, registry: RegistryClient, in
   const display = familiarName(ref);
   const progress: ProgressSink = opts.onProgress ?? (() => {});
   const fetcher = registry.fetcher({ domain: ref.domain, path: ref.path });
-  const top = await fetcher.manifest(ref.digest ?? ref.tag!).catch((err: unknown) => {
-    if (isTbuildError(err, 'TB_REGISTRY_NOT_FOUND')) {
-      // (the registry's own words after Docker's: `manifest for X not found: manifest unknown: …`)
-      const why = /: not found(: .*)?$/s.exec(err.message)?.[1] ?? '';
-      throw new TbuildError('TB_REGISTRY_NOT_FOUND', `manifest for ${display} not found${why}`, { cause: err, details: err.details });
-    }
-    throw err;
-  });
+  const top = await topManifest(fetcher, ref, display);
   // (dockerd names a pull by digest by its whole reference: `host/repo@sha256:…: Pulling from repo`)
   progress({ id: ref.tag ?? display, status: `Pulling from ${ref.path}` });
   const { manifest } = await resolveImageManifest(fetcher, top, opts.platform ?? hostPlatform(), display);

@@ -1,4 +1,4 @@
-import { createGunzip, constants as Z } from 'node:zlib';
+import { createGunzip, constants as Z, type Gunzip } from 'node:zlib';
 import { TbuildError } from '../../errors.js';
 
 /** The part of Node's zlib binding a synchronous inflate needs (what `zlib.gunzipSync` drives). */
@@ -11,6 +11,12 @@ const BREATHER_BYTES = 16 << 20;
 
 type Inner = { _handle?: ZlibBinding; _writeState?: Uint32Array };
 
+/** The binding behind a gunzip stream and the state it reports into, if this Node has them. */
+function bindingOf(z: Gunzip): { binding: ZlibBinding; state: Uint32Array } | undefined {
+  const { _handle: binding, _writeState: state } = z as unknown as Inner;
+  return typeof binding?.writeSync === 'function' && state instanceof Uint32Array ? { binding, state } : undefined;
+}
+
 let usable: boolean | undefined;
 /**
  * Whether this Node.js has the binding (every release since 10 has; a later one might not, and
@@ -18,8 +24,8 @@ let usable: boolean | undefined;
  */
 export function canGunzipReusing(): boolean {
   if (usable === undefined) {
-    const z = createGunzip() as unknown as Inner & { destroy(): void };
-    usable = typeof z._handle?.writeSync === 'function' && z._writeState instanceof Uint32Array;
+    const z = createGunzip();
+    usable = bindingOf(z) !== undefined;
     z.destroy();
   }
   return usable;
@@ -40,11 +46,12 @@ export function canGunzipReusing(): boolean {
 export async function* gunzipReusing(source: AsyncIterable<Buffer>, observe: (outBytes: number, inBytes: number) => void, outSize = 256 << 10): AsyncGenerator<Buffer> {
   const z = createGunzip();
   z.on('error', () => {}); // read synchronously from `errored` below
-  const { _handle: binding, _writeState: state } = z as unknown as Inner;
-  if (typeof binding?.writeSync !== 'function' || !(state instanceof Uint32Array)) {
+  const inner = bindingOf(z);
+  if (!inner) {
     z.destroy();
     throw new TbuildError('TB_INTERNAL', `this Node.js (${process.version}) has no synchronous zlib binding (see canGunzipReusing)`);
   }
+  const { binding, state } = inner;
   const out = Buffer.allocUnsafe(outSize);
   let outBytes = 0;
   let inBytes = 0;
